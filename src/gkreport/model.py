@@ -1,0 +1,108 @@
+"""Values that flow through the pipeline: a read Unit and its Findings.
+
+Data flows one way: workbook → Unit (values keyed by cell id) → Findings → outputs.
+Findings are values, never printed strings; printing happens at the edge (CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # keep start-up light: the form model pulls in YAML
+    from .form import Form
+
+Value = int | Decimal | None
+
+ERROR = "error"
+WARNING = "warning"
+SEVERITY_ZH = {ERROR: "错误", WARNING: "提示"}
+
+
+@dataclass
+class Finding:
+    """One problem found in a workbook.
+
+    ``cells`` are sheet + A1 references (``"三、收到…!D12"``) for people;
+    ``cell_ids`` are the form's cell ids (``"t3.total.natural"``) for code.
+    """
+
+    rule: str
+    severity: str  # "error" / "warning"
+    message: str  # Chinese, names table/row/column, expected and actual
+    table: str | None = None  # table id
+    cells: tuple[str, ...] = ()
+    cell_ids: tuple[str, ...] = ()
+    expected: Any = None
+    actual: Any = None
+    suspect: str | None = None  # cell id most likely wrong
+    suggestion: Any = None  # value of the suspect that makes all error rules hold
+    note: str | None = None  # extra explanation, e.g. 疑似数字颠倒：31 → 13
+    proposal: bool = False  # suggestion is a derived value for a blank cell
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cells"] = list(self.cells)
+        d["cell_ids"] = list(self.cell_ids)
+        for k in ("expected", "actual", "suggestion"):
+            d[k] = json_value(d[k])
+        return d
+
+
+def json_value(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+@dataclass
+class Unit:
+    """One reporting unit's workbook as read: values by cell id, with locations."""
+
+    file: Path
+    form: "Form"
+    unit: str | None = None
+    year: int | None = None
+    values: dict[str, Value] = field(default_factory=dict)  # cell id → value (None = blank)
+    locations: dict[str, tuple[str, str]] = field(default_factory=dict)  # cell id → (sheet, A1)
+    meta: dict[str, Any] = field(default_factory=dict)  # metadata field id → str/int/date/Decimal
+    meta_locations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    narrative: dict[str, str] = field(default_factory=dict)  # section id → text ("\n" between paragraphs)
+    narrative_locations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    file_hash: str | None = None
+
+    def ref(self, cell_id: str) -> str:
+        """Human cell reference ``sheet!A1`` (or the cell id when not located)."""
+        loc = self.locations.get(cell_id)
+        return f"{loc[0]}!{loc[1]}" if loc else cell_id
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "有错误"
+        if self.warnings:
+            return "有提示"
+        return "通过"
+
+
+class ReadError(Exception):
+    """A file could not be read at all; the message is Chinese and names the file."""
+
+    def __init__(self, message: str, file: Path | str | None = None):
+        super().__init__(message)
+        self.file = file
+        self.message = message
