@@ -68,7 +68,7 @@ class Cell:
     unit: str
     optional: bool = False  # only present in some layouts (subtotal rows)
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: a loaded table is a cache key
 class Table:
     id: str
     title: str
@@ -144,7 +144,7 @@ class Section:
     aliases: tuple[str, ...] = ()
     hint: str | None = None
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: a loaded form is a cache key
 class Form:
     id: str
     name: str
@@ -212,8 +212,13 @@ def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for d in form_dirs(extra):
         for p in sorted(Path(d).glob("*.y*ml")):
-            found[str(_read_yaml(p)["id"])] = p
+            found[_spec_id(str(p), p.stat().st_mtime)] = p
     return found
+
+
+@lru_cache(maxsize=256)
+def _spec_id(path: str, mtime: float) -> str:
+    return str(_read_yaml(Path(path))["id"])
 
 class _Builder:
     """Flattens one table's nested row/column lists into Nodes."""

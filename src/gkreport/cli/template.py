@@ -1,0 +1,58 @@
+"""``gkreport template``: write a blank, fillable workbook of a form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import app
+from .common import console
+
+
+@app.command()
+def template(
+    form: str = typer.Option("2021", "--form", "-f", help="表样：2021（现行格式）、2019（试行格式）、2017（旧统计表）"),
+    output: Path = typer.Option(None, "--output", "-o", help="输出文件，默认为“<表样>年版统计表模板.xlsx”"),
+    force: bool = typer.Option(False, "--force", help="输出文件已存在时覆盖"),
+) -> None:
+    """生成空白的统计表模板，发给各单位填写。
+
+    示例：gkreport template --form 2021 -o 2025年统计表模板.xlsx
+    """
+    from ..form import SpecError, load_form
+    from ..template import write_template
+
+    try:
+        spec = load_form(form)
+    except SpecError as exc:
+        console(stderr=True).print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    output = output or Path(f"{form}年版统计表模板.xlsx")
+    if output.suffix.lower() != ".xlsx":
+        console(stderr=True).print("[red]模板只能保存为 .xlsx 文件。[/]")
+        raise typer.Exit(2)
+    if output.exists() and not force:
+        console(stderr=True).print(f"[red]{output} 已存在，未覆盖。如需覆盖请加 --force。[/]")
+        raise typer.Exit(2)
+    write_template(spec, output)
+    console().print(f"已生成 {spec.short_name} 空白模板：{output}")
+
+
+@app.command()
+def samples(
+    output: Path = typer.Option(Path("input"), "--output", "-o", help="示例文件的存放文件夹"),
+) -> None:
+    """生成示例统计表（张店区科学技术局 2017 年和几个 2021 年版单位），用来试用审核和批量生成。
+
+    示例：gkreport samples -o input && gkreport batch input
+    """
+    from ..samples import write_samples
+
+    existing = [p for p in output.glob("*.xlsx")] if output.exists() else []
+    paths = write_samples(output)
+    con = console()
+    for p in paths:
+        con.print(f"已生成示例：{p}")
+    if existing:
+        con.print(f"（{output} 中原有的 {len(existing)} 个文件未被删除；同名示例文件已更新）")

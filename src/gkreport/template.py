@@ -1,0 +1,220 @@
+"""Blank, fillable workbooks in the official table layout (one per form).
+
+Labels are locked, input cells unlocked (sheet protection without password),
+input cells carry data validation, and a 基本信息 sheet takes the unit
+information and the narrative paragraphs. The reader reads these workbooks by
+their labels, exactly like a sheet pasted from the official Word tables.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from .fileio import atomic_path
+from .form import Form, Table
+from .layout import grid
+
+INFO_SHEET = "基本信息"
+GUIDE_SHEET = "填表说明"
+INFO_HEADER = ("项目", "内容", "填写说明")
+TEXT_HEADER = ("报告章节", "内容（可分多段，段与段之间换行）", "填写说明")
+
+_BAD_SHEET_CHARS = str.maketrans({c: "" for c in "[]:*?/\\"})
+
+
+def sheet_name(table: Table) -> str:
+    """Sheet name for a table: its title without year placeholder, ≤ 31 characters."""
+    name = table.title_for(None).translate(_BAD_SHEET_CHARS).strip()
+    return name[:31]
+
+
+def guide_lines(form: Form) -> list[str]:
+    lines = [
+        f"本工作簿适用于：{form.name}。",
+        "1. 请先在“基本信息”表填写单位名称、年度、成文日期、联系人等信息，并在下方填写报告的文字部分（每个章节一格，段与段之间按 Alt+回车 换行）。",
+        "2. 各统计表只能在白色单元格中填写，表头和指标名称已锁定（工作表保护未设密码，如需调整可在“审阅—撤销工作表保护”中解除）。",
+        "3. 数字请填写阿拉伯数字；没有发生的请填 0，不要留空——空白表示“未填写”，审核时会提示。",
+        "4. 件数、条数等只能填写不小于 0 的整数；金额（万元）按实际数填写，可带小数，不要四舍五入。",
+        "5. 请勿增删、合并或改写指标行和栏目；如确需备注，可在表格右侧或下方另起一列、一行书写。",
+        "6. 填好后将本文件放入待处理文件夹，运行 gkreport batch 即可审核并生成统计表和年度报告。",
+    ]
+    if form.superseded_by:
+        lines.insert(1, f"注意：本表样已被 {form.superseded_by} 年版表样取代，仅用于核对旧年度的报表。")
+    return lines
+
+
+def write_template(form: Form, path: Path | str, values: dict | None = None,
+                   meta: dict | None = None, narrative: dict | None = None) -> Path:
+    """Write the template of ``form`` to ``path`` (atomically).
+
+    Blank by default; ``values`` (cell id → number), ``meta`` (field id → value) and
+    ``narrative`` (section id → text) fill it, as an office would (samples, tests, benchmarks).
+    """
+    import xlsxwriter
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "strings_to_numbers": False})
+        wb.set_properties({"title": form.name, "subject": "政府信息公开工作年度报告", "comments": f"gkreport form {form.id}"})
+        f = _formats(wb)
+        _guide_sheet(wb, form, f)
+        _info_sheet(wb, form, f, meta or {}, narrative or {})
+        for table in form.tables.values():
+            _table_sheet(wb, form, table, f, values or {})
+        wb.close()
+    return path
+
+
+def _formats(wb) -> dict:
+    base = {"font_name": "宋体", "font_size": 11, "valign": "vcenter"}
+    border = {"border": 1}
+    return {
+        "title": wb.add_format({**base, "font_name": "黑体", "font_size": 16, "align": "center", "locked": True}),
+        "subtitle": wb.add_format({**base, "align": "center", "locked": True}),
+        "header": wb.add_format({**base, **border, "font_name": "黑体", "align": "center", "text_wrap": True,
+                                 "bg_color": "#E8EEF7", "locked": True}),
+        "caption": wb.add_format({**base, **border, "font_name": "黑体", "align": "left", "locked": True,
+                                  "bg_color": "#F3F3F3"}),
+        "label": {lvl: wb.add_format({**base, **border, "text_wrap": True, "indent": lvl, "locked": True})
+                  for lvl in range(4)},
+        "label_center": wb.add_format({**base, **border, "text_wrap": True, "align": "center", "locked": True}),
+        "unit": wb.add_format({**base, **border, "align": "center", "locked": True}),
+        "int": wb.add_format({**base, **border, "num_format": "0", "locked": False, "align": "right"}),
+        "decimal": wb.add_format({**base, **border, "num_format": "General", "locked": False, "align": "right"}),
+        "note": wb.add_format({**base, "italic": True, "font_color": "#555555", "text_wrap": True}),
+        "guide": wb.add_format({**base, "text_wrap": True, "valign": "top"}),
+        "key": wb.add_format({**base, **border, "bold": True, "text_wrap": True, "locked": True, "bg_color": "#F3F3F3"}),
+        "input": wb.add_format({**base, **border, "locked": False, "text_wrap": True, "valign": "top"}),
+        "hint": wb.add_format({**base, **border, "font_color": "#666666", "text_wrap": True, "valign": "top",
+                               "locked": True}),
+    }
+
+
+def _guide_sheet(wb, form: Form, f: dict) -> None:
+    ws = wb.add_worksheet(GUIDE_SHEET)
+    ws.set_column(0, 0, 100)
+    ws.write_string(0, 0, GUIDE_SHEET, f["title"])
+    for i, line in enumerate(guide_lines(form), start=2):
+        ws.write_string(i, 0, line, f["guide"])
+        ws.set_row(i, 36)
+    ws.protect("", {"format_columns": True, "format_rows": True})
+
+
+def _info_sheet(wb, form: Form, f: dict, meta: dict, narrative: dict) -> None:
+    ws = wb.add_worksheet(INFO_SHEET)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 70)
+    ws.set_column(2, 2, 40)
+    ws.write_string(0, 0, "基本信息", f["title"])
+    for c, text in enumerate(INFO_HEADER):
+        ws.write_string(1, c, text, f["header"])
+    r = 2
+    for field in form.metadata:
+        ws.write_string(r, 0, field.label + ("（必填）" if field.required else ""), f["key"])
+        _write_input(ws, r, 1, meta.get(field.id), f["input"])
+        ws.write_string(r, 2, field.hint or "", f["hint"])
+        if field.type == "year":
+            ws.data_validation(r, 1, r, 1, {"validate": "integer", "criteria": "between", "minimum": 2000,
+                                            "maximum": 2100, "error_title": "年度",
+                                            "error_message": "请填写四位数年度，例如 2025"})
+        elif field.type == "decimal":
+            ws.data_validation(r, 1, r, 1, {"validate": "decimal", "criteria": ">=", "value": 0,
+                                            "error_message": "请填写不小于 0 的数字"})
+        r += 1
+    r += 1
+    for c, text in enumerate(TEXT_HEADER):
+        ws.write_string(r, c, text, f["header"])
+    r += 1
+    for section in form.sections:
+        if section.kind != "text":
+            continue
+        ws.write_string(r, 0, section.heading + ("（必填）" if section.required else ""), f["key"])
+        _write_input(ws, r, 1, narrative.get(section.id), f["input"])
+        ws.write_string(r, 2, section.hint or "", f["hint"])
+        ws.set_row(r, 120)
+        r += 1
+    ws.freeze_panes(2, 0)
+    ws.protect("", {"format_columns": True, "format_rows": True})
+
+
+def _write_input(ws, r: int, c: int, value, fmt) -> None:
+    if value is None or value == "":
+        ws.write_blank(r, c, None, fmt)
+    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        ws.write_number(r, c, float(value), fmt)
+    else:
+        ws.write_string(r, c, str(value), fmt)
+
+
+def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> None:
+    g = grid(table, form.spec_hash)
+    ws = wb.add_worksheet(sheet_name(table))
+    top = 1
+    ws.merge_range(0, 0, 0, max(g.n_cols - 1, 1), table.title_for(None), f["title"])
+    if table.subtitle:
+        ws.merge_range(1, 0, 1, max(g.n_cols - 1, 1), table.subtitle, f["subtitle"])
+        top = 2
+    top += 1  # a spacer row between title and table
+    widths = _column_widths(g)
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
+    for cell in g.cells:
+        r, c = top + cell.row, cell.col
+        if cell.kind == "value":
+            spec = table.cells[cell.cell_id]
+            fmt = f["decimal"] if spec.type == "decimal" else f["int"]
+            if cell.merged:
+                ws.merge_range(r, c, r + cell.rowspan - 1, c + cell.colspan - 1, None, fmt)
+            _write_input(ws, r, c, values.get(cell.cell_id), fmt)
+            ws.data_validation(r, c, r, c, _validation(spec.type))
+            continue
+        fmt = {
+            "header": f["header"], "corner": f["header"], "caption": f["caption"], "unit": f["unit"],
+        }.get(cell.kind) or (f["label"][min(cell.level, 3)] if table.layout == "list" else
+                             f["label_center"] if cell.rowspan > 1 else f["label"][0])
+        if cell.merged:
+            ws.merge_range(r, c, r + cell.rowspan - 1, c + cell.colspan - 1, cell.text, fmt)
+        else:
+            ws.write_string(r, c, cell.text, fmt)
+    for r in range(g.n_rows):
+        ws.set_row(top + r, 30 if table.layout != "list" else 22)
+    if table.footnote:
+        ws.merge_range(top + g.n_rows + 1, 0, top + g.n_rows + 1, g.n_cols - 1, table.footnote, f["note"])
+    if g.header_rows:
+        ws.freeze_panes(top + g.header_rows, g.label_cols)
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    if g.n_cols > 8:
+        ws.set_landscape()
+    ws.protect("", {"format_columns": True, "format_rows": True})
+
+
+def _validation(cell_type: str) -> dict:
+    if cell_type == "decimal":
+        return {"validate": "decimal", "criteria": ">=", "value": 0,
+                "error_title": "金额", "error_message": "请填写不小于 0 的数字（单位：万元，可带小数）"}
+    if cell_type == "signed_int":
+        return {"validate": "integer", "criteria": "between", "minimum": -10**9, "maximum": 10**9,
+                "error_title": "数量", "error_message": "请填写整数（可为负数）"}
+    return {"validate": "integer", "criteria": ">=", "value": 0,
+            "error_title": "数量", "error_message": "请填写不小于 0 的整数"}
+
+
+def _text_width(text: str) -> float:
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.1 for ch in text)
+
+
+def _column_widths(g) -> list[float]:
+    """Widths that fit Chinese labels: wide label columns, narrow value columns."""
+    widths = [9.0] * g.n_cols
+    for cell in g.cells:
+        if cell.kind in ("label", "caption", "corner") and cell.colspan == 1:
+            widths[cell.col] = max(widths[cell.col], min(_text_width(cell.text) * 0.9, 60))
+        elif cell.kind == "header" and cell.colspan == 1:
+            widths[cell.col] = max(widths[cell.col], min(_text_width(cell.text) * 0.6 + 2, 14))
+    if g.table.layout == "tree" and g.label_cols == 3:
+        widths[0], widths[1] = 12, 16
+        widths[2] = max(widths[2], 30)
+    return widths
