@@ -230,7 +230,7 @@ class _Builder:
     def fail(self, what: str) -> SpecError:
         return SpecError(f"表样定义文件 {self.path.name}，表 {self.table_id}：{what}")
 
-    def nodes(self, items: list[dict[str, Any]], axis: str) -> dict[str, Node]:
+    def nodes(self, items: list[dict[str, Any]], axis: str, unit: str | None = None) -> dict[str, Node]:
         out: dict[str, Node] = {}
 
         def walk(item: dict[str, Any], parent: Node | None, level: int,
@@ -255,7 +255,7 @@ class _Builder:
                 level=level, heading=bool(item.get("heading", False)),
                 subtotal=item.get("subtotal"), caption=caption, kind=item.get("kind"),
                 sum_of=_as_tuple(item.get("sum_of")), dedup_of=_as_tuple(item.get("dedup_of")),
-                unit=item.get("unit") or (parent.unit if parent else None),
+                unit=item.get("unit") or (parent.unit if parent else unit),
                 type=typ, columns=cols, path=own_path,
             )
             out[nid] = node
@@ -267,11 +267,11 @@ class _Builder:
         return out
 
     def table(self, raw: dict[str, Any]) -> Table:
-        rows = self.nodes(raw.get("rows") or [], "行")
+        unit = str(raw.get("unit", "件"))
+        rows = self.nodes(raw.get("rows") or [], "行", unit)
         columns = self.nodes(raw.get("columns") or [], "列")
         if not rows or not columns:
             raise self.fail("没有行或没有列")
-        unit = str(raw.get("unit", "件"))
         for axis, nodes in (("行", rows), ("列", columns)):
             for n in nodes.values():
                 for ref in n.sum_of + n.dedup_of:

@@ -95,27 +95,32 @@ def _tree(table: Table) -> Grid:
     if label_cols:
         cells.append(GridCell(0, 0, "corner", table.corner or table.label_header or "",
                               rowspan=depth, colspan=label_cols))
-    lines = [n for n in table.rows.values() if not n.children]
-    line_of = {n.id: depth + i for i, n in enumerate(lines)}
+    # a row gets a line of its own when it is a leaf or carries a value besides its items
+    own_line = [n for n in table.rows.values() if not n.children or not n.heading]
+    line_of = {n.id: depth + i for i, n in enumerate(own_line)}
 
-    def first_line(node: Node) -> int:
-        return line_of[table.leaves("row", node.id)[0]]
+    def lines_in(node: Node) -> list[int]:
+        out = [line_of[node.id]] if node.id in line_of else []
+        for k in node.children:
+            out += lines_in(table.rows[k])
+        return out
 
     col_of = {c.id: label_cols + i for i, c in enumerate(leaves)}
     for node in table.rows.values():
-        r = first_line(node)
+        lines = lines_in(node)
+        r = lines[0]
         if label_cols:
-            if node.children:
-                span = len(table.leaves("row", node.id))
-                cells.append(GridCell(r, node.level, "label", node.label, rowspan=span,
+            if node.id not in line_of:
+                cells.append(GridCell(r, node.level, "label", node.label, rowspan=len(lines),
                                       node=node.id, level=node.level))
             else:
                 cells.append(GridCell(r, node.level, "label", node.label,
                                       colspan=label_cols - node.level, node=node.id, level=node.level))
-        if not node.children and node.has_value:
+        if node.id in line_of and node.has_value:
             for cid in table.row_columns(node.id):
                 cells.append(GridCell(r, col_of[cid], "value", cell_id=f"{table.id}.{node.id}.{cid}",
                                       node=node.id, level=node.level))
+    lines = own_line
     return Grid(table, depth + len(lines), label_cols + len(leaves), depth, label_cols, cells)
 
 
@@ -169,13 +174,14 @@ def _list(table: Table) -> Grid:
     return Grid(table, 1 + len(table.rows), first + len(leaves), 1, first, cells)
 
 
-_GRIDS: dict[tuple[str, str, str], Grid] = {}
+_GRIDS: dict[Table, Grid] = {}
 
 
 def grid(table: Table, form_hash: str = "") -> Grid:
-    """The official grid of a table (cached per form spec and table)."""
-    key = (form_hash, table.id, table.title)
-    if key not in _GRIDS:
+    """The official grid of a table, cached per loaded table (``form_hash`` is accepted for callers
+    that pass it; tables are keyed by identity, so two forms' same-named tables never collide)."""
+    g = _GRIDS.get(table)
+    if g is None:
         builder = {"tree": _tree, "blocks": _blocks, "list": _list}[table.layout]
-        _GRIDS[key] = builder(table)
-    return _GRIDS[key]
+        g = _GRIDS[table] = builder(table)
+    return g

@@ -386,6 +386,14 @@ def parse_date(raw: Any) -> date | None:
 # --------------------------------------------------------------------------- the walk
 
 
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    return isinstance(v, str) and looks_like_number(v)
+
+
 class _Reader:
     def __init__(self, unit: Unit, fi: _FormIndex):
         self.unit = unit
@@ -472,6 +480,10 @@ class _Reader:
             if quality != "exact":
                 self._label_warning(t, "栏目", path[-1], t.columns[chosen].label, sheet.name, a1(band[-1], c))
         self.columns_seen.setdefault(t.id, set()).update(used)
+        if label_cols and colmap and min(label_cols) < min(colmap):
+            # every column between the label header and the first value column holds labels
+            # (needed where merges are lost, e.g. .ods, or cells were unmerged by hand)
+            label_cols = set(range(min(label_cols), min(colmap))) - aux_cols
         return colmap, label_cols, aux_cols
 
     # -- rows ---------------------------------------------------------------------------------
@@ -558,12 +570,8 @@ class _Reader:
                 self.tables_seen.add(title)
                 colmap, label_cols, aux_cols, band = {}, set(), set(), []
                 continue
-            value_cols = set(colmap)
-            label_texts = [text for c, text in cells
-                           if (c not in value_cols and c not in aux_cols and not looks_like_number(text))
-                           and (not label_cols or c in label_cols or sheet.origin_col(r, c) in label_cols)]
-            has_numbers = any(isinstance(sheet.raw(r, c), (int, float)) and not isinstance(sheet.raw(r, c), bool)
-                              for c in range(len(row)))
+            label_texts = self._labels(sheet, r, cells, colmap, label_cols, aux_cols)
+            has_numbers = any(_is_number(sheet.raw(r, c)) for c in range(len(row)))
             # header rows: texts that are column labels (of the current table, or the best one)
             all_texts = [text for _, text in cells]
             if not has_numbers:
@@ -584,10 +592,7 @@ class _Reader:
                 colmap, label_cols, aux_cols = self._finalize_band(sheet, band, current)
                 self.tables_seen.add(current.table.id)
                 band = []
-                value_cols = set(colmap)
-                label_texts = [text for c, text in cells
-                               if c not in value_cols and c not in aux_cols and not looks_like_number(text)
-                               and (not label_cols or c in label_cols or sheet.origin_col(r, c) in label_cols)]
+                label_texts = self._labels(sheet, r, cells, colmap, label_cols, aux_cols)
             if current is None:
                 # no title, no header yet: try every table's rows (exact labels only)
                 for ti in fi.tables.values():
@@ -612,6 +617,21 @@ class _Reader:
             self.tables_seen.add(ti.table.id)
             last[ti.table.id] = ti.order[rid]
             self._read_row(sheet, r, ti, rid, quality, text, colmap)
+
+    @staticmethod
+    def _labels(sheet: Sheet, r: int, cells: list[tuple[int, str]], colmap: dict[int, str],
+                label_cols: set[int], aux_cols: set[int]) -> list[str]:
+        """Texts of the row that can be row labels, left to right."""
+        texts = [(c, text) for c, text in cells
+                 if c not in colmap and c not in aux_cols and not looks_like_number(text)]
+        if label_cols:
+            return [t for c, t in texts if c in label_cols or sheet.origin_col(r, c) in label_cols]
+        if colmap:
+            # labels stand left of the numbers; texts right of them are remarks (备注),
+            # unless the sheet has its labels on the right (columns swapped)
+            left = [t for c, t in texts if c < min(colmap)]
+            return left or [t for c, t in texts if c > max(colmap)]
+        return [t for _, t in texts]
 
     def _exact_row(self, ti: _TableIndex, texts: list[str]) -> bool:
         return bool(texts) and norm(texts[-1]) in ti.rows_exact
