@@ -51,6 +51,7 @@ import time
 import tomllib
 import unicodedata
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email import policy as email_policy
@@ -59,7 +60,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 from .fileio import atomic_write_bytes
@@ -73,12 +74,14 @@ PASSWORD_ENV = "GKREPORT_SMTP_PASSWORD"
 JOURNAL_VERSION = 1
 
 KINDS = ("docx", "xlsx", "pdf")
-KIND_ZH = {"docx": "Word 报告", "xlsx": "表格", "pdf": "PDF"}
+KIND_ZH = {"docx": "Word 报告", "xlsx": "Excel 表格", "pdf": "PDF 文件"}
 MIME_TYPES = {
     "docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
     "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "pdf": ("application", "pdf"),
 }
+SENDABLE_STATUSES = ("通过", "有提示", "有错误")
+DUPLICATE_STATUS = "重复报送"
 SECURITY_MODES = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 PLACEHOLDERS = {
@@ -179,8 +182,7 @@ def check_template(template: str, what: str) -> None:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
         raise ConfigError(
-            f"邮件{what}模板的花括号不成对。占位符写成 {{unit}} 这样的形式；"
-            f"花括号本身请写成 {{{{ 或 }}}}。"
+            f"邮件{what}模板的花括号不成对。占位符写成 {{unit}} 这样的形式；花括号本身请写成 {{{{ 或 }}}}。"
         ) from None
     for _literal, name, spec, _conv in parsed:
         if name is None:
@@ -196,7 +198,7 @@ def _template_fields(template: str) -> set[str]:
     return {name for _l, name, _s, _c in string.Formatter().parse(template) if name}
 
 
-_PASSWORD_KEYS = re.compile(r"pass(word|wd)?$|^pwd$|密码|口令", re.IGNORECASE)
+_PASSWORD_KEYS = re.compile(r"password|passwd|^(smtp_)?(pass|pwd)$|密码|口令", re.IGNORECASE)
 
 
 def _find_password_keys(data: Any, prefix: str = "") -> list[str]:
@@ -403,7 +405,7 @@ def load_settings(
     if not s.sender_unit and "sender_unit" in (_template_fields(s.subject) | _template_fields(s.body)):
         raise ConfigError(
             "邮件模板用到了 {sender_unit}（发件单位），请用 --sender-unit 或 gkreport.toml 的 "
-            "[mail] sender_unit 设置，或在 --from 中写上名称，如 \"某某区政务公开办 <gk@example.gov.cn>\"。"
+            '[mail] sender_unit 设置，或在 --from 中写上名称，如 "某某区政务公开办 <gk@example.gov.cn>"。'
         )
     return s
 
@@ -413,7 +415,7 @@ def load_settings(
 
 @dataclass
 class UnitRecord:
-    """One entry of ``审核报告.json``."""
+    """One entry of ``审核报告.json``; ``unit`` is "" for a file whose unit could not be read."""
 
     unit: str
     year: int
@@ -422,6 +424,7 @@ class UnitRecord:
     warnings: int = 0
     outputs: dict[str, str | None] = field(default_factory=dict)
     reason: str | None = None
+    input: str = ""
 
 
 def choose_year(output_dir: Path | str, year: int | None = None) -> tuple[int, Path, str | None]:
@@ -435,7 +438,9 @@ def choose_year(output_dir: Path | str, year: int | None = None) -> tuple[int, P
             raise MailError(f"在 {out} 中没有 {year} 年的输出（缺少 {year}/{AUDIT_NAME}），请先生成报告。")
         return year, ydir, None
     years = sorted(
-        int(p.name) for p in out.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}", p.name) and (p / AUDIT_NAME).is_file()
+        int(p.name)
+        for p in out.iterdir()
+        if p.is_dir() and re.fullmatch(r"\d{4}", p.name) and (p / AUDIT_NAME).is_file()
     )
     if not years:
         raise MailError(f"在 {out} 中找不到任何年度的输出（形如 2025/{AUDIT_NAME}），请先生成报告。")
@@ -455,13 +460,14 @@ def read_audit(year_dir: Path) -> list[UnitRecord]:
         for u in units:
             records.append(
                 UnitRecord(
-                    unit=str(u["unit"]),
+                    unit=str(u.get("unit") or "").strip(),
                     year=int(u.get("year") or year),
                     status=str(u.get("status") or ""),
                     errors=int(u.get("errors") or 0),
                     warnings=int(u.get("warnings") or 0),
                     outputs=dict(u.get("outputs") or {}),
                     reason=u.get("reason"),
+                    input=str(u.get("input") or ""),
                 )
             )
     except FileNotFoundError:
@@ -492,6 +498,10 @@ def _cell_text(v: Any) -> str:
     return str(v).strip()
 
 
+def _column(cells: list[str], i: int | None) -> str:
+    return cells[i] if i is not None and i < len(cells) else ""
+
+
 def _roster_from_rows(rows: Iterable[list[Any]], source: Path) -> list[RosterEntry]:
     header_at = None
     cols: dict[str, int] = {}
@@ -515,11 +525,7 @@ def _roster_from_rows(rows: Iterable[list[Any]], source: Path) -> list[RosterEnt
                 break
             continue
 
-        def get(key: str) -> str:
-            i = cols.get(key)
-            return cells[i] if i is not None and i < len(cells) else ""
-
-        unit, to, cc = get("unit"), get("to"), get("cc")
+        unit, to, cc = (_column(cells, cols.get(key)) for key in ("unit", "to", "cc"))
         if not (unit or to or cc):
             continue
         entries.append(RosterEntry(unit=unit, to=split_addresses(to), cc=split_addresses(cc), where=f"第 {rowno} 行"))
@@ -582,9 +588,13 @@ class Journal:
     def read(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         self.damaged_lines = 0
-        if not self.path.exists():
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
             return events
-        for line in self.path.read_bytes().split(b"\n"):
+        except OSError as exc:
+            raise MailError(f"无法读取发送记录 {self.path}（{exc.strerror or exc}）。") from None
+        for line in raw.split(b"\n"):
             if not line.strip():
                 continue
             try:
@@ -598,6 +608,14 @@ class Journal:
 
     def append(self, event: dict[str, Any]) -> None:
         if self._fh is None:
+            try:
+                self._open()
+            except OSError as exc:
+                raise MailError(f"无法打开发送记录 {self.path}（{exc.strerror or exc}）。", exit_code=1) from None
+        self._write(event)
+
+    def _open(self) -> None:
+        if self._fh is None:
             created = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "ab")
@@ -608,10 +626,20 @@ class Journal:
                         self._fh.write(b"\n")  # end a line cut short by an earlier crash
             if created:
                 _fsync_dir(self.path.parent)
-        line = json.dumps({"v": JOURNAL_VERSION, "time": _now(), **event}, ensure_ascii=False)
-        self._fh.write(line.encode("utf-8") + b"\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+
+    def _write(self, event: dict[str, Any]) -> None:
+        record = {"v": JOURNAL_VERSION, "event": event.get("event"), "time": _now(), **event}
+        line = json.dumps(record, ensure_ascii=False)
+        try:
+            self._fh.write(line.encode("utf-8") + b"\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise MailError(
+                f"无法写入发送记录 {self.path}（{exc.strerror or exc}），已停止发送。"
+                "请检查磁盘空间和文件夹权限后重新运行。",
+                exit_code=1,
+            ) from None
 
     def close(self) -> None:
         if self._fh is not None:
@@ -634,7 +662,10 @@ def _fsync_dir(folder: Path) -> None:
 def journal_lock(year_dir: Path) -> Iterator[None]:
     """Only one sender per year folder; the OS drops the lock when the process dies."""
     path = Path(year_dir) / LOCK_NAME
-    fh = open(path, "a+b")
+    try:
+        fh = open(path, "a+b")
+    except OSError as exc:
+        raise MailError(f"无法在 {year_dir} 中写文件（{exc.strerror or exc}），请检查文件夹权限。") from None
     try:
         try:
             if os.name == "nt":
@@ -741,6 +772,7 @@ class PlannedMessage:
     body: str = ""
     note: str = ""
     message_id: str = ""
+    held: bool = False  # some recipients are owed this message but it is held back (changed/uncertain)
 
     @property
     def unit_key(self) -> str:
@@ -768,12 +800,12 @@ class Plan:
     @property
     def complete(self) -> bool:
         """True when nothing is held back: every unit is either to send or already sent."""
-        return not self.problems and all(m.status in (SEND, DONE) for m in self.messages)
+        return not self.problems and all(m.status in (SEND, DONE) and not m.held for m in self.messages)
 
 
 def _safe_relative(year_dir: Path, rel: str) -> Path | None:
-    p = Path(rel)
-    if p.is_absolute() or ".." in p.parts:
+    p = Path(rel.replace("\\", "/"))
+    if p.is_absolute() or p.drive or p.root or ".." in p.parts:
         return None
     return year_dir / p
 
@@ -782,7 +814,9 @@ def _render(template: str, values: dict[str, Any]) -> str:
     return template.format_map(values)
 
 
-def _message_id(year: int, unit: str, to: list[Address], cc: list[Address], files: list[Attachment], domain: str) -> str:
+def _message_id(
+    year: int, unit: str, to: list[Address], cc: list[Address], files: list[Attachment], domain: str
+) -> str:
     h = hashlib.sha256()
     h.update(f"{year}\0{normalize_unit(unit)}\0".encode())
     for a in sorted(x.addr_spec.lower() for x in to + cc):
@@ -815,11 +849,16 @@ def plan_messages(
 
     # Recipients per unit key.
     recipients: dict[str, tuple[list[str], list[str]]] = {}
-    unit_keys = {normalize_unit(r.unit) for r in records}
+    unit_keys = {normalize_unit(r.unit) for r in records if r.unit}
     if to:
         fixed = split_addresses(to)
         if not fixed:
             raise ConfigError("--to 中没有邮箱地址。")
+        for a in fixed:
+            try:
+                parse_address(a)
+            except ValueError as exc:
+                raise ConfigError(f"--to 中{exc}。") from None
         for k in unit_keys:
             recipients[k] = (fixed, [])
     else:
@@ -842,9 +881,15 @@ def plan_messages(
     seen: set[str] = set()
 
     for rec in records:
+        if not rec.unit:  # unreadable file: no unit to send to
+            problems.append(
+                Problem(f"（{rec.input or '未知文件'}）", f"{rec.status or '无法读取'}：{rec.reason or '原因未记录'}")
+            )
+            continue
         key = normalize_unit(rec.unit)
         if key in seen:
-            problems.append(Problem(rec.unit, f"{AUDIT_NAME} 中该单位出现了不止一次，只处理第一条。"))
+            if rec.status != DUPLICATE_STATUS:  # the batch already explains duplicates on each record
+                problems.append(Problem(rec.unit, f"{AUDIT_NAME} 中该单位出现了不止一次，只处理第一条。"))
             continue
         seen.add(key)
         pm = PlannedMessage(unit=rec.unit, year=year, to=[], cc=[], files=[], status=BLOCKED)
@@ -871,6 +916,8 @@ def plan_messages(
         # Files.
         if rec.status == "无法读取":
             reasons.append(f"统计表无法读取：{rec.reason or '原因未记录'}")
+        elif rec.status not in SENDABLE_STATUSES:
+            reasons.append(f"未生成报告（{rec.status or '状态未记录'}）：{rec.reason or '原因未记录'}")
         else:
             if (rec.errors > 0 or rec.status == "有错误") and not allow_errors:
                 count = f" {rec.errors} 个" if rec.errors > 0 else ""
@@ -878,7 +925,8 @@ def plan_messages(
             for kind in settings.attach:
                 rel = rec.outputs.get(kind)
                 if not rel:
-                    reasons.append(f"没有生成{KIND_ZH[kind]}文件（.{kind}）")
+                    why = f"：{rec.reason}" if rec.reason else ""
+                    reasons.append(f"没有生成 {KIND_ZH[kind]}（.{kind}）{why}")
                     continue
                 path = _safe_relative(year_dir, rel)
                 if path is None:
@@ -889,9 +937,7 @@ def plan_messages(
                 except OSError:
                     reasons.append(f"找不到文件：{rel}")
                     continue
-                pm.files.append(
-                    Attachment(kind, path.name, path, hashlib.sha256(data).hexdigest(), len(data), data)
-                )
+                pm.files.append(Attachment(kind, path.name, path, hashlib.sha256(data).hexdigest(), len(data), data))
 
         if reasons:
             pm.note = "；".join(reasons)
@@ -939,6 +985,7 @@ def plan_messages(
             )
         pm.rcpt = rcpt
         pm.note = "；".join(notes)
+        pm.held = bool((changed and not resend_changed) or (uncertain and not resend_uncertain))
         if rcpt:
             pm.status = SEND
         elif uncertain:
@@ -977,14 +1024,21 @@ def _attachment_part(att: Attachment) -> MIMEPart:
     part.set_content(att.data, maintype, subtype, cte="base64")
     # File names: RFC 2231 ``filename*=`` on one line (no continuations, which some
     # clients mishandle) plus RFC 2047 ``name=`` that older Outlook/Foxmail read.
+    if att.name.isascii() and '"' not in att.name and "\\" not in att.name:
+        ctype = f'{maintype}/{subtype}; name="{att.name}"'
+        disp = f'attachment; filename="{att.name}"'
+    else:
+        ctype = f'{maintype}/{subtype}; name="{_encoded_word(att.name)}"'
+        disp = f"attachment; filename*=UTF-8''{quote(att.name, safe='')}"
+    if max(len(ctype), len(disp)) > 900:  # RFC 5322 line limit is 998: let the library fold
+        part.set_param("name", att.name, header="Content-Type")
+        part.replace_header("Content-Disposition", "attachment")
+        part.set_param("filename", att.name, header="Content-Disposition")
+        return part
     del part["Content-Type"]
     del part["Content-Disposition"]
-    if att.name.isascii() and '"' not in att.name and "\\" not in att.name:
-        part.set_raw("Content-Type", f'{maintype}/{subtype}; name="{att.name}"')
-        part.set_raw("Content-Disposition", f'attachment; filename="{att.name}"')
-    else:
-        part.set_raw("Content-Type", f'{maintype}/{subtype}; name="{_encoded_word(att.name)}"')
-        part.set_raw("Content-Disposition", f"attachment; filename*=UTF-8''{quote(att.name, safe='')}")
+    part.set_raw("Content-Type", ctype)
+    part.set_raw("Content-Disposition", disp)
     return part
 
 
@@ -1013,6 +1067,9 @@ def _safe_filename(name: str) -> str:
 def write_outbox(plan: Plan, settings: MailSettings) -> list[Path]:
     """Dry run: one ``.eml`` per message to send, in ``OUTPUT_DIR/outbox/``."""
     outbox = plan.output_dir / OUTBOX_NAME
+    if outbox.is_dir():  # files of an earlier dry run for this year would mislead
+        for old in outbox.glob(f"{plan.year}-*.eml"):
+            old.unlink()
     paths = []
     for pm in plan.to_send:
         path = outbox / f"{pm.year}-{_safe_filename(pm.unit)}.eml"
@@ -1129,7 +1186,7 @@ class _Connection:
                 smtp.starttls(context=ctx)
                 smtp.ehlo()
             if s.smtp_user:
-                smtp.login(s.smtp_user, self._password or "")
+                _login(smtp, s.smtp_user, self._password or "")
         except ssl.SSLCertVerificationError as exc:
             self.close()
             raise _Permanent(
@@ -1138,10 +1195,14 @@ class _Connection:
             ) from None
         except ssl.SSLError as exc:
             self.close()
-            raise _Permanent(f"与服务器 {where} 建立加密连接失败（{exc.reason or exc}）。请检查 --security 和端口。") from None
+            raise _Permanent(
+                f"与服务器 {where} 建立加密连接失败（{exc.reason or exc}）。请检查 --security 和端口。"
+            ) from None
         except smtplib.SMTPAuthenticationError as exc:
             self.close()
-            raise _Permanent(f"登录失败：服务器回复 {_reply(exc.smtp_code, exc.smtp_error)}。请检查用户名和密码。") from None
+            raise _Permanent(
+                f"登录失败：服务器回复 {_reply(exc.smtp_code, exc.smtp_error)}。请检查用户名和密码。"
+            ) from None
         except smtplib.SMTPNotSupportedError:
             self.close()
             raise _Permanent(f"服务器 {where} 不支持登录（AUTH），请检查端口和加密方式。") from None
@@ -1161,13 +1222,39 @@ class _Connection:
             raise
         return smtp
 
-    def close(self) -> None:
+    def close(self, polite: bool = True) -> None:
+        """QUIT and close; ``polite=False`` (after Ctrl-C) closes without waiting for the server."""
         if self.smtp is not None:
-            with contextlib.suppress(Exception):
-                self.smtp.quit()
+            if polite:
+                with contextlib.suppress(Exception):
+                    self.smtp.quit()
             with contextlib.suppress(Exception):
                 self.smtp.close()
         self.smtp = None
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; smtplib only handles ASCII credentials, so UTF-8 ones use PLAIN/LOGIN here."""
+    if user.isascii() and password.isascii():
+        smtp.login(user, password)
+        return
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("AUTH")
+    mechanisms = smtp.esmtp_features["auth"].upper().split()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    if "PLAIN" in mechanisms:
+        code, resp = smtp.docmd("AUTH", "PLAIN " + b64(b"\0" + user.encode() + b"\0" + password.encode()))
+    elif "LOGIN" in mechanisms:
+        code, resp = smtp.docmd("AUTH", "LOGIN " + b64(user.encode()))
+        if code == 334:
+            code, resp = smtp.docmd(b64(password.encode()))
+    else:
+        raise smtplib.SMTPAuthenticationError(504, "含中文等非 ASCII 字符的密码只能用 PLAIN 或 LOGIN 方式登录".encode())
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
 
 
 def _net_reason(exc: BaseException) -> str:
@@ -1244,15 +1331,20 @@ def send_plan(
         return result
     sender = settings.sender
     with journal_lock(plan.year_dir):
-        # Re-plan under the lock would be ideal; at least refuse if the journal moved on.
+        # Another run may have sent some of these since the plan was made: skip those.
         fresh = journal_state(Journal(plan.journal_path).read())
         journal = Journal(plan.journal_path)
         conn = _Connection(settings, password)
         try:
             for i, pm in enumerate(todo):
                 outcome = outcomes[i]
-                already = [r for r in pm.rcpt if (st := fresh.get((pm.unit_key, r.lower()))) and st.state == "sent"
-                           and st.fingerprint == _fingerprint(f.record() for f in pm.files)]
+                already = [
+                    r
+                    for r in pm.rcpt
+                    if (st := fresh.get((pm.unit_key, r.lower())))
+                    and st.state == "sent"
+                    and st.fingerprint == _fingerprint(f.record() for f in pm.files)
+                ]
                 if already:
                     pm.rcpt = [r for r in pm.rcpt if r not in already]
                     if not pm.rcpt:
@@ -1266,8 +1358,12 @@ def send_plan(
                 if stop:
                     result.stopped = stop
                     break
-        finally:
+        except BaseException:
+            conn.close(polite=False)
+            raise
+        else:
             conn.close()
+        finally:
             journal.close()
     return result
 
@@ -1311,7 +1407,7 @@ def _send_with_retries(
             if journaled:
                 journal.append({**base, "event": "failed", "permanent": False, "reply": exc.text})
             if exc.reconnect:
-                conn.close()
+                conn.close(polite=False)
             outcome.result, outcome.detail = FAILED, exc.text
             continue
         except _Permanent as exc:
@@ -1322,7 +1418,7 @@ def _send_with_retries(
             return exc.text if exc.stop else None
         except _Uncertain as exc:
             journal.append({**base, "event": "unknown", "rcpt": exc.accepted, "reply": str(exc)})
-            conn.close()
+            conn.close(polite=False)
             outcome.result, outcome.detail = UNCERTAIN, f"{exc}；服务器可能已收到，未自动重发"
             return None
         journal.append({**base, "event": "sent", "accepted": accepted, "refused": refused, "reply": reply})

@@ -10,6 +10,10 @@ import typer
 from . import app
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
+
+
 @app.command("mail")
 def mail_command(
     output_dir: Path = typer.Argument(..., help="输出文件夹（含 2025/ 等年度文件夹）", show_default=False),
@@ -24,16 +28,22 @@ def mail_command(
         False, "--resend-uncertain", help="上次发送结果不确定（服务器可能已收到）的邮件重新发送"
     ),
     smtp_host: Optional[str] = typer.Option(None, "--smtp-host", help="SMTP 服务器地址"),
-    smtp_port: Optional[int] = typer.Option(None, "--smtp-port", help="SMTP 端口（默认 ssl 465、starttls 587、none 25）"),
+    smtp_port: Optional[int] = typer.Option(
+        None, "--smtp-port", help="SMTP 端口（默认 ssl 465、starttls 587、none 25）"
+    ),
     security: Optional[str] = typer.Option(None, "--security", help="加密方式：ssl、starttls（默认）或 none"),
-    smtp_user: Optional[str] = typer.Option(None, "--smtp-user", help="登录用户名；密码用环境变量 GKREPORT_SMTP_PASSWORD 或运行时输入"),
-    from_addr: Optional[str] = typer.Option(None, "--from", help="发件人，如 \"某某区政务公开办 <gk@example.gov.cn>\""),
+    smtp_user: Optional[str] = typer.Option(
+        None, "--smtp-user", help="登录用户名；密码用环境变量 GKREPORT_SMTP_PASSWORD 或运行时输入"
+    ),
+    from_addr: Optional[str] = typer.Option(None, "--from", help='发件人，如 "某某区政务公开办 <gk@example.gov.cn>"'),
     sender_unit: Optional[str] = typer.Option(None, "--sender-unit", help="发件单位名称（正文落款）"),
     cafile: Optional[Path] = typer.Option(None, "--cafile", help="信任这个 CA 证书文件（服务器使用内部证书时）"),
     config: Optional[Path] = typer.Option(None, "--config", help="配置文件（默认：当前文件夹的 gkreport.toml）"),
     interval: Optional[float] = typer.Option(None, "--interval", help="两封邮件之间等待的秒数（默认 2）"),
     retries: Optional[int] = typer.Option(None, "--retries", help="临时错误（4xx、断线）的重试次数（默认 3）"),
-    retry_wait: Optional[float] = typer.Option(None, "--retry-wait", help="第一次重试前等待的秒数，之后每次加倍（默认 5）"),
+    retry_wait: Optional[float] = typer.Option(
+        None, "--retry-wait", help="第一次重试前等待的秒数，之后每次加倍（默认 5）"
+    ),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="网络超时秒数（默认 60）"),
 ) -> None:
     """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。"""
@@ -104,13 +114,15 @@ def mail_command(
     colours = {m.SEND: "green", m.DONE: "dim", m.CHANGED: "yellow", m.UNCERTAIN: "yellow", m.BLOCKED: "red"}
     for pm in plan.messages:
         status = "将发送" if (dry_run and pm.status == m.SEND) else pm.status
-        if pm.note:
+        if pm.status == m.BLOCKED:
+            status += "（原因见上表）"
+        elif pm.note:
             status += f"：{pm.note}"
         t.add_row(
             escape(pm.unit),
             escape("\n".join(str(a) for a in pm.to)) or "—",
             escape("\n".join(str(a) for a in pm.cc)) or "—",
-            escape("\n".join(f.name for f in pm.files)) or "—",
+            "\n".join(f"{f.kind} {_size(f.size)}" for f in pm.files) or "—",
             f"[{colours[pm.status]}]{escape(status)}[/]",
         )
     out.print(t)

@@ -1,0 +1,914 @@
+"""``gkreport mail``: real SMTP servers on 127.0.0.1 (aiosmtpd), real files, real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import email
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from gkreport import mail as m
+
+YEAR = 2025
+SENDER = "某某区政务公开办 <gk@example.gov.cn>"
+PASSWORD = "Pw-测试-9f3Kq!zX"  # distinctive, so a leak is easy to find
+WRONG_PASSWORD = "wrong-Zq8-ascii-only"
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WAIT = 30  # upper bound, seconds, for anything a test waits on
+
+
+# --------------------------------------------------------------------------- output folder
+
+
+def docx_name(unit: str, year: int = YEAR) -> str:
+    return f"{unit}{year}年政府信息公开工作年度报告.docx"
+
+
+def xlsx_name(unit: str, year: int = YEAR) -> str:
+    return f"{unit}{year}年政府信息公开工作年度报告表格.xlsx"
+
+
+def write_docx(path: Path, text: str) -> None:
+    d = docx.Document()
+    d.add_paragraph(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    d.save(path)
+
+
+def write_xlsx(path: Path, unit: str) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位", unit])
+    wb.active.append(["本年新制作政府信息数量", 12])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+
+def make_output(
+    root: Path, units: list[str], *, year: int = YEAR, status: dict[str, str] | None = None, extra: list | None = None
+) -> Path:
+    """An output folder as the batch command writes it; ``extra``: more records as they are."""
+    status = status or {}
+    ydir = root / str(year)
+    records = []
+    for u in units:
+        st = status.get(u, "通过")
+        rec = {
+            "unit": u,
+            "year": year,
+            "form": "2021",
+            "input": f"input/{u}.xlsx",
+            "status": st,
+            "errors": 2 if st == "有错误" else 0,
+            "warnings": 0,
+            "outputs": {},
+            "reason": None,
+        }
+        if st == "无法读取":
+            rec["reason"] = "文件已损坏，无法打开"
+        else:
+            write_docx(ydir / u / docx_name(u, year), f"{u}{year}年政府信息公开工作年度报告")
+            write_xlsx(ydir / u / xlsx_name(u, year), u)
+            rec["outputs"] = {"docx": f"{u}/{docx_name(u, year)}", "xlsx": f"{u}/{xlsx_name(u, year)}", "pdf": None}
+        records.append(rec)
+    records += extra or []
+    ydir.mkdir(parents=True, exist_ok=True)
+    (ydir / "审核报告.json").write_text(
+        json.dumps({"year": year, "generated": "2026-01-20T10:00:00", "units": records}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return root
+
+
+def addr_of(unit: str) -> str:
+    return f"u{hashlib.sha256(unit.encode()).hexdigest()[:8]}@units.example.cn"
+
+
+def write_roster_xlsx(path: Path, rows: list[tuple]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位名称", "邮箱", "抄送"])
+    for r in rows:
+        wb.active.append(list(r))
+    wb.save(path)
+    return path
+
+
+# --------------------------------------------------------------------------- SMTP server
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt: list[str]
+    data: bytes
+
+    @property
+    def msg(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=policy.default)
+
+    @property
+    def unit(self) -> str:
+        return str(self.msg["Subject"]).split("《")[1].split(str(YEAR))[0]
+
+
+class Box:
+    """Handler that stores accepted messages and misbehaves on request."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+        self.mail_commands = 0
+        self.drop_after: int | None = None  # once this many are stored, drop every MAIL
+        self.block_mail_at: int | None = None  # block MAIL when this many are stored
+        self.block_data_at: int | None = None  # block at end of data when this many are stored
+        self.data_replies: list[str] = []  # scripted replies to the end of data (message not stored)
+        self.blocked = threading.Event()
+        self.release = threading.Event()
+
+    async def _hold(self) -> None:
+        self.blocked.set()
+        for _ in range(WAIT * 20):  # bounded
+            if self.release.is_set():
+                return
+            await asyncio.sleep(0.05)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mail_commands += 1
+        n = len(self.messages)
+        if self.drop_after is not None and n >= self.drop_after:
+            server.transport.abort()
+            return "421 4.3.2 going away"
+        if self.block_mail_at is not None and n == self.block_mail_at:
+            self.block_mail_at = None
+            await self._hold()
+            return "421 4.3.2 going away"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        if self.block_data_at is not None and len(self.messages) == self.block_data_at:
+            self.block_data_at = None
+            await self._hold()
+            return "451 4.3.0 not accepted"
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return f"250 2.0.0 OK queued as Q{len(self.messages)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def smtp_server(box: Box, **kwargs):
+    port = free_port()
+    c = Controller(box, hostname="127.0.0.1", port=port, ready_timeout=WAIT, **kwargs)
+    c.start()
+    try:
+        yield port
+    finally:
+        box.release.set()
+        c.stop()
+
+
+def settings_for(port: int | None, tmp_path: Path, **extra) -> m.MailSettings:
+    overrides = {"from": SENDER, "interval": 0, "retries": 2, "retry_wait": 0.01, "timeout": 10, "security": "none"}
+    if port:
+        overrides.update(smtp_host="127.0.0.1", smtp_port=port)
+    overrides.update(extra)
+    return m.load_settings(cwd=tmp_path, overrides=overrides)
+
+
+def run_cli(args: list[str], *, cwd: Path, password: str | None = None, wait: bool = True):
+    env = {k: v for k, v in os.environ.items() if k != m.PASSWORD_ENV}
+    env["COLUMNS"] = "250"
+    env["PYTHONIOENCODING"] = "utf-8"
+    if password is not None:
+        env[m.PASSWORD_ENV] = password
+    cmd = [sys.executable, "-m", "gkreport", "mail", *args]
+    if not wait:
+        return subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    return subprocess.run(
+        cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8", timeout=WAIT
+    )
+
+
+def smtp_args(port: int, *more: str) -> list[str]:
+    return [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(port),
+        "--security",
+        "none",
+        "--from",
+        SENDER,
+        "--interval",
+        "0",
+        "--retry-wait",
+        "0.02",
+        "--timeout",
+        "10",
+        *more,
+    ]
+
+
+def journal_events(out: Path, year: int = YEAR) -> list[dict]:
+    p = out / str(year) / m.JOURNAL_NAME
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def assert_exactly_once(messages: list[Received], units: list[str]) -> None:
+    got = sorted(r.unit for r in messages)
+    assert got == sorted(units), got
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def test_batch_round_trip_with_roster(tmp_path):
+    units = ["某某区教育局", "某某区卫生健康委员会", "某某区自然资源局"]
+    out = make_output(tmp_path / "out", units)
+    roster = write_roster_xlsx(
+        tmp_path / "名单.xlsx",
+        [
+            (units[0], f"{addr_of(units[0])}；张老师<zhang@edu.example.cn>", "office@example.gov.cn"),
+            (units[1], addr_of(units[1]), None),
+            (units[2], addr_of(units[2]), ""),
+        ],
+    )
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path, attach="docx,xlsx")
+        plan = m.plan_messages(out, s, roster=roster, today=datetime(2026, 1, 20).date())
+        assert plan.problems == [] and [pm.status for pm in plan.messages] == [m.SEND] * 3
+        result = m.send_plan(plan, s)
+        assert result.all_sent, result
+
+        assert len(box.messages) == 3
+        for rec in box.messages:
+            msg = rec.msg
+            unit = rec.unit
+            ydir = out / str(YEAR) / unit
+            assert msg["Subject"] == f"关于报送《{unit}{YEAR}年政府信息公开工作年度报告》的函"
+            assert msg["From"].addresses[0].addr_spec == "gk@example.gov.cn"
+            assert msg["From"].addresses[0].display_name == "某某区政务公开办"
+            body = msg.get_body(("plain",)).get_content()
+            assert f"《{unit}{YEAR}年政府信息公开工作年度报告》" in body
+            assert docx_name(unit) in body and xlsx_name(unit) in body
+            assert "某某区政务公开办" in body and "2026年1月20日" in body
+            atts = {a.get_filename(): a for a in msg.iter_attachments()}
+            assert set(atts) == {docx_name(unit), xlsx_name(unit)}
+            assert atts[docx_name(unit)].get_content_type() == DOCX_MIME
+            assert atts[xlsx_name(unit)].get_content_type() == XLSX_MIME
+            assert atts[docx_name(unit)].get_content() == (ydir / docx_name(unit)).read_bytes()
+            assert atts[xlsx_name(unit)].get_content() == (ydir / xlsx_name(unit)).read_bytes()
+            # RFC 2231 on one line (no continuations) and RFC 2047 name= for older clients.
+            assert b"filename*=UTF-8''%E6%9F%90%E6%9F%90" in rec.data
+            assert b'name="=?UTF-8?B?' in rec.data
+            assert b"filename*0" not in rec.data
+            if unit == units[0]:
+                assert sorted(rec.rcpt) == sorted([addr_of(unit), "zhang@edu.example.cn", "office@example.gov.cn"])
+                assert [a.addr_spec for a in msg["To"].addresses] == [addr_of(unit), "zhang@edu.example.cn"]
+                assert msg["To"].addresses[1].display_name == "张老师"
+                assert [a.addr_spec for a in msg["Cc"].addresses] == ["office@example.gov.cn"]
+            else:
+                assert rec.rcpt == [addr_of(unit)] and msg["Cc"] is None
+
+        # The journal holds one "sent" per unit, with the hashes of the files sent.
+        sent = [e for e in journal_events(out) if e["event"] == "sent"]
+        assert sorted(e["unit"] for e in sent) == sorted(units)
+        for e in sent:
+            assert e["reply"].startswith("250 2.0.0 OK queued as Q")
+            for f in e["files"]:
+                data = (out / str(YEAR) / e["unit"] / f["name"]).read_bytes()
+                assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["size"] == len(data)
+
+        # A second run finds nothing to send and sends nothing.
+        again = m.plan_messages(out, s, roster=roster)
+        assert [pm.status for pm in again.messages] == [m.DONE] * 3 and again.complete
+        assert m.send_plan(again, s).outcomes == []
+        assert len(box.messages) == 3
+
+
+def test_cli_to_one_address_sends_one_message_per_unit(tmp_path):
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    box = Box()
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--to", "shangji@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert "本次发送 2 封" in r.stdout
+    assert_exactly_once(box.messages, units)
+    assert all(x.rcpt == ["shangji@example.gov.cn"] for x in box.messages)
+    # Default attachment is the Word report only.
+    for x in box.messages:
+        assert [a.get_filename() for a in x.msg.iter_attachments()] == [docx_name(x.unit)]
+
+
+def test_problems_are_reported_before_anything_is_sent(tmp_path):
+    units = ["某某区教育局", "某某区财政局", "某某区民政局", "某某区审计局", "某某区统计局"]
+    dup_reason = (
+        "“某某区商务局”2025年有多个文件（a.xlsx、b.xlsx），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
+    )
+    extra = [  # as the batch writes them: a file whose unit is unknown, and a unit reported twice
+        {
+            "unit": None,
+            "year": None,
+            "form": None,
+            "input": "坏文件.xlsx",
+            "status": "无法读取",
+            "errors": 0,
+            "warnings": 0,
+            "outputs": {"docx": None, "xlsx": None, "pdf": None},
+            "reason": "不是有效的 Excel 文件",
+        },
+        *(
+            {
+                "unit": "某某区商务局",
+                "year": YEAR,
+                "form": "2021",
+                "input": f"{x}.xlsx",
+                "status": "重复报送",
+                "errors": 0,
+                "warnings": 0,
+                "outputs": {"docx": None, "xlsx": None, "pdf": None},
+                "reason": dup_reason,
+            }
+            for x in "ab"
+        ),
+    ]
+    out = make_output(
+        tmp_path / "out", units, status={"某某区审计局": "有错误", "某某区统计局": "无法读取"}, extra=extra
+    )
+    roster = write_roster_xlsx(
+        tmp_path / "名单.xlsx",
+        [
+            ("某某区教育局", "edu@example.cn", None),
+            ("某某区财政局", "not-an-address", None),  # invalid address
+            ("某某区审计局", "audit@example.cn", None),
+            ("某某区统计局", "stats@example.cn", None),
+            ("某某区水务局", "water@example.cn", None),  # unit not in the output
+            ("某某区商务局", "trade@example.cn", None),
+            # 某某区民政局: no row, so no address
+        ],
+    )
+    box = Box()
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--roster", str(roster), *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        o = r.stdout
+        assert "发送前发现的问题" in o
+        assert o.index("发送前发现的问题") < o.index("[1/1]")  # problems shown before sending
+        assert "“not-an-address”不是有效的邮箱地址" in o
+        assert "名单中没有该单位的邮箱" in o
+        assert "某某区水务局" in o and "不在 2025 年的输出中" in o
+        assert "报告仍有 2 个错误" in o and "--allow-errors" in o
+        assert "文件已损坏，无法打开" in o
+        assert "坏文件.xlsx" in o and "不是有效的 Excel 文件" in o
+        assert "未生成报告（重复报送）" in o and o.count("无法确定以哪个为准") == 1
+        assert "出现了不止一次" not in o
+        assert [x.unit for x in box.messages] == ["某某区教育局"]
+
+        # With --allow-errors the unit with errors is sent too; the sent one is not resent.
+        r = run_cli([str(out), "--roster", str(roster), "--allow-errors", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1
+        assert sorted(x.unit for x in box.messages) == ["某某区审计局", "某某区教育局"]
+
+
+def test_dry_run_writes_eml_and_sends_nothing(tmp_path):
+    units = ["某某区教育局", "某某区（自然资源局）"]
+    out = make_output(tmp_path / "out", units)
+    stale = out / "outbox" / f"{YEAR}-某某区已撤销局.eml"  # from an earlier dry run
+    stale.parent.mkdir()
+    stale.write_bytes(b"old")
+    r = run_cli(
+        [str(out), "--to", "shangji@example.gov.cn", "--from", SENDER, "--attach", "docx,xlsx", "--dry-run"],
+        cwd=tmp_path,
+        password=PASSWORD,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "将发送" in r.stdout and "没有发送任何邮件" in r.stdout
+    assert not (out / str(YEAR) / m.JOURNAL_NAME).exists()
+    emls = sorted((out / "outbox").glob("*.eml"))
+    assert [p.name for p in emls] == sorted(f"{YEAR}-{u}.eml" for u in units)
+    for p in emls:
+        raw = p.read_bytes()
+        assert PASSWORD.encode() not in raw
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        unit = p.stem.split("-", 1)[1]
+        assert msg["Subject"] == f"关于报送《{unit}{YEAR}年政府信息公开工作年度报告》的函"
+        atts = {a.get_filename(): a.get_content() for a in msg.iter_attachments()}
+        assert atts[docx_name(unit)] == (out / str(YEAR) / unit / docx_name(unit)).read_bytes()
+        assert atts[xlsx_name(unit)] == (out / str(YEAR) / unit / xlsx_name(unit)).read_bytes()
+
+
+# --------------------------------------------------------------------------- exactly once
+
+
+def test_connection_dropped_mid_batch_then_rerun_sends_the_rest(tmp_path):
+    units = [f"某某区第{i}局" for i in range(1, 6)]
+    out = make_output(tmp_path / "out", units)
+    box = Box()
+    box.drop_after = 2
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", "--retries", "1", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "已停止发送" in r.stderr and "Traceback" not in r.stderr
+        assert len(box.messages) == 2
+        box.drop_after = None  # the server recovers
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "本次发送 3 封" in r.stdout
+    assert_exactly_once(box.messages, units)
+    ev = journal_events(out)
+    assert sum(e["event"] == "sent" for e in ev) == 5
+    assert any(e["event"] == "failed" and e["permanent"] is False for e in ev)
+
+
+def test_sender_killed_mid_batch_then_rerun_sends_each_unit_once(tmp_path):
+    units = [f"某某区第{i}局" for i in range(1, 6)]
+    out = make_output(tmp_path / "out", units)
+    box = Box()
+    box.block_mail_at = 2  # the third message hangs at MAIL FROM; the sender is killed there
+    with smtp_server(box) as port:
+        proc = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path, wait=False)
+        try:
+            assert box.blocked.wait(WAIT), "sender never reached the third message"
+        finally:
+            proc.kill()
+            proc.communicate(timeout=WAIT)
+        box.release.set()
+        assert len(box.messages) == 2
+        last = journal_events(out)[-1]
+        assert last["event"] == "attempt"  # killed before the end of data: safe to resend
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert_exactly_once(box.messages, units)
+
+
+def test_kill_while_waiting_for_data_reply_is_uncertain_not_resent(tmp_path):
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units)
+    box = Box()
+    box.block_data_at = 1  # second message: data received, reply withheld, sender killed
+    with smtp_server(box) as port:
+        proc = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path, wait=False)
+        try:
+            assert box.blocked.wait(WAIT)
+        finally:
+            proc.kill()
+            proc.communicate(timeout=WAIT)
+        box.release.set()
+        ev = journal_events(out)
+        assert ev[-1]["event"] == "data-end"
+        window_unit = ev[-1]["unit"]
+
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1
+        assert "结果不确定" in r.stdout and "--resend-uncertain" in r.stdout
+        assert window_unit not in [x.unit for x in box.messages]
+        assert len(box.messages) == 2  # the other two units
+
+        r = run_cli([str(out), "--to", "up@example.gov.cn", "--resend-uncertain", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        resent = box.messages[-1]
+        assert resent.unit == window_unit
+        assert resent.msg["Message-ID"] == ev[-1]["message_id"]  # same id: duplicates can be dropped
+    assert_exactly_once(box.messages, units)
+
+
+def test_changed_file_is_resent_only_with_flag(tmp_path):
+    unit = "某某区教育局"
+    out = make_output(tmp_path / "out", [unit])
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        assert m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s).all_sent
+        write_docx(out / str(YEAR) / unit / docx_name(unit), "修改后的报告")
+        plan = m.plan_messages(out, s, to="up@example.gov.cn")
+        assert plan.messages[0].status == m.CHANGED and not plan.complete
+        assert "--resend-changed" in plan.messages[0].note
+        m.send_plan(plan, s)
+        assert len(box.messages) == 1
+        plan = m.plan_messages(out, s, to="up@example.gov.cn", resend_changed=True)
+        assert plan.messages[0].status == m.SEND
+        assert m.send_plan(plan, s).all_sent
+        assert len(box.messages) == 2
+        new = (out / str(YEAR) / unit / docx_name(unit)).read_bytes()
+        assert next(box.messages[1].msg.iter_attachments()).get_content() == new
+        assert m.plan_messages(out, s, to="up@example.gov.cn").messages[0].status == m.DONE
+
+
+def test_new_recipient_gets_the_message_alone(tmp_path):
+    unit = "某某区教育局"
+    out = make_output(tmp_path / "out", [unit])
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        roster = write_roster_xlsx(tmp_path / "r.xlsx", [(unit, "a@example.cn", None)])
+        assert m.send_plan(m.plan_messages(out, s, roster=roster), s).all_sent
+        roster = write_roster_xlsx(tmp_path / "r.xlsx", [(unit, "a@example.cn", "b@example.cn")])
+        plan = m.plan_messages(out, s, roster=roster)
+        assert plan.messages[0].rcpt == ["b@example.cn"]
+        assert m.send_plan(plan, s).all_sent
+    assert [x.rcpt for x in box.messages] == [["a@example.cn"], ["b@example.cn"]]
+
+
+def test_temporary_error_is_retried(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    box = Box()
+    box.data_replies = ["451 4.3.0 try again later"]
+    waits: list[float] = []
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path, retry_wait=0.5)
+        result = m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s, sleep=waits.append)
+    assert result.all_sent and len(box.messages) == 1
+    assert waits == [0.5]
+    ev = [e["event"] for e in journal_events(out)]
+    assert ev == ["attempt", "data-end", "failed", "attempt", "data-end", "sent"]
+
+
+def test_permanent_error_stops_the_batch(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区甲局", "某某区乙局"])
+    box = Box()
+    box.data_replies = ["554 5.7.1 rejected by policy"]
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        result = m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s, sleep=lambda _s: None)
+    assert result.stopped and "554 5.7.1" in result.stopped
+    assert [o.result for o in result.outcomes] == [m.FAILED, m.NOT_TRIED]
+    assert box.mail_commands == 1 and box.messages == []
+    failed = [e for e in journal_events(out) if e["event"] == "failed"]
+    assert len(failed) == 1 and failed[0]["permanent"] is True
+
+
+def test_partly_refused_recipients(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+
+    class Picky(Box):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.startswith("nobody"):
+                return "550 5.1.1 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    box = Picky()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        result = m.send_plan(m.plan_messages(out, s, to="ok@example.cn;nobody@example.cn"), s)
+        assert result.outcomes[0].result == m.SENT_OK and "nobody@example.cn" in result.outcomes[0].detail
+        assert box.messages[0].rcpt == ["ok@example.cn"]
+        # The refused address is still owed the message; the accepted one is done.
+        plan = m.plan_messages(out, s, to="ok@example.cn;nobody@example.cn")
+        assert plan.messages[0].rcpt == ["nobody@example.cn"]
+
+
+# --------------------------------------------------------------------------- TLS and password
+
+
+def make_self_signed(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "server.pem", folder / "server.key"
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        if not shutil.which("openssl"):
+            pytest.skip("needs the cryptography package or the openssl command")
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "1",
+                "-subj",
+                "/CN=gkreport-test",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=WAIT,
+        )
+        return cert, key
+    k = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gkreport-test")])
+    now = datetime.now(UTC)
+    c = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(k.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(k.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(k.public_key()), critical=False)
+        .sign(k, hashes.SHA256())
+    )
+    cert.write_bytes(c.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, key
+
+
+def test_starttls_self_signed_refused_by_default_accepted_with_cafile(tmp_path):
+    import ssl
+
+    cert, key = make_self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        ok = auth_data.login == b"gk" and auth_data.password == PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)
+
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    box = Box()
+    with smtp_server(
+        box, tls_context=ctx, require_starttls=True, authenticator=authenticator, auth_required=True
+    ) as port:
+        common = [
+            str(out),
+            "--to",
+            "up@example.gov.cn",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(port),
+            "--security",
+            "starttls",
+            "--smtp-user",
+            "gk",
+            "--from",
+            SENDER,
+            "--interval",
+            "0",
+            "--retry-wait",
+            "0.02",
+            "--timeout",
+            "10",
+        ]
+        refused = run_cli(common, cwd=tmp_path, password=PASSWORD)
+        assert refused.returncode == 1
+        assert "无法验证服务器 127.0.0.1" in refused.stderr and "--cafile" in refused.stderr
+        assert box.messages == [] and logins == []
+
+        # An ASCII password goes through smtplib's login; the right one (not ASCII) through UTF-8 AUTH PLAIN.
+        wrong = run_cli([*common, "--cafile", str(cert)], cwd=tmp_path, password=WRONG_PASSWORD)
+        assert wrong.returncode == 1 and "登录失败" in wrong.stderr and box.messages == []
+
+        ok = run_cli([*common, "--cafile", str(cert)], cwd=tmp_path, password=PASSWORD)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert_exactly_once(box.messages, units)
+        assert (b"gk", PASSWORD.encode()) in logins
+
+        dry = run_cli([*common, "--cafile", str(cert), "--dry-run"], cwd=tmp_path, password=PASSWORD)
+        assert dry.returncode == 0
+
+    secret = PASSWORD.encode("utf-8")
+    for r in (refused, wrong, ok, dry):
+        assert PASSWORD not in r.stdout + r.stderr and WRONG_PASSWORD not in r.stdout + r.stderr
+        assert "Traceback" not in r.stderr
+    for p in (tmp_path / "out").rglob("*"):
+        if p.is_file():
+            assert secret not in p.read_bytes(), p
+            assert WRONG_PASSWORD.encode() not in p.read_bytes(), p
+
+
+def test_implicit_tls_verifies_the_certificate(tmp_path):
+    import ssl
+
+    cert, key = make_self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    box = Box()
+    with smtp_server(box, ssl_context=ctx) as port:
+        s = settings_for(port, tmp_path, security="ssl")
+        result = m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s)
+        assert result.stopped and "无法验证服务器" in result.stopped and box.messages == []
+        s = settings_for(port, tmp_path, security="ssl", cafile=str(cert))
+        assert m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s).all_sent
+    assert_exactly_once(box.messages, ["某某区教育局"])
+
+
+def test_password_in_config_file_is_refused(tmp_path):
+    (tmp_path / "gkreport.toml").write_text('[mail]\nsmtp_host = "smtp.example.cn"\npassword = "x"\n', encoding="utf-8")
+    with pytest.raises(m.ConfigError) as e:
+        m.load_settings(cwd=tmp_path)
+    assert m.PASSWORD_ENV in e.value.message and "不能保存密码" in e.value.message
+    for other in ('[smtp]\nSMTP_Password = "x"\n', '[mail]\npwd = "x"\n', '[mail]\n"密码" = "x"\n'):
+        (tmp_path / "gkreport.toml").write_text(other, encoding="utf-8")
+        with pytest.raises(m.ConfigError, match=m.PASSWORD_ENV):
+            m.load_settings(cwd=tmp_path)
+    (tmp_path / "gkreport.toml").write_text('[mail]\nsmtp_host = "smtp.example.cn"\npassword = "x"\n', encoding="utf-8")
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    r = run_cli([str(out), "--to", "a@example.cn", "--dry-run"], cwd=tmp_path)
+    assert r.returncode == 2 and m.PASSWORD_ENV in r.stderr and "Traceback" not in r.stderr
+
+
+def test_config_file_templates_and_validation(tmp_path):
+    cfg = tmp_path / "gkreport.toml"
+    cfg.write_text(
+        '[other]\nbypass_proxy = true\n[mail]\nfrom = "gk@example.gov.cn"\nsender_unit = "某某区人民政府办公室"\n'
+        'subject = "{year}年度报告报送：{unit}"\nbody = "请查收{file_count}个附件：\\n{files}\\n{sender_unit}"\n'
+        'security = "ssl"\n',
+        encoding="utf-8",
+    )
+    s = m.load_settings(cwd=tmp_path)
+    assert s.security == "ssl" and s.port == 465 and s.sender_unit == "某某区人民政府办公室"
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    pm = m.plan_messages(out, s, to="a@example.cn").messages[0]
+    assert pm.subject == "2025年度报告报送：某某区教育局"
+    assert pm.body == f"请查收1个附件：\n1. {docx_name('某某区教育局')}\n某某区人民政府办公室"
+    # Command line wins over the file.
+    assert m.load_settings(cwd=tmp_path, overrides={"security": "starttls"}).port == 587
+
+    for subject, words in [
+        ("{单位}的报告", "{单位} 无法识别"),
+        ("{unit.__class__}", "无法识别"),
+        ("报告{", "花括号不成对"),
+        ("{}", "{} 无法识别"),
+    ]:
+        cfg.write_text(f'[mail]\nfrom = "gk@example.gov.cn"\nsubject = "{subject}"\n', encoding="utf-8")
+        with pytest.raises(m.ConfigError) as e:
+            m.load_settings(cwd=tmp_path)
+        assert words in e.value.message and ("{unit}" in e.value.message or "花括号" in e.value.message)
+    cfg.write_text('[mail]\nsmtp_hots = "x"\n', encoding="utf-8")
+    with pytest.raises(m.ConfigError, match="smtp_hots"):
+        m.load_settings(cwd=tmp_path)
+    with pytest.raises(m.ConfigError, match="找不到配置文件"):
+        m.load_settings(tmp_path / "none.toml")
+
+
+def test_cannot_start_exit_code_2(tmp_path):
+    r = run_cli([str(tmp_path / "missing"), "--to", "a@example.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert r.returncode == 2 and "找不到输出文件夹" in r.stderr and "Traceback" not in r.stderr
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    r = run_cli([str(out), "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert r.returncode == 2 and "--roster" in r.stderr
+    r = run_cli([str(out), "--to", "up@example", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert r.returncode == 2 and "--to 中“up@example”不是有效的邮箱地址" in r.stderr
+    r = run_cli([str(out), "--to", "a@example.cn", "--from", SENDER, "--security", "tls"], cwd=tmp_path)
+    assert r.returncode == 2 and "加密方式" in r.stderr
+    # A login over an unencrypted connection is refused before connecting.
+    r = run_cli(
+        [
+            str(out),
+            "--to",
+            "a@example.cn",
+            "--from",
+            SENDER,
+            "--smtp-host",
+            "127.0.0.1",
+            "--security",
+            "none",
+            "--smtp-user",
+            "gk",
+        ],
+        cwd=tmp_path,
+        password=PASSWORD,
+    )
+    assert r.returncode == 2 and "明文" in r.stderr
+    # No password available and no terminal to ask on.
+    r = run_cli(
+        [str(out), "--to", "a@example.cn", "--from", SENDER, "--smtp-host", "127.0.0.1", "--smtp-user", "gk"],
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2 and m.PASSWORD_ENV in r.stderr
+
+
+# --------------------------------------------------------------------------- roster, years, journal
+
+
+def test_roster_csv_encodings_separators_and_width(tmp_path):
+    units = ["某某区教育局", "某某区(自然资源局)", "某某区 卫生健康委员会"]
+    out = make_output(tmp_path / "out", units)
+    rows = [
+        ["单位名称", "邮箱", "抄送"],
+        ["某某区教育局", "a@example.cn；b@example.cn、c@example.cn d@example.cn", ""],
+        ["某某区（自然资源局）", "ｚｒ＠example.cn", "x@example.cn,y@example.cn"],  # full width
+        ["某某区卫生健康委员会　", "wj@example.cn", ""],  # ideographic space
+    ]
+    s = settings_for(None, tmp_path)
+    for encoding in ("gbk", "utf-8-sig", "utf-8"):
+        path = tmp_path / f"名单-{encoding}.csv"
+        with open(path, "w", encoding=encoding, newline="") as fh:
+            csv.writer(fh).writerows(rows)
+        plan = m.plan_messages(out, s, roster=path)
+        assert plan.problems == [], plan.problems
+        got = {pm.unit: ([a.addr_spec for a in pm.to], [a.addr_spec for a in pm.cc]) for pm in plan.messages}
+        assert got == {
+            "某某区教育局": (["a@example.cn", "b@example.cn", "c@example.cn", "d@example.cn"], []),
+            "某某区(自然资源局)": (["zr@example.cn"], ["x@example.cn", "y@example.cn"]),
+            "某某区 卫生健康委员会": (["wj@example.cn"], []),
+        }, encoding
+
+
+def test_address_validation():
+    for good in ["a@example.cn", "张三 <zhang.san@mail.example.gov.cn>", "x+y@sub.example.com"]:
+        m.parse_address(good)
+    for bad in [
+        "not-an-address",
+        "a@b",
+        "a@@example.cn",
+        "a b@example.cn",
+        "a@example..cn",
+        "@example.cn",
+        "a@-example.cn",
+        "a.@example.cn",
+    ]:
+        with pytest.raises(ValueError, match="不是有效的邮箱地址"):
+            m.parse_address(bad)
+
+
+def test_latest_year_is_used_and_said(tmp_path):
+    out = tmp_path / "out"
+    make_output(out, ["某某区教育局"], year=2024)
+    make_output(out, ["某某区教育局", "某某区司法局"], year=2025)
+    s = settings_for(None, tmp_path)
+    plan = m.plan_messages(out, s, to="a@example.cn")
+    assert plan.year == 2025 and "使用最新的 2025 年" in plan.year_note and "--year" in plan.year_note
+    assert len(plan.messages) == 2
+    plan = m.plan_messages(out, s, to="a@example.cn", year=2024)
+    assert plan.year == 2024 and plan.year_note is None and len(plan.messages) == 1
+    with pytest.raises(m.MailError, match="2023"):
+        m.plan_messages(out, s, to="a@example.cn", year=2023)
+
+
+def test_journal_survives_a_torn_last_line_and_lock_is_exclusive(tmp_path):
+    path = tmp_path / m.JOURNAL_NAME
+    j = m.Journal(path)
+    base = {
+        "attempt": "a1",
+        "unit": "某某区教育局",
+        "rcpt": ["a@example.cn"],
+        "files": [{"name": "x.docx", "sha256": "00"}],
+    }
+    j.append({**base, "event": "attempt"})
+    j.append({**base, "event": "sent", "accepted": ["a@example.cn"]})
+    j.close()
+    with open(path, "ab") as fh:
+        fh.write('{"event": "sent", "unit": "某某'.encode())  # a crash in the middle of a line
+    j = m.Journal(path)
+    events = j.read()
+    assert [e["event"] for e in events] == ["attempt", "sent"] and j.damaged_lines == 1
+    state = m.journal_state(events)
+    assert state[("某某区教育局", "a@example.cn")].state == "sent"
+    j.append({**base, "attempt": "a2", "event": "attempt"})
+    j.close()
+    assert [e["attempt"] for e in m.Journal(path).read()] == ["a1", "a1", "a2"]
+
+    with m.journal_lock(tmp_path):
+        with pytest.raises(m.MailError, match="另一个 gkreport mail"):
+            with m.journal_lock(tmp_path):
+                pass
+    with m.journal_lock(tmp_path):  # released
+        pass
