@@ -417,6 +417,17 @@ def load_form(form_id: str, extra_dirs: list[Path] | None = None) -> Form:
     p = files[form_id]
     return _load_cached(str(p), p.stat().st_mtime, tuple(str(d) for d in extra_dirs or ()))
 
+def form_from_path(form_id: str, path: str) -> Form:
+    """The loaded form of a spec file (cached), e.g. for a Unit arriving from another process."""
+    folder = Path(path).parent
+    if folder == BUILTIN_DIR:
+        return load_form(form_id)
+    for form in load_forms([folder]).values():
+        if form.id == form_id:
+            return form
+    return load_form_file(Path(path))
+
+
 def load_forms(extra_dirs: list[Path] | None = None) -> dict[str, Form]:
     return {fid: load_form(fid, extra_dirs) for fid in spec_files(extra_dirs)}
 

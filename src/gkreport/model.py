@@ -90,6 +90,20 @@ class Unit:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == WARNING]
 
+    # Units travel between processes in a batch: send the form by its spec file, not by value.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        form = state.pop("form")
+        state["_form"] = (form.id, str(form.path))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from .form import form_from_path
+
+        form_id, path = state.pop("_form")
+        self.__dict__.update(state)
+        self.form = form_from_path(form_id, path)
+
     @property
     def status(self) -> str:
         if self.errors:

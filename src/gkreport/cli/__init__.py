@@ -36,9 +36,10 @@ def _root(
 
 
 # Register commands (each module adds its own; imports there are light).
+from . import batch as _batch  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
-from . import template as _template  # noqa: E402,F401
 from . import mail as _mail  # noqa: E402,F401
+from . import template as _template  # noqa: E402,F401
 
 
 def main() -> None:

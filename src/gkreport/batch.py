@@ -1,0 +1,663 @@
+"""The batch: every workbook of a folder → checked .xlsx and .docx per unit, summaries, records.
+
+Output layout (``OUTPUT_DIR``)::
+
+    <年度>/<单位>/<单位><年度>年政府信息公开工作年度报告.docx   (.pdf with --pdf)
+    <年度>/<单位>/<单位><年度>年政府信息公开工作年度报告表格.xlsx (2017 form: …工作情况统计表.xlsx)
+    <年度>/汇总/<年度>年政府信息公开工作汇总.xlsx             (one per form and year)
+    <年度>/汇总/<汇总单位><年度>年政府信息公开工作年度报告.docx  (with --summary-unit)
+    <年度>/审核报告.json, 审核报告.xlsx                       (what happened to each file of that year)
+    审核报告.json, 审核报告.xlsx                              (the whole batch, unreadable files included)
+    .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
+
+Work is done in chunks by worker processes: each reads its files, checks them
+together (the check engine is vectorised across the chunk) and writes their
+outputs; the parent keeps compact records, writes the summaries and the
+manifest. A rerun skips every input whose bytes, gkreport version, form spec
+and options are unchanged; ``force`` redoes everything. Outputs are written
+atomically; the manifest is saved as chunks finish, so an interrupted run
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import unicodedata
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from .fileio import atomic_write_text, clean_temp_files
+from .model import ERROR, Finding, ReadError, Unit
+
+MANIFEST = Path(".gkreport") / "manifest.json"
+RECORDS = "审核报告"
+SUMMARY_DIR = "汇总"
+FAILED = "无法读取"
+DUPLICATE = "重复报送"
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+# --------------------------------------------------------------------------- options and results
+
+
+@dataclass
+class BatchOptions:
+    input_dir: Path = Path("input")
+    output_dir: Path = Path("output")
+    jobs: int | None = None  # None: one per CPU
+    previous_dir: Path | None = None
+    summary_unit: str | None = None
+    pdf: bool = False
+    strict: bool = False
+    force: bool = False
+    wording: Path | None = None
+    chunk_size: int | None = None
+
+    def key(self) -> str:
+        """What, besides the input itself, changes the per-unit outputs."""
+        parts = [__version__, str(self.pdf), str(self.strict), _file_digest(self.wording),
+                 _folder_digest(self.previous_dir)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Record:
+    """What happened to one input file (compact, JSON-able, kept in the manifest)."""
+
+    input: str  # path relative to the input folder
+    hash: str
+    status: str  # 通过 / 有错误 / 有提示 / 无法读取 / 重复报送
+    unit: str | None = None
+    year: int | None = None
+    form: str | None = None
+    spec_hash: str | None = None
+    options: str | None = None
+    errors: int = 0
+    warnings: int = 0
+    outputs: dict[str, str | None] = field(default_factory=dict)  # kind → path relative to output dir
+    reason: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    records: list[Record]
+    processed: int
+    skipped: int
+    removed: int
+    summaries: list[Path]
+    reports: list[Path]
+    elapsed: float
+    stage_seconds: dict[str, float]
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if any(r.status in (FAILED, DUPLICATE) for r in self.records):
+            return 2
+        if any(r.errors for r in self.records):
+            return 1
+        return 0
+
+    def counts(self) -> dict[str, int]:
+        c: dict[str, int] = defaultdict(int)
+        for r in self.records:
+            c[r.status] += 1
+        return dict(c)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _file_digest(path: Path | None) -> str:
+    if not path:
+        return ""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "missing"
+
+
+def _folder_digest(folder: Path | None) -> str:
+    if not folder:
+        return ""
+    h = hashlib.sha256()
+    for p in discover(Path(folder)):
+        h.update(str(p).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def discover(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """Workbooks under ``folder`` (recursive), without Office lock files and hidden files."""
+    from .reader import SUPPORTED
+
+    out = []
+    exclude = exclude.resolve() if exclude else None
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not (exclude and Path(root, d).resolve() == exclude))
+        for name in sorted(files):
+            if name.startswith(("~$", ".")) or Path(name).suffix.lower() not in SUPPORTED:
+                continue
+            out.append(Path(root) / name)
+    return out
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file or folder name from workbook text: no separators, no control chars, no reserved names."""
+    s = unicodedata.normalize("NFC", str(text))
+    s = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]', "_", s)
+    s = s.strip().strip(".").strip()
+    s = re.sub(r"\.{2,}", ".", s)
+    if not s:
+        s = "未命名"
+    if s.split(".")[0].upper() in _WINDOWS_RESERVED:
+        s = "_" + s
+    return s[:limit]
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)  # kept exact; restored by cell type
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+def _finding_from_dict(d: dict[str, Any]) -> Finding:
+    d = dict(d)
+    d["cells"] = tuple(d.get("cells") or ())
+    d["cell_ids"] = tuple(d.get("cell_ids") or ())
+    known = Finding.__dataclass_fields__
+    return Finding(**{k: v for k, v in d.items() if k in known})
+
+
+def record_unit(rec: Record) -> Unit | None:
+    """A light Unit (values, meta, findings) rebuilt from a record, for summaries."""
+    if rec.status in (FAILED, DUPLICATE) or rec.form is None:
+        return None
+    from datetime import date
+
+    from .form import load_form
+
+    form = load_form(rec.form)
+    values: dict[str, Any] = {}
+    for cid, v in rec.values.items():
+        if v is not None and cid in form.cells and form.cells[cid].type == "decimal":
+            v = Decimal(str(v))
+        values[cid] = v
+    meta = dict(rec.meta)
+    for k in ("date_written", "date_filled"):
+        if isinstance(meta.get(k), str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta[k]):
+            meta[k] = date.fromisoformat(meta[k])
+    return Unit(file=Path(rec.input), form=form, unit=rec.unit, year=rec.year, values=values, meta=meta,
+                findings=[_finding_from_dict(f) for f in rec.findings], file_hash=rec.hash)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+_PREVIOUS: dict | None = None
+
+
+def _init_worker(previous: dict | None) -> None:
+    global _PREVIOUS
+    _PREVIOUS = previous
+    try:  # a worker must not die on Ctrl-C before the parent has saved the manifest
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # pragma: no cover
+        pass
+
+
+def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> list[Record]:
+    """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash)."""
+    from .pipeline import run_checks
+    from .reader import read_workbook
+
+    t0 = time.perf_counter()
+    records: list[Record] = []
+    units: list[tuple[Unit, Record]] = []
+    for path, rel, digest in items:
+        try:
+            unit = read_workbook(Path(path))
+        except ReadError as exc:
+            records.append(Record(input=rel, hash=digest, status=FAILED, reason=exc.message, options=opts.key()))
+            continue
+        except Exception as exc:  # an unexpected reader failure must not stop the batch
+            records.append(Record(input=rel, hash=digest, status=FAILED, options=opts.key(),
+                                  reason=f"文件 {Path(path).name} 读取时出错：{type(exc).__name__}: {exc}"))
+            continue
+        rec = Record(input=rel, hash=digest, status="", unit=unit.unit, year=unit.year, form=unit.form.id,
+                     spec_hash=unit.form.spec_hash, options=opts.key())
+        units.append((unit, rec))
+        records.append(rec)
+    t_read = time.perf_counter()
+    run_checks([u for u, _ in units], list((_PREVIOUS or {}).values()))
+    t_check = time.perf_counter()
+    t_xlsx = t_docx = 0.0
+    for unit, rec in units:
+        if not unit.unit or not unit.year:
+            rec.status = FAILED
+            rec.reason = "；".join(f.message for f in unit.findings if f.rule == "READ.meta" and f.severity == ERROR)
+            _fill_record(rec, unit)
+            continue
+        try:
+            a, b = _write_outputs(unit, rec, opts)
+            t_xlsx += a
+            t_docx += b
+        except Exception as exc:  # a writer failure is reported for this unit; the batch goes on
+            rec.reason = f"生成输出时出错：{type(exc).__name__}: {exc}"
+        _fill_record(rec, unit)
+    n = max(len(items), 1)
+    for rec in records:
+        rec.seconds = {"read": (t_read - t0) / n, "check": (t_check - t_read) / n,
+                       "xlsx": t_xlsx / n, "docx": t_docx / n}
+    return records
+
+
+def _fill_record(rec: Record, unit: Unit) -> None:
+    rec.errors = len(unit.errors)
+    rec.warnings = len(unit.warnings)
+    if rec.status != FAILED:
+        rec.status = unit.status
+    rec.values = {k: _json_value(v) for k, v in unit.values.items()}
+    rec.meta = {k: _json_value(v) for k, v in unit.meta.items()}
+    rec.findings = [f.to_dict() | {"suggestion": _json_value(f.suggestion)} for f in unit.findings]
+
+
+def unit_folder(opts: BatchOptions, unit: Unit) -> Path:
+    return Path(str(unit.year)) / safe_name(unit.unit or "未知单位")
+
+
+def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
+    from .docx_out import StrictRefusal, report_docx_name, write_unit_docx
+    from .xlsx_out import unit_xlsx_name, write_unit_xlsx
+
+    folder = unit_folder(opts, unit)
+    out = opts.output_dir / folder
+    t0 = time.perf_counter()
+    docx_rel: str | None = str(folder / report_docx_name(unit))
+    try:
+        write_unit_docx(unit, opts.output_dir / docx_rel, strict=opts.strict, wording=opts.wording)
+    except StrictRefusal as exc:
+        docx_rel = None
+        rec.reason = str(exc)
+    t1 = time.perf_counter()
+    # the xlsx after the docx: the docx adds its findings (e.g. a missing required paragraph)
+    xlsx_rel = str(folder / unit_xlsx_name(unit))
+    write_unit_xlsx(unit, opts.output_dir / xlsx_rel)
+    t2 = time.perf_counter()
+    rec.outputs = {"xlsx": xlsx_rel, "docx": docx_rel, "pdf": None}
+    out.mkdir(parents=True, exist_ok=True)
+    return t2 - t1, t1 - t0
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def _load_manifest(opts: BatchOptions) -> dict[str, Record]:
+    path = opts.output_dir / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    known = Record.__dataclass_fields__
+    return {k: Record(**{a: b for a, b in v.items() if a in known}) for k, v in data.get("inputs", {}).items()}
+
+
+def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
+    data = {"gkreport": __version__, "input_dir": str(opts.input_dir), "saved": datetime.now().isoformat(timespec="seconds"),
+            "inputs": {k: asdict(v) for k, v in sorted(records.items())}}
+    atomic_write_text(opts.output_dir / MANIFEST, json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _unchanged(rec: Record | None, digest: str, opts: BatchOptions, spec_hashes: dict[str, str]) -> bool:
+    if rec is None or rec.hash != digest or rec.options != opts.key() or rec.status in (FAILED, DUPLICATE):
+        return False
+    if rec.form not in spec_hashes or spec_hashes[rec.form] != rec.spec_hash:
+        return False
+    return all((opts.output_dir / p).exists() for p in rec.outputs.values() if p)
+
+
+def _read_previous(folder: Path | None) -> dict:
+    if not folder:
+        return {}
+    from .pipeline import read_files
+
+    prev = read_files(discover(folder)).units
+    return {(u.unit, u.year): u for u in prev if u.unit and u.year}
+
+
+def _remove_outputs(opts: BatchOptions, rec: Record) -> None:
+    for p in rec.outputs.values():
+        if p:
+            try:
+                (opts.output_dir / p).unlink()
+            except OSError:
+                pass
+
+
+ProgressFn = Callable[[str, Record | None, int, int], None]
+
+
+def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[str] = frozenset()) -> BatchResult:
+    """Process every workbook of ``opts.input_dir``; see the module docstring for the layout.
+
+    ``hold``: input paths (relative) still being written; they keep their last result this time.
+    """
+    from .form import load_forms
+
+    start = time.perf_counter()
+    opts.output_dir.mkdir(parents=True, exist_ok=True)
+    clean_temp_files(opts.output_dir)
+    files = discover(opts.input_dir, exclude=opts.output_dir)
+    manifest = {} if opts.force else _load_manifest(opts)
+    spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
+    records: dict[str, Record] = {}
+    todo: list[tuple[str, str, str]] = []
+    for p in files:
+        rel = str(p.relative_to(opts.input_dir))
+        if rel in hold:
+            if rel in manifest:
+                records[rel] = manifest[rel]
+            continue
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        old = manifest.get(rel)
+        if _unchanged(old, digest, opts, spec_hashes):
+            records[rel] = old  # type: ignore[assignment]
+        else:
+            if old is not None:
+                _remove_outputs(opts, old)
+            todo.append((str(p.resolve()), rel, digest))
+    removed = 0
+    present = {str(p.relative_to(opts.input_dir)) for p in files}
+    for rel, old in manifest.items():
+        if rel not in present:
+            _remove_outputs(opts, old)  # the input is gone: its derived outputs would mislead
+            removed += 1
+    total, skipped = len(files), len(records)
+    if progress:
+        for rec in records.values():
+            progress("skip", rec, len(records), total)
+    previous = _read_previous(opts.previous_dir)
+    stage = defaultdict(float)
+    last_save = time.monotonic()
+
+    def done(batch: list[Record]) -> None:
+        nonlocal last_save
+        for rec in batch:
+            records[rec.input] = rec
+            for k, v in rec.seconds.items():
+                stage[k] += v
+            if progress:
+                progress("done", rec, len(records), total)
+        if time.monotonic() - last_save > 2.0:
+            _save_manifest(opts, records)
+            last_save = time.monotonic()
+
+    jobs = max(1, opts.jobs or os.cpu_count() or 1)
+    try:
+        if todo:
+            size = opts.chunk_size or max(4, min(100, -(-len(todo) // (jobs * 4))))
+            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+            if jobs == 1 or len(chunks) == 1:
+                _init_previous_in_process(previous)
+                for chunk in chunks:
+                    done(_process_chunk(chunk, opts))
+            else:
+                _run_pool(chunks, opts, jobs, previous, done)
+        _mark_duplicates(opts, records)
+        pdf_seconds = _make_pdfs(opts, records, {r for _, r, _ in todo}) if opts.pdf else 0.0
+        stage["pdf"] += pdf_seconds
+        t = time.perf_counter()
+        summaries, messages = _write_summaries(opts, records)
+        stage["summary"] += time.perf_counter() - t
+        reports = _write_reports(opts, records)
+    finally:
+        _save_manifest(opts, records)
+        clean_temp_files(opts.output_dir)
+    ordered = [records[k] for k in sorted(records)]
+    return BatchResult(ordered, processed=len(todo), skipped=skipped, removed=removed, summaries=summaries,
+                       reports=reports, elapsed=time.perf_counter() - start, stage_seconds=dict(stage),
+                       messages=messages)
+
+
+def _init_previous_in_process(previous: dict) -> None:
+    global _PREVIOUS
+    _PREVIOUS = previous
+
+
+def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("forkserver") if hasattr(os, "fork") else mp.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(previous,))
+    try:
+        pending = {pool.submit(_process_chunk, c, opts) for c in chunks}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                done(f.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
+    """Two files for the same unit and year: both are reported, neither wins."""
+    groups: dict[tuple[str, int], list[Record]] = defaultdict(list)
+    for rec in records.values():
+        if rec.status not in (FAILED,) and rec.unit and rec.year:
+            groups[(rec.unit, rec.year)].append(rec)
+    for (unit, year), recs in groups.items():
+        if len(recs) < 2:
+            if recs[0].status == DUPLICATE:  # the other file was removed: process it again next time
+                recs[0].hash = ""
+            continue
+        files = "、".join(r.input for r in recs)
+        for rec in recs:
+            _remove_outputs(opts, rec)
+            rec.status = DUPLICATE
+            rec.outputs = {}
+            rec.reason = f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
+
+
+def _make_pdfs(opts: BatchOptions, records: dict[str, Record], fresh: set[str]) -> float:
+    from .pdf import PdfUnavailable, convert_to_pdf
+
+    t = time.perf_counter()
+    todo = [r for k, r in records.items() if k in fresh and r.outputs.get("docx")]
+    if not todo:
+        return 0.0
+    try:
+        pdfs = convert_to_pdf([opts.output_dir / r.outputs["docx"] for r in todo])  # type: ignore[index]
+    except PdfUnavailable as exc:
+        for r in todo:
+            r.reason = (r.reason + "；" if r.reason else "") + str(exc)
+        return time.perf_counter() - t
+    for r, p in zip(todo, pdfs):
+        r.outputs["pdf"] = str(Path(p).relative_to(opts.output_dir)) if p else None
+    return time.perf_counter() - t
+
+
+def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[list[Path], list[str]]:
+    from .xlsx_out import summary_xlsx_name, write_summary_xlsx
+
+    groups: dict[tuple[str, int], list[Unit]] = defaultdict(list)
+    for rec in records.values():
+        unit = record_unit(rec)
+        if unit is not None and unit.year:
+            groups[(unit.form.id, unit.year)].append(unit)
+    failures = [(r.input, r.reason or r.status) for r in records.values() if r.status in (FAILED, DUPLICATE)]
+    years: dict[int, list[str]] = defaultdict(list)
+    for form_id, year in groups:
+        years[year].append(form_id)
+    out: list[Path] = []
+    messages: list[str] = []
+    for (form_id, year), units in sorted(groups.items()):
+        form = units[0].form
+        name = summary_xlsx_name(year, form if len(years[year]) > 1 else None)
+        path = opts.output_dir / str(year) / SUMMARY_DIR / name
+        write_summary_xlsx(units, path, failures=failures)
+        out.append(path)
+        if len(years[year]) > 1:
+            messages.append(f"{year}年的文件使用了不同的表样（{'、'.join(sorted(years[year]))}），已按表样分别汇总，未合并相加。")
+        if opts.summary_unit:
+            from .docx_out import report_docx_name, write_summary_docx
+
+            agg = Unit(file=Path(SUMMARY_DIR), form=form, unit=opts.summary_unit, year=year)
+            out.append(write_summary_docx(units, opts.summary_unit,
+                                          opts.output_dir / str(year) / SUMMARY_DIR / report_docx_name(agg),
+                                          wording=opts.wording))
+    return out, messages
+
+
+def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list[dict[str, Any]]:
+    rows = []
+    for r in recs:
+        outputs = {}
+        for k in ("docx", "xlsx", "pdf"):
+            p = r.outputs.get(k)
+            outputs[k] = os.path.relpath(opts.output_dir / p, base) if p else None
+        rows.append({"unit": r.unit, "year": r.year, "form": r.form, "input": r.input, "status": r.status,
+                     "errors": r.errors, "warnings": r.warnings, "outputs": outputs, "reason": r.reason})
+    return rows
+
+
+def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> list[Path]:
+    now = datetime.now().isoformat(timespec="seconds")
+    by_year: dict[int, list[Record]] = defaultdict(list)
+    failed = [r for r in records.values() if not r.year]
+    for r in records.values():
+        if r.year:
+            by_year[r.year].append(r)
+    out = []
+    for year, recs in sorted(by_year.items()):
+        base = opts.output_dir / str(year)
+        rows = _report_rows(sorted(recs + failed, key=lambda r: r.input), base, opts)
+        out.append(atomic_write_text(base / f"{RECORDS}.json", json.dumps(
+            {"year": year, "generated": now, "units": rows}, ensure_ascii=False, indent=1)))
+        out.append(write_records_xlsx(rows, sorted(recs + failed, key=lambda r: r.input), base / f"{RECORDS}.xlsx"))
+    rows = _report_rows(sorted(records.values(), key=lambda r: r.input), opts.output_dir, opts)
+    out.append(atomic_write_text(opts.output_dir / f"{RECORDS}.json", json.dumps(
+        {"generated": now, "input_dir": str(opts.input_dir), "units": rows}, ensure_ascii=False, indent=1)))
+    out.append(write_records_xlsx(rows, sorted(records.values(), key=lambda r: r.input),
+                                  opts.output_dir / f"{RECORDS}.xlsx"))
+    return out
+
+
+def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Path) -> Path:
+    """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果)."""
+    import xlsxwriter
+
+    from .fileio import atomic_path
+    from .model import SEVERITY_ZH
+
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "strings_to_numbers": False})
+        head = wb.add_format({"bold": True, "font_name": "黑体", "bg_color": "#E8EEF7", "border": 1, "text_wrap": True})
+        cell = wb.add_format({"font_name": "宋体", "border": 1, "text_wrap": True, "valign": "top"})
+        status_fmt = {
+            "通过": wb.add_format({"font_name": "宋体", "border": 1, "font_color": "#1E7B34"}),
+            "有错误": wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#F8CBAD"}),
+            "有提示": wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#FFF2CC"}),
+        }
+        bad = wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#D9D9D9", "bold": True})
+        ws = wb.add_worksheet("报送情况")
+        cols = [("输入文件", 40), ("单位", 30), ("年度", 8), ("表样", 8), ("状态", 10), ("错误", 6), ("提示", 6),
+                ("年度报告", 50), ("统计表", 50), ("PDF", 30), ("说明", 60)]
+        for c, (name, width) in enumerate(cols):
+            ws.write_string(0, c, name, head)
+            ws.set_column(c, c, width)
+        for r, row in enumerate(rows, start=1):
+            vals = [row["input"], row["unit"] or "", row["year"] or "", row["form"] or "", row["status"],
+                    row["errors"], row["warnings"], row["outputs"]["docx"] or "", row["outputs"]["xlsx"] or "",
+                    row["outputs"]["pdf"] or "", row["reason"] or ""]
+            for c, v in enumerate(vals):
+                fmt = status_fmt.get(row["status"], bad) if c == 4 else cell
+                if isinstance(v, int):
+                    ws.write_number(r, c, v, fmt)
+                else:
+                    ws.write_string(r, c, str(v), fmt)
+        ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
+        ws.freeze_panes(1, 0)
+        ws2 = wb.add_worksheet("审核结果")
+        cols2 = [("单位", 28), ("输入文件", 30), ("级别", 6), ("规则", 14), ("位置", 30), ("说明", 70),
+                 ("应为", 10), ("实为", 10), ("建议", 24)]
+        for c, (name, width) in enumerate(cols2):
+            ws2.write_string(0, c, name, head)
+            ws2.set_column(c, c, width)
+        r = 1
+        for rec in recs:
+            for f in rec.findings:
+                where = "、".join(f.get("cells") or [])
+                hint = f.get("note") or ""
+                if f.get("suggestion") is not None:
+                    hint = f"建议改为 {f['suggestion']}" + (f"（{hint}）" if hint else "")
+                vals = [rec.unit or "", rec.input, SEVERITY_ZH.get(f["severity"], f["severity"]), f["rule"], where,
+                        f["message"], "" if f.get("expected") is None else str(f["expected"]),
+                        "" if f.get("actual") is None else str(f["actual"]), hint]
+                for c, v in enumerate(vals):
+                    ws2.write_string(r, c, str(v), cell)
+                r += 1
+        ws2.autofilter(0, 0, max(r - 1, 1), len(cols2) - 1)
+        ws2.freeze_panes(1, 0)
+        wb.close()
+    return path
+
+
+def watch_folder(opts: BatchOptions, interval: float = 2.0, on_record: Callable[[Record], None] | None = None,
+                 rounds: int | None = None, stop: Callable[[], bool] | None = None) -> None:
+    """Process files as they are dropped in; a file is taken once it has stopped changing.
+
+    Each round compares every file's size and modification time with the previous round;
+    changed files are held back until they are stable, then an incremental batch runs
+    (which also rebuilds the summaries). ``on_record`` gets one call per processed file.
+    """
+    last: dict[str, tuple[int, int]] = {}
+    handled: dict[str, tuple[int, int]] = {}
+    n = 0
+    while True:
+        current: dict[str, tuple[int, int]] = {}
+        for p in discover(opts.input_dir, exclude=opts.output_dir):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            current[str(p.relative_to(opts.input_dir))] = (st.st_size, st.st_mtime_ns)
+        changing = {rel for rel, sig in current.items() if last.get(rel) != sig}
+        ready = {rel for rel, sig in current.items() if rel not in changing and handled.get(rel) != sig}
+        gone = set(handled) - set(current)
+        if ready or gone:
+            def progress(kind: str, rec: Record | None, done: int, total: int) -> None:
+                if kind == "done" and rec is not None and on_record:
+                    on_record(rec)
+
+            run_batch(opts, progress, hold=changing)
+            for rel in ready:
+                handled[rel] = current[rel]
+            for rel in gone:
+                handled.pop(rel, None)
+        last = current
+        n += 1
+        if (rounds is not None and n >= rounds) or (stop and stop()):
+            return
+        time.sleep(interval)

@@ -1,0 +1,172 @@
+"""``gkreport batch`` and ``gkreport watch``: a folder of workbooks in, everything out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from . import app
+from .common import console, print_json
+
+INPUT_HINT = "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods）放进去，然后重新运行本命令。"
+
+
+def _options(input_dir: Path, output: Path, jobs: int | None, previous: Path | None, summary_unit: str | None,
+             pdf: bool, strict: bool, force: bool, wording: Path | None):
+    from ..batch import BatchOptions
+
+    return BatchOptions(input_dir=input_dir, output_dir=output, jobs=jobs, previous_dir=previous,
+                        summary_unit=summary_unit, pdf=pdf, strict=strict, force=force, wording=wording)
+
+
+def _check_input(input_dir: Path, output: Path) -> None:
+    con = console(stderr=True)
+    if not input_dir.exists():
+        input_dir.mkdir(parents=True)
+        con.print(INPUT_HINT.format(path=input_dir))
+        raise typer.Exit(2)
+    if not input_dir.is_dir():
+        con.print(f"[red]{input_dir} 不是文件夹。[/]")
+        raise typer.Exit(2)
+    if output.resolve() == input_dir.resolve():
+        con.print("[red]输出文件夹不能和输入文件夹相同（输入文件不会被改动，输出需要单独存放）。[/]")
+        raise typer.Exit(2)
+
+
+def _summary_table(result):
+    from rich.table import Table
+
+    counts = result.counts()
+    t = Table(title="处理结果", title_justify="left")
+    t.add_column("项目")
+    t.add_column("数量", justify="right")
+    t.add_row("文件总数", str(len(result.records)))
+    t.add_row("本次处理", str(result.processed))
+    t.add_row("未变化跳过", str(result.skipped))
+    t.add_row("[green]通过[/]", str(counts.get("通过", 0)))
+    t.add_row("[yellow]有提示[/]", str(counts.get("有提示", 0)))
+    t.add_row("[red]有错误[/]", str(counts.get("有错误", 0)))
+    t.add_row("[bold red]无法读取[/]", str(counts.get("无法读取", 0)))
+    if counts.get("重复报送"):
+        t.add_row("[bold red]重复报送[/]", str(counts["重复报送"]))
+    t.add_row("用时", f"{result.elapsed:.1f} 秒")
+    return t
+
+
+def _problems_table(result):
+    from rich.table import Table
+
+    rows = [r for r in result.records if r.status in ("无法读取", "重复报送", "有错误")]
+    if not rows:
+        return None
+    t = Table(title="需要处理的文件", title_justify="left", expand=True)
+    t.add_column("文件", ratio=2)
+    t.add_column("状态", no_wrap=True)
+    t.add_column("说明", ratio=3)
+    for r in rows:
+        style = "bold red" if r.status != "有错误" else "red"
+        why = r.reason or f"错误 {r.errors} 处、提示 {r.warnings} 处，详见统计表的“审核结果”表"
+        t.add_row(r.input, f"[{style}]{r.status}[/]", why)
+    return t
+
+
+def _result_json(result, opts) -> dict:
+    return {
+        "input_dir": str(opts.input_dir), "output_dir": str(opts.output_dir), "exit_code": result.exit_code,
+        "processed": result.processed, "skipped": result.skipped, "elapsed": round(result.elapsed, 3),
+        "counts": result.counts(), "summaries": [str(p) for p in result.summaries],
+        "reports": [str(p) for p in result.reports], "messages": result.messages,
+        "files": [{"input": r.input, "unit": r.unit, "year": r.year, "form": r.form, "status": r.status,
+                   "errors": r.errors, "warnings": r.warnings, "outputs": r.outputs, "reason": r.reason}
+                  for r in result.records],
+    }
+
+
+@app.command()
+def batch(
+    input_dir: Path = typer.Argument(Path("input"), help="存放各单位统计表的文件夹（含子文件夹）"),
+    output: Path = typer.Option(Path("output"), "--output", "-o", help="输出文件夹"),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="并行进程数，默认等于 CPU 核数", min=1),
+    previous: Path = typer.Option(None, "--previous", help="上一年度统计表所在文件夹，用于跨年度核对"),
+    summary_unit: str = typer.Option(None, "--summary-unit", help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）"),
+    pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF（需要安装 LibreOffice）"),
+    strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
+    force: bool = typer.Option(False, "--force", help="全部重新生成（默认只处理有变化的文件）"),
+    wording: Path = typer.Option(None, "--wording", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出处理结果"),
+) -> None:
+    """批量处理：审核文件夹中的全部统计表，生成每个单位的统计表和年度报告、汇总表和审核报告。
+
+    示例：gkreport batch input -o output --summary-unit 某某区人民政府 --pdf
+    """
+    from ..batch import run_batch
+
+    _check_input(input_dir, output)
+    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording)
+    if as_json:
+        result = run_batch(opts)
+        print_json(_result_json(result, opts))
+        raise typer.Exit(result.exit_code)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    con = console()
+    errors = 0
+    with Progress(TextColumn("[bold]处理中"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[errs]}"),
+                  TimeElapsedColumn(), TextColumn("{task.fields[current]}"), console=con, transient=True) as bar:
+        task = bar.add_task("batch", total=None, errs="", current="")
+
+        def progress(kind, rec, done, total):
+            nonlocal errors
+            if rec is not None and (rec.errors or rec.status in ("无法读取", "重复报送")):
+                errors += 1
+            bar.update(task, total=total, completed=done, current=rec.input if rec else "",
+                       errs=f"[red]有问题 {errors}[/]" if errors else "")
+
+        result = run_batch(opts, progress)
+    con.print(_summary_table(result))
+    problems = _problems_table(result)
+    if problems is not None:
+        con.print(problems)
+    for m in result.messages:
+        con.print(f"[yellow]注意：[/]{m}")
+    con.print(f"输出文件夹：{output}")
+    for p in result.summaries:
+        con.print(f"  汇总：{p}")
+    for p in result.reports:
+        if p.suffix == ".xlsx":
+            con.print(f"  审核报告：{p}")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def watch(
+    input_dir: Path = typer.Argument(Path("input"), help="要监视的文件夹"),
+    output: Path = typer.Option(Path("output"), "--output", "-o", help="输出文件夹"),
+    interval: float = typer.Option(2.0, "--interval", help="检查间隔（秒）", min=0.2),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="并行进程数", min=1),
+    previous: Path = typer.Option(None, "--previous", help="上一年度统计表所在文件夹"),
+    summary_unit: str = typer.Option(None, "--summary-unit", help="汇总年度报告的单位名称"),
+    pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF"),
+    strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
+    rounds: int = typer.Option(0, "--rounds", help="检查多少轮后退出（0 表示一直运行，按 Ctrl+C 停止）", min=0),
+) -> None:
+    """监视文件夹：有新的或修改过的统计表放进来（且已写完）时自动处理，并更新汇总。
+
+    示例：gkreport watch input -o output
+    """
+    from ..batch import watch_folder
+
+    _check_input(input_dir, output)
+    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, False, None)
+    con = console()
+    con.print(f"正在监视 {input_dir}（每 {interval:g} 秒检查一次），按 Ctrl+C 停止。")
+
+    def line(rec) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        colour = {"通过": "green", "有提示": "yellow", "有错误": "red"}.get(rec.status, "bold red")
+        detail = rec.reason or f"错误 {rec.errors}，提示 {rec.warnings}"
+        con.print(f"{stamp} [{colour}]{rec.status}[/] {rec.input}（{rec.unit or '单位不明'}）：{detail}")
+
+    watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None)
