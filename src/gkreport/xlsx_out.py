@@ -1,0 +1,1323 @@
+"""Styled .xlsx output: the checked workbook of one unit, and the summary of many.
+
+Both workbooks are written from the values and findings (never by copying the
+input) with XlsxWriter, which writes these workbooks about twice as fast as
+openpyxl (see ``tests/benchmarks/bench_xlsx.py``). The official tables are drawn
+from the cached :func:`gkreport.layout.grid`, so every writer shows the same
+official layout. Values written are the numbers read; there are no formulas,
+and text copied from a workbook is always written as a string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .fileio import atomic_path
+from .form import Form, Table
+from .layout import Grid, grid
+from .model import ERROR, SEVERITY_ZH, WARNING, Finding, Unit
+
+__all__ = [
+    "SUMMARY_DIR",
+    "group_units",
+    "mismatch_messages",
+    "sum_units",
+    "summary_table_sheets",
+    "summary_xlsx_name",
+    "unit_xlsx_name",
+    "write_summaries",
+    "write_summary_xlsx",
+    "write_unit_xlsx",
+]
+
+SUMMARY_DIR = "汇总"
+
+# XlsxWriter options: build the file in memory (about 2× faster than temp
+# files) and never turn copied text into formulas, links or numbers.
+_WB_OPTIONS = {
+    "in_memory": True,
+    # Column widths are counted in digits of the Normal font. Arial 10 has the same digit
+    # width in Excel as the usual Calibri 11 (7 px), and LibreOffice has a metric-compatible
+    # substitute (Liberation Sans) where Calibri falls back to a much wider font; so the
+    # widths below look the same in Excel, WPS and LibreOffice (and its PDF export).
+    "default_format_properties": {"font_name": "Arial", "font_size": 10},
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "nan_inf_to_errors": True,
+}
+
+# --------------------------------------------------------------------------- text helpers
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MAX_CELL_TEXT = 32000  # Excel's limit is 32767 characters per cell
+
+
+def _clean(text: Any) -> str:
+    """Text as a cell string: no control characters, within Excel's length limit."""
+    s = _CONTROL.sub("", str(text))
+    if len(s) > _MAX_CELL_TEXT:
+        s = s[:_MAX_CELL_TEXT] + "…（内容过长，已截断）"
+    return s
+
+
+def _units(text: str) -> float:
+    """Width of a text in Excel column units (a CJK character ≈ 2 digits)."""
+    w = 0.0
+    for ch in text:
+        w += 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
+    return w
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a wrapped text needs in a cell of ``width`` column units.
+
+    Text that wraps gets a 10 % margin: line breaking keeps numbers together and
+    does not start a line with closing punctuation, so lines end short.
+    """
+    avail = max(width - 1.5, 2.0)
+    n = 0
+    for part in str(text).split("\n"):
+        u = _units(part)
+        n += 1 if u <= avail else math.ceil(u / (avail * 0.9))
+    return n
+
+
+def _fmt_value(v: Any) -> str:
+    """A value for a message: Decimals without exponent, blank as 空白."""
+    if v is None:
+        return "空白"
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, (list, tuple)):
+        return "、".join(_fmt_value(x) for x in v)
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, date):
+        return f"{v.year}年{v.month}月{v.day}日"
+    return str(v)
+
+
+# --------------------------------------------------------------------------- file names
+
+_ILLEGAL_NAME = re.compile(r'[/\\:*?"<>|]')
+_CONTROL_ALL = re.compile(r"[\x00-\x1f\x7f]")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_MAX_STEM_CHARS = 100
+_MAX_NAME_BYTES = 200
+
+
+def _safe_filename(stem: str, suffix: str) -> str:
+    s = unicodedata.normalize("NFC", stem)
+    s = _CONTROL_ALL.sub("", s)
+    s = _ILLEGAL_NAME.sub("_", s)
+    s = s.strip().lstrip(".").rstrip(". ").strip()
+    if not s:
+        s = "未命名"
+    if s.split(".")[0].upper() in _RESERVED:
+        s = "_" + s
+    if len(s) > _MAX_STEM_CHARS or len((s + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
+        tag = "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
+        room = _MAX_NAME_BYTES - len((tag + suffix).encode("utf-8"))
+        cut = s[: _MAX_STEM_CHARS - len(tag)]
+        while len(cut.encode("utf-8")) > room:
+            cut = cut[:-1]
+        s = cut.rstrip(". ") + tag
+    return s + suffix
+
+
+def _title(pattern: str, unit: str | None, year: int | None) -> str:
+    name = (unit or "").strip() or "未知单位"
+    if year is None:
+        return pattern.replace("{year}年", "").replace("{year}", "").replace("{unit}", name) + "（年度不明）"
+    return pattern.replace("{unit}", name).replace("{year}", str(year))
+
+
+def unit_xlsx_name(unit: Unit) -> str:
+    """File name of a unit's checked workbook, from the form's ``xlsx_title``."""
+    return _safe_filename(_title(unit.form.xlsx_title, unit.unit, unit.year), ".xlsx")
+
+
+def summary_xlsx_name(year: int | None, form: Form | None = None) -> str:
+    """``<年度>年政府信息公开工作汇总.xlsx``; with ``form``, the form's short name is added."""
+    stem = f"{year}年政府信息公开工作汇总" if year is not None else "政府信息公开工作汇总（年度不明）"
+    if form is not None:
+        stem += f"（{form.short_name}）"
+    return _safe_filename(stem, ".xlsx")
+
+
+def _sheet_name(title: str, taken: set[str]) -> str:
+    s = re.sub(r"[\[\]:*?/\\]", "_", _clean(title)).strip("'").strip() or "表"
+    s = s[:31]
+    base, n = s, 2
+    while s.lower() in taken or s.lower() == "history":
+        tail = f"({n})"
+        s = base[: 31 - len(tail)] + tail
+        n += 1
+    taken.add(s.lower())
+    return s
+
+
+def _link(sheet: str, row: int, col: int) -> str:
+    return "internal:'" + sheet.replace("'", "''") + "'!" + xl_rowcol_to_cell(row, col)
+
+
+def _footer(unit: str | None, year: int | None) -> str:
+    name = _clean(unit or "").replace("\n", " ")[:60].replace("&", "&&")
+    yr = f"{year}年度" if year is not None else ""
+    return f"&L{name}　{yr}&R第 &P 页，共 &N 页"
+
+
+# --------------------------------------------------------------------------- styles
+
+_BASE = {"font_name": "宋体", "font_size": 10.5, "valign": "vcenter", "font_charset": 134}
+_GRID = {"border": 1, "text_wrap": True}
+
+_STYLE_PROPS: dict[str, dict[str, Any]] = {
+    "title": {"font_name": "黑体", "font_size": 16, "align": "center", "text_wrap": True},
+    "table_title": {"font_name": "黑体", "font_size": 13, "align": "left"},
+    "subtitle": {"font_size": 11, "align": "center"},
+    "info": {"align": "left", "text_wrap": True},
+    "info_r": {"align": "right"},
+    "header": {**_GRID, "font_name": "黑体", "align": "center", "bg_color": "#F2F2F2"},
+    "corner": {**_GRID, "font_size": 9.5, "align": "center"},
+    "caption": {**_GRID, "font_name": "黑体", "align": "center"},
+    "label_parent": {**_GRID, "align": "center"},
+    "unit": {**_GRID, "align": "center"},
+    "note": {"font_size": 9, "text_wrap": True, "valign": "top", "font_color": "#595959"},
+    "list_header": {**_GRID, "font_name": "黑体", "align": "center", "bg_color": "#D9E1F2"},
+    "text": {**_GRID, "valign": "top"},
+    "text_c": {**_GRID, "valign": "top", "align": "center"},
+    "text_l": {**_GRID, "valign": "top", "align": "left"},
+    "text_v": {**_GRID, "valign": "vcenter"},
+    "field": {**_GRID, "valign": "top", "font_name": "黑体"},
+    "narrative": {**_GRID, "valign": "top", "font_name": "仿宋", "font_size": 12},
+    "link": {**_GRID, "valign": "top", "font_color": "#0563C1", "underline": 1},
+    "date": {**_GRID, "valign": "top", "align": "left", "num_format": 'yyyy"年"m"月"d"日"'},
+    "sev_error": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFC7CE", "font_color": "#9C0006"},
+    "sev_warning": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFEB9C", "font_color": "#7F6000"},
+    "st_ok": {**_GRID, "valign": "top", "align": "center", "bg_color": "#C6EFCE", "font_color": "#006100"},
+    "st_error": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFC7CE", "font_color": "#9C0006"},
+    "st_warning": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFEB9C", "font_color": "#7F6000"},
+    "st_failed": {**_GRID, "valign": "top", "align": "center", "bg_color": "#D9D9D9", "font_color": "#C00000"},
+    "legend_error": {"border": 1, "bg_color": "#FFC7CE"},
+    "legend_error_suspect": {"border": 2, "border_color": "#C00000", "bg_color": "#FF7C80"},
+    "legend_warning": {"border": 1, "bg_color": "#FFF2CC"},
+    "legend_warning_suspect": {"border": 2, "border_color": "#BF8F00", "bg_color": "#FFD966"},
+    "legend_proposal": {"border": 1, "bg_color": "#DDEBF7", "font_color": "#1F4E79", "italic": True},
+}
+
+# Cell states, weakest first: the strongest involvement of a cell decides its look.
+_STATES = ("warning", "warning_suspect", "error", "error_suspect")
+_STATE_PROPS: dict[str | None, dict[str, Any]] = {
+    None: {},
+    "warning": {"bg_color": "#FFF2CC"},
+    "warning_suspect": {"bg_color": "#FFD966", "bold": True, "font_color": "#7F6000",
+                        "border": 2, "border_color": "#BF8F00"},
+    "error": {"bg_color": "#FFC7CE"},
+    "error_suspect": {"bg_color": "#FF7C80", "bold": True, "font_color": "#9C0006",
+                      "border": 2, "border_color": "#C00000"},
+}
+_PROPOSAL_PROPS = {"italic": True, "font_color": "#1F4E79"}
+_PROPOSAL_FILL = "#DDEBF7"
+_LIST_INDENT_UNITS = 2.2  # width of one indent level in column units
+
+
+class _Styles:
+    """Formats of one workbook, created on first use (XlsxWriter formats belong to a workbook)."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        self._cache: dict[Any, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        """``st.header`` etc.: the named format, created on first use and then kept as an attribute."""
+        if name.startswith("_") or name not in _STYLE_PROPS:
+            raise AttributeError(name)
+        f = self.wb.add_format({**_BASE, **_STYLE_PROPS[name]})
+        setattr(self, name, f)
+        return f
+
+    def label(self, level: int, indent: bool) -> Any:
+        key = ("label", level if indent else 0)
+        f = self._cache.get(key)
+        if f is None:
+            props = {**_BASE, **_GRID, "align": "left"}
+            if indent and level:
+                props["indent"] = level
+            f = self._cache[key] = self.wb.add_format(props)
+        return f
+
+    def flagged(self, state: str | None, narrative: bool = False) -> Any:
+        """A text cell (metadata, narrative) involved in a finding."""
+        key = ("flagged", state, narrative)
+        f = self._cache.get(key)
+        if f is None:
+            base = _STYLE_PROPS["narrative" if narrative else "text_l"]
+            f = self._cache[key] = self.wb.add_format({**_BASE, **base, **_STATE_PROPS[state]})
+        return f
+
+    def value(self, num_format: str, state: str | None = None, proposal: bool = False) -> Any:
+        key = ("value", num_format, state, proposal)
+        f = self._cache.get(key)
+        if f is None:
+            props = {**_BASE, "border": 1, "align": "center", "num_format": num_format, **_STATE_PROPS[state]}
+            if proposal:
+                props.update(_PROPOSAL_PROPS, shrink=True)
+                props.setdefault("bg_color", _PROPOSAL_FILL)
+            f = self._cache[key] = self.wb.add_format(props)
+        return f
+
+
+def _num_format(cell_type: str, v: Any) -> str:
+    if cell_type == "decimal" or isinstance(v, Decimal):
+        places = 0
+        if isinstance(v, Decimal) and v.is_finite():
+            places = min(max(-int(v.as_tuple().exponent), 0), 10)
+        return "0" if places == 0 else "0." + "0" * places
+    if cell_type == "signed_int":
+        return "0;-0;0"
+    return "0"
+
+
+def _write_value(ws: Any, r: int, c: int, v: Any, fmt: Any) -> None:
+    if v is None:
+        ws.write_blank(r, c, None, fmt)
+    elif isinstance(v, bool):
+        ws.write_number(r, c, int(v), fmt)
+    elif isinstance(v, int):
+        ws.write_number(r, c, v, fmt)
+    elif isinstance(v, (Decimal, float)):
+        f = float(v)
+        if math.isfinite(f):
+            ws.write_number(r, c, f, fmt)
+        else:
+            ws.write_string(r, c, _clean(v), fmt)
+    else:
+        ws.write_string(r, c, _clean(v), fmt)
+
+
+def _write_any(ws: Any, r: int, c: int, v: Any, fmt: Any, date_fmt: Any = None) -> None:
+    """Metadata or finding values: numbers as numbers, dates as dates, everything else as text."""
+    if isinstance(v, (datetime, date)) and date_fmt is not None:
+        ws.write_datetime(r, c, v if isinstance(v, datetime) else datetime(v.year, v.month, v.day), date_fmt)
+    elif v is None or isinstance(v, (int, float, Decimal)):
+        _write_value(ws, r, c, v, fmt)
+    else:
+        ws.write_string(r, c, _clean(_fmt_value(v)), fmt)
+
+
+def _text(ws: Any, r1: int, c1: int, r2: int, c2: int, text: str, fmt: Any) -> None:
+    """A (possibly merged) text cell; the text is always written as a string."""
+    if r1 != r2 or c1 != c2:
+        ws.merge_range(r1, c1, r2, c2, "", fmt)
+    ws.write_string(r1, c1, _clean(text), fmt)
+
+
+# --------------------------------------------------------------------------- table plans
+
+LINE_PT = 14.0  # one line of 10.5 pt text
+PAD_PT = 6.0
+MIN_ROW_PT = 20.0
+_PAGE_PX = {False: (8.27 - 1.0) * 96, True: (11.69 - 1.0) * 96}  # printable width, A4, 0.5" margins
+_LANDSCAPE_BELOW = 0.68  # use landscape when portrait would shrink the table below this scale
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The drawing of one table: its grid, column widths, row heights, orientation."""
+
+    table: Table
+    grid: Grid
+    widths: tuple[float, ...]
+    heights: tuple[float, ...]
+    col_of: dict[str, int]  # column id → grid column of its values
+    landscape: bool
+    empty: tuple[tuple[int, int], ...]  # grid positions without a cell (drawn as bordered blanks)
+
+
+def _page_scale(widths: Sequence[float], landscape: bool) -> float:
+    px = sum(w * 7 + 5 for w in widths)
+    return min(1.0, _PAGE_PX[landscape] / px) if px else 1.0
+
+
+def _compute_plan(form: Form, table: Table) -> _Plan:
+    g = grid(table, form.spec_hash)
+    tree = table.layout == "tree"
+    indent = table.layout == "list"
+    want = [0.0] * g.n_cols
+    for gc in g.cells:
+        if gc.colspan != 1:
+            continue
+        text = gc.text or ""
+        if gc.kind == "label":
+            if gc.rowspan > 1:
+                cap = 5 if gc.level == 0 else 7
+            else:
+                cap = 16 if table.layout != "list" else 30
+            n = min(_units(text), cap * 2.0)
+            if indent:
+                n += gc.level * _LIST_INDENT_UNITS
+        elif gc.kind == "header":
+            cap = 3 if tree else 6  # official tree tables wrap sub-headers: 商业/企业, 结果/维持
+            n = min(_units(text), cap * 2.0)
+        elif gc.kind == "unit":
+            n = _units(text)
+        elif gc.kind == "value":
+            n = 6.0
+        else:
+            continue
+        want[gc.col] = max(want[gc.col], n)
+    widths = tuple(max(w + 1.5, 6.0) for w in want)
+
+    heights = [MIN_ROW_PT] * g.n_rows
+    spanning = []
+    for gc in g.cells:
+        if not gc.text:
+            continue
+        width = sum(widths[gc.col: gc.col + gc.colspan])
+        if indent and gc.kind == "label":
+            width -= gc.level * _LIST_INDENT_UNITS
+        need = _lines(gc.text, width) * LINE_PT + PAD_PT
+        if gc.rowspan == 1:
+            heights[gc.row] = max(heights[gc.row], need)
+        else:
+            spanning.append((gc, need))
+    for gc, need in spanning:
+        have = sum(heights[gc.row: gc.row + gc.rowspan])
+        if need > have:
+            heights[gc.row + gc.rowspan - 1] += need - have
+    col_of: dict[str, int] = {}
+    for gc in g.cells:
+        if gc.cell_id:
+            col_of.setdefault(gc.cell_id.rsplit(".", 1)[1], gc.col)
+    landscape = _page_scale(widths, False) < _LANDSCAPE_BELOW
+    used = g.covered() | {(gc.row, gc.col) for gc in g.cells}
+    empty = tuple((r, c) for r in range(g.n_rows) for c in range(g.n_cols) if (r, c) not in used)
+    return _Plan(table, g, widths, tuple(heights), col_of, landscape, empty)
+
+
+_PLANS: dict[tuple[str, str], _Plan] = {}
+
+
+def _plan(form: Form, table: Table) -> _Plan:
+    key = (form.spec_hash, table.id)
+    p = _PLANS.get(key)
+    if p is None:
+        p = _PLANS[key] = _compute_plan(form, table)
+    return p
+
+
+@dataclass(frozen=True)
+class _FormInfo:
+    """Per-form data computed once: cell order, the cells outside the official grids."""
+
+    cell_ids: tuple[str, ...]
+    cell_set: frozenset[str]
+    off_grid: frozenset[str]
+
+
+_FORM_INFO: dict[str, _FormInfo] = {}
+
+
+def _form_info(form: Form) -> _FormInfo:
+    info = _FORM_INFO.get(form.spec_hash)
+    if info is None:
+        in_grid = set()
+        for t in form.tables.values():
+            in_grid.update(_plan(form, t).grid.value_pos)
+        ids = tuple(form.cells)
+        info = _FORM_INFO[form.spec_hash] = _FormInfo(ids, frozenset(ids),
+                                                      frozenset(c for c in ids if c not in in_grid))
+    return info
+
+
+# --------------------------------------------------------------------------- findings → marks
+
+
+@dataclass
+class _Mark:
+    """How one cell is involved in findings."""
+
+    state: str | None = None
+    proposal: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _rank(state: str | None) -> int:
+    return _STATES.index(state) + 1 if state in _STATES else 0
+
+
+def _cell_words(form: Form, cid: str) -> str:
+    """Chinese description of a cell: table, row and column labels."""
+    try:
+        cell = form.cell(cid)
+    except KeyError:
+        return cid
+    t = form.tables[cell.table]
+    parts = [p for p in (t.row_path(cell.row), t.column_path(cell.column)) if p]
+    return "／".join(parts) or cid
+
+
+def _severity(f: Finding) -> str:
+    return ERROR if f.severity == ERROR else WARNING
+
+
+def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
+    sev = SEVERITY_ZH.get(_severity(f), "提示")
+    lines = [f"【{sev}】{f.rule}：{f.message}"]
+    if f.expected is not None or f.actual is not None:
+        lines.append(f"应为：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
+    if f.suspect:
+        if f.suggestion is not None:
+            if f.proposal:
+                lines.append(f"建议值：{_fmt_value(f.suggestion)}（原表空白，按勾稽关系推算，仅供参考，请核实后填写）")
+            elif cid == f.suspect:
+                lines.append(f"建议：将本单元格改为 {_fmt_value(f.suggestion)}")
+            else:
+                lines.append(f"建议：将“{_cell_words(unit.form, f.suspect)}”改为 {_fmt_value(f.suggestion)}")
+        if cid is not None and cid != f.suspect:
+            lines.append(f"最可能出错的单元格：{_cell_words(unit.form, f.suspect)}")
+    else:
+        if f.suggestion is not None:
+            lines.append(f"建议：{_fmt_value(f.suggestion)}")
+        cands = _candidates(f)
+        if cands:
+            lines.append("可能出错的单元格（其中之一）：" + "、".join(_cell_words(unit.form, c) for c in cands))
+    if f.note:
+        lines.append(f"说明：{f.note}")
+    return "\n".join(lines)
+
+
+def _candidates(f: Finding) -> tuple[str, ...]:
+    """Cells equally likely wrong when a finding has no single suspect."""
+    return () if f.suspect else tuple(getattr(f, "candidates", ()) or ())
+
+
+def _involved(f: Finding, text_refs: dict[str, str]) -> list[str]:
+    """Cell ids of a finding, plus ``meta.<field>`` / ``narrative.<section>`` keys for the
+    metadata and narrative places it names by their input reference (``sheet!A1``)."""
+    ids = list(dict.fromkeys(f.cell_ids + _candidates(f)))
+    if f.suspect and f.suspect not in ids:
+        ids.append(f.suspect)
+    for ref in f.cells:
+        key = text_refs.get(ref)
+        if key and key not in ids:
+            ids.append(key)
+    return ids
+
+
+def _text_refs(unit: Unit) -> dict[str, str]:
+    refs = {f"{s}!{a1}": f"meta.{k}" for k, (s, a1) in unit.meta_locations.items()}
+    refs.update({f"{s}!{a1}": f"narrative.{k}" for k, (s, a1) in unit.narrative_locations.items()})
+    return refs
+
+
+def _marks(unit: Unit) -> dict[str, _Mark]:
+    """Cell id (or metadata / section key) → how the findings involve it."""
+    marks: dict[str, _Mark] = {}
+    refs = _text_refs(unit) if (unit.meta_locations or unit.narrative_locations) else {}
+    for f in unit.findings:
+        sev = _severity(f)
+        strong = {f.suspect} if f.suspect else set(_candidates(f))
+        for cid in _involved(f, refs):
+            m = marks.setdefault(cid, _Mark())
+            state = f"{sev}_suspect" if cid in strong else sev
+            if _rank(state) > _rank(m.state):
+                m.state = state
+            if f.proposal and cid == f.suspect and f.suggestion is not None and unit.values.get(cid) is None:
+                m.proposal = f.suggestion
+            m.notes.append(_finding_text(f, cid, unit))
+    return marks
+
+
+def _comment(ws: Any, r: int, c: int, notes: list[str]) -> None:
+    text = _clean("\n\n".join(notes))
+    n = sum(max(1, math.ceil(_units(line) / 44)) for line in text.split("\n"))
+    ws.write_comment(r, c, text, {
+        "author": "审核意见", "x_scale": 2.6, "y_scale": max(1.0, min(n * 15.5 / 74, 12.0)),
+        "font_name": "宋体", "font_size": 9,
+    })
+
+
+def _write_cell(ws: Any, st: _Styles, r: int, c: int, r2: int, c2: int, cell_type: str,
+                v: Any, mark: _Mark | None) -> None:
+    state = mark.state if mark else None
+    proposal = mark is not None and mark.proposal is not None and v is None
+    fmt = st.value(_num_format(cell_type, v), state, proposal)
+    if r2 != r or c2 != c:
+        ws.merge_range(r, c, r2, c2, "", fmt)
+    if proposal:  # text, not a number: a proposal is never mistaken for a value read
+        ws.write_string(r, c, f"建议 {_fmt_value(mark.proposal)}", fmt)
+    else:
+        _write_value(ws, r, c, v, fmt)
+    if mark and mark.notes:
+        _comment(ws, r, c, mark.notes)
+
+
+# --------------------------------------------------------------------------- drawing tables
+
+
+def _draw_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, values: dict[str, Any],
+               marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]], sheet: str) -> int:
+    """Draw the official grid at row ``top``; return the first row below it."""
+    g = plan.grid
+    table = plan.table
+    indent = table.layout == "list"
+    cells = table.cells
+    for gc in g.cells:
+        r, c = top + gc.row, gc.col
+        r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
+        kind = gc.kind
+        if kind == "value":
+            cid = gc.cell_id
+            _write_cell(ws, st, r, c, r2, c2, cells[cid].type, values.get(cid), marks.get(cid))
+            pos[cid] = (sheet, r, c)
+        elif kind == "label":
+            fmt = st.label_parent if gc.rowspan > 1 else st.label(gc.level, indent)
+            _text(ws, r, c, r2, c2, gc.text, fmt)
+        elif kind == "header":
+            _text(ws, r, c, r2, c2, gc.text, st.header)
+        elif kind == "corner":
+            _text(ws, r, c, r2, c2, gc.text, st.corner)
+        elif kind == "caption":
+            _text(ws, r, c, r2, c2, gc.text, st.caption)
+        else:  # unit
+            _text(ws, r, c, r2, c2, gc.text, st.unit)
+    for r, c in plan.empty:
+        ws.write_blank(top + r, c, None, st.unit)
+    for i, h in enumerate(plan.heights):
+        ws.set_row(top + i, h)
+    return top + g.n_rows
+
+
+def _draw_off_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, values: dict[str, Any],
+                   marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]], sheet: str,
+                   cell_ids: Iterable[str]) -> int:
+    """Rows that some layouts add but the official table has no place for (subtotals)."""
+    table = plan.table
+    rows: dict[str, list[str]] = {}
+    for cid in cell_ids:
+        cell = table.cells[cid]
+        if cell.column in plan.col_of:
+            rows.setdefault(cell.row, []).append(cid)
+    if not rows:
+        return top
+    g = plan.grid
+    r = top + 1
+    _text(ws, r, 0, r, g.n_cols - 1,
+          "附：原表填报的小计行（官方表样中没有这些行，以下数字不属于上表）", st.note)
+    ws.set_row(r, LINE_PT * 2 + PAD_PT)
+    label_cols = max(g.label_cols, 1)
+    for row_id, cids in rows.items():
+        r += 1
+        node = table.rows[row_id]
+        label = "／".join(node.path) + "（小计）"
+        width = sum(plan.widths[:label_cols])
+        _text(ws, r, 0, r, label_cols - 1, label, st.label(0, False))
+        ws.set_row(r, max(MIN_ROW_PT, _lines(label, width) * LINE_PT + PAD_PT))
+        for cid in cids:
+            c = plan.col_of[table.cells[cid].column]
+            if c < label_cols:
+                continue
+            _write_cell(ws, st, r, c, r, c, table.cells[cid].type, values.get(cid), marks.get(cid))
+            pos[cid] = (sheet, r, c)
+    return r + 1
+
+
+_LEGEND = ("说明：浅红色为涉及错误的单元格，深红色粗框为最可能出错的单元格（无法确定时为可能出错的几个单元格）；"
+           "浅黄色为涉及提示的单元格，深黄色粗框为提示中最可能有误的单元格；蓝色斜体的“建议 N”为原表空白、按勾稽关系推算的建议值（仅供参考，不是填报数）。"
+           "单元格批注中有问题说明、应为值与实际值及修改建议，全部问题见“审核结果”工作表。")
+
+
+def _legend(ws: Any, st: _Styles, r: int, n_cols: int, widths: Sequence[float]) -> int:
+    _text(ws, r, 0, r, n_cols - 1, _LEGEND, st.note)
+    ws.set_row(r, (_lines(_LEGEND, sum(widths[:n_cols]) * 1.1) + 1) * 12.5 + PAD_PT)
+    return r + 1
+
+
+def _print_setup(ws: Any, unit_name: str | None, year: int | None, landscape: bool,
+                 fit_width: bool = True) -> None:
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    if fit_width:
+        ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    ws.center_horizontally()
+    ws.set_footer(_footer(unit_name, year), {"margin": 0.3})
+
+
+def _write_table_sheet(wb: Any, st: _Styles, form: Form, table: Table, sheet: str, year: int | None,
+                       values: dict[str, Any], marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]],
+                       info: str, footer_name: str | None) -> None:
+    """One official table on its own sheet: title, 单位/年度 line, grid, notes, print setup."""
+    plan = _plan(form, table)
+    g = plan.grid
+    ws = wb.add_worksheet(sheet)
+    ws.hide_gridlines(2)
+    n = max(g.n_cols, 2)
+    for i, w in enumerate(plan.widths):
+        ws.set_column(i, i, w)
+    total_w = sum(plan.widths)
+    title = table.title_for(year)
+    _text(ws, 0, 0, 0, n - 1, title, st.title)
+    ws.set_row(0, max(30.0, _lines(title, total_w / 1.55) * 22.0 + 6))
+    r = 1
+    if table.subtitle:
+        _text(ws, r, 0, r, n - 1, table.subtitle, st.subtitle)
+        ws.set_row(r, 20)
+        r += 1
+    left = n - 1 if n <= 5 else n // 2  # 单位名称 on the left, 年度 on the right
+    _text(ws, r, 0, r, left - 1, info, st.info)
+    _text(ws, r, left, r, n - 1, f"{year}年度" if year is not None else "年度不明", st.info_r)
+    ws.set_row(r, max(MIN_ROW_PT, _lines(info, sum(plan.widths[:left])) * LINE_PT + PAD_PT))
+    top = r + 1
+    end = _draw_grid(ws, st, form, plan, top, values, marks, pos, sheet)
+    if table.footnote:
+        _text(ws, end, 0, end, n - 1, table.footnote, st.note)
+        end += 1
+    off = [cid for cid in table.cells if cid in _form_info(form).off_grid
+           and (values.get(cid) is not None or cid in marks)]
+    end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
+    if any(cid in marks for cid in table.cells):
+        end = _legend(ws, st, end + 1, n, plan.widths)
+    ws.freeze_panes(top + g.header_rows, g.label_cols)
+    _print_setup(ws, footer_name, year, plan.landscape)
+    if g.header_rows:
+        ws.repeat_rows(top, top + g.header_rows - 1)
+    ws.print_area(0, 0, max(end - 1, top), n - 1)
+
+
+# --------------------------------------------------------------------------- 基本信息 / 审核结果
+
+_META_PREFIXES = ("meta.", "metadata.")
+_SECTION_PREFIXES = ("narrative.", "section.")
+
+
+def _write_info_sheet(ws: Any, st: _Styles, unit: Unit, marks: dict[str, _Mark],
+                      pos: dict[str, tuple[str, int, int]], sheet: str) -> None:
+    form = unit.form
+    ws.hide_gridlines(2)
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 92)
+    _text(ws, 0, 0, 0, 1, "基本信息", st.title)
+    ws.set_row(0, 30)
+    ws.write_string(1, 0, "项目", st.list_header)
+    ws.write_string(1, 1, "内容（按原表读取）", st.list_header)
+    r = 2
+    counts = f"{unit.status}（错误 {len(unit.errors)} 条，提示 {len(unit.warnings)} 条）"
+    for label, value in (("源文件", unit.file.name), ("表样", form.name), ("审核结论", counts)):
+        ws.write_string(r, 0, label, st.field)
+        ws.write_string(r, 1, _clean(value), st.text)
+        ws.set_row(r, max(MIN_ROW_PT, _lines(value, 92) * LINE_PT + PAD_PT))
+        r += 1
+
+    def mark_for(key: str, prefixes: tuple[str, ...]) -> tuple[_Mark | None, list[str]]:
+        """Findings may point at a metadata field or a section by id (optionally prefixed)."""
+        keys = [p + key for p in prefixes if (p + key) in marks and (p + key) not in cell_set]
+        if not keys:
+            return None, []
+        return _Mark(state=max((marks[k].state for k in keys), key=_rank)), keys
+
+    cell_set = _form_info(form).cell_set
+    fields = list(form.metadata)
+    known = {f.id for f in fields}
+    extra = [k for k in unit.meta if k not in known]
+    for fid, label in [(f.id, f.label) for f in fields] + [(k, k) for k in extra]:
+        v = unit.meta.get(fid)
+        m, keys = mark_for(fid, _META_PREFIXES)
+        ws.write_string(r, 0, _clean(label), st.field)
+        if m is not None:
+            fmt = st.flagged(m.state)
+            ws.write_string(r, 1, _clean(_fmt_value(v)) if v is not None else "", fmt)
+            _comment(ws, r, 1, [n for k in keys for n in marks[k].notes])
+            for k in keys:
+                pos[k] = (sheet, r, 1)
+        else:
+            _write_any(ws, r, 1, v, st.text_l, st.date)
+        lines = max(_lines(v, 92) if isinstance(v, str) else 1, _lines(label, 24))
+        ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
+        r += 1
+
+    r += 1
+    _text(ws, r, 0, r, 1, "报告正文（按原文读取）", st.table_title)
+    ws.set_row(r, 24)
+    r += 1
+    ws.write_string(r, 0, "章节", st.list_header)
+    ws.write_string(r, 1, "内容", st.list_header)
+    r += 1
+    sections = [(s.id, s.heading) for s in form.sections if s.kind == "text"]
+    known_s = {sid for sid, _ in sections}
+    sections += [(k, k) for k in unit.narrative if k not in known_s]
+    for sid, heading in sections:
+        text = unit.narrative.get(sid) or ""
+        paras = [p for p in text.split("\n") if p.strip()] or [""]
+        m, keys = mark_for(sid, _SECTION_PREFIXES)
+        first = r
+        total = 0.0
+        for k, p in enumerate(paras):
+            fmt = st.flagged(m.state, narrative=True) if m is not None and r == first else st.narrative
+            ws.write_string(r, 1, _clean(p), fmt)
+            h = min(409.0, max(MIN_ROW_PT, _lines(p, 92 * 0.85) * 17.0 + PAD_PT))
+            if k == len(paras) - 1:  # the merged heading must fit too
+                h = min(409.0, max(h, _lines(heading, 24) * LINE_PT + PAD_PT - total))
+            ws.set_row(r, h)
+            total += h
+            r += 1
+        _text(ws, first, 0, r - 1, 0, heading, st.field)
+        if m is not None:
+            _comment(ws, first, 1, [n for k in keys for n in marks[k].notes])
+            for k in keys:
+                pos[k] = (sheet, first, 1)
+    ws.freeze_panes(2, 0)
+    _print_setup(ws, unit.unit, unit.year, False)
+    ws.repeat_rows(1)
+
+
+_FINDING_COLS: tuple[tuple[str, float], ...] = (
+    ("序号", 5), ("级别", 6), ("规则", 12), ("表", 16), ("行", 24), ("列", 14), ("单元格", 11),
+    ("原表位置", 18), ("应为", 9), ("实际", 9), ("问题说明", 40), ("建议", 20), ("备注", 16),
+)
+
+
+def _finding_place(form: Form, f: Finding) -> tuple[str, str, str]:
+    """Table title, row path and column path of the finding's main cell."""
+    cell_set = _form_info(form).cell_set
+    main = f.suspect or next((c for c in f.cell_ids if c in cell_set), None)
+    table_id = f.table
+    row = col = ""
+    if main and main in cell_set:
+        cell = form.cell(main)
+        t = form.tables[cell.table]
+        table_id = table_id or cell.table
+        row, col = t.row_path(cell.row), t.column_path(cell.column)
+    title = form.tables[table_id].title_for(None).strip() if table_id in form.tables else (table_id or "")
+    return title, row, col
+
+
+def _compact_refs(refs: Sequence[str], limit: int = 12) -> str:
+    """Input references grouped by sheet: ``三、…!D6、E6、F6``; long lists end with 等 N 处."""
+    groups: dict[str, list[str]] = {}
+    for ref in refs:
+        sheet, sep, a1 = ref.rpartition("!")
+        groups.setdefault(sheet if sep else "", []).append(a1 if sep else ref)
+    parts = []
+    shown = 0
+    for sheet, cells in groups.items():
+        take = cells[: max(limit - shown, 0)]
+        shown += len(take)
+        if take:
+            parts.append((f"{sheet}!" if sheet else "") + "、".join(take))
+    text = "；".join(parts)
+    return text + (f" 等 {len(refs)} 处" if len(refs) > shown else "")
+
+
+def _suggestion_text(f: Finding) -> str:
+    if f.suggestion is None:
+        return ""
+    if f.proposal:
+        return f"建议值 {_fmt_value(f.suggestion)}（原表空白，推算值，仅供参考）"
+    return f"改为 {_fmt_value(f.suggestion)}"
+
+
+def _sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: 0 if _severity(f) == ERROR else 1)
+
+
+def _write_findings_sheet(ws: Any, st: _Styles, rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]],
+                          with_unit: bool, unit_name: str | None, year: int | None,
+                          sheet_of: dict[str, str]) -> None:
+    """One row per finding; the 单元格 column links to the cell in this workbook.
+
+    ``sheet_of`` maps table ids to their sheets: a link into the finding's own
+    table sheet shows just the cell address (the 表 column names the sheet).
+    """
+    cols = list(_FINDING_COLS)
+    if with_unit:
+        cols[1:1] = [("单位", 18), ("文件", 16)]
+    ws.hide_gridlines(2)
+    for i, (_, w) in enumerate(cols):
+        ws.set_column(i, i, w)
+    n_err = sum(1 for _, f, _ in rows if _severity(f) == ERROR)
+    n_warn = len(rows) - n_err
+    head = (f"审核结果：共 {len(rows)} 条（错误 {n_err} 条，提示 {n_warn} 条）" if rows
+            else "审核结果：未发现问题")
+    _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
+    ws.set_row(0, 26)
+    for i, (name, _) in enumerate(cols):
+        ws.write_string(1, i, name, st.list_header)
+    r = 2
+    for k, (unit, f, target) in enumerate(rows, start=1):
+        form = unit.form
+        c = 0
+        ws.write_number(r, c, k, st.text_c)
+        c += 1
+        if with_unit:
+            ws.write_string(r, c, _clean(unit.unit or "未知单位"), st.text)
+            ws.write_string(r, c + 1, _clean(unit.file.name), st.text)
+            c += 2
+        sev = _severity(f)
+        ws.write_string(r, c, SEVERITY_ZH[sev], st.sev_error if sev == ERROR else st.sev_warning)
+        ws.write_string(r, c + 1, _clean(f.rule), st.text)
+        title, row_path, col_path = _finding_place(form, f)
+        ws.write_string(r, c + 2, _clean(title), st.text)
+        ws.write_string(r, c + 3, _clean(row_path), st.text)
+        ws.write_string(r, c + 4, _clean(col_path), st.text)
+        if target is not None:
+            sheet, tr, tc = target
+            a1 = xl_rowcol_to_cell(tr, tc)
+            shown = a1 if sheet == sheet_of.get(f.table or "") else f"{sheet}!{a1}"
+            ws.write_url(r, c + 5, _link(sheet, tr, tc), st.link, string=shown, tip="转到该单元格")
+        else:
+            ws.write_blank(r, c + 5, None, st.text)
+        where = _compact_refs(f.cells or tuple(unit.ref(x) for x in f.cell_ids if x in unit.locations))
+        ws.write_string(r, c + 6, _clean(where), st.text)
+        _write_any(ws, r, c + 7, f.expected, st.text)
+        _write_any(ws, r, c + 8, f.actual, st.text)
+        ws.write_string(r, c + 9, _clean(f.message), st.text)
+        sug = _suggestion_text(f)
+        ws.write_string(r, c + 10, _clean(sug), st.text)
+        ws.write_string(r, c + 11, _clean(f.note or ""), st.text)
+        lines = max(_lines(f.message, 40), _lines(sug, 20), _lines(row_path, 24), _lines(f.note or "", 16),
+                    _lines(title, 16), _lines(where, 18), _lines(col_path, 14), _lines(f.rule, 12),
+                    _lines(unit.unit or "", 18) if with_unit else 1, _lines(unit.file.name, 16) if with_unit else 1)
+        ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
+        r += 1
+    ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
+    ws.freeze_panes(2, 0)
+    _print_setup(ws, unit_name, year, True)
+    ws.repeat_rows(1)
+
+
+def _finding_target(f: Finding, pos: dict[str, tuple[str, int, int]],
+                    refs: dict[str, str]) -> tuple[str, int, int] | None:
+    """Where the finding's link goes: its suspect cell (or first candidate), else the first place shown."""
+    for cid in ([f.suspect] if f.suspect else []) + list(_candidates(f)) + _involved(f, refs):
+        if cid in pos:
+            return pos[cid]
+    return None
+
+
+# --------------------------------------------------------------------------- per unit
+
+
+def _table_sheet_names(form: Form, year: int | None, taken: set[str]) -> dict[str, str]:
+    return {tid: _sheet_name(t.title_for(year), taken) for tid, t in form.tables.items()}
+
+
+def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
+    """Write the checked workbook of one unit (atomically) and return its path.
+
+    Sheets: one per official table (official layout, findings highlighted and
+    commented), ``审核结果`` (one row per finding, linked to its cell) and
+    ``基本信息`` (metadata and narrative as read).
+    """
+    path = Path(path)
+    form = unit.form
+    marks = _marks(unit)
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), _WB_OPTIONS)
+        wb.set_properties({"title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
+                           "subject": form.name, "comments": "政府信息公开工作年度报告统计表审核结果"})
+        st = _Styles(wb)
+        taken = {"审核结果", "基本信息"}
+        names = _table_sheet_names(form, unit.year, taken)
+        pos: dict[str, tuple[str, int, int]] = {}
+        for tid, table in form.tables.items():
+            _write_table_sheet(wb, st, form, table, names[tid], unit.year, unit.values, marks, pos,
+                               f"单位名称：{unit.unit or ''}", unit.unit)
+        ws_find = wb.add_worksheet("审核结果")
+        ws_info = wb.add_worksheet("基本信息")
+        _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
+        refs = _text_refs(unit)
+        rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
+        _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
+        wb.close()
+    return path
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+def group_units(units: Iterable[Unit]) -> dict[tuple[str, int | None], list[Unit]]:
+    """Units by (form id, year), largest group first; only a group is summed together."""
+    groups: dict[tuple[str, int | None], list[Unit]] = {}
+    for u in units:
+        groups.setdefault((u.form.id, u.year), []).append(u)
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+
+def _group_words(form: Form, year: int | None) -> str:
+    return f"{form.short_name}、{year}年度" if year is not None else f"{form.short_name}、年度不明"
+
+
+def mismatch_messages(groups: dict[tuple[str, int | None], list[Unit]]) -> list[str]:
+    """Chinese lines telling which units use another form or year than the main group."""
+    if len(groups) < 2:
+        return []
+    items = list(groups.values())
+    main = items[0][0]
+    out = [f"报送的单位使用了 {len(groups)} 种不同的表样或年度，不能合并汇总，已按表样和年度分别汇总。"]
+    for us in items[1:]:
+        names = "、".join((u.unit or u.file.name) for u in us[:20]) + ("等" if len(us) > 20 else "")
+        out.append(f"{len(us)} 个单位使用{_group_words(us[0].form, us[0].year)}，"
+                   f"与多数单位（{_group_words(main.form, main.year)}）不同，已单独汇总：{names}")
+    return out
+
+
+# --------------------------------------------------------------------------- sums (pandas)
+
+
+def _number(v: Any) -> int | Decimal | None:
+    """A value that can be summed: ints and Decimals as read; anything else counts as blank."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, Decimal)):
+        return v
+    if isinstance(v, float) and math.isfinite(v):
+        return int(v) if v.is_integer() else Decimal(repr(v))
+    return None
+
+
+def _value_frame(units: Sequence[Unit], cell_ids: Sequence[str]):
+    """One frame units × cells, object dtype: large integers and Decimals stay exact."""
+    import pandas as pd
+
+    plain = (int, Decimal, type(None))
+    records = [u.values if all(type(v) in plain for v in u.values.values())
+               else {k: _number(v) for k, v in u.values.items()} for u in units]
+    return pd.DataFrame(records, columns=list(cell_ids), index=range(len(units)), dtype=object)
+
+
+def sum_units(units: Sequence[Unit]) -> dict[str, Any]:
+    """Cell-wise sum over units of one form: blank where no unit has a value.
+
+    Integer cells are summed as nullable Int64 columns, decimal cells as exact
+    Decimals (the sum keeps the most decimals entered).
+    """
+    if not units:
+        return {}
+    form = units[0].form
+    cells = form.cells
+    cell_ids = _form_info(form).cell_ids
+    frame = _value_frame(units, cell_ids)
+    ints = [c for c in cell_ids if cells[c].type != "decimal"]
+    decs = [c for c in cell_ids if cells[c].type == "decimal"]
+    try:
+        int_totals = frame[ints].astype("Int64").sum(min_count=1)
+    except (TypeError, ValueError):  # a Decimal in an integer cell: sum those columns exactly as objects
+        decs, ints = decs + ints, []
+        int_totals = None
+    out: dict[str, Any] = {}
+    if ints:
+        out.update((cid, None if v is _NA else int(v)) for cid, v in zip(ints, int_totals.astype(object)
+                                                                           .where(int_totals.notna(), _NA)))
+    if decs:
+        dec_totals = frame[decs].sum(min_count=1)
+        for cid in decs:
+            v = dec_totals[cid]
+            out[cid] = None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    return {cid: out[cid] for cid in cell_ids}
+
+
+_NA = object()
+
+
+# --------------------------------------------------------------------------- summary workbook
+
+# Cells charted by unit; a spec may name its own with a ``summary_chart`` list.
+_CHART_CELLS = {
+    "2021": ("t3.new.total", "t2.normative.made"),
+    "2019": ("t3.new.total", "t2.normative.published"),
+    "2017": ("stats.req_received.value", "stats.publish_total.value"),
+}
+
+
+def _chart_cells(form: Form) -> list[str]:
+    ids = form.raw.get("summary_chart") or _CHART_CELLS.get(form.id)
+    if not ids:  # any form: the first value cell of the first two tables
+        ids = [next(iter(t.cells)) for t in list(form.tables.values())[:2] if t.cells]
+    return [c for c in ids if c in form.cells]
+
+
+def _series_name(form: Form, cid: str) -> str:
+    cell = form.cell(cid)
+    t = form.tables[cell.table]
+    row = t.rows[cell.row].label or t.title_for(None)
+    col = t.columns[cell.column]
+    return f"{row}（{col.label}）" if len(t.value_columns()) > 1 else row
+
+
+def _unit_headers(units: Sequence[Unit]) -> list[str]:
+    names = [(u.unit or "").strip() or u.file.stem for u in units]
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    return [f"{n}（{u.file.name}）" if seen[n] > 1 else n for n, u in zip(names, units)]
+
+
+def summary_table_sheets(form: Form) -> dict[str, str]:
+    """Sheet names of the summed official tables: ``汇总表`` for a one-table form, else
+    ``汇总表（二）``, ``汇总表（三）`` … after each table's number (one table per sheet,
+    so that each prints on its own pages at a readable scale)."""
+    if len(form.tables) == 1:
+        return {next(iter(form.tables)): "汇总表"}
+    taken: set[str] = set()
+    out = {}
+    for i, (tid, t) in enumerate(form.tables.items(), start=1):
+        head, sep, _ = t.title_for(None).partition("、")
+        out[tid] = _sheet_name(f"汇总表（{head}）" if sep and 0 < len(head) <= 3 else f"汇总表{i}", taken)
+    return out
+
+
+def _write_summary_tables(wb: Any, st: _Styles, form: Form, year: int | None, totals: dict[str, Any],
+                          units: Sequence[Unit]) -> None:
+    names = "、".join((u.unit or u.file.stem) for u in units[:6]) + ("等" if len(units) > 6 else "")
+    info = f"汇总单位：{len(units)} 个（{names}），表中数字为各单位填报数之和"
+    for tid, sheet in summary_table_sheets(form).items():
+        _write_table_sheet(wb, st, form, form.tables[tid], sheet, year, totals, {}, {}, info,
+                           f"汇总（{len(units)} 个单位）")
+
+
+_DETAIL_FIXED = 4  # label columns of 分单位明细 before the unit columns
+
+
+def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit],
+                  totals: dict[str, Any], unit_marks: list[dict[str, _Mark]],
+                  positions: list[dict[str, tuple[str, int, int]]]) -> tuple[Any, dict[str, int], list[str]]:
+    sheet = "分单位明细"
+    ws = wb.add_worksheet(sheet)
+    heads = _unit_headers(units)
+    info = _form_info(form)
+    cids = [c for c in info.cell_ids if c not in info.off_grid
+            or any(u.values.get(c) is not None for u in units) or any(c in m for m in unit_marks)]
+    fixed = [("表", 26.0), ("行", 36.0), ("列", 18.0), ("计量单位", 9.0)]
+    first = _DETAIL_FIXED
+    for i, (name, w) in enumerate(fixed):
+        ws.set_column(i, i, w)
+        ws.write_string(0, i, name, st.list_header)
+    unit_w = min(max((_units(h) / 2 for h in heads), default=8.0) + 1.5, 14.0)
+    unit_w = max(unit_w, 9.0)
+    ws.set_column(first, first + len(units) - 1, unit_w)
+    ws.set_column(first + len(units), first + len(units), 11.0)
+    for j, h in enumerate(heads):
+        ws.write_string(0, first + j, _clean(h), st.list_header)
+    ws.write_string(0, first + len(units), "合计", st.list_header)
+    hdr_lines = max((_lines(h, unit_w) for h in heads), default=1)
+    ws.set_row(0, min(120.0, max(MIN_ROW_PT, hdr_lines * LINE_PT + PAD_PT)))
+    row_of: dict[str, int] = {}
+    cells = form.cells
+    r = 1
+    for cid in cids:
+        cell = cells[cid]
+        t = form.tables[cell.table]
+        row_path, col_path = t.row_path(cell.row), t.column_path(cell.column)
+        ws.write_string(r, 0, t.title_for(year), st.text_v)
+        ws.write_string(r, 1, row_path, st.text_v)
+        ws.write_string(r, 2, col_path, st.text_v)
+        ws.write_string(r, 3, cell.unit, st.unit)
+        for j, u in enumerate(units):
+            _write_cell(ws, st, r, first + j, r, first + j, cell.type, u.values.get(cid), unit_marks[j].get(cid))
+            positions[j][cid] = (sheet, r, first + j)
+        _write_value(ws, r, first + len(units), totals.get(cid),
+                     st.value(_num_format(cell.type, totals.get(cid))))
+        lines = max(_lines(row_path, 36), _lines(col_path, 18), _lines(t.title_for(year), 26))
+        ws.set_row(r, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT))
+        row_of[cid] = r
+        r += 1
+    ws.freeze_panes(1, first)
+    ws.autofilter(0, 0, max(r - 1, 1), first - 1)
+    _print_setup(ws, "分单位明细", year, True, fit_width=len(units) <= 12)
+    ws.repeat_rows(0)
+    ws.repeat_columns(0, first - 1)
+    return ws, row_of, heads
+
+
+def _write_chart(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit],
+                 row_of: dict[str, int]) -> None:
+    """A native bar chart of the main indicators by unit, fed from the 分单位明细 rows."""
+    ids = [c for c in _chart_cells(form) if c in row_of]
+    if not ids or not units:
+        return
+    ws = wb.add_worksheet("分单位图表")
+    ws.hide_gridlines(2)
+    first = _DETAIL_FIXED
+    last = first + len(units) - 1
+    chart = wb.add_chart({"type": "bar", "subtype": "clustered"})
+    palette = ("#4472C4", "#ED7D31", "#A5A5A5", "#70AD47")
+    for k, cid in enumerate(ids):
+        r = row_of[cid]
+        chart.add_series({
+            "name": _series_name(form, cid),
+            "categories": ["分单位明细", 0, first, 0, last],
+            "values": ["分单位明细", r, first, r, last],
+            "fill": {"color": palette[k % len(palette)]},
+            "data_labels": {"value": True, "num_font": {"name": "宋体", "size": 8}},
+            "gap": 60,
+        })
+    font = {"name": "宋体", "size": 9}
+    chart.set_title({"name": "主要指标分单位情况", "name_font": {"name": "黑体", "size": 14, "bold": False}})
+    chart.set_x_axis({"num_font": font, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+    chart.set_y_axis({"num_font": font, "reverse": True})
+    chart.set_legend({"position": "top", "font": font})
+    width = 900
+    height = min(max(360, 90 + len(units) * (len(ids) * 16 + 10)), 4000)
+    chart.set_size({"width": width, "height": height})
+    cols = math.ceil(width / 64)
+    caption = f"{year}年度主要指标分单位情况（数据见“分单位明细”，单位：件）" if year else "主要指标分单位情况"
+    _text(ws, 0, 0, 0, cols - 1, caption, st.table_title)
+    ws.set_row(0, 24)
+    ws.insert_chart(2, 0, chart)
+    rows = 2 + math.ceil(height / 17) + 1  # default rows are 12.75 pt = 17 px high
+    _print_setup(ws, "分单位图表", year, False)
+    ws.print_area(0, 0, rows, cols - 1)
+
+
+def _write_status(ws: Any, st: _Styles, units: Sequence[Unit], others: Sequence[Unit],
+                  failures: Sequence[tuple[str, str]], main: Unit | None,
+                  positions: dict[int, tuple[str, int, int]]) -> None:
+    cols = (("序号", 5), ("文件", 28), ("单位", 24), ("表样", 24), ("年度", 7), ("状态", 9),
+            ("错误数", 7), ("提示数", 7), ("计入汇总", 8), ("说明", 48))
+    ws.hide_gridlines(2)
+    for i, (name, w) in enumerate(cols):
+        ws.set_column(i, i, w)
+        ws.write_string(1, i, name, st.list_header)
+    total = len(units) + len(others) + len(failures)
+    head = (f"报送情况：共 {total} 个文件，计入汇总 {len(units)} 个，另行汇总 {len(others)} 个，"
+            f"无法读取 {len(failures)} 个")
+    _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
+    ws.set_row(0, 26)
+    style = {"通过": st.st_ok, "有错误": st.st_error, "有提示": st.st_warning}
+    r = 2
+    k = 1
+    for included, group in ((True, units), (False, others)):
+        for u in group:
+            ws.write_number(r, 0, k, st.text_c)
+            ws.write_string(r, 1, _clean(u.file.name), st.text)
+            ws.write_string(r, 2, _clean(u.unit or ""), st.text)
+            ws.write_string(r, 3, u.form.short_name, st.text)
+            _write_value(ws, r, 4, u.year, st.text_c)
+            ws.write_string(r, 5, u.status, style[u.status])
+            ws.write_number(r, 6, len(u.errors), st.text_c)
+            ws.write_number(r, 7, len(u.warnings), st.text_c)
+            ws.write_string(r, 8, "是" if included else "否", st.text_c)
+            why = ""
+            if included:
+                target = positions.get(id(u))
+                if target is not None and u.findings:
+                    ws.write_url(r, 9, _link(*target), st.link,
+                                 string=f"查看问题（{len(u.findings)} 条）", tip="转到审核结果")
+                else:
+                    ws.write_string(r, 9, "", st.text)
+            else:
+                why = (f"使用{_group_words(u.form, u.year)}，与本汇总（{_group_words(main.form, main.year)}）"
+                       f"不同，未计入本汇总，另行汇总") if main is not None else "未计入本汇总"
+                ws.write_string(r, 9, why, st.text)
+            lines = max(_lines(why, 48), _lines(u.file.name, 28), _lines(u.unit or "", 24))
+            ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
+            r += 1
+            k += 1
+    for name, reason in failures:
+        ws.write_number(r, 0, k, st.text_c)
+        ws.write_string(r, 1, _clean(name), st.text)
+        for c in (2, 3, 4, 6, 7):
+            ws.write_blank(r, c, None, st.text)
+        ws.write_string(r, 5, "无法读取", st.st_failed)
+        ws.write_string(r, 8, "否", st.text_c)
+        ws.write_string(r, 9, _clean(reason), st.text)
+        lines = max(_lines(reason, 48), _lines(name, 28))
+        ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
+        r += 1
+        k += 1
+    ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
+    ws.freeze_panes(2, 0)
+    _print_setup(ws, "报送情况", main.year if main is not None else None, True)
+    ws.repeat_rows(1)
+
+
+def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
+                       failures: Sequence[tuple[str, str]] = (), *,
+                       others: Sequence[Unit] = ()) -> Path:
+    """Write the summary workbook of units that share one form and year (atomically).
+
+    ``failures`` are (input file name, Chinese reason) for files that could not
+    be read; ``others`` are units of other forms or years (see
+    :func:`group_units`), listed in 报送情况 as not summed here. Raises
+    ``ValueError`` when ``units`` mix forms or years.
+    """
+    path = Path(path)
+    units = list(units)
+    groups = group_units(units)
+    if len(groups) > 1:
+        raise ValueError("汇总的单位必须使用同一表样、同一年度，现有："
+                         + "；".join(f"{_group_words(us[0].form, us[0].year)} {len(us)} 个"
+                                     for us in groups.values())
+                         + "。请先用 group_units() 分组，每组单独汇总。")
+    main = units[0] if units else None
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), _WB_OPTIONS)
+        st = _Styles(wb)
+        positions: list[dict[str, tuple[str, int, int]]] = [{} for _ in units]
+        first_pos: dict[int, tuple[str, int, int]] = {}
+        if main is not None:
+            form, year = main.form, main.year
+            wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
+            totals = sum_units(units)
+            unit_marks = [_marks(u) for u in units]
+            _write_summary_tables(wb, st, form, year, totals, units)
+            _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, positions)
+            _write_chart(wb, st, form, year, units, row_of)
+        ws_find = wb.add_worksheet("审核结果")
+        ws_status = wb.add_worksheet("报送情况")
+        rows = []
+        for j, (u, p) in enumerate(zip(units, positions)):
+            for f in _sorted_findings(u.findings):
+                # findings without a cell (metadata, narrative) link to the unit's column
+                target = _finding_target(f, p, {}) or ("分单位明细", 0, _DETAIL_FIXED + j)
+                first_pos.setdefault(id(u), ("审核结果", 2 + len(rows), 0))
+                rows.append((u, f, target))
+        _write_findings_sheet(ws_find, st, rows, True, "汇总审核结果",
+                              main.year if main is not None else None, {})
+        _write_status(ws_status, st, units, list(others), list(failures), main, first_pos)
+        wb.close()
+    return path
+
+
+def write_summaries(units: Sequence[Unit], out_dir: Path | str,
+                    failures: Sequence[tuple[str, str]] = ()) -> list[Path]:
+    """Group units by form and year and write one summary per group into ``out_dir/汇总``.
+
+    Every summary lists all input files in 报送情况 (units of other groups as
+    not summed there). With no readable unit, a workbook with only 报送情况 and
+    审核结果 is written so that the reasons are not lost.
+    """
+    folder = Path(out_dir) / SUMMARY_DIR
+    groups = group_units(units)
+    if not groups:
+        return [write_summary_xlsx([], folder / _safe_filename("政府信息公开工作报送情况", ".xlsx"), failures)]
+    years: dict[int | None, int] = {}
+    for _, year in groups:
+        years[year] = years.get(year, 0) + 1
+    out = []
+    for (_, year), us in groups.items():
+        form = us[0].form
+        qualify = years[year] > 1 and not (year is not None and form.applies_to(year))
+        name = summary_xlsx_name(year, form if qualify else None)
+        others = [u for key, g in groups.items() if key != (form.id, year) for u in g]
+        out.append(write_summary_xlsx(us, folder / name, failures, others=others))
+    return out

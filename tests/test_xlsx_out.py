@@ -1,0 +1,685 @@
+"""Styled .xlsx output: per-unit workbook and summary workbook.
+
+The tables are read back by their labels (row labels, stacked column headers,
+block captions, list indentation), never by the positions the writer used, so
+a value in the wrong place fails even if the writer is self-consistent.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import zipfile
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gkreport.form import Table, load_form
+from gkreport.layout import grid
+from gkreport.model import ERROR, WARNING, Finding, Unit
+from gkreport.xlsx_out import (
+    group_units,
+    mismatch_messages,
+    sum_units,
+    summary_table_sheets,
+    summary_xlsx_name,
+    unit_xlsx_name,
+    write_summaries,
+    write_summary_xlsx,
+    write_unit_xlsx,
+)
+
+FORMS = ("2017", "2019", "2021")
+# CJK font aliases for the render (宋体/黑体 → Noto CJK); the package copy if there is one, else the reference one
+FONTCONFIG = next((d for d in (Path(__file__).resolve().parents[1] / "src" / "gkreport" / "fontconfig",
+                               Path(__file__).resolve().parents[2] / "shared" / "reference" / "fontconfig")
+                   if (d / "fonts.conf").exists()), None)
+
+ERROR_FILLS = {"FFFFC7CE", "FFFF7C80"}
+WARNING_FILLS = {"FFFFF2CC", "FFFFD966"}
+SUSPECT_FILLS = {"FFFF7C80", "FFFFD966"}
+
+# --------------------------------------------------------------------------- building units
+
+
+def make_unit(form_id: str = "2021", name: str = "某某区某某局", year: int = 2025, seed: int = 1,
+              blank: float = 0.1, findings: bool = True) -> Unit:
+    rnd = random.Random(seed)
+    form = load_form(form_id)
+    values: dict[str, object] = {}
+    for cid, c in form.cells.items():
+        if c.optional:
+            continue
+        roll = rnd.random()
+        if roll < blank:
+            values[cid] = None
+        elif roll < blank + 0.1:
+            values[cid] = Decimal(0) if c.type == "decimal" else 0
+        elif c.type == "decimal":
+            values[cid] = Decimal(rnd.randint(0, 10**7)).scaleb(-rnd.randint(0, 6))
+        elif c.type == "signed_int":
+            values[cid] = rnd.randint(-60, 60)
+        else:
+            values[cid] = rnd.randint(0, 400)
+    locations = {cid: (form.tables[c.table].title_for(year), f"D{i + 5}") for i, (cid, c) in enumerate(form.cells.items())}
+    unit = Unit(
+        file=Path(f"{name}.xlsx"), form=form, unit=name, year=year, values=values, locations=locations,
+        meta={"unit": name, "year": year, "contact": "张三", "phone": "0533-1234567", "date_filled": date(2026, 1, 20)},
+        meta_locations={"phone": ("基本信息", "B8"), "contact": ("基本信息", "B7")},
+        narrative={"overview": "第一段：总体情况。\n第二段：" + "主动公开工作有序推进。" * 20, "problems": "存在的问题。"},
+    )
+    if findings:
+        ids = [c for c in form.cells if not form.cells[c].optional]
+        a, b, c = ids[0], ids[1], ids[5]
+        unit.findings = [
+            Finding(rule="A1", severity=ERROR, message=f"{a} 与 {b} 不符：应为 21，实际 12",
+                    table=form.cells[a].table, cells=(unit.ref(a), unit.ref(b)), cell_ids=(a, b),
+                    expected=21, actual=12, suspect=a, suggestion=21, note="疑似数字颠倒：12 → 21"),
+            Finding(rule="W3", severity=WARNING, message=f"{c} 数值异常偏大", table=form.cells[c].table,
+                    cell_ids=(c,), suspect=c, actual=values.get(c)),
+            Finding(rule="A2", severity=ERROR, message=f"{b} 还与另一项不符", table=form.cells[b].table,
+                    cell_ids=(b,), expected=3, actual=values.get(b)),
+            Finding(rule="READ.meta", severity=WARNING, message="联系电话格式不正确", cells=("基本信息!B8",),
+                    actual="0533-1234567"),
+            Finding(rule="X9", severity=WARNING, message="报告正文缺少收费情况", table=None),
+        ]
+    return unit
+
+
+def random_units(form_id: str, n: int, seed: int, blank: float = 0.2) -> list[Unit]:
+    return [make_unit(form_id, f"单位{seed}-{i}", seed=seed * 100 + i, blank=blank, findings=(i % 2 == 0))
+            for i in range(n)]
+
+
+# --------------------------------------------------------------------------- reading tables back by label
+
+
+def _merged(ws) -> dict[tuple[int, int], tuple[int, int]]:
+    out = {}
+    for rng in ws.merged_cells.ranges:
+        for r in range(rng.min_row, rng.max_row + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                out[(r, c)] = (rng.min_row, rng.min_col)
+    return out
+
+
+def _text(ws, mm, r: int, c: int):
+    return ws.cell(*mm.get((r, c), (r, c))).value
+
+
+def _chain(texts) -> tuple[str, ...]:
+    out: list[str] = []
+    for t in texts:
+        if t not in (None, "") and (not out or out[-1] != t):
+            out.append(t)
+    return tuple(out)
+
+
+def _node_chain(nodes, nid) -> tuple[str, ...]:
+    labels = []
+    while nid:
+        labels.append(nodes[nid].label)
+        nid = nodes[nid].parent
+    return tuple(x for x in reversed(labels) if x)
+
+
+def _find_row(ws, text: str, start: int = 1) -> int:
+    for r in range(start, ws.max_row + 1):
+        if ws.cell(r, 1).value == text:
+            return r
+    raise AssertionError(f"“{text}” not found in column A of {ws.title}")
+
+
+def grid_top(ws, table: Table, start: int = 1) -> int:
+    """Row (1-based) where the table's official grid starts: found by its first text."""
+    g = grid(table)
+    first = next(c for c in g.cells if c.row == 0 and c.col == 0)
+    return _find_row(ws, first.text, start)
+
+
+def read_table(ws, table: Table, top: int) -> dict[str, tuple[int, int]]:
+    """Cell id → (row, col) found by the official labels around each value cell."""
+    mm = _merged(ws)
+    by_chain = {(_node_chain(table.rows, c.row), _node_chain(table.columns, c.column)): cid
+                for cid, c in table.cells.items()}
+    found: dict[str, tuple[int, int]] = {}
+    n_values = len(table.value_columns())
+
+    def take(r: int, c: int, rchain, cchain) -> None:
+        if mm.get((r, c), (r, c)) != (r, c):
+            return  # hidden under a merged value cell
+        cid = by_chain.get((rchain, cchain))
+        assert cid is not None, f"{ws.title}!{r},{c}: no cell for {rchain} × {cchain}"
+        assert cid not in found, f"{cid} appears twice"
+        found[cid] = (r, c)
+
+    if table.layout == "tree":
+        depth = table.header_depth()
+        label_cols = table.row_depth() if any(n.label for n in table.rows.values()) else 0
+        lines = sum(1 for n in table.rows.values() if not n.children)
+        for r in range(top + depth, top + depth + lines):
+            rchain = _chain(_text(ws, mm, r, c) for c in range(1, label_cols + 1))
+            for c in range(label_cols + 1, label_cols + n_values + 1):
+                take(r, c, rchain, _chain(_text(ws, mm, h, c) for h in range(top, top + depth)))
+    elif table.layout == "blocks":
+        r = top
+        for g in (n for n in table.rows.values() if n.parent is None):
+            assert ws.cell(r, 1).value == g.label
+            header = r + 1
+            assert ws.cell(header, 1).value == table.label_header
+            members = [table.rows[k] for k in g.children] or [g]
+            for i in range(len(members)):
+                row = header + 1 + i
+                width = max(len(table.row_columns(m.id)) for m in members)
+                for c in range(2, 2 + width):
+                    if ws.cell(row, c).value is None and mm.get((row, c), (row, c)) != (row, c):
+                        continue
+                    take(row, c, (g.label, ws.cell(row, 1).value), _chain([_text(ws, mm, header, c)]))
+            r = header + 1 + len(members)
+    else:  # list: 统计指标 | 单位 | 统计数, the row tree shown by indentation
+        heads = {c: ws.cell(top, c).value for c in range(1, 2 + n_values + 1)}
+        value_cols = [c for c, h in heads.items() if h in {n.label for n in table.value_columns()}]
+        stack: list[str] = []
+        for r in range(top + 1, top + 1 + len(table.rows)):
+            label = ws.cell(r, 1).value
+            level = int(ws.cell(r, 1).alignment.indent or 0)
+            stack = stack[:level] + [label]
+            node = next(n for n in table.rows.values() if _node_chain(table.rows, n.id) == tuple(stack))
+            if not node.has_value:
+                assert all(ws.cell(r, c).value is None for c in value_cols)
+                continue
+            for c in value_cols:
+                take(r, c, tuple(stack), (heads[c],))
+    return found
+
+
+def same_number(cell_value, expected) -> bool:
+    if expected is None:
+        return cell_value is None
+    if isinstance(expected, Decimal):
+        return isinstance(cell_value, (int, float)) and Decimal(repr(float(cell_value))) == expected
+    return cell_value == expected and isinstance(cell_value, (int, float))
+
+
+def table_sheets(wb, unit: Unit) -> dict[str, object]:
+    return {tid: wb[t.title_for(unit.year)[:31]] for tid, t in unit.form.tables.items()}
+
+
+# --------------------------------------------------------------------------- per-unit workbook
+
+
+@pytest.fixture(scope="module")
+def unit_books(tmp_path_factory) -> dict[str, tuple[Unit, Path]]:
+    out = {}
+    folder = tmp_path_factory.mktemp("units")
+    for fid in FORMS:
+        u = make_unit(fid, seed=int(fid))
+        out[fid] = (u, write_unit_xlsx(u, folder / fid / unit_xlsx_name(u)))
+    return out
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_values_by_official_label(unit_books, fid):
+    unit, path = unit_books[fid]
+    wb = openpyxl.load_workbook(path)
+    for tid, ws in table_sheets(wb, unit).items():
+        table = unit.form.tables[tid]
+        found = read_table(ws, table, grid_top(ws, table))
+        assert set(found) == set(grid(table).value_pos), "every official cell is shown once"
+        for cid, (r, c) in found.items():
+            cell = ws.cell(r, c)
+            assert same_number(cell.value, unit.values.get(cid)), (cid, cell.value, unit.values.get(cid))
+            v = unit.values.get(cid)
+            if isinstance(v, Decimal):  # 万元 with the decimals entered
+                places = max(0, -v.as_tuple().exponent)
+                assert cell.number_format == ("0" if places == 0 else "0." + "0" * places)
+            elif v is not None:
+                assert cell.number_format in ("0", "0;-0;0")
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_merged_headers_match_official_layout(unit_books, fid):
+    unit, path = unit_books[fid]
+    wb = openpyxl.load_workbook(path)
+    for tid, ws in table_sheets(wb, unit).items():
+        table = unit.form.tables[tid]
+        g = grid(table)
+        top = grid_top(ws, table)
+        want = {(top + c.row, c.col + 1, top + c.row + c.rowspan - 1, c.col + c.colspan)
+                for c in g.cells if c.merged}
+        have = {(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges
+                if top <= m.min_row < top + g.n_rows}
+        assert have == want
+        for c in g.cells:  # header texts and fonts
+            cell = ws.cell(top + c.row, c.col + 1)
+            if c.kind in ("header", "corner", "caption", "label"):
+                assert cell.value == (c.text or None)
+            if c.kind == "header":
+                assert cell.font.name == "黑体"
+            if c.kind in ("label", "value"):
+                assert cell.font.name == "宋体"
+                assert cell.border.left.style is not None
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_page_setup_and_freeze(unit_books, fid):
+    unit, path = unit_books[fid]
+    wb = openpyxl.load_workbook(path)
+    for tid, ws in table_sheets(wb, unit).items():
+        table = unit.form.tables[tid]
+        g = grid(table)
+        top = grid_top(ws, table)
+        assert ws.freeze_panes == ws.cell(top + g.header_rows, g.label_cols + 1).coordinate
+        assert ws.page_setup.paperSize == 9
+        # fit all columns on the page width (fitToWidth defaults to 1 when absent), any number of pages down
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
+        assert ws.page_setup.fitToHeight == 0
+        if g.header_rows:
+            assert ws.print_title_rows == f"${top}:${top + g.header_rows - 1}"
+        footer = ws.oddFooter.left.text + ws.oddFooter.right.text
+        assert unit.unit in footer and str(unit.year) in footer and "&P" in footer
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_findings_highlighted_and_commented(unit_books, fid):
+    unit, path = unit_books[fid]
+    wb = openpyxl.load_workbook(path)
+    where = {}
+    for tid, ws in table_sheets(wb, unit).items():
+        for cid, rc in read_table(ws, unit.form.tables[tid], grid_top(ws, unit.form.tables[tid])).items():
+            where[cid] = (ws, rc)
+    involved = set()
+    for f in unit.findings:
+        for cid in set(f.cell_ids) | ({f.suspect} - {None}):
+            ws, (r, c) = where[cid]
+            cell = ws.cell(r, c)
+            fill = cell.fill.fgColor.rgb
+            if f.severity == ERROR:
+                assert fill in ERROR_FILLS, (cid, fill)
+            else:
+                assert fill in ERROR_FILLS | WARNING_FILLS
+            if cid == f.suspect:
+                assert fill in SUSPECT_FILLS and cell.font.b and cell.border.left.style == "medium"
+            assert cell.comment is not None and f.message in cell.comment.text
+            if f.expected is not None:
+                assert f"应为：{f.expected}" in cell.comment.text
+            if f.suggestion is not None:
+                assert str(f.suggestion) in cell.comment.text
+            involved.add(cid)
+    for cid, (ws, (r, c)) in where.items():  # and nothing else is marked
+        if cid not in involved:
+            cell = ws.cell(r, c)
+            assert cell.comment is None and cell.fill.fgColor.rgb not in ERROR_FILLS | WARNING_FILLS
+    # a cell in two findings carries both messages
+    b = unit.findings[0].cell_ids[1]
+    ws, (r, c) = where[b]
+    assert unit.findings[0].message in ws.cell(r, c).comment.text
+    assert unit.findings[2].message in ws.cell(r, c).comment.text
+    assert ws.cell(r, c).fill.fgColor.rgb == "FFFFC7CE"
+
+
+def _link_target(wb, cell):
+    loc = cell.hyperlink.location
+    sheet, _, ref = loc.rpartition("!")
+    return wb[sheet.strip("'").replace("''", "'")][ref]
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_findings_sheet(unit_books, fid):
+    unit, path = unit_books[fid]
+    wb = openpyxl.load_workbook(path)
+    ws = wb["审核结果"]
+    head = [c.value for c in ws[2]]
+    assert head[:7] == ["序号", "级别", "规则", "表", "行", "列", "单元格"]
+    assert {"应为", "实际", "问题说明", "建议"} <= set(head)
+    rows = [r for r in ws.iter_rows(min_row=3) if r[0].value is not None]
+    assert len(rows) == len(unit.findings)
+    assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(head))}{len(rows) + 2}"
+    col = {h: i for i, h in enumerate(head)}
+    by_message = {f.message: f for f in unit.findings}
+    assert [r[col["级别"]].value for r in rows] == sorted((r[col["级别"]].value for r in rows),
+                                                         key=lambda s: s != "错误")
+    for r in rows:
+        f = by_message[r[col["问题说明"]].value]
+        assert r[col["规则"]].value == f.rule
+        assert r[col["级别"]].value == ("错误" if f.severity == ERROR else "提示")
+        link = r[col["单元格"]]
+        if f.cell_ids or f.cells:
+            target = _link_target(wb, link)  # the link works: it lands on the marked cell
+            assert target.comment is not None and f.message in target.comment.text
+        else:
+            assert link.hyperlink is None
+        if f.expected is not None:
+            assert r[col["应为"]].value == f.expected
+        if f.suggestion is not None:
+            assert str(f.suggestion) in r[col["建议"]].value
+        if f.suspect:
+            cell = unit.form.cell(f.suspect)
+            t = unit.form.tables[cell.table]
+            assert r[col["行"]].value == t.row_path(cell.row)
+            assert r[col["列"]].value == t.column_path(cell.column)
+
+
+def test_info_sheet(unit_books):
+    unit, path = unit_books["2021"]
+    wb = openpyxl.load_workbook(path)
+    ws = wb["基本信息"]
+    rows = {r[0].value: r[1] for r in ws.iter_rows(min_row=3) if r[0].value}
+    assert rows["单位名称"].value == unit.unit
+    assert rows["联系人"].value == "张三"
+    assert rows["填报日期"].value.date() == date(2026, 1, 20)
+    phone = rows["联系电话"]  # named by its input reference in a finding
+    assert phone.value == "0533-1234567" and phone.comment and "联系电话格式不正确" in phone.comment.text
+    assert phone.fill.fgColor.rgb in WARNING_FILLS
+    texts = [c.value for c in ws["B"] if c.value]
+    for para in unit.narrative["overview"].split("\n") + [unit.narrative["problems"]]:
+        assert para in texts
+
+
+def test_proposal_for_blank_total(tmp_path):
+    unit = make_unit("2021", findings=False)
+    cid = "t3.new.total"
+    unit.values[cid] = None
+    unit.findings = [Finding(rule="A1", severity=WARNING, message="总计空白，按各项之和应为 37", table="t3",
+                             cell_ids=(cid, "t3.new.natural"), suspect=cid, suggestion=37, proposal=True)]
+    wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "p.xlsx"))
+    ws = wb["三、收到和处理政府信息公开申请情况"]
+    (r, c) = read_table(ws, unit.form.tables["t3"], grid_top(ws, unit.form.tables["t3"]))[cid]
+    cell = ws.cell(r, c)
+    assert cell.value == "建议 37"  # text, so that it is never taken for a number read
+    assert cell.font.i and cell.font.color.rgb == "FF1F4E79"
+    assert "建议值：37" in cell.comment.text and "仅供参考" in cell.comment.text
+    assert "建议值 37" in [x.value for x in wb["审核结果"][3]][11]
+
+
+def test_candidates_marked_when_no_single_suspect(tmp_path):
+    unit = make_unit("2021", findings=False)
+    cands = ("t4.cases.review_upheld", "t4.cases.review_total")
+    f = Finding(rule="t4.csum", severity=ERROR, message="行政复议总计与各项之和不符", table="t4",
+                cell_ids=("t4.cases.review_total", "t4.cases.review_upheld", "t4.cases.review_corrected"))
+    f.candidates = cands  # field of newer models; set as attribute so older ones work too
+    unit.findings = [f]
+    wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "c.xlsx"))
+    ws = wb["四、政府信息公开行政复议、行政诉讼情况"]
+    found = read_table(ws, unit.form.tables["t4"], grid_top(ws, unit.form.tables["t4"]))
+    for cid in cands:
+        cell = ws.cell(*found[cid])
+        assert cell.fill.fgColor.rgb == "FFFF7C80" and cell.border.left.style == "medium"
+        assert "可能出错的单元格（其中之一）" in cell.comment.text
+    assert ws.cell(*found["t4.cases.review_corrected"]).fill.fgColor.rgb == "FFFFC7CE"
+    link = next(wb["审核结果"].iter_rows(min_row=3))[6]
+    assert _link_target(wb, link).coordinate == ws.cell(*found[cands[0]]).coordinate
+
+
+def test_blank_is_not_zero_and_off_grid_subtotal(tmp_path):
+    unit = make_unit("2021", findings=False, blank=0.0)
+    unit.values["t3.new.natural"] = 0
+    unit.values["t3.new.business"] = None
+    unit.values["t3.withheld.total"] = 9  # a subtotal row some local layouts add
+    unit.findings = [Finding(rule="S1", severity=ERROR, message="不予公开小计与各项之和不符", table="t3",
+                             cell_ids=("t3.withheld.total",), suspect="t3.withheld.total")]
+    wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "z.xlsx"))
+    ws = wb["三、收到和处理政府信息公开申请情况"]
+    found = read_table(ws, unit.form.tables["t3"], grid_top(ws, unit.form.tables["t3"]))
+    assert ws.cell(*found["t3.new.natural"]).value == 0
+    assert ws.cell(*found["t3.new.business"]).value is None
+    row = _find_row(ws, "三、本年度办理结果／（三）不予公开（小计）")
+    col = found["t3.new.total"][1]
+    assert ws.cell(row, col).value == 9 and "不予公开小计" in ws.cell(row, col).comment.text
+    link = next(wb["审核结果"].iter_rows(min_row=3))[6]
+    assert _link_target(wb, link).coordinate == ws.cell(row, col).coordinate
+
+
+def test_text_is_never_a_formula(tmp_path):
+    unit = make_unit("2021", name="=HYPERLINK(\"http://evil\",\"x\")", findings=False)
+    unit.meta["contact"] = "=1+1"
+    unit.meta["email"] = "http://example.com"
+    unit.narrative["overview"] = "=SUM(A1:A9)\n@cmd|' /C calc'!A0\n含控制字符\x07的段落"
+    unit.findings = [Finding(rule="X", severity=ERROR, message="=2+2", cell_ids=("t3.new.total",))]
+    path = write_unit_xlsx(unit, tmp_path / "f.xlsx")
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                xml = z.read(name).decode()
+                assert "<f>" not in xml and "<f " not in xml
+        rels = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".rels"))
+        assert "http://example.com" not in rels and "evil" not in rels
+    wb = openpyxl.load_workbook(path)
+    info = {r[0].value: r[1].value for r in wb["基本信息"].iter_rows(min_row=3) if r[0].value}
+    assert info["联系人"] == "=1+1" and info["单位名称"] == unit.unit
+    texts = [c.value for c in wb["基本信息"]["B"] if c.value]
+    assert "=SUM(A1:A9)" in texts and "含控制字符的段落" in texts
+    assert wb["审核结果"]["K3"].value == "=2+2"
+
+
+def test_unit_xlsx_name():
+    u = make_unit("2021", name="某某区/某某局:*?\"<>|\x01", findings=False)
+    name = unit_xlsx_name(u)
+    assert name.endswith("2025年政府信息公开工作年度报告表格.xlsx")
+    assert not re.search(r'[/\\:*?"<>|\x00-\x1f]', name)
+    u = make_unit("2017", name="...某局", year=2017, findings=False)
+    assert unit_xlsx_name(u) == "某局2017年政府信息公开工作情况统计表.xlsx"
+    u = make_unit("2021", name="很长的单位名称" * 40, findings=False)
+    long = unit_xlsx_name(u)
+    assert len(long.encode()) <= 200 and long.endswith(".xlsx")
+    u2 = make_unit("2021", name="很长的单位名称" * 40 + "甲", findings=False)
+    assert unit_xlsx_name(u2) != long  # truncated names stay distinct
+    u.unit, u.year = None, None
+    assert unit_xlsx_name(u) == "未知单位政府信息公开工作年度报告表格（年度不明）.xlsx"
+
+
+def test_write_is_atomic_and_leaves_no_temp(tmp_path):
+    unit = make_unit("2019", findings=True)
+    path = tmp_path / "out" / unit_xlsx_name(unit)
+    write_unit_xlsx(unit, path)
+    write_unit_xlsx(unit, path)  # overwrite in place
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_sample_workbooks_round_trip(tmp_path):
+    """The shipped samples, read and checked by the pipeline, written and read back by label."""
+    from gkreport.pipeline import check_files
+
+    samples = sorted((Path(__file__).resolve().parents[1] / "input_templates" / "samples").glob("*.xlsx"))
+    result = check_files(samples)
+    assert result.units and not result.failures
+    for unit in result.units:
+        wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / unit_xlsx_name(unit)))
+        for tid, ws in table_sheets(wb, unit).items():
+            table = unit.form.tables[tid]
+            for cid, (r, c) in read_table(ws, table, grid_top(ws, table)).items():
+                cell = ws.cell(r, c)
+                if isinstance(cell.value, str):  # a proposal for a blank cell
+                    assert unit.values.get(cid) is None and cell.value.startswith("建议 ")
+                else:
+                    assert same_number(cell.value, unit.values.get(cid)), (unit.file.name, cid)
+        findings = [r for r in wb["审核结果"].iter_rows(min_row=3) if r[0].value is not None]
+        assert len(findings) == len(unit.findings)
+
+
+# --------------------------------------------------------------------------- sums
+
+
+@settings(max_examples=60, deadline=None)
+@given(fid=st.sampled_from(FORMS), n=st.integers(1, 6), seed=st.integers(0, 10**6),
+       blank=st.floats(0, 1))
+def test_sum_units_is_cellwise_sum(fid, n, seed, blank):
+    units = random_units(fid, n, seed, blank)
+    totals = sum_units(units)
+    for cid in units[0].form.cells:
+        present = [u.values[cid] for u in units if u.values.get(cid) is not None]
+        want = sum(present) if present else None
+        assert totals[cid] == want and type(totals[cid]) is type(want), cid
+        if isinstance(want, Decimal):
+            assert totals[cid].as_tuple().exponent == want.as_tuple().exponent
+
+
+def read_summary_tables(wb, form, year) -> dict[str, object]:
+    out = {}
+    for tid, sheet in summary_table_sheets(form).items():
+        ws = wb[sheet]
+        t = form.tables[tid]
+        assert ws["A1"].value == t.title_for(year)
+        for cid, (r, c) in read_table(ws, t, grid_top(ws, t)).items():
+            out[cid] = ws.cell(r, c).value
+    return out
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fid=st.sampled_from(FORMS), n=st.integers(1, 4), seed=st.integers(0, 10**6), blank=st.floats(0, 0.6))
+def test_summary_table_is_sum_of_units(tmp_path, fid, n, seed, blank):
+    units = random_units(fid, n, seed, blank)
+    path = write_summary_xlsx(units, tmp_path / f"s{fid}-{seed}.xlsx")
+    wb = openpyxl.load_workbook(path)
+    shown = read_summary_tables(wb, units[0].form, 2025)
+    for cid, v in shown.items():
+        present = [u.values[cid] for u in units if u.values.get(cid) is not None]
+        assert same_number(v, sum(present) if present else None), (cid, v, present)
+    # 分单位明细: one row per indicator, one column per unit, plus the total
+    ws = wb["分单位明细"]
+    head = [c.value for c in ws[1]]
+    assert head[-1] == "合计" and len(head) == 4 + n + 1
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    grid_ids = [cid for t in units[0].form.tables.values() for cid in grid(t).value_pos]
+    assert len(rows) == len(grid_ids)
+    form = units[0].form
+    for cid, row in zip(sorted(grid_ids, key=list(form.cells).index), rows):
+        cell = form.cell(cid)
+        t = form.tables[cell.table]
+        assert row[1] == t.row_path(cell.row) and row[2] == t.column_path(cell.column)
+        for j, u in enumerate(units):
+            assert same_number(row[4 + j], u.values.get(cid))
+        present = [u.values[cid] for u in units if u.values.get(cid) is not None]
+        assert same_number(row[-1], sum(present) if present else None)
+
+
+@pytest.fixture(scope="module")
+def summary_book(tmp_path_factory):
+    units = random_units("2021", 4, 7)
+    bad = [("坏文件.xlsx", "坏文件.xlsx 不是有效的 Excel 文件（文件已损坏或不是工作簿），无法读取。")]
+    path = write_summary_xlsx(units, tmp_path_factory.mktemp("sum") / summary_xlsx_name(2025), bad)
+    return units, bad, path
+
+
+def test_summary_findings_and_status(summary_book):
+    units, bad, path = summary_book
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["汇总表（二）", "汇总表（三）", "汇总表（四）", "分单位明细", "分单位图表",
+                             "审核结果", "报送情况"]
+    ws = wb["审核结果"]
+    head = [c.value for c in ws[2]]
+    col = {h: i for i, h in enumerate(head)}
+    rows = [r for r in ws.iter_rows(min_row=3) if r[0].value is not None]
+    assert len(rows) == sum(len(u.findings) for u in units)
+    assert ws.auto_filter.ref.startswith("A2:")
+    detail = wb["分单位明细"]
+    for r in rows:
+        link = r[col["单元格"]]
+        assert link.hyperlink is not None
+        target = _link_target(wb, link)
+        assert target.parent.title == "分单位明细"
+        u = next(u for u in units if u.unit == r[col["单位"]].value)
+        f = next(f for f in u.findings if f.message == r[col["问题说明"]].value)
+        if f.cell_ids:
+            assert f.message in target.comment.text
+            assert detail.cell(1, target.column).value == u.unit  # the unit's own column
+    status = wb["报送情况"]
+    head = [c.value for c in status[2]]
+    assert head[:9] == ["序号", "文件", "单位", "表样", "年度", "状态", "错误数", "提示数", "计入汇总"]
+    srows = [[c.value for c in r] for r in status.iter_rows(min_row=3) if r[0].value is not None]
+    assert len(srows) == len(units) + 1
+    for u, row in zip(units, srows):
+        assert row[1:6] == [u.file.name, u.unit, u.form.short_name, 2025, u.status]
+        assert row[6:9] == [len(u.errors), len(u.warnings), "是"]
+    assert srows[-1][1] == "坏文件.xlsx" and srows[-1][5] == "无法读取" and srows[-1][9] == bad[0][1]
+    for u, r in zip(units, status.iter_rows(min_row=3)):  # 查看问题 links to the unit's first finding
+        if u.findings:
+            target = _link_target(wb, r[9])
+            assert target.parent.title == "审核结果"
+            assert ws.cell(target.row, col["单位"] + 1).value == u.unit
+            assert ws.cell(target.row - 1, col["单位"] + 1).value != u.unit
+        else:
+            assert r[9].hyperlink is None
+    assert status.auto_filter.ref is not None
+
+
+def test_summary_chart_is_native(summary_book):
+    _, _, path = summary_book
+    with zipfile.ZipFile(path) as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+        assert charts, "a native chart part"
+        xml = z.read(charts[0]).decode()
+        assert "<c:barChart>" in xml
+        assert "分单位明细" in xml and "本年新收政府信息公开申请数量" in xml
+        assert not [n for n in z.namelist() if n.startswith("xl/media/")], "no images"
+
+
+def test_mixed_forms_and_years(tmp_path):
+    a = random_units("2021", 3, 1)
+    b = [make_unit("2019", "旧表样单位", year=2025, seed=5)]
+    c = [make_unit("2021", "上年单位", year=2024, seed=6)]
+    with pytest.raises(ValueError, match="同一表样、同一年度"):
+        write_summary_xlsx(a + b, tmp_path / "x.xlsx")
+    groups = group_units(a + b + c)
+    assert list(groups) == [("2021", 2025), ("2019", 2025), ("2021", 2024)]
+    msgs = mismatch_messages(groups)
+    assert len(msgs) == 3 and "旧表样单位" in msgs[1] and "上年单位" in msgs[2]
+    paths = write_summaries(a + b + c, tmp_path, [("坏.xls", "无法读取：文件已加密")])
+    names = sorted(p.name for p in paths)
+    assert names == sorted([summary_xlsx_name(2025), summary_xlsx_name(2025, b[0].form), summary_xlsx_name(2024)])
+    assert all(p.parent == tmp_path / "汇总" for p in paths)
+    wb = openpyxl.load_workbook(paths[0])
+    srows = [[c.value for c in r] for r in wb["报送情况"].iter_rows(min_row=3) if r[0].value is not None]
+    assert [r[8] for r in srows] == ["是"] * 3 + ["否"] * 2 + ["否"]
+    assert "另行汇总" in srows[3][9] and srows[-1][5] == "无法读取"
+    shown = read_summary_tables(wb, a[0].form, 2025)
+    assert shown["t3.new.total"] == sum(u.values["t3.new.total"] or 0 for u in a)
+    only_failures = write_summaries([], tmp_path / "none", [("坏.xls", "无法读取")])
+    assert openpyxl.load_workbook(only_failures[0]).sheetnames == ["审核结果", "报送情况"]
+
+
+# --------------------------------------------------------------------------- LibreOffice render
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice（soffice）未安装，跳过 PDF 转换测试")
+def test_libreoffice_converts_both_workbooks(tmp_path, unit_books, summary_book):
+    unit, unit_path = unit_books["2021"]
+    _, _, sum_path = summary_book
+    env = {**os.environ, "HOME": str(tmp_path)}
+    if FONTCONFIG is not None:
+        env.update(FONTCONFIG_PATH=str(FONTCONFIG), FONTCONFIG_FILE="fonts.conf")
+    src = [shutil.copy(unit_path, tmp_path / "unit.xlsx"), shutil.copy(sum_path, tmp_path / "summary.xlsx")]
+    proc = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo_profile", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), *map(str, src)],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    pdfs = {p.stem: p for p in (tmp_path / "pdf").glob("*.pdf")}
+    assert set(pdfs) == {"unit", "summary"}
+    if shutil.which("pdftotext") and shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(pdfs["unit"])], capture_output=True, text=True, check=True).stdout
+        assert "(A4)" in info
+        n_pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+        pages = [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(pdfs["unit"]), "-"],
+                                capture_output=True, text=True, check=True).stdout
+                 for i in range(1, n_pages + 1)]
+        t3 = [p for p in pages if "一、本年新收政府信息公开申请数量" in p]
+        assert len(t3) == 1, "table 三 on one page"
+        # fit to page width: each row's label and all its numbers, up to the last column, on one line
+        for rid in ("new", "next"):
+            row = unit.form.tables["t3"].rows[rid]
+            line = next(ln for ln in t3[0].splitlines() if row.label in ln)
+            numbers = [str(unit.values[f"t3.{rid}.{c}"]) for c in unit.form.tables["t3"].row_columns(rid)
+                       if unit.values[f"t3.{rid}.{c}"] is not None]
+            assert line.split(row.label, 1)[1].split() == numbers
+        assert unit.unit in t3[0] and "第 " in t3[0]  # footer with unit and page number
+        t4 = [p for p in pages if "复议后起诉" in p]
+        assert len(t4) == 1 and "未经复议直接起诉" in t4[0] and "行政复议" in t4[0]
