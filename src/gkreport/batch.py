@@ -224,8 +224,13 @@ def _init_worker(previous: dict | None) -> None:
         pass
 
 
-def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> list[Record]:
-    """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash)."""
+def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
+                   on_record: Callable[[Record], None] | None = None) -> list[Record]:
+    """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash).
+
+    ``on_record`` (in-process runs) hears of each file as soon as its outputs are written,
+    so that an interrupted run keeps everything finished so far.
+    """
     from .pipeline import run_checks
     from .reader import read_workbook
 
@@ -237,10 +242,14 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> lis
             unit = read_workbook(Path(path))
         except ReadError as exc:
             records.append(Record(input=rel, hash=digest, status=FAILED, reason=exc.message, options=opts.key()))
+            if on_record:
+                on_record(records[-1])
             continue
         except Exception as exc:  # an unexpected reader failure must not stop the batch
             records.append(Record(input=rel, hash=digest, status=FAILED, options=opts.key(),
                                   reason=f"文件 {Path(path).name} 读取时出错：{type(exc).__name__}: {exc}"))
+            if on_record:
+                on_record(records[-1])
             continue
         rec = Record(input=rel, hash=digest, status="", unit=unit.unit, year=unit.year, form=unit.form.id,
                      spec_hash=unit.form.spec_hash, options=opts.key())
@@ -263,6 +272,8 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> lis
         except Exception as exc:  # a writer failure is reported for this unit; the batch goes on
             rec.reason = f"生成输出时出错：{type(exc).__name__}: {exc}"
         _fill_record(rec, unit)
+        if on_record:
+            on_record(rec)
     n = max(len(items), 1)
     for rec in records:
         rec.seconds = {"read": (t_read - t0) / n, "check": (t_check - t_read) / n,
@@ -402,13 +413,16 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
         nonlocal last_save
         for rec in batch:
             records[rec.input] = rec
-            for k, v in rec.seconds.items():
-                stage[k] += v
             if progress:
                 progress("done", rec, len(records), total)
         if time.monotonic() - last_save > 2.0:
             _save_manifest(opts, records)
             last_save = time.monotonic()
+
+    def timed(batch: list[Record]) -> None:
+        for rec in batch:
+            for k, v in rec.seconds.items():
+                stage[k] += v
 
     jobs = max(1, opts.jobs or os.cpu_count() or 1)
     try:
@@ -418,9 +432,9 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
             if jobs == 1 or len(chunks) == 1:
                 _init_previous_in_process(previous)
                 for chunk in chunks:
-                    done(_process_chunk(chunk, opts))
+                    timed(_process_chunk(chunk, opts, on_record=lambda rec: done([rec])))
             else:
-                _run_pool(chunks, opts, jobs, previous, done)
+                _run_pool(chunks, opts, jobs, previous, lambda batch: (done(batch), timed(batch)))
         _mark_duplicates(opts, records)
         pdf_seconds = _make_pdfs(opts, records, {r for _, r, _ in todo}) if opts.pdf else 0.0
         stage["pdf"] += pdf_seconds
@@ -501,11 +515,11 @@ def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[li
     from .xlsx_out import summary_xlsx_name, write_summary_xlsx
 
     groups: dict[tuple[str, int], list[Unit]] = defaultdict(list)
-    for rec in records.values():
+    for _, rec in sorted(records.items()):  # input order, whatever order the workers finished in
         unit = record_unit(rec)
         if unit is not None and unit.year:
             groups[(unit.form.id, unit.year)].append(unit)
-    failures = [(r.input, r.reason or r.status) for r in records.values() if r.status in (FAILED, DUPLICATE)]
+    failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in (FAILED, DUPLICATE)]
     years: dict[int, list[str]] = defaultdict(list)
     for form_id, year in groups:
         years[year].append(form_id)

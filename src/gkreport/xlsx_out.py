@@ -59,6 +59,12 @@ _WB_OPTIONS = {
     "nan_inf_to_errors": True,
 }
 
+
+def _wb_options() -> dict[str, Any]:
+    # XlsxWriter edits the default format properties it is given; a fresh copy per
+    # workbook keeps every output identical whatever was written before in the process.
+    return {**_WB_OPTIONS, "default_format_properties": dict(_WB_OPTIONS["default_format_properties"])}
+
 # --------------------------------------------------------------------------- text helpers
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -931,7 +937,7 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     form = unit.form
     marks = _marks(unit)
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), _WB_OPTIONS)
+        wb = xlsxwriter.Workbook(str(tmp), _wb_options())
         wb.set_properties({"title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
                            "subject": form.name, "comments": "政府信息公开工作年度报告统计表审核结果"})
         st = _Styles(wb)
@@ -1270,7 +1276,7 @@ def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
                          + "。请先用 group_units() 分组，每组单独汇总。")
     main = units[0] if units else None
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), _WB_OPTIONS)
+        wb = xlsxwriter.Workbook(str(tmp), _wb_options())
         st = _Styles(wb)
         positions: list[dict[str, tuple[str, int, int]]] = [{} for _ in units]
         first_pos: dict[int, tuple[str, int, int]] = {}

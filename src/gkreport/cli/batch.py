@@ -10,6 +10,7 @@ import typer
 from . import app
 from .common import console, print_json
 
+INTERRUPTED = "已中断。已完成的单位已保存，重新运行同一命令会从中断处继续。"
 INPUT_HINT = "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods）放进去，然后重新运行本命令。"
 
 
@@ -106,7 +107,11 @@ def batch(
     _check_input(input_dir, output)
     opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording)
     if as_json:
-        result = run_batch(opts)
+        try:
+            result = run_batch(opts)
+        except KeyboardInterrupt:
+            console(stderr=True).print(INTERRUPTED)
+            raise typer.Exit(130)
         print_json(_result_json(result, opts))
         raise typer.Exit(result.exit_code)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -124,7 +129,12 @@ def batch(
             bar.update(task, total=total, completed=done, current=rec.input if rec else "",
                        errs=f"[red]有问题 {errors}[/]" if errors else "")
 
-        result = run_batch(opts, progress)
+        try:
+            result = run_batch(opts, progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            console(stderr=True).print(INTERRUPTED)
+            raise typer.Exit(130)
     con.print(_summary_table(result))
     problems = _problems_table(result)
     if problems is not None:
@@ -169,4 +179,8 @@ def watch(
         detail = rec.reason or f"错误 {rec.errors}，提示 {rec.warnings}"
         con.print(f"{stamp} [{colour}]{rec.status}[/] {rec.input}（{rec.unit or '单位不明'}）：{detail}")
 
-    watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None)
+    try:
+        watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None)
+    except KeyboardInterrupt:
+        con.print("已停止监视。已处理的文件和汇总都已保存。")
+        raise typer.Exit(0)
