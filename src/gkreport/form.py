@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -163,7 +163,7 @@ class Form:
     spec_hash: str
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
-    @property
+    @cached_property
     def cells(self) -> dict[str, Cell]:
         return {cid: c for t in self.tables.values() for cid, c in t.cells.items()}
 
@@ -398,13 +398,10 @@ def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
         foreign_labels=_as_tuple(raw.get("foreign_labels")),
         rules=tuple(raw.get("rules") or ()), path=path, spec_hash=digest, raw=raw,
     )
-    for hook in _LINT_HOOKS:
-        hook(form)
-    return form
+    from .rules import lint_form  # lazy: rules imports this module
 
-# The check engine registers its rule-set lint here, so that loading a form
-# validates its rules without this module importing the engine.
-_LINT_HOOKS: list = []
+    lint_form(form)
+    return form
 
 @lru_cache(maxsize=None)
 def _load_cached(path: str, mtime: float, dirs: tuple[str, ...]) -> Form:

@@ -42,11 +42,13 @@ class Finding:
     suggestion: Any = None  # value of the suspect that makes all error rules hold
     note: str | None = None  # extra explanation, e.g. 疑似数字颠倒：31 → 13
     proposal: bool = False  # suggestion is a derived value for a blank cell
+    candidates: tuple[str, ...] = ()  # cell ids equally likely wrong (when no single suspect)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["cells"] = list(self.cells)
         d["cell_ids"] = list(self.cell_ids)
+        d["candidates"] = list(self.candidates)
         for k in ("expected", "actual", "suggestion"):
             d[k] = json_value(d[k])
         return d

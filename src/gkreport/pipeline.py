@@ -46,9 +46,7 @@ def check_files(paths: list[Path], previous: list[Path] | None = None) -> Checke
 
 def run_checks(units: list[Unit], previous: list[Unit] | None = None) -> None:
     """Apply the check engine (vectorised across all units) and the cross-year checks."""
-    try:
-        from .checks import check_units
-    except ImportError:  # the reading findings stand alone until the engine is installed
-        return
+    from .checks import check_units
+
     prev_map = {(u.unit, u.year): u for u in previous or [] if u.unit and u.year}
     check_units(units, prev_map or None)

@@ -52,7 +52,9 @@ def make_unit(i: int) -> tuple[str, dict, dict, dict]:
     from decimal import Decimal
 
     t2["fees.fee_amount"] = Decimal(str(t2["fees.fee_amount"]))
-    values = consistent_2021(t2, leaves, {"carry": six(0.1)}, {}, {"review": [rng.randint(0, 2), 0, 0, rng.randint(0, 1)]})
+    carry = six(0.1)
+    values = consistent_2021(t2, leaves, {"carry": carry}, {"next": [c + rng.randint(0, 1) for c in carry]},
+                             {"review": [rng.randint(0, 2), 0, 0, rng.randint(0, 1)]})
     if rng.random() < 0.05:  # a typing slip somewhere in table 三
         cid = rng.choice([k for k in values if k.startswith("t3.")])
         values[cid] = int(values[cid]) + rng.randint(1, 9)

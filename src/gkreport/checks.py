@@ -1,0 +1,1258 @@
+"""Checking units: every rule of a form evaluated across a batch of units at once.
+
+``check_units(units, previous)`` groups the units by form and builds one wide
+frame per form (rows = units, columns = cell ids, float, NaN for blank). Linear
+rules are evaluated together as one matrix product over that frame, the others
+as column expressions; only the few units with something to report are looked
+at one by one. For those, the cells most likely wrong are searched by the
+Fellegi–Holt principle: the fewest cells whose change makes every 错误 rule hold,
+preferring cells that take part in fewer passing rules; a unique answer is
+named with its corrected value, a typing slip (digits swapped, doubled, dropped,
+an extra 0) is pointed out, and equally likely cells are listed.
+
+Report-level checks follow per unit: metadata (unit name, year, dates), the
+numbers quoted by the narrative, required sections, the template's years, and
+— with last year's report — carry-over, 现行有效件数 and repeated text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .form import Form, load_forms
+from .model import ERROR, WARNING, Finding, Unit
+from .reader import parse_date
+from .sentences import format_date as _zh_date
+from .rules import (
+    TOL,
+    Rule,
+    RuleSet,
+    TextRule,
+    affine,
+    arg_names,
+    cell_name,
+    code,
+    column_name,
+    refs,
+    render,
+    row_name,
+    rule_set,
+    satisfied,
+    sum_terms,
+    table_name,
+)
+
+__all__ = ["check_units", "check_unit", "frame", "slip_note"]
+
+_MAX_PAIR_CELLS = 40  # pair search over at most this many cells
+_MAX_COVER_CELLS = 20  # cover search over at most this many singly repairable cells
+_MAX_COVER_SIZE = 4  # and at most this many wrong cells at once
+
+# --------------------------------------------------------------------------- public
+
+
+def frame(units: list[Unit], form: Form | None = None) -> pd.DataFrame:
+    """One row per unit, one float column per cell id of the form (NaN = blank)."""
+    form = form or units[0].form
+    cols = list(form.cells)
+    rows = [[u.values.get(c) for c in cols] for u in units]
+    try:
+        data = np.array(rows, dtype=float).reshape(len(units), len(cols))
+    except (TypeError, ValueError):  # a stray text value: treat it as blank
+        data = np.array([[_to_float(v) for v in r] for r in rows], dtype=float).reshape(len(units), len(cols))
+    return pd.DataFrame(data, columns=cols)
+
+
+def check_units(units: list[Unit], previous: dict | None = None) -> None:
+    """Check units and append their findings to ``unit.findings``.
+
+    ``previous`` holds reports of earlier years: a dict whose keys are a unit
+    name or a ``(unit name, year)`` pair and whose values are Units (names are
+    compared without spaces). A unit of year Y is compared with the report of
+    the same name for year Y − 1 (or, where years are unknown, the only report of
+    that name): 上年结转, 现行有效件数, 复议后起诉 and repeated 五 are then checked.
+    Units of different forms may be mixed. Checking a unit twice adds no duplicates.
+    """
+    prev_index: dict[str, list[tuple[int | None, Unit]]] = {}
+    for key, pu in (previous or {}).items():
+        name, year = (key[0], key[1]) if isinstance(key, tuple) else (key, None)
+        year = year if isinstance(year, int) else _unit_year(pu)
+        prev_index.setdefault(_norm_name(name or _unit_name(pu)), []).append((year, pu))
+    groups: dict[str, list[Unit]] = {}
+    for u in units:
+        groups.setdefault(u.form.spec_hash, []).append(u)
+    for batch in groups.values():
+        prevs = [_last_year(u, prev_index) for u in batch]
+        _engine(batch[0].form).run(batch, prevs)
+
+
+def check_unit(unit: Unit, previous: Unit | None = None) -> None:
+    """Check one unit (optionally against its report of the previous year)."""
+    check_units([unit], {_unit_name(unit) or "": previous} if previous is not None else None)
+
+
+def _last_year(unit: Unit, index: dict[str, list[tuple[int | None, Unit]]]) -> Unit | None:
+    found = index.get(_unit_name(unit) or "")
+    if not found:
+        return None
+    year = _unit_year(unit)
+    exact = [p for y, p in found if year is not None and y == year - 1]
+    if exact:
+        return exact[0]
+    unknown = [p for y, p in found if y is None or year is None]
+    return unknown[0] if len(found) == 1 and unknown else None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _to_float(v: Any) -> float:
+    if v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "空白"
+    if abs(x - round(x)) < 1e-9:
+        return str(int(round(x)))
+    return f"{x:.6f}".rstrip("0").rstrip(".")
+
+
+def _out(x: float | None, cell_type: str | None = None) -> Any:
+    """A float as the value type of the finding: int for counts, Decimal for amounts."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    if abs(x - round(x)) < 1e-9 and cell_type != "decimal":
+        return int(round(x))
+    return Decimal(_fmt(x))
+
+
+def _norm_name(name: Any) -> str:
+    return re.sub(r"\s+", "", str(name or ""))
+
+
+def _unit_name(unit: Unit) -> str | None:
+    name = unit.unit or unit.meta.get("unit")
+    name = _norm_name(name)
+    return name or None
+
+
+def _unit_year(unit: Unit) -> int | None:
+    for y in (unit.year, unit.meta.get("year")):
+        try:
+            if y is not None and str(y).strip():
+                return int(str(y).strip().rstrip("年"))
+        except ValueError:
+            continue
+    return None
+
+
+def slip_note(written: float, correct: float) -> str | None:
+    """The typing slip that turns ``correct`` into ``written``, in words, or None."""
+    if written is None or correct is None or written < 0 or correct < 0:
+        return None
+    if abs(written - round(written)) > 1e-9 or abs(correct - round(correct)) > 1e-9:
+        return None
+    w, c = str(int(round(written))), str(int(round(correct)))
+    if w == c:
+        return None
+    if len(w) == len(c) + 1:
+        for i in range(len(w)):
+            if w[:i] + w[i + 1:] == c:
+                if w[i] == "0":
+                    return f"疑似多输了一个 0：{w} → {c}"
+                if (i > 0 and w[i - 1] == w[i]) or (i + 1 < len(w) and w[i + 1] == w[i]):
+                    return f"疑似数字重复输入：{w} → {c}"
+        return None
+    if len(c) == len(w) + 1:
+        for i in range(len(c)):
+            if c[:i] + c[i + 1:] == w:
+                if c[i] == "0":
+                    return f"疑似漏输了一个 0：{w} → {c}"
+                if (i > 0 and c[i - 1] == c[i]) or (i + 1 < len(c) and c[i + 1] == c[i]):
+                    return f"疑似漏输了一位重复的数字：{w} → {c}"
+        return None
+    if len(w) == len(c):
+        diff = [i for i in range(len(w)) if w[i] != c[i]]
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and w[diff[0]] == c[diff[1]] and w[diff[1]] == c[diff[0]]:
+            return f"疑似数字颠倒：{w} → {c}"
+    return None
+
+
+def _value(n: tuple, vals: dict[str, float], prev: dict[str, float]) -> float:
+    """Scalar value of a numeric expression tree."""
+    k = n[0]
+    if k == "num":
+        return n[1]
+    if k == "cell":
+        return vals[n[1]]
+    if k == "prev":
+        return prev.get(n[1], math.nan)
+    if k == "neg":
+        return -_value(n[1], vals, prev)
+    if k == "bin":
+        a, b = _value(n[2], vals, prev), _value(n[3], vals, prev)
+        op = n[1]
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        return a / b if b else math.nan
+    if k == "call":
+        args = [_value(a, vals, prev) for a in n[2]]
+        if n[1] == "abs":
+            return abs(args[0])
+        return max(args) if n[1] == "max" else min(args)
+    return math.nan
+
+
+_REL = {"==": "应等于", "!=": "不应等于", "<": "应小于", "<=": "不应大于", ">": "应大于", ">=": "不应小于"}
+
+
+# --------------------------------------------------------------------------- suspects
+
+
+@dataclass
+class _Con:
+    rule: int
+    coef: dict[str, float]
+    const: float
+    op: str
+
+
+@dataclass
+class _Fix:
+    """What the suspect search concluded for one group of failing rules."""
+
+    values: dict[str, float] = field(default_factory=dict)  # named cells → corrected value
+    exact: bool = True  # False: the value is only the nearest that satisfies inequalities
+    notes: dict[str, str] = field(default_factory=dict)  # cell → typing-slip note
+    candidates: list[tuple[str, float | None]] = field(default_factory=list)  # equally likely cells
+
+
+class _Search:
+    """Fellegi–Holt error localisation for one unit."""
+
+    def __init__(self, engine: "_Engine", vals: dict[str, float], prev: dict[str, float],
+                 judged: list[int], bad_types: list[str]):
+        self.e = engine
+        self.vals = vals
+        self.prev = prev
+        self.cons: list[_Con] = []
+        self.black: list[int] = []
+        for j in judged:
+            rule = engine.rules[j]
+            if rule.linear:
+                for coef, pcoef, const, op in engine.linear_parts[j]:
+                    const = const + sum(c * prev[v] for v, c in pcoef.items())
+                    self.cons.append(_Con(j, coef, const, op))
+            else:
+                self.black.append(j)
+        self.cons_of: dict[str, list[_Con]] = {}
+        for con in self.cons:
+            for v in con.coef:
+                self.cons_of.setdefault(v, []).append(con)
+        self.black_of: dict[str, list[int]] = {}
+        for j in self.black:
+            for c in engine.rules[j].cells:
+                self.black_of.setdefault(c, []).append(j)
+        self.bad_types = bad_types
+
+    def residual(self, con: _Con, over: dict[str, float] | None = None) -> float:
+        vals = self.vals
+        if over:
+            return sum(c * over.get(v, vals[v]) for v, c in con.coef.items()) + con.const
+        return sum(c * vals[v] for v, c in con.coef.items()) + con.const
+
+    def black_ok(self, j: int, over: dict[str, float] | None = None) -> bool:
+        vals = {**self.vals, **over} if over else self.vals
+        return self.e.rs.holds(self.e.rules[j], vals, self.prev)
+
+    def fit(self, cell: str, x: float) -> float | None:
+        typ = self.e.types[cell]
+        if typ in ("int", "signed_int"):
+            if abs(x - round(x)) > 1e-6:
+                return None
+            x = float(round(x))
+        if typ != "signed_int" and x < -TOL:
+            return None
+        return x
+
+    def ok_with(self, over: dict[str, float]) -> bool:
+        seen: set[int] = set()
+        for cell in over:
+            for con in self.cons_of.get(cell, ()):
+                if id(con) in seen:
+                    continue
+                seen.add(id(con))
+                if not satisfied(self.residual(con, over), con.op):
+                    return False
+        for j in {j for cell in over for j in self.black_of.get(cell, ())}:
+            if not self.black_ok(j, over):
+                return False
+        return True
+
+    def solve1(self, cell: str) -> tuple[float, bool] | None:
+        cur = self.vals[cell]
+        cons = self.cons_of.get(cell, [])
+        eqs = [c for c in cons if c.op == "=="]
+        if eqs:
+            # each equality implies a value; with several wrong cells only some of them are right
+            tried: list[float] = []
+            for con in eqs:
+                a = con.coef[cell]
+                x = self.fit(cell, -(self.residual(con) - a * cur) / a)
+                if x is None or abs(x - cur) <= TOL or any(abs(x - t) <= TOL for t in tried):
+                    continue
+                tried.append(x)
+                if self.ok_with({cell: x}):
+                    return x, True
+            return None
+        else:
+            typ = self.e.types[cell]
+            lo = -math.inf if typ == "signed_int" else 0.0
+            hi = math.inf
+            step = 1.0 if typ != "decimal" else 1e-6
+            for con in cons:
+                a = con.coef[cell]
+                bound = -(self.residual(con) - a * cur) / a
+                if con.op == "<":
+                    bound = bound - step if a > 0 else bound + step
+                if a > 0:
+                    hi = min(hi, bound)
+                else:
+                    lo = max(lo, bound)
+            if typ != "decimal":
+                lo = math.ceil(lo - TOL) if math.isfinite(lo) else lo
+                hi = math.floor(hi + TOL) if math.isfinite(hi) else hi
+            if lo > hi + TOL:
+                return None
+            x = min(max(cur, lo), hi)
+            exact = False
+        x = self.fit(cell, x)
+        if x is None or abs(x - cur) <= TOL or not self.ok_with({cell: x}):
+            return None
+        return x, exact
+
+    def solve2(self, a: str, b: str) -> tuple[float, float] | None:
+        rows = []
+        for con in {id(c): c for c in self.cons_of.get(a, []) + self.cons_of.get(b, [])}.values():
+            if con.op != "==":
+                continue
+            ca, cb = con.coef.get(a, 0.0), con.coef.get(b, 0.0)
+            rest = self.residual(con) - ca * self.vals[a] - cb * self.vals[b]
+            rows.append((ca, cb, -rest))
+        sol = None
+        for (a1, b1, r1), (a2, b2, r2) in combinations(rows, 2):
+            det = a1 * b2 - a2 * b1
+            if abs(det) > 1e-12:
+                sol = ((r1 * b2 - r2 * b1) / det, (a1 * r2 - a2 * r1) / det)
+                break
+        if sol is None:
+            return None
+        xa, xb = self.fit(a, sol[0]), self.fit(b, sol[1])
+        if xa is None or xb is None:
+            return None
+        if abs(xa - self.vals[a]) <= TOL or abs(xb - self.vals[b]) <= TOL:
+            return None  # one cell would do: not a minimal pair
+        if not self.ok_with({a: xa, b: xb}):
+            return None
+        return xa, xb
+
+    def passing(self, cell: str) -> int:
+        n = sum(1 for c in self.cons_of.get(cell, ()) if satisfied(self.residual(c), c.op))
+        return n + sum(1 for j in self.black_of.get(cell, ()) if self.black_ok(j))
+
+    def run(self) -> tuple[dict[int, _Fix], dict[str, _Fix]]:
+        """Fixes per failing rule index, and per cell with a wrong value type."""
+        items: list[tuple[set[str], int | None, str | None]] = []  # (cells, rule, type cell)
+        for con in self.cons:
+            if not satisfied(self.residual(con), con.op):
+                items.append((set(con.coef), con.rule, None))
+        for j in self.black:
+            if not self.black_ok(j):
+                items.append((set(self.e.rules[j].cells), j, None))
+        for cell in self.bad_types:
+            items.append(({cell}, None, cell))
+        if not items:
+            return {}, {}
+        parent = list(range(len(items)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        owner: dict[Any, int] = {}
+        for i, (cells, rule, _) in enumerate(items):
+            keys = [("c", c) for c in cells] + ([("r", rule)] if rule is not None else [])
+            for k in keys:
+                if k in owner:
+                    parent[find(i)] = find(owner[k])
+                else:
+                    owner[k] = i
+        comps: dict[int, list[int]] = {}
+        for i in range(len(items)):
+            comps.setdefault(find(i), []).append(i)
+        groups = list(comps.values())
+        fixes = [self.localise([items[i][0] for i in members]) for members in groups]
+        stuck = [k for k, fx in enumerate(fixes) if not fx.values and not fx.candidates]
+        if len(stuck) > 1:  # cells wrong in several places at once may repair failures that share no cell
+            joint = self.localise([items[i][0] for k in stuck for i in groups[k]])
+            for k in stuck:
+                fixes[k] = joint
+        by_rule: dict[int, _Fix] = {}
+        by_cell: dict[str, _Fix] = {}
+        for members, fix in zip(groups, fixes):
+            for i in members:
+                if items[i][1] is not None:
+                    by_rule[items[i][1]] = fix
+                if items[i][2] is not None:
+                    by_cell[items[i][2]] = fix
+        return by_rule, by_cell
+
+    def localise(self, cell_sets: list[set[str]]) -> _Fix:
+        order = self.e.order
+        common = set.intersection(*cell_sets)
+        singles = []
+        for cell in sorted(common, key=order.__getitem__):
+            got = self.solve1(cell)
+            if got is not None:
+                singles.append((cell, got[0], got[1]))
+        if singles:
+            return self.choose([((c,), (x,), ex) for c, x, ex in singles])
+        universe = sorted(set().union(*cell_sets), key=order.__getitem__)
+        if len(universe) <= _MAX_PAIR_CELLS:
+            pairs = []
+            for a, b in combinations(universe, 2):
+                if not all(a in s or b in s for s in cell_sets):
+                    continue
+                got = self.solve2(a, b)
+                if got is not None:
+                    pairs.append(((a, b), got, True))
+            if pairs:
+                return self.choose(pairs)
+        return self.cover(cell_sets, universe)
+
+    def cover(self, cell_sets: list[set[str]], universe: list[str]) -> _Fix:
+        """Several wrong cells: the fewest cells, each repairable on its own, that cover every failure."""
+        clean: dict[str, tuple[float, bool]] = {}
+        for cell in universe:
+            got = self.solve1(cell)
+            if got is not None and got[1]:
+                clean[cell] = got
+        if not clean or len(clean) > _MAX_COVER_CELLS:
+            return _Fix()
+        reach = {c: {i for i, s in enumerate(cell_sets) if c in s} for c in clean}
+        everything = set(range(len(cell_sets)))
+        for k in range(2, min(_MAX_COVER_SIZE, len(clean)) + 1):
+            found = []
+            for combo in combinations(clean, k):
+                if set().union(*(reach[c] for c in combo)) != everything:
+                    continue
+                xs = tuple(clean[c][0] for c in combo)
+                if self.ok_with(dict(zip(combo, xs))):
+                    found.append((combo, xs, True))
+            if found:
+                return self.choose(found)
+        return _Fix()
+
+    def choose(self, sols: list[tuple[tuple[str, ...], tuple[float, ...], bool]]) -> _Fix:
+        score = {}
+        for cells, _, _ in sols:
+            for c in cells:
+                if c not in score:
+                    score[c] = self.passing(c)
+        ranked = [(sum(score[c] for c in cells), cells, xs, ex) for cells, xs, ex in sols]
+        best = min(r[0] for r in ranked)
+        tied = [r for r in ranked if r[0] == best]
+        notes = {}
+        if len(tied) > 1:
+            slipped = []
+            for r in tied:
+                n = {c: slip_note(self.vals[c], x) for c, x in zip(r[1], r[2]) if r[3]}
+                if n and all(n.values()):
+                    slipped.append((r, n))
+            if len(slipped) == 1:
+                tied, notes = [slipped[0][0]], slipped[0][1]
+        if len(tied) == 1:
+            _, cells, xs, exact = tied[0]
+            if not notes and exact:
+                notes = {c: n for c, x in zip(cells, xs) if (n := slip_note(self.vals[c], x))}
+            return _Fix(values=dict(zip(cells, xs)), exact=exact, notes=notes)
+        cands: list[tuple[str, float | None]] = []
+        for _, cells, xs, exact in tied:
+            for c, x in zip(cells, xs):
+                if c not in [k for k, _ in cands]:
+                    cands.append((c, x if len(cells) == 1 else None))
+        return _Fix(candidates=cands)
+
+
+# --------------------------------------------------------------------------- engine
+
+_ENGINES: dict[str, "_Engine"] = {}
+
+
+def _engine(form: Form) -> "_Engine":
+    eng = _ENGINES.get(form.spec_hash)
+    if eng is None:
+        eng = _ENGINES[form.spec_hash] = _Engine(form)
+    return eng
+
+
+class _Engine:
+    """A form's rules compiled for batch evaluation (built once per spec)."""
+
+    def __init__(self, form: Form):
+        rs: RuleSet = rule_set(form)
+        self.form, self.rs = form, rs
+        cells = form.cells
+        self.cols = list(cells)
+        self.order = {c: i for i, c in enumerate(self.cols)}
+        self.types = {c: cells[c].type for c in self.cols}
+        nc = len(self.cols)
+        self.rules: list[Rule] = [r for r in rs.rules if r.kind != "type"]
+        self.type_rules = {r.table: r for r in rs.rules if r.kind == "type"}
+        nr = len(self.rules)
+        self.prev_cols = sorted({c for r in self.rules for c in r.prev_cells} & set(cells))
+        pindex = {c: i for i, c in enumerate(self.prev_cols)}
+        npv = len(self.prev_cols)
+        self.inc_req = np.zeros((nc, nr), np.float32)
+        self.inc_opt = np.zeros((nc, nr), np.float32)
+        self.inc_prev = np.zeros((npv, nr), np.float32)
+        self.tables = list(form.tables)
+        tindex = {t: i for i, t in enumerate(self.tables)}
+        self.rule_tab = np.zeros((len(self.tables), nr), np.float32)
+        for j, r in enumerate(self.rules):
+            for c in r.cells:
+                (self.inc_opt if cells[c].optional else self.inc_req)[self.order[c], j] = 1
+                self.rule_tab[tindex[cells[c].table], j] = 1
+            for c in r.prev_cells:
+                self.inc_prev[pindex[c], j] = 1
+        # linear rules: one coefficient matrix over [cells | last year's cells]
+        a_rows, consts, ops, owner = [], [], [], []
+        self.linear_parts: dict[int, list[tuple[dict, dict, float, str]]] = {}
+        for j, r in enumerate(self.rules):
+            if not r.linear:
+                continue
+            parts = []
+            for con in r.constraints:
+                vec = np.zeros(nc + npv)
+                coef, pcoef = {}, {}
+                for v, c in con.coef:
+                    if v.startswith("prev:"):
+                        vec[nc + pindex[v[5:]]] += c
+                        pcoef[v[5:]] = c
+                    else:
+                        vec[self.order[v]] += c
+                        coef[v] = c
+                a_rows.append(vec)
+                consts.append(con.const)
+                ops.append(con.op)
+                owner.append(j)
+                parts.append((coef, pcoef, con.const, con.op))
+            self.linear_parts[j] = parts
+        self.A = np.array(a_rows).T if a_rows else np.zeros((nc + npv, 0))
+        self.b = np.array(consts)
+        self.op_eq = np.array([o == "==" for o in ops])
+        self.op_le = np.array([o == "<=" for o in ops])
+        self.c2r = np.zeros((len(ops), nr), np.float32)
+        self.c2r[np.arange(len(ops)), owner] = 1
+        # other rules: numpy expressions over the columns
+        self.nonlinear = []
+        for j, r in enumerate(self.rules):
+            if r.linear:
+                continue
+            names = arg_names(r.cells, r.prev_cells)
+            src = code(r.node, names, "np")[0]
+            if r.when is not None:
+                src = f"((~({code(r.when, names, 'np')[0]})) | ({src}))"
+            fn = eval(f"lambda c, p: {src}", {"np": np})  # noqa: S307 (generated from a checked tree)
+            self.nonlinear.append((j, fn, [self.order[c] for c in r.cells],
+                                   [pindex[c] for c in r.prev_cells]))
+        self.unit_conds = [(j, re.compile(r.unit_matches) if r.unit_matches else None,
+                            re.compile(r.unit_excludes) if r.unit_excludes else None)
+                           for j, r in enumerate(self.rules) if r.unit_matches or r.unit_excludes]
+        self.is_error = np.array([r.is_error for r in self.rules], bool)
+        # sum rules that can derive a blank target
+        self.proposers = []
+        for j, r in enumerate(self.rules):
+            if r.is_error and r.target and r.linear and not r.prev_cells and not cells[r.target].optional \
+                    and len(r.constraints) == 1 and r.constraints[0].op == "==":
+                coef = dict(r.constraints[0].coef)
+                tc = coef.pop(r.target)
+                idx = [self.order[v] for v in coef]
+                self.proposers.append((j, self.order[r.target], np.array(idx, int),
+                                       np.array([coef[v] for v in coef]), r.constraints[0].const, tc))
+        self.table_req = {t: np.array([self.order[c] for c, cell in form.tables[t].cells.items()
+                                       if not cell.optional], int) for t in self.tables}
+        types = np.array([self.types[c] for c in self.cols])
+        self.t_int, self.t_signed, self.t_dec = types == "int", types == "signed_int", types == "decimal"
+        self.optional = np.array([cells[c].optional for c in self.cols], bool)
+        self.subtotal_of: dict[str, str] = {}  # item cell → its optional subtotal cell
+        self.items_of: dict[str, list[str]] = {}  # optional subtotal cell → its item cells
+        for cid, cell in cells.items():
+            if cell.optional:
+                table = form.tables[cell.table]
+                kids = [f"{table.id}.{k}.{cell.column}" for k in table.rows[cell.row].children]
+                self.items_of[cid] = [k for k in kids if k in cells]
+                for k in self.items_of[cid]:
+                    self.subtotal_of[k] = cid
+
+    # ------------------------------------------------------------------ batch
+
+    def run(self, units: list[Unit], prevs: list[Unit | None]) -> None:
+        n = len(units)
+        df = frame(units, self.form)
+        M = df.to_numpy(dtype=float, copy=True)
+        blank = np.isnan(M)
+        P = np.full((n, len(self.prev_cols)), np.nan)
+        for i, p in enumerate(prevs):
+            if p is not None:
+                P[i] = [_to_float(p.values.get(c)) for c in self.prev_cols]
+        tblank = np.column_stack([blank[:, self.table_req[t]].all(1) for t in self.tables])
+        F, proposed, source = self._propose(M, blank, tblank)
+        nanF = np.isnan(F)
+        nanP = np.isnan(P)
+        X = np.hstack([np.where(nanF, 0.0, F), np.where(nanP, 0.0, P)])
+        R = X @ self.A + self.b
+        ok_c = np.where(self.op_eq, np.abs(R) <= TOL, np.where(self.op_le, R <= TOL, R < -TOL))
+        ok = ((~ok_c).astype(np.float32) @ self.c2r) == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for j, fn, idx, pidx in self.nonlinear:
+                res = fn([F[:, i] for i in idx], [P[:, i] for i in pidx])
+                ok[:, j] = np.broadcast_to(np.asarray(res, bool), (n,))
+        nf = nanF.astype(np.float32)
+        missing = (nf @ self.inc_req) > 0
+        applicable = ((nf @ self.inc_opt) == 0) & ((nanP.astype(np.float32) @ self.inc_prev) == 0)
+        applicable &= (tblank.astype(np.float32) @ self.rule_tab) == 0
+        if self.unit_conds:
+            names = [_unit_name(u) or "" for u in units]
+            for j, inc, exc in self.unit_conds:
+                mask = np.array([(inc is None or bool(inc.search(s))) and (exc is None or not exc.search(s))
+                                 for s in names], bool)
+                applicable[:, j] &= mask
+        judged = applicable & ~missing
+        fail = judged & ~ok
+        cannot = applicable & missing & self.is_error
+        with np.errstate(invalid="ignore"):
+            whole = M == np.floor(M)
+            typebad = ~blank & ((self.t_int & ((M < 0) | ~whole)) | (self.t_signed & ~whole) | (self.t_dec & (M < 0)))
+        look = fail.any(1) | cannot.any(1) | proposed.any(1) | typebad.any(1) | tblank.any(1) \
+            | (blank & ~self.optional).any(1)
+        for i in np.nonzero(look)[0]:
+            new = self._cell_findings(units[i], F[i], blank[i], P[i], proposed[i], source[i],
+                                      judged[i], fail[i], cannot[i], typebad[i], tblank[i])
+            _add(units[i], new)
+        text = _TextChecks(self, units, F, nanF, prevs)
+        for i, u in enumerate(units):
+            _add(u, text.findings(i) + _report_findings(u))
+
+    def _propose(self, M: np.ndarray, blank: np.ndarray, tblank: np.ndarray):
+        """Fill blank targets of sum rules whose parts are all filled (the proposals)."""
+        F = M.copy()
+        proposed = np.zeros(M.shape, bool)
+        source = np.full(M.shape, -1, np.int32)
+        rows = np.nonzero((blank & ~self.optional).any(1) & ~tblank.all(1))[0]
+        if not len(rows) or not self.proposers:
+            return F, proposed, source
+        sub = F[rows]
+        for _ in range(8):
+            changed = False
+            nan = np.isnan(sub)
+            for j, t, idx, coef, const, tc in self.proposers:
+                mask = nan[:, t] & ~nan[:, idx].any(1)
+                if mask.any():
+                    sub[mask, t] = -(sub[np.ix_(mask, idx)] @ coef + const) / tc
+                    nan[mask, t] = False
+                    r = rows[mask]
+                    proposed[r, t] = True
+                    source[r, t] = j
+                    changed = True
+            if not changed:
+                break
+        F[rows] = sub
+        return F, proposed, source
+
+    # ------------------------------------------------------------------ one unit
+
+    def _cell_findings(self, unit: Unit, f: np.ndarray, blank: np.ndarray, p: np.ndarray,
+                       proposed: np.ndarray, source: np.ndarray, judged: np.ndarray, fail: np.ndarray,
+                       cannot: np.ndarray, typebad: np.ndarray, tblank: np.ndarray) -> list[Finding]:
+        form = self.form
+        vals = dict(zip(self.cols, f.tolist()))
+        prev = dict(zip(self.prev_cols, p.tolist()))
+        read_cells, read_tables = self._read_reported(unit)
+        out: list[Finding] = []
+        for t, flag in zip(self.tables, tblank):
+            if flag and t not in read_tables:
+                tname = table_name(form.tables[t])
+                out.append(Finding(rule=f"{t}.blank", severity=WARNING, table=t,
+                                   message=f"{tname}未填写（没有发生的事项请填 0）"))
+        bad_types = [self.cols[k] for k in np.nonzero(typebad)[0] if self.cols[k] not in read_cells]
+        failing = [j for j in np.nonzero(fail)[0] if self.is_error[j]]
+        fix_rule: dict[int, _Fix] = {}
+        fix_cell: dict[str, _Fix] = {}
+        if failing or bad_types:
+            search = _Search(self, vals, prev, [j for j in np.nonzero(judged)[0] if self.is_error[j]], bad_types)
+            fix_rule, fix_cell = search.run()
+        for k in np.nonzero(proposed)[0]:
+            out.append(self._proposal(unit, self.rules[source[k]], self.cols[k], vals))
+        for j in np.nonzero(fail)[0]:
+            out.append(self._failure(unit, self.rules[j], vals, prev, fix_rule.get(j)))
+        for cell in bad_types:
+            out.append(self._type_failure(unit, cell, vals[cell], fix_cell.get(cell)))
+        covered = set()
+        for j in np.nonzero(cannot)[0]:
+            rule = self.rules[j]
+            blanks = [c for c in rule.cells if math.isnan(vals[c]) and not form.cells[c].optional]
+            covered.update(blanks)
+            parts = self._through_subtotals(rule, vals)
+            if parts is not None:  # items left blank under a filled subtotal: judge the sum by the subtotal
+                exp = sum(vals[c] for c in parts)
+                if abs(exp - vals[rule.target]) > TOL:
+                    out.append(Finding(
+                        rule=rule.id, severity=ERROR, table=rule.table,
+                        message=f"{cell_name(form, rule.target)}应为 {_fmt(exp)}（{rule.parts_text}，"
+                                f"按小计计算），实为 {_fmt(vals[rule.target])}",
+                        cells=tuple(unit.ref(c) for c in (rule.target, *parts)),
+                        cell_ids=(rule.target, *parts), expected=_out(exp), actual=_out(vals[rule.target])))
+                continue
+            if all(c in read_cells for c in blanks):
+                continue
+            names = "、".join(cell_name(form, c) for c in blanks[:6]) + ("等" if len(blanks) > 6 else "")
+            out.append(Finding(
+                rule=rule.id, severity=WARNING, table=rule.table,
+                message=f"无法判断“{rule.description}”：{names}未填写（空白不等于 0，没有发生请填 0）",
+                cells=tuple(unit.ref(c) for c in blanks), cell_ids=tuple(blanks)))
+        for t, flag in zip(self.tables, tblank):
+            if flag:
+                continue
+            left = [c for c in form.tables[t].cells if math.isnan(vals[c]) and not form.cells[c].optional
+                    and c not in covered and c not in read_cells]
+            if left:
+                names = "、".join(cell_name(form, c, with_table=False) for c in left[:6])
+                more = f"等 {len(left)} 个单元格" if len(left) > 6 else ""
+                out.append(Finding(
+                    rule=f"{t}.blank_cells", severity=WARNING, table=t,
+                    message=f"{table_name(form.tables[t])}{names}{more}未填写（空白不等于 0，没有发生请填 0）",
+                    cells=tuple(unit.ref(c) for c in left), cell_ids=tuple(left)))
+        return out
+
+    def _read_reported(self, unit: Unit) -> tuple[set[str], set[str]]:
+        """Cells and tables whose blanks the reader has already explained (READ.* findings)."""
+        cells: set[str] = set()
+        tables: set[str] = set()
+        for fd in unit.findings:
+            if not fd.rule.startswith("READ."):
+                continue
+            cells.update(fd.cell_ids)
+            if fd.rule == "READ.hybrid":
+                for c in fd.cell_ids:
+                    cells.update(self.items_of.get(c, ()))
+            if fd.rule in ("READ.missing_table", "READ.missing_column") and fd.table in self.form.tables:
+                tables.add(fd.table)
+                cells.update(self.form.tables[fd.table].cells)
+        return cells, tables
+
+    def _through_subtotals(self, rule: Rule, vals: dict[str, float]) -> list[str] | None:
+        """The parts of a sum rule with blank items replaced by their filled subtotal, if that fills every gap."""
+        if rule.kind != "sum" or math.isnan(vals[rule.target]):
+            return None
+        parts: list[str] = []
+        for c in rule.parts:
+            if not math.isnan(vals[c]):
+                parts.append(c)
+                continue
+            sub = self.subtotal_of.get(c)
+            if sub is None or math.isnan(vals[sub]) or sub == rule.target:
+                return None
+            if not all(k in rule.parts and math.isnan(vals[k]) for k in self.items_of[sub]):
+                return None
+            if sub not in parts:
+                parts.append(sub)
+        return parts
+
+    def _proposal(self, unit: Unit, rule: Rule, cell: str, vals: dict[str, float]) -> Finding:
+        x = vals[cell]
+        how = rule.parts_text or f"“{rule.description}”"
+        return Finding(
+            rule=rule.id, severity=ERROR, table=rule.table,
+            message=f"{cell_name(self.form, cell)}未填写，按{how}应为 {_fmt(x)}",
+            cells=tuple(unit.ref(c) for c in rule.cells), cell_ids=rule.cells,
+            expected=_out(x, self.types[cell]), actual=None, suspect=cell,
+            suggestion=_out(x, self.types[cell]), proposal=True)
+
+    def _type_failure(self, unit: Unit, cell: str, x: float, fix: _Fix | None) -> Finding:
+        typ = self.types[cell]
+        want = {"int": "非负整数", "signed_int": "整数", "decimal": "非负数"}[typ]
+        rule = self.type_rules[self.form.cells[cell].table]
+        f = Finding(rule=rule.id, severity=ERROR, table=rule.table,
+                    message=f"{cell_name(self.form, cell)}应为{want}，实为 {_fmt(x)}",
+                    cells=(unit.ref(cell),), cell_ids=(cell,), actual=_out(x, typ), suspect=cell)
+        if fix is not None and cell in fix.values:
+            f.suggestion = _out(fix.values[cell], typ)
+            f.message += f"；按其他各项推算应为 {_fmt(fix.values[cell])}"
+        return f
+
+    def _failure(self, unit: Unit, rule: Rule, vals: dict[str, float], prev: dict[str, float],
+                 fix: _Fix | None) -> Finding:
+        form = self.form
+        cells = list(rule.cells)
+        expected = actual = None
+        about = None  # the cell the message is about
+        if rule.kind == "sum":
+            exp = sum(vals[c] for c in rule.parts)
+            expected, actual, about = exp, vals[rule.target], rule.target
+            msg = f"{cell_name(form, rule.target)}应为 {_fmt(exp)}（{rule.parts_text}），实为 {_fmt(actual)}"
+        elif rule.kind == "subset":
+            parent = cells[0]
+            over = [c for c in rule.parts if vals[c] > vals[parent] + TOL]
+            msg = "；".join(f"{cell_name(form, c)}为 {_fmt(vals[c])}，大于"
+                           f"{cell_name(form, parent, with_table=False)}（{_fmt(vals[parent])}）" for c in over)
+            msg += "；“其中”项不应大于总数"
+            expected, actual, about = vals[parent], vals[over[0]], over[0]
+        elif rule.kind == "dedup":
+            total = cells[0]
+            t = vals[total]
+            over = [c for c in rule.parts if vals[c] > t + TOL]
+            s = sum(vals[c] for c in rule.parts)
+            bits = [f"{cell_name(form, c)}为 {_fmt(vals[c])}，大于"
+                    f"{cell_name(form, total, with_table=False)}（{_fmt(t)}）" for c in over]
+            if over:
+                bits.append("后者按不同方式去重计数，应不小于其中任何一项")
+                expected, actual = max(vals[c] for c in over), t
+            if t > s + TOL:
+                bits.append(f"{cell_name(form, total)}为 {_fmt(t)}，大于各项之和 {_fmt(s)}；"
+                            f"去重计数的总数不应大于各项之和")
+                expected, actual = s, t
+            msg = "；".join(bits)
+            about = total
+        else:
+            msg, expected, actual = self._expr_message(rule, vals, prev)
+        f = Finding(rule=rule.id, severity=rule.severity, message=msg, table=rule.table,
+                    cells=tuple(unit.ref(c) for c in cells), cell_ids=tuple(cells),
+                    expected=_out(expected) if expected is not None else None,
+                    actual=_out(actual) if actual is not None else None)
+        if rule.is_error and fix is not None:
+            self._attach(f, rule, fix, vals, about)
+        return f
+
+    def _attach(self, f: Finding, rule: Rule, fix: _Fix, vals: dict[str, float], about: str | None) -> None:
+        form = self.form
+        named = [c for c in rule.cells if c in fix.values]
+        if named:
+            c = named[0]
+            x = fix.values[c]
+            f.suspect, f.suggestion = c, _out(x, self.types[c])
+            f.note = fix.notes.get(c)
+            if not fix.exact:
+                f.note = f"能使各项错误级规则成立的最接近的值为 {_fmt(x)}"
+            if named != [about]:
+                more = "；".join(f"{cell_name(form, k)}应为 {_fmt(fix.values[k])}（实为 {_fmt(vals[k])}）"
+                                + (f"，{fix.notes[k]}" if k in fix.notes else "") for k in named)
+                f.message += f"。最可能填错的是：{more}"
+            elif f.note:
+                f.message += f"（{f.note}）"
+            return
+        cands = [(c, x) for c, x in fix.candidates if c in rule.cells]
+        if cands:
+            f.candidates = tuple(c for c, _ in cands)
+            f.note = "无法确定是哪一格填错，可能是：" + "、".join(
+                cell_name(form, c) + (f"（应为 {_fmt(x)}）" if x is not None else "") for c, x in cands)
+
+    def _expr_message(self, rule: Rule, vals: dict[str, float], prev: dict[str, float]):
+        form = self.form
+        tname = table_name(form.tables[rule.table]) if rule.table else ""
+        node = rule.node
+
+        def label(n: tuple) -> str:
+            cell = form.cell(n[1])
+            table = form.tables[cell.table]
+            if rule.where and rule.where.endswith("列") and cell.table == rule.table:
+                name = f"“{row_name(table, cell.row)}”"
+            elif rule.where and cell.table == rule.table and len(table.value_columns()) > 1:
+                name = f"“{column_name(table, cell.column)}”"
+            else:
+                name = cell_name(form, n[1], with_table=cell.table != rule.table)
+            return f"上年报告的{name}" if n[0] == "prev" else name
+
+        def side(n: tuple) -> str:
+            terms = sum_terms(n)
+            if terms is not None and len(terms) > 1:
+                names = [label(t) for t in terms]
+                return "、".join(names[:-1]) + "与" + names[-1] + "之和"
+            return render(n, label)
+
+        where = rule.where or ""
+        head = f"{tname}{where}：" if where else (f"{tname}：" if tname else "")
+        cond = ""
+        if rule.when is not None:
+            wcells, wprev = refs(rule.when)
+            shown = [f"{label(('cell', c))}为 {_fmt(vals[c])}" for c in wcells]
+            shown += [f"{label(('prev', c))}为 {_fmt(prev.get(c))}" for c in wprev]
+            cond = f"（{'，'.join(shown)}）"
+        if node[0] == "cmp" and affine(node[2]) is not None and affine(node[3]) is not None:
+            lv, rv = _value(node[2], vals, prev), _value(node[3], vals, prev)
+            if rule.message:
+                text = rule.message.format(where=where, lhs=_fmt(lv), rhs=_fmt(rv), diff=_fmt(lv - rv))
+                return text + cond, rv, lv
+            right = f"{side(node[3])}（{_fmt(rv)}）" if node[3][0] != "num" else f" {_fmt(rv)}"
+            return f"{head}{side(node[2])}为 {_fmt(lv)}，{_REL[node[1]]}{right}{cond}", rv, lv
+        if node[0] == "cmp":
+            lv, rv = _value(node[2], vals, prev), _value(node[3], vals, prev)
+            if rule.message:
+                return rule.message.format(where=where, lhs=_fmt(lv), rhs=_fmt(rv), diff=_fmt(lv - rv)), None, None
+        shown = "，".join(f"{label(('cell', c))}为 {_fmt(vals[c])}" for c in rule.cells)
+        shown += "".join(f"，{label(('prev', c))}为 {_fmt(prev.get(c))}" for c in rule.prev_cells)
+        text = rule.message.format(where=where, lhs="", rhs="", diff="") if rule.message else \
+            f"{head}不符合“{rule.description}”"
+        return f"{text}（{shown}）", None, None
+
+
+def _add(unit: Unit, findings: list[Finding]) -> None:
+    seen = {(f.rule, f.cell_ids, f.message) for f in unit.findings}
+    for f in findings:
+        key = (f.rule, f.cell_ids, f.message)
+        if key not in seen:
+            unit.findings.append(f)
+            seen.add(key)
+
+
+# --------------------------------------------------------------------------- narrative
+
+_WS = re.compile(r"\s+")
+_STOPS = "。；！？"
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _flat(text: str | None) -> str:
+    return _WS.sub("", text or "")
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    a = max(text.rfind(ch, 0, start) for ch in _STOPS) + 1
+    ends = [i for i in (text.find(ch, end) for ch in _STOPS) if i >= 0]
+    b = min(ends) + 1 if ends else len(text)
+    s = text[a:b]
+    if len(s) > 80:
+        lo = max(start - a - 30, 0)
+        s = ("…" if lo else "") + s[lo:lo + 80] + "…"
+    return s
+
+
+class _TextChecks:
+    """Narrative and text rules for a batch (table values computed once, vectorised)."""
+
+    def __init__(self, engine: _Engine, units: list[Unit], F: np.ndarray, nanF: np.ndarray,
+                 prevs: list[Unit | None]):
+        self.e = engine
+        self.units = units
+        self.prevs = prevs
+        self.values: dict[tuple[str, int], np.ndarray] = {}
+        self.when: dict[str, np.ndarray] = {}
+        n = len(units)
+        has_text = np.array([any(t and t.strip() for t in u.narrative.values()) for u in units], bool)
+        self.has_text = has_text
+        order = engine.order
+        for rule in engine.rs.text_rules:
+            if rule.kind == "narrative" and has_text.any():
+                for k, tree in enumerate(rule.equals):
+                    aff = affine(tree)
+                    const = aff.pop("", 0.0)
+                    idx = [order[c] for c in aff]
+                    coef = np.array([aff[c] for c in aff])
+                    vals = F[:, idx] @ coef + const if idx else np.full(n, const)
+                    if idx:
+                        vals[nanF[:, idx].any(1)] = np.nan
+                    self.values[(rule.id, k)] = vals
+            if rule.kind == "mention" and rule.when is not None:
+                names = arg_names(rule.when_cells, ())
+                fn = eval(f"lambda c, p: {code(rule.when, names, 'np')[0]}", {"np": np})  # noqa: S307
+                with np.errstate(invalid="ignore"):
+                    res = np.broadcast_to(np.asarray(fn([F[:, order[c]] for c in rule.when_cells], []), bool), (n,))
+                res = res & ~nanF[:, [order[c] for c in rule.when_cells]].any(1)
+                self.when[rule.id] = res
+
+    def _flat(self, unit: Unit, section: str) -> str:
+        key = (id(unit), section)
+        text = self._flat_cache.get(key)
+        if text is None:
+            text = self._flat_cache[key] = _flat(unit.narrative.get(section))
+        return text
+
+    def findings(self, i: int) -> list[Finding]:
+        unit = self.units[i]
+        self._flat_cache: dict[tuple[int, str], str] = {}
+        out: list[Finding] = []
+        for rule in self.e.rs.text_rules:
+            if rule.kind == "narrative":
+                if self.has_text[i]:
+                    out.extend(self._narrative(rule, i, unit))
+            elif rule.kind == "mention":
+                out.extend(self._mention(rule, i, unit))
+            elif rule.kind == "length":
+                out.extend(self._length(rule, unit))
+            elif rule.kind == "repeat" and self.prevs[i] is not None:
+                out.extend(self._repeat(rule, unit, self.prevs[i]))
+        return out
+
+    def _sections(self, rule: TextRule, unit: Unit) -> list[str]:
+        ids = rule.sections or [s.id for s in self.e.form.sections if s.kind == "text"]
+        return [s for s in ids if unit.narrative.get(s)]
+
+    def _heading(self, section: str) -> str:
+        for s in self.e.form.sections:
+            if s.id == section:
+                return s.heading
+        return section
+
+    def _narrative(self, rule: TextRule, i: int, unit: Unit) -> list[Finding]:
+        form = self.e.form
+        out = []
+        expected = [self.values[(rule.id, k)][i] for k in range(len(rule.equals))]
+        if any(math.isnan(x) for x in expected):
+            return out
+        first = rule.equals_cells[0]
+        pat = re.compile(rule.pattern)
+        zero = re.compile(rule.zero) if rule.zero else None
+        for section in self._sections(rule, unit):
+            text = self._flat(unit, section)
+            hits = [(m, float(m.group(1).replace(",", ""))) for m in pat.finditer(text)]
+            if zero is not None:
+                hits += [(m, 0.0) for m in zero.finditer(text)]
+            for m, n in hits:
+                if any(abs(n - x) <= TOL for x in expected):
+                    continue
+                terms = sum_terms(rule.equals[0])
+                if terms is not None:
+                    names = [cell_name(form, t[1], with_table=k == 0) for k, t in enumerate(terms)]
+                    what = names[0] if len(names) == 1 else "、".join(names[:-1]) + "与" + names[-1] + "之和"
+                else:
+                    what = rule.description
+                sentence = _sentence(text, m.start(), m.end())
+                cells = tuple(c for cs in rule.equals_cells for c in cs)
+                out.append(Finding(
+                    rule=rule.id, severity=rule.severity, table=form.cell(first[0]).table,
+                    message=f"“{self._heading(section)}”中“{sentence}”所说的 {_fmt(n)} 与表中不一致："
+                            f"{what}为 {_fmt(expected[0])}",
+                    cells=_section_loc(unit, section) + tuple(unit.ref(c) for c in cells), cell_ids=cells,
+                    expected=_out(expected[0]), actual=_out(n), note=sentence))
+        return out
+
+    def _mention(self, rule: TextRule, i: int, unit: Unit) -> list[Finding]:
+        if rule.when is not None and not self.when[rule.id][i]:
+            return []
+        filled = unit.meta.get(rule.unless_field) if rule.unless_field else None
+        if filled is not None and str(filled).strip():
+            return []
+        text = "".join(self._flat(unit, s) for s in rule.sections)
+        if any(m in text for m in rule.mentions):
+            return []
+        loc = _section_loc(unit, rule.sections[0])
+        return [Finding(rule=rule.id, severity=rule.severity, message=rule.message or rule.description,
+                        table=rule.table, cells=loc)]
+
+    def _length(self, rule: TextRule, unit: Unit) -> list[Finding]:
+        out = []
+        for s in rule.sections:
+            n = len(_HAN.findall(unit.narrative.get(s) or ""))
+            if n > rule.max_chars:
+                out.append(Finding(
+                    rule=rule.id, severity=rule.severity, cells=_section_loc(unit, s),
+                    message=f"“{self._heading(s)}”约 {n} 字，超过 {rule.max_chars} 字（{rule.description}）",
+                    expected=rule.max_chars, actual=n))
+        return out
+
+    def _repeat(self, rule: TextRule, unit: Unit, prev: Unit) -> list[Finding]:
+        out = []
+        for s in rule.sections:
+            a, b = _flat(unit.narrative.get(s)), _flat(prev.narrative.get(s))
+            if len(a) < 20 or len(b) < 20:
+                continue
+            sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+            if sm.real_quick_ratio() < rule.threshold or sm.quick_ratio() < rule.threshold:
+                continue
+            ratio = sm.ratio()
+            if ratio >= rule.threshold:
+                out.append(Finding(
+                    rule=rule.id, severity=rule.severity, cells=_section_loc(unit, s),
+                    message=f"“{self._heading(s)}”与上年报告的同一部分 {round(ratio * 100)}% 相同，"
+                            f"应实事求是写明本年的问题和改进举措，避免年年雷同",
+                    expected=None, actual=round(ratio, 3)))
+        return out
+
+
+# --------------------------------------------------------------------------- report level
+
+_GOV_RE = re.compile(r"人民政府(办公厅|办公室)?$")
+_PERIOD_RE = re.compile(r"(\d{4})年1月1日[^。；]{0,6}?(\d{4})年12月31日")
+_YEAR_IN_TITLE = re.compile(r"(\d{4})年")
+
+
+def _where(locations: dict[str, tuple[str, str]], key: str) -> tuple[str, ...]:
+    """The sheet!A1 reference of a metadata field or a narrative section, if known."""
+    loc = locations.get(key)
+    return (f"{loc[0]}!{loc[1]}",) if loc else ()
+
+
+def _meta_loc(unit: Unit, field_id: str) -> tuple[str, ...]:
+    return _where(unit.meta_locations, field_id)
+
+
+def _section_loc(unit: Unit, section: str) -> tuple[str, ...]:
+    return _where(unit.narrative_locations, section)
+
+
+def _report_findings(unit: Unit) -> list[Finding]:
+    form = unit.form
+    out: list[Finding] = []
+    read_meta = " ".join(f.message for f in unit.findings if f.rule == "READ.meta")
+    name = _unit_name(unit)
+    if not name and "单位名称" not in read_meta:
+        out.append(Finding(rule="META.unit", severity=ERROR, message="没有填写单位名称",
+                           cells=_meta_loc(unit, "unit")))
+    year = _unit_year(unit)
+    if year is None:
+        if "年度" not in read_meta:
+            out.append(Finding(rule="META.year", severity=ERROR, message="没有填写报告年度",
+                               cells=_meta_loc(unit, "year")))
+        return out
+    out.extend(_year_findings(unit, year))
+    out.extend(_date_findings(unit, year, name or ""))
+    if not form.applies_to(year):
+        first, last = form.years
+        span = f"{first or ''}—{last or ''}年度"
+        better = _form_for(year, form.id)
+        advice = f"，{year}年度应使用{better}" if better else ""
+        out.append(Finding(rule="B8", severity=WARNING,
+                           message=f"本报告为 {year} 年度，但使用的是{form.short_name}（适用于{span}）{advice}"))
+    missing = [s for s in form.sections if s.kind == "text" and s.required and not _flat(unit.narrative.get(s.id))]
+    if missing:
+        out.append(Finding(rule="D1", severity=WARNING,
+                           message="缺少以下部分的文字：" + "、".join(s.heading for s in missing)))
+    out.extend(_decimal_findings(unit))
+    return out
+
+
+_FORM_FOR: dict[tuple[int, str], str | None] = {}
+
+
+def _form_for(year: int, not_id: str) -> str | None:
+    """Short name of the form that applies to a year (other than the one used)."""
+    key = (year, not_id)
+    if key not in _FORM_FOR:
+        found = next((f for f in load_forms().values() if f.applies_to(year) and f.id != not_id), None)
+        _FORM_FOR[key] = found.short_name if found else None
+    return _FORM_FOR[key]
+
+
+def _year_findings(unit: Unit, year: int) -> list[Finding]:
+    out = []
+    meta_year = unit.meta.get("year")
+    if unit.year is not None and meta_year not in (None, "") and str(meta_year).strip().rstrip("年") != str(unit.year):
+        out.append(Finding(rule="D5", severity=WARNING, cells=_meta_loc(unit, "year"),
+                           message=f"报告年度不一致：表中填写为 {meta_year}，标题为 {unit.year} 年",
+                           expected=unit.year, actual=meta_year))
+    title = unit.meta.get("title")
+    if title:
+        years = {int(y) for y in _YEAR_IN_TITLE.findall(_flat(str(title)))}
+        if years and year not in years:
+            out.append(Finding(rule="D5", severity=WARNING, cells=_meta_loc(unit, "title"),
+                               message=f"标题中的年度（{'、'.join(map(str, sorted(years)))}）与数据年度 {year} 不一致",
+                               expected=year, actual=min(years)))
+    for section, text in unit.narrative.items():
+        for m in _PERIOD_RE.finditer(_flat(text)):
+            a, b = int(m.group(1)), int(m.group(2))
+            if a != year or b != year:
+                out.append(Finding(
+                    rule="D5", severity=WARNING, cells=_section_loc(unit, section),
+                    message=f"文中统计时限“{m.group(0)}”与报告年度 {year} 不一致",
+                    expected=year, actual=a if a != year else b))
+    return out
+
+
+def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
+    out = []
+    form = unit.form
+    end = date(year, 12, 31)
+    written = parse_date(unit.meta.get("date_written"))
+    filled = parse_date(unit.meta.get("date_filled"))
+    if written is not None:
+        if written <= end:
+            f = Finding(rule="D7", severity=ERROR, cells=_meta_loc(unit, "date_written"),
+                        message=f"成文日期 {_zh_date(written)} 早于统计年度结束（{_zh_date(end)}），"
+                                f"年度报告只能在统计年度结束后成文",
+                        expected=f"晚于{_zh_date(end)}", actual=written)
+            try:
+                fixed = written.replace(year=year + 1)
+            except ValueError:  # 2月29日
+                fixed = None
+            if fixed is not None and written.year == year and (filled is None or abs((fixed - filled).days) <= 180):
+                f.suggestion = fixed
+                f.note = f"疑似年份笔误：{_zh_date(written)} → {_zh_date(fixed)}"
+                f.message += f"；{f.note}"
+                if filled is not None:
+                    f.message += f"（填报日期为 {_zh_date(filled)}）"
+            out.append(f)
+        else:
+            gov = bool(_GOV_RE.search(name))
+            mmdd = "03-31" if gov else (form.deadline or "03-31")
+            month, day = (int(x) for x in mmdd.split("-"))
+            deadline = date(year + 1, month, day)
+            if written > deadline:
+                who = "本级政府年度报告" if gov else "部门年度报告"
+                out.append(Finding(
+                    rule="D6", severity=WARNING, cells=_meta_loc(unit, "date_written"),
+                    message=f"成文日期 {_zh_date(written)} 晚于{who}的公布期限 {_zh_date(deadline)}",
+                    expected=deadline, actual=written))
+    if filled is not None:
+        problem = None
+        if filled <= end:
+            problem = f"早于统计年度结束（{_zh_date(end)}）"
+        elif filled > date(year + 1, 12, 31):
+            problem = "比统计年度晚了一年以上"
+        elif filled > date.today():
+            problem = "晚于今天"
+        if problem:
+            out.append(Finding(rule="META.date_filled", severity=WARNING, cells=_meta_loc(unit, "date_filled"),
+                               message=f"填报日期 {_zh_date(filled)} {problem}，请核实", actual=filled))
+    return out
+
+
+_DECIMAL_CELLS: dict[str, list[str]] = {}
+
+
+def _decimal_findings(unit: Unit) -> list[Finding]:
+    form = unit.form
+    cells = _DECIMAL_CELLS.get(form.spec_hash)
+    if cells is None:
+        cells = _DECIMAL_CELLS[form.spec_hash] = [c for c, cell in form.cells.items() if cell.type == "decimal"]
+    out = []
+    for cid in cells:
+        v = unit.values.get(cid)
+        if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent < -6:
+            cell = form.cells[cid]
+            out.append(Finding(rule="B6.precision", severity=WARNING, table=cell.table,
+                               message=f"{cell_name(form, cid)}为 {v}，小数位数过多（单位是{cell.unit}），请核实",
+                               cells=(unit.ref(cid),), cell_ids=(cid,), actual=v))
+    return out
+
