@@ -12,15 +12,31 @@ EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    import shutil
+
+    width = None if sys.stdout.isatty() else max(120, shutil.get_terminal_size((120, 40)).columns)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def short_ref(unit, ref: str) -> str:
+    """``三、收到和处理政府信息公开申请情况!D6`` → ``表三 D6`` (sheet names of tables are long)."""
+    from ..rules import table_name
+
+    sheet, _, a1 = ref.rpartition("!")
+    if not sheet:
+        return ref
+    for cid, (s, _) in unit.locations.items():
+        if s == sheet:
+            return f"{table_name(unit.form.tables[cid.split('.', 1)[0]])} {a1}"
+    return f"{sheet} {a1}"
+
+
 def findings_table(unit, title: str | None = None):
-    """A rich table of a unit's findings, most severe first."""
+    """A rich table of a unit's findings, errors first."""
     from rich.table import Table
 
     from ..model import SEVERITY_ZH
@@ -28,15 +44,13 @@ def findings_table(unit, title: str | None = None):
     t = Table(title=title, show_lines=False, expand=True, title_justify="left")
     t.add_column("级别", no_wrap=True)
     t.add_column("位置", no_wrap=True)
-    t.add_column("说明", ratio=3)
-    t.add_column("建议", ratio=1)
-    for f in sorted(unit.findings, key=lambda f: (f.severity != "error", f.rule)):
+    t.add_column("说明", ratio=1, overflow="fold")
+    for f in sorted(unit.findings, key=lambda f: f.severity != "error"):
         style = "bold red" if f.severity == "error" else "yellow"
-        where = "、".join(f.cells[:3]) + ("等" if len(f.cells) > 3 else "")
-        hint = ""
-        if f.suggestion is not None and f.suspect:
-            hint = f"{unit.ref(f.suspect)} 改为 {f.suggestion}" if not f.proposal else f"建议填写 {f.suggestion}"
-        if f.note:
-            hint = f"{hint}（{f.note}）" if hint else f.note
-        t.add_row(f"[{style}]{SEVERITY_ZH.get(f.severity, f.severity)}[/]", where, f.message, hint)
+        refs = [unit.ref(f.suspect)] if f.suspect else list(f.cells[:1])
+        where = "、".join(short_ref(unit, r) for r in refs) + ("等" if not f.suspect and len(f.cells) > 1 else "")
+        text = f.message
+        if f.note and f.note not in text:
+            text += f"（{f.note}）"
+        t.add_row(f"[{style}]{SEVERITY_ZH.get(f.severity, f.severity)}[/]", where, text)
     return t

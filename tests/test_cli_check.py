@@ -1,0 +1,123 @@
+"""``gkreport check``: JSON of every cell, findings, exit codes, --xlsx and --previous."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from gkreport.cli import app
+from gkreport.form import load_form
+from gkreport.layout import grid
+from gkreport.template import sheet_name
+
+from conftest import SAMPLES
+
+runner = CliRunner()
+
+
+def test_template_fill_check_json_returns_every_cell(tmp_path):
+    path = tmp_path / "t.xlsx"
+    assert runner.invoke(app, ["template", "--form", "2021", "-o", str(path)]).exit_code == 0
+    form = load_form("2021")
+    wb = load_workbook(path)
+    rng = random.Random(1)
+    expected = {}
+    for t in form.tables.values():
+        ws = wb[sheet_name(t)]
+        for cid, (r, c) in grid(t).value_pos.items():
+            v = rng.randint(0, 50)
+            ws.cell(3 + r, c + 1).value = v
+            expected[cid] = (v, sheet_name(t), ws.cell(3 + r, c + 1).coordinate)
+    for row in wb["基本信息"].iter_rows():
+        if str(row[0].value).startswith("单位名称"):
+            row[1].value = "某某区教育局"
+        if str(row[0].value).startswith("年度"):
+            row[1].value = 2025
+    wb.save(path)
+    res = runner.invoke(app, ["check", str(path), "--json"])
+    data = json.loads(res.stdout)
+    assert len(data) == 1 and res.exit_code in (0, 1)
+    got = data[0]
+    assert (got["form"], got["unit"], got["year"]) == ("2021", "某某区教育局", 2025)
+    assert len(got["values"]) == 200
+    by_id = {v["id"]: v for v in got["values"]}
+    assert {cid: (v["value"], v["sheet"], v["cell"]) for cid, v in by_id.items()} == expected
+    v = by_id["t3.withheld_1.business"]
+    assert v["table"] == "三、收到和处理政府信息公开申请情况"
+    assert v["row"] == "三、本年度办理结果/（三）不予公开/1.属于国家秘密"
+    assert v["column"] == "法人或其他组织/商业企业"
+    t4 = by_id["t4.cases.after_total"]
+    assert t4["row"] == "" and t4["column"] == "行政诉讼/复议后起诉/总计"
+    # random numbers do not add up: errors with a suspect cell
+    assert res.exit_code == 1
+    assert any(f["severity"] == "error" and f["suspect"] for f in got["findings"])
+
+
+def test_exit_codes_and_messages(tmp_path):
+    clean = SAMPLES / "示例市东城区教育局2025年统计表.xlsx"
+    wrong = SAMPLES / "示例市东城区自然资源局2025年统计表（有错误）.xlsx"
+    ok = runner.invoke(app, ["check", str(clean)])
+    assert ok.exit_code == 0
+    bad = runner.invoke(app, ["check", str(wrong)])
+    assert bad.exit_code == 1 and "错误" in bad.output and "疑似数字颠倒" in bad.output
+    broken = tmp_path / "坏.xlsx"
+    broken.write_bytes(b"garbage")
+    res = runner.invoke(app, ["check", str(clean), str(broken)])
+    assert res.exit_code == 2 and "坏.xlsx" in res.output and "无法读取" in res.output
+
+
+def test_seed_sample_gives_exactly_the_known_findings():
+    res = runner.invoke(app, ["check", str(SAMPLES / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx"), "--json"])
+    findings = json.loads(res.stdout)[0]["findings"]
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert len(errors) == 2 and res.exit_code == 1
+    staff = next(f for f in errors if "从事政府信息公开工作人员数" in f["message"])
+    assert staff["suggestion"] == 4 and staff["proposal"] is True
+    assert any("成文日期" in f["message"] and "2017年3月12日" in f["message"] for f in errors)
+    warnings = [f for f in findings if f["severity"] == "warning"]
+    assert len(warnings) == 1 and "5. 其他方式回应事件数" in warnings[0]["message"]
+
+
+def test_xlsx_output_never_overwrites_the_input(tmp_path):
+    src = SAMPLES / "示例市东城区自然资源局2025年统计表（有错误）.xlsx"
+    out = tmp_path / "审核后.xlsx"
+    res = runner.invoke(app, ["check", str(src), "--xlsx", str(out)])
+    assert res.exit_code == 1 and out.exists()
+    wb = load_workbook(out)
+    assert "审核结果" in wb.sheetnames and wb["审核结果"].max_row > 5
+    before = src.read_bytes()
+    same = runner.invoke(app, ["check", str(src), "--xlsx", str(src)])
+    assert same.exit_code == 2 and src.read_bytes() == before
+
+
+def test_previous_year_carry_over(tmp_path):
+    from gkreport.samples import SAMPLES_2021
+    from gkreport.template import write_template
+
+    s = SAMPLES_2021[2]  # carries 2 + … requests over to the next year
+    this_year = dict(s["values"])
+    last = write_template(load_form("2021"), tmp_path / "2024.xlsx",
+                          values={**this_year, "t3.next.natural": 1, "t3.next.total": 1, "t3.next.business": 0},
+                          meta={**s["meta"], "year": 2024, "date_written": "2025年1月20日"}, narrative=s["narrative"])
+    now = tmp_path / "2025.xlsx"
+    write_template(load_form("2021"), now, values=this_year, meta=s["meta"], narrative=s["narrative"])
+    res = runner.invoke(app, ["check", str(now), "--previous", str(last), "--json"])
+    findings = json.loads(res.stdout)[0]["findings"]
+    a6 = [f for f in findings if f["rule"].startswith("A6")]
+    assert a6 and any("上年" in f["message"] for f in a6)
+
+
+def test_help_does_not_import_pandas_or_writers():
+    code = ("import sys; from gkreport.cli import app; "
+            "import typer.main; "
+            "bad = [m for m in ('pandas', 'numpy', 'openpyxl', 'xlsxwriter', 'docx', 'python_calamine', 'yaml') "
+            "if m in sys.modules]; print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    res = subprocess.run([sys.executable, "-m", "gkreport", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "batch" in res.stdout
