@@ -253,7 +253,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(tmp_path):
     out, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode in (130, 0, 1), text
-    assert "Traceback" not in text
+    assert "Traceback" not in text, text
     if proc.returncode == 130:
         assert "已中断" in text
     assert not list((tmp_path / "out").rglob(".gkreport-tmp-*"))
