@@ -75,7 +75,7 @@ def test_seed_sample_reads_every_figure(samples_dir):
     assert read["org_staff"] is None  # blank stays blank
     assert unit.meta["date_written"].isoformat() == "2017-03-12"
     assert unit.meta["date_filled"].isoformat() == "2018-01-23"
-    assert "主动公开政府信息 50 条" in unit.narrative["proactive"]
+    assert "主动公开政府信息50条" in unit.narrative["proactive"]
     assert unit.findings == []
 
 
