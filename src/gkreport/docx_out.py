@@ -24,6 +24,7 @@ no theme fonts.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import re
@@ -914,10 +915,22 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
+_MAX_NAME_BYTES = 200  # file systems allow 255 bytes per name; a CJK character takes 3 in UTF-8
+
+
 def _safe_name(stem: str) -> str:
     s = _UNSAFE.sub("_", stem.replace("\n", "")).strip(" .\u3000")
-    s = re.sub(r"\s+", " ", s)[:120].rstrip(" .") or "年度报告"
-    return "_" + s if s.upper() in _RESERVED else s
+    s = re.sub(r"\s+", " ", s).rstrip(" .") or "年度报告"
+    if len(s) > 120 or len(s.encode("utf-8")) > _MAX_NAME_BYTES - len(".docx"):
+        # cut, keeping the end (year and title) and a tag of the whole, so two long names stay apart
+        tag = "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
+        tail = s[-20:]
+        head = s[: 120 - len(tag) - len(tail)]
+        while len((head + tag + tail).encode("utf-8")) > _MAX_NAME_BYTES - len(".docx"):
+            head = head[:-1]
+        s = head.rstrip(" .") + tag + tail
+    # Windows reserves CON, NUL, COM1 … also with any extension (``con.txt…``)
+    return "_" + s if s.split(".")[0].strip().upper() in _RESERVED else s
 
 
 def report_docx_name(unit: Unit) -> str:

@@ -14,16 +14,29 @@ sheet and A1 reference; every problem becomes a Finding.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import hashlib
+import io
+import operator
+import os
+import posixpath
 import re
+import signal
+import stat
+import struct
+import threading
+import time
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from .form import Cell, Form, Node, Table, load_forms
 from .labels import core, looks_like_number, norm, similar
@@ -75,95 +88,856 @@ class Sheet:
         return self.origin.get((r, c), (r, c))[1]
 
 
-def file_kind(path: Path) -> str:
+# --------------------------------------------------------------------------- limits on hostile input
+#
+# Workbooks arrive by e-mail and USB stick from dozens of offices; some are broken, some are not
+# workbooks at all, a few may be made to hurt. Every limit below is far above any real report
+# workbook (10–100 KB, a few hundred cells) and far below what would exhaust an office PC; a file
+# beyond one is refused with a Chinese message before the parsers allocate anything for it.
+
+MAX_FILE_BYTES = 50 * 2**20        # the file itself: real workbooks are 10 KB–2 MB, 10 MB with pictures
+MAX_ZIP_MEMBERS = 2_000            # parts of an .xlsx/.ods; real ones have 10–100
+MAX_UNZIPPED_BYTES = 256 * 2**20   # all parts together, uncompressed: zip bombs declare gigabytes
+MAX_PART_BYTES = 64 * 2**20        # one part uncompressed: it is held in memory while it is checked
+MAX_RATIO = 200                    # compression ratio of a part over RATIO_FLOOR: XML packs 5–50×, bombs ~1000×
+RATIO_FLOOR = 2**20
+MAX_SHEETS = 200                   # sheets of one workbook; a report has 1–10
+MAX_ROWS = 100_000                 # used rows of one sheet; a report needs < 200
+MAX_COLS = 1_000                   # used columns of one sheet; a report needs < 30 (Excel allows 16,384)
+MAX_CELLS = 2_000_000              # rows × columns of one sheet: the readers allocate the whole rectangle
+MAX_MERGED_CELLS = 200_000         # cells covered by merged ranges, within the used area
+READ_TIME_LIMIT = 60.0             # seconds for one file (a normal one takes ~3 ms); 0 turns it off
+MAX_VALUE = 10**12                 # a count or amount past a trillion is a slip or a hostile file (1e308
+                                   # overflows the check engine's floating-point arithmetic)
+
+_MB = 2**20
+_INF = float("inf")
+
+
+def _refuse(path: Path, text: str) -> ReadError:
+    return ReadError(f"文件 {path.name} {text}", path)
+
+
+class ReadTimeout(ReadError):
+    """Reading one file took longer than READ_TIME_LIMIT."""
+
+
+@contextlib.contextmanager
+def _time_limit(path: Path, seconds: float | None = None) -> Iterator[None]:
+    """Raise ReadTimeout in this thread after ``seconds`` (main thread of a Unix process only).
+
+    The batch reads in worker processes, the CLI in its main thread: both get the limit. The
+    timer is an interval timer (SIGALRM); an earlier timer and handler are restored afterwards.
+    """
+    seconds = READ_TIME_LIMIT if seconds is None else seconds
+    if (not seconds or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    armed = [True]
+
+    def expired(signum: int, frame: Any) -> None:
+        if armed[0]:
+            raise ReadTimeout(f"文件 {path.name} 读取超时（超过 {seconds:g} 秒），可能是异常文件，已停止读取。"
+                              "请用 Excel 或 WPS 打开检查后另存为 .xlsx 再试。", path)
+
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expired)
+    # repeating: an exception raised where Python must swallow it (a __del__) is raised again soon
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    try:
+        yield
+    finally:
+        while True:  # disarm; a signal landing in here is caught, never left armed behind us
+            try:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                break
+            except ReadTimeout:
+                continue
+        if previous is not None:  # None: set outside Python; our disarmed handler stays, harmless
+            signal.signal(signal.SIGALRM, previous)
+        if outer:  # an outer timer was running: give it back what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+
+
+# --------------------------------------------------------------------------- reading the bytes
+
+
+def _os_message(path: Path, exc: OSError) -> str:
+    """A Chinese message for a file that cannot be opened or read."""
+    winerror = getattr(exc, "winerror", None)
+    if isinstance(exc, PermissionError) or winerror in (5, 32, 33) or exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"文件 {path.name} 无法打开：没有读取权限，或正被其他程序（如 Excel、WPS）占用。"
+                "请关闭打开该文件的程序后重新运行。")
+    if isinstance(exc, FileNotFoundError):
+        return f"文件 {path.name} 在读取前被移走或删除了，请确认文件仍在文件夹中后重新运行。"
+    if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV) or winerror in (21, 23, 1117):
+        return (f"文件 {path.name} 读取失败（磁盘读写错误，错误号 {exc.errno or winerror}）："
+                "可能是 U 盘已拔出或介质损坏，请把文件复制到本机后重新运行。")
+    return f"文件 {path.name} 读取失败（系统错误号 {exc.errno or winerror}），请把文件复制到本机后重新运行。"
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The file's bytes, read once; refused when it is not a regular file, too large, locked, or changing.
+
+    Size and modification time are compared before and after the read: a file still being
+    copied (or saved) is reported instead of half-read.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+            raise _refuse(path, "是失效的快捷方式（链接指向的文件不存在），已跳过。") from None
+        raise ReadError(_os_message(path, exc), path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ReadError(f"{path} 是文件夹，不是文件。", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse(path, "不是普通文件（可能是设备、管道或失效的快捷方式），已跳过。")
+    if st.st_size > MAX_FILE_BYTES:
+        raise _refuse(path, f"大小为 {st.st_size / _MB:.0f} MB，超过上限 {MAX_FILE_BYTES // _MB} MB"
+                            "（统计表通常不足 1 MB），可能不是统计表或含有大量图片，已拒绝读取。")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ReadError(_os_message(path, exc), path) from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped for a pipe since the stat
+                raise _refuse(path, "不是普通文件（可能是设备、管道或失效的快捷方式），已跳过。")
+            data = fh.read(MAX_FILE_BYTES + 1)
+            after = os.fstat(fh.fileno())
+    except ReadError:
+        raise
+    except OSError as exc:
+        raise ReadError(_os_message(path, exc), path) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _refuse(path, f"大小超过上限 {MAX_FILE_BYTES // _MB} MB，已拒绝读取。")
+    if len(data) != st.st_size or after.st_size != st.st_size or after.st_mtime_ns != st.st_mtime_ns:
+        raise _refuse(path, "正在被写入或复制（读取时文件大小或修改时间发生了变化），本次未读取；"
+                            "请等复制或保存完成后重新运行。")
+    return data
+
+
+# --------------------------------------------------------------------------- what the bytes are
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_TEXT_SNIFF = 4096
+
+
+def _sniff_text(head: bytes) -> str | None:
+    """'html', 'xml2003', 'text' or None for bytes that look like text."""
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            text = head[len(bom):].decode(enc, "ignore")
+            break
+    else:
+        if b"\x00" in head:
+            return None
+        for enc in ("utf-8", "gb18030"):
+            try:
+                text = head.decode(enc)
+                break
+            except UnicodeDecodeError as exc:  # a cut multi-byte character at the end is fine
+                if exc.start >= len(head) - 4:
+                    text = head[:exc.start].decode(enc, "ignore")
+                    break
+        else:
+            return None
+    low = text.lstrip().lower()
+    if "urn:schemas-microsoft-com:office:spreadsheet" in low:
+        return "xml2003"
+    if low.startswith(("<!doctype html", "<html", "<table", "<meta", "<head", "<body")) or (
+            low.startswith(("<?xml", "<!--", "<!doctype")) and "<html" in low) or "<html" in low[:512]:
+        return "html"
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+    if text and printable >= 0.95 * len(text):
+        return "text"
+    return None
+
+
+def sniff_kind(data: bytes) -> str:
     """What the bytes say the file is (not what its name says)."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = set(z.namelist())
-        except zipfile.BadZipFile:
-            return "broken"
-        if "xl/workbook.xml" in names:
-            return "xlsx"
-        if "content.xml" in names and "mimetype" in names:
-            return "ods"
-        if "word/document.xml" in names:
-            return "docx"
-        return "zip"
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return "ole"  # .xls, or an encrypted .xlsx
-    if not head:
+    if not data:
         return "empty"
-    return "other"
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        return "zip"
+    if data.startswith(_OLE_MAGIC):
+        return "ole"
+    if data.startswith(b"%PDF"):
+        return "pdf"
+    if data.startswith((b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b")):
+        return "archive"
+    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "image"
+    if not data.strip(b"\x00"):
+        return "zeros"
+    return _sniff_text(data[:_TEXT_SNIFF]) or "other"
 
 
-def load_sheets(path: Path) -> list[Sheet]:
+def file_kind(path: Path) -> str:
+    """What the bytes of ``path`` say it is: xlsx, ods, xls, encrypted, docx, html, text, … ."""
+    try:
+        data = read_file_bytes(Path(path))
+    except ReadError:
+        return "unreadable"
+    kind = sniff_kind(data)
+    if kind == "zip":
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            return "broken"
+        return _zip_kind(names)
+    if kind == "ole":
+        try:
+            return _ole_kind(_Cfb(data))
+        except (ValueError, struct.error):
+            return "broken"
+    return kind
+
+
+def _zip_kind(names: set[str]) -> str:
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if "content.xml" in names and "mimetype" in names:
+        return "ods"
+    if "word/document.xml" in names:
+        return "docx"
+    if "ppt/presentation.xml" in names:
+        return "pptx"
+    if "content.xml" in names:
+        return "odf"
+    if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        return "xlsx_broken"  # an .xlsx that lost its main part
+    return "zip"
+
+
+_NOT_WORKBOOK = {
+    "empty": "是空文件（0 字节），可能没有保存成功或没有复制完，请重新保存后再试。",
+    "zeros": "内容全是空字节（0x00），可能没有复制完或文件已损坏，请重新复制后再试。",
+    "truncated": "不完整（可能没有复制完或下载中断），请重新复制或下载后再试。",
+    "pdf": "是 PDF 文件，不是 Excel 工作簿，请放入填好的统计表（.xlsx）。",
+    "image": "是图片，不是 Excel 工作簿，请放入填好的统计表（.xlsx）。",
+    "archive": "是压缩包（RAR/7z/gzip），不是 Excel 工作簿，请解压后放入其中的统计表。",
+    "zip": "是普通的 ZIP 压缩包，不是 Excel 工作簿，请解压后放入其中的统计表。",
+    "docx": "是 Word 文档，不是 Excel 工作簿，请放入填好的统计表。",
+    "doc": "是 Word 文档（.doc），不是 Excel 工作簿，请放入填好的统计表。",
+    "pptx": "是 PowerPoint 演示文稿，不是 Excel 工作簿，请放入填好的统计表。",
+    "ppt": "是 PowerPoint 演示文稿（.ppt），不是 Excel 工作簿，请放入填好的统计表。",
+    "odf": "是 OpenDocument 文字或演示文档，不是电子表格，请放入填好的统计表。",
+    "xlsb": "是 Excel 二进制工作簿（.xlsb）格式，本工具不读取该格式，请在 Excel 中另存为 .xlsx 后再试。",
+    "html": "实际是网页（HTML）格式，不是 Excel 工作簿（常见于从网站或业务系统导出的“.xls”表格），"
+            "请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
+    "xml2003": "是 Excel 2003 XML 表格格式，本工具不读取该格式，请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
+    "text": "不是有效的 Excel 工作簿，实际是文本文件（CSV 或制表符分隔的文本），请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
+    "ole_other": "是 Office 复合文档，但不是 Excel 工作簿，请放入填好的统计表。",
+    "encrypted": "设置了打开密码（已加密），无法读取。请在 Excel 或 WPS 中取消密码（文件—信息—保护工作簿—用密码进行加密，"
+                 "清空密码）并保存后再试。",
+    "xlsx_broken": "已损坏：缺少工作簿主体（xl/workbook.xml），无法读取。请用 Excel 或 WPS 打开修复后另存为 .xlsx 再试；"
+                   "打不开的请向报送单位重新索要。",
+    "broken": "已损坏，无法读取（文件结构错误）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试；打不开的请向报送单位重新索要。",
+    "other": "不是有效的 Excel/WPS 工作簿（可能已损坏或是其他类型的文件），请重新保存为 .xlsx 后再试。",
+}
+
+
+# --------------------------------------------------------------------------- compound files (.xls, encrypted .xlsx)
+
+_FREESECT = 0xFFFFFFFA  # sector numbers at or above this are markers (end of chain, free, FAT, DIFAT)
+
+
+class _Cfb:
+    """A minimal reader of Microsoft Compound File Binary containers: stream names and contents.
+
+    Every sector number is bounds-checked and every chain is cut at the number of sectors in the
+    file, so a crafted container cannot loop or read outside the bytes.
+    """
+
+    def __init__(self, data: bytes):
+        if len(data) < 512 or not data.startswith(_OLE_MAGIC):
+            raise ValueError("not a compound file")
+        self.data = data
+        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise ValueError("bad sector size")
+        self.ss = 1 << shift
+        self.nsect = max((len(data) - self.ss) // self.ss, 0)
+        n_dir, n_fat, dir_start, _, _, minifat_start, n_minifat, difat_start, n_difat = \
+            struct.unpack_from("<IIIIIIIII", data, 0x28)
+        self.cutoff = 4096  # fixed by the format (and by the parser, whatever the header says)
+        # a header describing more than the file holds is corrupt (parsers reserve memory by these counts)
+        if max(n_dir, n_fat, n_minifat, n_difat) * self.ss > len(data):
+            raise ValueError("header counts beyond the file")
+        difat = list(struct.unpack_from("<109I", data, 0x4C))
+        s, guard = difat_start, 0
+        while s < _FREESECT and guard < min(n_difat, self.nsect) + 1:
+            vals = struct.unpack(f"<{self.ss // 4}I", self._sector(s))
+            difat.extend(vals[:-1])
+            s, guard = vals[-1], guard + 1
+        fat_sectors = [x for x in difat if x < _FREESECT][: min(n_fat, self.nsect)]
+        self.fat = [v for s in fat_sectors for v in struct.unpack(f"<{self.ss // 4}I", self._sector(s))]
+        raw = self._chain(dir_start)
+        self.entries: dict[str, tuple[int, int]] = {}
+        root = None
+        for i in range(0, len(raw) - 127, 128):
+            name_len = min(struct.unpack_from("<H", raw, i + 64)[0], 64)
+            kind = raw[i + 66]
+            start, size, size_high = struct.unpack_from("<III", raw, i + 116)
+            name = raw[i:i + max(name_len - 2, 0)].decode("utf-16-le", "replace").split("\0", 1)[0]
+            if self.ss == 4096 and size_high:
+                size = 1 << 40  # a 64-bit size: nothing real is that large
+            if (kind == 5 or name) and size > len(data):
+                raise ValueError("stream larger than the file")  # the parser would reserve that much
+            if kind == 5 and root is None:
+                root = (start, size)
+            elif kind != 5 and name and name not in self.entries:
+                self.entries[name] = (start, size)  # the first entry of a name, as the parser finds it
+        if root is None:
+            raise ValueError("no root entry")
+        self.root = root
+        self.minifat_start = minifat_start
+
+    def _sector(self, s: int) -> bytes:
+        off = (s + 1) * self.ss
+        if s >= self.nsect or off + self.ss > len(self.data):
+            raise ValueError("sector out of range")
+        return self.data[off:off + self.ss]
+
+    def _chain(self, start: int, fat: list[int] | None = None, read=None, limit: int | None = None) -> bytes:
+        fat = self.fat if fat is None else fat
+        read = read or self._sector
+        out, s, n = [], start, 0
+        cap = len(fat) + 1
+        while s < _FREESECT:
+            if s >= len(fat) or n > cap:
+                raise ValueError("broken chain")
+            out.append(read(s))
+            n += 1
+            if limit is not None and n * len(out[0]) >= limit:
+                break
+            s = fat[s]
+        return b"".join(out)
+
+    def names(self) -> set[str]:
+        return set(self.entries)
+
+    def stream(self, name: str) -> bytes:
+        start, size = self.entries[name]
+        if size >= self.cutoff:
+            return self._chain(start, limit=size)[:size]
+        minifat_raw = self._chain(self.minifat_start) if self.minifat_start < _FREESECT else b""
+        minifat = list(struct.unpack(f"<{len(minifat_raw) // 4}I", minifat_raw[: len(minifat_raw) // 4 * 4]))
+        ministream = self._chain(self.root[0], limit=self.root[1])
+
+        def mini(s: int) -> bytes:
+            off = s * 64
+            if off + 64 > len(ministream):
+                raise ValueError("mini sector out of range")
+            return ministream[off:off + 64]
+
+        return self._chain(start, minifat, mini, limit=size)[:size]
+
+
+def _ole_kind(cfb: _Cfb) -> str:
+    names = {n.lower() for n in cfb.names()}
+    if "encryptedpackage" in names or "encryptioninfo" in names:
+        return "encrypted"  # an .xlsx saved with a password (or under rights management)
+    if "workbook" in names or "book" in names:
+        return "xls"
+    if "worddocument" in names:
+        return "doc"
+    if "powerpoint document" in names:
+        return "ppt"
+    return "ole_other"
+
+
+_BIFF_CELL = {0x0203, 0x00FD, 0x027E, 0x0204, 0x0205, 0x0006, 0x00D6, 0x0003, 0x0004, 0x0002, 0x0005}  # row, col first
+_BIFF_MULRK = 0x00BD
+_BIFF_FILEPASS = 0x002F
+_BIFF_DIMENSIONS = 0x0200
+_BIFF_SST = 0x00FC
+_BIFF_BOUNDSHEET = 0x0085
+_BIFF_EOF = 0x000A
+
+
+def _biff_records(biff: bytes, pos: int) -> Iterator[tuple[int, int, int]]:
+    """(type, body offset, body length) of the BIFF records from ``pos`` on."""
+    end = len(biff)
+    while pos + 4 <= end:
+        typ, length = struct.unpack_from("<HH", biff, pos)
+        body = pos + 4
+        pos = body + length
+        yield typ, body, min(length, end - body)
+
+
+def _check_xls(path: Path, cfb: _Cfb) -> None:
+    """Walk the BIFF records as the parser will: the workbook globals up to their end record, then
+    each sheet from the offset its BoundSheet record gives. Refuse encryption, corrupt tables, and
+    cells or declared dimensions outside the limits (before rows × columns are allocated for them)."""
+    name = next((n for n in cfb.names() if n.lower() in ("workbook", "book")), None)
+    try:
+        biff = cfb.stream(name) if name else b""
+    except ValueError:
+        raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
+    unpack = struct.unpack_from
+    sheets: list[int] = []
+    for typ, body, length in _biff_records(biff, 0):
+        if typ == _BIFF_FILEPASS:
+            raise _refuse(path, _NOT_WORKBOOK["encrypted"])
+        if typ == _BIFF_SST and length >= 8:
+            # a table declaring more strings than its bytes can hold (each takes ≥ 3) is corrupt;
+            # parsers reserve memory by this count
+            unique = unpack("<i", biff, body + 4)[0]
+            if unique < 0 or unique > (len(biff) - body) // 3:
+                raise _refuse(path, _NOT_WORKBOOK["broken"])
+        elif typ == _BIFF_BOUNDSHEET and length >= 4:
+            sheets.append(unpack("<I", biff, body)[0])
+        elif typ == _BIFF_EOF:
+            break
+    if len(sheets) > MAX_SHEETS:
+        raise _refuse(path, f"有 {len(sheets)} 个工作表，超过上限 {MAX_SHEETS} 个，可能是异常文件，已拒绝读取。")
+    for start in dict.fromkeys(sheets):
+        rows = cols = 0
+        for typ, body, length in _biff_records(biff, start):
+            if typ in _BIFF_CELL and length >= 4:
+                r, c = unpack("<HH", biff, body)
+                rows, cols = max(rows, r + 1), max(cols, c + 1)
+            elif typ == _BIFF_MULRK and length >= 6:
+                r, c = unpack("<HH", biff, body)
+                last = unpack("<H", biff, body + length - 2)[0]
+                rows, cols = max(rows, r + 1), max(cols, c + 1, last + 1)
+            elif typ == _BIFF_DIMENSIONS and length >= 8:
+                # the parser sizes its cell buffer by this record: a forged one asks for gigabytes
+                fmt = "<IIHH" if length >= 14 else "<HHHH"
+                first_row, last_row, first_col, last_col = unpack(fmt, biff, body)
+                if first_row > last_row or first_col > last_col:  # the parser's subtraction would wrap
+                    raise _refuse(path, _NOT_WORKBOOK["broken"])
+                _check_extent(path, "", last_row, last_col)
+            elif typ == _BIFF_EOF:
+                break
+        _check_extent(path, "", rows, cols)
+
+
+def _check_extent(path: Path, sheet: str | Callable[[], str], rows: int, cols: int, where: str = "",
+                  at_least: bool = False) -> None:
+    """Refuse a sheet whose used area (rows × columns, as the readers allocate it) is beyond the limits."""
+    if rows <= MAX_ROWS and cols <= MAX_COLS and rows * cols <= MAX_CELLS:
+        return
+    label = sheet() if callable(sheet) else sheet
+    name = f"工作表“{label}”" if label else "工作表"
+    far = f"（{'至少' if at_least else '最远'}到 {where} 单元格）" if where else ""
+    size = f"{'至少 ' if at_least else ''}{rows} 行 × {cols} 列"
+    raise _refuse(path, f"的{name}数据范围过大{far}：{size}，超过本工具的上限"
+                        f"（{MAX_ROWS} 行、{MAX_COLS} 列、共 {MAX_CELLS} 个单元格）。"
+                        "请删除表格以外多余的行、列和内容后另存再试。")
+
+
+# --------------------------------------------------------------------------- zip containers (.xlsx, .ods)
+
+
+def _zip_open(path: Path, data: bytes) -> zipfile.ZipFile:
+    """Open the zip after checking its end record: a cut-off file and an entry flood are refused here."""
+    tail = data[-(65535 + 22):]
+    i = tail.rfind(b"PK\x05\x06")
+    if i < 0 or len(tail) - i < 22:
+        raise _refuse(path, _NOT_WORKBOOK["truncated"])
+    entries, cd_size, cd_offset = struct.unpack_from("<HII", tail, i + 10)
+    if entries > MAX_ZIP_MEMBERS:
+        raise _refuse(path, f"包含的部件过多（{entries} 个，上限 {MAX_ZIP_MEMBERS} 个），可能是异常文件，已拒绝读取。")
+    start = len(data) - len(tail) + i
+    if cd_offset != 0xFFFFFFFF and cd_offset + cd_size > start:
+        raise _refuse(path, _NOT_WORKBOOK["truncated"])
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error,
+            UnicodeDecodeError, NotImplementedError):
+        raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise _refuse(path, f"包含的部件过多（{len(infos)} 个，上限 {MAX_ZIP_MEMBERS} 个），可能是异常文件，已拒绝读取。")
+    return z
+
+
+def _zip_limits(path: Path, z: zipfile.ZipFile) -> None:
+    """Declared sizes, ratios, encryption and methods of every part, from the central directory."""
+    total = 0
+    names = set()
+    for info in z.infolist():
+        if info.filename in names:
+            raise _refuse(path, "含有重名的部件，结构异常（可能是损坏或恶意构造的文件），已拒绝读取。")
+        names.add(info.filename)
+        if info.flag_bits & 0x1:
+            raise _refuse(path, "的压缩包设置了密码（已加密），无法读取。请放入未加密的统计表。")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _refuse(path, "使用了 Excel 不会使用的压缩方式，可能是异常文件，请用 Excel 或 WPS 另存为 .xlsx 后再试。")
+        total += info.file_size
+        if info.file_size > MAX_PART_BYTES:
+            raise _bomb(path, info.file_size, MAX_PART_BYTES, f"其中部件 {info.filename[:60]}")
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise _refuse(path, f"的压缩比异常（部件 {info.filename[:60]} 压缩了 {info.file_size // max(info.compress_size, 1)} 倍，"
+                                f"正常文件不超过 {MAX_RATIO} 倍），可能是压缩炸弹，已拒绝读取。")
+    if total > MAX_UNZIPPED_BYTES:
+        raise _bomb(path, total, MAX_UNZIPPED_BYTES)
+
+
+def _bomb(path: Path, size: int, limit: int, part: str = "") -> ReadError:
+    return _refuse(path, f"解压后超过 {limit // _MB} MB（{part + ' ' if part else ''}约 {size / _MB:,.0f} MB），"
+                         "可能是压缩炸弹或异常文件，已拒绝读取。")
+
+
+def _member(path: Path, z: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, head: int = 0) -> bytes:
+    """A part's true bytes, inflated here with a cap: a header that understates the size is caught."""
+    off = info.header_offset
+    if off + 30 > len(data) or data[off:off + 4] != b"PK\x03\x04":
+        raise _refuse(path, _NOT_WORKBOOK["broken"])
+    n, e = struct.unpack_from("<HH", data, off + 26)
+    start = off + 30 + n + e
+    raw = data[start:start + info.compress_size]
+    if len(raw) < info.compress_size:
+        raise _refuse(path, _NOT_WORKBOOK["truncated"])
+    if info.compress_type == zipfile.ZIP_STORED:
+        out = raw[:head] if head else raw
+        if not head and len(out) != info.file_size:
+            raise _refuse(path, _NOT_WORKBOOK["broken"])
+    else:
+        d = zlib.decompressobj(-15)
+        try:
+            if head:
+                return d.decompress(raw, head)
+            out = d.decompress(raw, info.file_size + 1)
+        except zlib.error:
+            raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
+        if len(out) > info.file_size or not d.eof:
+            if len(out) > info.file_size:
+                raise _refuse(path, f"的部件 {info.filename[:60]} 解压后比声明的大小更大，"
+                                    "可能是压缩炸弹或被篡改的文件，已拒绝读取。")
+            raise _refuse(path, _NOT_WORKBOOK["broken"])
+        if len(out) != info.file_size:
+            raise _refuse(path, _NOT_WORKBOOK["broken"])
+    if not head and zlib.crc32(out) != info.CRC:
+        raise _refuse(path, _NOT_WORKBOOK["broken"])
+    return out
+
+
+_DTD = (b"<!DOCTYPE", b"<!ENTITY")
+_HEAD = 4096  # bytes of a large sheet inflated first, to see its declared <dimension>
+_HEAD_ABOVE = 2**20  # sheets larger than this get the <dimension> look before the full inflate
+_FAST_SCAN = 4 * 2**20  # sheets up to this size are scanned in one regex pass; larger ones tag by tag
+_VERIFY_ABOVE = 8 * 2**10  # other parts compressed beyond this are inflated to check their true size
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Za-z]{1,4})?(\d{0,8}):?([A-Za-z]{1,4})?(\d{0,8})\"")
+_CELL_TAG = re.compile(rb'<c(?=[\s/>])(?: r="([A-Z]{1,3})([0-9]{1,7})")?')
+_NO_REF = (b"", b"")
+_ANY_ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
+_ATTR_R = re.compile(rb"""(?:^|\s)r\s*=\s*["']([^"']*)["']""")
+_REF = re.compile(rb"\$?([A-Za-z]+)\$?([0-9]+)")
+_RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
+_ATTR = re.compile(rb"""(\w+)\s*=\s*["']([^"']*)["']""")
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ch - 64
+    return n
+
+
+def _sheet_extent(xml: bytes) -> tuple[int, int, str, bool]:
+    """(rows, columns, farthest cell) of a worksheet part, as calamine will place its cells.
+
+    Fast path for what Excel, WPS, LibreOffice and the Python writers produce (every cell has
+    a plain ``r`` as its first attribute): one regex pass. Anything else (cells without a
+    reference, namespace prefixes, odd references) takes a tag-by-tag walk that follows the
+    parser's own numbering, and stops as soon as a limit is passed.
+    """
+    if b"<sheetData" not in xml:
+        return _sheet_extent_walk(xml)
+    refs = _CELL_TAG.findall(xml)
+    if not refs:
+        return 0, 0, "", False
+    if _NO_REF in refs:
+        return _sheet_extent_walk(xml)
+    cols = set(map(operator.itemgetter(0), refs))
+    rows = set(map(operator.itemgetter(1), refs))
+    lw = max(map(len, cols))
+    dw = max(map(len, rows))
+    col = max(c for c in cols if len(c) == lw)
+    row = max(r for r in rows if len(r) == dw)
+    return int(row), _col_number(col), (col + row).decode(), False
+
+
+def _sheet_extent_walk(xml: bytes) -> tuple[int, int, str, bool]:
+    """(rows, columns, farthest cell, stopped early) by following every row and cell tag."""
+    rows = cols = 0
+    r = c = -1  # current row and column index (0-based)
+    n_rows = n_cells = 0
+    far = ""
+    for m in _ANY_ROW_OR_CELL.finditer(xml):
+        ref = _ATTR_R.search(m.group(2))
+        if m.group(1) == b"row":
+            n_rows += 1
+            explicit = _number(ref.group(1)) - 1 if ref and ref.group(1).strip().isdigit() else -1
+            r = max(explicit, r + 1, n_rows - 1)
+            c, n_cells = -1, 0
+            continue
+        n_cells += 1
+        rr, cc = max(r, 0), max(c + 1, n_cells - 1)
+        mm = _REF.fullmatch(ref.group(1).strip()) if ref else None
+        if mm:  # the parser places a referenced cell by its reference, whatever came before
+            rr, cc = _number(mm.group(2)) - 1, _col_number(mm.group(1)[:12]) - 1
+        c = cc
+        if rr + 1 > rows or cc + 1 > cols:
+            rows, cols = max(rows, rr + 1), max(cols, cc + 1)
+            far = mm.group(0).decode("ascii", "replace")[:24] if mm else f"{col_letter(cc)}{rr + 1}"
+        if rows > MAX_ROWS or cols > MAX_COLS or rows * cols > MAX_CELLS:
+            return rows, cols, far, True
+    return rows, cols, far, False
+
+
+def _number(digits: bytes) -> int:
+    """A row number from its digits; absurdly long ones count as huge (and int() stays cheap)."""
+    digits = digits.strip()
+    return int(digits) if len(digits) <= 12 else 10**12
+
+
+_ODS_TAG = re.compile(rb"<(/?)table:(table|table-row|table-cell|covered-table-cell)(?=[\s/>])([^>]*?)(/?)>")
+_ODS_REPEAT = re.compile(rb"table:number-(rows|columns)-repeated\s*=\s*[\"'](\d{1,12})[\"']")
+_ODS_NAME = re.compile(rb"table:name\s*=\s*[\"']([^\"']{0,80})[\"']")
+
+
+def _ods_extents(path: Path, xml: bytes) -> None:
+    """Walk content.xml's tables with their repeat counts (a tiny file can ask for millions of cells)."""
+    name = ""
+    rows = cols = row_i = col_i = row_max_col = 0
+    row_rep = 1
+    for m in _ODS_TAG.finditer(xml):
+        closing, tag, attrs, empty = m.groups()
+        if tag == b"table":
+            if not closing:
+                nm = _ODS_NAME.search(attrs)
+                name = nm.group(1).decode("utf-8", "replace") if nm else ""
+                rows = cols = row_i = 0
+        elif tag == b"table-row":
+            if closing:
+                if row_max_col:
+                    rows, cols = max(rows, row_i + row_rep), max(cols, row_max_col)
+                row_i += row_rep
+            else:
+                rep = _ODS_REPEAT.search(attrs)
+                row_rep = int(rep.group(2)) if rep and rep.group(1) == b"rows" else 1
+                col_i = row_max_col = 0
+                if empty:
+                    row_i += row_rep
+        elif not closing:
+            rep = _ODS_REPEAT.search(attrs)
+            n = int(rep.group(2)) if rep and rep.group(1) == b"columns" else 1
+            if not empty or b"value-type" in attrs:  # a cell that holds something (empty ones are skipped)
+                row_max_col = col_i + n
+                _check_extent(path, name, max(rows, row_i + row_rep), max(cols, row_max_col))
+            col_i += n
+
+
+@dataclass
+class _ZipScan:
+    kind: str
+    formulas: dict[str, set[tuple[int, int]]]
+
+
+def _sheet_parts(z: zipfile.ZipFile, path: Path, data: bytes, names: set[str]) -> set[str]:
+    """Parts the parser will read as sheets: xl/worksheets/* and every sheet target of the workbook."""
+    unified = {n.replace("\\", "/"): n for n in names}  # some zip tools write Windows separators
+    out = {n for u, n in unified.items() if u.lower().startswith(("xl/worksheets/", "xl/chartsheets/",
+                                                                 "xl/dialogsheets/", "xl/macrosheets/"))}
+    try:
+        info = z.getinfo("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        return out
+    for m in _RELATIONSHIP.finditer(_member(path, z, data, info)):
+        attrs = {k.lower(): v for k, v in _ATTR.findall(m.group(1))}
+        if b"sheet" not in attrs.get(b"type", b"").lower():
+            continue
+        target = attrs.get(b"target", b"").decode("utf-8", "replace").replace("\\", "/")
+        for cand in (target.lstrip("/"), "xl/" + target, posixpath.normpath("xl/" + target)):
+            if cand in unified:
+                out.add(unified[cand])
+    return out
+
+
+def _scan_zip(path: Path, data: bytes) -> _ZipScan:
+    """Every check of an .xlsx/.ods before calamine sees it; also finds formulas without cached values."""
+    z = _zip_open(path, data)
+    names = set(z.namelist())
+    kind = _zip_kind(names)
+    if kind not in ("xlsx", "ods"):
+        raise _refuse(path, _NOT_WORKBOOK.get(kind, _NOT_WORKBOOK["other"]))
+    _zip_limits(path, z)
+    sheets = _sheet_parts(z, path, data, names) if kind == "xlsx" else {"content.xml"}
+    formulas: dict[str, set[tuple[int, int]]] = {}
+    names_cache: list[dict[str, str]] = []
+
+    def sheet_names() -> dict[str, str]:
+        if not names_cache:
+            names_cache.append(_sheet_file_names(z))
+        return names_cache[0]
+
+    for info in z.infolist():
+        if info.filename.endswith("/") or not info.file_size:
+            continue
+        sheet = info.filename in sheets
+        if not sheet and info.compress_size <= _VERIFY_ABOVE:
+            continue  # small: even a lying header cannot make it large
+        label = functools.partial(lambda n: sheet_names().get(n) or n.rsplit("/", 1)[-1], info.filename)
+        if sheet and kind == "xlsx" and info.file_size > _HEAD_ABOVE:
+            m = _DIMENSION.search(_member(path, z, data, info, head=_HEAD))
+            if m and m.group(3) and m.group(4):  # the declared used range, checked before inflating the rest
+                _check_extent(path, label, int(m.group(4)), _col_number(m.group(3)),
+                              m.group(3).decode() + m.group(4).decode())
+        part = _member(path, z, data, info)
+        if not sheet:
+            _check_dtd(path, part)
+            continue
+        if part.startswith((b"\xff\xfe", b"\xfe\xff")):
+            part = part.decode("utf-16", "replace").encode("utf-8")
+        _check_dtd(path, part)
+        if kind == "ods":
+            _ods_extents(path, part)
+            continue
+        rows, cols, far, partial = _sheet_extent(part) if len(part) <= _FAST_SCAN else _sheet_extent_walk(part)
+        _check_extent(path, label, rows, cols, far, partial)
+        if _HAS_FORMULA.search(part):
+            cells = _formula_cells(part)
+            if cells and info.filename in sheet_names():
+                formulas[sheet_names()[info.filename]] = cells
+    return _ZipScan(kind, formulas)
+
+
+def _check_dtd(path: Path, part: bytes) -> None:
+    if part.startswith((b"\xff\xfe", b"\xfe\xff")):
+        part = part.decode("utf-16", "replace").encode("utf-8")
+    if any(t in part for t in _DTD):
+        raise _refuse(path, "含有 XML 文档类型定义（DTD/实体声明）。正常的 Excel/WPS 文件不会有，"
+                            "可能是恶意构造的文件，已拒绝读取。")
+
+
+def _scan_all_dtd(path: Path, data: bytes) -> None:
+    """After the parser failed: was it a DTD in a part that was not inflated before? Name it."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        for info in z.infolist():
+            if info.file_size and not info.filename.endswith("/"):
+                _check_dtd(path, _member(path, z, data, info))
+    except ReadError as exc:
+        if "DTD" in exc.message:
+            raise
+    except Exception:  # the parser's own message stands
+        pass
+
+
+def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
+    """Every sheet of a workbook as rows of values, with merged ranges; hostile files are refused first."""
     import python_calamine as pc
 
-    kind = file_kind(path)
-    if kind == "empty":
-        raise ReadError(f"文件 {path.name} 是空文件（0 字节），请重新保存后再试。", path)
-    if kind == "docx":
-        raise ReadError(f"文件 {path.name} 是 Word 文档，不是 Excel 工作簿，请放入填好的统计表。", path)
-    if kind in ("other", "zip", "broken"):
-        raise ReadError(f"文件 {path.name} 不是有效的 Excel/WPS 工作簿（可能已损坏或是其他类型的文件），请重新保存为 .xlsx 后再试。", path)
+    path = Path(path)
+    if data is None:
+        data = read_file_bytes(path)
+    kind = sniff_kind(data)
+    formulas: dict[str, set[tuple[int, int]]] = {}
+    if kind == "zip":
+        formulas = _scan_zip(path, data).formulas
+    elif kind == "ole":
+        try:
+            cfb = _Cfb(data)
+            ole = _ole_kind(cfb)
+        except (ValueError, struct.error):
+            raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
+        if ole != "xls":
+            raise _refuse(path, _NOT_WORKBOOK[ole])
+        _check_xls(path, cfb)
+    else:
+        raise _refuse(path, _NOT_WORKBOOK.get(kind, _NOT_WORKBOOK["other"]))
     try:
-        wb = pc.CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types
-        if kind == "ole" and path.suffix.lower() in (".xlsx", ".xlsm"):
-            raise ReadError(f"文件 {path.name} 设置了打开密码（已加密），请在 Excel 中取消密码后再试。", path) from exc
-        raise ReadError(f"文件 {path.name} 无法读取：{exc}。请用 Excel 或 WPS 打开后另存为 .xlsx 再试。", path) from exc
-    missing = _formulas_without_cache(path) if kind == "xlsx" else {}
+        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except ReadError:
+        raise
+    except BaseException as exc:  # calamine raises its own error types
+        if not _parser_failure(exc):
+            raise
+        if isinstance(exc, getattr(pc, "PasswordError", ())):
+            raise _refuse(path, _NOT_WORKBOOK["encrypted"]) from exc
+        if kind == "zip":
+            _scan_all_dtd(path, data)
+        raise _refuse(path, f"无法读取（{_calamine_reason(exc)}）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试。") from exc
     sheets = []
     try:
-        for name in wb.sheet_names:
+        names = wb.sheet_names
+        if len(names) > MAX_SHEETS:
+            raise _refuse(path, f"有 {len(names)} 个工作表，超过上限 {MAX_SHEETS} 个，可能是异常文件，已拒绝读取。")
+        merged_total = 0
+        for name in names:
             try:
                 ws = wb.get_sheet_by_name(name)
+                _check_extent(path, name, ws.height, ws.width)
                 rows = ws.to_python(skip_empty_area=False)
                 merges = ws.merged_cell_ranges or []
-            except Exception as exc:
-                raise ReadError(f"文件 {path.name} 的工作表“{name}”无法读取：{exc}", path) from exc
+            except ReadError:
+                raise
+            except BaseException as exc:
+                if not _parser_failure(exc):
+                    raise
+                if kind == "zip":
+                    _scan_all_dtd(path, data)
+                raise _refuse(path, f"的工作表“{name}”无法读取（{_calamine_reason(exc)}）。"
+                                    "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。") from exc
+            height = len(rows)
+            width = max((len(r) for r in rows), default=0)
             origin: dict[tuple[int, int], tuple[int, int]] = {}
             for (r0, c0), (r1, c1) in merges:
+                # clip to the used area: a merge over the whole sheet covers nothing that holds data
+                r0, c0 = max(r0, 0), max(c0, 0)
+                r1, c1 = min(r1, height - 1), min(c1, width - 1)
+                if r0 > r1 or c0 > c1:
+                    continue
+                merged_total += (r1 - r0 + 1) * (c1 - c0 + 1)
+                if merged_total > MAX_MERGED_CELLS:
+                    raise _refuse(path, f"的合并单元格过多（超过 {MAX_MERGED_CELLS} 个单元格），可能是异常文件，"
+                                        "请取消不必要的合并后另存再试。")
                 for r in range(r0, r1 + 1):
                     for c in range(c0, c1 + 1):
                         if (r, c) != (r0, c0):
-                            origin[(r, c)] = (r0, c0)
-            sheets.append(Sheet(name, rows, origin, missing.get(name, set())))
+                            origin.setdefault((r, c), (r0, c0))
+            sheets.append(Sheet(name, rows, origin, formulas.get(name, set())))
     finally:
         wb.close()
     return sheets
+
+
+def _parser_failure(exc: BaseException) -> bool:
+    """An error of the parser, including a Rust panic (pyo3's PanicException derives from BaseException)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def _calamine_reason(exc: BaseException) -> str:
+    """calamine's error text, shortened (it is English; the Chinese advice follows it)."""
+    text = " ".join(str(exc).split())
+    return (text[:120] + "…") if len(text) > 120 else (text or type(exc).__name__)
 
 
 _HAS_FORMULA = re.compile(rb"<f[ >/]")
 _CELL_RE = re.compile(rb"<c\b[^>]*?\br=\"([A-Z]+)(\d+)\"[^>]*?>(.*?)</c>", re.S)
 
 
-def _formulas_without_cache(path: Path) -> dict[str, set[tuple[int, int]]]:
+def _formula_cells(data: bytes) -> set[tuple[int, int]]:
     """Formula cells whose cached value is missing (e.g. written by a script, never opened in Excel)."""
-    out: dict[str, set[tuple[int, int]]] = {}
-    with zipfile.ZipFile(path) as z:
-        sheet_files = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")]
-        if not sheet_files:
-            return out
-        names = _sheet_file_names(z)
-        for n in sheet_files:
-            data = z.read(n)
-            if not _HAS_FORMULA.search(data):
-                continue
-            cells = set()
-            for m in _CELL_RE.finditer(data):
-                body = m.group(3)
-                if _HAS_FORMULA.search(body) and (b"<v>" not in body or b"<v></v>" in body):
-                    col = 0
-                    for ch in m.group(1):
-                        col = col * 26 + ch - 64
-                    cells.add((int(m.group(2)) - 1, col - 1))
-            if cells and n in names:
-                out[names[n]] = cells
-    return out
+    cells = set()
+    for m in _CELL_RE.finditer(data):
+        body = m.group(3)
+        if _HAS_FORMULA.search(body) and (b"<v>" not in body or b"<v></v>" in body):
+            col = 0
+            for ch in m.group(1):
+                col = col * 26 + ch - 64
+            cells.add((int(m.group(2)) - 1, col - 1))
+    return cells
 
 
 def _sheet_file_names(z: zipfile.ZipFile) -> dict[str, str]:
@@ -171,12 +945,15 @@ def _sheet_file_names(z: zipfile.ZipFile) -> dict[str, str]:
 
     ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
           "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
-    wb = ET.fromstring(z.read("xl/workbook.xml"))
-    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    try:
+        wb = ET.fromstring(z.read("xl/workbook.xml"))
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except Exception:  # parts were size-checked already; a malformed one just names no sheets
+        return {}
     target = {r.get("Id"): r.get("Target") for r in rels}
     out = {}
     for s in wb.iterfind("m:sheets/m:sheet", ns):
-        t = target.get(s.get(f"{{{ns['r']}}}id"), "")
+        t = target.get(s.get(f"{{{ns['r']}}}id")) or ""
         t = t.lstrip("/")
         out[t if t.startswith("xl/") else "xl/" + t] = s.get("name")
     return out
@@ -305,6 +1082,10 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     if isinstance(raw, (datetime, date)):
         return None, f"应填写数字，实为日期“{raw}”", ERROR
     if isinstance(raw, (int, float)):
+        if raw != raw or raw in (_INF, -_INF):  # "nan"/"inf" or 1e999 in the sheet XML
+            return None, f"应填写数字，实为“{raw}”", ERROR
+        if not -MAX_VALUE <= raw <= MAX_VALUE:
+            return None, f"数值过大，实为“{raw}”（超过 1 万亿），请核对", ERROR
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
         text = None
     else:
@@ -324,6 +1105,8 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
             number = Decimal(body)
         except InvalidOperation:  # pragma: no cover - guarded by the regex
             return None, f"应填写数字，实为“{raw}”", ERROR
+        if abs(number) > MAX_VALUE:
+            return None, f"数值过大，实为“{raw}”（超过 1 万亿），请核对", ERROR
     if cell.type == "decimal":
         if number < 0:
             return None, f"金额不能为负数，实为“{raw}”", ERROR
@@ -872,19 +1655,29 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
 
 
 def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Unit:
-    """Read one workbook. Raises ReadError (Chinese message naming the file) when nothing can be read."""
+    """Read one workbook. Raises ReadError (Chinese message naming the file) when nothing can be read.
+
+    The file is read once (``read_file_bytes``); its hash and everything read come from those
+    bytes. Hostile files are refused before parsing (see the limits above), and the whole read
+    runs under READ_TIME_LIMIT.
+    """
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ReadError(f"文件 {path} 不存在。", path)
-    if not path.is_file():
-        raise ReadError(f"{path} 不是文件。", path)
     if path.suffix.lower() not in SUPPORTED:
         raise ReadError(f"文件 {path.name} 不是支持的表格格式（支持 .xlsx、.xlsm、.xls、.ods）。", path)
-    data = path.read_bytes()
-    sheets = load_sheets(path)
+    with _time_limit(path):
+        return _read(path, forms)
+
+
+def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
+    data = read_file_bytes(path)
+    sheets = load_sheets(path, data)
     forms = forms or load_forms()
     try:
         form, _ = detect_form(sheets, forms)
+    except ReadTimeout:
+        raise
     except ReadError as exc:
         raise ReadError(f"文件 {path.name}：{exc.message}", path) from None
     fi = _index(form)
