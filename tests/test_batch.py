@@ -294,3 +294,170 @@ def test_watch_takes_files_once_they_stop_changing(tmp_path):
     wb = load_workbook(summary)
     names = [str(c.value) for row in wb["报送情况"].iter_rows() for c in row if c.value]
     assert any("示例市东城区市场监督管理局" in n for n in names)
+
+
+# --------------------------------------------------------------------------- manifest and memory
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / ".gkreport" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_manifest_keeps_values_as_rows_in_the_forms_cell_order(sample_run):
+    from decimal import Decimal
+
+    from gkreport.batch import MANIFEST_FORMAT, RowValues, _load_manifest, record_unit
+    from gkreport.form import load_form
+    from gkreport.pipeline import check_files
+
+    base, inp, result, _ = sample_run
+    out = base / "output"
+    data = _manifest(out)
+    assert data["format"] == MANIFEST_FORMAT
+    assert set(data["forms"]) == {"2017", "2021"}
+    for fid, info in data["forms"].items():
+        assert info["cells"] == list(load_form(fid).cells) and info["spec_hash"] == load_form(fid).spec_hash
+    lines = (out / ".gkreport" / "manifest.json").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 + len(SAMPLE_UNITS) + 1  # header, forms, one line per input, end
+    for rel, entry in data["inputs"].items():
+        assert entry["input"] == rel and len(entry["values"]) == len(data["forms"][entry["form"]]["cells"])
+    # a record gives back the values read, by cell id (decimals exact)
+    records = _load_manifest(BatchOptions(input_dir=inp, output_dir=out))
+    read = {u.file.name: u for u in check_files(sorted(inp.glob("*.xlsx"))).units}
+    for rel, rec in records.items():
+        unit = record_unit(rec)
+        assert isinstance(unit.values, RowValues)
+        want = read[rel].values
+        for cid in unit.form.cells:
+            got = unit.values.get(cid)
+            assert got == want.get(cid) and type(got) is type(want.get(cid)), (rel, cid)
+            if isinstance(got, Decimal):
+                assert got.as_tuple() == want[cid].as_tuple()
+        assert rec == next(r for r in result.records if r.input == rel)
+
+
+def test_older_manifest_format_is_taken_as_absent(tmp_path):
+    inp = tmp_path / "input"
+    inp.mkdir()
+    for name in ("示例市东城区教育局2025年统计表.xlsx", "示例市东城区市场监督管理局2025年统计表.xlsx"):
+        shutil.copy(SAMPLES / name, inp)
+    out = tmp_path / "output"
+    opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1)
+    first = run_batch(opts)
+    summary = out / "2025" / "汇总" / "2025年政府信息公开工作汇总.xlsx"
+    before = xml_parts(summary)
+    # the format before version 2: values by cell id, no "format", no "forms"
+    old = _manifest(out)
+    for entry in old["inputs"].values():
+        cells = old["forms"][entry["form"]]["cells"]
+        entry["values"] = dict(zip(cells, entry["values"]))
+    del old["format"], old["forms"]
+    (out / ".gkreport" / "manifest.json").write_text(json.dumps(old, ensure_ascii=False), encoding="utf-8")
+    again = run_batch(opts)
+    assert (again.processed, again.skipped) == (len(first.records), 0)  # done again, nothing lost
+    assert all((out / r.outputs["docx"]).exists() for r in again.records)
+    assert _manifest(out)["format"] == 2
+    assert xml_parts(summary) == before
+    third = run_batch(opts)
+    assert (third.processed, third.skipped) == (0, len(first.records))
+    assert xml_parts(summary) == before  # the summary from the records kept in the manifest
+
+
+def test_manifest_saved_in_another_cell_order_is_read_by_cell_id(tmp_path):
+    from gkreport.batch import _load_manifest
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp)
+    out = tmp_path / "output"
+    first = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    data = _manifest(out)
+    cells = data["forms"]["2021"]["cells"]
+    order = list(reversed(cells))[:-1] + ["t9.no_such.cell"]  # another order, a cell dropped, an unknown cell
+    for entry in data["inputs"].values():
+        by_id = dict(zip(cells, entry["values"]))
+        entry["values"] = [by_id.get(c) for c in order]
+    data["forms"]["2021"]["cells"] = order
+    (out / ".gkreport" / "manifest.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    rec = _load_manifest(BatchOptions(input_dir=inp, output_dir=out))["示例市东城区教育局2025年统计表.xlsx"]
+    want = first.records[0].values
+    assert len(rec.values) == len(want)
+    assert list(rec.values) == [None if c == cells[0] else v for c, v in zip(cells, want)]
+
+
+def test_manifest_is_written_atomically_entry_by_entry(tmp_path, monkeypatch):
+    from gkreport import batch
+
+    inp = copy_samples(tmp_path / "input")
+    out = tmp_path / "output"
+    opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1)
+    run_batch(opts)
+    path = out / ".gkreport" / "manifest.json"
+    saved = path.read_bytes()
+    records = batch._load_manifest(opts)
+    calls = []
+    real_dumps = json.dumps
+
+    def failing_dumps(obj, *args, **kwargs):
+        calls.append(obj)
+        if len(calls) == 4:  # the header, two entries … then the disk is full
+            raise OSError(28, "No space left on device")
+        return real_dumps(obj, *args, **kwargs)
+
+    monkeypatch.setattr(batch.json, "dumps", failing_dumps)
+    with pytest.raises(OSError):
+        batch._save_manifest(opts, records)
+    monkeypatch.undo()
+    assert path.read_bytes() == saved  # the last complete manifest stays
+    assert not list(out.rglob(".gkreport-tmp-*"))
+    # each entry is serialised on its own: nothing the size of the whole manifest is built
+    assert all(not isinstance(c, dict) or "inputs" not in c for c in calls)
+    batch._save_manifest(opts, records)
+    assert batch._load_manifest(opts) == records
+
+
+def test_streamed_detail_sheet_is_the_same_workbook(sample_run, tmp_path, monkeypatch):
+    """分单位明细 keeps only the cells with findings until it is written out; the file is the
+    same as when every cell is kept."""
+    from gkreport import xlsx_out
+    from gkreport.batch import _load_manifest, record_unit
+
+    base, inp, _, _ = sample_run
+    records = _load_manifest(BatchOptions(input_dir=inp, output_dir=base / "output"))
+    units = [u for u in map(record_unit, records.values()) if u is not None and u.year == 2025]
+    assert len(units) >= 4 and any(u.findings for u in units)
+    units = units * 3  # more columns, the same unit names (told apart by file name)
+    streamed = xlsx_out.write_summary_xlsx(units, tmp_path / "streamed.xlsx", [("坏.xlsx", "无法读取")])
+    monkeypatch.setattr(xlsx_out, "_STREAM_DETAIL", False)
+    kept = xlsx_out.write_summary_xlsx(units, tmp_path / "kept.xlsx", [("坏.xlsx", "无法读取")])
+    assert xml_parts(streamed) == xml_parts(kept)
+    wb = load_workbook(streamed)
+    ws = wb["分单位明细"]
+    assert ws.max_column == 4 + len(units) + 1 and ws.cell(1, ws.max_column).value == "合计"
+
+
+def test_workers_report_their_peak_memory(tmp_path):
+    inp = copy_samples(tmp_path / "input")
+    pool = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "two", jobs=2, chunk_size=2))
+    single = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "one", jobs=1))
+    assert single.worker_peak_mb == 0.0
+    if sys.platform != "win32":
+        assert 20 < pool.worker_peak_mb < 2000
+
+
+def test_a_worker_that_dies_costs_only_its_file(tmp_path):
+    """A file that kills its worker process is reported; every other file is still processed."""
+    import crashing_worker
+
+    from gkreport.batch import FAILED, _run_pool
+
+    inp = copy_samples(tmp_path / "input")
+    shutil.copy(inp / "示例市东城区教育局2025年统计表.xlsx", inp / "崩溃.xlsx")
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
+    items = [(str(p), str(p.relative_to(inp)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in discover(inp)]
+    got: dict = {}
+    _run_pool([items[i:i + 2] for i in range(0, len(items), 2)], opts, 2, {},
+              lambda recs: got.update({r.input: r for r in recs}), worker=crashing_worker.chunk)
+    assert set(got) == {rel for _, rel, _ in items}
+    assert got["崩溃.xlsx"].status == FAILED and "异常退出" in got["崩溃.xlsx"].reason
+    assert all(r.status != FAILED for rel, r in got.items() if rel != "崩溃.xlsx")

@@ -17,6 +17,15 @@ manifest. A rerun skips every input whose bytes, gkreport version, form spec
 and options are unchanged; ``force`` redoes everything. Outputs are written
 atomically; the manifest is saved as chunks finish, so an interrupted run
 continues where it stopped.
+
+Memory stays flat in the number of units where it can: a record keeps its values
+as a row in the form's cell order (:func:`cell_order`, cell ids shared), not as a
+dict by cell id; the manifest (format 2) writes each form's cell order once and
+one input per line, straight into its temp file; summaries rebuild light units
+one group at a time, reading values from the rows (:class:`RowValues`), and the
+summary's 分单位明细 (a cell per indicator and unit) is made row by row as the
+workbook is written out. The parent peaks around 300 MB for 10,000 units
+(``tests/benchmarks/bench_batch.py``).
 """
 
 from __future__ import annotations
@@ -25,17 +34,19 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 import unicodedata
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import __version__
-from .fileio import atomic_write_text, clean_temp_files
+from .fileio import atomic_path, atomic_write_text, clean_temp_files
 from .model import ERROR, Finding, ReadError, Unit
 
 MANIFEST = Path(".gkreport") / "manifest.json"
@@ -63,15 +74,22 @@ class BatchOptions:
     chunk_size: int | None = None
 
     def key(self) -> str:
-        """What, besides the input itself, changes the per-unit outputs."""
-        parts = [__version__, str(self.pdf), str(self.strict), _file_digest(self.wording),
-                 _folder_digest(self.previous_dir)]
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
+        cached = self.__dict__.get("_key")
+        if cached is None:
+            parts = [__version__, str(self.pdf), str(self.strict), _file_digest(self.wording),
+                     _folder_digest(self.previous_dir)]
+            cached = self.__dict__["_key"] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        return cached
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
-    """What happened to one input file (compact, JSON-able, kept in the manifest)."""
+    """What happened to one input file (compact, JSON-able, kept in the manifest).
+
+    ``values`` are the cell values in the form's cell order (:func:`cell_order`), JSON-ready
+    (Decimals as strings); :func:`record_unit` gives them back by cell id.
+    """
 
     input: str  # path relative to the input folder
     hash: str
@@ -85,7 +103,7 @@ class Record:
     warnings: int = 0
     outputs: dict[str, str | None] = field(default_factory=dict)  # kind → path relative to output dir
     reason: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
+    values: tuple[Any, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -102,6 +120,7 @@ class BatchResult:
     elapsed: float
     stage_seconds: dict[str, float]
     messages: list[str] = field(default_factory=list)
+    worker_peak_mb: float = 0.0  # largest peak RSS a worker process reported (0: no worker processes)
 
     @property
     def exit_code(self) -> int:
@@ -164,9 +183,11 @@ def safe_name(text: str, limit: int = 80) -> str:
     s = re.sub(r"\.{2,}", ".", s)
     if not s:
         s = "未命名"
-    if s.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if s.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
         s = "_" + s
-    return s[:limit]
+    if len(s) > limit:  # cut with a tag of the whole name, so that two long names never share a folder
+        s = s[: limit - 9].rstrip(" .") + "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
+    return s
 
 
 def _json_value(v: Any) -> Any:
@@ -185,8 +206,94 @@ def _finding_from_dict(d: dict[str, Any]) -> Finding:
     return Finding(**{k: v for k, v in d.items() if k in known})
 
 
+@dataclass(frozen=True, eq=False)
+class CellOrder:
+    """A form's cells in order: record values are kept as a row in this order."""
+
+    ids: tuple[str, ...]
+    index: dict[str, int]  # cell id → position
+    decimal: frozenset[int]  # positions of decimal cells (kept as strings in records)
+
+
+_CELL_ORDERS: dict[tuple[str, str], CellOrder] = {}
+
+
+def cell_order(form: Any) -> CellOrder:
+    """The cell order of a loaded form (computed once per spec; cell ids shared by all rows)."""
+    key = (form.id, form.spec_hash)
+    order = _CELL_ORDERS.get(key)
+    if order is None:
+        ids = tuple(sys.intern(c) for c in form.cells)
+        order = _CELL_ORDERS[key] = CellOrder(ids, {c: i for i, c in enumerate(ids)},
+                                              frozenset(i for i, c in enumerate(ids)
+                                                        if form.cells[c].type == "decimal"))
+    return order
+
+
+class RowValues(Mapping):
+    """Cell id → value of a record, read from its value row without copying it.
+
+    Gives what a dict rebuilt from the record would: decimal cells as Decimals, other
+    values as stored; a blank (or absent) cell is None.
+    """
+
+    __slots__ = ("order", "row")
+
+    def __init__(self, order: CellOrder, row: tuple[Any, ...]):
+        self.order = order
+        self.row = row
+
+    def _at(self, i: int) -> Any:
+        row = self.row
+        v = row[i] if i < len(row) else None
+        if v is not None and i in self.order.decimal:
+            return Decimal(str(v))
+        return v
+
+    def __getitem__(self, cid: str) -> Any:
+        return self._at(self.order.index[cid])
+
+    def get(self, cid: str, default: Any = None) -> Any:
+        i = self.order.index.get(cid)
+        if i is None:
+            return default
+        row = self.row
+        v = row[i] if i < len(row) else None
+        if v is not None and i in self.order.decimal:
+            return Decimal(str(v))
+        return v
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.order.index
+
+    def __iter__(self):
+        return iter(self.order.ids)
+
+    def __len__(self) -> int:
+        return len(self.order.ids)
+
+    def aligned(self, cell_ids: Iterable[str]) -> list[Any] | None:
+        """All values in ``cell_ids`` order (used to build the summary's value matrix)."""
+        ids = self.order.ids
+        if cell_ids is not ids and cell_ids != ids:
+            return None
+        row = list(self.row)
+        row.extend([None] * (len(ids) - len(row)))
+        for i in self.order.decimal:
+            if row[i] is not None:
+                row[i] = Decimal(str(row[i]))
+        return row
+
+
+def _value_row(order: CellOrder, values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple([_json_value(values.get(c)) for c in order.ids])
+
+
 def record_unit(rec: Record) -> Unit | None:
-    """A light Unit (values, meta, findings) rebuilt from a record, for summaries."""
+    """A light Unit (values, meta, findings) rebuilt from a record, for summaries.
+
+    Its ``values`` is a read-only view of the record's value row (:class:`RowValues`).
+    """
     if rec.status in (FAILED, DUPLICATE) or rec.form is None:
         return None
     from datetime import date
@@ -194,16 +301,12 @@ def record_unit(rec: Record) -> Unit | None:
     from .form import load_form
 
     form = load_form(rec.form)
-    values: dict[str, Any] = {}
-    for cid, v in rec.values.items():
-        if v is not None and cid in form.cells and form.cells[cid].type == "decimal":
-            v = Decimal(str(v))
-        values[cid] = v
     meta = dict(rec.meta)
     for k in ("date_written", "date_filled"):
         if isinstance(meta.get(k), str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta[k]):
             meta[k] = date.fromisoformat(meta[k])
-    return Unit(file=Path(rec.input), form=form, unit=rec.unit, year=rec.year, values=values, meta=meta,
+    return Unit(file=Path(rec.input), form=form, unit=rec.unit, year=rec.year,
+                values=RowValues(cell_order(form), rec.values), meta=meta,  # type: ignore[arg-type]
                 findings=[_finding_from_dict(f) for f in rec.findings], file_hash=rec.hash)
 
 
@@ -231,7 +334,6 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
     ``on_record`` (in-process runs) hears of each file as soon as its outputs are written,
     so that an interrupted run keeps everything finished so far.
     """
-    from .pipeline import run_checks
     from .reader import read_workbook
 
     t0 = time.perf_counter()
@@ -251,12 +353,25 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
             if on_record:
                 on_record(records[-1])
             continue
+        if unit.file_hash != digest:  # changed since the batch hashed it: still being copied or saved
+            records.append(Record(input=rel, hash=digest, status=FAILED, options=opts.key(),
+                                  reason=f"文件 {Path(path).name} 在处理过程中被修改（可能正在复制或保存），本次未处理；"
+                                         "请在复制或保存完成后重新运行。"))
+            if on_record:
+                on_record(records[-1])
+            continue
         rec = Record(input=rel, hash=digest, status="", unit=unit.unit, year=unit.year, form=unit.form.id,
                      spec_hash=unit.form.spec_hash, options=opts.key())
         units.append((unit, rec))
         records.append(rec)
     t_read = time.perf_counter()
-    run_checks([u for u, _ in units], list((_PREVIOUS or {}).values()))
+    checked = _checked(units, list((_PREVIOUS or {}).values()))
+    if on_record and len(checked) < len(units):
+        kept = {id(rec) for _, rec in checked}
+        for _, rec in units:
+            if id(rec) not in kept:
+                on_record(rec)
+    units = checked
     t_check = time.perf_counter()
     t_xlsx = t_docx = 0.0
     for unit, rec in units:
@@ -281,12 +396,37 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
     return records
 
 
+def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tuple[Unit, Record]]:
+    """Run the check engine over the chunk; should it fail, check unit by unit and report the one it
+    cannot take, so that one strange workbook never stops the batch."""
+    from .pipeline import run_checks
+
+    saved = [list(u.findings) for u, _ in units]
+    try:
+        run_checks([u for u, _ in units], previous)
+        return units
+    except Exception:
+        pass
+    ok = []
+    for (unit, rec), findings in zip(units, saved):
+        unit.findings[:] = findings
+        try:
+            run_checks([unit], previous)
+            ok.append((unit, rec))
+        except Exception as exc:
+            unit.findings[:] = findings
+            rec.status = FAILED
+            rec.reason = f"文件 {Path(unit.file).name} 审核时出错（{type(exc).__name__}），未生成报告；请检查表中是否有异常数值。"
+            _fill_record(rec, unit)
+    return ok
+
+
 def _fill_record(rec: Record, unit: Unit) -> None:
     rec.errors = len(unit.errors)
     rec.warnings = len(unit.warnings)
     if rec.status != FAILED:
         rec.status = unit.status
-    rec.values = {k: _json_value(v) for k, v in unit.values.items()}
+    rec.values = _value_row(cell_order(unit.form), unit.values)
     rec.meta = {k: _json_value(v) for k, v in unit.meta.items()}
     rec.findings = [f.to_dict() | {"suggestion": _json_value(f.suggestion)} for f in unit.findings]
 
@@ -321,20 +461,81 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
 # --------------------------------------------------------------------------- parent side
 
 
+MANIFEST_FORMAT = 2  # 2: values as rows in each form's cell order (the order is written once per form)
+
+
 def _load_manifest(opts: BatchOptions) -> dict[str, Record]:
+    """The records of the last run; none for a missing, unreadable or older-format manifest
+    (everything is then done again)."""
     path = opts.output_dir / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            return {}
+        rows = {fid: _row_mapper(fid, info) for fid, info in (data.get("forms") or {}).items()}
+        known = Record.__dataclass_fields__
+        shared: dict[str, str] = {}
+        out: dict[str, Record] = {}
+        for key, entry in data.get("inputs", {}).items():
+            rec = Record(**{a: b for a, b in entry.items() if a in known})
+            for a in ("status", "form", "spec_hash", "options"):  # the same few strings in every record
+                v = getattr(rec, a)
+                if isinstance(v, str):
+                    setattr(rec, a, shared.setdefault(v, v))
+            rec.values = rows.get(rec.form, _no_values)(rec.values) if isinstance(rec.values, list) else ()
+            out[key] = rec
+        return out
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
-    known = Record.__dataclass_fields__
-    return {k: Record(**{a: b for a, b in v.items() if a in known}) for k, v in data.get("inputs", {}).items()}
+
+
+def _no_values(row: Any) -> tuple[Any, ...]:
+    return ()
+
+
+def _row_mapper(form_id: str, info: dict[str, Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """Value row as saved (in the saved cell order) → value row in the form's current cell order."""
+    from .form import SpecError, load_form
+
+    try:
+        order = cell_order(load_form(form_id))
+    except (SpecError, OSError):  # the form is no longer available: its values cannot be placed
+        return _no_values
+    saved = tuple(info.get("cells") or ())
+    if saved == order.ids:
+        return tuple
+    at = {c: i for i, c in enumerate(saved)}
+    take = [at.get(c) for c in order.ids]
+    return lambda row: tuple(row[i] if i is not None and i < len(row) else None for i in take)
 
 
 def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
-    data = {"gkreport": __version__, "input_dir": str(opts.input_dir), "saved": datetime.now().isoformat(timespec="seconds"),
-            "inputs": {k: asdict(v) for k, v in sorted(records.items())}}
-    atomic_write_text(opts.output_dir / MANIFEST, json.dumps(data, ensure_ascii=False, default=str))
+    """Write the manifest atomically, one input per line, without building it in memory first."""
+    from .form import SpecError, load_form
+
+    forms: dict[str, dict[str, Any]] = {}
+    for rec in records.values():
+        if rec.form and rec.values and rec.form not in forms:
+            try:
+                form = load_form(rec.form)
+            except (SpecError, OSError):  # the form is no longer available: its rows are dropped on loading
+                continue
+            forms[rec.form] = {"spec_hash": form.spec_hash, "cells": list(cell_order(form).ids)}
+    head = {"format": MANIFEST_FORMAT, "gkreport": __version__, "input_dir": str(opts.input_dir),
+            "saved": datetime.now().isoformat(timespec="seconds"), "forms": forms}
+    names = Record.__dataclass_fields__
+    # the file is closed (inner context) before atomic_path syncs and renames it
+    with atomic_path(opts.output_dir / MANIFEST) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n"inputs": {')
+        sep = "\n"
+        for key in sorted(records):
+            rec = records[key]
+            entry = {a: getattr(rec, a) for a in names}
+            fh.write(f"{sep}{json.dumps(key, ensure_ascii=False)}: "
+                     f"{json.dumps(entry, ensure_ascii=False, default=str)}")
+            sep = ",\n"
+        fh.write("\n}}\n")
 
 
 def _unchanged(rec: Record | None, digest: str, opts: BatchOptions, spec_hashes: dict[str, str]) -> bool:
@@ -372,6 +573,7 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
     ``hold``: input paths (relative) still being written; they keep their last result this time.
     """
     from .form import load_forms
+    from .reader import read_file_bytes
 
     start = time.perf_counter()
     opts.output_dir.mkdir(parents=True, exist_ok=True)
@@ -381,14 +583,21 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
     spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
+    unreadable: list[Record] = []
     for p in files:
         rel = str(p.relative_to(opts.input_dir))
         if rel in hold:
             if rel in manifest:
                 records[rel] = manifest[rel]
             continue
-        digest = hashlib.sha256(p.read_bytes()).hexdigest()
         old = manifest.get(rel)
+        try:  # a locked, vanished, oversized or non-regular file (a pipe would block) is reported, not read
+            digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
+        except ReadError as exc:
+            if old is not None:
+                _remove_outputs(opts, old)
+            unreadable.append(Record(input=rel, hash="", status=FAILED, reason=exc.message, options=opts.key()))
+            continue
         if _unchanged(old, digest, opts, spec_hashes):
             records[rel] = old  # type: ignore[assignment]
         else:
@@ -405,19 +614,27 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
     if progress:
         for rec in records.values():
             progress("skip", rec, len(records), total)
+    for rec in unreadable:
+        records[rec.input] = rec
+        if progress:
+            progress("done", rec, len(records), total)
     previous = _read_previous(opts.previous_dir)
     stage = defaultdict(float)
     last_save = time.monotonic()
+    save_every = 2.0
+    worker_peak = 0.0
 
     def done(batch: list[Record]) -> None:
-        nonlocal last_save
+        nonlocal last_save, save_every
         for rec in batch:
             records[rec.input] = rec
             if progress:
                 progress("done", rec, len(records), total)
-        if time.monotonic() - last_save > 2.0:
+        if time.monotonic() - last_save > save_every:
+            t = time.monotonic()
             _save_manifest(opts, records)
             last_save = time.monotonic()
+            save_every = max(2.0, 20 * (last_save - t))  # saving takes at most ~5 % of the parent's time
 
     def timed(batch: list[Record]) -> None:
         for rec in batch:
@@ -434,7 +651,7 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
                 for chunk in chunks:
                     timed(_process_chunk(chunk, opts, on_record=lambda rec: done([rec])))
             else:
-                _run_pool(chunks, opts, jobs, previous, lambda batch: (done(batch), timed(batch)))
+                worker_peak = _run_pool(chunks, opts, jobs, previous, lambda batch: (done(batch), timed(batch)))
         _mark_duplicates(opts, records)
         pdf_seconds = _make_pdfs(opts, records, {r for _, r, _ in todo}) if opts.pdf else 0.0
         stage["pdf"] += pdf_seconds
@@ -446,9 +663,10 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
         _save_manifest(opts, records)
         clean_temp_files(opts.output_dir)
     ordered = [records[k] for k in sorted(records)]
-    return BatchResult(ordered, processed=len(todo), skipped=skipped, removed=removed, summaries=summaries,
+    return BatchResult(ordered, processed=len(todo) + len(unreadable), skipped=skipped, removed=removed,
+                       summaries=summaries,
                        reports=reports, elapsed=time.perf_counter() - start, stage_seconds=dict(stage),
-                       messages=messages)
+                       messages=messages, worker_peak_mb=worker_peak)
 
 
 def _init_previous_in_process(previous: dict) -> None:
@@ -456,22 +674,77 @@ def _init_previous_in_process(previous: dict) -> None:
     _PREVIOUS = previous
 
 
-def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done) -> None:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (0 where the platform does not tell)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB elsewhere
+
+
+def _pool_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> tuple[list[Record], float]:
+    """A chunk in a worker process: its records and the worker's peak memory so far (a
+    worker is a child of the fork server, so the parent cannot see its resource usage)."""
+    records = _process_chunk(items, opts)
+    return records, peak_rss_mb()
+
+
+def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worker=None) -> float:
+    """Run the chunks on ``jobs`` worker processes; returns the largest peak RSS (MB) a worker reported."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = mp.get_context("forkserver") if hasattr(os, "fork") else mp.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(previous,))
+
+    def new_pool(n: int):
+        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(previous,))
+
+    worker = worker or _pool_chunk
+    peak = 0.0
+    pool = new_pool(jobs)
+    futures = {pool.submit(worker, c, opts): c for c in chunks}
+    unfinished: list[tuple[str, str, str]] = []
     try:
-        pending = {pool.submit(_process_chunk, c, opts) for c in chunks}
+        pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
-                done(f.result())
+                try:
+                    records, worker_peak = f.result()
+                except BrokenProcessPool:
+                    unfinished.extend(futures[f])
+                    continue
+                peak = max(peak, worker_peak)
+                done(records)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    # A worker died (a file crashed the parser): redo the unfinished files one at a time in a
+    # single worker, so that the file that kills it again is found, reported, and the rest go on.
+    pool = new_pool(1) if unfinished else None
+    try:
+        for item in unfinished:
+            try:
+                records, worker_peak = pool.submit(worker, [item], opts).result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False)
+                pool = new_pool(1)
+                path, rel, digest = item
+                records, worker_peak = [Record(
+                    input=rel, hash=digest, status=FAILED, options=opts.key(),
+                    reason=f"文件 {Path(path).name} 读取时导致处理程序异常退出（文件可能已损坏），"
+                           "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。")], 0.0
+            peak = max(peak, worker_peak)
+            done(records)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return peak
 
 
 def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
@@ -514,18 +787,19 @@ def _make_pdfs(opts: BatchOptions, records: dict[str, Record], fresh: set[str]) 
 def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[list[Path], list[str]]:
     from .xlsx_out import summary_xlsx_name, write_summary_xlsx
 
-    groups: dict[tuple[str, int], list[Unit]] = defaultdict(list)
+    # records, not units, per group: a group's light units (see record_unit) exist only while it is written
+    groups: dict[tuple[str, int], list[Record]] = defaultdict(list)
     for _, rec in sorted(records.items()):  # input order, whatever order the workers finished in
-        unit = record_unit(rec)
-        if unit is not None and unit.year:
-            groups[(unit.form.id, unit.year)].append(unit)
+        if rec.status not in (FAILED, DUPLICATE) and rec.form is not None and rec.year:
+            groups[(rec.form, rec.year)].append(rec)
     failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in (FAILED, DUPLICATE)]
     years: dict[int, list[str]] = defaultdict(list)
     for form_id, year in groups:
         years[year].append(form_id)
     out: list[Path] = []
     messages: list[str] = []
-    for (form_id, year), units in sorted(groups.items()):
+    for (form_id, year), recs in sorted(groups.items()):
+        units = [u for u in map(record_unit, recs) if u is not None]
         form = units[0].form
         name = summary_xlsx_name(year, form if len(years[year]) > 1 else None)
         path = opts.output_dir / str(year) / SUMMARY_DIR / name

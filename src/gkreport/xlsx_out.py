@@ -14,6 +14,7 @@ import hashlib
 import math
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -1000,14 +1001,42 @@ def _number(v: Any) -> int | Decimal | None:
     return None
 
 
-def _value_frame(units: Sequence[Unit], cell_ids: Sequence[str]):
-    """One frame units × cells, object dtype: large integers and Decimals stay exact."""
-    import pandas as pd
+def _value_matrix(units: Sequence[Unit], cell_ids: Sequence[str]) -> tuple[Any, list[int]]:
+    """The values as read, units × cells (numpy, object dtype), and the units that have a
+    value that is not an int, a Decimal or blank."""
+    import numpy as np
 
     plain = (int, Decimal, type(None))
-    records = [u.values if all(type(v) in plain for v in u.values.values())
-               else {k: _number(v) for k, v in u.values.items()} for u in units]
-    return pd.DataFrame(records, columns=list(cell_ids), index=range(len(units)), dtype=object)
+    data = np.empty((len(units), len(cell_ids)), dtype=object)
+    odd = []
+    for i, u in enumerate(units):
+        row = _aligned(u.values, cell_ids)
+        if row is None:
+            row = [u.values.get(c) for c in cell_ids]
+        data[i, :] = row
+        if not all(type(v) in plain for v in row):
+            odd.append(i)
+    return data, odd
+
+
+def _aligned(values: Any, cell_ids: Sequence[str]) -> list[Any] | None:
+    """The values as a list in ``cell_ids`` order, when the mapping can give one directly
+    (see :class:`gkreport.batch.RowValues`); None for a plain dict."""
+    aligned = getattr(values, "aligned", None)
+    return aligned(cell_ids) if aligned is not None else None
+
+
+def _value_frame(units: Sequence[Unit], cell_ids: Sequence[str], matrix: tuple[Any, list[int]] | None = None):
+    """One frame units × cells, object dtype: large integers and Decimals stay exact; values
+    that cannot be summed count as blank. ``matrix``: what :func:`_value_matrix` gave, if at hand."""
+    import pandas as pd
+
+    data, odd = matrix if matrix is not None else _value_matrix(units, cell_ids)
+    if odd:
+        data = data.copy()
+        for i in odd:
+            data[i, :] = [_number(v) for v in data[i]]
+    return pd.DataFrame(data, columns=list(cell_ids), index=range(len(units)), dtype=object)
 
 
 def sum_units(units: Sequence[Unit]) -> dict[str, Any]:
@@ -1019,9 +1048,12 @@ def sum_units(units: Sequence[Unit]) -> dict[str, Any]:
     if not units:
         return {}
     form = units[0].form
+    return _sum_frame(form, _value_frame(units, _form_info(form).cell_ids))
+
+
+def _sum_frame(form: Form, frame: Any) -> dict[str, Any]:
     cells = form.cells
     cell_ids = _form_info(form).cell_ids
-    frame = _value_frame(units, cell_ids)
     ints = [c for c in cell_ids if cells[c].type != "decimal"]
     decs = [c for c in cell_ids if cells[c].type == "decimal"]
     try:
@@ -1101,17 +1133,126 @@ def _write_summary_tables(wb: Any, st: _Styles, form: Form, year: int | None, to
 
 
 _DETAIL_FIXED = 4  # label columns of 分单位明细 before the unit columns
+_DETAIL_SHEET = "分单位明细"
+
+
+class _DetailPositions:
+    """Where each cell of one unit is shown in 分单位明细 (cell id → (sheet, row, column)):
+    computed on demand instead of a dict per unit (one entry per indicator and unit)."""
+
+    __slots__ = ("col", "rows")
+
+    def __init__(self, rows: dict[str, int], col: int):
+        self.rows = rows
+        self.col = col
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.rows
+
+    def __getitem__(self, cid: str) -> tuple[str, int, int]:
+        return (_DETAIL_SHEET, self.rows[cid], self.col)
+
+
+class _StreamedRows(defaultdict):
+    """The cell table of 分单位明细 (``Worksheet.table``: row → column → cell), whose plain unit
+    cells are made when XlsxWriter writes the sheet out, one row at a time.
+
+    The sheet has one row per indicator and one column per unit; keeping all its cells until
+    the workbook is closed would take about 150 bytes per cell (hundreds of MB for thousands
+    of units). The cells written through the worksheet (labels, totals, cells with findings)
+    are stored as usual. After :meth:`stream`, a row of ``rows`` is taken out of the table;
+    when XlsxWriter next reads it, it is put back with its plain value cells added by
+    ``fill`` (as ``_write_value`` would have stored them), and the row made before it is
+    taken out again. The file written is the same as without streaming.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(dict)
+        self._fill: Any = None
+        self._held: dict[int, dict[int, Any]] = {}  # streamed rows: the cells written through the worksheet
+        self._made: int | None = None
+
+    def stream(self, rows: Iterable[int], fill: Any) -> None:
+        """Complete ``rows`` with ``fill(row, cells)`` whenever they are read from now on."""
+        for r in rows:
+            self._held[r] = dict.pop(self, r, {})
+        self._fill = fill
+
+    def __contains__(self, row: object) -> bool:
+        return dict.__contains__(self, row) or row in self._held
+
+    def __missing__(self, row: int) -> dict[int, Any]:
+        held = self._held.get(row)
+        if held is None:
+            return super().__missing__(row)
+        if self._made is not None:
+            dict.pop(self, self._made, None)
+        cells = dict(held)
+        self._fill(row, cells)
+        self[row] = cells
+        self._made = row
+        return cells
+
+
+def _cell_types(ws: Any, fmt: Any) -> tuple[type, type]:
+    """The classes XlsxWriter stores number and blank cells as, learnt by writing one of each
+    into a scratch table through the public API."""
+    table = ws.table
+    ws.table = defaultdict(dict)
+    try:
+        ws.write_number(0, 0, 0, fmt)
+        ws.write_blank(0, 1, None, fmt)
+        return type(ws.table[0][0]), type(ws.table[0][1])
+    finally:
+        ws.table = table
+
+
+_PLAIN_TYPES = frozenset({int, type(None)})
+
+
+def _plain_value(v: Any) -> Any:
+    """What ``_write_value`` stores as a number (or None for a blank) for a value without a
+    finding; ``_NOT_PLAIN`` when it writes something else (text, a non-finite number)."""
+    if v is None:
+        return None
+    t = type(v)
+    if t is int:
+        return v
+    if t is bool:
+        return int(v)
+    if t is Decimal or t is float:
+        f = float(v)
+        return f if math.isfinite(f) else _NOT_PLAIN
+    return _NOT_PLAIN  # anything else (also subclasses) is written by _write_cell itself
+
+
+_NOT_PLAIN = object()
 
 
 def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit],
-                  totals: dict[str, Any], unit_marks: list[dict[str, _Mark]],
-                  positions: list[dict[str, tuple[str, int, int]]]) -> tuple[Any, dict[str, int], list[str]]:
-    sheet = "分单位明细"
+                  totals: dict[str, Any], unit_marks: list[dict[str, _Mark]], values: Any,
+                  stream: bool = True) -> tuple[Any, dict[str, int], list[str]]:
+    """分单位明细: one row per indicator, one column per unit, then the total.
+
+    ``values``: units × cells in the form's cell order (see :func:`_value_matrix`). With ``stream``
+    the plain unit cells (a number or a blank, no finding) are not stored when written but
+    made again, row by row, when the workbook is written out (see :class:`_StreamedRows`);
+    the workbook is the same either way.
+    """
+    sheet = _DETAIL_SHEET
     ws = wb.add_worksheet(sheet)
+    table = _StreamedRows() if stream else None
+    if table is not None:
+        ws.table = table
     heads = _unit_headers(units)
     info = _form_info(form)
+    col_of = {c: k for k, c in enumerate(info.cell_ids)}
+
+    def column(cid: str) -> list[Any]:
+        return values[:, col_of[cid]].tolist()
+
     cids = [c for c in info.cell_ids if c not in info.off_grid
-            or any(u.values.get(c) is not None for u in units) or any(c in m for m in unit_marks)]
+            or any(v is not None for v in column(c)) or any(c in m for m in unit_marks)]
     fixed = [("表", 26.0), ("行", 36.0), ("列", 18.0), ("计量单位", 9.0)]
     first = _DETAIL_FIXED
     for i, (name, w) in enumerate(fixed):
@@ -1128,6 +1269,7 @@ def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
     ws.set_row(0, min(120.0, max(MIN_ROW_PT, hdr_lines * LINE_PT + PAD_PT)))
     row_of: dict[str, int] = {}
     cells = form.cells
+    marked = [j for j, m in enumerate(unit_marks) if m]
     r = 1
     for cid in cids:
         cell = cells[cid]
@@ -1137,9 +1279,12 @@ def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
         ws.write_string(r, 1, row_path, st.text_v)
         ws.write_string(r, 2, col_path, st.text_v)
         ws.write_string(r, 3, cell.unit, st.unit)
-        for j, u in enumerate(units):
-            _write_cell(ws, st, r, first + j, r, first + j, cell.type, u.values.get(cid), unit_marks[j].get(cid))
-            positions[j][cid] = (sheet, r, first + j)
+        row_values = column(cid)
+        if table is None:
+            for j, v in enumerate(row_values):
+                _write_cell(ws, st, r, first + j, r, first + j, cell.type, v, unit_marks[j].get(cid))
+        else:
+            _write_detail_cells(ws, st, r, first, cell.type, cid, row_values, unit_marks, marked)
         _write_value(ws, r, first + len(units), totals.get(cid),
                      st.value(_num_format(cell.type, totals.get(cid))))
         lines = max(_lines(row_path, 36), _lines(col_path, 18), _lines(t.title_for(year), 26))
@@ -1151,7 +1296,52 @@ def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
     _print_setup(ws, "分单位明细", year, True, fit_width=len(units) <= 12)
     ws.repeat_rows(0)
     ws.repeat_columns(0, first - 1)
+    if table is not None and units:
+        table.stream(row_of.values(), _detail_filler(ws, st, form, row_of, first, column))
     return ws, row_of, heads
+
+
+def _write_detail_cells(ws: Any, st: _Styles, r: int, first: int, cell_type: str, cid: str,
+                        values: list[Any], unit_marks: list[dict[str, _Mark]], marked: list[int]) -> None:
+    """The unit cells of one streamed 分单位明细 row that are written now: cells with findings
+    (their formats, comments) and values that are not plain numbers. Also creates the number
+    formats of the row's streamed cells (formats must exist before the workbook is written out)."""
+    write = {j for j in marked if cid in unit_marks[j]}
+    write.update(j for j, v in enumerate(values) if type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN)
+    for j in sorted(write):
+        _write_cell(ws, st, r, first + j, r, first + j, cell_type, values[j], unit_marks[j].get(cid))
+    st.value(_num_format(cell_type, None))
+    if cell_type == "decimal" or any(type(v) is Decimal for v in values):
+        for j, v in enumerate(values):
+            if j not in write:
+                st.value(_num_format(cell_type, v))
+
+
+def _detail_filler(ws: Any, st: _Styles, form: Form, row_of: dict[str, int], first: int, column: Any) -> Any:
+    """``fill(row, cells)`` for :class:`_StreamedRows`: adds the row's plain unit cells as
+    ``_write_cell`` → ``_write_value`` store them (a number, or a blank with the format)."""
+    cid_of = {r: cid for cid, r in row_of.items()}
+    cells = form.cells
+    number_t, blank_t = _cell_types(ws, st.list_header)
+    formats = st._cache
+
+    def fill(row: int, out: dict[int, Any]) -> None:
+        cid = cid_of[row]
+        cell_type = cells[cid].type
+        values = column(cid)
+        default = formats[("value", _num_format(cell_type, None), None, False)]
+        by_value = cell_type == "decimal" or any(type(v) is Decimal for v in values)
+        for j, v in enumerate(values):
+            c = first + j
+            if c in out:  # written through the worksheet
+                continue
+            fmt = formats[("value", _num_format(cell_type, v), None, False)] if by_value else default
+            if v is None:
+                out[c] = blank_t(fmt)
+            else:
+                out[c] = number_t(v if type(v) is int else _plain_value(v), fmt)
+
+    return fill
 
 
 def _write_chart(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit],
@@ -1256,6 +1446,9 @@ def _write_status(ws: Any, st: _Styles, units: Sequence[Unit], others: Sequence[
     ws.repeat_rows(1)
 
 
+_STREAM_DETAIL = True  # False: keep every 分单位明细 cell until the workbook closes (the reference)
+
+
 def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
                        failures: Sequence[tuple[str, str]] = (), *,
                        others: Sequence[Unit] = ()) -> Path:
@@ -1276,17 +1469,23 @@ def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
                          + "。请先用 group_units() 分组，每组单独汇总。")
     main = units[0] if units else None
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), _wb_options())
+        # temp files, not memory: 分单位明细 has a cell per indicator and unit
+        wb = xlsxwriter.Workbook(str(tmp), {**_wb_options(), "in_memory": False})
         st = _Styles(wb)
-        positions: list[dict[str, tuple[str, int, int]]] = [{} for _ in units]
+        positions: list[_DetailPositions] = []
         first_pos: dict[int, tuple[str, int, int]] = {}
         if main is not None:
             form, year = main.form, main.year
             wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
-            totals = sum_units(units)
+            cell_ids = _form_info(form).cell_ids
+            values, odd = _value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
+            totals = _sum_frame(form, _value_frame(units, cell_ids, (values, odd)))
             unit_marks = [_marks(u) for u in units]
             _write_summary_tables(wb, st, form, year, totals, units)
-            _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, positions)
+            _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, values,
+                                         stream=_STREAM_DETAIL)
+            positions = [_DetailPositions(row_of, _DETAIL_FIXED + j) for j in range(len(units))]
+            del unit_marks
             _write_chart(wb, st, form, year, units, row_of)
         ws_find = wb.add_worksheet("审核结果")
         ws_status = wb.add_worksheet("报送情况")

@@ -4,7 +4,9 @@
 
 Generates N units (random consistent values written into our template, about 5 % with a
 changed cell, unit names of realistic length), runs the batch (read, check, xlsx, docx,
-summary) and prints units per second, per-stage time and peak memory. Then runs the same
+summary) and prints units per second, per-stage time and peak memory (of the parent, and
+of the largest worker as the workers report it), then a rerun with nothing changed in a
+fresh process (its own peak memory: records from the manifest, summaries). Then runs the same
 kind of units through a deliberately plain reference pipeline kept below (pandas+openpyxl
 read, per-file pandas checks, openpyxl styled write, python-docx built with ``row.cells``),
 with the same number of processes, and prints the speed-up measured in this run.
@@ -14,15 +16,18 @@ Not collected by pytest.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Self
 
 DISTRICTS = ["东城区", "西城区", "高新技术产业开发区", "经济开发区", "南湖新区", "北山县", "临河县", "清水镇"]
 BODIES = ["教育和体育局", "卫生健康委员会", "市场监督管理局", "住房和城乡建设局", "自然资源和规划局", "人力资源和社会保障局",
@@ -155,10 +160,84 @@ def _plain_chunk(args: tuple[list[str], str]) -> None:
         plain_one(p, out)
 
 
-def peak_mb() -> tuple[float, float]:
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return self_kb / 1024, child_kb / 1024
+def children_peak_mb() -> float:
+    """Largest peak RSS among this process's *reaped* children (MB). The batch workers are
+    children of the fork server, not of this process, so this never covers them: the workers
+    report their own peak with their results (``BatchResult.worker_peak_mb``)."""
+    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
+
+
+# The rerun runs in a fresh process, so that its own peak (manifest loaded, summaries and
+# records rebuilt from it) is measured apart from the first run's.
+RERUN = """
+import json, sys, time
+from pathlib import Path
+from gkreport.batch import BatchOptions, peak_rss_mb, run_batch
+t = time.perf_counter()
+r = run_batch(BatchOptions(input_dir=Path(sys.argv[1]), output_dir=Path(sys.argv[2]), jobs=int(sys.argv[3])))
+print(json.dumps({"seconds": time.perf_counter() - t, "skipped": r.skipped, "processed": r.processed,
+                  "summary": r.stage_seconds.get("summary", 0.0), "peak": peak_rss_mb()}))
+"""
+
+
+class HwmSampler:
+    """Largest peak RSS (VmHWM, kept by the kernel per process) among this process's
+    descendants, sampled from /proc while the batch runs (Linux only): a cross-check of
+    what the workers report themselves."""
+
+    def __init__(self, interval: float = 0.1):
+        import threading
+
+        self.interval = interval
+        self.peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        if Path("/proc/self/status").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _descendants(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(d.name))
+        out, todo = [], [os.getpid()]
+        while todo:
+            for c in children.get(todo.pop(), []):
+                out.append(c)
+                todo.append(c)
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid in self._descendants():
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            mb = int(line.split()[1]) / 1024
+                            self.peaks[pid] = max(self.peaks.get(pid, 0.0), mb)
+                            break
+                except (OSError, ValueError):
+                    pass
+            self._stop.wait(self.interval)
+
+    @property
+    def largest(self) -> float:
+        return max(self.peaks.values(), default=0.0)
 
 
 def main() -> None:
@@ -168,7 +247,7 @@ def main() -> None:
     ap.add_argument("--plain", type=int, default=200, help="units through the plain pipeline (0: skip)")
     ap.add_argument("--keep", type=Path, help="keep inputs/outputs in this folder")
     args = ap.parse_args()
-    from gkreport.batch import BatchOptions, run_batch
+    from gkreport.batch import BatchOptions, peak_rss_mb, run_batch
 
     base = args.keep or Path(tempfile.mkdtemp(prefix="gkbench-"))
     inp, out = base / "input", base / "output"
@@ -179,20 +258,28 @@ def main() -> None:
         print(f"generated {args.n} workbooks in {time.perf_counter() - t:.1f} s")
     shutil.rmtree(out, ignore_errors=True)
     t = time.perf_counter()
-    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=args.jobs, force=True))
+    with HwmSampler() as sampler:
+        result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=args.jobs, force=True))
     elapsed = time.perf_counter() - t
     rate = args.n / elapsed
-    parent_mb, child_mb = peak_mb()
+    parent_mb = peak_rss_mb()
     counts = result.counts()
     print(f"gkreport batch: N={args.n} jobs={args.jobs}: {elapsed:.2f} s, {rate:.1f} units/s; statuses {counts}")
     per_unit = {k: v / args.n * 1000 for k, v in result.stage_seconds.items()}
     print("  per-unit stage time (ms, summed over workers): "
           + ", ".join(f"{k} {v:.2f}" for k, v in per_unit.items()))
-    print(f"  summary stage: {result.stage_seconds.get('summary', 0):.2f} s; peak RSS parent {parent_mb:.0f} MB, "
-          f"largest worker {child_mb:.0f} MB")
-    t = time.perf_counter()
-    rerun = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=args.jobs))
-    print(f"  rerun (nothing changed): {time.perf_counter() - t:.2f} s, skipped {rerun.skipped}")
+    print(f"  summary stage: {result.stage_seconds.get('summary', 0):.2f} s")
+    print(f"  peak RSS: parent {parent_mb:.0f} MB (RUSAGE_SELF), largest worker {result.worker_peak_mb:.0f} MB "
+          f"(each worker's own RUSAGE_SELF, sent back with its results)")
+    if sampler.peaks:
+        print(f"    cross-check from /proc (VmHWM of {len(sampler.peaks)} descendant processes: fork server, "
+              f"workers, resource tracker): largest {sampler.largest:.0f} MB; "
+              f"RUSAGE_CHILDREN (reaped children only): {children_peak_mb():.0f} MB")
+    proc = subprocess.run([sys.executable, "-c", RERUN, str(inp), str(out), str(args.jobs)],
+                          capture_output=True, text=True, check=True)
+    rerun = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  rerun (nothing changed, fresh process): {rerun['seconds']:.2f} s, skipped {rerun['skipped']}, "
+          f"summary {rerun['summary']:.2f} s, peak RSS {rerun['peak']:.0f} MB")
     if args.plain:
         k = min(args.plain, args.n)
         paths = sorted(str(p) for p in inp.glob("*.xlsx"))[:k]
