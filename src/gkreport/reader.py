@@ -38,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .form import Cell, Form, Node, Table, load_forms
+from .form import Cell, Form, Table, load_forms
 from .labels import core, looks_like_number, norm, similar
 from .model import ERROR, WARNING, Finding, ReadError, Unit
 

@@ -23,22 +23,15 @@ from pathlib import Path
 
 from gkreport import docx_out as D
 from gkreport.form import load_form
+
+from synthetic import random_values
 from gkreport.model import ERROR, Finding, Unit
 
 
 def make_unit(i: int, form_id: str = "2021") -> Unit:
     rnd = random.Random(i)
     form = load_form(form_id)
-    values = {}
-    for cid, c in form.cells.items():
-        if c.optional:
-            continue
-        if rnd.random() < 0.1:
-            values[cid] = None
-        elif c.type == "decimal":
-            values[cid] = Decimal(rnd.randint(0, 10**6)) / 100
-        else:
-            values[cid] = rnd.randint(0, 300)
+    values = random_values(form, rnd)
     name = f"某某区第{i}局"
     findings = [Finding(rule="A1", severity=ERROR, message="总计不等于各项之和")] if i % 5 == 0 else []
     return Unit(file=Path(f"单位{i}.xlsx"), form=form, unit=name, year=2025 if form_id != "2017" else 2017,

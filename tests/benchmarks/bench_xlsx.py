@@ -26,22 +26,15 @@ from openpyxl.utils import get_column_letter
 from gkreport import xlsx_out as xo
 from gkreport.fileio import atomic_path
 from gkreport.form import load_form
+
+from synthetic import random_values
 from gkreport.model import ERROR, WARNING, Finding, Unit
 
 
 def make_unit(i: int, form_id: str = "2021") -> Unit:
     rnd = random.Random(i)
     form = load_form(form_id)
-    values = {}
-    for cid, c in form.cells.items():
-        if c.optional:
-            continue
-        if rnd.random() < 0.1:
-            values[cid] = None
-        elif c.type == "decimal":
-            values[cid] = Decimal(rnd.randint(0, 10**6)) / 100
-        else:
-            values[cid] = rnd.randint(0, 300)
+    values = random_values(form, rnd)
     ids = [c for c in form.cells if not form.cells[c].optional]
     a, b, c = rnd.sample(ids, 3)
     findings = [
