@@ -21,6 +21,8 @@ from lxml import etree
 from seed_unit import NARRATIVE as SEED_NARRATIVE
 from seed_unit import SEED_FILE, seed_unit
 
+from docx import Document
+
 from gkreport import docx_out as D
 from gkreport import sentences as S
 from gkreport.form import load_form
@@ -802,3 +804,20 @@ def test_one_report_takes_milliseconds(tmp_path):
     for i in range(20):
         D.write_unit_docx(u, tmp_path / f"{i}.docx")
     assert (time.perf_counter() - start) / 20 < 0.1  # a few ms in practice; generous for slow CI
+
+
+def test_missing_section_is_reported_once_after_the_checks(tmp_path):
+    """The check engine names missing sections (D1); the report adds where it marks them, not a second warning."""
+    from gkreport.pipeline import run_checks
+    from gkreport.samples import SAMPLES_2021
+
+    s = SAMPLES_2021[0]
+    unit = Unit(file=Path("x.xlsx"), form=load_form("2021"), unit=s["meta"]["unit"], year=2025,
+                values=dict(s["values"]), meta=dict(s["meta"]), narrative={"overview": s["narrative"]["overview"]})
+    run_checks([unit])
+    D.write_unit_docx(unit, tmp_path / "r.docx")
+    about_problems = [f for f in unit.findings if "存在的主要问题及改进情况" in f.message]
+    assert len(about_problems) == 1 and about_problems[0].rule == "D1"
+    assert "【请填写】" in about_problems[0].message
+    body = "".join(p.text for p in Document(str(tmp_path / "r.docx")).paragraphs)
+    assert "【请填写：存在的主要问题及改进情况】" in body

@@ -504,7 +504,17 @@ def gap_findings(unit: Unit, gaps: Sequence[S.Gap]) -> list[Finding]:
     return out
 
 
+_MARKED = "；年度报告中已用黄色突出显示的【请填写】标出"
+
+
 def _add_findings(unit: Unit, findings: Iterable[Finding]) -> None:
+    findings = list(findings)
+    missing_sections = next((f for f in unit.findings if f.rule == "D1"), None)
+    if missing_sections is not None and any(f.rule == "D.narrative" for f in findings):
+        # the check engine already named the missing sections: say once where the report marks them
+        if _MARKED not in missing_sections.message:
+            missing_sections.message += _MARKED
+        findings = [f for f in findings if f.rule != "D.narrative"]
     seen = {(f.rule, f.message) for f in unit.findings}
     for f in findings:
         if (f.rule, f.message) not in seen:
