@@ -63,9 +63,9 @@ def _problems_table(result):
     if not rows:
         return None
     t = Table(title="需要处理的文件", title_justify="left", expand=True)
-    t.add_column("文件", ratio=2)
+    t.add_column("文件", ratio=2, overflow="fold")
     t.add_column("状态", no_wrap=True)
-    t.add_column("说明", ratio=3)
+    t.add_column("说明", ratio=3, overflow="fold")
     for r in rows:
         style = "bold red" if r.status != "有错误" else "red"
         why = r.reason or f"错误 {r.errors} 处、提示 {r.warnings} 处，详见统计表的“审核结果”表"
