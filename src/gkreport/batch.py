@@ -255,13 +255,7 @@ class RowValues(Mapping):
 
     def get(self, cid: str, default: Any = None) -> Any:
         i = self.order.index.get(cid)
-        if i is None:
-            return default
-        row = self.row
-        v = row[i] if i < len(row) else None
-        if v is not None and i in self.order.decimal:
-            return Decimal(str(v))
-        return v
+        return default if i is None else self._at(i)
 
     def __contains__(self, cid: object) -> bool:
         return cid in self.order.index
