@@ -646,7 +646,7 @@ def test_two_thousand_units_check_quickly():
 
 
 def test_several_wrong_cells_linked_through_one_column_are_each_named():
-    # the three mistakes of the lead's "有错误" sample: all meet in the 总计 column of 表三
+    # the three mistakes of the "有错误" sample: all meet in the 总计 column of 表三
     u = unit_2021(narrative={})
     _bump_t3(u.values, "disclosed", "natural", 9)  # 一 总计 becomes 21, （一）总计 17
     check_unit(u)
