@@ -11,11 +11,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -427,10 +426,3 @@ def form_from_path(form_id: str, path: str) -> Form:
 
 def load_forms(extra_dirs: list[Path] | None = None) -> dict[str, Form]:
     return {fid: load_form(fid, extra_dirs) for fid in spec_files(extra_dirs)}
-
-def iter_cells(form: Form) -> Iterator[tuple[Table, Cell]]:
-    for t in form.tables.values():
-        for c in t.cells.values():
-            yield t, c
-
-_YEAR_RE = re.compile(r"\{year\}")

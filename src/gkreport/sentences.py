@@ -572,17 +572,21 @@ def _national_t4(unit: Unit, w: Wording) -> list[Paragraph]:
     review, review_parts = group("review")
     lit_groups = [(t4.columns[k].label, group(k)[0]) for k in t4.columns["litigation"].children]
     litigation = sum(v for _, v in lit_groups)
+    text = _review_text(unit, w, review, review_parts, litigation, lit_groups)
+    return [[text]] if text else []
+
+
+def _review_text(unit: Unit, w: Wording, review, review_parts, litigation, lit_parts) -> str:
+    """The 复议/诉讼 sentence shared by every form: none at all, or each with its details."""
     if not review and not litigation:
-        text = w.fmt("review.none", unit)
-        return [[text]] if text else []
+        return w.fmt("review.none", unit)
     first = (w.fmt("review.review", unit, count=format_number(review),
                    details=_details(w, unit, review_parts, "review.details"))
              if review else w.fmt("review.review_none", unit))
     second = (w.fmt("review.litigation", unit, count=format_number(litigation),
-                    details=_details(w, unit, lit_groups, "review.details"))
+                    details=_details(w, unit, lit_parts, "review.details"))
               if litigation else w.fmt("review.litigation_none", unit))
-    text = _sentence(first, second, sep="；")
-    return [[text]] if text else []
+    return _sentence(first, second, sep="；")
 
 
 def fee_paragraph(unit: Unit, w: Wording) -> Paragraph | None:
@@ -665,16 +669,7 @@ def _old_review(unit: Unit, w: Wording) -> list[Paragraph]:
     review, review_parts = _old_parts(unit, t, "review")
     litigation, lit_parts = _old_parts(unit, t, "litigation")
     complaints, compl_parts = _old_parts(unit, t, "complaints") if "complaints" in t.rows else (0, [])
-    if not review and not litigation:
-        text = w.fmt("review.none", unit)
-    else:
-        first = (w.fmt("review.review", unit, count=format_number(review),
-                       details=_details(w, unit, review_parts, "review.details"))
-                 if review else w.fmt("review.review_none", unit))
-        second = (w.fmt("review.litigation", unit, count=format_number(litigation),
-                        details=_details(w, unit, lit_parts, "review.details"))
-                  if litigation else w.fmt("review.litigation_none", unit))
-        text = _sentence(first, second, sep="；")
+    text = _review_text(unit, w, review, review_parts, litigation, lit_parts)
     if complaints:
         text += w.fmt("review.complaints", unit, count=format_number(complaints),
                       details=_details(w, unit, compl_parts, "review.details"))
