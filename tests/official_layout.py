@@ -22,24 +22,65 @@ T3_ROWS = [  # (level-1 label, level-2 label, level-3 label, row id)
     ("二、上年结转政府信息公开申请数量", None, None, "carry"),
     ("三、本年度办理结果", "（一）予以公开", None, "disclosed"),
     ("三、本年度办理结果", "（二）部分公开（区分处理的，只计这一情形，不计其他情形）", None, "partial"),
-    *[("三、本年度办理结果", "（三）不予公开", lab, f"withheld_{i}") for i, lab in enumerate(
-        ["1.属于国家秘密", "2.其他法律行政法规禁止公开", "3.危及“三安全一稳定”", "4.保护第三方合法权益",
-         "5.属于三类内部事务信息", "6.属于四类过程性信息", "7.属于行政执法案卷", "8.属于行政查询事项"], 1)],
-    *[("三、本年度办理结果", "（四）无法提供", lab, f"unable_{i}") for i, lab in enumerate(
-        ["1.本机关不掌握相关政府信息", "2.没有现成信息需要另行制作", "3.补正后申请内容仍不明确"], 1)],
-    *[("三、本年度办理结果", "（五）不予处理", lab, f"not_handled_{i}") for i, lab in enumerate(
-        ["1.信访举报投诉类申请", "2.重复申请", "3.要求提供公开出版物", "4.无正当理由大量反复申请",
-         "5.要求行政机关确认或重新出具已获取信息"], 1)],
-    *[("三、本年度办理结果", "（六）其他处理", lab, f"other_{i}") for i, lab in enumerate(
-        ["1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
-         "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请", "3.其他"], 1)],
+    *[
+        ("三、本年度办理结果", "（三）不予公开", lab, f"withheld_{i}")
+        for i, lab in enumerate(
+            [
+                "1.属于国家秘密",
+                "2.其他法律行政法规禁止公开",
+                "3.危及“三安全一稳定”",
+                "4.保护第三方合法权益",
+                "5.属于三类内部事务信息",
+                "6.属于四类过程性信息",
+                "7.属于行政执法案卷",
+                "8.属于行政查询事项",
+            ],
+            1,
+        )
+    ],
+    *[
+        ("三、本年度办理结果", "（四）无法提供", lab, f"unable_{i}")
+        for i, lab in enumerate(
+            ["1.本机关不掌握相关政府信息", "2.没有现成信息需要另行制作", "3.补正后申请内容仍不明确"], 1
+        )
+    ],
+    *[
+        ("三、本年度办理结果", "（五）不予处理", lab, f"not_handled_{i}")
+        for i, lab in enumerate(
+            [
+                "1.信访举报投诉类申请",
+                "2.重复申请",
+                "3.要求提供公开出版物",
+                "4.无正当理由大量反复申请",
+                "5.要求行政机关确认或重新出具已获取信息",
+            ],
+            1,
+        )
+    ],
+    *[
+        ("三、本年度办理结果", "（六）其他处理", lab, f"other_{i}")
+        for i, lab in enumerate(
+            [
+                "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+                "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
+                "3.其他",
+            ],
+            1,
+        )
+    ],
     ("三、本年度办理结果", "（七）总计", None, "total"),
     ("四、结转下年度继续办理", None, None, "next"),
 ]
-T4_COLS = [f"{g}_{k}" for g in ("review", "direct", "after") for k in ("upheld", "corrected", "other", "pending", "total")]
+T4_COLS = [
+    f"{g}_{k}" for g in ("review", "direct", "after") for k in ("upheld", "corrected", "other", "pending", "total")
+]
 T2_BLOCKS = [
-    ("第二十条第（一）项", ["本年制发件数", "本年废止件数", "现行有效件数"], ["made", "repealed", "valid"],
-     [("规章", "regulations"), ("行政规范性文件", "normative")]),
+    (
+        "第二十条第（一）项",
+        ["本年制发件数", "本年废止件数", "现行有效件数"],
+        ["made", "repealed", "valid"],
+        [("规章", "regulations"), ("行政规范性文件", "normative")],
+    ),
     ("第二十条第（五）项", ["本年处理决定数量"], ["decisions"], [("行政许可", "licensing")]),
     ("第二十条第（六）项", ["本年处理决定数量"], ["decisions"], [("行政处罚", "penalty"), ("行政强制", "enforcement")]),
     ("第二十条第（八）项", ["本年收费金额（单位：万元）"], ["fee_amount"], [("行政事业性收费", "fees")]),
@@ -51,7 +92,9 @@ def random_2021_values(rng: random.Random) -> dict[str, object]:
     for _, _, cols, rows in T2_BLOCKS:
         for _, rid in rows:
             for col in cols:
-                values[f"t2.{rid}.{col}"] = rng.randint(0, 500) if col != "fee_amount" else round(rng.uniform(0, 900), 2)
+                values[f"t2.{rid}.{col}"] = (
+                    rng.randint(0, 500) if col != "fee_amount" else round(rng.uniform(0, 900), 2)
+                )
     for *_, rid in T3_ROWS:
         for col in T3_COLS:
             values[f"t3.{rid}.{col}"] = rng.randint(0, 60)
@@ -60,8 +103,9 @@ def random_2021_values(rng: random.Random) -> dict[str, object]:
     return values
 
 
-def write_official_2021(path: Path, values: dict[str, object], unit: str, year: int,
-                        remarks: bool = True, as_text: bool = False) -> Path:
+def write_official_2021(
+    path: Path, values: dict[str, object], unit: str, year: int, remarks: bool = True, as_text: bool = False
+) -> Path:
     """All three tables on one sheet, as pasted from the official Word document."""
     wb = Workbook()
     ws = wb.active
@@ -168,9 +212,21 @@ def soffice_convert(src: Path, fmt: str, outdir: Path) -> Path:
     filters = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods"}
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([exe, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to",
-                        filters[fmt], "--outdir", str(outdir), str(src)],
-                       check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [
+                exe,
+                f"-env:UserInstallation=file://{profile}",
+                "--headless",
+                "--convert-to",
+                filters[fmt],
+                "--outdir",
+                str(outdir),
+                str(src),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
     out = outdir / (src.stem + "." + fmt)
     assert out.exists(), f"LibreOffice did not write {out}"
     return out

@@ -17,14 +17,16 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from conftest import SAMPLES, needs_soffice
 from gkreport.batch import BatchOptions, discover, run_batch, safe_name, watch_folder
 from gkreport.cli import app
 
-from conftest import SAMPLES, needs_soffice
-
 SAMPLE_UNITS = {
-    "张店区科学技术局": 2017, "示例市东城区教育局": 2025, "示例市东城区市场监督管理局": 2025,
-    "示例市东城区住房和城乡建设局": 2025, "示例市东城区自然资源局": 2025,
+    "张店区科学技术局": 2017,
+    "示例市东城区教育局": 2025,
+    "示例市东城区市场监督管理局": 2025,
+    "示例市东城区住房和城乡建设局": 2025,
+    "示例市东城区自然资源局": 2025,
 }
 
 
@@ -34,8 +36,11 @@ def copy_samples(dest: Path) -> Path:
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def xml_parts(path: Path) -> dict[str, bytes]:
@@ -49,7 +54,9 @@ def sample_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("batch")
     inp = copy_samples(base / "input")
     before = digest(inp)
-    result = run_batch(BatchOptions(input_dir=inp, output_dir=base / "output", jobs=2, summary_unit="示例市东城区人民政府"))
+    result = run_batch(
+        BatchOptions(input_dir=inp, output_dir=base / "output", jobs=2, summary_unit="示例市东城区人民政府")
+    )
     return base, inp, result, before
 
 
@@ -146,7 +153,8 @@ def test_duplicate_units_are_both_reported(tmp_path):
     dup = [r for r in result.records if r.status == "重复报送"]
     assert len(dup) == 2 and all("教育局.xlsx" in r.reason and "教育局（修改后）.xlsx" in r.reason for r in dup)
     assert not (tmp_path / "output" / "2025" / "示例市东城区教育局").exists() or not list(
-        (tmp_path / "output" / "2025" / "示例市东城区教育局").glob("*.docx"))
+        (tmp_path / "output" / "2025" / "示例市东城区教育局").glob("*.docx")
+    )
     assert result.exit_code == 2
     # removing one of them resolves it on the next run
     (inp / "a" / "教育局.xlsx").unlink()
@@ -159,13 +167,18 @@ def test_parallel_outputs_equal_single_process(tmp_path):
     inp = copy_samples(tmp_path / "input")
     one = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "one", jobs=1))
     two = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "two", jobs=2, chunk_size=1))
-    files_one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.*x") if ".gkreport" not in str(p))
-    files_two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.*x") if ".gkreport" not in str(p))
+    files_one = sorted(
+        p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.*x") if ".gkreport" not in str(p)
+    )
+    files_two = sorted(
+        p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.*x") if ".gkreport" not in str(p)
+    )
     assert files_one == files_two and len(files_one) >= 2 * len(SAMPLE_UNITS)
     for rel in files_one:
         assert xml_parts(tmp_path / "one" / rel) == xml_parts(tmp_path / "two" / rel), rel
-    assert [(r.input, r.status, r.errors, r.warnings) for r in one.records] == \
-           [(r.input, r.status, r.errors, r.warnings) for r in two.records]
+    assert [(r.input, r.status, r.errors, r.warnings) for r in one.records] == [
+        (r.input, r.status, r.errors, r.warnings) for r in two.records
+    ]
 
 
 def test_removed_input_takes_its_outputs_along(tmp_path):
@@ -242,15 +255,18 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(tmp_path):
                     row[1].value = f"示例市第{i:02d}中学"
             wb.save(inp / f"单位{i:02d}.xlsx")
     before = digest(inp)
-    proc = subprocess.Popen([sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(tmp_path / "out"),
-                             "--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "COLUMNS": "120"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(tmp_path / "out"), "--jobs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "120"},
+    )
     deadline = time.time() + 60
     manifest = tmp_path / "out" / ".gkreport" / "manifest.json"
     while time.time() < deadline and len(list((tmp_path / "out").rglob("*.docx"))) < 3:  # two units done
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode in (130, 0, 1), text
     assert "Traceback" not in text, text
@@ -448,7 +464,6 @@ def test_workers_report_their_peak_memory(tmp_path):
 def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     """A file that kills its worker process is reported; every other file is still processed."""
     import crashing_worker
-
     from gkreport.batch import FAILED, _run_pool
 
     inp = copy_samples(tmp_path / "input")
@@ -456,8 +471,14 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
     items = [(str(p), str(p.relative_to(inp)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in discover(inp)]
     got: dict = {}
-    _run_pool([items[i:i + 2] for i in range(0, len(items), 2)], opts, 2, {},
-              lambda recs: got.update({r.input: r for r in recs}), worker=crashing_worker.chunk)
+    _run_pool(
+        [items[i : i + 2] for i in range(0, len(items), 2)],
+        opts,
+        2,
+        {},
+        lambda recs: got.update({r.input: r for r in recs}),
+        worker=crashing_worker.chunk,
+    )
     assert set(got) == {rel for _, rel, _ in items}
     assert got["崩溃.xlsx"].status == FAILED and "异常退出" in got["崩溃.xlsx"].reason
     assert all(r.status != FAILED for rel, r in got.items() if rel != "崩溃.xlsx")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
 import time
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -38,8 +38,12 @@ def seed_unit() -> Unit:
     if not SEED.exists():
         from gkreport.reader import read_workbook
 
-        return read_workbook(Path(__file__).resolve().parents[1] / "input_templates" / "samples"
-                             / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx")
+        return read_workbook(
+            Path(__file__).resolve().parents[1]
+            / "input_templates"
+            / "samples"
+            / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx"
+        )
     form = load_form("2017")
     table = form.tables["stats"]
     text = SEED.read_text(encoding="utf-8")
@@ -51,8 +55,11 @@ def seed_unit() -> Unit:
         cols = line.split("\t")
         if len(cols) != 3:
             continue
-        at = next(i for i in range(at, len(nodes))
-                  if _norm(cols[0]) in {_norm(x) for x in (nodes[i].label, *nodes[i].aliases)})
+        at = next(
+            i
+            for i in range(at, len(nodes))
+            if _norm(cols[0]) in {_norm(x) for x in (nodes[i].label, *nodes[i].aliases)}
+        )
         node = nodes[at]
         raw = cols[2].strip()
         if not node.has_value:
@@ -77,11 +84,26 @@ def seed_unit() -> Unit:
             sections[current] = []
         elif current:
             sections[current].append(ln)
-    meta = {"unit": "张店区科学技术局", "year": 2017, "signer": "淄博市张店区科学技术局",
-            "date_written": date(2017, 3, 12), "date_filled": date(2018, 1, 23),
-            "head": "王磊", "reviewer": "张晓鹏", "filler": "郑连敏", "phone": "2869907"}
-    return Unit(file=Path("seed.xlsx"), form=form, unit=meta["unit"], year=2017, values=values, meta=meta,
-                narrative={k: "\n".join(v) for k, v in sections.items()})
+    meta = {
+        "unit": "张店区科学技术局",
+        "year": 2017,
+        "signer": "淄博市张店区科学技术局",
+        "date_written": date(2017, 3, 12),
+        "date_filled": date(2018, 1, 23),
+        "head": "王磊",
+        "reviewer": "张晓鹏",
+        "filler": "郑连敏",
+        "phone": "2869907",
+    }
+    return Unit(
+        file=Path("seed.xlsx"),
+        form=form,
+        unit=meta["unit"],
+        year=2017,
+        values=values,
+        meta=meta,
+        narrative={k: "\n".join(v) for k, v in sections.items()},
+    )
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="种子文件不在本机（../shared/seed）")
@@ -89,8 +111,17 @@ def test_seed_is_read_completely():
     u = seed_unit()
     assert u.values["stats.org_staff.value"] is None
     assert u.values["stats.publish_total.value"] == 50
-    assert set(u.narrative) == {"preamble", "overview", "organisation", "proactive", "requests", "fees",
-                                "review", "problems", "other"}
+    assert set(u.narrative) == {
+        "preamble",
+        "overview",
+        "organisation",
+        "proactive",
+        "requests",
+        "fees",
+        "review",
+        "problems",
+        "other",
+    }
     assert "50 条" in u.narrative["proactive"]
 
 
@@ -134,8 +165,9 @@ T4_GROUPS = ("review", "direct", "after")
 T4_ITEMS = ("upheld", "corrected", "other", "pending")
 
 
-def t3_values(leaves: dict[tuple[str, str], int], carry: dict[str, int], nxt: dict[str, int],
-              subtotals: bool) -> dict[str, int]:
+def t3_values(
+    leaves: dict[tuple[str, str], int], carry: dict[str, int], nxt: dict[str, int], subtotals: bool
+) -> dict[str, int]:
     """Table 三 built from its leaves: totals are sums, 一 = （七） + 四 − 二 (the printed identity)."""
     v: dict[tuple[str, str], int] = {}
     for c in T3_COLS:
@@ -160,35 +192,66 @@ def t4_values(items: list[int]) -> dict[str, int]:
         prefix = "after" if group == "after" else group
         for k, item in enumerate(T4_ITEMS):
             out[f"t4.cases.{prefix}_{item}"] = items[g * 4 + k]
-        out[f"t4.cases.{prefix}_total"] = sum(items[g * 4:(g + 1) * 4])
+        out[f"t4.cases.{prefix}_total"] = sum(items[g * 4 : (g + 1) * 4])
     return out
 
 
-T2_CLEAN = {"t2.regulations.made": 0, "t2.regulations.repealed": 0, "t2.regulations.valid": 0,
-            "t2.normative.made": 3, "t2.normative.repealed": 1, "t2.normative.valid": 20,
-            "t2.licensing.decisions": 120, "t2.penalty.decisions": 15, "t2.enforcement.decisions": 2,
-            "t2.fees.fee_amount": Decimal("1.25")}
+T2_CLEAN = {
+    "t2.regulations.made": 0,
+    "t2.regulations.repealed": 0,
+    "t2.regulations.valid": 0,
+    "t2.normative.made": 3,
+    "t2.normative.repealed": 1,
+    "t2.normative.valid": 20,
+    "t2.licensing.decisions": 120,
+    "t2.penalty.decisions": 15,
+    "t2.enforcement.decisions": 2,
+    "t2.fees.fee_amount": Decimal("1.25"),
+}
 
 NARRATIVE_2021 = {
     "overview": "本机关全年共收到政府信息公开申请12件，上年结转1件，结转下年度继续办理1件。"
-                "全年制发行政规范性文件3件。本年度被申请行政复议1件，未发生行政诉讼。",
+    "全年制发行政规范性文件3件。本年度被申请行政复议1件，未发生行政诉讼。",
     "problems": "一是公开内容的及时性还需提高；二是解读形式较为单一。下一步将建立公开台账，丰富解读形式。",
     "other": "本年度未收取信息处理费。",
 }
 
 
-def unit_2021(values: dict | None = None, *, name: str = "某市生态环境局", year: int = 2022,
-              form_id: str = "2021", narrative: dict | None = None, **meta) -> Unit:
+def unit_2021(
+    values: dict | None = None,
+    *,
+    name: str = "某市生态环境局",
+    year: int = 2022,
+    form_id: str = "2021",
+    narrative: dict | None = None,
+    **meta,
+) -> Unit:
     form = load_form(form_id)
     if values is None:
-        leaves = {("disclosed", "natural"): 6, ("partial", "natural"): 2, ("withheld_4", "natural"): 1,
-                  ("unable_1", "natural"): 1, ("disclosed", "business"): 2}
-        values = {**T2_CLEAN, **t3_values(leaves, {"natural": 1}, {"natural": 1}, False),
-                  **t4_values([1] + [0] * 11)}
-    m = {"unit": name, "year": year, "date_written": date(year + 1, 1, 20),
-         "date_filled": date(year + 1, 1, 15), **meta}
-    return Unit(file=Path(f"{name}.xlsx"), form=form, unit=name, year=year, values=dict(values), meta=m,
-                narrative=dict(NARRATIVE_2021 if narrative is None else narrative))
+        leaves = {
+            ("disclosed", "natural"): 6,
+            ("partial", "natural"): 2,
+            ("withheld_4", "natural"): 1,
+            ("unable_1", "natural"): 1,
+            ("disclosed", "business"): 2,
+        }
+        values = {**T2_CLEAN, **t3_values(leaves, {"natural": 1}, {"natural": 1}, False), **t4_values([1] + [0] * 11)}
+    m = {
+        "unit": name,
+        "year": year,
+        "date_written": date(year + 1, 1, 20),
+        "date_filled": date(year + 1, 1, 15),
+        **meta,
+    }
+    return Unit(
+        file=Path(f"{name}.xlsx"),
+        form=form,
+        unit=name,
+        year=year,
+        values=dict(values),
+        meta=m,
+        narrative=dict(NARRATIVE_2021 if narrative is None else narrative),
+    )
 
 
 def test_clean_2021_unit_has_no_findings():
@@ -205,8 +268,11 @@ def tables_2021(draw) -> Unit:
     t4 = draw(st.lists(st.integers(0, 12), min_size=12, max_size=12))
     subtotals = draw(st.booleans())
     grid = {(r, c): leaves[i * 6 + j] for i, r in enumerate(T3_LEAVES) for j, c in enumerate(T3_COLS)}
-    values = {**T2_CLEAN, **t3_values(grid, dict(zip(T3_COLS, carry)), dict(zip(T3_COLS, nxt)), subtotals),
-              **t4_values(t4)}
+    values = {
+        **T2_CLEAN,
+        **t3_values(grid, dict(zip(T3_COLS, carry)), dict(zip(T3_COLS, nxt)), subtotals),
+        **t4_values(t4),
+    }
     return unit_2021(values)
 
 
@@ -214,8 +280,14 @@ def test_single_changed_cell_of_table_three_is_found():
     """Random consistent tables pass; one changed cell is named with its original value."""
     outcomes: list[bool] = []
 
-    @settings(max_examples=300, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=300,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.data())
     def run(data):
         unit = data.draw(tables_2021())
@@ -246,11 +318,15 @@ def _t4_unit(items: list[int], changes: dict[str, int]) -> Unit:
 def test_table_four_lists_the_candidates():
     u = _t4_unit([5, 2, 1, 3] + [0] * 8, {"t4.cases.review_upheld": 7})
     check_unit(u)
-    (f,) = [f for f in u.errors]
+    (f,) = list(u.errors)
     assert f.rule == "t4.csum.review_total" and f.suspect is None
     # 其他结果 (1) cannot absorb the difference of 2 without going negative
-    assert set(f.candidates) == {"t4.cases.review_upheld", "t4.cases.review_corrected",
-                                 "t4.cases.review_pending", "t4.cases.review_total"}
+    assert set(f.candidates) == {
+        "t4.cases.review_upheld",
+        "t4.cases.review_corrected",
+        "t4.cases.review_pending",
+        "t4.cases.review_total",
+    }
     assert "无法确定" in f.note and "结果维持" in f.note and "（应为 5）" in f.note
 
 
@@ -307,13 +383,22 @@ def test_pair_of_cells_when_no_single_cell_explains():
     assert named == {("t3.new.natural", 10), ("t3.next.natural", 1)}
 
 
-@pytest.mark.parametrize("written, correct, note", [
-    (31, 13, "疑似数字颠倒：31 → 13"), (150, 15, "疑似多输了一个 0：150 → 15"),
-    (155, 15, "疑似数字重复输入：155 → 15"), (15, 150, "疑似漏输了一个 0：15 → 150"),
-    (15, 155, "疑似漏输了一位重复的数字：15 → 155"),
-    (1, 19, None), (12, 15, None), (135, 15, None), (1234, 1243, "疑似数字颠倒：1234 → 1243"),
-    (1234, 4231, None), (7, 7, None),
-])
+@pytest.mark.parametrize(
+    "written, correct, note",
+    [
+        (31, 13, "疑似数字颠倒：31 → 13"),
+        (150, 15, "疑似多输了一个 0：150 → 15"),
+        (155, 15, "疑似数字重复输入：155 → 15"),
+        (15, 150, "疑似漏输了一个 0：15 → 150"),
+        (15, 155, "疑似漏输了一位重复的数字：15 → 155"),
+        (1, 19, None),
+        (12, 15, None),
+        (135, 15, None),
+        (1234, 1243, "疑似数字颠倒：1234 → 1243"),
+        (1234, 4231, None),
+        (7, 7, None),
+    ],
+)
 def test_slip_note(written, correct, note):
     assert slip_note(written, correct) == note
 
@@ -342,6 +427,7 @@ def _set(**kv) -> Callable[[Unit], None]:
         for k, x in kv.items():
             cid = k.replace("__", ".") if "__" in k else f"stats.{k}.value"
             u.values[cid] = x
+
     return apply
 
 
@@ -357,6 +443,7 @@ def _prev(**changes) -> Callable[[Unit], Unit]:
             else:
                 p.values[k.replace("__", ".")] = x
         return p
+
     return make
 
 
@@ -364,12 +451,14 @@ def _both(*fns):
     def apply(u: Unit) -> None:
         for fn in fns:
             fn(u)
+
     return apply
 
 
 def _text(section: str, text: str):
     def apply(u: Unit) -> None:
         u.narrative[section] = text
+
     return apply
 
 
@@ -378,6 +467,7 @@ def _meta(**kv):
         u.meta.update(kv)
         if "unit" in kv:
             u.unit = kv["unit"]
+
     return apply
 
 
@@ -413,12 +503,14 @@ CASES = [
     Case("A1", unit_2021, _set(t3__new__total=13), "t3.csum.new.total", ERROR),
     Case("A2", unit_2021, _set(t3__total__natural=11), "t3.rsum.total.natural", ERROR),
     Case("A3", unit_2021, _set(t3__new__natural=11, t3__new__total=13), "A3.natural", ERROR),
-    Case("A4", lambda: _with(unit_2021(), _subtotals), _set(t3__withheld__natural=2),
-         "t3.rsum.withheld.natural", ERROR),
+    Case(
+        "A4", lambda: _with(unit_2021(), _subtotals), _set(t3__withheld__natural=2), "t3.rsum.withheld.natural", ERROR
+    ),
     Case("A5", unit_2021, _set(t3__partial__business=-1), "t3.type", ERROR),
     Case("A5.fraction", unit_2021, _set(t3__partial__natural=Decimal("2.5")), "t3.type", ERROR),
-    Case("A6", unit_2021, _noop, "A6.natural", ERROR,
-         prev=_prev(t3__next__natural=3, t3__next__total=3), prev_ok=_prev()),
+    Case(
+        "A6", unit_2021, _noop, "A6.natural", ERROR, prev=_prev(t3__next__natural=3, t3__next__total=3), prev_ok=_prev()
+    ),
     Case("A7", unit_2021, _bump("other_1", "natural", 3), "A7", WARNING),
     Case("A7.text", unit_2021, _bump("other_3", "business", 1), "A7.text", WARNING),
     Case("A8", unit_2021, _text("overview", "全年共收到政府信息公开申请15件。"), "A8.received", WARNING),
@@ -426,33 +518,64 @@ CASES = [
     Case("A9", unit_2021, _bump("next", "natural", 5), "A9", WARNING),
     Case("B1", unit_2021, _set(t2__licensing__decisions=-3), "t2.type", ERROR),
     Case("B2", unit_2021, _set(t2__fees__fee_amount=Decimal("-0.5")), "t2.type", ERROR),
-    Case("B3", unit_2021, _noop, "B3.normative", WARNING,
-         prev=_prev(t2__normative__valid=10), prev_ok=_prev(t2__normative__valid=18)),
+    Case(
+        "B3",
+        unit_2021,
+        _noop,
+        "B3.normative",
+        WARNING,
+        prev=_prev(t2__normative__valid=10),
+        prev_ok=_prev(t2__normative__valid=18),
+    ),
     Case("B4", unit_2021, _set(t2__normative__valid=2), "B4.normative", WARNING),
-    Case("B5", unit_2021, _both(_meta(unit="某县教育局"), _set(t2__regulations__made=1, t2__regulations__valid=1)),
-         "B5", WARNING),
+    Case(
+        "B5",
+        unit_2021,
+        _both(_meta(unit="某县教育局"), _set(t2__regulations__made=1, t2__regulations__valid=1)),
+        "B5",
+        WARNING,
+    ),
     Case("B6", unit_2021, _set(t2__fees__fee_amount=Decimal("250000")), "B6", WARNING),
     Case("B6.precision", unit_2021, _set(t2__fees__fee_amount=Decimal("1.2345678")), "B6.precision", WARNING),
     Case("B7", unit_2021, _text("overview", "全年制发行政规范性文件5件。"), "B7", WARNING),
     Case("C1", unit_2021, _set(t4__cases__after_total=1), "t4.csum.after_total", ERROR),
     Case("C2", unit_2021, _set(t4__cases__direct_pending=-1, t4__cases__direct_total=-1), "t4.type", ERROR),
-    Case("C3", unit_2021, _C3_CASES, "C3", WARNING,
-         prev=_prev(t4__cases__review_total=0, t4__cases__review_upheld=0), prev_ok=_prev(),
-         change_ok=_C3_CASES),
+    Case(
+        "C3",
+        unit_2021,
+        _C3_CASES,
+        "C3",
+        WARNING,
+        prev=_prev(t4__cases__review_total=0, t4__cases__review_upheld=0),
+        prev_ok=_prev(),
+        change_ok=_C3_CASES,
+    ),
     Case("C4", unit_2021, _text("overview", "本年度被申请行政复议3件。"), "C4.review", WARNING),
     Case("C4.litigation", unit_2021, _text("overview", "被提起行政诉讼2件。"), "C4.litigation", WARNING),
     Case("D1", unit_2021, _text("problems", ""), "D1", WARNING),
     Case("D2", unit_2021, _text("other", "本单位无其他需要报告的事项。"), "D2", WARNING),
     Case("D3", unit_2021, _text("overview", "政府信息公开工作稳步推进。" * 100), "D3", WARNING),
-    Case("D4", unit_2021, _noop, "D4", WARNING, prev=_prev(),
-         prev_ok=_prev(narrative={"problems": "主动公开的栏目设置不够清晰，群众查找不便；今后将优化栏目并加强培训。"})),
+    Case(
+        "D4",
+        unit_2021,
+        _noop,
+        "D4",
+        WARNING,
+        prev=_prev(),
+        prev_ok=_prev(narrative={"problems": "主动公开的栏目设置不够清晰，群众查找不便；今后将优化栏目并加强培训。"}),
+    ),
     Case("D5", unit_2021, _meta(title="2021年政府信息公开工作年度报告"), "D5", WARNING),
     Case("D5.period", unit_2021, _text("overview", "统计时限自2021年1月1日起至2021年12月31日止。"), "D5", WARNING),
     Case("D6", unit_2021, _meta(date_written=date(2023, 2, 20)), "D6", WARNING),
     Case("D7", unit_2021, _meta(date_written=date(2022, 12, 20)), "D7", ERROR),
     Case("D8", unit_2021, _set(t2__penalty__decisions=None), "t2.blank_cells", WARNING),
-    Case("D8.table", unit_2021, lambda u: [u.values.pop(c) for c in list(u.values) if c.startswith("t4.")],
-         "t4.blank", WARNING),
+    Case(
+        "D8.table",
+        unit_2021,
+        lambda u: [u.values.pop(c) for c in list(u.values) if c.startswith("t4.")],
+        "t4.blank",
+        WARNING,
+    ),
     Case("META.date_filled", unit_2021, _meta(date_filled=date(2022, 6, 1)), "META.date_filled", WARNING),
     Case("META.unit", unit_2021, _meta(unit=None), "META.unit", ERROR),
     Case("E1", _clean_2017, _set(req_received=1), "stats.rsum.req_received", ERROR),
@@ -471,8 +594,13 @@ CASES = [
     Case("E11", _clean_2017, _set(normative_issued=1), "E11", WARNING),
     Case("E12", _clean_2017, _set(interview_head=1), "stats.rsub.interview", ERROR),
     Case("E13", _clean_2017, _set(req_closed=2, req_on_time=2), "E13.closed", WARNING),
-    Case("E13.answered", _clean_2017, _set(req_received=2, req_online=2, req_closed=2, req_on_time=2),
-         "E13.answered", WARNING),
+    Case(
+        "E13.answered",
+        _clean_2017,
+        _set(req_received=2, req_online=2, req_closed=2, req_on_time=2),
+        "E13.answered",
+        WARNING,
+    ),
     Case("E14", _clean_2017, _set(org_reading_points=0), "E14", WARNING),
     Case("E15", _clean_2017, _set(courses=0), "E15", WARNING),
     Case("E16", _clean_2017, _set(org_funds=Decimal("-2")), "stats.type", ERROR),
@@ -511,9 +639,15 @@ def test_clean_2017_has_no_findings():
 
 
 def test_b5_only_for_units_without_rulemaking_power():
-    for name, expected in (("某县教育局", True), ("某市某区人民政府", True), ("某某镇人民政府", True),
-                           ("某市人民政府", False), ("某自治区人民政府", False), ("镇江市人民政府", False)):
-        u = _run(lambda: unit_2021(name=name), _set(t2__regulations__made=1, t2__regulations__valid=1))
+    for name, expected in (
+        ("某县教育局", True),
+        ("某市某区人民政府", True),
+        ("某某镇人民政府", True),
+        ("某市人民政府", False),
+        ("某自治区人民政府", False),
+        ("镇江市人民政府", False),
+    ):
+        u = _run(lambda name=name: unit_2021(name=name), _set(t2__regulations__made=1, t2__regulations__valid=1))
         assert any(f.rule == "B5" for f in u.findings) is expected, name
 
 
@@ -580,8 +714,11 @@ def test_optional_subtotals_are_checked_only_when_present():
 def test_reading_findings_are_not_repeated():
     u = unit_2021()
     u.values["t2.penalty.decisions"] = None
-    u.findings.append(Finding(rule="READ.value", severity=ERROR, message="表二“行政处罚”不是数字。",
-                              cell_ids=("t2.penalty.decisions",)))
+    u.findings.append(
+        Finding(
+            rule="READ.value", severity=ERROR, message="表二“行政处罚”不是数字。", cell_ids=("t2.penalty.decisions",)
+        )
+    )
     check_unit(u)
     assert [f.rule for f in u.findings] == ["READ.value"]
 
@@ -591,9 +728,14 @@ def test_reading_findings_are_not_repeated():
 
 def test_batch_equals_one_by_one_and_mixes_forms():
     def variants():
-        return [seed_unit(), unit_2021(), _run_noop(unit_2021, _set(t3__unable_1__natural=10)),
-                _run_noop(unit_2021, _set(t2__penalty__decisions=None)), _clean_2017(),
-                unit_2021(form_id="2019", values={}, narrative={})]
+        return [
+            seed_unit(),
+            unit_2021(),
+            _run_noop(unit_2021, _set(t3__unable_1__natural=10)),
+            _run_noop(unit_2021, _set(t2__penalty__decisions=None)),
+            _clean_2017(),
+            unit_2021(form_id="2019", values={}, narrative={}),
+        ]
 
     batch = variants()
     check_units(batch)
@@ -654,9 +796,11 @@ def test_several_wrong_cells_linked_through_one_column_are_each_named():
     u.values.update({"t3.new.total": 12, "t3.disclosed.total": 71, "t3.carry.natural": 3})
     check_unit(u)
     named = {(f.suspect, f.suggestion, f.note) for f in u.errors}
-    assert named == {("t3.new.total", 21, "疑似数字颠倒：12 → 21"),
-                     ("t3.disclosed.total", 17, "疑似数字颠倒：71 → 17"),
-                     ("t3.carry.natural", 1, None)}
+    assert named == {
+        ("t3.new.total", 21, "疑似数字颠倒：12 → 21"),
+        ("t3.disclosed.total", 17, "疑似数字颠倒：71 → 17"),
+        ("t3.carry.natural", 1, None),
+    }
 
 
 def test_items_left_blank_under_a_filled_subtotal_are_judged_through_it():
@@ -667,8 +811,15 @@ def test_items_left_blank_under_a_filled_subtotal_are_judged_through_it():
         u.values[f"t3.other.{c}"] = sum(u.values[f"t3.other_{i}.{c}"] for i in (1, 2, 3))
         for i in (1, 2, 3):
             u.values[f"t3.other_{i}.{c}"] = None
-    u.findings.append(Finding(rule="READ.hybrid", severity=WARNING, message="（六）其他处理只有一行",
-                              table="t3", cell_ids=tuple(f"t3.other.{c}" for c in (*T3_COLS, "total"))))
+    u.findings.append(
+        Finding(
+            rule="READ.hybrid",
+            severity=WARNING,
+            message="（六）其他处理只有一行",
+            table="t3",
+            cell_ids=tuple(f"t3.other.{c}" for c in (*T3_COLS, "total")),
+        )
+    )
     check_unit(u)
     assert [f.rule for f in u.findings if f.severity == ERROR] == []
     assert not [f for f in u.findings if f.rule.startswith(("t3.", "A1", "A2", "A3", "A4"))]

@@ -10,12 +10,11 @@ import sys
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from conftest import SAMPLES
 from gkreport.cli import app
 from gkreport.form import load_form
 from gkreport.layout import grid
 from gkreport.template import sheet_name
-
-from conftest import SAMPLES
 
 runner = CliRunner()
 
@@ -72,7 +71,9 @@ def test_exit_codes_and_messages(tmp_path):
 
 
 def test_seed_sample_gives_exactly_the_known_findings():
-    res = runner.invoke(app, ["check", str(SAMPLES / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx"), "--json"])
+    res = runner.invoke(
+        app, ["check", str(SAMPLES / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx"), "--json"]
+    )
     findings = json.loads(res.stdout)[0]["findings"]
     errors = [f for f in findings if f["severity"] == "error"]
     assert len(errors) == 2 and res.exit_code == 1
@@ -101,9 +102,13 @@ def test_previous_year_carry_over(tmp_path):
 
     s = SAMPLES_2021[2]  # carries 2 + … requests over to the next year
     this_year = dict(s["values"])
-    last = write_template(load_form("2021"), tmp_path / "2024.xlsx",
-                          values={**this_year, "t3.next.natural": 1, "t3.next.total": 1, "t3.next.business": 0},
-                          meta={**s["meta"], "year": 2024, "date_written": "2025年1月20日"}, narrative=s["narrative"])
+    last = write_template(
+        load_form("2021"),
+        tmp_path / "2024.xlsx",
+        values={**this_year, "t3.next.natural": 1, "t3.next.total": 1, "t3.next.business": 0},
+        meta={**s["meta"], "year": 2024, "date_written": "2025年1月20日"},
+        narrative=s["narrative"],
+    )
     now = tmp_path / "2025.xlsx"
     write_template(load_form("2021"), now, values=this_year, meta=s["meta"], narrative=s["narrative"])
     res = runner.invoke(app, ["check", str(now), "--previous", str(last), "--json"])
@@ -113,10 +118,12 @@ def test_previous_year_carry_over(tmp_path):
 
 
 def test_help_does_not_import_pandas_or_writers():
-    code = ("import sys; from gkreport.cli import app; "
-            "import typer.main; "
-            "bad = [m for m in ('pandas', 'numpy', 'openpyxl', 'xlsxwriter', 'docx', 'python_calamine', 'yaml') "
-            "if m in sys.modules]; print(','.join(bad))")
+    code = (
+        "import sys; from gkreport.cli import app; "
+        "import typer.main; "
+        "bad = [m for m in ('pandas', 'numpy', 'openpyxl', 'xlsxwriter', 'docx', 'python_calamine', 'yaml') "
+        "if m in sys.modules]; print(','.join(bad))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
     res = subprocess.run([sys.executable, "-m", "gkreport", "--help"], capture_output=True, text=True)

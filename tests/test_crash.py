@@ -59,14 +59,22 @@ def _inputs(folder: Path) -> None:
         sub = folder / ["", "甲组", "乙组"][i % 3]  # subfolders too
         sub.mkdir(exist_ok=True)
         write_template(form, sub / f"{unit}2025年统计表.xlsx", values=s["values"], meta=meta, narrative=s["narrative"])
-    write_template(load_form("2017"), folder / "张店区科学技术局2017年统计表.xlsx", values=seed_values(),
-                   meta=SEED_META_2017, narrative=SEED_NARRATIVE_2017)
+    write_template(
+        load_form("2017"),
+        folder / "张店区科学技术局2017年统计表.xlsx",
+        values=seed_values(),
+        meta=SEED_META_2017,
+        narrative=SEED_NARRATIVE_2017,
+    )
     (folder / "损坏的表.xlsx").write_bytes(b"PK\x03\x04 cut off")
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _command(inp: Path, out: Path, force: bool = False) -> list[str]:
@@ -123,8 +131,13 @@ def test_killed_batch_reruns_to_the_same_outputs(tmp_path, capsys):
         runs += 1
         force = rng.random() < 0.5  # a forced run rewrites every output: kills land mid-write
         delay = rng.uniform(0.3, 0.97) * (duration if force or runs == 1 else rerun)
-        proc = subprocess.Popen(_command(inp, out, force), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            _command(inp, out, force),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -142,8 +155,10 @@ def test_killed_batch_reruns_to_the_same_outputs(tmp_path, capsys):
     assert {f["status"] for f in result["files"]} <= {"通过", "有提示", "有错误", "无法读取"}
 
     with capsys.disabled():
-        print(f"\ncrash: {kills} SIGKILL interruptions in {runs} runs ({mid_write} left a temp file behind) "
-              f"in {kill_seconds:.0f} s; an uninterrupted run takes {duration:.1f} s, a rerun {rerun:.1f} s")
+        print(
+            f"\ncrash: {kills} SIGKILL interruptions in {runs} runs ({mid_write} left a temp file behind) "
+            f"in {kill_seconds:.0f} s; an uninterrupted run takes {duration:.1f} s, a rerun {rerun:.1f} s"
+        )
     assert kills >= KILLS
     assert not list(out.rglob(TMP_PREFIX + "*"))
     got = _outputs(out)

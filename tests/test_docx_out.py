@@ -17,28 +17,39 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from lxml import etree
-from seed_unit import NARRATIVE as SEED_NARRATIVE
-from seed_unit import SEED_FILE, seed_unit
-
 from docx import Document
+from lxml import etree
 
 from gkreport import docx_out as D
 from gkreport import sentences as S
 from gkreport.form import load_form
 from gkreport.model import Finding, Unit
+from seed_unit import NARRATIVE as SEED_NARRATIVE
+from seed_unit import SEED_FILE, seed_unit
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 F2021 = load_form("2021")
 F2017 = load_form("2017")
 F2019 = load_form("2019")
 
-HEADINGS_2021 = ["一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
-                 "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项"]
-HEADINGS_2017 = ["一、概述", "二、政府信息公开的组织领导和制度建设情况", "三、行政机关主动公开政府信息的情况",
-                 "四、行政机关依申请公开政府信息和不予公开政府信息的情况", "五、政府信息公开的收费及减免情况",
-                 "六、因政府信息公开申请行政复议、提起行政诉讼的情况", "七、政府信息公开工作存在的主要问题及改进情况",
-                 "八、其他需要报告的事项"]
+HEADINGS_2021 = [
+    "一、总体情况",
+    "二、主动公开政府信息情况",
+    "三、收到和处理政府信息公开申请情况",
+    "四、政府信息公开行政复议、行政诉讼情况",
+    "五、存在的主要问题及改进情况",
+    "六、其他需要报告的事项",
+]
+HEADINGS_2017 = [
+    "一、概述",
+    "二、政府信息公开的组织领导和制度建设情况",
+    "三、行政机关主动公开政府信息的情况",
+    "四、行政机关依申请公开政府信息和不予公开政府信息的情况",
+    "五、政府信息公开的收费及减免情况",
+    "六、因政府信息公开申请行政复议、提起行政诉讼的情况",
+    "七、政府信息公开工作存在的主要问题及改进情况",
+    "八、其他需要报告的事项",
+]
 
 
 # --------------------------------------------------------------------------- reading a .docx back
@@ -53,8 +64,9 @@ class Docx:
         self.doc = self.xml("word/document.xml")
         self.styles_xml = self.xml("word/styles.xml")
         self.styles = {s.get(W + "styleId"): s for s in self.styles_xml.iter(W + "style")}
-        self.default_p = next(k for k, s in self.styles.items()
-                              if s.get(W + "type") == "paragraph" and s.get(W + "default") == "1")
+        self.default_p = next(
+            k for k, s in self.styles.items() if s.get(W + "type") == "paragraph" and s.get(W + "default") == "1"
+        )
         self.body = self.doc.find(W + "body")
 
     def xml(self, name: str):
@@ -155,19 +167,31 @@ def dedupe(seq):
 # --------------------------------------------------------------------------- units
 
 
-def unit_2021(form=F2021, values=None, meta=None, narrative=None, name="示例市东城区住房和城乡建设局",
-              year=2025, errors=0) -> Unit:
+def unit_2021(
+    form=F2021, values=None, meta=None, narrative=None, name="示例市东城区住房和城乡建设局", year=2025, errors=0
+) -> Unit:
     vals = {cid: (Decimal(0) if c.type == "decimal" else 0) for cid, c in form.cells.items()}
     vals.update(values or {})
-    m = {"unit": name, "year": year, "signer": name, "date_written": datetime.date(2026, 1, 26),
-         "processing_fee": Decimal(0), "contact_dept": "区住建局办公室", "phone": "0533-3456789",
-         "email": "gongkai@example.gov.cn", "address": "示例市东城区建设路1号", "postcode": "255000"}
+    m = {
+        "unit": name,
+        "year": year,
+        "signer": name,
+        "date_written": datetime.date(2026, 1, 26),
+        "processing_fee": Decimal(0),
+        "contact_dept": "区住建局办公室",
+        "phone": "0533-3456789",
+        "email": "gongkai@example.gov.cn",
+        "address": "示例市东城区建设路1号",
+        "postcode": "255000",
+    }
     m.update(meta or {})
-    n = {"overview": "2025年，区住建局深入推进决策、执行、管理、服务、结果公开。\n"
-                     "（一）主动公开情况。全年通过区政府门户网站主动公开政府信息312条。\n"
-                     "（二）依申请公开情况。严格按照法定时限答复。",
-         "problems": "一是依申请公开答复文书的规范性仍需提高。下一步，将制定答复文书范本。",
-         "other": "无其他需要报告的事项。"}
+    n = {
+        "overview": "2025年，区住建局深入推进决策、执行、管理、服务、结果公开。\n"
+        "（一）主动公开情况。全年通过区政府门户网站主动公开政府信息312条。\n"
+        "（二）依申请公开情况。严格按照法定时限答复。",
+        "problems": "一是依申请公开答复文书的规范性仍需提高。下一步，将制定答复文书范本。",
+        "other": "无其他需要报告的事项。",
+    }
     if narrative is not None:
         n = narrative
     u = Unit(file=Path("x.xlsx"), form=form, unit=name, year=year, values=vals, meta=m, narrative=dict(n))
@@ -180,8 +204,7 @@ def distinct_values(form, seed=7) -> dict:
     """A different number in every cell, so that a number in the wrong place shows."""
     rnd = random.Random(seed)
     nums = rnd.sample(range(100, 100000), len(form.cells))
-    return {cid: (Decimal(n) / 100 if c.type == "decimal" else n)
-            for (cid, c), n in zip(form.cells.items(), nums)}
+    return {cid: (Decimal(n) / 100 if c.type == "decimal" else n) for (cid, c), n in zip(form.cells.items(), nums)}
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +241,12 @@ def test_page_size_margins_and_line_grid(any_doc):
     assert (pg.get(W + "w"), pg.get(W + "h")) == ("11906", "16838")
     assert pg.get(W + "orient") in (None, "portrait")
     mar = sect.find(W + "pgMar")
-    assert {k: int(mar.get(W + k)) for k in ("top", "bottom", "left", "right")} == \
-        {"top": 2098, "bottom": 1984, "left": 1587, "right": 1474}  # 37/35/28/26 mm
+    assert {k: int(mar.get(W + k)) for k in ("top", "bottom", "left", "right")} == {
+        "top": 2098,
+        "bottom": 1984,
+        "left": 1587,
+        "right": 1474,
+    }  # 37/35/28/26 mm
     grid = sect.find(W + "docGrid")
     assert grid.get(W + "type") is None and grid.get(W + "linePitch") == "579"
     assert sect.find(W + "titlePg") is None
@@ -247,8 +274,11 @@ def test_fonts_define_a_fallback_chain(any_doc):
     assert fonts["楷体_GB2312"].find(W + "altName").get(W + "val") == "楷体"
 
 
-HEADING_FONTS = [(re.compile(r"^[一二三四五六七八九十]+、"), "黑体"), (re.compile(r"^（[一二三四五六七八九十]+）"), "楷体_GB2312"),
-                 (re.compile(r"^\d+[.．]"), "仿宋_GB2312")]
+HEADING_FONTS = [
+    (re.compile(r"^[一二三四五六七八九十]+、"), "黑体"),
+    (re.compile(r"^（[一二三四五六七八九十]+）"), "楷体_GB2312"),
+    (re.compile(r"^\d+[.．]"), "仿宋_GB2312"),
+]
 
 
 def test_headings_body_fonts_sizes_spacing_and_indent(any_doc):
@@ -304,8 +334,10 @@ def test_page_numbers_in_odd_and_even_footers(any_doc):
     _, d, _ = any_doc
     rels = d.xml("word/_rels/document.xml.rels")
     target = {r.get("Id"): r.get("Target") for r in rels}
-    refs = {f.get(W + "type"): target[f.get("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")]
-            for f in d.body.find(W + "sectPr").findall(W + "footerReference")}
+    refs = {
+        f.get(W + "type"): target[f.get("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")]
+        for f in d.body.find(W + "sectPr").findall(W + "footerReference")
+    }
     assert set(refs) == {"default", "even"}
     for kind, name in refs.items():
         ftr = d.xml(f"word/{name}")
@@ -335,8 +367,17 @@ def test_2021_sections_in_order_with_tables_in_two_three_four(doc_2021):
             order.append(d.text(el))
         elif el.tag == W + "tbl":
             order.append("<table>")
-    assert order == [HEADINGS_2021[0], HEADINGS_2021[1], "<table>", HEADINGS_2021[2], "<table>",
-                     HEADINGS_2021[3], "<table>", HEADINGS_2021[4], HEADINGS_2021[5]]
+    assert order == [
+        HEADINGS_2021[0],
+        HEADINGS_2021[1],
+        "<table>",
+        HEADINGS_2021[2],
+        "<table>",
+        HEADINGS_2021[3],
+        "<table>",
+        HEADINGS_2021[4],
+        HEADINGS_2021[5],
+    ]
 
 
 def test_2021_tables_are_the_official_grids(doc_2021):
@@ -355,7 +396,7 @@ def test_2021_tables_are_the_official_grids(doc_2021):
     assert dedupe(g3[0][3:]) == ["申请人情况"]
     assert g3[1][3:] == ["自然人"] + ["法人或其他组织"] * 5 + ["总计"]
     assert g3[2][3:] == ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
-    assert [c for c in g3[5][:3]] == ["三、本年度办理结果", "（一）予以公开", "（一）予以公开"]
+    assert list(g3[5][:3]) == ["三、本年度办理结果", "（一）予以公开", "（一）予以公开"]
     header = [tr.find(f"{W}trPr/{W}tblHeader") is not None for tr in t3.findall(W + "tr")]
     assert header[:3] == [True] * 3 and not any(header[3:])  # header rows repeat on every page
     g4 = table_grid(t4)
@@ -392,16 +433,20 @@ def _value_positions(form, table_id, grid):
     for rid, node in t.rows.items():
         if node.children or not node.has_value:
             continue
+
         def matches(r, node=node):
             labels = tuple(dedupe(grid[r][:n_labels]))  # a parent label drawn beside its rows, or not
-            return node.path[-len(labels):] == labels if labels else (not node.path and n_labels == 0)
+            return node.path[-len(labels) :] == labels if labels else (not node.path and n_labels == 0)
 
         rows = [r for r in range(header_rows, len(grid)) if matches(r)]
         assert len(rows) == 1, (rid, rows)
         for cid in t.row_columns(rid):
             col_path = t.columns[cid].path
-            cols = [c for c in range(n_labels, len(grid[0]))
-                    if tuple(dedupe([grid[h][c] for h in range(header_rows)]))[-len(col_path):] == col_path]
+            cols = [
+                c
+                for c in range(n_labels, len(grid[0]))
+                if tuple(dedupe([grid[h][c] for h in range(header_rows)]))[-len(col_path) :] == col_path
+            ]
             assert len(cols) == 1, (cid, cols)
             found[f"{table_id}.{rid}.{cid}"] = (rows[0], cols[0])
     return found
@@ -419,7 +464,7 @@ def test_every_number_is_the_input_value_at_its_official_label(doc_2021):
     # table 二: caption row, its header row, then its rows
     grid = table_grid(t2)
     t = F2021.tables["t2"]
-    for gid, g in ((k, n) for k, n in t.rows.items() if n.parent is None):
+    for _gid, g in ((k, n) for k, n in t.rows.items() if n.parent is None):
         r0 = next(r for r, row in enumerate(grid) if row[0] == g.label)
         header = grid[r0 + 1]
         for k, member in enumerate(g.children):
@@ -471,19 +516,28 @@ def test_seed_report_has_the_seed_structure(seed_doc):
     heads = [d.text(p) for p in d.paragraphs() if d.pstyle(p) == "Heading1"]
     assert heads == HEADINGS_2017
     i_last = texts.index("本单位不存在其他需要报告的内容。")
-    tail = [t for t in texts[i_last + 1:] if t]
-    assert tail[:5] == ["附件：2017年度政府信息公开工作情况统计表", "淄博市张店区科学技术局", "2017年3月12日",
-                        "（此件主动公开）", "附件"]
+    tail = [t for t in texts[i_last + 1 :] if t]
+    assert tail[:5] == [
+        "附件：2017年度政府信息公开工作情况统计表",
+        "淄博市张店区科学技术局",
+        "2017年3月12日",
+        "（此件主动公开）",
+        "附件",
+    ]
     label = d.find("附件")
     assert d.pstyle(label) == "GwAttach" and label.find(f"{W}pPr/{W}pageBreakBefore") is not None
     assert d.font(label, d.runs(label)[0]) == "黑体"
-    after = [t for t in texts[texts.index("附件") + 1:] if t]
-    assert after[:3] == ["2017年度政府信息公开工作情况统计表", "（区政府各部门、各有关单位）", "单位名称：张店区科学技术局"]
+    after = [t for t in texts[texts.index("附件") + 1 :] if t]
+    assert after[:3] == [
+        "2017年度政府信息公开工作情况统计表",
+        "（区政府各部门、各有关单位）",
+        "单位名称：张店区科学技术局",
+    ]
     assert "（注：各子栏目数总数要等于总栏目数量）" in texts
     assert "单位负责人：王磊\u3000\u3000联系电话：0533-2869907" in texts
     assert "审核人：张晓鹏\u3000\u3000填报人：郑连敏\u3000\u3000填报日期：2018年1月23日" in texts
     # body → 附件说明 → 署名 → 日期 are one block that never leaves the signature alone on a page
-    chain = d.paragraphs()[i_last:texts.index("2017年3月12日")]
+    chain = d.paragraphs()[i_last : texts.index("2017年3月12日")]
     assert all(d.ppr(p, "keepNext", "val") is not None or p.find(f"{W}pPr/{W}keepNext") is not None for p in chain)
 
 
@@ -509,8 +563,13 @@ def test_seed_report_says_what_the_seed_says(seed_doc):
     assert "2017年度，张店区科学技术局没有收到政府信息公开申请；不存在不予公开政府信息的情况。" in body
     assert "没有收到申请政府信息公开的受理件；不存在不予公开政府信息的情况" in seed  # the seed's wording
     assert "2017年度，张店区科学技术局没有发生因政府信息公开申请行政复议、提起行政诉讼的情况。" in body
-    for part in ("张店区科学技术局办公室", "地址：张店区新村西路226号张店区政务中心", "邮编：255000",
-                 "kjj2869907@163.com", "联系电话：0533-2869907"):
+    for part in (
+        "张店区科学技术局办公室",
+        "地址：张店区新村西路226号张店区政务中心",
+        "邮编：255000",
+        "kjj2869907@163.com",
+        "联系电话：0533-2869907",
+    ):
         assert any(part in t for t in body), part
         assert squash(part).split("：")[-1] in seed
     proactive = SEED_NARRATIVE["proactive"]
@@ -573,8 +632,10 @@ def test_optional_sections_use_defaults_not_placeholders(seed_doc, out):
 
 def test_narrative_repeating_a_generated_sentence_is_not_doubled(out):
     u = seed_unit()
-    u.narrative["proactive"] = ("2017 年度，区科技局把张店区人民政府网站作为第一公开平台。"
-                                "本年度通过网络、公告栏、新媒体等方式主动公开政府信息 50 条，其中主动公开规范性文件 2 条。")
+    u.narrative["proactive"] = (
+        "2017 年度，区科技局把张店区人民政府网站作为第一公开平台。"
+        "本年度通过网络、公告栏、新媒体等方式主动公开政府信息 50 条，其中主动公开规范性文件 2 条。"
+    )
     d = Docx(D.write_unit_docx(u, out / "seed_dup.docx"))
     assert sum("主动公开政府信息50条" in squash(t) for t in d.texts()) == 1
 
@@ -618,8 +679,9 @@ def test_report_file_name_is_safe():
 
 def test_user_wording_changes_the_report(tmp_path):
     f = tmp_path / "本局措辞.yaml"
-    f.write_text('opening: "本报告由{unit}编制，统计期限为{year}年全年。"\npublic_note: "（此件主动公开）"\n',
-                 encoding="utf-8")
+    f.write_text(
+        'opening: "本报告由{unit}编制，统计期限为{year}年全年。"\npublic_note: "（此件主动公开）"\n', encoding="utf-8"
+    )
     d = Docx(D.write_unit_docx(unit_2021(), tmp_path / "r.docx", wording=f))
     texts = d.texts()
     assert "本报告由示例市东城区住房和城乡建设局编制，统计期限为2025年全年。" in texts
@@ -630,8 +692,9 @@ def test_user_wording_changes_the_report(tmp_path):
 
 
 def test_2019_form_produces_a_report(tmp_path):
-    u = unit_2021(form=F2019, year=2020, values=distinct_values(F2019, 3),
-                  meta={"date_written": datetime.date(2021, 1, 20)})
+    u = unit_2021(
+        form=F2019, year=2020, values=distinct_values(F2019, 3), meta={"date_written": datetime.date(2021, 1, 20)}
+    )
     d = Docx(D.write_unit_docx(u, tmp_path))
     assert len(d.tables()) == 3
     assert "〔2019〕60号" in "".join(d.texts())
@@ -646,8 +709,14 @@ def test_a_form_known_only_from_its_spec_file_gets_a_report(tmp_path):
     form = load_form("demo", [Path(__file__).with_name("forms_extra")])
     assert S.family(form) == S.GENERIC
     values = {cid: i + 11 for i, cid in enumerate(form.cells)}
-    u = Unit(file=Path("demo.xlsx"), form=form, unit="某某中心", year=2030, values=values,
-             meta={"unit": "某某中心", "year": 2030, "date_written": datetime.date(2031, 1, 5)})
+    u = Unit(
+        file=Path("demo.xlsx"),
+        form=form,
+        unit="某某中心",
+        year=2030,
+        values=values,
+        meta={"unit": "某某中心", "year": 2030, "date_written": datetime.date(2031, 1, 5)},
+    )
     d = Docx(D.write_unit_docx(u, tmp_path))
     texts = d.texts()
     assert [d.text(p) for p in d.paragraphs() if d.pstyle(p) == "Heading1"] == ["一、工作概况", "二、办理情况"]
@@ -659,15 +728,35 @@ def test_a_form_known_only_from_its_spec_file_gets_a_report(tmp_path):
 
 
 def test_summary_sums_the_units(tmp_path):
-    a = unit_2021(name="甲局", values={"t3.new.natural": 2, "t3.new.total": 2, "t3.disclosed.natural": 2,
-                                      "t3.disclosed.total": 2, "t3.total.natural": 2, "t3.total.total": 2,
-                                      "t2.fees.fee_amount": Decimal("1.25"), "t4.cases.review_upheld": None},
-                  meta={"processing_fee": Decimal(10)})
-    b = unit_2021(name="乙局", values={"t3.new.natural": 1, "t3.new.total": 1, "t3.disclosed.natural": 1,
-                                      "t3.disclosed.total": 1, "t3.total.natural": 1, "t3.total.total": 1,
-                                      "t2.fees.fee_amount": Decimal("0.5"), "t4.cases.review_upheld": None,
-                                      "t4.cases.review_other": None},
-                  meta={"processing_fee": None})
+    a = unit_2021(
+        name="甲局",
+        values={
+            "t3.new.natural": 2,
+            "t3.new.total": 2,
+            "t3.disclosed.natural": 2,
+            "t3.disclosed.total": 2,
+            "t3.total.natural": 2,
+            "t3.total.total": 2,
+            "t2.fees.fee_amount": Decimal("1.25"),
+            "t4.cases.review_upheld": None,
+        },
+        meta={"processing_fee": Decimal(10)},
+    )
+    b = unit_2021(
+        name="乙局",
+        values={
+            "t3.new.natural": 1,
+            "t3.new.total": 1,
+            "t3.disclosed.natural": 1,
+            "t3.disclosed.total": 1,
+            "t3.total.natural": 1,
+            "t3.total.total": 1,
+            "t2.fees.fee_amount": Decimal("0.5"),
+            "t4.cases.review_upheld": None,
+            "t4.cases.review_other": None,
+        },
+        meta={"processing_fee": None},
+    )
     agg = D.sum_units([a, b], "某某区人民政府")
     assert agg.values["t3.new.total"] == 3 and agg.values["t2.fees.fee_amount"] == Decimal("1.75")
     assert agg.values["t4.cases.review_upheld"] is None  # blank + blank = blank
@@ -687,8 +776,11 @@ def test_summary_sums_the_units(tmp_path):
     assert table_grid(d.tables()[2])[review_upheld[0]][review_upheld[1]] == ""
     # units with errors: the summary carries the note too
     b.findings.append(Finding("T.sum", "error", "错"))
-    d = Docx(D.write_summary_docx([a, b], "某某区人民政府", tmp_path / "s.docx",
-                                  meta={"date_written": datetime.date(2026, 3, 1)}))
+    d = Docx(
+        D.write_summary_docx(
+            [a, b], "某某区人民政府", tmp_path / "s.docx", meta={"date_written": datetime.date(2026, 3, 1)}
+        )
+    )
     assert d.texts()[0] == "【审核提示：汇总所用的统计表中有1个单位仍有1处错误，请更正后再印发】"
     assert "2026年3月1日" in d.texts()
     with pytest.raises(D.StrictRefusal):
@@ -710,11 +802,25 @@ def _content(data: bytes):
     out = []
     for el in d.body:
         if el.tag == W + "p":
-            runs = [(Docx.text(r), (r.find(f"{W}rPr/{W}rStyle") is not None and r.find(f"{W}rPr/{W}rStyle").get(W + "val")),
-                     r.find(f"{W}rPr/{W}highlight") is not None) for r in Docx.runs(el)]
-            out.append(("p", d.pstyle(el), tuple(runs), el.find(f"{W}pPr/{W}pageBreakBefore") is not None,
-                        el.find(f"{W}pPr/{W}keepNext") is not None, d.ppr(el, "ind", "rightChars"),
-                        d.ppr(el, "jc", "val")))
+            runs = [
+                (
+                    Docx.text(r),
+                    (r.find(f"{W}rPr/{W}rStyle") is not None and r.find(f"{W}rPr/{W}rStyle").get(W + "val")),
+                    r.find(f"{W}rPr/{W}highlight") is not None,
+                )
+                for r in Docx.runs(el)
+            ]
+            out.append(
+                (
+                    "p",
+                    d.pstyle(el),
+                    tuple(runs),
+                    el.find(f"{W}pPr/{W}pageBreakBefore") is not None,
+                    el.find(f"{W}pPr/{W}keepNext") is not None,
+                    d.ppr(el, "ind", "rightChars"),
+                    d.ppr(el, "jc", "val"),
+                )
+            )
         elif el.tag == W + "tbl":
             rows = []
             for tr in el.findall(W + "tr"):
@@ -724,9 +830,15 @@ def _content(data: bytes):
                     vm = tc.find(f"{W}tcPr/{W}vMerge")
                     p = tc.find(W + "p")
                     origin = vm is None or vm.get(W + "val") == "restart"
-                    cells.append((Docx.text(tc), span.get(W + "val") if span is not None else "1",
-                                  None if vm is None else (vm.get(W + "val") or "continue"),
-                                  d.pstyle(p) if origin else None, d.ppr(p, "ind", "leftChars") if origin else None))
+                    cells.append(
+                        (
+                            Docx.text(tc),
+                            span.get(W + "val") if span is not None else "1",
+                            None if vm is None else (vm.get(W + "val") or "continue"),
+                            d.pstyle(p) if origin else None,
+                            d.ppr(p, "ind", "leftChars") if origin else None,
+                        )
+                    )
                 trpr = tr.find(W + "trPr")
                 rows.append((tuple(cells), tuple(sorted(c.tag for c in trpr))))
             widths = tuple(g.get(W + "w") for g in el.find(W + "tblGrid"))
@@ -734,9 +846,15 @@ def _content(data: bytes):
     return out
 
 
-@pytest.mark.parametrize("make", [seed_unit, lambda: unit_2021(values=distinct_values(F2021), errors=1),
-                                  lambda: unit_2021(narrative={}, meta={"date_written": None})],
-                         ids=["seed", "2021", "2021-gaps"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        seed_unit,
+        lambda: unit_2021(values=distinct_values(F2021), errors=1),
+        lambda: unit_2021(narrative={}, meta={"date_written": None}),
+    ],
+    ids=["seed", "2021", "2021-gaps"],
+)
 def test_fast_path_and_python_docx_path_give_the_same_document(make):
     u = make()
     report = D.build_report(u)
@@ -746,8 +864,10 @@ def test_fast_path_and_python_docx_path_give_the_same_document(make):
     plain = buf.getvalue()
     assert _content(fast) == _content(plain)
     for name in ("word/styles.xml", "word/footer1.xml", "word/footer2.xml", "word/settings.xml"):
-        a, b = (etree.tostring(etree.fromstring(zipfile.ZipFile(io.BytesIO(x)).read(name)), method="c14n")
-                for x in (fast, plain))
+        a, b = (
+            etree.tostring(etree.fromstring(zipfile.ZipFile(io.BytesIO(x)).read(name)), method="c14n")
+            for x in (fast, plain)
+        )
         assert a == b, name
 
 
@@ -764,25 +884,165 @@ def test_the_written_file_opens_in_python_docx(doc_2021):
 
 # ECMA-376 child order of the property elements we write (Word refuses files that break it)
 ORDER = {
-    "pPr": ["pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
-            "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku", "wordWrap",
-            "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi", "adjustRightInd", "snapToGrid",
-            "spacing", "ind", "contextualSpacing", "mirrorIndents", "suppressOverlap", "jc", "textDirection",
-            "textAlignment", "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr", "sectPr", "pPrChange"],
-    "rPr": ["rStyle", "rFonts", "b", "bCs", "i", "iCs", "caps", "smallCaps", "strike", "dstrike", "outline",
-            "shadow", "emboss", "imprint", "noProof", "snapToGrid", "vanish", "webHidden", "color", "spacing", "w",
-            "kern", "position", "sz", "szCs", "highlight", "u", "effect", "bdr", "shd", "fitText", "vertAlign",
-            "rtl", "cs", "em", "lang", "eastAsianLayout", "specVanish", "oMath"],
-    "tblPr": ["tblStyle", "tblpPr", "tblOverlap", "bidiVisual", "tblStyleRowBandSize", "tblStyleColBandSize", "tblW",
-              "jc", "tblCellSpacing", "tblInd", "tblBorders", "shd", "tblLayout", "tblCellMar", "tblLook"],
-    "tcPr": ["cnfStyle", "tcW", "gridSpan", "hMerge", "vMerge", "tcBorders", "shd", "noWrap", "tcMar",
-             "textDirection", "tcFitText", "vAlign", "hideMark"],
-    "sectPr": ["headerReference", "footerReference", "footnotePr", "endnotePr", "type", "pgSz", "pgMar",
-               "paperSrc", "pgBorders", "lnNumType", "pgNumType", "cols", "formProt", "vAlign", "noEndnote",
-               "titlePg", "textDirection", "bidi", "rtlGutter", "docGrid", "printerSettings", "sectPrChange"],
-    "style": ["name", "aliases", "basedOn", "next", "link", "autoRedefine", "hidden", "uiPriority", "semiHidden",
-              "unhideWhenUsed", "qFormat", "locked", "personal", "personalCompose", "personalReply", "rsid",
-              "pPr", "rPr", "tblPr", "trPr", "tcPr", "tblStylePr"],
+    "pPr": [
+        "pStyle",
+        "keepNext",
+        "keepLines",
+        "pageBreakBefore",
+        "framePr",
+        "widowControl",
+        "numPr",
+        "suppressLineNumbers",
+        "pBdr",
+        "shd",
+        "tabs",
+        "suppressAutoHyphens",
+        "kinsoku",
+        "wordWrap",
+        "overflowPunct",
+        "topLinePunct",
+        "autoSpaceDE",
+        "autoSpaceDN",
+        "bidi",
+        "adjustRightInd",
+        "snapToGrid",
+        "spacing",
+        "ind",
+        "contextualSpacing",
+        "mirrorIndents",
+        "suppressOverlap",
+        "jc",
+        "textDirection",
+        "textAlignment",
+        "textboxTightWrap",
+        "outlineLvl",
+        "divId",
+        "cnfStyle",
+        "rPr",
+        "sectPr",
+        "pPrChange",
+    ],
+    "rPr": [
+        "rStyle",
+        "rFonts",
+        "b",
+        "bCs",
+        "i",
+        "iCs",
+        "caps",
+        "smallCaps",
+        "strike",
+        "dstrike",
+        "outline",
+        "shadow",
+        "emboss",
+        "imprint",
+        "noProof",
+        "snapToGrid",
+        "vanish",
+        "webHidden",
+        "color",
+        "spacing",
+        "w",
+        "kern",
+        "position",
+        "sz",
+        "szCs",
+        "highlight",
+        "u",
+        "effect",
+        "bdr",
+        "shd",
+        "fitText",
+        "vertAlign",
+        "rtl",
+        "cs",
+        "em",
+        "lang",
+        "eastAsianLayout",
+        "specVanish",
+        "oMath",
+    ],
+    "tblPr": [
+        "tblStyle",
+        "tblpPr",
+        "tblOverlap",
+        "bidiVisual",
+        "tblStyleRowBandSize",
+        "tblStyleColBandSize",
+        "tblW",
+        "jc",
+        "tblCellSpacing",
+        "tblInd",
+        "tblBorders",
+        "shd",
+        "tblLayout",
+        "tblCellMar",
+        "tblLook",
+    ],
+    "tcPr": [
+        "cnfStyle",
+        "tcW",
+        "gridSpan",
+        "hMerge",
+        "vMerge",
+        "tcBorders",
+        "shd",
+        "noWrap",
+        "tcMar",
+        "textDirection",
+        "tcFitText",
+        "vAlign",
+        "hideMark",
+    ],
+    "sectPr": [
+        "headerReference",
+        "footerReference",
+        "footnotePr",
+        "endnotePr",
+        "type",
+        "pgSz",
+        "pgMar",
+        "paperSrc",
+        "pgBorders",
+        "lnNumType",
+        "pgNumType",
+        "cols",
+        "formProt",
+        "vAlign",
+        "noEndnote",
+        "titlePg",
+        "textDirection",
+        "bidi",
+        "rtlGutter",
+        "docGrid",
+        "printerSettings",
+        "sectPrChange",
+    ],
+    "style": [
+        "name",
+        "aliases",
+        "basedOn",
+        "next",
+        "link",
+        "autoRedefine",
+        "hidden",
+        "uiPriority",
+        "semiHidden",
+        "unhideWhenUsed",
+        "qFormat",
+        "locked",
+        "personal",
+        "personalCompose",
+        "personalReply",
+        "rsid",
+        "pPr",
+        "rPr",
+        "tblPr",
+        "trPr",
+        "tcPr",
+        "tblStylePr",
+    ],
 }
 
 
@@ -812,8 +1072,15 @@ def test_missing_section_is_reported_once_after_the_checks(tmp_path):
     from gkreport.samples import SAMPLES_2021
 
     s = SAMPLES_2021[0]
-    unit = Unit(file=Path("x.xlsx"), form=load_form("2021"), unit=s["meta"]["unit"], year=2025,
-                values=dict(s["values"]), meta=dict(s["meta"]), narrative={"overview": s["narrative"]["overview"]})
+    unit = Unit(
+        file=Path("x.xlsx"),
+        form=load_form("2021"),
+        unit=s["meta"]["unit"],
+        year=2025,
+        values=dict(s["values"]),
+        meta=dict(s["meta"]),
+        narrative={"overview": s["narrative"]["overview"]},
+    )
     run_checks([unit])
     D.write_unit_docx(unit, tmp_path / "r.docx")
     about_problems = [f for f in unit.findings if "存在的主要问题及改进情况" in f.message]

@@ -12,11 +12,22 @@ def test_2021_tables_match_the_official_format():
     form = load_form("2021")
     t2, t3, t4 = (form.tables[t] for t in ("t2", "t3", "t4"))
     assert [t.title for t in (t2, t3, t4)] == [
-        "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况"]
+        "二、主动公开政府信息情况",
+        "三、收到和处理政府信息公开申请情况",
+        "四、政府信息公开行政复议、行政诉讼情况",
+    ]
     # table 三: 25 data rows × 7 columns, labels character-exact
     lines = [n for n in t3.rows.values() if not n.children]
     assert len(lines) == 25
-    assert [c.label for c in t3.value_columns()] == ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
+    assert [c.label for c in t3.value_columns()] == [
+        "自然人",
+        "商业企业",
+        "科研机构",
+        "社会公益组织",
+        "法律服务机构",
+        "其他",
+        "总计",
+    ]
     assert t3.row_path("withheld_3") == "三、本年度办理结果/（三）不予公开/3.危及“三安全一稳定”"
     assert t3.rows["other_1"].label == "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"
     assert t3.rows["partial"].label == "（二）部分公开（区分处理的，只计这一情形，不计其他情形）"
@@ -38,7 +49,18 @@ def test_2021_sections_and_metadata():
     texts = [s.heading for s in form.sections if s.kind == "text"]
     assert texts == ["一、总体情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项"]
     labels = {f.label for f in form.metadata}
-    assert {"单位名称", "年度", "成文日期", "填报日期", "联系人", "联系电话", "电子邮箱", "单位负责人", "审核人", "填报人"} <= labels
+    assert {
+        "单位名称",
+        "年度",
+        "成文日期",
+        "填报日期",
+        "联系人",
+        "联系电话",
+        "电子邮箱",
+        "单位负责人",
+        "审核人",
+        "填报人",
+    } <= labels
 
 
 def test_2017_table_is_the_seed_table():
@@ -46,9 +68,15 @@ def test_2017_table_is_the_seed_table():
     t = form.tables["stats"]
     assert len(t.rows) == 71
     headings = [n.label for n in t.rows.values() if not n.has_value]
-    assert headings == ["一、主动公开情况", "（二）通过不同渠道和方式公开政府信息的情况", "二、回应解读情况",
-                        "（二）通过不同渠道和方式回应解读的情况", "三、依申请公开情况", "八、机构建设和保障经费情况",
-                        "九、政府信息公开会议和培训情况"]
+    assert headings == [
+        "一、主动公开情况",
+        "（二）通过不同渠道和方式公开政府信息的情况",
+        "二、回应解读情况",
+        "（二）通过不同渠道和方式回应解读的情况",
+        "三、依申请公开情况",
+        "八、机构建设和保障经费情况",
+        "九、政府信息公开会议和培训情况",
+    ]
     units = {n.unit for n in t.rows.values() if n.has_value}
     assert units == {"条", "件", "次", "篇", "个", "人", "人次", "万元"}
     assert t.cells["stats.org_funds.value"].type == "decimal"
@@ -93,17 +121,25 @@ def test_table_3_official_header_merges():
     assert ("（三）不予公开", 7, 1, 8, 1) in merged
 
 
-@pytest.mark.parametrize("broken,fragment", [
-    ("tables:\n  - {id: t1, title: 表, columns: [{id: a, label: A}], rows: [{id: r, label: R, sum_of: [x]}]}",
-     "不存在的行“x”"),
-    ("tables:\n  - {id: t1, title: 表, columns: [{id: a, label: A}], rows: [{id: r, label: R}, {id: r, label: S}]}",
-     "重复"),
-    ("tables: []", "没有定义任何表"),
-])
+@pytest.mark.parametrize(
+    "broken,fragment",
+    [
+        (
+            "tables:\n  - {id: t1, title: 表, columns: [{id: a, label: A}], rows: [{id: r, label: R, sum_of: [x]}]}",
+            "不存在的行“x”",
+        ),
+        (
+            "tables:\n  - {id: t1, title: 表, columns: [{id: a, label: A}], rows: [{id: r, label: R}, {id: r, label: S}]}",
+            "重复",
+        ),
+        ("tables: []", "没有定义任何表"),
+    ],
+)
 def test_broken_spec_names_the_file(tmp_path, broken, fragment):
     p = tmp_path / "bad.yaml"
-    p.write_text("id: bad\nmetadata:\n  - {id: unit, label: 单位名称}\n  - {id: year, label: 年度}\n" + broken,
-                 encoding="utf-8")
+    p.write_text(
+        "id: bad\nmetadata:\n  - {id: unit, label: 单位名称}\n  - {id: year, label: 年度}\n" + broken, encoding="utf-8"
+    )
     with pytest.raises(SpecError) as exc:
         load_form_file(p)
     assert "bad.yaml" in str(exc.value) and fragment in str(exc.value)

@@ -24,10 +24,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, TEMPLATES
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from conftest import SAMPLES, TEMPLATES
 from gkreport.form import load_forms
 from gkreport.model import ReadError
 from gkreport.pipeline import run_checks
@@ -36,8 +36,11 @@ from gkreport.reader import read_workbook
 FUZZ_N = int(os.environ.get("GKREPORT_FUZZ_EXAMPLES", "2000"))
 CORPUS = Path(__file__).with_name("corpus") / "fuzz"
 # .xls and .ods copies of two samples, saved once by LibreOffice and kept in the corpus
-SEEDS = (sorted(SAMPLES.glob("*.xlsx")) + sorted(TEMPLATES.glob("*.xlsx"))
-         + sorted((Path(__file__).with_name("corpus") / "seeds").glob("*")))
+SEEDS = (
+    sorted(SAMPLES.glob("*.xlsx"))
+    + sorted(TEMPLATES.glob("*.xlsx"))
+    + sorted((Path(__file__).with_name("corpus") / "seeds").glob("*"))
+)
 
 
 def _members(path: Path) -> list[tuple[zipfile.ZipInfo, bytes]]:
@@ -65,14 +68,83 @@ def _labels() -> list[str]:
 
 
 LABELS = _labels()
-HOSTILE_TEXT = ["", " ", "0", "-1", "1e308", "-1e308", "NaN", "inf", "1.5", "٣", "１２", "12件", "1,234", "—",
-                "=1+1", "@SUM(A1)", "\x00", "\ufffe", "😀" * 20, "A" * 40000, "2025年1月32日", "〇〇二五年",
-                "99999999999999999999", "0x1F", "TRUE", "#DIV/0!", "<b>", "&amp;", "]]>"]
-HOSTILE_ATTR = ["", "0", "-1", "A0", "A1", "XFD1048576", "A1048577", "XFE1", "ZZZZZ1", "a1", "$B$2", "B2:A1",
-                "1:1", "A:A", "AAA99999", "9999999999", "s", "n", "b", "e", "str", "inlineStr", "d", "xyz",
-                "4294967296", "rId999", "../../x.xml", "/xl/worksheets/sheet1.xml", "表名\x01"]
-RANGES = ["A1:B2", "B2:A1", "A1:XFD1048576", "C3:C3", "A1:A1", "Z100:AA200", "A1:D20", "D4:B2", "A0:B1",
-          "ZZZZ1:A1", "A1:B", "", "A1:ALL1000"]
+HOSTILE_TEXT = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "1e308",
+    "-1e308",
+    "NaN",
+    "inf",
+    "1.5",
+    "٣",
+    "１２",
+    "12件",
+    "1,234",
+    "—",
+    "=1+1",
+    "@SUM(A1)",
+    "\x00",
+    "\ufffe",
+    "😀" * 20,
+    "A" * 40000,
+    "2025年1月32日",
+    "〇〇二五年",
+    "99999999999999999999",
+    "0x1F",
+    "TRUE",
+    "#DIV/0!",
+    "<b>",
+    "&amp;",
+    "]]>",
+]
+HOSTILE_ATTR = [
+    "",
+    "0",
+    "-1",
+    "A0",
+    "A1",
+    "XFD1048576",
+    "A1048577",
+    "XFE1",
+    "ZZZZZ1",
+    "a1",
+    "$B$2",
+    "B2:A1",
+    "1:1",
+    "A:A",
+    "AAA99999",
+    "9999999999",
+    "s",
+    "n",
+    "b",
+    "e",
+    "str",
+    "inlineStr",
+    "d",
+    "xyz",
+    "4294967296",
+    "rId999",
+    "../../x.xml",
+    "/xl/worksheets/sheet1.xml",
+    "表名\x01",
+]
+RANGES = [
+    "A1:B2",
+    "B2:A1",
+    "A1:XFD1048576",
+    "C3:C3",
+    "A1:A1",
+    "Z100:AA200",
+    "A1:D20",
+    "D4:B2",
+    "A0:B1",
+    "ZZZZ1:A1",
+    "A1:B",
+    "",
+    "A1:ALL1000",
+]
 
 
 # --------------------------------------------------------------------------- mutators
@@ -98,10 +170,10 @@ def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
         elif op < 0.7:
             b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
         elif op < 0.85 and b:
-            del b[i:i + rng.randint(1, 64)]
+            del b[i : i + rng.randint(1, 64)]
         else:
             j = rng.randrange(len(b)) if b else 0
-            b[i:i + 4] = b[j:j + 4]
+            b[i : i + 4] = b[j : j + 4]
     if rng.random() < 0.15:
         b = b[: rng.randrange(len(b) + 1)]
     return bytes(b)
@@ -123,8 +195,12 @@ def mutate_members(rng: random.Random, parts: list[tuple[str, bytes]]) -> bytes:
         elif op == 3:
             parts[i] = (name, bytes(rng.randrange(256) for _ in range(rng.randint(0, 300))))
         elif op == 4:
-            parts[i] = (rng.choice(["xl/worksheets/sheet9.xml", name.upper(), name.replace("/", "\\"),
-                                    "../" + name, name + "x"]), data)
+            parts[i] = (
+                rng.choice(
+                    ["xl/worksheets/sheet9.xml", name.upper(), name.replace("/", "\\"), "../" + name, name + "x"]
+                ),
+                data,
+            )
         elif op == 5:
             parts[i] = (name, b"")
         elif op == 6:
@@ -137,9 +213,12 @@ def mutate_members(rng: random.Random, parts: list[tuple[str, bytes]]) -> bytes:
 def mutate_xml(rng: random.Random, parts: list[tuple[str, bytes]]) -> bytes:
     from lxml import etree
 
-    xml_parts = [i for i, (n, _) in enumerate(parts) if n.endswith((".xml", ".rels"))
-                 and ("worksheets" in n or "sharedStrings" in n or "workbook" in n or n == "content.xml"
-                      or rng.random() < 0.2)]
+    xml_parts = [
+        i
+        for i, (n, _) in enumerate(parts)
+        if n.endswith((".xml", ".rels"))
+        and ("worksheets" in n or "sharedStrings" in n or "workbook" in n or n == "content.xml" or rng.random() < 0.2)
+    ]
     xml_parts = xml_parts or [i for i, (n, _) in enumerate(parts) if n.endswith((".xml", ".rels"))]
     parts = list(parts)
     for _ in range(rng.randint(1, 4)):
@@ -174,8 +253,12 @@ def _edit_node(rng: random.Random, node, nodes) -> None:
         node.text = rng.choice(HOSTILE_TEXT + LABELS)
     elif op == 4 and parent is not None:
         other = rng.choice(nodes)
-        if other is not node and other.getparent() is not None and node not in other.iterancestors() \
-                and other not in node.iterancestors():
+        if (
+            other is not node
+            and other.getparent() is not None
+            and node not in other.iterancestors()
+            and other not in node.iterancestors()
+        ):
             other.getparent().replace(other, etree.fromstring(etree.tostring(node)))
     else:
         for child in list(node)[: rng.randint(0, 3)]:
@@ -197,14 +280,32 @@ def mutate_cells(rng: random.Random, parts: list[tuple[str, bytes]]) -> bytes:
         ts = list(_T.finditer(data))
         if vs and rng.random() < 0.6:
             m = rng.choice(vs)
-            val = rng.choice(HOSTILE_TEXT[:16] + ["999999", "-5", "3.14159", "1E+20", "45000", "0.1", "1e308",
-                                                  "99999999999999999999", "-1e300", "1e-320"])
+            val = rng.choice(
+                HOSTILE_TEXT[:16]
+                + [
+                    "999999",
+                    "-5",
+                    "3.14159",
+                    "1E+20",
+                    "45000",
+                    "0.1",
+                    "1e308",
+                    "99999999999999999999",
+                    "-1e300",
+                    "1e-320",
+                ]
+            )
             val = val.replace("&", "&amp;").replace("<", "&lt;").encode("utf-8", "surrogatepass")
-            data = data[:m.start(1)] + val + data[m.end(1):]
+            data = data[: m.start(1)] + val + data[m.end(1) :]
         elif ts:
             m = rng.choice(ts)
-            data = data[:m.start()] + rng.choice([b' t="n"', b' t="b"', b' t="e"', b' t="str"', b' t="d"',
-                                                   b' t="s"', b' t="inlineStr"', b""]) + data[m.end():]
+            data = (
+                data[: m.start()]
+                + rng.choice(
+                    [b' t="n"', b' t="b"', b' t="e"', b' t="str"', b' t="d"', b' t="s"', b' t="inlineStr"', b""]
+                )
+                + data[m.end() :]
+            )
         parts[i] = (name, data)
     return _rezip(parts)
 
@@ -225,7 +326,7 @@ def mutate_labels(rng: random.Random, parts: list[tuple[str, bytes]]) -> bytes:
             t = rng.choice(LABELS)
         elif op == 1 and t:
             k = rng.randrange(len(t))
-            t = t[:k] + t[k + 1:]
+            t = t[:k] + t[k + 1 :]
         elif op == 2:
             t = " " + t.replace("（", "(").replace("）", ")") + "　"
         elif op == 3:
@@ -235,7 +336,7 @@ def mutate_labels(rng: random.Random, parts: list[tuple[str, bytes]]) -> bytes:
         else:
             t = rng.choice(HOSTILE_TEXT)
         t = t.replace("&", "&amp;").replace("<", "&lt;")
-        out = out[:m.start(1)] + t.encode("utf-8", "surrogatepass") + out[m.end(1):]
+        out = out[: m.start(1)] + t.encode("utf-8", "surrogatepass") + out[m.end(1) :]
     parts[idx] = (name, out)
     return _rezip(parts)
 
@@ -269,8 +370,18 @@ def mutate_openpyxl(rng: random.Random, data: bytes) -> bytes:
         r, c = rng.randint(1, max(ws.max_row, 2) + 3), rng.randint(1, max(ws.max_column, 2) + 2)
         op = rng.randrange(7)
         if op == 0:
-            ws.cell(r, c).value = rng.choice([None, True, 3.5, -7, 10**15, datetime(2025, 1, 2),
-                                              rng.choice(LABELS), rng.choice(HOSTILE_TEXT[:20]).replace("\x00", "")])
+            ws.cell(r, c).value = rng.choice(
+                [
+                    None,
+                    True,
+                    3.5,
+                    -7,
+                    10**15,
+                    datetime(2025, 1, 2),
+                    rng.choice(LABELS),
+                    rng.choice(HOSTILE_TEXT[:20]).replace("\x00", ""),
+                ]
+            )
         elif op == 1:
             r2, c2 = r + rng.randint(0, 3), c + rng.randint(0, 3)
             try:
@@ -280,7 +391,9 @@ def mutate_openpyxl(rng: random.Random, data: bytes) -> bytes:
         elif op == 2 and ws.merged_cells.ranges:
             ws.unmerge_cells(str(rng.choice(list(ws.merged_cells.ranges))))
         elif op == 3:
-            ws.title = rng.choice(["Sheet", "表", "三、收到和处理政府信息公开申请情况", "x" * 29]) + str(rng.randrange(99))
+            ws.title = rng.choice(["Sheet", "表", "三、收到和处理政府信息公开申请情况", "x" * 29]) + str(
+                rng.randrange(99)
+            )
         elif op == 4:
             ws.insert_rows(r, rng.randint(1, 3))
         elif op == 5:
@@ -337,11 +450,19 @@ def read_and_check(path: Path) -> str:
 def test_fuzz_reader(tmp_path, capsys):
     stats: Counter[str] = Counter()
 
-    @settings(max_examples=FUZZ_N, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck))
-    @given(seed=st.integers(0, len(SEEDS) - 1), level=st.sampled_from(
-        [lvl for lvl, w in zip(LEVELS, WEIGHTS) for _ in range(w)]), salt=st.integers(0, 2**32 - 1))
+    @settings(
+        max_examples=FUZZ_N,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        seed=st.integers(0, len(SEEDS) - 1),
+        level=st.sampled_from([lvl for lvl, w in zip(LEVELS, WEIGHTS) for _ in range(w)]),
+        salt=st.integers(0, 2**32 - 1),
+    )
     def one(seed: int, level: str, salt: int) -> None:
         data = make_input(random.Random(salt), seed, level)
         path = tmp_path / f"变异{SEEDS[seed].suffix}"
@@ -359,10 +480,13 @@ def test_fuzz_reader(tmp_path, capsys):
     one()
     elapsed = time.perf_counter() - t
     n = stats["inputs"]
-    summary = (f"fuzz: {n} inputs in {elapsed:.0f} s — {stats['read']} read, "
-               f"{stats['refused']} refused with a message, "
-               f"0 unexpected exceptions; .xlsx by level: " + ", ".join(f"{lvl} {stats[lvl]}" for lvl in LEVELS)
-               + f"; .xls {stats['.xls']}, .ods {stats['.ods']}")
+    summary = (
+        f"fuzz: {n} inputs in {elapsed:.0f} s — {stats['read']} read, "
+        f"{stats['refused']} refused with a message, "
+        f"0 unexpected exceptions; .xlsx by level: "
+        + ", ".join(f"{lvl} {stats[lvl]}" for lvl in LEVELS)
+        + f"; .xls {stats['.xls']}, .ods {stats['.ods']}"
+    )
     with capsys.disabled():  # shown without -s: the count is part of the result
         print("\n" + summary)
     (tmp_path / "fuzz-count.txt").write_text(summary, encoding="utf-8")

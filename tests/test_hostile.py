@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES
 
 import gkreport
+from conftest import SAMPLES
 from gkreport import reader
 from gkreport.model import ReadError
 from gkreport.reader import read_workbook
@@ -79,10 +79,34 @@ def zip_bytes(parts: list[Part]) -> bytes:
         crc = zlib.crc32(p.data) if p.crc is None else p.crc
         name = p.name.encode("utf-8")
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, p.flags, p.method, 0, 0x21, crc, len(comp), size,
-                           len(name), 0) + name + comp
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, p.flags, p.method, 0, 0x21, crc,
-                               len(comp), size, len(name), 0, 0, 0, 0, 0, offset) + name
+        out += (
+            struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, p.flags, p.method, 0, 0x21, crc, len(comp), size, len(name), 0)
+            + name
+            + comp
+        )
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                p.flags,
+                p.method,
+                0,
+                0x21,
+                crc,
+                len(comp),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + name
+        )
     cd_offset = len(out)
     out += central
     out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(central), cd_offset, 0)
@@ -98,29 +122,44 @@ def replace_part(parts: list[Part], name: str, data: bytes) -> list[Part]:
     return [Part(p.name, data) if p.name == name else p for p in parts]
 
 
-CT = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-      b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-      b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-      b'<Default Extension="xml" ContentType="application/xml"/></Types>')
-RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-        b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        b'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+CT = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/></Types>'
+)
+RELS = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+    b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
 
 
 def workbook_parts(sheets: list[bytes], names: list[str] | None = None) -> list[Part]:
     """A minimal .xlsx around the given worksheet XML parts."""
     names = names or [f"表{i + 1}" for i in range(len(sheets))]
-    wb = ('<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-          '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-          + "".join(f'<sheet name="{n}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, n in enumerate(names))
-          + "</sheets></workbook>").encode()
-    rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-            '2006/relationships">' + "".join(
-                f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                f'relationships/worksheet" Target="worksheets/sheet{i + 1}.xml"/>' for i in range(len(sheets)))
-            + "</Relationships>").encode()
-    parts = [Part("[Content_Types].xml", CT), Part("_rels/.rels", RELS), Part("xl/workbook.xml", wb),
-             Part("xl/_rels/workbook.xml.rels", rels)]
+    wb = (
+        '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+        + "".join(f'<sheet name="{n}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, n in enumerate(names))
+        + "</sheets></workbook>"
+    ).encode()
+    rels = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        '2006/relationships">'
+        + "".join(
+            f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships/worksheet" Target="worksheets/sheet{i + 1}.xml"/>'
+            for i in range(len(sheets))
+        )
+        + "</Relationships>"
+    ).encode()
+    parts = [
+        Part("[Content_Types].xml", CT),
+        Part("_rels/.rels", RELS),
+        Part("xl/workbook.xml", wb),
+        Part("xl/_rels/workbook.xml.rels", rels),
+    ]
     parts += [Part(f"xl/worksheets/sheet{i + 1}.xml", s) for i, s in enumerate(sheets)]
     return parts
 
@@ -128,9 +167,17 @@ def workbook_parts(sheets: list[bytes], names: list[str] | None = None) -> list[
 def sheet_xml(body: bytes | str, dimension: str | None = None, prolog: bytes = b"", tail: bytes = b"") -> bytes:
     body = body.encode() if isinstance(body, str) else body
     dim = f'<dimension ref="{dimension}"/>'.encode() if dimension else b""
-    return (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + prolog
-            + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + dim
-            + b"<sheetData>" + body + b"</sheetData>" + tail + b"</worksheet>")
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        + prolog
+        + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + dim
+        + b"<sheetData>"
+        + body
+        + b"</sheetData>"
+        + tail
+        + b"</worksheet>"
+    )
 
 
 def inline(ref: str, text: str) -> str:
@@ -172,19 +219,30 @@ def cfb_bytes(streams: dict[str, bytes]) -> bytes:
 
     def entry(name: str, kind: int, start: int, size: int, child: int = 0xFFFFFFFF, right: int = 0xFFFFFFFF) -> bytes:
         raw = name.encode("utf-16-le") + b"\0\0"
-        return (raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1)
-                + struct.pack("<III", 0xFFFFFFFF, right, child) + b"\0" * 16 + b"\0" * 4 + b"\0" * 16
-                + struct.pack("<III", start, size, 0))
+        return (
+            raw.ljust(64, b"\0")
+            + struct.pack("<HBB", len(raw), kind, 1)
+            + struct.pack("<III", 0xFFFFFFFF, right, child)
+            + b"\0" * 16
+            + b"\0" * 4
+            + b"\0" * 16
+            + struct.pack("<III", start, size, 0)
+        )
 
     names = list(streams)
     dirs = entry("Root Entry", 5, 0xFFFFFFFE, 0, child=1 if names else 0xFFFFFFFF)
     for i, k in enumerate(names):
         dirs += entry(k, 2, starts[k], len(streams[k]), right=i + 2 if i + 1 < len(names) else 0xFFFFFFFF)
     dirs = dirs.ljust(n_dir * ss, b"\0")
-    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
-              + b"\0" * 6 + struct.pack("<IIIIIIIII", 0, n_fat, dir_start, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE, 0)
-              + struct.pack("<109I", *(list(range(n_fat)) + [0xFFFFFFFF] * (109 - n_fat))))
-    body = b"".join(struct.pack(f"<{ss // 4}I", *fat[i * (ss // 4):(i + 1) * (ss // 4)]) for i in range(n_fat))
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\0" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + b"\0" * 6
+        + struct.pack("<IIIIIIIII", 0, n_fat, dir_start, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE, 0)
+        + struct.pack("<109I", *(list(range(n_fat)) + [0xFFFFFFFF] * (109 - n_fat)))
+    )
+    body = b"".join(struct.pack(f"<{ss // 4}I", *fat[i * (ss // 4) : (i + 1) * (ss // 4)]) for i in range(n_fat))
     body += dirs + b"".join(v.ljust(data_secs[k] * ss, b"\0") for k, v in streams.items())
     return header + body
 
@@ -245,8 +303,11 @@ def _corrupt_member(p: Path) -> None:
 
 
 def _bad_crc(p: Path) -> None:
-    p.write_bytes(zip_bytes([Part(x.name, x.data, crc=0x12345678 if x.name.endswith("sheet3.xml") else None)
-                             for x in sample_parts()]))
+    p.write_bytes(
+        zip_bytes(
+            [Part(x.name, x.data, crc=0x12345678 if x.name.endswith("sheet3.xml") else None) for x in sample_parts()]
+        )
+    )
 
 
 def _without_workbook_part(p: Path) -> None:
@@ -262,8 +323,14 @@ def _pptx(p: Path) -> None:
 
 
 def _plain_zip(p: Path) -> None:
-    p.write_bytes(zip_bytes([Part("各单位统计表/教育局.xlsx", _good_bytes(), method=zipfile.ZIP_STORED),
-                             Part("说明.txt", "请查收".encode())]))
+    p.write_bytes(
+        zip_bytes(
+            [
+                Part("各单位统计表/教育局.xlsx", _good_bytes(), method=zipfile.ZIP_STORED),
+                Part("说明.txt", "请查收".encode()),
+            ]
+        )
+    )
 
 
 def _xlsb(p: Path) -> None:
@@ -275,8 +342,14 @@ def _zip_password(p: Path) -> None:
 
 
 def _encrypted_ooxml(p: Path) -> None:
-    p.write_bytes(cfb_bytes({"EncryptionInfo": b"\x04\x00\x04\x00\x40\x00\x00\x00" + os.urandom(200),
-                             "EncryptedPackage": struct.pack("<Q", 9000) + os.urandom(9000)}))
+    p.write_bytes(
+        cfb_bytes(
+            {
+                "EncryptionInfo": b"\x04\x00\x04\x00\x40\x00\x00\x00" + os.urandom(200),
+                "EncryptedPackage": struct.pack("<Q", 9000) + os.urandom(9000),
+            }
+        )
+    )
 
 
 def _encrypted_xls(p: Path) -> None:
@@ -325,7 +398,7 @@ def _cfb_forged_header(p: Path) -> None:
 def _cfb_forged_stream_size(p: Path) -> None:
     data = bytearray(cfb_bytes({"Workbook": biff(BOF_GLOBALS, EOF)}))
     entry = 512 + 512 + 128  # header, one FAT sector, then the second directory entry
-    data[entry + 120:entry + 124] = struct.pack("<I", 0xFFFFFFF0)
+    data[entry + 120 : entry + 124] = struct.pack("<I", 0xFFFFFFF0)
     p.write_bytes(bytes(data))
 
 
@@ -333,8 +406,11 @@ def _zip_bomb(p: Path) -> None:
     prefix = sheet_xml(b"").split(b"<sheetData>")[0] + b"<sheetData>"
     raw, size = deflate_repeat(prefix, b" ", 64, 32, b"</sheetData></worksheet>")  # ~2 GB of spaces
     parts = workbook_parts([sheet_xml(inline("A1", "x"))])
-    p.write_bytes(zip_bytes([x if x.name != "xl/worksheets/sheet1.xml" else
-                             Part(x.name, raw=raw, declared=size, crc=0) for x in parts]))
+    p.write_bytes(
+        zip_bytes(
+            [x if x.name != "xl/worksheets/sheet1.xml" else Part(x.name, raw=raw, declared=size, crc=0) for x in parts]
+        )
+    )
 
 
 def _zip_bomb_lying(p: Path) -> None:
@@ -342,20 +418,30 @@ def _zip_bomb_lying(p: Path) -> None:
     prefix = sheet_xml(b"").split(b"<sheetData>")[0] + b"<sheetData>"
     raw, _ = deflate_repeat(prefix, b"<row/>", 64, 4, b"</sheetData></worksheet>")
     parts = workbook_parts([sheet_xml(inline("A1", "x"))])
-    p.write_bytes(zip_bytes([x if x.name != "xl/worksheets/sheet1.xml" else
-                             Part(x.name, raw=raw, declared=1024, crc=0) for x in parts]))
+    p.write_bytes(
+        zip_bytes(
+            [x if x.name != "xl/worksheets/sheet1.xml" else Part(x.name, raw=raw, declared=1024, crc=0) for x in parts]
+        )
+    )
 
 
 def _ratio_bomb(p: Path) -> None:
     """Within every size limit, but a shared-strings part packed 1000:1."""
     raw, size = deflate_repeat(b"<sst>", b"\0", 32, 1, b"</sst>")
-    p.write_bytes(zip_bytes(workbook_parts([sheet_xml(inline("A1", "x"))])
-                            + [Part("xl/sharedStrings.xml", raw=raw, declared=size, crc=0)]))
+    p.write_bytes(
+        zip_bytes(
+            workbook_parts([sheet_xml(inline("A1", "x"))])
+            + [Part("xl/sharedStrings.xml", raw=raw, declared=size, crc=0)]
+        )
+    )
 
 
 def _many_members(p: Path) -> None:
-    p.write_bytes(zip_bytes(workbook_parts([sheet_xml(inline("A1", "x"))])
-                            + [Part(f"xl/media/image{i}.png", b"") for i in range(3000)]))
+    p.write_bytes(
+        zip_bytes(
+            workbook_parts([sheet_xml(inline("A1", "x"))]) + [Part(f"xl/media/image{i}.png", b"") for i in range(3000)]
+        )
+    )
 
 
 def _million_rows(dimension: bool) -> Callable[[Path], None]:
@@ -363,6 +449,7 @@ def _million_rows(dimension: bool) -> Callable[[Path], None]:
         body = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(1, 1_000_001))
         xml = sheet_xml(body, "A1:A1000000" if dimension else None)
         p.write_bytes(zip_bytes(workbook_parts([xml])))
+
     return make
 
 
@@ -382,8 +469,11 @@ def _far_cell(p: Path) -> None:
 
 def _huge_reference(p: Path) -> None:
     """A reference beyond Excel's grid (this one used to abort the process in the parser)."""
-    p.write_bytes(zip_bytes(workbook_parts([sheet_xml('<row r="1"><c r="A1"><v>1</v></c>'
-                                                      '<c r="A99999999999"><v>1</v></c></row>')])))
+    p.write_bytes(
+        zip_bytes(
+            workbook_parts([sheet_xml('<row r="1"><c r="A1"><v>1</v></c><c r="A99999999999"><v>1</v></c></row>')])
+        )
+    )
 
 
 def _cells_without_reference(p: Path) -> None:
@@ -392,22 +482,27 @@ def _cells_without_reference(p: Path) -> None:
 
 
 def _prefixed_far_rows(p: Path) -> None:
-    xml = (b'<?xml version="1.0"?><x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           b'<x:sheetData><x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row><x:row r="900000">'
-           b'<x:c r="C900000"><x:v>2</x:v></x:c></x:row></x:sheetData></x:worksheet>')
+    xml = (
+        b'<?xml version="1.0"?><x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<x:sheetData><x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row><x:row r="900000">'
+        b'<x:c r="C900000"><x:v>2</x:v></x:c></x:row></x:sheetData></x:worksheet>'
+    )
     p.write_bytes(zip_bytes(workbook_parts([xml])))
 
 
 def _windows_separators(p: Path) -> None:
     """Member names with backslashes (some zip tools): still recognised as a sheet and scanned."""
     parts = workbook_parts([sheet_xml(inline("A1", "单位名称") + '<c r="ZZ900000"><v>1</v></c>')])
-    p.write_bytes(zip_bytes([Part(x.name.replace("/", "\\") if "worksheets" in x.name else x.name, x.data)
-                             for x in parts]))
+    p.write_bytes(
+        zip_bytes([Part(x.name.replace("/", "\\") if "worksheets" in x.name else x.name, x.data) for x in parts])
+    )
 
 
 def _billion_laughs(p: Path) -> None:
-    dtd = (b'<!DOCTYPE worksheet [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
-           b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>')
+    dtd = (
+        b'<!DOCTYPE worksheet [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    )
     p.write_bytes(zip_bytes(workbook_parts([sheet_xml(inline("A1", "&lol3;"), prolog=dtd)])))
 
 
@@ -416,8 +511,11 @@ def _external_entity(p: Path) -> None:
     parts = sample_parts()
     sst = next(x.data for x in parts if x.name == "xl/sharedStrings.xml")
     head, rest = sst.split(b"?>", 1)
-    evil = head + b'?><!DOCTYPE sst [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>' + rest.replace(
-        "示例市东城区教育局".encode(), b"&xxe;", 1)
+    evil = (
+        head
+        + b'?><!DOCTYPE sst [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        + rest.replace("示例市东城区教育局".encode(), b"&xxe;", 1)
+    )
     p.write_bytes(zip_bytes(replace_part(parts, "xl/sharedStrings.xml", evil)))
 
 
@@ -432,21 +530,30 @@ def _too_many_sheets(p: Path) -> None:
 
 def _too_many_merged(p: Path) -> None:
     merge = b'<mergeCells count="1"><mergeCell ref="A1:ALL1000"/></mergeCells>'
-    p.write_bytes(zip_bytes(workbook_parts([sheet_xml(inline("A1", "单位名称") + '<c r="ALL1000"><v>1</v></c>',
-                                                      tail=merge)])))
+    p.write_bytes(
+        zip_bytes(workbook_parts([sheet_xml(inline("A1", "单位名称") + '<c r="ALL1000"><v>1</v></c>', tail=merge)]))
+    )
 
 
 def _ods_repeat_bomb(p: Path) -> None:
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
-               '<office:spreadsheet><table:table table:name="统计表"><table:table-row table:number-rows-repeated="20000">'
-               '<table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="1000">'
-               '<text:p>1</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet>'
-               '</office:body></office:document-content>').encode()
-    p.write_bytes(zip_bytes([Part("mimetype", b"application/vnd.oasis.opendocument.spreadsheet",
-                                  method=zipfile.ZIP_STORED), Part("content.xml", content)]))
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+        '<office:spreadsheet><table:table table:name="统计表"><table:table-row table:number-rows-repeated="20000">'
+        '<table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="1000">'
+        "<text:p>1</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet>"
+        "</office:body></office:document-content>"
+    ).encode()
+    p.write_bytes(
+        zip_bytes(
+            [
+                Part("mimetype", b"application/vnd.oasis.opendocument.spreadsheet", method=zipfile.ZIP_STORED),
+                Part("content.xml", content),
+            ]
+        )
+    )
 
 
 def _oversized(p: Path) -> None:
@@ -590,12 +697,27 @@ def test_bad_file_gets_its_chinese_message(corpus_dir, bad):
 
 
 def test_sniffing_names_what_the_bytes_are(corpus_dir):
-    kinds = {n: reader.file_kind(corpus_dir / n) for n in ("网页另存.xls", "逗号分隔.xlsx", "Word文档.xlsx",
-                                                          "设置了打开密码.xlsx", "旧版格式远处单元格.xls",
-                                                          "复制一半.xlsx", "二进制工作簿.xlsx")}
-    assert kinds == {"网页另存.xls": "html", "逗号分隔.xlsx": "text", "Word文档.xlsx": "docx",
-                     "设置了打开密码.xlsx": "encrypted", "旧版格式远处单元格.xls": "xls",
-                     "复制一半.xlsx": "broken", "二进制工作簿.xlsx": "xlsb"}
+    kinds = {
+        n: reader.file_kind(corpus_dir / n)
+        for n in (
+            "网页另存.xls",
+            "逗号分隔.xlsx",
+            "Word文档.xlsx",
+            "设置了打开密码.xlsx",
+            "旧版格式远处单元格.xls",
+            "复制一半.xlsx",
+            "二进制工作簿.xlsx",
+        )
+    }
+    assert kinds == {
+        "网页另存.xls": "html",
+        "逗号分隔.xlsx": "text",
+        "Word文档.xlsx": "docx",
+        "设置了打开密码.xlsx": "encrypted",
+        "旧版格式远处单元格.xls": "xls",
+        "复制一半.xlsx": "broken",
+        "二进制工作簿.xlsx": "xlsb",
+    }
     assert reader.file_kind(GOOD) == "xlsx"
 
 
@@ -615,8 +737,14 @@ def test_a_huge_merge_is_clipped_and_the_workbook_still_reads(tmp_path):
     merged = []
     for x in parts:
         if x.name == "xl/worksheets/sheet1.xml":  # 填表说明
-            x = Part(x.name, x.data.replace(b"</sheetData>", b'</sheetData><mergeCells count="1">'
-                                                                b'<mergeCell ref="A1:XFD1048576"/></mergeCells>', 1))
+            x = Part(
+                x.name,
+                x.data.replace(
+                    b"</sheetData>",
+                    b'</sheetData><mergeCells count="1"><mergeCell ref="A1:XFD1048576"/></mergeCells>',
+                    1,
+                ),
+            )
         merged.append(x)
     p = tmp_path / "整表合并.xlsx"
     p.write_bytes(zip_bytes(merged))
@@ -776,20 +904,40 @@ print(json.dumps({"message": msg, "seconds": time.perf_counter() - t, "base_kb":
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="按 Linux 的 /proc 与 RLIMIT_AS 测量内存")
-@pytest.mark.parametrize("name", ["压缩炸弹.xlsx", "压缩炸弹谎报大小.xlsx", "一百万行.xlsx", "一百万行无声明.xlsx",
-                                  "两个单元格相隔很远.xlsx", "超出网格的引用.xlsx", "旧版格式远处单元格.xls",
-                                  "旧版格式声明范围过大.xls", "共享字符串数量伪造.xls", "复合文档头部伪造.xls",
-                                  "复合文档流大小伪造.xls", "重复展开.ods"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "压缩炸弹.xlsx",
+        "压缩炸弹谎报大小.xlsx",
+        "一百万行.xlsx",
+        "一百万行无声明.xlsx",
+        "两个单元格相隔很远.xlsx",
+        "超出网格的引用.xlsx",
+        "旧版格式远处单元格.xls",
+        "旧版格式声明范围过大.xls",
+        "共享字符串数量伪造.xls",
+        "复合文档头部伪造.xls",
+        "复合文档流大小伪造.xls",
+        "重复展开.ods",
+    ],
+)
 def test_refusal_stays_under_the_memory_ceiling(corpus_dir, name):
     bad = next(b for b in CORPUS if b.name == name)
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(corpus_dir / name)], capture_output=True, text=True,
-                         env=child_env(), timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(corpus_dir / name)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["message"] and bad.fragment in r["message"]
     peak_mb = r["peak_kb"] / 1024
-    print(f"{name}: refused in {r['seconds']:.2f} s, peak RSS {peak_mb:.0f} MB "
-          f"(after imports {r['base_kb'] / 1024:.0f} MB)")
+    print(
+        f"{name}: refused in {r['seconds']:.2f} s, peak RSS {peak_mb:.0f} MB "
+        f"(after imports {r['base_kb'] / 1024:.0f} MB)"
+    )
     assert peak_mb < CEILING_MB
     assert r["seconds"] < 10
 
@@ -807,8 +955,13 @@ def test_batch_over_the_corpus(tmp_path):
     before = {p.name: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in inp.iterdir()}
     out = tmp_path / "out"
     t = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(out), "--jobs", "2"],
-                         capture_output=True, text=True, env=child_env(), timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(out), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+    )
     elapsed = time.perf_counter() - t
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
     assert "Traceback" not in run.stderr and "Traceback" not in run.stdout
@@ -903,9 +1056,28 @@ def test_fast_extent_scan_agrees_with_the_tag_walk():
 
 # --------------------------------------------------------------------------- output safety
 
-HOSTILE_NAMES = ["../../etc", "..", "...", ". .", "CON", "con.txt", "nul", "LPT9", "a/b\\c", "C:\\Windows\\x",
-                 "单位\x00名称\x07\x1b[31m", "\u202e局育教", "很" * 300, "A" * 300, "=HYPERLINK(\"http://x\",\"y\")",
-                 "/etc/passwd", "~root", "单位:*?\"<>|名称", " 前后有空格 ", "\t\n"]
+HOSTILE_NAMES = [
+    "../../etc",
+    "..",
+    "...",
+    ". .",
+    "CON",
+    "con.txt",
+    "nul",
+    "LPT9",
+    "a/b\\c",
+    "C:\\Windows\\x",
+    "单位\x00名称\x07\x1b[31m",
+    "\u202e局育教",
+    "很" * 300,
+    "A" * 300,
+    '=HYPERLINK("http://x","y")',
+    "/etc/passwd",
+    "~root",
+    '单位:*?"<>|名称',
+    " 前后有空格 ",
+    "\t\n",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
@@ -924,8 +1096,10 @@ def test_output_names_stay_inside_the_output_folder(tmp_path, name):
         assert not any(ch in part for ch in '/\\:*?"<>|') and not any(ord(ch) < 32 for ch in part)
         assert part.split(".")[0].strip().upper() not in reserved
         assert len(part.encode("utf-8")) <= 240 and part == part.strip() and not part.endswith(".")
-    for target in (out / unit_folder(BatchOptions(output_dir=out), unit) / report_docx_name(unit),
-                   out / unit_folder(BatchOptions(output_dir=out), unit) / unit_xlsx_name(unit)):
+    for target in (
+        out / unit_folder(BatchOptions(output_dir=out), unit) / report_docx_name(unit),
+        out / unit_folder(BatchOptions(output_dir=out), unit) / unit_xlsx_name(unit),
+    ):
         assert target.resolve().is_relative_to(out.resolve())
 
 
@@ -936,8 +1110,15 @@ def test_two_long_names_do_not_share_outputs():
     assert safe_name(a) != safe_name(b)
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example/\",\"点击\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)",
-            "=1+1", "\t=1+1", "=DDE(\"cmd\";\"/C calc\";\"x\")"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/","点击")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1,2)",
+    "=1+1",
+    "\t=1+1",
+    '=DDE("cmd";"/C calc";"x")',
+]
 XML_TEXT = "尖括号<w:p>与&amp;、]]>结尾，控制符\x01\x02\x0b\x1f在此，引号\"'结束"
 
 
@@ -954,13 +1135,24 @@ def hostile_batch(tmp_path_factory):
     inp.mkdir()
     form = load_form("2021")
     s = SAMPLES_2021[0]
-    names = ["=HYPERLINK(\"http://evil.example/\",\"点击\")", "../../越界单位", "CON", "@SUM(1,2)局",
-             "-2+3局", "+cmd|' /C calc'!A0", "很" * 150]
+    names = [
+        '=HYPERLINK("http://evil.example/","点击")',
+        "../../越界单位",
+        "CON",
+        "@SUM(1,2)局",
+        "-2+3局",
+        "+cmd|' /C calc'!A0",
+        "很" * 150,
+    ]
     for i, name in enumerate(names):
-        meta = dict(s["meta"], unit=name, signer=FORMULAS[i % len(FORMULAS)], contact="=1+1",
-                    phone="+86 0533", email="@example")
-        narrative = {"overview": FORMULAS[i % len(FORMULAS)] + "\n" + XML_TEXT,
-                     "problems": "=SUM(A1:A9)\n" + XML_TEXT, "other": "@" + XML_TEXT}
+        meta = dict(
+            s["meta"], unit=name, signer=FORMULAS[i % len(FORMULAS)], contact="=1+1", phone="+86 0533", email="@example"
+        )
+        narrative = {
+            "overview": FORMULAS[i % len(FORMULAS)] + "\n" + XML_TEXT,
+            "problems": "=SUM(A1:A9)\n" + XML_TEXT,
+            "other": "@" + XML_TEXT,
+        }
         write_template(form, inp / f"单位{i}.xlsx", values=s["values"], meta=meta, narrative=narrative)
     before = {p: p.read_bytes() for p in inp.iterdir()}
     result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
@@ -1031,5 +1223,6 @@ def test_word_report_escapes_the_narrative(hostile_batch):
         with zipfile.ZipFile(path) as z:
             root = etree.fromstring(z.read("word/document.xml"))
         ns = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
-        assert not root.xpath("//w:fldSimple|//w:instrText[contains(., 'DDE') or contains(., 'HYPERLINK')]",
-                              namespaces=ns)
+        assert not root.xpath(
+            "//w:fldSimple|//w:instrText[contains(., 'DDE') or contains(., 'HYPERLINK')]", namespaces=ns
+        )

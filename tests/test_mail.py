@@ -906,9 +906,7 @@ def test_journal_survives_a_torn_last_line_and_lock_is_exclusive(tmp_path):
     j.close()
     assert [e["attempt"] for e in m.Journal(path).read()] == ["a1", "a1", "a2"]
 
-    with m.journal_lock(tmp_path):
-        with pytest.raises(m.MailError, match="另一个 gkreport mail"):
-            with m.journal_lock(tmp_path):
-                pass
+    with m.journal_lock(tmp_path), pytest.raises(m.MailError, match="另一个 gkreport mail"), m.journal_lock(tmp_path):
+        pass
     with m.journal_lock(tmp_path):  # released
         pass

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from seed_unit import seed_unit
-from test_docx_out import unit_2021
 
 from gkreport import docx_out as D
 from gkreport import pdf as P
+from seed_unit import seed_unit
+from test_docx_out import unit_2021
 
 needs_lo = pytest.mark.skipif(P.find_soffice() is None, reason="LibreOffice（soffice）未安装，跳过 PDF 转换测试")
 MM = 72 / 25.4
@@ -115,16 +115,19 @@ def _bbox(pdf: Path) -> list[dict]:
     """Pages → lines (x0, x1, y0, text) from pdftotext -bbox-layout, in points."""
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext（poppler-utils）未安装")
-    xml = subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True, text=True,
-                         check=True).stdout
+    xml = subprocess.run(
+        ["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     pages = []
     for page in re.findall(r"<page .*?</page>", xml, re.DOTALL):
         lines = []
-        for m in re.finditer(r'<line xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</line>',
-                             page, re.DOTALL):
+        for m in re.finditer(
+            r'<line xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</line>', page, re.DOTALL
+        ):
             words = re.findall(r">([^<]*)</word>", m.group(5))
-            lines.append({"x0": float(m.group(1)), "y0": float(m.group(2)), "x1": float(m.group(3)),
-                          "text": "".join(words)})
+            lines.append(
+                {"x0": float(m.group(1)), "y0": float(m.group(2)), "x1": float(m.group(3)), "text": "".join(words)}
+            )
         pages.append(lines)
     return pages
 

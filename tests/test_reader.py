@@ -11,14 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
+from conftest import needs_soffice
 from gkreport.form import load_form, load_forms
 from gkreport.layout import grid
 from gkreport.model import ReadError
 from gkreport.reader import parse_value, read_workbook
 from gkreport.samples import SEED_VALUES_2017
 from gkreport.template import sheet_name, write_template
-
-from conftest import needs_soffice
 from official_layout import random_2021_values, soffice_convert, write_official_2021
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -191,20 +190,40 @@ def test_messy_seed_sheet_saved_by_libreoffice_as_xls(tmp_path):
 # --------------------------------------------------------------------------- values
 
 
-@pytest.mark.parametrize("raw,expected", [
-    (35, 35), (35.0, 35), ("35", 35), ("３５", 35), ("35条", 35), ("35 件", 35), ("1,234", 1234),
-    ("１，２３４", 1234), ("", None), (None, None), ("  ", None),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        (35, 35),
+        (35.0, 35),
+        ("35", 35),
+        ("３５", 35),
+        ("35条", 35),
+        ("35 件", 35),
+        ("1,234", 1234),
+        ("１，２３４", 1234),
+        ("", None),
+        (None, None),
+        ("  ", None),
+    ],
+)
 def test_parse_value_accepts(raw, expected):
     cell = load_form("2021").cell("t3.new.natural")
     value, problem, _ = parse_value(raw, cell)
     assert (value, problem) == (expected, None)
 
 
-@pytest.mark.parametrize("raw,fragment", [
-    ("约10", "应填写数字"), ("-3", "不能为负数"), (-3, "不能为负数"), ("3.5", "应为整数"), (3.5, "应为整数"),
-    ("十二", "应填写数字"), (True, "应填写数字"),
-])
+@pytest.mark.parametrize(
+    "raw,fragment",
+    [
+        ("约10", "应填写数字"),
+        ("-3", "不能为负数"),
+        (-3, "不能为负数"),
+        ("3.5", "应为整数"),
+        (3.5, "应为整数"),
+        ("十二", "应填写数字"),
+        (True, "应填写数字"),
+    ],
+)
 def test_parse_value_rejects(raw, fragment):
     cell = load_form("2021").cell("t3.new.natural")
     value, problem, severity = parse_value(raw, cell)
@@ -327,11 +346,14 @@ def test_unit_and_year_from_title_and_file_name(tmp_path):
     assert any("单位名称" in m for m in errors) and any("年度" in m for m in errors)
 
 
-@pytest.mark.parametrize("name,content,fragment", [
-    ("empty.xlsx", b"", "空文件"),
-    ("text.xlsx", "这不是表格".encode(), "不是有效的"),
-    ("notes.txt", b"abc", "不是支持的表格格式"),
-])
+@pytest.mark.parametrize(
+    "name,content,fragment",
+    [
+        ("empty.xlsx", b"", "空文件"),
+        ("text.xlsx", "这不是表格".encode(), "不是有效的"),
+        ("notes.txt", b"abc", "不是支持的表格格式"),
+    ],
+)
 def test_unreadable_files_get_a_chinese_reason(tmp_path, name, content, fragment):
     p = tmp_path / name
     p.write_bytes(content)
@@ -359,16 +381,27 @@ _cells_2021 = [cid for cid, c in load_form("2021").cells.items() if not c.option
 @given(data=st.data())
 def test_random_values_in_random_formats_read_back(tmp_path_factory, data):
     values = {cid: data.draw(st.one_of(st.none(), st.integers(0, 10**6))) for cid in _cells_2021}
-    formats = data.draw(st.lists(st.sampled_from(["number", "text", "fullwidth", "unit", "float"]),
-                                 min_size=len(_cells_2021), max_size=len(_cells_2021)))
+    formats = data.draw(
+        st.lists(
+            st.sampled_from(["number", "text", "fullwidth", "unit", "float"]),
+            min_size=len(_cells_2021),
+            max_size=len(_cells_2021),
+        )
+    )
     style = dict(zip(_cells_2021, formats))
 
     def fmt_for(cid):
         def fmt(v):
             if v is None:
                 return None
-            return {"number": v, "text": str(v), "fullwidth": str(v).translate(FULL_WIDTH),
-                    "unit": f"{v}件", "float": float(v)}[style[cid]]
+            return {
+                "number": v,
+                "text": str(v),
+                "fullwidth": str(v).translate(FULL_WIDTH),
+                "unit": f"{v}件",
+                "float": float(v),
+            }[style[cid]]
+
         return fmt
 
     path = tmp_path_factory.mktemp("prop") / "p.xlsx"
@@ -394,11 +427,21 @@ def test_extra_form_from_a_spec_folder(tmp_path):
     forms = load_forms([extra])
     demo = forms["demo"]
     assert set(forms) >= {"2017", "2019", "2021", "demo"}
-    values = {"t1.permits.online": 5, "t1.permits.offline": 2, "t1.permits.all": 7,
-              "t1.services.online": 3, "t1.services_social.offline": 4}
+    values = {
+        "t1.permits.online": 5,
+        "t1.permits.offline": 2,
+        "t1.permits.all": 7,
+        "t1.services.online": 3,
+        "t1.services_social.offline": 4,
+    }
     path = tmp_path / "demo.xlsx"
-    write_template(demo, path, values=values, meta={"unit": "某某区政务服务中心", "year": 2031},
-                   narrative={"summary": "全年网上办理事项稳步增长。"})
+    write_template(
+        demo,
+        path,
+        values=values,
+        meta={"unit": "某某区政务服务中心", "year": 2031},
+        narrative={"summary": "全年网上办理事项稳步增长。"},
+    )
     unit = read_workbook(path, forms)
     assert unit.form.id == "demo" and unit.unit == "某某区政务服务中心" and unit.year == 2031
     assert {k: v for k, v in unit.values.items() if v is not None} == values

@@ -12,7 +12,6 @@ from gkreport.form import BUILTIN_DIR, SpecError, load_form, load_form_file
 from gkreport.model import ERROR, WARNING
 from gkreport.rules import build_rule_set, consistent_values, rule_set
 
-
 FORMS = ("2017", "2019", "2021")
 
 
@@ -47,8 +46,9 @@ def test_tree_rules_of_2021():
     assert a2.description == "表三“（七）总计”自然人列等于“本年度办理结果”各项之和"
     # A1: 总计 = 自然人 + the five 法人或其他组织 columns, per row
     a1 = by["t3.csum.new.total"]
-    assert a1.parts == tuple(f"t3.new.{c}" for c in
-                             ("natural", "business", "research", "social", "legal_service", "org_other"))
+    assert a1.parts == tuple(
+        f"t3.new.{c}" for c in ("natural", "business", "research", "social", "legal_service", "org_other")
+    )
     # A4: optional subtotal rows
     a4 = by["t3.rsum.withheld.total"]
     assert a4.optional == ("t3.withheld.total",)
@@ -58,7 +58,8 @@ def test_tree_rules_of_2021():
         assert len(c1.parts) == 4 and c1.severity == ERROR
     # explicit rules instantiated per column
     assert [r.id for r in rs.rules if r.spec_id == "A3"] == [
-        f"A3.{c}" for c in ("natural", "business", "research", "social", "legal_service", "org_other", "total")]
+        f"A3.{c}" for c in ("natural", "business", "research", "social", "legal_service", "org_other", "total")
+    ]
     assert by["A3.natural"].expr == "t3.new.natural + t3.carry.natural = t3.total.natural + t3.next.natural"
     assert by["A6.total"].prev_cells == ("t3.next.total",)
     # B4 applies only to rows that carry both columns
@@ -103,7 +104,7 @@ def test_consistent_tables_satisfy_every_error_rule(form_id, seed):
 def test_holds_on_linear_and_other_rules():
     form = load_form("2017")
     rs = rule_set(form)
-    values = {c: 0.0 for c in form.cells}
+    values = dict.fromkeys(form.cells, 0.0)
     e15 = rs.by_id["E15"]
     assert e15.constraints is None  # (a > 0) == (b > 0) is not linear
     assert rs.holds(e15, values)
@@ -131,8 +132,14 @@ def _spec(tmp_path: Path, rules: list[dict], name: str = "lint-case") -> Path:
 
 
 def _rule(rid: str, expr: str, **kw) -> dict:
-    return {"id": rid, "severity": kw.pop("severity", "error"), "description": "测试规则", "table": "t3",
-            "expr": expr, **kw}
+    return {
+        "id": rid,
+        "severity": kw.pop("severity", "error"),
+        "description": "测试规则",
+        "table": "t3",
+        "expr": expr,
+        **kw,
+    }
 
 
 def _lint_error(path: Path) -> str:
@@ -163,41 +170,66 @@ def test_lint_heading_without_value_needs_sum(tmp_path):
 
 
 def test_lint_duplicate_rule_id(tmp_path):
-    msg = _lint_error(_spec(tmp_path, [_rule("X4", "new >= 0", each="column", severity="warning"),
-                                       _rule("X4", "carry >= 0", each="column", severity="warning")]))
+    msg = _lint_error(
+        _spec(
+            tmp_path,
+            [
+                _rule("X4", "new >= 0", each="column", severity="warning"),
+                _rule("X4", "carry >= 0", each="column", severity="warning"),
+            ],
+        )
+    )
     assert "lint-case.yaml" in msg and "X4" in msg and "重复" in msg
 
 
 def test_lint_duplicate_rule_content(tmp_path):
-    msg = _lint_error(_spec(tmp_path, [_rule("A3", "new + carry == total + next", each="column"),
-                                       _rule("X5", "total + next == carry + new", each="column")]))
+    msg = _lint_error(
+        _spec(
+            tmp_path,
+            [
+                _rule("A3", "new + carry == total + next", each="column"),
+                _rule("X5", "total + next == carry + new", each="column"),
+            ],
+        )
+    )
     assert "lint-case.yaml" in msg and "X5" in msg and "A3" in msg and "重复" in msg
 
 
 def test_lint_rule_repeating_a_tree_rule(tmp_path):
-    expr = "t3.new.total == t3.new.natural + t3.new.business + t3.new.research + t3.new.social" \
-           " + t3.new.legal_service + t3.new.org_other"
+    expr = (
+        "t3.new.total == t3.new.natural + t3.new.business + t3.new.research + t3.new.social"
+        " + t3.new.legal_service + t3.new.org_other"
+    )
     msg = _lint_error(_spec(tmp_path, [_rule("X6", expr)]))
     assert "X6" in msg and "t3.csum.new.total" in msg
 
 
 def test_lint_contradiction_on_the_zero_table(tmp_path):
-    msg = _lint_error(_spec(tmp_path, [_rule("A3", "new + carry == total + next", each="column"),
-                                       _rule("X7", "new == carry + 1", each="column")]))
+    msg = _lint_error(
+        _spec(
+            tmp_path,
+            [_rule("A3", "new + carry == total + next", each="column"), _rule("X7", "new == carry + 1", each="column")],
+        )
+    )
     assert "lint-case.yaml" in msg and "X7" in msg and "矛盾" in msg
 
 
 def test_lint_contradiction_on_a_consistent_table(tmp_path):
     # holds for the all-zero table, but with non-negative counts it forces every
     # result of the column to 0, which the table structure contradicts
-    msg = _lint_error(_spec(tmp_path, [_rule("A3", "new + carry == total + next", each="column"),
-                                       _rule("X8", "new + carry == 0", each="column")]))
+    msg = _lint_error(
+        _spec(
+            tmp_path,
+            [_rule("A3", "new + carry == total + next", each="column"), _rule("X8", "new + carry == 0", each="column")],
+        )
+    )
     assert "lint-case.yaml" in msg and "X8" in msg and "矛盾" in msg
 
 
 def test_lint_contradicting_inequalities(tmp_path):
-    msg = _lint_error(_spec(tmp_path, [_rule("X9", "new.total < carry.total"),
-                                       _rule("X10", "carry.total < new.total")]))
+    msg = _lint_error(
+        _spec(tmp_path, [_rule("X9", "new.total < carry.total"), _rule("X10", "carry.total < new.total")])
+    )
     assert "lint-case.yaml" in msg and ("X9" in msg or "X10" in msg)
 
 
@@ -207,16 +239,19 @@ def test_warnings_may_fail_on_consistent_tables(tmp_path):
     assert rule_set(form).by_id["W1"].severity == WARNING
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ({"severity": "fatal"}, "severity"),
-    ({"each": "diagonal"}, "each"),
-    ({"expr": "new +* carry"}, "语法"),
-    ({"expr": "new ** 2 == carry"}, "不支持"),
-    ({"colour": "red"}, "未知的键"),
-    ({"table": "t9"}, "t9"),
-    ({"description": ""}, "description"),
-    ({"unit_matches": "(县"}, "unit_matches"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ({"severity": "fatal"}, "severity"),
+        ({"each": "diagonal"}, "each"),
+        ({"expr": "new +* carry"}, "语法"),
+        ({"expr": "new ** 2 == carry"}, "不支持"),
+        ({"colour": "red"}, "未知的键"),
+        ({"table": "t9"}, "t9"),
+        ({"description": ""}, "description"),
+        ({"unit_matches": "(县"}, "unit_matches"),
+    ],
+)
 def test_lint_malformed_rules(tmp_path, bad, needle):
     rule = {**_rule("X11", "new >= 0", each="column"), **bad}
     msg = _lint_error(_spec(tmp_path, [rule]))
@@ -229,6 +264,19 @@ def test_lint_text_rules(tmp_path):
     assert "N1" in msg and "一个分组" in msg
     msg = _lint_error(_spec(tmp_path, [{**base, "pattern": "收到申请(\\d+)件", "equals": ["t3.old.total"]}]))
     assert "N1" in msg and "t3.old.total" in msg
-    msg = _lint_error(_spec(tmp_path, [{"id": "M1", "kind": "mention", "severity": "warning",
-                                        "description": "测试", "sections": ["nowhere"], "mentions": ["费"]}]))
+    msg = _lint_error(
+        _spec(
+            tmp_path,
+            [
+                {
+                    "id": "M1",
+                    "kind": "mention",
+                    "severity": "warning",
+                    "description": "测试",
+                    "sections": ["nowhere"],
+                    "mentions": ["费"],
+                }
+            ],
+        )
+    )
     assert "M1" in msg and "nowhere" in msg

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from conftest import SAMPLES, TEMPLATES
 from gkreport.form import load_form
 from gkreport.layout import grid
 from gkreport.samples import write_samples
 from gkreport.template import sheet_name, write_template
-
-from conftest import SAMPLES, TEMPLATES
 
 
 def content(path: Path) -> dict:
@@ -23,7 +22,9 @@ def content(path: Path) -> dict:
         out[ws.title] = {
             "values": {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None},
             "merged": sorted(str(m) for m in ws.merged_cells.ranges),
-            "validations": sorted((str(dv.sqref), dv.type, dv.operator, dv.formula1) for dv in ws.data_validations.dataValidation),
+            "validations": sorted(
+                (str(dv.sqref), dv.type, dv.operator, dv.formula1) for dv in ws.data_validations.dataValidation
+            ),
             "protected": ws.protection.sheet,
             "unlocked": sorted(c.coordinate for row in ws.iter_rows() for c in row if c.protection.locked is False),
         }
@@ -47,8 +48,13 @@ def test_committed_samples_are_what_the_code_writes(tmp_path):
 def test_template_locks_labels_and_unlocks_inputs(tmp_path):
     form = load_form("2021")
     wb = load_workbook(write_template(form, tmp_path / "t.xlsx"))
-    assert [ws.title for ws in wb.worksheets] == ["填表说明", "基本信息", "二、主动公开政府信息情况",
-                                                 "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况"]
+    assert [ws.title for ws in wb.worksheets] == [
+        "填表说明",
+        "基本信息",
+        "二、主动公开政府信息情况",
+        "三、收到和处理政府信息公开申请情况",
+        "四、政府信息公开行政复议、行政诉讼情况",
+    ]
     for t in form.tables.values():
         ws = wb[sheet_name(t)]
         assert ws.protection.sheet and not ws.protection.password

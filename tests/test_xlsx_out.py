@@ -39,9 +39,17 @@ from gkreport.xlsx_out import (
 
 FORMS = ("2017", "2019", "2021")
 # CJK font aliases for the render (宋体/黑体 → Noto CJK); the package copy if there is one, else the reference one
-FONTCONFIG = next((d for d in (Path(__file__).resolve().parents[1] / "src" / "gkreport" / "fontconfig",
-                               Path(__file__).resolve().parents[2] / "shared" / "reference" / "fontconfig")
-                   if (d / "fonts.conf").exists()), None)
+FONTCONFIG = next(
+    (
+        d
+        for d in (
+            Path(__file__).resolve().parents[1] / "src" / "gkreport" / "fontconfig",
+            Path(__file__).resolve().parents[2] / "shared" / "reference" / "fontconfig",
+        )
+        if (d / "fonts.conf").exists()
+    ),
+    None,
+)
 
 ERROR_FILLS = {"FFFFC7CE", "FFFF7C80"}
 WARNING_FILLS = {"FFFFF2CC", "FFFFD966"}
@@ -50,8 +58,14 @@ SUSPECT_FILLS = {"FFFF7C80", "FFFFD966"}
 # --------------------------------------------------------------------------- building units
 
 
-def make_unit(form_id: str = "2021", name: str = "某某区某某局", year: int = 2025, seed: int = 1,
-              blank: float = 0.1, findings: bool = True) -> Unit:
+def make_unit(
+    form_id: str = "2021",
+    name: str = "某某区某某局",
+    year: int = 2025,
+    seed: int = 1,
+    blank: float = 0.1,
+    findings: bool = True,
+) -> Unit:
     rnd = random.Random(seed)
     form = load_form(form_id)
     values: dict[str, object] = {}
@@ -69,34 +83,74 @@ def make_unit(form_id: str = "2021", name: str = "某某区某某局", year: int
             values[cid] = rnd.randint(-60, 60)
         else:
             values[cid] = rnd.randint(0, 400)
-    locations = {cid: (form.tables[c.table].title_for(year), f"D{i + 5}") for i, (cid, c) in enumerate(form.cells.items())}
+    locations = {
+        cid: (form.tables[c.table].title_for(year), f"D{i + 5}") for i, (cid, c) in enumerate(form.cells.items())
+    }
     unit = Unit(
-        file=Path(f"{name}.xlsx"), form=form, unit=name, year=year, values=values, locations=locations,
+        file=Path(f"{name}.xlsx"),
+        form=form,
+        unit=name,
+        year=year,
+        values=values,
+        locations=locations,
         meta={"unit": name, "year": year, "contact": "张三", "phone": "0533-1234567", "date_filled": date(2026, 1, 20)},
         meta_locations={"phone": ("基本信息", "B8"), "contact": ("基本信息", "B7")},
-        narrative={"overview": "第一段：总体情况。\n第二段：" + "主动公开工作有序推进。" * 20, "problems": "存在的问题。"},
+        narrative={
+            "overview": "第一段：总体情况。\n第二段：" + "主动公开工作有序推进。" * 20,
+            "problems": "存在的问题。",
+        },
     )
     if findings:
         ids = [c for c in form.cells if not form.cells[c].optional]
         a, b, c = ids[0], ids[1], ids[5]
         unit.findings = [
-            Finding(rule="A1", severity=ERROR, message=f"{a} 与 {b} 不符：应为 21，实际 12",
-                    table=form.cells[a].table, cells=(unit.ref(a), unit.ref(b)), cell_ids=(a, b),
-                    expected=21, actual=12, suspect=a, suggestion=21, note="疑似数字颠倒：12 → 21"),
-            Finding(rule="W3", severity=WARNING, message=f"{c} 数值异常偏大", table=form.cells[c].table,
-                    cell_ids=(c,), suspect=c, actual=values.get(c)),
-            Finding(rule="A2", severity=ERROR, message=f"{b} 还与另一项不符", table=form.cells[b].table,
-                    cell_ids=(b,), expected=3, actual=values.get(b)),
-            Finding(rule="READ.meta", severity=WARNING, message="联系电话格式不正确", cells=("基本信息!B8",),
-                    actual="0533-1234567"),
+            Finding(
+                rule="A1",
+                severity=ERROR,
+                message=f"{a} 与 {b} 不符：应为 21，实际 12",
+                table=form.cells[a].table,
+                cells=(unit.ref(a), unit.ref(b)),
+                cell_ids=(a, b),
+                expected=21,
+                actual=12,
+                suspect=a,
+                suggestion=21,
+                note="疑似数字颠倒：12 → 21",
+            ),
+            Finding(
+                rule="W3",
+                severity=WARNING,
+                message=f"{c} 数值异常偏大",
+                table=form.cells[c].table,
+                cell_ids=(c,),
+                suspect=c,
+                actual=values.get(c),
+            ),
+            Finding(
+                rule="A2",
+                severity=ERROR,
+                message=f"{b} 还与另一项不符",
+                table=form.cells[b].table,
+                cell_ids=(b,),
+                expected=3,
+                actual=values.get(b),
+            ),
+            Finding(
+                rule="READ.meta",
+                severity=WARNING,
+                message="联系电话格式不正确",
+                cells=("基本信息!B8",),
+                actual="0533-1234567",
+            ),
             Finding(rule="X9", severity=WARNING, message="报告正文缺少收费情况", table=None),
         ]
     return unit
 
 
 def random_units(form_id: str, n: int, seed: int, blank: float = 0.2) -> list[Unit]:
-    return [make_unit(form_id, f"单位{seed}-{i}", seed=seed * 100 + i, blank=blank, findings=(i % 2 == 0))
-            for i in range(n)]
+    return [
+        make_unit(form_id, f"单位{seed}-{i}", seed=seed * 100 + i, blank=blank, findings=(i % 2 == 0)) for i in range(n)
+    ]
 
 
 # --------------------------------------------------------------------------- reading tables back by label
@@ -148,8 +202,9 @@ def grid_top(ws, table: Table, start: int = 1) -> int:
 def read_table(ws, table: Table, top: int) -> dict[str, tuple[int, int]]:
     """Cell id → (row, col) found by the official labels around each value cell."""
     mm = _merged(ws)
-    by_chain = {(_node_chain(table.rows, c.row), _node_chain(table.columns, c.column)): cid
-                for cid, c in table.cells.items()}
+    by_chain = {
+        (_node_chain(table.rows, c.row), _node_chain(table.columns, c.column)): cid for cid, c in table.cells.items()
+    }
     found: dict[str, tuple[int, int]] = {}
     n_values = len(table.value_columns())
 
@@ -253,10 +308,12 @@ def test_merged_headers_match_official_layout(unit_books, fid):
         table = unit.form.tables[tid]
         g = grid(table)
         top = grid_top(ws, table)
-        want = {(top + c.row, c.col + 1, top + c.row + c.rowspan - 1, c.col + c.colspan)
-                for c in g.cells if c.merged}
-        have = {(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges
-                if top <= m.min_row < top + g.n_rows}
+        want = {(top + c.row, c.col + 1, top + c.row + c.rowspan - 1, c.col + c.colspan) for c in g.cells if c.merged}
+        have = {
+            (m.min_row, m.min_col, m.max_row, m.max_col)
+            for m in ws.merged_cells.ranges
+            if top <= m.min_row < top + g.n_rows
+        }
         assert have == want
         for c in g.cells:  # header texts and fonts
             cell = ws.cell(top + c.row, c.col + 1)
@@ -345,8 +402,9 @@ def test_findings_sheet(unit_books, fid):
     assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(head))}{len(rows) + 2}"
     col = {h: i for i, h in enumerate(head)}
     by_message = {f.message: f for f in unit.findings}
-    assert [r[col["级别"]].value for r in rows] == sorted((r[col["级别"]].value for r in rows),
-                                                         key=lambda s: s != "错误")
+    assert [r[col["级别"]].value for r in rows] == sorted(
+        (r[col["级别"]].value for r in rows), key=lambda s: s != "错误"
+    )
     for r in rows:
         f = by_message[r[col["问题说明"]].value]
         assert r[col["规则"]].value == f.rule
@@ -388,8 +446,18 @@ def test_proposal_for_blank_total(tmp_path):
     unit = make_unit("2021", findings=False)
     cid = "t3.new.total"
     unit.values[cid] = None
-    unit.findings = [Finding(rule="A1", severity=WARNING, message="总计空白，按各项之和应为 37", table="t3",
-                             cell_ids=(cid, "t3.new.natural"), suspect=cid, suggestion=37, proposal=True)]
+    unit.findings = [
+        Finding(
+            rule="A1",
+            severity=WARNING,
+            message="总计空白，按各项之和应为 37",
+            table="t3",
+            cell_ids=(cid, "t3.new.natural"),
+            suspect=cid,
+            suggestion=37,
+            proposal=True,
+        )
+    ]
     wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "p.xlsx"))
     ws = wb["三、收到和处理政府信息公开申请情况"]
     (r, c) = read_table(ws, unit.form.tables["t3"], grid_top(ws, unit.form.tables["t3"]))[cid]
@@ -403,8 +471,13 @@ def test_proposal_for_blank_total(tmp_path):
 def test_candidates_marked_when_no_single_suspect(tmp_path):
     unit = make_unit("2021", findings=False)
     cands = ("t4.cases.review_upheld", "t4.cases.review_total")
-    f = Finding(rule="t4.csum", severity=ERROR, message="行政复议总计与各项之和不符", table="t4",
-                cell_ids=("t4.cases.review_total", "t4.cases.review_upheld", "t4.cases.review_corrected"))
+    f = Finding(
+        rule="t4.csum",
+        severity=ERROR,
+        message="行政复议总计与各项之和不符",
+        table="t4",
+        cell_ids=("t4.cases.review_total", "t4.cases.review_upheld", "t4.cases.review_corrected"),
+    )
     f.candidates = cands  # field of newer models; set as attribute so older ones work too
     unit.findings = [f]
     wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "c.xlsx"))
@@ -424,8 +497,16 @@ def test_blank_is_not_zero_and_off_grid_subtotal(tmp_path):
     unit.values["t3.new.natural"] = 0
     unit.values["t3.new.business"] = None
     unit.values["t3.withheld.total"] = 9  # a subtotal row some local layouts add
-    unit.findings = [Finding(rule="S1", severity=ERROR, message="不予公开小计与各项之和不符", table="t3",
-                             cell_ids=("t3.withheld.total",), suspect="t3.withheld.total")]
+    unit.findings = [
+        Finding(
+            rule="S1",
+            severity=ERROR,
+            message="不予公开小计与各项之和不符",
+            table="t3",
+            cell_ids=("t3.withheld.total",),
+            suspect="t3.withheld.total",
+        )
+    ]
     wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "z.xlsx"))
     ws = wb["三、收到和处理政府信息公开申请情况"]
     found = read_table(ws, unit.form.tables["t3"], grid_top(ws, unit.form.tables["t3"]))
@@ -439,7 +520,7 @@ def test_blank_is_not_zero_and_off_grid_subtotal(tmp_path):
 
 
 def test_text_is_never_a_formula(tmp_path):
-    unit = make_unit("2021", name="=HYPERLINK(\"http://evil\",\"x\")", findings=False)
+    unit = make_unit("2021", name='=HYPERLINK("http://evil","x")', findings=False)
     unit.meta["contact"] = "=1+1"
     unit.meta["email"] = "http://example.com"
     unit.narrative["overview"] = "=SUM(A1:A9)\n@cmd|' /C calc'!A0\n含控制字符\x07的段落"
@@ -461,7 +542,7 @@ def test_text_is_never_a_formula(tmp_path):
 
 
 def test_unit_xlsx_name():
-    u = make_unit("2021", name="某某区/某某局:*?\"<>|\x01", findings=False)
+    u = make_unit("2021", name='某某区/某某局:*?"<>|\x01', findings=False)
     name = unit_xlsx_name(u)
     assert name.endswith("2025年政府信息公开工作年度报告表格.xlsx")
     assert not re.search(r'[/\\:*?"<>|\x00-\x1f]', name)
@@ -509,8 +590,7 @@ def test_sample_workbooks_round_trip(tmp_path):
 
 
 @settings(max_examples=60, deadline=None)
-@given(fid=st.sampled_from(FORMS), n=st.integers(1, 6), seed=st.integers(0, 10**6),
-       blank=st.floats(0, 1))
+@given(fid=st.sampled_from(FORMS), n=st.integers(1, 6), seed=st.integers(0, 10**6), blank=st.floats(0, 1))
 def test_sum_units_is_cellwise_sum(fid, n, seed, blank):
     units = random_units(fid, n, seed, blank)
     totals = sum_units(units)
@@ -572,8 +652,15 @@ def summary_book(tmp_path_factory):
 def test_summary_findings_and_status(summary_book):
     units, bad, path = summary_book
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["汇总表（二）", "汇总表（三）", "汇总表（四）", "分单位明细", "分单位图表",
-                             "审核结果", "报送情况"]
+    assert wb.sheetnames == [
+        "汇总表（二）",
+        "汇总表（三）",
+        "汇总表（四）",
+        "分单位明细",
+        "分单位图表",
+        "审核结果",
+        "报送情况",
+    ]
     ws = wb["审核结果"]
     head = [c.value for c in ws[2]]
     col = {h: i for i, h in enumerate(head)}
@@ -658,9 +745,22 @@ def test_libreoffice_converts_both_workbooks(tmp_path, unit_books, summary_book)
         env.update(FONTCONFIG_PATH=str(FONTCONFIG), FONTCONFIG_FILE="fonts.conf")
     src = [shutil.copy(unit_path, tmp_path / "unit.xlsx"), shutil.copy(sum_path, tmp_path / "summary.xlsx")]
     proc = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo_profile", "--headless",
-         "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), *map(str, src)],
-        env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{tmp_path}/lo_profile",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path / "pdf"),
+            *map(str, src),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     pdfs = {p.stem: p for p in (tmp_path / "pdf").glob("*.pdf")}
     assert set(pdfs) == {"unit", "summary"}
@@ -668,17 +768,26 @@ def test_libreoffice_converts_both_workbooks(tmp_path, unit_books, summary_book)
         info = subprocess.run(["pdfinfo", str(pdfs["unit"])], capture_output=True, text=True, check=True).stdout
         assert "(A4)" in info
         n_pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
-        pages = [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(pdfs["unit"]), "-"],
-                                capture_output=True, text=True, check=True).stdout
-                 for i in range(1, n_pages + 1)]
+        pages = [
+            subprocess.run(
+                ["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(pdfs["unit"]), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            for i in range(1, n_pages + 1)
+        ]
         t3 = [p for p in pages if "一、本年新收政府信息公开申请数量" in p]
         assert len(t3) == 1, "table 三 on one page"
         # fit to page width: each row's label and all its numbers, up to the last column, on one line
         for rid in ("new", "next"):
             row = unit.form.tables["t3"].rows[rid]
             line = next(ln for ln in t3[0].splitlines() if row.label in ln)
-            numbers = [str(unit.values[f"t3.{rid}.{c}"]) for c in unit.form.tables["t3"].row_columns(rid)
-                       if unit.values[f"t3.{rid}.{c}"] is not None]
+            numbers = [
+                str(unit.values[f"t3.{rid}.{c}"])
+                for c in unit.form.tables["t3"].row_columns(rid)
+                if unit.values[f"t3.{rid}.{c}"] is not None
+            ]
             assert line.split(row.label, 1)[1].split() == numbers
         assert unit.unit in t3[0] and "第 " in t3[0]  # footer with unit and page number
         t4 = [p for p in pages if "复议后起诉" in p]

@@ -38,12 +38,12 @@ import sys
 import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import __version__
 from .fileio import atomic_path, atomic_write_text, clean_temp_files
@@ -77,8 +77,13 @@ class BatchOptions:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
         cached = self.__dict__.get("_key")
         if cached is None:
-            parts = [__version__, str(self.pdf), str(self.strict), _file_digest(self.wording),
-                     _folder_digest(self.previous_dir)]
+            parts = [
+                __version__,
+                str(self.pdf),
+                str(self.strict),
+                _file_digest(self.wording),
+                _folder_digest(self.previous_dir),
+            ]
             cached = self.__dict__["_key"] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
         return cached
 
@@ -166,8 +171,9 @@ def discover(folder: Path, exclude: Path | None = None) -> list[Path]:
     out = []
     exclude = exclude.resolve() if exclude else None
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not (exclude and Path(root, d).resolve() == exclude))
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not (exclude and Path(root, d).resolve() == exclude)
+        )
         for name in sorted(files):
             if name.startswith(("~$", ".")) or Path(name).suffix.lower() not in SUPPORTED:
                 continue
@@ -224,9 +230,11 @@ def cell_order(form: Any) -> CellOrder:
     order = _CELL_ORDERS.get(key)
     if order is None:
         ids = tuple(sys.intern(c) for c in form.cells)
-        order = _CELL_ORDERS[key] = CellOrder(ids, {c: i for i, c in enumerate(ids)},
-                                              frozenset(i for i, c in enumerate(ids)
-                                                        if form.cells[c].type == "decimal"))
+        order = _CELL_ORDERS[key] = CellOrder(
+            ids,
+            {c: i for i, c in enumerate(ids)},
+            frozenset(i for i, c in enumerate(ids) if form.cells[c].type == "decimal"),
+        )
     return order
 
 
@@ -299,9 +307,16 @@ def record_unit(rec: Record) -> Unit | None:
     for k in ("date_written", "date_filled"):
         if isinstance(meta.get(k), str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta[k]):
             meta[k] = date.fromisoformat(meta[k])
-    return Unit(file=Path(rec.input), form=form, unit=rec.unit, year=rec.year,
-                values=RowValues(cell_order(form), rec.values), meta=meta,  # type: ignore[arg-type]
-                findings=[_finding_from_dict(f) for f in rec.findings], file_hash=rec.hash)
+    return Unit(
+        file=Path(rec.input),
+        form=form,
+        unit=rec.unit,
+        year=rec.year,
+        values=RowValues(cell_order(form), rec.values),
+        meta=meta,  # type: ignore[arg-type]
+        findings=[_finding_from_dict(f) for f in rec.findings],
+        file_hash=rec.hash,
+    )
 
 
 # --------------------------------------------------------------------------- worker side
@@ -321,8 +336,9 @@ def _init_worker(previous: dict | None) -> None:
         pass
 
 
-def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
-                   on_record: Callable[[Record], None] | None = None) -> list[Record]:
+def _process_chunk(
+    items: list[tuple[str, str, str]], opts: BatchOptions, on_record: Callable[[Record], None] | None = None
+) -> list[Record]:
     """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash).
 
     ``on_record`` (in-process runs) hears of each file as soon as its outputs are written,
@@ -342,20 +358,42 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
                 on_record(records[-1])
             continue
         except Exception as exc:  # an unexpected reader failure must not stop the batch
-            records.append(Record(input=rel, hash=digest, status=FAILED, options=opts.key(),
-                                  reason=f"文件 {Path(path).name} 读取时出错：{type(exc).__name__}: {exc}"))
+            records.append(
+                Record(
+                    input=rel,
+                    hash=digest,
+                    status=FAILED,
+                    options=opts.key(),
+                    reason=f"文件 {Path(path).name} 读取时出错：{type(exc).__name__}: {exc}",
+                )
+            )
             if on_record:
                 on_record(records[-1])
             continue
         if unit.file_hash != digest:  # changed since the batch hashed it: still being copied or saved
-            records.append(Record(input=rel, hash=digest, status=FAILED, options=opts.key(),
-                                  reason=f"文件 {Path(path).name} 在处理过程中被修改（可能正在复制或保存），本次未处理；"
-                                         "请在复制或保存完成后重新运行。"))
+            records.append(
+                Record(
+                    input=rel,
+                    hash=digest,
+                    status=FAILED,
+                    options=opts.key(),
+                    reason=f"文件 {Path(path).name} 在处理过程中被修改（可能正在复制或保存），本次未处理；"
+                    "请在复制或保存完成后重新运行。",
+                )
+            )
             if on_record:
                 on_record(records[-1])
             continue
-        rec = Record(input=rel, hash=digest, status="", unit=unit.unit, year=unit.year, form=unit.form.id,
-                     spec_hash=unit.form.spec_hash, options=opts.key())
+        rec = Record(
+            input=rel,
+            hash=digest,
+            status="",
+            unit=unit.unit,
+            year=unit.year,
+            form=unit.form.id,
+            spec_hash=unit.form.spec_hash,
+            options=opts.key(),
+        )
         units.append((unit, rec))
         records.append(rec)
     t_read = time.perf_counter()
@@ -385,8 +423,12 @@ def _process_chunk(items: list[tuple[str, str, str]], opts: BatchOptions,
             on_record(rec)
     n = max(len(items), 1)
     for rec in records:
-        rec.seconds = {"read": (t_read - t0) / n, "check": (t_check - t_read) / n,
-                       "xlsx": t_xlsx / n, "docx": t_docx / n}
+        rec.seconds = {
+            "read": (t_read - t0) / n,
+            "check": (t_check - t_read) / n,
+            "xlsx": t_xlsx / n,
+            "docx": t_docx / n,
+        }
     return records
 
 
@@ -516,8 +558,13 @@ def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
             except (SpecError, OSError):  # the form is no longer available: its rows are dropped on loading
                 continue
             forms[rec.form] = {"spec_hash": form.spec_hash, "cells": list(cell_order(form).ids)}
-    head = {"format": MANIFEST_FORMAT, "gkreport": __version__, "input_dir": str(opts.input_dir),
-            "saved": datetime.now().isoformat(timespec="seconds"), "forms": forms}
+    head = {
+        "format": MANIFEST_FORMAT,
+        "gkreport": __version__,
+        "input_dir": str(opts.input_dir),
+        "saved": datetime.now().isoformat(timespec="seconds"),
+        "forms": forms,
+    }
     names = Record.__dataclass_fields__
     # the file is closed (inner context) before atomic_path syncs and renames it
     with atomic_path(opts.output_dir / MANIFEST) as tmp, open(tmp, "w", encoding="utf-8") as fh:
@@ -526,8 +573,9 @@ def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
         for key in sorted(records):
             rec = records[key]
             entry = {a: getattr(rec, a) for a in names}
-            fh.write(f"{sep}{json.dumps(key, ensure_ascii=False)}: "
-                     f"{json.dumps(entry, ensure_ascii=False, default=str)}")
+            fh.write(
+                f"{sep}{json.dumps(key, ensure_ascii=False)}: {json.dumps(entry, ensure_ascii=False, default=str)}"
+            )
             sep = ",\n"
         fh.write("\n}}\n")
 
@@ -639,7 +687,7 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
     try:
         if todo:
             size = opts.chunk_size or max(4, min(100, -(-len(todo) // (jobs * 4))))
-            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
             if jobs == 1 or len(chunks) == 1:
                 _init_previous_in_process(previous)
                 for chunk in chunks:
@@ -657,10 +705,18 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
         _save_manifest(opts, records)
         clean_temp_files(opts.output_dir)
     ordered = [records[k] for k in sorted(records)]
-    return BatchResult(ordered, processed=len(todo) + len(unreadable), skipped=skipped, removed=removed,
-                       summaries=summaries,
-                       reports=reports, elapsed=time.perf_counter() - start, stage_seconds=dict(stage),
-                       messages=messages, worker_peak_mb=worker_peak)
+    return BatchResult(
+        ordered,
+        processed=len(todo) + len(unreadable),
+        skipped=skipped,
+        removed=removed,
+        summaries=summaries,
+        reports=reports,
+        elapsed=time.perf_counter() - start,
+        stage_seconds=dict(stage),
+        messages=messages,
+        worker_peak_mb=worker_peak,
+    )
 
 
 def _init_previous_in_process(previous: dict) -> None:
@@ -689,7 +745,6 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     """Run the chunks on ``jobs`` worker processes; returns the largest peak RSS (MB) a worker reported."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("forkserver") if hasattr(os, "fork") else mp.get_context("spawn")
@@ -729,10 +784,19 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
                 pool.shutdown(wait=False)
                 pool = new_pool(1)
                 path, rel, digest = item
-                records, worker_peak = [Record(
-                    input=rel, hash=digest, status=FAILED, options=opts.key(),
-                    reason=f"文件 {Path(path).name} 读取时导致处理程序异常退出（文件可能已损坏），"
-                           "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。")], 0.0
+                records, worker_peak = (
+                    [
+                        Record(
+                            input=rel,
+                            hash=digest,
+                            status=FAILED,
+                            options=opts.key(),
+                            reason=f"文件 {Path(path).name} 读取时导致处理程序异常退出（文件可能已损坏），"
+                            "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。",
+                        )
+                    ],
+                    0.0,
+                )
             peak = max(peak, worker_peak)
             done(records)
     finally:
@@ -757,7 +821,9 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
             _remove_outputs(opts, rec)
             rec.status = DUPLICATE
             rec.outputs = {}
-            rec.reason = f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
+            rec.reason = (
+                f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
+            )
 
 
 def _make_pdfs(opts: BatchOptions, records: dict[str, Record], fresh: set[str]) -> float:
@@ -788,11 +854,11 @@ def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[li
             groups[(rec.form, rec.year)].append(rec)
     failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in (FAILED, DUPLICATE)]
     years: dict[int, list[str]] = defaultdict(list)
-    for form_id, year in groups:
-        years[year].append(form_id)
+    for fid, year in groups:
+        years[year].append(fid)
     out: list[Path] = []
     messages: list[str] = []
-    for (form_id, year), recs in sorted(groups.items()):
+    for (_form_id, year), recs in sorted(groups.items()):
         units = [u for u in map(record_unit, recs) if u is not None]
         form = units[0].form
         name = summary_xlsx_name(year, form if len(years[year]) > 1 else None)
@@ -800,14 +866,21 @@ def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[li
         write_summary_xlsx(units, path, failures=failures)
         out.append(path)
         if len(years[year]) > 1:
-            messages.append(f"{year}年的文件使用了不同的表样（{'、'.join(sorted(years[year]))}），已按表样分别汇总，未合并相加。")
+            messages.append(
+                f"{year}年的文件使用了不同的表样（{'、'.join(sorted(years[year]))}），已按表样分别汇总，未合并相加。"
+            )
         if opts.summary_unit:
             from .docx_out import report_docx_name, write_summary_docx
 
             agg = Unit(file=Path(SUMMARY_DIR), form=form, unit=opts.summary_unit, year=year)
-            out.append(write_summary_docx(units, opts.summary_unit,
-                                          opts.output_dir / str(year) / SUMMARY_DIR / report_docx_name(agg),
-                                          wording=opts.wording))
+            out.append(
+                write_summary_docx(
+                    units,
+                    opts.summary_unit,
+                    opts.output_dir / str(year) / SUMMARY_DIR / report_docx_name(agg),
+                    wording=opts.wording,
+                )
+            )
     return out, messages
 
 
@@ -818,8 +891,19 @@ def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list
         for k in ("docx", "xlsx", "pdf"):
             p = r.outputs.get(k)
             outputs[k] = os.path.relpath(opts.output_dir / p, base) if p else None
-        rows.append({"unit": r.unit, "year": r.year, "form": r.form, "input": r.input, "status": r.status,
-                     "errors": r.errors, "warnings": r.warnings, "outputs": outputs, "reason": r.reason})
+        rows.append(
+            {
+                "unit": r.unit,
+                "year": r.year,
+                "form": r.form,
+                "input": r.input,
+                "status": r.status,
+                "errors": r.errors,
+                "warnings": r.warnings,
+                "outputs": outputs,
+                "reason": r.reason,
+            }
+        )
     return rows
 
 
@@ -834,14 +918,25 @@ def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> list[Path]
     for year, recs in sorted(by_year.items()):
         base = opts.output_dir / str(year)
         rows = _report_rows(sorted(recs + failed, key=lambda r: r.input), base, opts)
-        out.append(atomic_write_text(base / f"{RECORDS}.json", json.dumps(
-            {"year": year, "generated": now, "units": rows}, ensure_ascii=False, indent=1)))
+        out.append(
+            atomic_write_text(
+                base / f"{RECORDS}.json",
+                json.dumps({"year": year, "generated": now, "units": rows}, ensure_ascii=False, indent=1),
+            )
+        )
         out.append(write_records_xlsx(rows, sorted(recs + failed, key=lambda r: r.input), base / f"{RECORDS}.xlsx"))
     rows = _report_rows(sorted(records.values(), key=lambda r: r.input), opts.output_dir, opts)
-    out.append(atomic_write_text(opts.output_dir / f"{RECORDS}.json", json.dumps(
-        {"generated": now, "input_dir": str(opts.input_dir), "units": rows}, ensure_ascii=False, indent=1)))
-    out.append(write_records_xlsx(rows, sorted(records.values(), key=lambda r: r.input),
-                                  opts.output_dir / f"{RECORDS}.xlsx"))
+    out.append(
+        atomic_write_text(
+            opts.output_dir / f"{RECORDS}.json",
+            json.dumps(
+                {"generated": now, "input_dir": str(opts.input_dir), "units": rows}, ensure_ascii=False, indent=1
+            ),
+        )
+    )
+    out.append(
+        write_records_xlsx(rows, sorted(records.values(), key=lambda r: r.input), opts.output_dir / f"{RECORDS}.xlsx")
+    )
     return out
 
 
@@ -853,8 +948,9 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
     from .model import SEVERITY_ZH
 
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False})
+        wb = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        )
         head = wb.add_format({"bold": True, "font_name": "黑体", "bg_color": "#E8EEF7", "border": 1, "text_wrap": True})
         cell = wb.add_format({"font_name": "宋体", "border": 1, "text_wrap": True, "valign": "top"})
         status_fmt = {
@@ -864,15 +960,36 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         }
         bad = wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#D9D9D9", "bold": True})
         ws = wb.add_worksheet("报送情况")
-        cols = [("输入文件", 40), ("单位", 30), ("年度", 8), ("表样", 8), ("状态", 10), ("错误", 6), ("提示", 6),
-                ("年度报告", 50), ("统计表", 50), ("PDF", 30), ("说明", 60)]
+        cols = [
+            ("输入文件", 40),
+            ("单位", 30),
+            ("年度", 8),
+            ("表样", 8),
+            ("状态", 10),
+            ("错误", 6),
+            ("提示", 6),
+            ("年度报告", 50),
+            ("统计表", 50),
+            ("PDF", 30),
+            ("说明", 60),
+        ]
         for c, (name, width) in enumerate(cols):
             ws.write_string(0, c, name, head)
             ws.set_column(c, c, width)
         for r, row in enumerate(rows, start=1):
-            vals = [row["input"], row["unit"] or "", row["year"] or "", row["form"] or "", row["status"],
-                    row["errors"], row["warnings"], row["outputs"]["docx"] or "", row["outputs"]["xlsx"] or "",
-                    row["outputs"]["pdf"] or "", row["reason"] or ""]
+            vals = [
+                row["input"],
+                row["unit"] or "",
+                row["year"] or "",
+                row["form"] or "",
+                row["status"],
+                row["errors"],
+                row["warnings"],
+                row["outputs"]["docx"] or "",
+                row["outputs"]["xlsx"] or "",
+                row["outputs"]["pdf"] or "",
+                row["reason"] or "",
+            ]
             for c, v in enumerate(vals):
                 fmt = status_fmt.get(row["status"], bad) if c == 4 else cell
                 if isinstance(v, int):
@@ -882,8 +999,17 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
         ws.freeze_panes(1, 0)
         ws2 = wb.add_worksheet("审核结果")
-        cols2 = [("单位", 28), ("输入文件", 30), ("级别", 6), ("规则", 14), ("位置", 30), ("说明", 70),
-                 ("应为", 10), ("实为", 10), ("建议", 24)]
+        cols2 = [
+            ("单位", 28),
+            ("输入文件", 30),
+            ("级别", 6),
+            ("规则", 14),
+            ("位置", 30),
+            ("说明", 70),
+            ("应为", 10),
+            ("实为", 10),
+            ("建议", 24),
+        ]
         for c, (name, width) in enumerate(cols2):
             ws2.write_string(0, c, name, head)
             ws2.set_column(c, c, width)
@@ -894,9 +1020,17 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
                 hint = f.get("note") or ""
                 if f.get("suggestion") is not None:
                     hint = f"建议改为 {f['suggestion']}" + (f"（{hint}）" if hint else "")
-                vals = [rec.unit or "", rec.input, SEVERITY_ZH.get(f["severity"], f["severity"]), f["rule"], where,
-                        f["message"], "" if f.get("expected") is None else str(f["expected"]),
-                        "" if f.get("actual") is None else str(f["actual"]), hint]
+                vals = [
+                    rec.unit or "",
+                    rec.input,
+                    SEVERITY_ZH.get(f["severity"], f["severity"]),
+                    f["rule"],
+                    where,
+                    f["message"],
+                    "" if f.get("expected") is None else str(f["expected"]),
+                    "" if f.get("actual") is None else str(f["actual"]),
+                    hint,
+                ]
                 for c, v in enumerate(vals):
                     ws2.write_string(r, c, str(v), cell)
                 r += 1
@@ -906,8 +1040,13 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
     return path
 
 
-def watch_folder(opts: BatchOptions, interval: float = 2.0, on_record: Callable[[Record], None] | None = None,
-                 rounds: int | None = None, stop: Callable[[], bool] | None = None) -> None:
+def watch_folder(
+    opts: BatchOptions,
+    interval: float = 2.0,
+    on_record: Callable[[Record], None] | None = None,
+    rounds: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> None:
     """Process files as they are dropped in; a file is taken once it has stopped changing.
 
     Each round compares every file's size and modification time with the previous round;
@@ -929,6 +1068,7 @@ def watch_folder(opts: BatchOptions, interval: float = 2.0, on_record: Callable[
         ready = {rel for rel, sig in current.items() if rel not in changing and handled.get(rel) != sig}
         gone = set(handled) - set(current)
         if ready or gone:
+
             def progress(kind: str, rec: Record | None, done: int, total: int) -> None:
                 if kind == "done" and rec is not None and on_record:
                     on_record(rec)

@@ -32,7 +32,6 @@ import pandas as pd
 from .form import Form, load_forms
 from .model import ERROR, WARNING, Finding, Unit
 from .reader import parse_date
-from .sentences import format_date as _zh_date
 from .rules import (
     TOL,
     Rule,
@@ -51,8 +50,9 @@ from .rules import (
     sum_terms,
     table_name,
 )
+from .sentences import format_date as _zh_date
 
-__all__ = ["check_units", "check_unit", "frame", "slip_note"]
+__all__ = ["check_unit", "check_units", "frame", "slip_note"]
 
 _MAX_PAIR_CELLS = 40  # pair search over at most this many cells
 _MAX_COVER_CELLS = 20  # cover search over at most this many singly repairable cells
@@ -129,7 +129,7 @@ def _fmt(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "空白"
     if abs(x - round(x)) < 1e-9:
-        return str(int(round(x)))
+        return str(round(x))
     return f"{x:.6f}".rstrip("0").rstrip(".")
 
 
@@ -138,7 +138,7 @@ def _out(x: float | None, cell_type: str | None = None) -> Any:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
     if abs(x - round(x)) < 1e-9 and cell_type != "decimal":
-        return int(round(x))
+        return round(x)
     return Decimal(_fmt(x))
 
 
@@ -168,12 +168,12 @@ def slip_note(written: float, correct: float) -> str | None:
         return None
     if abs(written - round(written)) > 1e-9 or abs(correct - round(correct)) > 1e-9:
         return None
-    w, c = str(int(round(written))), str(int(round(correct)))
+    w, c = str(round(written)), str(round(correct))
     if w == c:
         return None
     if len(w) == len(c) + 1:
         for i in range(len(w)):
-            if w[:i] + w[i + 1:] == c:
+            if w[:i] + w[i + 1 :] == c:
                 if w[i] == "0":
                     return f"疑似多输了一个 0：{w} → {c}"
                 if (i > 0 and w[i - 1] == w[i]) or (i + 1 < len(w) and w[i + 1] == w[i]):
@@ -181,7 +181,7 @@ def slip_note(written: float, correct: float) -> str | None:
         return None
     if len(c) == len(w) + 1:
         for i in range(len(c)):
-            if c[:i] + c[i + 1:] == w:
+            if c[:i] + c[i + 1 :] == w:
                 if c[i] == "0":
                     return f"疑似漏输了一个 0：{w} → {c}"
                 if (i > 0 and c[i - 1] == c[i]) or (i + 1 < len(c) and c[i + 1] == c[i]):
@@ -250,8 +250,9 @@ class _Fix:
 class _Search:
     """Fellegi–Holt error localisation for one unit."""
 
-    def __init__(self, engine: "_Engine", vals: dict[str, float], prev: dict[str, float],
-                 judged: list[int], bad_types: list[str]):
+    def __init__(
+        self, engine: _Engine, vals: dict[str, float], prev: dict[str, float], judged: list[int], bad_types: list[str]
+    ):
         self.e = engine
         self.vals = vals
         self.prev = prev
@@ -304,10 +305,7 @@ class _Search:
                 seen.add(id(con))
                 if not satisfied(self.residual(con, over), con.op):
                     return False
-        for j in {j for cell in over for j in self.black_of.get(cell, ())}:
-            if not self.black_ok(j, over):
-                return False
-        return True
+        return all(self.black_ok(j, over) for j in {j for cell in over for j in self.black_of.get(cell, ())})
 
     def solve1(self, cell: str) -> tuple[float, bool] | None:
         cur = self.vals[cell]
@@ -499,7 +497,7 @@ class _Search:
                 notes = {c: n for c, x in zip(cells, xs) if (n := slip_note(self.vals[c], x))}
             return _Fix(values=dict(zip(cells, xs)), exact=exact, notes=notes)
         cands: list[tuple[str, float | None]] = []
-        for _, cells, xs, exact in tied:
+        for _, cells, xs, _exact in tied:
             for c, x in zip(cells, xs):
                 if c not in [k for k, _ in cands]:
                     cands.append((c, x if len(cells) == 1 else None))
@@ -508,10 +506,10 @@ class _Search:
 
 # --------------------------------------------------------------------------- engine
 
-_ENGINES: dict[str, "_Engine"] = {}
+_ENGINES: dict[str, _Engine] = {}
 
 
-def _engine(form: Form) -> "_Engine":
+def _engine(form: Form) -> _Engine:
     eng = _ENGINES.get(form.spec_hash)
     if eng is None:
         eng = _ENGINES[form.spec_hash] = _Engine(form)
@@ -585,25 +583,47 @@ class _Engine:
             src = code(r.node, names, "np")[0]
             if r.when is not None:
                 src = f"((~({code(r.when, names, 'np')[0]})) | ({src}))"
-            fn = eval(f"lambda c, p: {src}", {"np": np})  # noqa: S307 (generated from a checked tree)
-            self.nonlinear.append((j, fn, [self.order[c] for c in r.cells],
-                                   [pindex[c] for c in r.prev_cells]))
-        self.unit_conds = [(j, re.compile(r.unit_matches) if r.unit_matches else None,
-                            re.compile(r.unit_excludes) if r.unit_excludes else None)
-                           for j, r in enumerate(self.rules) if r.unit_matches or r.unit_excludes]
+            fn = eval(f"lambda c, p: {src}", {"np": np})
+            self.nonlinear.append((j, fn, [self.order[c] for c in r.cells], [pindex[c] for c in r.prev_cells]))
+        self.unit_conds = [
+            (
+                j,
+                re.compile(r.unit_matches) if r.unit_matches else None,
+                re.compile(r.unit_excludes) if r.unit_excludes else None,
+            )
+            for j, r in enumerate(self.rules)
+            if r.unit_matches or r.unit_excludes
+        ]
         self.is_error = np.array([r.is_error for r in self.rules], bool)
         # sum rules that can derive a blank target
         self.proposers = []
         for j, r in enumerate(self.rules):
-            if r.is_error and r.target and r.linear and not r.prev_cells and not cells[r.target].optional \
-                    and len(r.constraints) == 1 and r.constraints[0].op == "==":
+            if (
+                r.is_error
+                and r.target
+                and r.linear
+                and not r.prev_cells
+                and not cells[r.target].optional
+                and len(r.constraints) == 1
+                and r.constraints[0].op == "=="
+            ):
                 coef = dict(r.constraints[0].coef)
                 tc = coef.pop(r.target)
                 idx = [self.order[v] for v in coef]
-                self.proposers.append((j, self.order[r.target], np.array(idx, int),
-                                       np.array([coef[v] for v in coef]), r.constraints[0].const, tc))
-        self.table_req = {t: np.array([self.order[c] for c, cell in form.tables[t].cells.items()
-                                       if not cell.optional], int) for t in self.tables}
+                self.proposers.append(
+                    (
+                        j,
+                        self.order[r.target],
+                        np.array(idx, int),
+                        np.array([coef[v] for v in coef]),
+                        r.constraints[0].const,
+                        tc,
+                    )
+                )
+        self.table_req = {
+            t: np.array([self.order[c] for c, cell in form.tables[t].cells.items() if not cell.optional], int)
+            for t in self.tables
+        }
         types = np.array([self.types[c] for c in self.cols])
         self.t_int, self.t_signed, self.t_dec = types == "int", types == "signed_int", types == "decimal"
         self.optional = np.array([cells[c].optional for c in self.cols], bool)
@@ -647,20 +667,38 @@ class _Engine:
         if self.unit_conds:
             names = [_unit_name(u) or "" for u in units]
             for j, inc, exc in self.unit_conds:
-                mask = np.array([(inc is None or bool(inc.search(s))) and (exc is None or not exc.search(s))
-                                 for s in names], bool)
+                mask = np.array(
+                    [(inc is None or bool(inc.search(s))) and (exc is None or not exc.search(s)) for s in names], bool
+                )
                 applicable[:, j] &= mask
         judged = applicable & ~missing
         fail = judged & ~ok
         cannot = applicable & missing & self.is_error
         with np.errstate(invalid="ignore"):
-            whole = M == np.floor(M)
+            whole = np.floor(M) == M
             typebad = ~blank & ((self.t_int & ((M < 0) | ~whole)) | (self.t_signed & ~whole) | (self.t_dec & (M < 0)))
-        look = fail.any(1) | cannot.any(1) | proposed.any(1) | typebad.any(1) | tblank.any(1) \
+        look = (
+            fail.any(1)
+            | cannot.any(1)
+            | proposed.any(1)
+            | typebad.any(1)
+            | tblank.any(1)
             | (blank & ~self.optional).any(1)
+        )
         for i in np.nonzero(look)[0]:
-            new = self._cell_findings(units[i], F[i], blank[i], P[i], proposed[i], source[i],
-                                      judged[i], fail[i], cannot[i], typebad[i], tblank[i])
+            new = self._cell_findings(
+                units[i],
+                F[i],
+                blank[i],
+                P[i],
+                proposed[i],
+                source[i],
+                judged[i],
+                fail[i],
+                cannot[i],
+                typebad[i],
+                tblank[i],
+            )
             _add(units[i], new)
         text = _TextChecks(self, units, F, nanF, prevs)
         for i, u in enumerate(units):
@@ -694,9 +732,20 @@ class _Engine:
 
     # ------------------------------------------------------------------ one unit
 
-    def _cell_findings(self, unit: Unit, f: np.ndarray, blank: np.ndarray, p: np.ndarray,
-                       proposed: np.ndarray, source: np.ndarray, judged: np.ndarray, fail: np.ndarray,
-                       cannot: np.ndarray, typebad: np.ndarray, tblank: np.ndarray) -> list[Finding]:
+    def _cell_findings(
+        self,
+        unit: Unit,
+        f: np.ndarray,
+        blank: np.ndarray,
+        p: np.ndarray,
+        proposed: np.ndarray,
+        source: np.ndarray,
+        judged: np.ndarray,
+        fail: np.ndarray,
+        cannot: np.ndarray,
+        typebad: np.ndarray,
+        tblank: np.ndarray,
+    ) -> list[Finding]:
         form = self.form
         vals = dict(zip(self.cols, f.tolist()))
         prev = dict(zip(self.prev_cols, p.tolist()))
@@ -705,8 +754,11 @@ class _Engine:
         for t, flag in zip(self.tables, tblank):
             if flag and t not in read_tables:
                 tname = table_name(form.tables[t])
-                out.append(Finding(rule=f"{t}.blank", severity=WARNING, table=t,
-                                   message=f"{tname}未填写（没有发生的事项请填 0）"))
+                out.append(
+                    Finding(
+                        rule=f"{t}.blank", severity=WARNING, table=t, message=f"{tname}未填写（没有发生的事项请填 0）"
+                    )
+                )
         bad_types = [self.cols[k] for k in np.nonzero(typebad)[0] if self.cols[k] not in read_cells]
         failing = [j for j in np.nonzero(fail)[0] if self.is_error[j]]
         fix_rule: dict[int, _Fix] = {}
@@ -729,32 +781,54 @@ class _Engine:
             if parts is not None:  # items left blank under a filled subtotal: judge the sum by the subtotal
                 exp = sum(vals[c] for c in parts)
                 if abs(exp - vals[rule.target]) > TOL:
-                    out.append(Finding(
-                        rule=rule.id, severity=ERROR, table=rule.table,
-                        message=f"{cell_name(form, rule.target)}应为 {_fmt(exp)}（{rule.parts_text}，"
-                                f"按小计计算），实为 {_fmt(vals[rule.target])}",
-                        cells=tuple(unit.ref(c) for c in (rule.target, *parts)),
-                        cell_ids=(rule.target, *parts), expected=_out(exp), actual=_out(vals[rule.target])))
+                    out.append(
+                        Finding(
+                            rule=rule.id,
+                            severity=ERROR,
+                            table=rule.table,
+                            message=f"{cell_name(form, rule.target)}应为 {_fmt(exp)}（{rule.parts_text}，"
+                            f"按小计计算），实为 {_fmt(vals[rule.target])}",
+                            cells=tuple(unit.ref(c) for c in (rule.target, *parts)),
+                            cell_ids=(rule.target, *parts),
+                            expected=_out(exp),
+                            actual=_out(vals[rule.target]),
+                        )
+                    )
                 continue
             if all(c in read_cells for c in blanks):
                 continue
             names = "、".join(cell_name(form, c) for c in blanks[:6]) + ("等" if len(blanks) > 6 else "")
-            out.append(Finding(
-                rule=rule.id, severity=WARNING, table=rule.table,
-                message=f"无法判断“{rule.description}”：{names}未填写（空白不等于 0，没有发生请填 0）",
-                cells=tuple(unit.ref(c) for c in blanks), cell_ids=tuple(blanks)))
+            out.append(
+                Finding(
+                    rule=rule.id,
+                    severity=WARNING,
+                    table=rule.table,
+                    message=f"无法判断“{rule.description}”：{names}未填写（空白不等于 0，没有发生请填 0）",
+                    cells=tuple(unit.ref(c) for c in blanks),
+                    cell_ids=tuple(blanks),
+                )
+            )
         for t, flag in zip(self.tables, tblank):
             if flag:
                 continue
-            left = [c for c in form.tables[t].cells if math.isnan(vals[c]) and not form.cells[c].optional
-                    and c not in covered and c not in read_cells]
+            left = [
+                c
+                for c in form.tables[t].cells
+                if math.isnan(vals[c]) and not form.cells[c].optional and c not in covered and c not in read_cells
+            ]
             if left:
                 names = "、".join(cell_name(form, c, with_table=False) for c in left[:6])
                 more = f"等 {len(left)} 个单元格" if len(left) > 6 else ""
-                out.append(Finding(
-                    rule=f"{t}.blank_cells", severity=WARNING, table=t,
-                    message=f"{table_name(form.tables[t])}{names}{more}未填写（空白不等于 0，没有发生请填 0）",
-                    cells=tuple(unit.ref(c) for c in left), cell_ids=tuple(left)))
+                out.append(
+                    Finding(
+                        rule=f"{t}.blank_cells",
+                        severity=WARNING,
+                        table=t,
+                        message=f"{table_name(form.tables[t])}{names}{more}未填写（空白不等于 0，没有发生请填 0）",
+                        cells=tuple(unit.ref(c) for c in left),
+                        cell_ids=tuple(left),
+                    )
+                )
         return out
 
     def _read_reported(self, unit: Unit) -> tuple[set[str], set[str]]:
@@ -795,26 +869,41 @@ class _Engine:
         x = vals[cell]
         how = rule.parts_text or f"“{rule.description}”"
         return Finding(
-            rule=rule.id, severity=ERROR, table=rule.table,
+            rule=rule.id,
+            severity=ERROR,
+            table=rule.table,
             message=f"{cell_name(self.form, cell)}未填写，按{how}应为 {_fmt(x)}",
-            cells=tuple(unit.ref(c) for c in rule.cells), cell_ids=rule.cells,
-            expected=_out(x, self.types[cell]), actual=None, suspect=cell,
-            suggestion=_out(x, self.types[cell]), proposal=True)
+            cells=tuple(unit.ref(c) for c in rule.cells),
+            cell_ids=rule.cells,
+            expected=_out(x, self.types[cell]),
+            actual=None,
+            suspect=cell,
+            suggestion=_out(x, self.types[cell]),
+            proposal=True,
+        )
 
     def _type_failure(self, unit: Unit, cell: str, x: float, fix: _Fix | None) -> Finding:
         typ = self.types[cell]
         want = {"int": "非负整数", "signed_int": "整数", "decimal": "非负数"}[typ]
         rule = self.type_rules[self.form.cells[cell].table]
-        f = Finding(rule=rule.id, severity=ERROR, table=rule.table,
-                    message=f"{cell_name(self.form, cell)}应为{want}，实为 {_fmt(x)}",
-                    cells=(unit.ref(cell),), cell_ids=(cell,), actual=_out(x, typ), suspect=cell)
+        f = Finding(
+            rule=rule.id,
+            severity=ERROR,
+            table=rule.table,
+            message=f"{cell_name(self.form, cell)}应为{want}，实为 {_fmt(x)}",
+            cells=(unit.ref(cell),),
+            cell_ids=(cell,),
+            actual=_out(x, typ),
+            suspect=cell,
+        )
         if fix is not None and cell in fix.values:
             f.suggestion = _out(fix.values[cell], typ)
             f.message += f"；按其他各项推算应为 {_fmt(fix.values[cell])}"
         return f
 
-    def _failure(self, unit: Unit, rule: Rule, vals: dict[str, float], prev: dict[str, float],
-                 fix: _Fix | None) -> Finding:
+    def _failure(
+        self, unit: Unit, rule: Rule, vals: dict[str, float], prev: dict[str, float], fix: _Fix | None
+    ) -> Finding:
         form = self.form
         cells = list(rule.cells)
         expected = actual = None
@@ -826,8 +915,11 @@ class _Engine:
         elif rule.kind == "subset":
             parent = cells[0]
             over = [c for c in rule.parts if vals[c] > vals[parent] + TOL]
-            msg = "；".join(f"{cell_name(form, c)}为 {_fmt(vals[c])}，大于"
-                           f"{cell_name(form, parent, with_table=False)}（{_fmt(vals[parent])}）" for c in over)
+            msg = "；".join(
+                f"{cell_name(form, c)}为 {_fmt(vals[c])}，大于"
+                f"{cell_name(form, parent, with_table=False)}（{_fmt(vals[parent])}）"
+                for c in over
+            )
             msg += "；“其中”项不应大于总数"
             expected, actual, about = vals[parent], vals[over[0]], over[0]
         elif rule.kind == "dedup":
@@ -835,23 +927,32 @@ class _Engine:
             t = vals[total]
             over = [c for c in rule.parts if vals[c] > t + TOL]
             s = sum(vals[c] for c in rule.parts)
-            bits = [f"{cell_name(form, c)}为 {_fmt(vals[c])}，大于"
-                    f"{cell_name(form, total, with_table=False)}（{_fmt(t)}）" for c in over]
+            bits = [
+                f"{cell_name(form, c)}为 {_fmt(vals[c])}，大于{cell_name(form, total, with_table=False)}（{_fmt(t)}）"
+                for c in over
+            ]
             if over:
                 bits.append("后者按不同方式去重计数，应不小于其中任何一项")
                 expected, actual = max(vals[c] for c in over), t
             if t > s + TOL:
-                bits.append(f"{cell_name(form, total)}为 {_fmt(t)}，大于各项之和 {_fmt(s)}；"
-                            f"去重计数的总数不应大于各项之和")
+                bits.append(
+                    f"{cell_name(form, total)}为 {_fmt(t)}，大于各项之和 {_fmt(s)}；去重计数的总数不应大于各项之和"
+                )
                 expected, actual = s, t
             msg = "；".join(bits)
             about = total
         else:
             msg, expected, actual = self._expr_message(rule, vals, prev)
-        f = Finding(rule=rule.id, severity=rule.severity, message=msg, table=rule.table,
-                    cells=tuple(unit.ref(c) for c in cells), cell_ids=tuple(cells),
-                    expected=_out(expected) if expected is not None else None,
-                    actual=_out(actual) if actual is not None else None)
+        f = Finding(
+            rule=rule.id,
+            severity=rule.severity,
+            message=msg,
+            table=rule.table,
+            cells=tuple(unit.ref(c) for c in cells),
+            cell_ids=tuple(cells),
+            expected=_out(expected) if expected is not None else None,
+            actual=_out(actual) if actual is not None else None,
+        )
         if rule.is_error and fix is not None:
             self._attach(f, rule, fix, vals, about)
         return f
@@ -867,8 +968,11 @@ class _Engine:
             if not fix.exact:
                 f.note = f"能使各项错误级规则成立的最接近的值为 {_fmt(x)}"
             if named != [about]:
-                more = "；".join(f"{cell_name(form, k)}应为 {_fmt(fix.values[k])}（实为 {_fmt(vals[k])}）"
-                                + (f"，{fix.notes[k]}" if k in fix.notes else "") for k in named)
+                more = "；".join(
+                    f"{cell_name(form, k)}应为 {_fmt(fix.values[k])}（实为 {_fmt(vals[k])}）"
+                    + (f"，{fix.notes[k]}" if k in fix.notes else "")
+                    for k in named
+                )
                 f.message += f"。最可能填错的是：{more}"
             elif f.note:
                 f.message += f"（{f.note}）"
@@ -877,7 +981,8 @@ class _Engine:
         if cands:
             f.candidates = tuple(c for c, _ in cands)
             f.note = "无法确定是哪一格填错，可能是：" + "、".join(
-                cell_name(form, c) + (f"（应为 {_fmt(x)}）" if x is not None else "") for c, x in cands)
+                cell_name(form, c) + (f"（应为 {_fmt(x)}）" if x is not None else "") for c, x in cands
+            )
 
     def _expr_message(self, rule: Rule, vals: dict[str, float], prev: dict[str, float]):
         form = self.form
@@ -923,8 +1028,11 @@ class _Engine:
                 return rule.message.format(where=where, lhs=_fmt(lv), rhs=_fmt(rv), diff=_fmt(lv - rv)), None, None
         shown = "，".join(f"{label(('cell', c))}为 {_fmt(vals[c])}" for c in rule.cells)
         shown += "".join(f"，{label(('prev', c))}为 {_fmt(prev.get(c))}" for c in rule.prev_cells)
-        text = rule.message.format(where=where, lhs="", rhs="", diff="") if rule.message else \
-            f"{head}不符合“{rule.description}”"
+        text = (
+            rule.message.format(where=where, lhs="", rhs="", diff="")
+            if rule.message
+            else f"{head}不符合“{rule.description}”"
+        )
         return f"{text}（{shown}）", None, None
 
 
@@ -955,15 +1063,14 @@ def _sentence(text: str, start: int, end: int) -> str:
     s = text[a:b]
     if len(s) > 80:
         lo = max(start - a - 30, 0)
-        s = ("…" if lo else "") + s[lo:lo + 80] + "…"
+        s = ("…" if lo else "") + s[lo : lo + 80] + "…"
     return s
 
 
 class _TextChecks:
     """Narrative and text rules for a batch (table values computed once, vectorised)."""
 
-    def __init__(self, engine: _Engine, units: list[Unit], F: np.ndarray, nanF: np.ndarray,
-                 prevs: list[Unit | None]):
+    def __init__(self, engine: _Engine, units: list[Unit], F: np.ndarray, nanF: np.ndarray, prevs: list[Unit | None]):
         self.e = engine
         self.units = units
         self.prevs = prevs
@@ -986,7 +1093,7 @@ class _TextChecks:
                     self.values[(rule.id, k)] = vals
             if rule.kind == "mention" and rule.when is not None:
                 names = arg_names(rule.when_cells, ())
-                fn = eval(f"lambda c, p: {code(rule.when, names, 'np')[0]}", {"np": np})  # noqa: S307
+                fn = eval(f"lambda c, p: {code(rule.when, names, 'np')[0]}", {"np": np})
                 with np.errstate(invalid="ignore"):
                     res = np.broadcast_to(np.asarray(fn([F[:, order[c]] for c in rule.when_cells], []), bool), (n,))
                 res = res & ~nanF[:, [order[c] for c in rule.when_cells]].any(1)
@@ -1050,12 +1157,20 @@ class _TextChecks:
                     what = rule.description
                 sentence = _sentence(text, m.start(), m.end())
                 cells = tuple(c for cs in rule.equals_cells for c in cs)
-                out.append(Finding(
-                    rule=rule.id, severity=rule.severity, table=form.cell(first[0]).table,
-                    message=f"“{self._heading(section)}”中“{sentence}”所说的 {_fmt(n)} 与表中不一致："
-                            f"{what}为 {_fmt(expected[0])}",
-                    cells=_section_loc(unit, section) + tuple(unit.ref(c) for c in cells), cell_ids=cells,
-                    expected=_out(expected[0]), actual=_out(n), note=sentence))
+                out.append(
+                    Finding(
+                        rule=rule.id,
+                        severity=rule.severity,
+                        table=form.cell(first[0]).table,
+                        message=f"“{self._heading(section)}”中“{sentence}”所说的 {_fmt(n)} 与表中不一致："
+                        f"{what}为 {_fmt(expected[0])}",
+                        cells=_section_loc(unit, section) + tuple(unit.ref(c) for c in cells),
+                        cell_ids=cells,
+                        expected=_out(expected[0]),
+                        actual=_out(n),
+                        note=sentence,
+                    )
+                )
         return out
 
     def _mention(self, rule: TextRule, i: int, unit: Unit) -> list[Finding]:
@@ -1068,18 +1183,31 @@ class _TextChecks:
         if any(m in text for m in rule.mentions):
             return []
         loc = _section_loc(unit, rule.sections[0])
-        return [Finding(rule=rule.id, severity=rule.severity, message=rule.message or rule.description,
-                        table=rule.table, cells=loc)]
+        return [
+            Finding(
+                rule=rule.id,
+                severity=rule.severity,
+                message=rule.message or rule.description,
+                table=rule.table,
+                cells=loc,
+            )
+        ]
 
     def _length(self, rule: TextRule, unit: Unit) -> list[Finding]:
         out = []
         for s in rule.sections:
             n = len(_HAN.findall(unit.narrative.get(s) or ""))
             if n > rule.max_chars:
-                out.append(Finding(
-                    rule=rule.id, severity=rule.severity, cells=_section_loc(unit, s),
-                    message=f"“{self._heading(s)}”约 {n} 字，超过 {rule.max_chars} 字（{rule.description}）",
-                    expected=rule.max_chars, actual=n))
+                out.append(
+                    Finding(
+                        rule=rule.id,
+                        severity=rule.severity,
+                        cells=_section_loc(unit, s),
+                        message=f"“{self._heading(s)}”约 {n} 字，超过 {rule.max_chars} 字（{rule.description}）",
+                        expected=rule.max_chars,
+                        actual=n,
+                    )
+                )
         return out
 
     def _repeat(self, rule: TextRule, unit: Unit, prev: Unit) -> list[Finding]:
@@ -1093,11 +1221,17 @@ class _TextChecks:
                 continue
             ratio = sm.ratio()
             if ratio >= rule.threshold:
-                out.append(Finding(
-                    rule=rule.id, severity=rule.severity, cells=_section_loc(unit, s),
-                    message=f"“{self._heading(s)}”与上年报告的同一部分 {round(ratio * 100)}% 相同，"
-                            f"应实事求是写明本年的问题和改进举措，避免年年雷同",
-                    expected=None, actual=round(ratio, 3)))
+                out.append(
+                    Finding(
+                        rule=rule.id,
+                        severity=rule.severity,
+                        cells=_section_loc(unit, s),
+                        message=f"“{self._heading(s)}”与上年报告的同一部分 {round(ratio * 100)}% 相同，"
+                        f"应实事求是写明本年的问题和改进举措，避免年年雷同",
+                        expected=None,
+                        actual=round(ratio, 3),
+                    )
+                )
         return out
 
 
@@ -1128,13 +1262,13 @@ def _report_findings(unit: Unit) -> list[Finding]:
     read_meta = " ".join(f.message for f in unit.findings if f.rule == "READ.meta")
     name = _unit_name(unit)
     if not name and "单位名称" not in read_meta:
-        out.append(Finding(rule="META.unit", severity=ERROR, message="没有填写单位名称",
-                           cells=_meta_loc(unit, "unit")))
+        out.append(Finding(rule="META.unit", severity=ERROR, message="没有填写单位名称", cells=_meta_loc(unit, "unit")))
     year = _unit_year(unit)
     if year is None:
         if "年度" not in read_meta:
-            out.append(Finding(rule="META.year", severity=ERROR, message="没有填写报告年度",
-                               cells=_meta_loc(unit, "year")))
+            out.append(
+                Finding(rule="META.year", severity=ERROR, message="没有填写报告年度", cells=_meta_loc(unit, "year"))
+            )
         return out
     out.extend(_year_findings(unit, year))
     out.extend(_date_findings(unit, year, name or ""))
@@ -1143,12 +1277,18 @@ def _report_findings(unit: Unit) -> list[Finding]:
         span = f"{first or ''}—{last or ''}年度"
         better = _form_for(year, form.id)
         advice = f"，{year}年度应使用{better}" if better else ""
-        out.append(Finding(rule="B8", severity=WARNING,
-                           message=f"本报告为 {year} 年度，但使用的是{form.short_name}（适用于{span}）{advice}"))
+        out.append(
+            Finding(
+                rule="B8",
+                severity=WARNING,
+                message=f"本报告为 {year} 年度，但使用的是{form.short_name}（适用于{span}）{advice}",
+            )
+        )
     missing = [s for s in form.sections if s.kind == "text" and s.required and not _flat(unit.narrative.get(s.id))]
     if missing:
-        out.append(Finding(rule="D1", severity=WARNING,
-                           message="缺少以下部分的文字：" + "、".join(s.heading for s in missing)))
+        out.append(
+            Finding(rule="D1", severity=WARNING, message="缺少以下部分的文字：" + "、".join(s.heading for s in missing))
+        )
     out.extend(_decimal_findings(unit))
     return out
 
@@ -1169,24 +1309,44 @@ def _year_findings(unit: Unit, year: int) -> list[Finding]:
     out = []
     meta_year = unit.meta.get("year")
     if unit.year is not None and meta_year not in (None, "") and str(meta_year).strip().rstrip("年") != str(unit.year):
-        out.append(Finding(rule="D5", severity=WARNING, cells=_meta_loc(unit, "year"),
-                           message=f"报告年度不一致：表中填写为 {meta_year}，标题为 {unit.year} 年",
-                           expected=unit.year, actual=meta_year))
+        out.append(
+            Finding(
+                rule="D5",
+                severity=WARNING,
+                cells=_meta_loc(unit, "year"),
+                message=f"报告年度不一致：表中填写为 {meta_year}，标题为 {unit.year} 年",
+                expected=unit.year,
+                actual=meta_year,
+            )
+        )
     title = unit.meta.get("title")
     if title:
         years = {int(y) for y in _YEAR_IN_TITLE.findall(_flat(str(title)))}
         if years and year not in years:
-            out.append(Finding(rule="D5", severity=WARNING, cells=_meta_loc(unit, "title"),
-                               message=f"标题中的年度（{'、'.join(map(str, sorted(years)))}）与数据年度 {year} 不一致",
-                               expected=year, actual=min(years)))
+            out.append(
+                Finding(
+                    rule="D5",
+                    severity=WARNING,
+                    cells=_meta_loc(unit, "title"),
+                    message=f"标题中的年度（{'、'.join(map(str, sorted(years)))}）与数据年度 {year} 不一致",
+                    expected=year,
+                    actual=min(years),
+                )
+            )
     for section, text in unit.narrative.items():
         for m in _PERIOD_RE.finditer(_flat(text)):
             a, b = int(m.group(1)), int(m.group(2))
             if a != year or b != year:
-                out.append(Finding(
-                    rule="D5", severity=WARNING, cells=_section_loc(unit, section),
-                    message=f"文中统计时限“{m.group(0)}”与报告年度 {year} 不一致",
-                    expected=year, actual=a if a != year else b))
+                out.append(
+                    Finding(
+                        rule="D5",
+                        severity=WARNING,
+                        cells=_section_loc(unit, section),
+                        message=f"文中统计时限“{m.group(0)}”与报告年度 {year} 不一致",
+                        expected=year,
+                        actual=a if a != year else b,
+                    )
+                )
     return out
 
 
@@ -1198,10 +1358,15 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
     filled = parse_date(unit.meta.get("date_filled"))
     if written is not None:
         if written <= end:
-            f = Finding(rule="D7", severity=ERROR, cells=_meta_loc(unit, "date_written"),
-                        message=f"成文日期 {_zh_date(written)} 早于统计年度结束（{_zh_date(end)}），"
-                                f"年度报告只能在统计年度结束后成文",
-                        expected=f"晚于{_zh_date(end)}", actual=written)
+            f = Finding(
+                rule="D7",
+                severity=ERROR,
+                cells=_meta_loc(unit, "date_written"),
+                message=f"成文日期 {_zh_date(written)} 早于统计年度结束（{_zh_date(end)}），"
+                f"年度报告只能在统计年度结束后成文",
+                expected=f"晚于{_zh_date(end)}",
+                actual=written,
+            )
             try:
                 fixed = written.replace(year=year + 1)
             except ValueError:  # 2月29日
@@ -1220,10 +1385,16 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
             deadline = date(year + 1, month, day)
             if written > deadline:
                 who = "本级政府年度报告" if gov else "部门年度报告"
-                out.append(Finding(
-                    rule="D6", severity=WARNING, cells=_meta_loc(unit, "date_written"),
-                    message=f"成文日期 {_zh_date(written)} 晚于{who}的公布期限 {_zh_date(deadline)}",
-                    expected=deadline, actual=written))
+                out.append(
+                    Finding(
+                        rule="D6",
+                        severity=WARNING,
+                        cells=_meta_loc(unit, "date_written"),
+                        message=f"成文日期 {_zh_date(written)} 晚于{who}的公布期限 {_zh_date(deadline)}",
+                        expected=deadline,
+                        actual=written,
+                    )
+                )
     if filled is not None:
         problem = None
         if filled <= end:
@@ -1233,8 +1404,15 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
         elif filled > date.today():
             problem = "晚于今天"
         if problem:
-            out.append(Finding(rule="META.date_filled", severity=WARNING, cells=_meta_loc(unit, "date_filled"),
-                               message=f"填报日期 {_zh_date(filled)} {problem}，请核实", actual=filled))
+            out.append(
+                Finding(
+                    rule="META.date_filled",
+                    severity=WARNING,
+                    cells=_meta_loc(unit, "date_filled"),
+                    message=f"填报日期 {_zh_date(filled)} {problem}，请核实",
+                    actual=filled,
+                )
+            )
     return out
 
 
@@ -1251,8 +1429,15 @@ def _decimal_findings(unit: Unit) -> list[Finding]:
         v = unit.values.get(cid)
         if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent < -6:
             cell = form.cells[cid]
-            out.append(Finding(rule="B6.precision", severity=WARNING, table=cell.table,
-                               message=f"{cell_name(form, cid)}为 {v}，小数位数过多（单位是{cell.unit}），请核实",
-                               cells=(unit.ref(cid),), cell_ids=(cid,), actual=v))
+            out.append(
+                Finding(
+                    rule="B6.precision",
+                    severity=WARNING,
+                    table=cell.table,
+                    message=f"{cell_name(form, cid)}为 {v}，小数位数过多（单位是{cell.unit}），请核实",
+                    cells=(unit.ref(cid),),
+                    cell_ids=(cid,),
+                    actual=v,
+                )
+            )
     return out
-

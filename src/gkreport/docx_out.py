@@ -170,15 +170,19 @@ class TableSpec:
 
     def tbl_pr(self) -> str:
         border = '<w:{0} w:val="single" w:sz="{1}" w:space="0" w:color="000000"/>'
-        borders = "".join(border.format(side, 8 if side in ("top", "left", "bottom", "right") else 4)
-                          for side in ("top", "left", "bottom", "right", "insideH", "insideV"))
+        borders = "".join(
+            border.format(side, 8 if side in ("top", "left", "bottom", "right") else 4)
+            for side in ("top", "left", "bottom", "right", "insideH", "insideV")
+        )
         m = self.cell_margin
-        return (f'<w:tblPr xmlns:w="{W_NS}"><w:tblW w:w="{sum(self.widths)}" w:type="dxa"/><w:jc w:val="center"/>'
-                f"<w:tblBorders>{borders}</w:tblBorders><w:tblLayout w:type=\"fixed\"/>"
-                f'<w:tblCellMar><w:top w:w="28" w:type="dxa"/><w:left w:w="{m}" w:type="dxa"/>'
-                f'<w:bottom w:w="28" w:type="dxa"/><w:right w:w="{m}" w:type="dxa"/></w:tblCellMar>'
-                '<w:tblLook w:val="04A0" w:firstRow="1" w:lastRow="0" w:firstColumn="1" w:lastColumn="0" '
-                'w:noHBand="0" w:noVBand="1"/></w:tblPr>')
+        return (
+            f'<w:tblPr xmlns:w="{W_NS}"><w:tblW w:w="{sum(self.widths)}" w:type="dxa"/><w:jc w:val="center"/>'
+            f'<w:tblBorders>{borders}</w:tblBorders><w:tblLayout w:type="fixed"/>'
+            f'<w:tblCellMar><w:top w:w="28" w:type="dxa"/><w:left w:w="{m}" w:type="dxa"/>'
+            f'<w:bottom w:w="28" w:type="dxa"/><w:right w:w="{m}" w:type="dxa"/></w:tblCellMar>'
+            '<w:tblLook w:val="04A0" w:firstRow="1" w:lastRow="0" w:firstColumn="1" w:lastColumn="0" '
+            'w:noHBand="0" w:noVBand="1"/></w:tblPr>'
+        )
 
 
 def _widths(g: Grid, small: bool) -> list[int]:
@@ -255,21 +259,32 @@ def _make_spec(form: Form, table_id: str) -> TableSpec:
                 c = origins[col]
                 style, indent = _cell_style(c, table, size)
                 text = "" if c.kind == "value" else c.text
-                out.append(TCell(col, c.colspan, sum(widths[col:col + c.colspan]),
-                                 "restart" if c.rowspan > 1 else None, style, _clean(text), c.cell_id,
-                                 indent, indent * char_tw // 100))
+                out.append(
+                    TCell(
+                        col,
+                        c.colspan,
+                        sum(widths[col : col + c.colspan]),
+                        "restart" if c.rowspan > 1 else None,
+                        style,
+                        _clean(text),
+                        c.cell_id,
+                        indent,
+                        indent * char_tw // 100,
+                    )
+                )
                 col += c.colspan
             elif (r, col) in below:
                 o = below[(r, col)]
                 style, _ = _cell_style(o, table, size)
-                out.append(TCell(col, o.colspan, sum(widths[col:col + o.colspan]), "continue", style))
+                out.append(TCell(col, o.colspan, sum(widths[col : col + o.colspan]), "continue", style))
                 col += o.colspan
             else:  # a hole in the grid: keep the row rectangular
                 out.append(TCell(col, 1, widths[col], None, f"GwTblText{size}", hole=True))
                 col += 1
         rows.append(tuple(out))
-    return TableSpec(table_id, g, tuple(widths), tuple(rows), g.header_rows, small,
-                     57 if small else 85, 340 if small else 400)
+    return TableSpec(
+        table_id, g, tuple(widths), tuple(rows), g.header_rows, small, 57 if small else 85, 340 if small else 400
+    )
 
 
 def _printed(v: Any) -> str:
@@ -305,7 +320,7 @@ def narrative_pars(text: str, skip: Iterable[str] = ()) -> list[Par]:
         if (cut == -1 or cut == len(para) - 1) and len(para) <= 40:
             out.append(Par(f"Heading{level}", (Run(para),)))
         elif 0 < cut < 60 and cut < len(para) - 1:
-            out.append(_body((Run(para[:cut + 1], _RUN_STYLE[level]), Run(para[cut + 1:]))))
+            out.append(_body((Run(para[: cut + 1], _RUN_STYLE[level]), Run(para[cut + 1 :]))))
         else:
             out.append(_body((Run(para),)))
     return out
@@ -367,8 +382,13 @@ class Report:
     gaps: list[S.Gap] = field(default_factory=list)
 
 
-def build_report(unit: Unit, wording: S.Wording | Path | str | None = None, *,
-                 error_count: int | None = None, error_units: int | None = None) -> Report:
+def build_report(
+    unit: Unit,
+    wording: S.Wording | Path | str | None = None,
+    *,
+    error_count: int | None = None,
+    error_units: int | None = None,
+) -> Report:
     """The blocks of one unit's report (no findings are added here; see ``gap_findings``)."""
     w = wording if isinstance(wording, S.Wording) else S.load_wording(unit.form, wording)
     form = unit.form
@@ -427,8 +447,9 @@ def build_report(unit: Unit, wording: S.Wording | Path | str | None = None, *,
         blocks.append(Par("Normal", keep_next=True))
         for i, t in enumerate(titles):
             name = f"{i + 1}.{t}" if len(titles) > 1 else t
-            blocks.append(Par("GwBody", (Run(w.fmt("attachment.note", unit, title=name) or f"附件：{name}"),),
-                              keep_next=True))
+            blocks.append(
+                Par("GwBody", (Run(w.fmt("attachment.note", unit, title=name) or f"附件：{name}"),), keep_next=True)
+            )
     blocks.append(Par("Normal", keep_next=True))
     signer = str(unit.meta.get("signer") or S.unit_name(unit))
     date_text = S.format_date(unit.meta.get("date_written"))
@@ -486,21 +507,21 @@ def build_report(unit: Unit, wording: S.Wording | Path | str | None = None, *,
 def _table_block(unit: Unit, table_id: str) -> TableBlock:
     spec = table_spec(unit.form, table_id)
     values = unit.values
-    return TableBlock(spec, {c.cell_id: _printed(values.get(c.cell_id))
-                             for c in spec.grid.cells if c.cell_id})
+    return TableBlock(spec, {c.cell_id: _printed(values.get(c.cell_id)) for c in spec.grid.cells if c.cell_id})
 
 
 def gap_findings(unit: Unit, gaps: Sequence[S.Gap]) -> list[Finding]:
     out = []
     for g in gaps:
         if g.rule == "D.narrative":
-            msg = (f"年度报告“{g.what}”部分没有填写文字内容，报告中已用黄色突出显示的【请填写】标出，"
-                   "请在统计表的文字部分补写，或在报告中补写后再印发。")
+            msg = (
+                f"年度报告“{g.what}”部分没有填写文字内容，报告中已用黄色突出显示的【请填写】标出，"
+                "请在统计表的文字部分补写，或在报告中补写后再印发。"
+            )
         else:
             msg = f"年度报告需要的“{g.what}”没有填写，报告中已用黄色突出显示的【请填写】标出，请补填后再印发。"
         loc = unit.narrative_locations.get(g.field) or unit.meta_locations.get(g.field)
-        out.append(Finding(rule=g.rule, severity=WARNING, message=msg,
-                           cells=(f"{loc[0]}!{loc[1]}",) if loc else ()))
+        out.append(Finding(rule=g.rule, severity=WARNING, message=msg, cells=(f"{loc[0]}!{loc[1]}",) if loc else ()))
     return out
 
 
@@ -531,11 +552,22 @@ def _fonts(east: str, latin: str | None = None, hint: bool = False) -> str:
     return f'<w:rFonts w:ascii="{latin}" w:hAnsi="{latin}" w:eastAsia="{east}" w:cs="{latin}"{h}/>'
 
 
-def _style(kind: str, sid: str, name: str, *, based: str | None = "Normal", next_: str | None = None,
-           ppr: str = "", rpr: str = "", custom: bool = True, default: bool = False, outline: int | None = None,
-           ui: int | None = None) -> str:
+def _style(
+    kind: str,
+    sid: str,
+    name: str,
+    *,
+    based: str | None = "Normal",
+    next_: str | None = None,
+    ppr: str = "",
+    rpr: str = "",
+    custom: bool = True,
+    default: bool = False,
+    outline: int | None = None,
+    ui: int | None = None,
+) -> str:
     attrs = f' w:type="{kind}"' + (' w:default="1"' if default else "") + (' w:customStyle="1"' if custom else "")
-    parts = [f"<w:style{attrs} w:styleId=\"{sid}\"><w:name w:val=\"{name}\"/>"]
+    parts = [f'<w:style{attrs} w:styleId="{sid}"><w:name w:val="{name}"/>']
     if based:
         parts.append(f'<w:basedOn w:val="{based}"/>')
     if next_:
@@ -562,83 +594,173 @@ _IND_NONE = '<w:ind w:firstLineChars="0" w:firstLine="0"/>'
 
 
 def _styles_xml() -> str:
-    sz = lambda hp: f'<w:sz w:val="{hp}"/><w:szCs w:val="{hp}"/>'
+    def sz(hp):
+        return f'<w:sz w:val="{hp}"/><w:szCs w:val="{hp}"/>'
+
     body_fonts = _fonts(FANGSONG, LATIN)
     styles = [
-        _style("paragraph", "Normal", "Normal", based=None, custom=False, default=True,
-               ppr=f'<w:widowControl w:val="0"/>{_spacing(LINE)}<w:jc w:val="both"/>',
-               rpr=f'{body_fonts}<w:spacing w:val="-5"/>{sz(32)}'),
-        ('<w:style w:type="character" w:default="1" w:styleId="DefaultParagraphFont">'
-         '<w:name w:val="Default Paragraph Font"/><w:uiPriority w:val="1"/><w:semiHidden/><w:unhideWhenUsed/>'
-         "</w:style>"),
-        ('<w:style w:type="table" w:default="1" w:styleId="TableNormal"><w:name w:val="Normal Table"/>'
-         '<w:uiPriority w:val="99"/><w:semiHidden/><w:unhideWhenUsed/><w:tblPr><w:tblInd w:w="0" w:type="dxa"/>'
-         '<w:tblCellMar><w:top w:w="0" w:type="dxa"/><w:left w:w="108" w:type="dxa"/>'
-         '<w:bottom w:w="0" w:type="dxa"/><w:right w:w="108" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>'),
-        ('<w:style w:type="numbering" w:default="1" w:styleId="NoList"><w:name w:val="No List"/>'
-         '<w:uiPriority w:val="99"/><w:semiHidden/><w:unhideWhenUsed/></w:style>'),
+        _style(
+            "paragraph",
+            "Normal",
+            "Normal",
+            based=None,
+            custom=False,
+            default=True,
+            ppr=f'<w:widowControl w:val="0"/>{_spacing(LINE)}<w:jc w:val="both"/>',
+            rpr=f'{body_fonts}<w:spacing w:val="-5"/>{sz(32)}',
+        ),
+        (
+            '<w:style w:type="character" w:default="1" w:styleId="DefaultParagraphFont">'
+            '<w:name w:val="Default Paragraph Font"/><w:uiPriority w:val="1"/><w:semiHidden/><w:unhideWhenUsed/>'
+            "</w:style>"
+        ),
+        (
+            '<w:style w:type="table" w:default="1" w:styleId="TableNormal"><w:name w:val="Normal Table"/>'
+            '<w:uiPriority w:val="99"/><w:semiHidden/><w:unhideWhenUsed/><w:tblPr><w:tblInd w:w="0" w:type="dxa"/>'
+            '<w:tblCellMar><w:top w:w="0" w:type="dxa"/><w:left w:w="108" w:type="dxa"/>'
+            '<w:bottom w:w="0" w:type="dxa"/><w:right w:w="108" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>'
+        ),
+        (
+            '<w:style w:type="numbering" w:default="1" w:styleId="NoList"><w:name w:val="No List"/>'
+            '<w:uiPriority w:val="99"/><w:semiHidden/><w:unhideWhenUsed/></w:style>'
+        ),
         _style("paragraph", "GwBody", "GwBody", next_="GwBody", ppr=_IND_BODY),
-        _style("paragraph", "Title", "Title", custom=False, next_="Normal", ui=10,
-               ppr=f'<w:keepNext/>{_spacing(700)}{_IND_NONE}<w:jc w:val="center"/>',
-               rpr=f'{_fonts(XIAOBIAOSONG)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(44)}'),
-        _style("paragraph", "Heading1", "heading 1", custom=False, next_="GwBody", ui=9, outline=0,
-               ppr=f'<w:keepNext/>{_spacing(LINE)}{_IND_BODY}',
-               rpr=f'{_fonts(HEITI)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(32)}'),
-        _style("paragraph", "Heading2", "heading 2", custom=False, next_="GwBody", ui=9, outline=1,
-               ppr=f'<w:keepNext/>{_spacing(LINE)}{_IND_BODY}',
-               rpr=f'{_fonts(KAITI)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(32)}'),
-        _style("paragraph", "Heading3", "heading 3", custom=False, next_="GwBody", ui=9, outline=2,
-               ppr=f'<w:keepNext/>{_spacing(LINE)}{_IND_BODY}',
-               rpr=f'{_fonts(FANGSONG, LATIN)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(32)}'),
+        _style(
+            "paragraph",
+            "Title",
+            "Title",
+            custom=False,
+            next_="Normal",
+            ui=10,
+            ppr=f'<w:keepNext/>{_spacing(700)}{_IND_NONE}<w:jc w:val="center"/>',
+            rpr=f'{_fonts(XIAOBIAOSONG)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(44)}',
+        ),
+        _style(
+            "paragraph",
+            "Heading1",
+            "heading 1",
+            custom=False,
+            next_="GwBody",
+            ui=9,
+            outline=0,
+            ppr=f"<w:keepNext/>{_spacing(LINE)}{_IND_BODY}",
+            rpr=f'{_fonts(HEITI)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(32)}',
+        ),
+        _style(
+            "paragraph",
+            "Heading2",
+            "heading 2",
+            custom=False,
+            next_="GwBody",
+            ui=9,
+            outline=1,
+            ppr=f"<w:keepNext/>{_spacing(LINE)}{_IND_BODY}",
+            rpr=f'{_fonts(KAITI)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(32)}',
+        ),
+        _style(
+            "paragraph",
+            "Heading3",
+            "heading 3",
+            custom=False,
+            next_="GwBody",
+            ui=9,
+            outline=2,
+            ppr=f"<w:keepNext/>{_spacing(LINE)}{_IND_BODY}",
+            rpr=f'{_fonts(FANGSONG, LATIN)}<w:b w:val="0"/><w:bCs w:val="0"/>{sz(32)}',
+        ),
         _style("paragraph", "GwPlain", "GwPlain", ppr=f'{_IND_NONE}<w:jc w:val="left"/>'),
         _style("paragraph", "GwCenter", "GwCenter", ppr=f'{_IND_NONE}<w:jc w:val="center"/>'),
         _style("paragraph", "GwSign", "GwSign", ppr=f'{_IND_NONE}<w:jc w:val="right"/>'),
-        _style("paragraph", "GwAttach", "GwAttach", ppr=f'{_IND_NONE}<w:jc w:val="left"/>',
-               rpr=_fonts(HEITI)),
-        _style("paragraph", "GwAlert", "GwAlert", ppr=f'{_IND_NONE}<w:jc w:val="center"/>',
-               rpr=f'{_fonts(HEITI)}<w:b/><w:bCs/><w:color w:val="FF0000"/>{sz(28)}'),
-        _style("paragraph", "Footer", "footer", custom=False, ui=99,
-               ppr=f'{_spacing(240, "auto")}{_IND_NONE}',
-               rpr=f'{_fonts(SONGTI)}<w:spacing w:val="0"/>{sz(28)}'),
+        _style("paragraph", "GwAttach", "GwAttach", ppr=f'{_IND_NONE}<w:jc w:val="left"/>', rpr=_fonts(HEITI)),
+        _style(
+            "paragraph",
+            "GwAlert",
+            "GwAlert",
+            ppr=f'{_IND_NONE}<w:jc w:val="center"/>',
+            rpr=f'{_fonts(HEITI)}<w:b/><w:bCs/><w:color w:val="FF0000"/>{sz(28)}',
+        ),
+        _style(
+            "paragraph",
+            "Footer",
+            "footer",
+            custom=False,
+            ui=99,
+            ppr=f"{_spacing(240, 'auto')}{_IND_NONE}",
+            rpr=f'{_fonts(SONGTI)}<w:spacing w:val="0"/>{sz(28)}',
+        ),
         _style("character", "GwHeiChar", "GwHeiChar", based="DefaultParagraphFont", rpr=_fonts(HEITI)),
         _style("character", "GwKaiChar", "GwKaiChar", based="DefaultParagraphFont", rpr=_fonts(KAITI)),
     ]
     for size, hp, line in (("S", 21, 280), ("M", 24, 340)):
-        base = f'{_spacing(line)}{_IND_NONE}'
+        base = f"{_spacing(line)}{_IND_NONE}"
         styles += [
-            _style("paragraph", f"GwTblHead{size}", f"GwTblHead{size}", ppr=f'{base}<w:jc w:val="center"/>',
-                   rpr=f'{_fonts(HEITI)}<w:spacing w:val="0"/>{sz(hp)}'),
-            _style("paragraph", f"GwTblText{size}", f"GwTblText{size}", ppr=f'{base}<w:jc w:val="center"/>',
-                   rpr=f'{body_fonts}<w:spacing w:val="0"/>{sz(hp)}'),
-            _style("paragraph", f"GwTblLabel{size}", f"GwTblLabel{size}", ppr=f'{base}<w:jc w:val="left"/>',
-                   rpr=f'{body_fonts}<w:spacing w:val="0"/>{sz(hp)}'),
-            _style("paragraph", f"GwTblLabelHead{size}", f"GwTblLabelHead{size}",
-                   ppr=f'{base}<w:jc w:val="left"/>', rpr=f'{_fonts(HEITI)}<w:spacing w:val="0"/>{sz(hp)}'),
+            _style(
+                "paragraph",
+                f"GwTblHead{size}",
+                f"GwTblHead{size}",
+                ppr=f'{base}<w:jc w:val="center"/>',
+                rpr=f'{_fonts(HEITI)}<w:spacing w:val="0"/>{sz(hp)}',
+            ),
+            _style(
+                "paragraph",
+                f"GwTblText{size}",
+                f"GwTblText{size}",
+                ppr=f'{base}<w:jc w:val="center"/>',
+                rpr=f'{body_fonts}<w:spacing w:val="0"/>{sz(hp)}',
+            ),
+            _style(
+                "paragraph",
+                f"GwTblLabel{size}",
+                f"GwTblLabel{size}",
+                ppr=f'{base}<w:jc w:val="left"/>',
+                rpr=f'{body_fonts}<w:spacing w:val="0"/>{sz(hp)}',
+            ),
+            _style(
+                "paragraph",
+                f"GwTblLabelHead{size}",
+                f"GwTblLabelHead{size}",
+                ppr=f'{base}<w:jc w:val="left"/>',
+                rpr=f'{_fonts(HEITI)}<w:spacing w:val="0"/>{sz(hp)}',
+            ),
         ]
-    styles.append(_style("paragraph", "GwTblNote", "GwTblNote",
-                         ppr=f'{_spacing(340)}{_IND_NONE}<w:jc w:val="left"/>',
-                         rpr=f'{body_fonts}<w:spacing w:val="0"/>{sz(24)}'))
-    defaults = (f"<w:docDefaults><w:rPrDefault><w:rPr>{body_fonts}{sz(32)}"
-                '<w:lang w:val="en-US" w:eastAsia="zh-CN" w:bidi="ar-SA"/></w:rPr></w:rPrDefault>'
-                f"<w:pPrDefault><w:pPr>{_spacing(LINE)}</w:pPr></w:pPrDefault></w:docDefaults>")
+    styles.append(
+        _style(
+            "paragraph",
+            "GwTblNote",
+            "GwTblNote",
+            ppr=f'{_spacing(340)}{_IND_NONE}<w:jc w:val="left"/>',
+            rpr=f'{body_fonts}<w:spacing w:val="0"/>{sz(24)}',
+        )
+    )
+    defaults = (
+        f"<w:docDefaults><w:rPrDefault><w:rPr>{body_fonts}{sz(32)}"
+        '<w:lang w:val="en-US" w:eastAsia="zh-CN" w:bidi="ar-SA"/></w:rPr></w:rPrDefault>'
+        f"<w:pPrDefault><w:pPr>{_spacing(LINE)}</w:pPr></w:pPrDefault></w:docDefaults>"
+    )
     return f'{XML_DECL}<w:styles xmlns:w="{W_NS}">{defaults}{"".join(styles)}</w:styles>'
 
 
 def _settings_xml() -> str:
-    return (f'{XML_DECL}<w:settings xmlns:w="{W_NS}"><w:zoom w:percent="100"/>'
-            '<w:defaultTabStop w:val="420"/><w:evenAndOddHeaders/>'
-            '<w:characterSpacingControl w:val="doNotCompress"/>'
-            '<w:compat><w:compatSetting w:name="compatibilityMode" w:uri="http://schemas.microsoft.com/office/word" '
-            'w:val="15"/></w:compat></w:settings>')
+    return (
+        f'{XML_DECL}<w:settings xmlns:w="{W_NS}"><w:zoom w:percent="100"/>'
+        '<w:defaultTabStop w:val="420"/><w:evenAndOddHeaders/>'
+        '<w:characterSpacingControl w:val="doNotCompress"/>'
+        '<w:compat><w:compatSetting w:name="compatibilityMode" w:uri="http://schemas.microsoft.com/office/word" '
+        'w:val="15"/></w:compat></w:settings>'
+    )
 
 
 def _font_table_xml() -> str:
     fonts = []
     for name, (alt, fam) in FONT_FALLBACKS.items():
-        fonts.append(f'<w:font w:name="{name}"><w:altName w:val="{alt}"/><w:charset w:val="86"/>'
-                     f'<w:family w:val="{fam}"/><w:pitch w:val="variable"/></w:font>')
-    fonts.append(f'<w:font w:name="{LATIN}"><w:panose1 w:val="02020603050405020304"/><w:charset w:val="00"/>'
-                 '<w:family w:val="roman"/><w:pitch w:val="variable"/></w:font>')
+        fonts.append(
+            f'<w:font w:name="{name}"><w:altName w:val="{alt}"/><w:charset w:val="86"/>'
+            f'<w:family w:val="{fam}"/><w:pitch w:val="variable"/></w:font>'
+        )
+    fonts.append(
+        f'<w:font w:name="{LATIN}"><w:panose1 w:val="02020603050405020304"/><w:charset w:val="00"/>'
+        '<w:family w:val="roman"/><w:pitch w:val="variable"/></w:font>'
+    )
     return f'{XML_DECL}<w:fonts xmlns:w="{W_NS}">{"".join(fonts)}</w:fonts>'
 
 
@@ -647,20 +769,26 @@ def _footer_xml(odd: bool) -> str:
     ind = '<w:ind w:rightChars="100" w:right="280"/>' if odd else '<w:ind w:leftChars="100" w:left="280"/>'
     jc = "right" if odd else "left"
     dash = '<w:r><w:rPr><w:rFonts w:hint="eastAsia"/></w:rPr><w:t xml:space="preserve">{}</w:t></w:r>'
-    field_runs = ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-                  '<w:r><w:instrText xml:space="preserve"> PAGE </w:instrText></w:r>'
-                  '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
-                  '<w:r><w:fldChar w:fldCharType="end"/></w:r>')
-    return (f'{XML_DECL}<w:ftr xmlns:w="{W_NS}" xmlns:r="{R_NS}"><w:p><w:pPr><w:pStyle w:val="Footer"/>'
-            f'{ind}<w:jc w:val="{jc}"/></w:pPr>{dash.format("— ")}{field_runs}{dash.format(" —")}</w:p></w:ftr>')
+    field_runs = (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        '<w:r><w:instrText xml:space="preserve"> PAGE </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+    return (
+        f'{XML_DECL}<w:ftr xmlns:w="{W_NS}" xmlns:r="{R_NS}"><w:p><w:pPr><w:pStyle w:val="Footer"/>'
+        f'{ind}<w:jc w:val="{jc}"/></w:pPr>{dash.format("— ")}{field_runs}{dash.format(" —")}</w:p></w:ftr>'
+    )
 
 
-SECT_PR = (f'<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterOdd"/>'
-           f'<w:footerReference w:type="even" r:id="rIdFooterEven"/>'
-           f'<w:pgSz w:w="{PAGE_W}" w:h="{PAGE_H}"/>'
-           f'<w:pgMar w:top="{MARGIN_TOP}" w:right="{MARGIN_RIGHT}" w:bottom="{MARGIN_BOTTOM}" '
-           f'w:left="{MARGIN_LEFT}" w:header="{HEADER_DIST}" w:footer="{FOOTER_DIST}" w:gutter="0"/>'
-           f'<w:cols w:space="425"/><w:docGrid w:linePitch="{LINE}"/></w:sectPr>')
+SECT_PR = (
+    f'<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterOdd"/>'
+    f'<w:footerReference w:type="even" r:id="rIdFooterEven"/>'
+    f'<w:pgSz w:w="{PAGE_W}" w:h="{PAGE_H}"/>'
+    f'<w:pgMar w:top="{MARGIN_TOP}" w:right="{MARGIN_RIGHT}" w:bottom="{MARGIN_BOTTOM}" '
+    f'w:left="{MARGIN_LEFT}" w:header="{HEADER_DIST}" w:footer="{FOOTER_DIST}" w:gutter="0"/>'
+    f'<w:cols w:space="425"/><w:docGrid w:linePitch="{LINE}"/></w:sectPr>'
+)
 DOC_HEAD = f'{XML_DECL}<w:document xmlns:w="{W_NS}" xmlns:r="{R_NS}"><w:body>'
 DOC_TAIL = f"{SECT_PR}</w:body></w:document>"
 
@@ -669,45 +797,64 @@ _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 
 
 def _static_parts() -> dict[str, str]:
-    overrides = [("/word/document.xml", _CT + "document.main+xml"), ("/word/styles.xml", _CT + "styles+xml"),
-                 ("/word/settings.xml", _CT + "settings+xml"), ("/word/fontTable.xml", _CT + "fontTable+xml"),
-                 ("/word/footer1.xml", _CT + "footer+xml"), ("/word/footer2.xml", _CT + "footer+xml"),
-                 ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
-                 ("/docProps/app.xml", "application/vnd.openxmlformats-officedocument.extended-properties+xml")]
-    types = ("".join(f'<Override PartName="{p}" ContentType="{t}"/>' for p, t in overrides))
-    content_types = (f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                     '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                     f'<Default Extension="xml" ContentType="application/xml"/>{types}</Types>')
-    pkg_rels = (f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                f'<Relationship Id="rId1" Type="{_REL}officeDocument" Target="word/document.xml"/>'
-                '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/'
-                'metadata/core-properties" Target="docProps/core.xml"/>'
-                f'<Relationship Id="rId3" Type="{_REL}extended-properties" Target="docProps/app.xml"/>'
-                "</Relationships>")
-    doc_rels = (f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                f'<Relationship Id="rIdStyles" Type="{_REL}styles" Target="styles.xml"/>'
-                f'<Relationship Id="rIdSettings" Type="{_REL}settings" Target="settings.xml"/>'
-                f'<Relationship Id="rIdFonts" Type="{_REL}fontTable" Target="fontTable.xml"/>'
-                f'<Relationship Id="rIdFooterOdd" Type="{_REL}footer" Target="footer1.xml"/>'
-                f'<Relationship Id="rIdFooterEven" Type="{_REL}footer" Target="footer2.xml"/>'
-                "</Relationships>")
-    app = (f'{XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-           "<Application>gkreport</Application></Properties>")
+    overrides = [
+        ("/word/document.xml", _CT + "document.main+xml"),
+        ("/word/styles.xml", _CT + "styles+xml"),
+        ("/word/settings.xml", _CT + "settings+xml"),
+        ("/word/fontTable.xml", _CT + "fontTable+xml"),
+        ("/word/footer1.xml", _CT + "footer+xml"),
+        ("/word/footer2.xml", _CT + "footer+xml"),
+        ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
+        ("/docProps/app.xml", "application/vnd.openxmlformats-officedocument.extended-properties+xml"),
+    ]
+    types = "".join(f'<Override PartName="{p}" ContentType="{t}"/>' for p, t in overrides)
+    content_types = (
+        f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        f'<Default Extension="xml" ContentType="application/xml"/>{types}</Types>'
+    )
+    pkg_rels = (
+        f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}officeDocument" Target="word/document.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/'
+        'metadata/core-properties" Target="docProps/core.xml"/>'
+        f'<Relationship Id="rId3" Type="{_REL}extended-properties" Target="docProps/app.xml"/>'
+        "</Relationships>"
+    )
+    doc_rels = (
+        f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rIdStyles" Type="{_REL}styles" Target="styles.xml"/>'
+        f'<Relationship Id="rIdSettings" Type="{_REL}settings" Target="settings.xml"/>'
+        f'<Relationship Id="rIdFonts" Type="{_REL}fontTable" Target="fontTable.xml"/>'
+        f'<Relationship Id="rIdFooterOdd" Type="{_REL}footer" Target="footer1.xml"/>'
+        f'<Relationship Id="rIdFooterEven" Type="{_REL}footer" Target="footer2.xml"/>'
+        "</Relationships>"
+    )
+    app = (
+        f'{XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+        "<Application>gkreport</Application></Properties>"
+    )
     return {
-        "[Content_Types].xml": content_types, "_rels/.rels": pkg_rels,
-        "word/_rels/document.xml.rels": doc_rels, "word/styles.xml": _styles_xml(),
-        "word/settings.xml": _settings_xml(), "word/fontTable.xml": _font_table_xml(),
-        "word/footer1.xml": _footer_xml(True), "word/footer2.xml": _footer_xml(False),
+        "[Content_Types].xml": content_types,
+        "_rels/.rels": pkg_rels,
+        "word/_rels/document.xml.rels": doc_rels,
+        "word/styles.xml": _styles_xml(),
+        "word/settings.xml": _settings_xml(),
+        "word/fontTable.xml": _font_table_xml(),
+        "word/footer1.xml": _footer_xml(True),
+        "word/footer2.xml": _footer_xml(False),
         "docProps/app.xml": app,
     }
 
 
 def _core_xml(title: str, author: str) -> str:
-    return (f'{XML_DECL}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
-            'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            f"<dc:title>{escape(_clean(title))}</dc:title><dc:creator>{escape(_clean(author))}</dc:creator>"
-            "</cp:coreProperties>")
+    return (
+        f'{XML_DECL}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+        'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{escape(_clean(title))}</dc:title><dc:creator>{escape(_clean(author))}</dc:creator>"
+        "</cp:coreProperties>"
+    )
 
 
 _ZIP_DATE = (2000, 1, 1, 0, 0, 0)  # fixed: the same report gives the same bytes
@@ -735,8 +882,12 @@ def _static_zip() -> bytes:
 def _run_xml(run: Run) -> str:
     rpr = ""
     if run.style or run.mark:
-        rpr = ("<w:rPr>" + (f'<w:rStyle w:val="{run.style}"/>' if run.style else "")
-               + ('<w:highlight w:val="yellow"/>' if run.mark else "") + "</w:rPr>")
+        rpr = (
+            "<w:rPr>"
+            + (f'<w:rStyle w:val="{run.style}"/>' if run.style else "")
+            + ('<w:highlight w:val="yellow"/>' if run.mark else "")
+            + "</w:rPr>"
+        )
     text = "<w:br/>".join(f'<w:t xml:space="preserve">{escape(line)}</w:t>' for line in run.text.split("\n"))
     return f"<w:r>{rpr}{text}</w:r>"
 
@@ -751,7 +902,7 @@ def _par_xml(p: Par) -> str:
         ppr += f'<w:ind w:rightChars="{p.right[0]}" w:right="{p.right[1]}"/>'
     if p.align:
         ppr += f'<w:jc w:val="{p.align}"/>'
-    return f'<w:p><w:pPr>{ppr}</w:pPr>{"".join(_run_xml(r) for r in p.runs)}</w:p>'
+    return f"<w:p><w:pPr>{ppr}</w:pPr>{''.join(_run_xml(r) for r in p.runs)}</w:p>"
 
 
 def _table_chunks(form: Form, table_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -885,7 +1036,7 @@ def build_plain(report: Report) -> DocxDocument:
             cell = grid_cells[gcell.row][gcell.col]
             if gcell.merged:
                 cell = cell.merge(grid_cells[gcell.row + gcell.rowspan - 1][gcell.col + gcell.colspan - 1])
-            cell.width = Twips(sum(spec.widths[gcell.col:gcell.col + gcell.colspan]))
+            cell.width = Twips(sum(spec.widths[gcell.col : gcell.col + gcell.colspan]))
             cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
             style, indent = _cell_style(gcell, spec.grid.table, spec.size)
             p = cell.paragraphs[0]
@@ -917,8 +1068,10 @@ class StrictRefusal(Exception):
     def __init__(self, unit_name: str, count: int):
         self.unit_name = unit_name
         self.count = count
-        super().__init__(f"“{unit_name}”的统计表仍有{count}处错误，未生成年度报告。"
-                         "请更正统计表后重新审核；如需先生成带审核提示的草稿，请不要使用严格模式。")
+        super().__init__(
+            f"“{unit_name}”的统计表仍有{count}处错误，未生成年度报告。"
+            "请更正统计表后重新审核；如需先生成带审核提示的草稿，请不要使用严格模式。"
+        )
 
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -945,8 +1098,9 @@ def _safe_name(stem: str) -> str:
 
 def report_docx_name(unit: Unit) -> str:
     """``<单位><年度>年政府信息公开工作年度报告.docx``, safe as a file name on every system."""
-    title = unit.form.report_title.format(unit=S.unit_name(unit) or "未命名单位",
-                                          year=unit.year if unit.year is not None else "")
+    title = unit.form.report_title.format(
+        unit=S.unit_name(unit) or "未命名单位", year=unit.year if unit.year is not None else ""
+    )
     return _safe_name(title) + ".docx"
 
 
@@ -957,8 +1111,9 @@ def _target(unit: Unit, path: Path | str) -> Path:
     return p
 
 
-def write_unit_docx(unit: Unit, path: Path | str, *, strict: bool = False,
-                    wording: S.Wording | Path | str | None = None) -> Path:
+def write_unit_docx(
+    unit: Unit, path: Path | str, *, strict: bool = False, wording: S.Wording | Path | str | None = None
+) -> Path:
     """Write one unit's annual report; ``path`` is the .docx file or a folder for it.
 
     Errors are never hidden: a unit with 错误 findings gets a red 审核提示 above the title
@@ -985,8 +1140,9 @@ def _add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def sum_units(units: Sequence[Unit], unit_name: str, *, meta: dict | None = None,
-              narrative: dict | None = None) -> Unit:
+def sum_units(
+    units: Sequence[Unit], unit_name: str, *, meta: dict | None = None, narrative: dict | None = None
+) -> Unit:
     """The aggregate unit: values summed cell by cell (blank + blank = blank, otherwise blank = 0)."""
     if not units:
         raise ValueError("没有可汇总的单位。")
@@ -1013,13 +1169,27 @@ def sum_units(units: Sequence[Unit], unit_name: str, *, meta: dict | None = None
     if fee is not None:
         agg_meta["processing_fee"] = fee
     agg_meta.update(meta or {})
-    return Unit(file=Path(f"{unit_name}.xlsx"), form=form, unit=unit_name, year=year, values=values,
-                meta=agg_meta, narrative=dict(narrative or {}))
+    return Unit(
+        file=Path(f"{unit_name}.xlsx"),
+        form=form,
+        unit=unit_name,
+        year=year,
+        values=values,
+        meta=agg_meta,
+        narrative=dict(narrative or {}),
+    )
 
 
-def write_summary_docx(units: Sequence[Unit], unit_name: str, path: Path | str, *,
-                       wording: S.Wording | Path | str | None = None, strict: bool = False,
-                       meta: dict | None = None, narrative: dict | None = None) -> Path:
+def write_summary_docx(
+    units: Sequence[Unit],
+    unit_name: str,
+    path: Path | str,
+    *,
+    wording: S.Wording | Path | str | None = None,
+    strict: bool = False,
+    meta: dict | None = None,
+    narrative: dict | None = None,
+) -> Path:
     """The aggregate report (e.g. the district government's own) from the summed tables.
 
     ``meta`` / ``narrative`` give the aggregate's own 成文日期, contact details and text; what

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import os
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ BUILTIN_DIR = Path(__file__).with_name("forms")
 
 VALUE_TYPES = ("int", "signed_int", "decimal")
 
+
 class SpecError(Exception):
     """A form spec file is broken; the message names the file and the item."""
+
 
 @dataclass(frozen=True)
 class Node:
@@ -55,6 +57,7 @@ class Node:
     def has_value(self) -> bool:
         return not self.heading or self.subtotal is not None
 
+
 @dataclass(frozen=True)
 class Cell:
     """One number of the form, addressed as ``<table>.<row>.<column>``."""
@@ -66,6 +69,7 @@ class Cell:
     type: str  # int / signed_int / decimal
     unit: str
     optional: bool = False  # only present in some layouts (subtotal rows)
+
 
 @dataclass(frozen=True, eq=False)  # identity hash: a loaded table is a cache key
 class Table:
@@ -116,13 +120,16 @@ class Table:
 
     def header_depth(self) -> int:
         """Number of header rows needed to show the column tree."""
+
         def depth(n: Node) -> int:
             return 1 + max((depth(self.columns[c]) for c in n.children), default=0)
+
         return max((depth(n) for n in self.columns.values() if n.parent is None), default=1)
 
     def row_depth(self) -> int:
         """Number of label columns needed to show the row tree (official merged layout)."""
         return max((n.level for n in self.rows.values()), default=0) + 1
+
 
 @dataclass(frozen=True)
 class Field:
@@ -133,6 +140,7 @@ class Field:
     aliases: tuple[str, ...] = ()
     hint: str | None = None
 
+
 @dataclass(frozen=True)
 class Section:
     id: str
@@ -142,6 +150,7 @@ class Section:
     required: bool = False
     aliases: tuple[str, ...] = ()
     hint: str | None = None
+
 
 @dataclass(frozen=True, eq=False)  # identity hash: a loaded form is a cache key
 class Form:
@@ -180,7 +189,9 @@ class Form:
         first, last = self.years
         return (first is None or year >= first) and (last is None or year <= last)
 
+
 # --------------------------------------------------------------------------- loading
+
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
     if value is None:
@@ -188,6 +199,7 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         return tuple(str(v) for v in value)
     return (str(value),)
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
@@ -198,6 +210,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise SpecError(f"表样定义文件 {path} 缺少 id")
     return data
 
+
 def form_dirs(extra: list[Path] | None = None) -> list[Path]:
     dirs = [BUILTIN_DIR]
     env = os.environ.get("GKREPORT_FORMS")
@@ -205,6 +218,7 @@ def form_dirs(extra: list[Path] | None = None) -> list[Path]:
         dirs += [Path(p) for p in env.split(os.pathsep) if p]
     dirs += list(extra or [])
     return dirs
+
 
 def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
     """Form id → spec file; later folders override earlier ones."""
@@ -219,6 +233,7 @@ def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
 def _spec_id(path: str, mtime: float) -> str:
     return str(_read_yaml(Path(path))["id"])
 
+
 class _Builder:
     """Flattens one table's nested row/column lists into Nodes."""
 
@@ -232,8 +247,13 @@ class _Builder:
     def nodes(self, items: list[dict[str, Any]], axis: str, unit: str | None = None) -> dict[str, Node]:
         out: dict[str, Node] = {}
 
-        def walk(item: dict[str, Any], parent: Node | None, level: int,
-                 path: tuple[str, ...], columns: tuple[str, ...] | None) -> None:
+        def walk(
+            item: dict[str, Any],
+            parent: Node | None,
+            level: int,
+            path: tuple[str, ...],
+            columns: tuple[str, ...] | None,
+        ) -> None:
             if not isinstance(item, dict) or "id" not in item or "label" not in item:
                 raise self.fail(f"{axis} 项缺少 id 或 label：{item!r}")
             nid = str(item["id"])
@@ -248,14 +268,22 @@ class _Builder:
             if typ is not None and typ not in VALUE_TYPES:
                 raise self.fail(f"“{nid}” 的 type “{typ}” 不是 {VALUE_TYPES} 之一")
             node = Node(
-                id=nid, label=label, aliases=_as_tuple(item.get("aliases")),
+                id=nid,
+                label=label,
+                aliases=_as_tuple(item.get("aliases")),
                 parent=parent.id if parent else None,
                 children=tuple(str(k["id"]) for k in kids if isinstance(k, dict) and "id" in k),
-                level=level, heading=bool(item.get("heading", False)),
-                subtotal=item.get("subtotal"), caption=caption, kind=item.get("kind"),
-                sum_of=_as_tuple(item.get("sum_of")), dedup_of=_as_tuple(item.get("dedup_of")),
+                level=level,
+                heading=bool(item.get("heading", False)),
+                subtotal=item.get("subtotal"),
+                caption=caption,
+                kind=item.get("kind"),
+                sum_of=_as_tuple(item.get("sum_of")),
+                dedup_of=_as_tuple(item.get("dedup_of")),
                 unit=item.get("unit") or (parent.unit if parent else unit),
-                type=typ, columns=cols, path=own_path,
+                type=typ,
+                columns=cols,
+                path=own_path,
             )
             out[nid] = node
             for kid in kids:
@@ -294,16 +322,27 @@ class _Builder:
                     continue
                 cid = f"{self.table_id}.{r.id}.{c.id}"
                 cells[cid] = Cell(
-                    id=cid, table=self.table_id, row=r.id, column=c.id,
+                    id=cid,
+                    table=self.table_id,
+                    row=r.id,
+                    column=c.id,
                     type=c.type or r.type or "int",
                     unit=c.unit or r.unit or unit,
                     optional=r.subtotal == "optional",
                 )
         return Table(
-            id=self.table_id, title=str(raw["title"]), rows=rows, columns=columns, cells=cells,
-            aliases=_as_tuple(raw.get("aliases")), unit=unit,
-            label_header=raw.get("label_header"), unit_header=raw.get("unit_header"),
-            corner=raw.get("corner"), subtitle=raw.get("subtitle"), footnote=raw.get("footnote"),
+            id=self.table_id,
+            title=str(raw["title"]),
+            rows=rows,
+            columns=columns,
+            cells=cells,
+            aliases=_as_tuple(raw.get("aliases")),
+            unit=unit,
+            label_header=raw.get("label_header"),
+            unit_header=raw.get("unit_header"),
+            corner=raw.get("corner"),
+            subtitle=raw.get("subtitle"),
+            footnote=raw.get("footnote"),
             layout=self._layout(raw.get("layout", "tree")),
         )
 
@@ -311,6 +350,7 @@ class _Builder:
         if layout not in ("tree", "blocks", "list"):
             raise self.fail(f"layout “{layout}” 不是 tree、blocks、list 之一")
         return layout
+
 
 def _replace_rows(items: list[dict[str, Any]], replacements: dict[str, dict[str, Any]]) -> list:
     out = []
@@ -323,6 +363,7 @@ def _replace_rows(items: list[dict[str, Any]], replacements: dict[str, dict[str,
             item["children"] = _replace_rows(item["children"], replacements)
         out.append(item)
     return out
+
 
 def _resolve(raw: dict[str, Any], path: Path, files: dict[str, Path], seen: tuple[str, ...]) -> dict:
     """Expand ``same_as`` references to other forms' tables and metadata."""
@@ -353,6 +394,7 @@ def _resolve(raw: dict[str, Any], path: Path, files: dict[str, Path], seen: tupl
     raw["tables"] = tables
     return raw
 
+
 def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
     path = Path(path)
     raw = _read_yaml(path)
@@ -370,17 +412,28 @@ def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
     if not tables:
         raise SpecError(f"表样定义文件 {path.name}：没有定义任何表")
     metadata = tuple(
-        Field(id=str(f["id"]), label=str(f["label"]), type=f.get("type", "text"),
-              required=bool(f.get("required", False)), aliases=_as_tuple(f.get("aliases")),
-              hint=f.get("hint"))
+        Field(
+            id=str(f["id"]),
+            label=str(f["label"]),
+            type=f.get("type", "text"),
+            required=bool(f.get("required", False)),
+            aliases=_as_tuple(f.get("aliases")),
+            hint=f.get("hint"),
+        )
         for f in raw.get("metadata") or []
     )
     if not any(f.id == "unit" for f in metadata) or not any(f.id == "year" for f in metadata):
         raise SpecError(f"表样定义文件 {path.name}：metadata 必须包含 unit 和 year")
     sections = tuple(
-        Section(id=str(s["id"]), heading=str(s["heading"]), kind=s.get("kind", "text"),
-                table=s.get("table"), required=bool(s.get("required", False)),
-                aliases=_as_tuple(s.get("aliases")), hint=s.get("hint"))
+        Section(
+            id=str(s["id"]),
+            heading=str(s["heading"]),
+            kind=s.get("kind", "text"),
+            table=s.get("table"),
+            required=bool(s.get("required", False)),
+            aliases=_as_tuple(s.get("aliases")),
+            hint=s.get("hint"),
+        )
         for s in raw.get("sections") or []
     )
     for s in sections:
@@ -388,23 +441,33 @@ def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
             raise SpecError(f"表样定义文件 {path.name}：章节“{s.id}”引用了不存在的表“{s.table}”")
     years = raw.get("years") or [None, None]
     form = Form(
-        id=str(raw["id"]), name=str(raw.get("name", raw["id"])),
+        id=str(raw["id"]),
+        name=str(raw.get("name", raw["id"])),
         short_name=str(raw.get("short_name", raw.get("name", raw["id"]))),
-        years=(years[0], years[1]), tables=tables, metadata=metadata, sections=sections,
+        years=(years[0], years[1]),
+        tables=tables,
+        metadata=metadata,
+        sections=sections,
         report_title=str(raw.get("report_title", "{unit}{year}年政府信息公开工作年度报告")),
         xlsx_title=str(raw.get("xlsx_title", "{unit}{year}年政府信息公开工作情况统计表")),
-        deadline=raw.get("deadline"), superseded_by=raw.get("superseded_by"),
+        deadline=raw.get("deadline"),
+        superseded_by=raw.get("superseded_by"),
         foreign_labels=_as_tuple(raw.get("foreign_labels")),
-        rules=tuple(raw.get("rules") or ()), path=path, spec_hash=digest, raw=raw,
+        rules=tuple(raw.get("rules") or ()),
+        path=path,
+        spec_hash=digest,
+        raw=raw,
     )
     from .rules import lint_form  # lazy: rules imports this module
 
     lint_form(form)
     return form
 
-@lru_cache(maxsize=None)
+
+@cache
 def _load_cached(path: str, mtime: float, dirs: tuple[str, ...]) -> Form:
     return load_form_file(Path(path), spec_files([Path(d) for d in dirs]))
+
 
 def load_form(form_id: str, extra_dirs: list[Path] | None = None) -> Form:
     files = spec_files(extra_dirs)
@@ -412,6 +475,7 @@ def load_form(form_id: str, extra_dirs: list[Path] | None = None) -> Form:
         raise SpecError(f"没有表样“{form_id}”，可用的表样：{'、'.join(sorted(files))}")
     p = files[form_id]
     return _load_cached(str(p), p.stat().st_mtime, tuple(str(d) for d in extra_dirs or ()))
+
 
 def form_from_path(form_id: str, path: str) -> Form:
     """The loaded form of a spec file (cached), e.g. for a Unit arriving from another process."""

@@ -14,14 +14,35 @@ import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "「": '"', "」": '"',
-                         "『": '"', "』": '"', "〔": "[", "〕": "]", "【": "[", "】": "]",
-                         "—": "-", "－": "-", "–": "-", "﹙": "(", "﹚": ")"})
+_QUOTES = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‘": "'",
+        "’": "'",
+        "「": '"',
+        "」": '"',
+        "『": '"',
+        "』": '"',
+        "〔": "[",
+        "〕": "]",
+        "【": "[",
+        "】": "]",
+        "—": "-",
+        "－": "-",
+        "–": "-",
+        "﹙": "(",
+        "﹚": ")",
+    }
+)
 _INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\xad]+")
 _ARABIC_NUM = re.compile(r"^(\d{1,2})[、.,，:]")
 _HAN_NUM = re.compile(r"^([一二三四五六七八九十]{1,3})[.,，、]")
 _QIZHONG = re.compile(r"^其中[:]?")
-_LEADING_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]{1,3}、|\([一二三四五六七八九十]{1,3}\)|\d{1,2}\.|\(\d{1,2}\))")
+_LEADING_NUMBERING = re.compile(
+    r"^(?:[一二三四五六七八九十]{1,3}、|\([一二三四五六七八九十]{1,3}\)|\d{1,2}\.|\(\d{1,2}\))"
+)
 _TRAILING_NOTE = re.compile(r"\([^()]*\)$")
 
 
@@ -61,6 +82,8 @@ def looks_like_number(text: str) -> bool:
     s = unicodedata.normalize("NFKC", text).strip()
     if not s:
         return False
-    if re.fullmatch(r"[约近超逾大概]{0,2}[+\-−]?[\d,.]+(人次|万元|条|件|次|篇|个|人|元|项|家|余|多)?", s.replace(" ", "")):
+    if re.fullmatch(
+        r"[约近超逾大概]{0,2}[+\-−]?[\d,.]+(人次|万元|条|件|次|篇|个|人|元|项|家|余|多)?", s.replace(" ", "")
+    ):
         return True
     return s in ("-", "—", "/", "无", "－", "——", "/")

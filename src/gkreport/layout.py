@@ -77,8 +77,7 @@ def _column_headers(table: Table, cells: list[GridCell], first_col: int) -> tupl
         under = table.leaves("column", node.id)
         col = index[under[0]]
         rowspan = 1 if node.children else depth - d
-        cells.append(GridCell(d, col, "header", node.label, rowspan=rowspan, colspan=len(under),
-                              node=node.id, level=d))
+        cells.append(GridCell(d, col, "header", node.label, rowspan=rowspan, colspan=len(under), node=node.id, level=d))
         for k in node.children:
             place(table.columns[k], d + 1)
 
@@ -93,8 +92,9 @@ def _tree(table: Table) -> Grid:
     cells: list[GridCell] = []
     depth, leaves = _column_headers(table, cells, label_cols)
     if label_cols:
-        cells.append(GridCell(0, 0, "corner", table.corner or table.label_header or "",
-                              rowspan=depth, colspan=label_cols))
+        cells.append(
+            GridCell(0, 0, "corner", table.corner or table.label_header or "", rowspan=depth, colspan=label_cols)
+        )
     # a row gets a line of its own when it is a leaf or carries a value besides its items
     own_line = [n for n in table.rows.values() if not n.children or not n.heading]
     line_of = {n.id: depth + i for i, n in enumerate(own_line)}
@@ -111,15 +111,28 @@ def _tree(table: Table) -> Grid:
         r = lines[0]
         if label_cols:
             if node.id not in line_of:
-                cells.append(GridCell(r, node.level, "label", node.label, rowspan=len(lines),
-                                      node=node.id, level=node.level))
+                cells.append(
+                    GridCell(r, node.level, "label", node.label, rowspan=len(lines), node=node.id, level=node.level)
+                )
             else:
-                cells.append(GridCell(r, node.level, "label", node.label,
-                                      colspan=label_cols - node.level, node=node.id, level=node.level))
+                cells.append(
+                    GridCell(
+                        r,
+                        node.level,
+                        "label",
+                        node.label,
+                        colspan=label_cols - node.level,
+                        node=node.id,
+                        level=node.level,
+                    )
+                )
         if node.id in line_of and node.has_value:
             for cid in table.row_columns(node.id):
-                cells.append(GridCell(r, col_of[cid], "value", cell_id=f"{table.id}.{node.id}.{cid}",
-                                      node=node.id, level=node.level))
+                cells.append(
+                    GridCell(
+                        r, col_of[cid], "value", cell_id=f"{table.id}.{node.id}.{cid}", node=node.id, level=node.level
+                    )
+                )
     lines = own_line
     return Grid(table, depth + len(lines), label_cols + len(leaves), depth, label_cols, cells)
 
@@ -147,8 +160,9 @@ def _blocks(table: Table) -> Grid:
             cells.append(GridCell(r, 0, "label", m.label, node=m.id, level=m.level))
             k = 1
             for cid, span in zip(table.row_columns(m.id), spans):
-                cells.append(GridCell(r, k, "value", colspan=span, cell_id=f"{table.id}.{m.id}.{cid}",
-                                      node=m.id, level=m.level))
+                cells.append(
+                    GridCell(r, k, "value", colspan=span, cell_id=f"{table.id}.{m.id}.{cid}", node=m.id, level=m.level)
+                )
                 k += span
             r += 1
     return Grid(table, r, n_cols, 0, 1, cells)
@@ -169,8 +183,11 @@ def _list(table: Table) -> Grid:
             if table.unit_header:
                 cells.append(GridCell(r, 1, "unit", node.unit or table.unit, node=node.id, level=node.level))
             for i, cid in enumerate(table.row_columns(node.id)):
-                cells.append(GridCell(r, first + i, "value", cell_id=f"{table.id}.{node.id}.{cid}",
-                                      node=node.id, level=node.level))
+                cells.append(
+                    GridCell(
+                        r, first + i, "value", cell_id=f"{table.id}.{node.id}.{cid}", node=node.id, level=node.level
+                    )
+                )
     return Grid(table, 1 + len(table.rows), first + len(leaves), 1, first, cells)
 
 

@@ -618,7 +618,7 @@ class Journal:
         if self._fh is None:
             created = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "ab")
+            self._fh = open(self.path, "ab")  # noqa: SIM115 - held open for the whole send
             if not created and self.path.stat().st_size:
                 with open(self.path, "rb") as fh:
                     fh.seek(-1, os.SEEK_END)
@@ -663,7 +663,7 @@ def journal_lock(year_dir: Path) -> Iterator[None]:
     """Only one sender per year folder; the OS drops the lock when the process dies."""
     path = Path(year_dir) / LOCK_NAME
     try:
-        fh = open(path, "a+b")
+        fh = open(path, "a+b")  # noqa: SIM115 - the lock lives as long as the context
     except OSError as exc:
         raise MailError(f"无法在 {year_dir} 中写文件（{exc.strerror or exc}），请检查文件夹权限。") from None
     try:

@@ -67,7 +67,7 @@ class Unit:
     """One reporting unit's workbook as read: values by cell id, with locations."""
 
     file: Path
-    form: "Form"
+    form: Form
     unit: str | None = None
     year: int | None = None
     values: dict[str, Value] = field(default_factory=dict)  # cell id → value (None = blank)

@@ -22,9 +22,11 @@ from .fileio import atomic_write_bytes
 
 FONTCONFIG_DIR = Path(__file__).with_name("fontconfig")
 
-_INSTALL_HINT = ("请先安装 LibreOffice（Debian/Ubuntu：apt-get install libreoffice-writer-nogui；"
-                 "Windows/macOS：从 https://www.libreoffice.org 下载安装），"
-                 "或用环境变量 GKREPORT_SOFFICE 指明 soffice 程序的位置；也可以不生成 PDF，只生成 Word 文档。")
+_INSTALL_HINT = (
+    "请先安装 LibreOffice（Debian/Ubuntu：apt-get install libreoffice-writer-nogui；"
+    "Windows/macOS：从 https://www.libreoffice.org 下载安装），"
+    "或用环境变量 GKREPORT_SOFFICE 指明 soffice 程序的位置；也可以不生成 PDF，只生成 Word 文档。"
+)
 
 
 class PdfError(RuntimeError):
@@ -52,7 +54,7 @@ def find_soffice() -> str | None:
         if found:
             return found
     candidates = [Path("/Applications/LibreOffice.app/Contents/MacOS/soffice")]
-    for base in (os.environ.get("ProgramFiles"), os.environ.get("ProgramFiles(x86)")):
+    for base in (os.environ.get("PROGRAMFILES"), os.environ.get("PROGRAMFILES(X86)")):
         if base:
             candidates.append(Path(base) / "LibreOffice" / "program" / "soffice.exe")
     candidates += sorted(Path("/opt").glob("libreoffice*/program/soffice"))
@@ -76,9 +78,12 @@ def _outdir(p: Path, where: Callable[[Path], Path] | Path | str | None) -> Path:
     return Path(where)
 
 
-def convert_to_pdf(docx_paths: Sequence[Path | str],
-                   outdir_for_each: Callable[[Path], Path] | Path | str | None = None, *,
-                   timeout: float | None = None) -> list[Path | None]:
+def convert_to_pdf(
+    docx_paths: Sequence[Path | str],
+    outdir_for_each: Callable[[Path], Path] | Path | str | None = None,
+    *,
+    timeout: float | None = None,
+) -> list[Path | None]:
     """Convert .docx files to PDF in one LibreOffice run; returns the PDF paths in input order.
 
     ``outdir_for_each`` says where each PDF goes: None (default) next to its .docx, a folder
@@ -109,9 +114,21 @@ def convert_to_pdf(docx_paths: Sequence[Path | str],
             q = indir / f"{i:05d}.docx"
             shutil.copyfile(p, q)
             inputs.append(str(q))
-        cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--invisible", "--nologo",
-               "--norestore", "--nodefault", "--nolockcheck", "--convert-to", "pdf:writer_pdf_Export",
-               "--outdir", str(outdir), *inputs]
+        cmd = [
+            exe,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--invisible",
+            "--nologo",
+            "--norestore",
+            "--nodefault",
+            "--nolockcheck",
+            "--convert-to",
+            "pdf:writer_pdf_Export",
+            "--outdir",
+            str(outdir),
+            *inputs,
+        ]
         stderr = _run(cmd, limit, len(paths))
         for i, target in enumerate(targets):
             produced = outdir / f"{i:05d}.pdf"
@@ -145,6 +162,8 @@ def _run(cmd: list[str], limit: float, n: int) -> str:
         else:
             proc.kill()
         proc.communicate()
-        raise PdfUnavailable(f"LibreOffice 在 {limit:.0f} 秒内没有完成 {n} 个文件的 PDF 转换，已停止。"
-                       "请检查是否有 LibreOffice 窗口在等待操作，或分批转换。") from None
+        raise PdfUnavailable(
+            f"LibreOffice 在 {limit:.0f} 秒内没有完成 {n} 个文件的 PDF 转换，已停止。"
+            "请检查是否有 LibreOffice 窗口在等待操作，或分批转换。"
+        ) from None
     return err.decode("utf-8", "replace")

@@ -31,12 +31,13 @@ import time
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .form import Cell, Form, Table, load_forms
 from .labels import core, looks_like_number, norm, similar
@@ -95,20 +96,20 @@ class Sheet:
 # workbook (10–100 KB, a few hundred cells) and far below what would exhaust an office PC; a file
 # beyond one is refused with a Chinese message before the parsers allocate anything for it.
 
-MAX_FILE_BYTES = 50 * 2**20        # the file itself: real workbooks are 10 KB–2 MB, 10 MB with pictures
-MAX_ZIP_MEMBERS = 2_000            # parts of an .xlsx/.ods; real ones have 10–100
-MAX_UNZIPPED_BYTES = 256 * 2**20   # all parts together, uncompressed: zip bombs declare gigabytes
-MAX_PART_BYTES = 64 * 2**20        # one part uncompressed: it is held in memory while it is checked
-MAX_RATIO = 200                    # compression ratio of a part over RATIO_FLOOR: XML packs 5–50×, bombs ~1000×
+MAX_FILE_BYTES = 50 * 2**20  # the file itself: real workbooks are 10 KB–2 MB, 10 MB with pictures
+MAX_ZIP_MEMBERS = 2_000  # parts of an .xlsx/.ods; real ones have 10–100
+MAX_UNZIPPED_BYTES = 256 * 2**20  # all parts together, uncompressed: zip bombs declare gigabytes
+MAX_PART_BYTES = 64 * 2**20  # one part uncompressed: it is held in memory while it is checked
+MAX_RATIO = 200  # compression ratio of a part over RATIO_FLOOR: XML packs 5–50×, bombs ~1000×
 RATIO_FLOOR = 2**20
-MAX_SHEETS = 200                   # sheets of one workbook; a report has 1–10
-MAX_ROWS = 100_000                 # used rows of one sheet; a report needs < 200
-MAX_COLS = 1_000                   # used columns of one sheet; a report needs < 30 (Excel allows 16,384)
-MAX_CELLS = 2_000_000              # rows × columns of one sheet: the readers allocate the whole rectangle
-MAX_MERGED_CELLS = 200_000         # cells covered by merged ranges, within the used area
-READ_TIME_LIMIT = 60.0             # seconds for one file (a normal one takes ~3 ms); 0 turns it off
-MAX_VALUE = 10**12                 # a count or amount past a trillion is a slip or a hostile file (1e308
-                                   # overflows the check engine's floating-point arithmetic)
+MAX_SHEETS = 200  # sheets of one workbook; a report has 1–10
+MAX_ROWS = 100_000  # used rows of one sheet; a report needs < 200
+MAX_COLS = 1_000  # used columns of one sheet; a report needs < 30 (Excel allows 16,384)
+MAX_CELLS = 2_000_000  # rows × columns of one sheet: the readers allocate the whole rectangle
+MAX_MERGED_CELLS = 200_000  # cells covered by merged ranges, within the used area
+READ_TIME_LIMIT = 60.0  # seconds for one file (a normal one takes ~3 ms); 0 turns it off
+MAX_VALUE = 10**12  # a count or amount past a trillion is a slip or a hostile file (1e308
+# overflows the check engine's floating-point arithmetic)
 
 _MB = 2**20
 _INF = float("inf")
@@ -130,8 +131,7 @@ def _time_limit(path: Path, seconds: float | None = None) -> Iterator[None]:
     timer is an interval timer (SIGALRM); an earlier timer and handler are restored afterwards.
     """
     seconds = READ_TIME_LIMIT if seconds is None else seconds
-    if (not seconds or not hasattr(signal, "setitimer")
-            or threading.current_thread() is not threading.main_thread()):
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
@@ -139,8 +139,11 @@ def _time_limit(path: Path, seconds: float | None = None) -> Iterator[None]:
 
     def expired(signum: int, frame: Any) -> None:
         if armed[0]:
-            raise ReadTimeout(f"文件 {path.name} 读取超时（超过 {seconds:g} 秒），可能是异常文件，已停止读取。"
-                              "请用 Excel 或 WPS 打开检查后另存为 .xlsx 再试。", path)
+            raise ReadTimeout(
+                f"文件 {path.name} 读取超时（超过 {seconds:g} 秒），可能是异常文件，已停止读取。"
+                "请用 Excel 或 WPS 打开检查后另存为 .xlsx 再试。",
+                path,
+            )
 
     start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expired)
@@ -169,13 +172,17 @@ def _os_message(path: Path, exc: OSError) -> str:
     """A Chinese message for a file that cannot be opened or read."""
     winerror = getattr(exc, "winerror", None)
     if isinstance(exc, PermissionError) or winerror in (5, 32, 33) or exc.errno in (errno.EACCES, errno.EPERM):
-        return (f"文件 {path.name} 无法打开：没有读取权限，或正被其他程序（如 Excel、WPS）占用。"
-                "请关闭打开该文件的程序后重新运行。")
+        return (
+            f"文件 {path.name} 无法打开：没有读取权限，或正被其他程序（如 Excel、WPS）占用。"
+            "请关闭打开该文件的程序后重新运行。"
+        )
     if isinstance(exc, FileNotFoundError):
         return f"文件 {path.name} 在读取前被移走或删除了，请确认文件仍在文件夹中后重新运行。"
     if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV) or winerror in (21, 23, 1117):
-        return (f"文件 {path.name} 读取失败（磁盘读写错误，错误号 {exc.errno or winerror}）："
-                "可能是 U 盘已拔出或介质损坏，请把文件复制到本机后重新运行。")
+        return (
+            f"文件 {path.name} 读取失败（磁盘读写错误，错误号 {exc.errno or winerror}）："
+            "可能是 U 盘已拔出或介质损坏，请把文件复制到本机后重新运行。"
+        )
     return f"文件 {path.name} 读取失败（系统错误号 {exc.errno or winerror}），请把文件复制到本机后重新运行。"
 
 
@@ -196,8 +203,11 @@ def read_file_bytes(path: Path) -> bytes:
     if not stat.S_ISREG(st.st_mode):
         raise _refuse(path, "不是普通文件（可能是设备、管道或失效的快捷方式），已跳过。")
     if st.st_size > MAX_FILE_BYTES:
-        raise _refuse(path, f"大小为 {st.st_size / _MB:.0f} MB，超过上限 {MAX_FILE_BYTES // _MB} MB"
-                            "（统计表通常不足 1 MB），可能不是统计表或含有大量图片，已拒绝读取。")
+        raise _refuse(
+            path,
+            f"大小为 {st.st_size / _MB:.0f} MB，超过上限 {MAX_FILE_BYTES // _MB} MB"
+            "（统计表通常不足 1 MB），可能不是统计表或含有大量图片，已拒绝读取。",
+        )
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -215,8 +225,9 @@ def read_file_bytes(path: Path) -> bytes:
     if len(data) > MAX_FILE_BYTES:
         raise _refuse(path, f"大小超过上限 {MAX_FILE_BYTES // _MB} MB，已拒绝读取。")
     if len(data) != st.st_size or after.st_size != st.st_size or after.st_mtime_ns != st.st_mtime_ns:
-        raise _refuse(path, "正在被写入或复制（读取时文件大小或修改时间发生了变化），本次未读取；"
-                            "请等复制或保存完成后重新运行。")
+        raise _refuse(
+            path, "正在被写入或复制（读取时文件大小或修改时间发生了变化），本次未读取；请等复制或保存完成后重新运行。"
+        )
     return data
 
 
@@ -230,7 +241,7 @@ def _sniff_text(head: bytes) -> str | None:
     """'html', 'xml2003', 'text' or None for bytes that look like text."""
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
         if head.startswith(bom):
-            text = head[len(bom):].decode(enc, "ignore")
+            text = head[len(bom) :].decode(enc, "ignore")
             break
     else:
         if b"\x00" in head:
@@ -241,15 +252,18 @@ def _sniff_text(head: bytes) -> str | None:
                 break
             except UnicodeDecodeError as exc:  # a cut multi-byte character at the end is fine
                 if exc.start >= len(head) - 4:
-                    text = head[:exc.start].decode(enc, "ignore")
+                    text = head[: exc.start].decode(enc, "ignore")
                     break
         else:
             return None
     low = text.lstrip().lower()
     if "urn:schemas-microsoft-com:office:spreadsheet" in low:
         return "xml2003"
-    if low.startswith(("<!doctype html", "<html", "<table", "<meta", "<head", "<body")) or (
-            low.startswith(("<?xml", "<!--", "<!doctype")) and "<html" in low) or "<html" in low[:512]:
+    if (
+        low.startswith(("<!doctype html", "<html", "<table", "<meta", "<head", "<body"))
+        or (low.startswith(("<?xml", "<!--", "<!doctype")) and "<html" in low)
+        or "<html" in low[:512]
+    ):
         return "html"
     printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
     if text and printable >= 0.95 * len(text):
@@ -261,7 +275,7 @@ def sniff_kind(data: bytes) -> str:
     """What the bytes say the file is (not what its name says)."""
     if not data:
         return "empty"
-    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if data.startswith(_OLE_MAGIC):
         return "ole"
@@ -330,14 +344,14 @@ _NOT_WORKBOOK = {
     "odf": "是 OpenDocument 文字或演示文档，不是电子表格，请放入填好的统计表。",
     "xlsb": "是 Excel 二进制工作簿（.xlsb）格式，本工具不读取该格式，请在 Excel 中另存为 .xlsx 后再试。",
     "html": "实际是网页（HTML）格式，不是 Excel 工作簿（常见于从网站或业务系统导出的“.xls”表格），"
-            "请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
+    "请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
     "xml2003": "是 Excel 2003 XML 表格格式，本工具不读取该格式，请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
     "text": "不是有效的 Excel 工作簿，实际是文本文件（CSV 或制表符分隔的文本），请用 Excel 或 WPS 打开后“另存为” .xlsx 再试。",
     "ole_other": "是 Office 复合文档，但不是 Excel 工作簿，请放入填好的统计表。",
     "encrypted": "设置了打开密码（已加密），无法读取。请在 Excel 或 WPS 中取消密码（文件—信息—保护工作簿—用密码进行加密，"
-                 "清空密码）并保存后再试。",
+    "清空密码）并保存后再试。",
     "xlsx_broken": "已损坏：缺少工作簿主体（xl/workbook.xml），无法读取。请用 Excel 或 WPS 打开修复后另存为 .xlsx 再试；"
-                   "打不开的请向报送单位重新索要。",
+    "打不开的请向报送单位重新索要。",
     "broken": "已损坏，无法读取（文件结构错误）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试；打不开的请向报送单位重新索要。",
     "other": "不是有效的 Excel/WPS 工作簿（可能已损坏或是其他类型的文件），请重新保存为 .xlsx 后再试。",
 }
@@ -364,8 +378,9 @@ class _Cfb:
             raise ValueError("bad sector size")
         self.ss = 1 << shift
         self.nsect = max((len(data) - self.ss) // self.ss, 0)
-        n_dir, n_fat, dir_start, _, _, minifat_start, n_minifat, difat_start, n_difat = \
-            struct.unpack_from("<IIIIIIIII", data, 0x28)
+        n_dir, n_fat, dir_start, _, _, minifat_start, n_minifat, difat_start, n_difat = struct.unpack_from(
+            "<IIIIIIIII", data, 0x28
+        )
         self.cutoff = 4096  # fixed by the format (and by the parser, whatever the header says)
         # a header describing more than the file holds is corrupt (parsers reserve memory by these counts)
         if max(n_dir, n_fat, n_minifat, n_difat) * self.ss > len(data):
@@ -385,7 +400,7 @@ class _Cfb:
             name_len = min(struct.unpack_from("<H", raw, i + 64)[0], 64)
             kind = raw[i + 66]
             start, size, size_high = struct.unpack_from("<III", raw, i + 116)
-            name = raw[i:i + max(name_len - 2, 0)].decode("utf-16-le", "replace").split("\0", 1)[0]
+            name = raw[i : i + max(name_len - 2, 0)].decode("utf-16-le", "replace").split("\0", 1)[0]
             if self.ss == 4096 and size_high:
                 size = 1 << 40  # a 64-bit size: nothing real is that large
             if (kind == 5 or name) and size > len(data):
@@ -403,7 +418,7 @@ class _Cfb:
         off = (s + 1) * self.ss
         if s >= self.nsect or off + self.ss > len(self.data):
             raise ValueError("sector out of range")
-        return self.data[off:off + self.ss]
+        return self.data[off : off + self.ss]
 
     def _chain(self, start: int, fat: list[int] | None = None, read=None, limit: int | None = None) -> bytes:
         fat = self.fat if fat is None else fat
@@ -435,7 +450,7 @@ class _Cfb:
             off = s * 64
             if off + 64 > len(ministream):
                 raise ValueError("mini sector out of range")
-            return ministream[off:off + 64]
+            return ministream[off : off + 64]
 
         return self._chain(start, minifat, mini, limit=size)[:size]
 
@@ -520,8 +535,9 @@ def _check_xls(path: Path, cfb: _Cfb) -> None:
         _check_extent(path, "", rows, cols)
 
 
-def _check_extent(path: Path, sheet: str | Callable[[], str], rows: int, cols: int, where: str = "",
-                  at_least: bool = False) -> None:
+def _check_extent(
+    path: Path, sheet: str | Callable[[], str], rows: int, cols: int, where: str = "", at_least: bool = False
+) -> None:
     """Refuse a sheet whose used area (rows × columns, as the readers allocate it) is beyond the limits."""
     if rows <= MAX_ROWS and cols <= MAX_COLS and rows * cols <= MAX_CELLS:
         return
@@ -529,9 +545,12 @@ def _check_extent(path: Path, sheet: str | Callable[[], str], rows: int, cols: i
     name = f"工作表“{label}”" if label else "工作表"
     far = f"（{'至少' if at_least else '最远'}到 {where} 单元格）" if where else ""
     size = f"{'至少 ' if at_least else ''}{rows} 行 × {cols} 列"
-    raise _refuse(path, f"的{name}数据范围过大{far}：{size}，超过本工具的上限"
-                        f"（{MAX_ROWS} 行、{MAX_COLS} 列、共 {MAX_CELLS} 个单元格）。"
-                        "请删除表格以外多余的行、列和内容后另存再试。")
+    raise _refuse(
+        path,
+        f"的{name}数据范围过大{far}：{size}，超过本工具的上限"
+        f"（{MAX_ROWS} 行、{MAX_COLS} 列、共 {MAX_CELLS} 个单元格）。"
+        "请删除表格以外多余的行、列和内容后另存再试。",
+    )
 
 
 # --------------------------------------------------------------------------- zip containers (.xlsx, .ods)
@@ -539,7 +558,7 @@ def _check_extent(path: Path, sheet: str | Callable[[], str], rows: int, cols: i
 
 def _zip_open(path: Path, data: bytes) -> zipfile.ZipFile:
     """Open the zip after checking its end record: a cut-off file and an entry flood are refused here."""
-    tail = data[-(65535 + 22):]
+    tail = data[-(65535 + 22) :]
     i = tail.rfind(b"PK\x05\x06")
     if i < 0 or len(tail) - i < 22:
         raise _refuse(path, _NOT_WORKBOOK["truncated"])
@@ -552,11 +571,21 @@ def _zip_open(path: Path, data: bytes) -> zipfile.ZipFile:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         infos = z.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error,
-            UnicodeDecodeError, NotImplementedError):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        struct.error,
+        UnicodeDecodeError,
+        NotImplementedError,
+    ):
         raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise _refuse(path, f"包含的部件过多（{len(infos)} 个，上限 {MAX_ZIP_MEMBERS} 个），可能是异常文件，已拒绝读取。")
+        raise _refuse(
+            path, f"包含的部件过多（{len(infos)} 个，上限 {MAX_ZIP_MEMBERS} 个），可能是异常文件，已拒绝读取。"
+        )
     return z
 
 
@@ -571,30 +600,38 @@ def _zip_limits(path: Path, z: zipfile.ZipFile) -> None:
         if info.flag_bits & 0x1:
             raise _refuse(path, "的压缩包设置了密码（已加密），无法读取。请放入未加密的统计表。")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _refuse(path, "使用了 Excel 不会使用的压缩方式，可能是异常文件，请用 Excel 或 WPS 另存为 .xlsx 后再试。")
+            raise _refuse(
+                path, "使用了 Excel 不会使用的压缩方式，可能是异常文件，请用 Excel 或 WPS 另存为 .xlsx 后再试。"
+            )
         total += info.file_size
         if info.file_size > MAX_PART_BYTES:
             raise _bomb(path, info.file_size, MAX_PART_BYTES, f"其中部件 {info.filename[:60]}")
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _refuse(path, f"的压缩比异常（部件 {info.filename[:60]} 压缩了 {info.file_size // max(info.compress_size, 1)} 倍，"
-                                f"正常文件不超过 {MAX_RATIO} 倍），可能是压缩炸弹，已拒绝读取。")
+            raise _refuse(
+                path,
+                f"的压缩比异常（部件 {info.filename[:60]} 压缩了 {info.file_size // max(info.compress_size, 1)} 倍，"
+                f"正常文件不超过 {MAX_RATIO} 倍），可能是压缩炸弹，已拒绝读取。",
+            )
     if total > MAX_UNZIPPED_BYTES:
         raise _bomb(path, total, MAX_UNZIPPED_BYTES)
 
 
 def _bomb(path: Path, size: int, limit: int, part: str = "") -> ReadError:
-    return _refuse(path, f"解压后超过 {limit // _MB} MB（{part + ' ' if part else ''}约 {size / _MB:,.0f} MB），"
-                         "可能是压缩炸弹或异常文件，已拒绝读取。")
+    return _refuse(
+        path,
+        f"解压后超过 {limit // _MB} MB（{part + ' ' if part else ''}约 {size / _MB:,.0f} MB），"
+        "可能是压缩炸弹或异常文件，已拒绝读取。",
+    )
 
 
 def _member(path: Path, z: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, head: int = 0) -> bytes:
     """A part's true bytes, inflated here with a cap: a header that understates the size is caught."""
     off = info.header_offset
-    if off + 30 > len(data) or data[off:off + 4] != b"PK\x03\x04":
+    if off + 30 > len(data) or data[off : off + 4] != b"PK\x03\x04":
         raise _refuse(path, _NOT_WORKBOOK["broken"])
     n, e = struct.unpack_from("<HH", data, off + 26)
     start = off + 30 + n + e
-    raw = data[start:start + info.compress_size]
+    raw = data[start : start + info.compress_size]
     if len(raw) < info.compress_size:
         raise _refuse(path, _NOT_WORKBOOK["truncated"])
     if info.compress_type == zipfile.ZIP_STORED:
@@ -611,8 +648,10 @@ def _member(path: Path, z: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, 
             raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
         if len(out) > info.file_size or not d.eof:
             if len(out) > info.file_size:
-                raise _refuse(path, f"的部件 {info.filename[:60]} 解压后比声明的大小更大，"
-                                    "可能是压缩炸弹或被篡改的文件，已拒绝读取。")
+                raise _refuse(
+                    path,
+                    f"的部件 {info.filename[:60]} 解压后比声明的大小更大，可能是压缩炸弹或被篡改的文件，已拒绝读取。",
+                )
             raise _refuse(path, _NOT_WORKBOOK["broken"])
         if len(out) != info.file_size:
             raise _refuse(path, _NOT_WORKBOOK["broken"])
@@ -747,8 +786,11 @@ class _ZipScan:
 def _sheet_parts(z: zipfile.ZipFile, path: Path, data: bytes, names: set[str]) -> set[str]:
     """Parts the parser will read as sheets: xl/worksheets/* and every sheet target of the workbook."""
     unified = {n.replace("\\", "/"): n for n in names}  # some zip tools write Windows separators
-    out = {n for u, n in unified.items() if u.lower().startswith(("xl/worksheets/", "xl/chartsheets/",
-                                                                 "xl/dialogsheets/", "xl/macrosheets/"))}
+    out = {
+        n
+        for u, n in unified.items()
+        if u.lower().startswith(("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/"))
+    }
     try:
         info = z.getinfo("xl/_rels/workbook.xml.rels")
     except KeyError:
@@ -791,8 +833,9 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
         if sheet and kind == "xlsx" and info.file_size > _HEAD_ABOVE:
             m = _DIMENSION.search(_member(path, z, data, info, head=_HEAD))
             if m and m.group(3) and m.group(4):  # the declared used range, checked before inflating the rest
-                _check_extent(path, label, int(m.group(4)), _col_number(m.group(3)),
-                              m.group(3).decode() + m.group(4).decode())
+                _check_extent(
+                    path, label, int(m.group(4)), _col_number(m.group(3)), m.group(3).decode() + m.group(4).decode()
+                )
         part = _member(path, z, data, info)
         if not sheet:
             _check_dtd(path, part)
@@ -816,8 +859,10 @@ def _check_dtd(path: Path, part: bytes) -> None:
     if part.startswith((b"\xff\xfe", b"\xfe\xff")):
         part = part.decode("utf-16", "replace").encode("utf-8")
     if any(t in part for t in _DTD):
-        raise _refuse(path, "含有 XML 文档类型定义（DTD/实体声明）。正常的 Excel/WPS 文件不会有，"
-                            "可能是恶意构造的文件，已拒绝读取。")
+        raise _refuse(
+            path,
+            "含有 XML 文档类型定义（DTD/实体声明）。正常的 Excel/WPS 文件不会有，可能是恶意构造的文件，已拒绝读取。",
+        )
 
 
 def _scan_all_dtd(path: Path, data: bytes) -> None:
@@ -867,7 +912,9 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
             raise _refuse(path, _NOT_WORKBOOK["encrypted"]) from exc
         if kind == "zip":
             _scan_all_dtd(path, data)
-        raise _refuse(path, f"无法读取（{_calamine_reason(exc)}）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试。") from exc
+        raise _refuse(
+            path, f"无法读取（{_calamine_reason(exc)}）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试。"
+        ) from exc
     sheets = []
     try:
         names = wb.sheet_names
@@ -887,8 +934,10 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
                     raise
                 if kind == "zip":
                     _scan_all_dtd(path, data)
-                raise _refuse(path, f"的工作表“{name}”无法读取（{_calamine_reason(exc)}）。"
-                                    "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。") from exc
+                raise _refuse(
+                    path,
+                    f"的工作表“{name}”无法读取（{_calamine_reason(exc)}）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试。",
+                ) from exc
             height = len(rows)
             width = max((len(r) for r in rows), default=0)
             origin: dict[tuple[int, int], tuple[int, int]] = {}
@@ -900,8 +949,11 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
                     continue
                 merged_total += (r1 - r0 + 1) * (c1 - c0 + 1)
                 if merged_total > MAX_MERGED_CELLS:
-                    raise _refuse(path, f"的合并单元格过多（超过 {MAX_MERGED_CELLS} 个单元格），可能是异常文件，"
-                                        "请取消不必要的合并后另存再试。")
+                    raise _refuse(
+                        path,
+                        f"的合并单元格过多（超过 {MAX_MERGED_CELLS} 个单元格），可能是异常文件，"
+                        "请取消不必要的合并后另存再试。",
+                    )
                 for r in range(r0, r1 + 1):
                     for c in range(c0, c1 + 1):
                         if (r, c) != (r0, c0):
@@ -943,8 +995,10 @@ def _formula_cells(data: bytes) -> set[tuple[int, int]]:
 def _sheet_file_names(z: zipfile.ZipFile) -> dict[str, str]:
     from defusedxml import ElementTree as ET
 
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+    ns = {
+        "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    }
     try:
         wb = ET.fromstring(z.read("xl/workbook.xml"))
         rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
@@ -1021,9 +1075,14 @@ def _index(form: Form) -> _FormIndex:
         markers = {norm(x) for x in (t.label_header, t.corner) if x}
         unlabelled = [n.id for n in t.rows.values() if not n.label]
         tables[t.id] = _TableIndex(
-            table=t, order={rid: i for i, rid in enumerate(t.rows)},
-            rows_exact=rows_exact, rows_core=rows_core, cols_exact=cols_exact, cols_core=cols_core,
-            title=_title_regex(t.title), label_markers=markers,
+            table=t,
+            order={rid: i for i, rid in enumerate(t.rows)},
+            rows_exact=rows_exact,
+            rows_core=rows_core,
+            cols_exact=cols_exact,
+            cols_core=cols_core,
+            title=_title_regex(t.title),
+            label_markers=markers,
             unit_markers={norm(t.unit_header)} if t.unit_header else set(),
             single_unlabelled=unlabelled[0] if len(t.rows) == 1 and unlabelled else None,
         )
@@ -1128,8 +1187,21 @@ def _parse_year(raw: Any) -> int | None:
     return None
 
 
-_HAN_DIGITS = {"〇": 0, "零": 0, "○": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5,
-               "六": 6, "七": 7, "八": 8, "九": 9}
+_HAN_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "○": 0,
+    "O": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def _han_number(s: str) -> int | None:
@@ -1137,7 +1209,9 @@ def _han_number(s: str) -> int | None:
         return int("".join(str(_HAN_DIGITS[ch]) for ch in s))
     m = re.fullmatch(r"([一二三]?)十([一二三四五六七八九]?)", s)
     if m:
-        return (_HAN_DIGITS.get(m.group(1), 1) if m.group(1) else 1) * 10 + (_HAN_DIGITS[m.group(2)] if m.group(2) else 0)
+        return (_HAN_DIGITS.get(m.group(1), 1) if m.group(1) else 1) * 10 + (
+            _HAN_DIGITS[m.group(2)] if m.group(2) else 0
+        )
     return None
 
 
@@ -1151,7 +1225,9 @@ def parse_date(raw: Any) -> date | None:
     s = unicodedata.normalize("NFKC", raw).strip().replace(" ", "")
     m = re.fullmatch(r"(\d{4})[年./\-](\d{1,2})[月./\-](\d{1,2})日?", s)
     if not m:
-        m2 = re.fullmatch(r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日", s)
+        m2 = re.fullmatch(
+            r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日", s
+        )
         if not m2:
             return None
         parts = [_han_number(g) for g in m2.groups()]
@@ -1187,10 +1263,27 @@ class _Reader:
         self.columns_seen: dict[str, set[str]] = {}
         self.hybrid: set[str] = set()
 
-    def add(self, rule: str, severity: str, message: str, table: str | None = None,
-            cells: tuple[str, ...] = (), cell_ids: tuple[str, ...] = (), actual: Any = None) -> None:
-        self.unit.findings.append(Finding(rule=rule, severity=severity, message=message, table=table,
-                                          cells=cells, cell_ids=cell_ids, actual=actual))
+    def add(
+        self,
+        rule: str,
+        severity: str,
+        message: str,
+        table: str | None = None,
+        cells: tuple[str, ...] = (),
+        cell_ids: tuple[str, ...] = (),
+        actual: Any = None,
+    ) -> None:
+        self.unit.findings.append(
+            Finding(
+                rule=rule,
+                severity=severity,
+                message=message,
+                table=table,
+                cells=cells,
+                cell_ids=cell_ids,
+                actual=actual,
+            )
+        )
 
     # -- columns ------------------------------------------------------------------------------
 
@@ -1234,29 +1327,49 @@ class _Reader:
             cands = ti.cols_exact.get(leaf) or []
             quality = "exact"
             if not cands:
-                year_col = [cid for cid in t.columns
-                            if any("{year}" in lab for lab in t.columns[cid].aliases)
-                            and re.fullmatch(r"\d{4}年度?", leaf)]
+                year_col = [
+                    cid
+                    for cid in t.columns
+                    if any("{year}" in lab for lab in t.columns[cid].aliases) and re.fullmatch(r"\d{4}年度?", leaf)
+                ]
                 cands = year_col
             if not cands:
                 cands = ti.cols_core.get(core(path[-1])) or []
                 quality = "core"
             if not cands:
-                best = self._fuzzy(leaf, [(n.id, lab) for n in t.columns.values() if not n.children
-                                          for lab in (n.label,) + n.aliases if "{year}" not in lab])
+                best = self._fuzzy(
+                    leaf,
+                    [
+                        (n.id, lab)
+                        for n in t.columns.values()
+                        if not n.children
+                        for lab in (n.label,) + n.aliases
+                        if "{year}" not in lab
+                    ],
+                )
                 cands = [best] if best else []
                 quality = "fuzzy"
             cands = [x for x in cands if not t.columns[x].children and not t.columns[x].heading]
             if not cands:
                 continue  # 备注 or other extra column: ignored
             path_norms = {norm(p) for p in path[:-1]}
-            scored = sorted(cands, key=lambda x: (-sum(norm(p) in path_norms for p in t.columns[x].path[:-1]),
-                                                  x in used, list(t.columns).index(x)))
+            scored = sorted(
+                cands,
+                key=lambda x: (
+                    -sum(norm(p) in path_norms for p in t.columns[x].path[:-1]),
+                    x in used,
+                    list(t.columns).index(x),
+                ),
+            )
             chosen = scored[0]
             if chosen in used:
-                self.add("READ.duplicate_column", WARNING,
-                         f"{self._tname(t)}的栏目“{path[-1]}”重复出现（{sheet.name}!{col_letter(c)}列），只读取第一列。",
-                         table=t.id, cells=(f"{sheet.name}!{a1(band[-1], c)}",))
+                self.add(
+                    "READ.duplicate_column",
+                    WARNING,
+                    f"{self._tname(t)}的栏目“{path[-1]}”重复出现（{sheet.name}!{col_letter(c)}列），只读取第一列。",
+                    table=t.id,
+                    cells=(f"{sheet.name}!{a1(band[-1], c)}",),
+                )
                 continue
             used.add(chosen)
             colmap[c] = chosen
@@ -1289,8 +1402,7 @@ class _Reader:
         t = ti.table
         leaf = texts[-1]
         context = {norm(x) for x in texts[:-1]}
-        for quality, cands in (("exact", ti.rows_exact.get(norm(leaf))),
-                               ("core", ti.rows_core.get(core(leaf)))):
+        for quality, cands in (("exact", ti.rows_exact.get(norm(leaf))), ("core", ti.rows_core.get(core(leaf)))):
             if cands:
                 return self._choose(ti, cands, context, last), quality, leaf
         best = self._fuzzy(leaf, [(n.id, lab) for n in t.rows.values() for lab in (n.label,) + n.aliases if lab])
@@ -1312,9 +1424,14 @@ class _Reader:
         return sorted(cands, key=key)[0]
 
     def _label_warning(self, t: Table, what: str, text: str, official: str, sheet: str, ref: str) -> None:
-        self.add("READ.label", WARNING,
-                 f"{self._tname(t)}{what}“{text}”与官方表述“{official}”不一致，已按“{official}”读取（{sheet}!{ref}）。",
-                 table=t.id, cells=(f"{sheet}!{ref}",), actual=text)
+        self.add(
+            "READ.label",
+            WARNING,
+            f"{self._tname(t)}{what}“{text}”与官方表述“{official}”不一致，已按“{official}”读取（{sheet}!{ref}）。",
+            table=t.id,
+            cells=(f"{sheet}!{ref}",),
+            actual=text,
+        )
 
     def _tname(self, t: Table) -> str:
         title = t.title_for(self.unit.year)
@@ -1333,7 +1450,8 @@ class _Reader:
         last: dict[str, int] = {}
         for r, row in enumerate(sheet.rows):
             if not any((v is not None and v != "") for v in row) and not any(
-                    (r, c) in sheet.origin for c in range(len(row))):
+                (r, c) in sheet.origin for c in range(len(row))
+            ):
                 continue
             # texts of this row, one per merged block, with the column the block starts in
             seen_origins = set()
@@ -1365,9 +1483,7 @@ class _Reader:
                 cur_score = self._header_hits(all_texts, current) if current else 0
                 row_hit = current is not None and self._exact_row(current, label_texts)
                 if best_score and not row_hit:
-                    if not band and current is not None and cur_score == 0 and best_score > 0:
-                        current = best_ti
-                    elif current is None:
+                    if (not band and current is not None and cur_score == 0 and best_score > 0) or current is None:
                         current = best_ti
                     band.append(r)
                     continue
@@ -1391,10 +1507,15 @@ class _Reader:
             if match is None:
                 if has_numbers and colmap:
                     text = label_texts[-1] if label_texts else ""
-                    self.add("READ.unknown_row", WARNING,
-                             f"{self._tname(ti.table)}中有一行未能识别（{sheet.name}!第{r + 1}行“{text}”），其中的数字没有读取；"
-                             "请核对该行是否为官方表格中的指标。", table=ti.table.id,
-                             cells=(f"{sheet.name}!{a1(r, 0)}",), actual=text)
+                    self.add(
+                        "READ.unknown_row",
+                        WARNING,
+                        f"{self._tname(ti.table)}中有一行未能识别（{sheet.name}!第{r + 1}行“{text}”），其中的数字没有读取；"
+                        "请核对该行是否为官方表格中的指标。",
+                        table=ti.table.id,
+                        cells=(f"{sheet.name}!{a1(r, 0)}",),
+                        actual=text,
+                    )
                 continue
             rid, quality, text = match
             self.tables_seen.add(ti.table.id)
@@ -1402,11 +1523,18 @@ class _Reader:
             self._read_row(sheet, r, ti, rid, quality, text, colmap)
 
     @staticmethod
-    def _labels(sheet: Sheet, r: int, cells: list[tuple[int, str]], colmap: dict[int, str],
-                label_cols: set[int], aux_cols: set[int]) -> list[str]:
+    def _labels(
+        sheet: Sheet,
+        r: int,
+        cells: list[tuple[int, str]],
+        colmap: dict[int, str],
+        label_cols: set[int],
+        aux_cols: set[int],
+    ) -> list[str]:
         """Texts of the row that can be row labels, left to right."""
-        texts = [(c, text) for c, text in cells
-                 if c not in colmap and c not in aux_cols and not looks_like_number(text)]
+        texts = [
+            (c, text) for c, text in cells if c not in colmap and c not in aux_cols and not looks_like_number(text)
+        ]
         if label_cols:
             return [t for c, t in texts if c in label_cols or sheet.origin_col(r, c) in label_cols]
         if colmap:
@@ -1419,17 +1547,23 @@ class _Reader:
     def _exact_row(self, ti: _TableIndex, texts: list[str]) -> bool:
         return bool(texts) and norm(texts[-1]) in ti.rows_exact
 
-    def _read_row(self, sheet: Sheet, r: int, ti: _TableIndex, rid: str, quality: str, text: str,
-                  colmap: dict[int, str]) -> None:
+    def _read_row(
+        self, sheet: Sheet, r: int, ti: _TableIndex, rid: str, quality: str, text: str, colmap: dict[int, str]
+    ) -> None:
         t = ti.table
         node = t.rows[rid]
         key = f"{t.id}.{rid}"
         label_col = min((c for c in range(len(sheet.rows[r])) if sheet.text(r, c) == text), default=0)
         if key in self.found and node.has_value:
             prev = self.found[key]
-            self.add("READ.duplicate_row", WARNING,
-                     f"{self._tname(t)}“{node.label}”出现了两次（{prev[0]}!第{prev[1] + 1}行和{sheet.name}!第{r + 1}行），"
-                     "只读取第一次出现的数字，请删除重复的行。", table=t.id, cells=(f"{sheet.name}!{a1(r, label_col)}",))
+            self.add(
+                "READ.duplicate_row",
+                WARNING,
+                f"{self._tname(t)}“{node.label}”出现了两次（{prev[0]}!第{prev[1] + 1}行和{sheet.name}!第{r + 1}行），"
+                "只读取第一次出现的数字，请删除重复的行。",
+                table=t.id,
+                cells=(f"{sheet.name}!{a1(r, label_col)}",),
+            )
             return
         self.found[key] = (sheet.name, r)
         if quality != "exact" and text:
@@ -1439,9 +1573,14 @@ class _Reader:
             for c, col in colmap.items():
                 raw = sheet.raw(r, c)
                 if raw not in (None, "") and col in by_col:
-                    self.add("READ.heading_value", WARNING,
-                             f"{self._tname(t)}“{node.label}”是标题行，不应填写数字（{sheet.name}!{a1(r, c)}），已忽略。",
-                             table=t.id, cells=(f"{sheet.name}!{a1(r, c)}",), actual=raw)
+                    self.add(
+                        "READ.heading_value",
+                        WARNING,
+                        f"{self._tname(t)}“{node.label}”是标题行，不应填写数字（{sheet.name}!{a1(r, c)}），已忽略。",
+                        table=t.id,
+                        cells=(f"{sheet.name}!{a1(r, c)}",),
+                        actual=raw,
+                    )
                     break
             return
         for col in t.row_columns(rid):
@@ -1453,10 +1592,15 @@ class _Reader:
             self.unit.locations[cell.id] = (sheet.name, ref)
             if (r, c) in sheet.missing_cache:
                 self.unit.values[cell.id] = None
-                self.add("READ.formula", ERROR,
-                         f"{self._cell_name(t, cell)}是公式，但文件中没有保存计算结果（{sheet.name}!{ref}），"
-                         "请在 Excel 中打开并保存后再试；此格按空白处理，不按 0 计算。",
-                         table=t.id, cells=(f"{sheet.name}!{ref}",), cell_ids=(cell.id,))
+                self.add(
+                    "READ.formula",
+                    ERROR,
+                    f"{self._cell_name(t, cell)}是公式，但文件中没有保存计算结果（{sheet.name}!{ref}），"
+                    "请在 Excel 中打开并保存后再试；此格按空白处理，不按 0 计算。",
+                    table=t.id,
+                    cells=(f"{sheet.name}!{ref}",),
+                    cell_ids=(cell.id,),
+                )
                 continue
             value, problem, severity = parse_value(sheet.raw(r, c), cell)
             if cell.optional and value is None and not problem:
@@ -1464,8 +1608,15 @@ class _Reader:
                 continue
             self.unit.values[cell.id] = value
             if problem:
-                self.add("READ.value", severity, f"{self._cell_name(t, cell)}{problem}（{sheet.name}!{ref}）。",
-                         table=t.id, cells=(f"{sheet.name}!{ref}",), cell_ids=(cell.id,), actual=sheet.raw(r, c))
+                self.add(
+                    "READ.value",
+                    severity,
+                    f"{self._cell_name(t, cell)}{problem}（{sheet.name}!{ref}）。",
+                    table=t.id,
+                    cells=(f"{sheet.name}!{ref}",),
+                    cell_ids=(cell.id,),
+                    actual=sheet.raw(r, c),
+                )
 
     def _cell_name(self, t: Table, cell: Cell) -> str:
         row = t.rows[cell.row].label
@@ -1482,8 +1633,12 @@ class _Reader:
         form = self.form
         for t in form.tables.values():
             if t.id not in self.tables_seen:
-                self.add("READ.missing_table", ERROR, f"没有找到{self._tname(t)}“{t.title_for(self.unit.year)}”。",
-                         table=t.id)
+                self.add(
+                    "READ.missing_table",
+                    ERROR,
+                    f"没有找到{self._tname(t)}“{t.title_for(self.unit.year)}”。",
+                    table=t.id,
+                )
                 for cid, cell in t.cells.items():
                     if not cell.optional:
                         self.unit.values.setdefault(cid, None)
@@ -1491,15 +1646,22 @@ class _Reader:
             # a heading with its own numbers but none of its items: the single-row (2019) layout
             for node in t.rows.values():
                 key = f"{t.id}.{node.id}"
-                if node.subtotal != "optional" or key not in self.found or any(
-                        f"{t.id}.{k}" in self.found for k in node.children):
+                if (
+                    node.subtotal != "optional"
+                    or key not in self.found
+                    or any(f"{t.id}.{k}" in self.found for k in node.children)
+                ):
                     continue
                 self.hybrid.add(key)
                 kids = "、".join(t.rows[k].label for k in node.children)
-                self.add("READ.hybrid", WARNING,
-                         f"{self._tname(t)}“{node.label}”只有一行（2019年版格式的写法），现行格式应分为：{kids}。"
-                         "已把该行作为小计读取，细项按空白处理，请按现行格式分项填写。", table=t.id,
-                         cell_ids=tuple(f"{t.id}.{node.id}.{c}" for c in t.row_columns(node.id)))
+                self.add(
+                    "READ.hybrid",
+                    WARNING,
+                    f"{self._tname(t)}“{node.label}”只有一行（2019年版格式的写法），现行格式应分为：{kids}。"
+                    "已把该行作为小计读取，细项按空白处理，请按现行格式分项填写。",
+                    table=t.id,
+                    cell_ids=tuple(f"{t.id}.{node.id}.{c}" for c in t.row_columns(node.id)),
+                )
             missing_rows = []
             for node in t.value_rows():
                 key = f"{t.id}.{node.id}"
@@ -1510,15 +1672,21 @@ class _Reader:
                     for col in t.row_columns(node.id):
                         self.unit.values.setdefault(f"{t.id}.{node.id}.{col}", None)
             for node in missing_rows:
-                self.add("READ.missing_row", ERROR, f"{self._tname(t)}缺少“{'/'.join(node.path)}”一行。",
-                         table=t.id, cell_ids=tuple(f"{t.id}.{node.id}.{c}" for c in t.row_columns(node.id)))
+                self.add(
+                    "READ.missing_row",
+                    ERROR,
+                    f"{self._tname(t)}缺少“{'/'.join(node.path)}”一行。",
+                    table=t.id,
+                    cell_ids=tuple(f"{t.id}.{node.id}.{c}" for c in t.row_columns(node.id)),
+                )
             seen_cols = self.columns_seen.get(t.id, set())
             found_rows = [n for n in t.value_rows() if f"{t.id}.{n.id}" in self.found]
             for col in t.value_columns():
                 needed = any(col.id in t.row_columns(n.id) for n in found_rows)
                 if needed and col.id not in seen_cols:
-                    self.add("READ.missing_column", ERROR, f"{self._tname(t)}缺少“{t.column_path(col.id)}”栏目。",
-                             table=t.id)
+                    self.add(
+                        "READ.missing_column", ERROR, f"{self._tname(t)}缺少“{t.column_path(col.id)}”栏目。", table=t.id
+                    )
 
 
 # --------------------------------------------------------------------------- metadata and narrative
@@ -1561,7 +1729,9 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> None:
                     continue
                 # inline "单位名称：某某局" (possibly several pairs in one cell)
                 text = unicodedata.normalize("NFKC", v)
-                for m in re.finditer(r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text):
+                for m in re.finditer(
+                    r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text
+                ):
                     key = fi.meta.get(norm(m.group(1)))
                     if key and key not in unit.meta and m.group(2).strip():
                         unit.meta[key] = m.group(2).strip()
@@ -1573,7 +1743,9 @@ def _clean_text(text: str) -> str:
     return "\n".join(ln for ln in lines if ln)
 
 
-_REPORT_TITLE = re.compile(r"^(?P<unit>.+?)(?P<year>\d{4})\s*年(?:度)?政府信息公开(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格)")
+_REPORT_TITLE = re.compile(
+    r"^(?P<unit>.+?)(?P<year>\d{4})\s*年(?:度)?政府信息公开(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格)"
+)
 _YEAR_TITLE = re.compile(r"(?P<year>\d{4})\s*年度?政府信息公开")
 
 
@@ -1588,24 +1760,39 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
         if f.type == "year":
             y = _parse_year(raw)
             if y is None:
-                findings.append(Finding("READ.meta", ERROR, f"{f.label}“{raw}”不是有效的四位年度（{where}）。",
-                                        cells=(where,), actual=raw))
+                findings.append(
+                    Finding(
+                        "READ.meta",
+                        ERROR,
+                        f"{f.label}“{raw}”不是有效的四位年度（{where}）。",
+                        cells=(where,),
+                        actual=raw,
+                    )
+                )
                 del unit.meta[f.id]
             else:
                 unit.meta[f.id] = y
         elif f.type == "date":
             d = parse_date(raw)
             if d is None:
-                findings.append(Finding("READ.meta", WARNING,
-                                        f"{f.label}“{raw}”不是可识别的日期，请写成“2026年1月20日”的形式（{where}）。",
-                                        cells=(where,), actual=raw))
+                findings.append(
+                    Finding(
+                        "READ.meta",
+                        WARNING,
+                        f"{f.label}“{raw}”不是可识别的日期，请写成“2026年1月20日”的形式（{where}）。",
+                        cells=(where,),
+                        actual=raw,
+                    )
+                )
                 unit.meta[f.id] = str(raw)
             else:
                 unit.meta[f.id] = d
         elif f.type == "decimal":
             v, problem, _ = parse_value(raw, Cell("", "", "", "", "decimal", "元"))
             if problem:
-                findings.append(Finding("READ.meta", ERROR, f"{f.label}{problem}（{where}）。", cells=(where,), actual=raw))
+                findings.append(
+                    Finding("READ.meta", ERROR, f"{f.label}{problem}（{where}）。", cells=(where,), actual=raw)
+                )
                 del unit.meta[f.id]
             else:
                 unit.meta[f.id] = v
@@ -1637,10 +1824,22 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
         if m:
             if unit.unit is None and len(m.group("unit")) >= 2:
                 unit.unit = m.group("unit")
-                findings.append(Finding("READ.meta", WARNING, f"工作簿中没有填写单位名称，已按文件名取“{unit.unit}”，请在“基本信息”中填写。"))
+                findings.append(
+                    Finding(
+                        "READ.meta",
+                        WARNING,
+                        f"工作簿中没有填写单位名称，已按文件名取“{unit.unit}”，请在“基本信息”中填写。",
+                    )
+                )
             if unit.year is None:
                 unit.year = int(m.group("year"))
-                findings.append(Finding("READ.meta", WARNING, f"工作簿中没有填写年度，已按文件名取 {unit.year} 年，请在“基本信息”中填写。"))
+                findings.append(
+                    Finding(
+                        "READ.meta",
+                        WARNING,
+                        f"工作簿中没有填写年度，已按文件名取 {unit.year} 年，请在“基本信息”中填写。",
+                    )
+                )
     if unit.unit is None:
         findings.append(Finding("READ.meta", ERROR, "没有找到单位名称：请在“基本信息”表的“单位名称”中填写。"))
     if unit.year is None:
@@ -1707,9 +1906,15 @@ def unit_values_json(unit: Unit) -> list[dict[str, Any]]:
         cell = unit.form.cell(cid)
         t = unit.form.tables[cell.table]
         loc = unit.locations.get(cid)
-        out.append({
-            "table": t.title_for(unit.year), "row": t.row_path(cell.row), "column": t.column_path(cell.column),
-            "value": json_value(value), "sheet": loc[0] if loc else None, "cell": loc[1] if loc else None,
-            "id": cid,
-        })
+        out.append(
+            {
+                "table": t.title_for(unit.year),
+                "row": t.row_path(cell.row),
+                "column": t.column_path(cell.column),
+                "value": json_value(value),
+                "sheet": loc[0] if loc else None,
+                "cell": loc[1] if loc else None,
+                "id": cid,
+            }
+        )
     return out

@@ -52,8 +52,9 @@ from __future__ import annotations
 import ast
 import random
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .form import Form, Node, SpecError, Table
 from .model import ERROR, WARNING
@@ -89,6 +90,7 @@ def table_name(table: Table) -> str:
 
 def _unique_path(nodes: dict[str, Node], node_id: str, among: Iterable[str]) -> str:
     """Shortest tail of the node's label path that no other node of ``among`` shares."""
+
     def tail(nid: str, k: int) -> tuple[str, ...]:
         return tuple(brief(x) for x in nodes[nid].path[-k:])
 
@@ -273,15 +275,16 @@ class RuleSet:
             src = code(rule.node, names, "py")[0]
             if rule.when is not None:
                 src = f"(not ({code(rule.when, names, 'py')[0]})) or ({src})"
-            fn = eval(f"lambda c, p: {src}", {"abs": abs, "max": max, "min": min})  # noqa: S307
+            fn = eval(f"lambda c, p: {src}", {"abs": abs, "max": max, "min": min})
             self._py[rule.id] = fn
         return fn
 
     def holds(self, rule: Rule, values: dict[str, float], prev: dict[str, float] | None = None) -> bool:
         """Whether the rule holds for one unit's values (``prev``: last year's)."""
         if rule.linear:
-            vals = values if not rule.prev_cells else {
-                **values, **{f"prev:{c}": (prev or {})[c] for c in rule.prev_cells}}
+            vals = (
+                values if not rule.prev_cells else {**values, **{f"prev:{c}": (prev or {})[c] for c in rule.prev_cells}}
+            )
             return all(c.holds(vals) for c in rule.constraints)
         fn = self.py_fn(rule)
         return bool(fn([values[c] for c in rule.cells], [(prev or {})[c] for c in rule.prev_cells]))
@@ -391,8 +394,7 @@ def _resolve(ctx: _Ctx, parts: list[str], in_sum: bool) -> list[tuple[str, str]]
 def _convert(node: ast.AST, ctx: _Ctx) -> tuple:
     if isinstance(node, ast.Expression):
         return _convert(node.body, ctx)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-            and not isinstance(node.value, bool):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         return ("num", float(node.value))
     if isinstance(node, (ast.Name, ast.Attribute)):
         parts = _dotted(node)
@@ -662,9 +664,9 @@ def _value_nodes(table: Table, axis: str, node_ids: Iterable[str]) -> list[str]:
     out: list[str] = []
     for nid in node_ids:
         node = nodes[nid]
-        if axis == "row" and node.has_value and node.subtotal is None:
-            out.append(nid)
-        elif axis == "column" and not node.children and not node.heading:
+        if (axis == "row" and node.has_value and node.subtotal is None) or (
+            axis == "column" and not node.children and not node.heading
+        ):
             out.append(nid)
         else:
             out.extend(table.leaves(axis, nid))
@@ -684,8 +686,7 @@ def _relations(table: Table, axis: str, node: Node) -> list[tuple[str, list[str]
         out.append(("subset", kids, "、".join(f"“{brief(nodes[k].label)}”" for k in kids)))
     if node.dedup_of or node.kind == "dedup":
         items = node.dedup_of or node.children
-        out.append(("dedup", _value_nodes(table, axis, items),
-                    "、".join(f"“{brief(nodes[k].label)}”" for k in items)))
+        out.append(("dedup", _value_nodes(table, axis, items), "、".join(f"“{brief(nodes[k].label)}”" for k in items)))
     return out
 
 
@@ -725,8 +726,17 @@ def _tree_rules(form: Form, table: Table) -> list[Rule]:
     return out
 
 
-def _tree_rule(form: Form, table: Table, rid: str, kind: str, target: str, parts: list[str],
-               words: str, where: str | None, tname: str) -> Rule:
+def _tree_rule(
+    form: Form,
+    table: Table,
+    rid: str,
+    kind: str,
+    target: str,
+    parts: list[str],
+    words: str,
+    where: str | None,
+    tname: str,
+) -> Rule:
     tcell = ("cell", target)
     pnodes = [("cell", p) for p in parts]
     psum = pnodes[0]
@@ -738,8 +748,11 @@ def _tree_rule(form: Form, table: Table, rid: str, kind: str, target: str, parts
         desc = f"{own}等于{words}"
         severity = ERROR
     elif kind == "subset":
-        node = ("and", tuple(("cmp", "<=", p, tcell) for p in pnodes)) if len(pnodes) > 1 \
+        node = (
+            ("and", tuple(("cmp", "<=", p, tcell) for p in pnodes))
+            if len(pnodes) > 1
             else ("cmp", "<=", pnodes[0], tcell)
+        )
         desc = f"其中项{words}不大于{own}"
         severity = ERROR
     else:
@@ -749,10 +762,21 @@ def _tree_rule(form: Form, table: Table, rid: str, kind: str, target: str, parts
     cons = _constraints(node)
     optional = tuple(c for c in [target, *parts] if form.cell(c).optional)
     return Rule(
-        id=rid, severity=severity, description=f"{tname}{desc}", table=table.id, kind=kind,
-        source="tree", spec_id=rid.split(".")[1], cells=(target, *parts), where=where,
-        target=target if kind == "sum" else None, parts=tuple(parts), parts_text=words, node=node,
-        constraints=tuple(cons) if cons is not None else None, optional=optional,
+        id=rid,
+        severity=severity,
+        description=f"{tname}{desc}",
+        table=table.id,
+        kind=kind,
+        source="tree",
+        spec_id=rid.split(".")[1],
+        cells=(target, *parts),
+        where=where,
+        target=target if kind == "sum" else None,
+        parts=tuple(parts),
+        parts_text=words,
+        node=node,
+        constraints=tuple(cons) if cons is not None else None,
+        optional=optional,
         expr=expr_text(node),
     )
 
@@ -761,16 +785,32 @@ def _type_rule(table: Table) -> Rule:
     types = {c.type for c in table.cells.values()}
     extra = [x for t, x in (("signed_int", "增减数可为负"), ("decimal", "金额可有小数")) if t in types]
     return Rule(
-        id=f"{table.id}.type", severity=ERROR, table=table.id, kind="type", source="tree",
-        spec_id="type", cells=tuple(table.cells),
+        id=f"{table.id}.type",
+        severity=ERROR,
+        table=table.id,
+        kind="type",
+        source="tree",
+        spec_id="type",
+        cells=tuple(table.cells),
         description=f"{table_name(table)}各项为非负整数" + (f"（{'，'.join(extra)}）" if extra else ""),
     )
 
 
 # --------------------------------------------------------------------------- spec rules
 
-_EXPR_KEYS = {"id", "severity", "description", "table", "each", "expr", "when", "target", "message",
-              "unit_matches", "unit_excludes"}
+_EXPR_KEYS = {
+    "id",
+    "severity",
+    "description",
+    "table",
+    "each",
+    "expr",
+    "when",
+    "target",
+    "message",
+    "unit_matches",
+    "unit_excludes",
+}
 _TEXT_KEYS = {
     "narrative": {"pattern", "zero", "equals", "sections", "table"},
     "mention": {"mentions", "sections", "unless_field", "when", "table"},
@@ -867,17 +907,29 @@ class _Linter:
                 raise _Bad("target 不在表达式中")
             cons = _constraints(node)
             n_spots = len(spots)
-            out.append(Rule(
-                id=f"{rid}.{at}" if n_spots > 1 else rid, severity=severity,
-                description=str(raw["description"]) + (f"（{where}）" if where and n_spots > 1 else ""),
-                table=table.id if table else None, kind="expr", source="spec", spec_id=rid,
-                cells=tuple(cells), prev_cells=tuple(prev), where=where if n_spots > 1 else None,
-                target=target, node=node, when=when,
-                constraints=tuple(cons) if cons is not None else None,
-                optional=tuple(c for c in cells if self.form.cell(c).optional),
-                unit_matches=raw.get("unit_matches"), unit_excludes=raw.get("unit_excludes"),
-                message=raw.get("message"), expr=expr_text(node),
-            ))
+            out.append(
+                Rule(
+                    id=f"{rid}.{at}" if n_spots > 1 else rid,
+                    severity=severity,
+                    description=str(raw["description"]) + (f"（{where}）" if where and n_spots > 1 else ""),
+                    table=table.id if table else None,
+                    kind="expr",
+                    source="spec",
+                    spec_id=rid,
+                    cells=tuple(cells),
+                    prev_cells=tuple(prev),
+                    where=where if n_spots > 1 else None,
+                    target=target,
+                    node=node,
+                    when=when,
+                    constraints=tuple(cons) if cons is not None else None,
+                    optional=tuple(c for c in cells if self.form.cell(c).optional),
+                    unit_matches=raw.get("unit_matches"),
+                    unit_excludes=raw.get("unit_excludes"),
+                    message=raw.get("message"),
+                    expr=expr_text(node),
+                )
+            )
         if not out:
             raise _Bad("表达式在该表的任何列（行）中都不适用")
         return out
@@ -891,8 +943,15 @@ class _Linter:
         if kind in ("mention", "length", "repeat") and not sections:
             raise _Bad("缺少 sections")
         ctx = _Ctx(self.form, table, None, None)
-        common = dict(id=rid, severity=severity, description=str(raw["description"]), kind=kind,
-                      sections=sections, table=table.id if table else None, message=raw.get("message"))
+        common = {
+            "id": rid,
+            "severity": severity,
+            "description": str(raw["description"]),
+            "kind": kind,
+            "sections": sections,
+            "table": table.id if table else None,
+            "message": raw.get("message"),
+        }
         if kind == "narrative":
             pats = {}
             for key in ("pattern", "zero"):
@@ -912,8 +971,13 @@ class _Linter:
             for t in trees:
                 if affine(t) is None or refs(t)[1]:
                     raise _Bad("equals 必须是本年单元格的线性表达式")
-            return TextRule(**common, pattern=str(raw["pattern"]), zero=raw.get("zero"),
-                            equals=trees, equals_cells=tuple(tuple(refs(t)[0]) for t in trees))
+            return TextRule(
+                **common,
+                pattern=str(raw["pattern"]),
+                zero=raw.get("zero"),
+                equals=trees,
+                equals_cells=tuple(tuple(refs(t)[0]) for t in trees),
+            )
         if kind == "mention":
             mentions = tuple(str(m) for m in (raw.get("mentions") or ()))
             if not mentions:
@@ -924,8 +988,9 @@ class _Linter:
             when = parse(raw["when"], ctx) if raw.get("when") else None
             if when is not None and refs(when)[1]:
                 raise _Bad("when 不能引用上年数据")
-            return TextRule(**common, mentions=mentions, unless_field=field_id, when=when,
-                            when_cells=tuple(refs(when)[0]))
+            return TextRule(
+                **common, mentions=mentions, unless_field=field_id, when=when, when_cells=tuple(refs(when)[0])
+            )
         if kind == "length":
             if not isinstance(raw.get("max_chars"), int) or raw["max_chars"] <= 0:
                 raise _Bad("max_chars 必须是正整数")
@@ -958,9 +1023,9 @@ class _Linter:
     def check_consistency(self, rs: RuleSet) -> None:
         """The all-zero table and random consistent tables satisfy every 错误 rule."""
         cells = self.form.cells
-        zero = {c: 0.0 for c in cells}
+        zero = dict.fromkeys(cells, 0.0)
         for r in rs.error_rules():
-            prev = {c: 0.0 for c in r.prev_cells}
+            prev = dict.fromkeys(r.prev_cells, 0.0)
             if not rs.holds(r, zero, prev):
                 raise self.fail(r.id, f"全部为 0 的表不满足该规则（{r.expr}），与其他规则矛盾")
         values, culprit = solve_consistent(self.form, rs, seed=0)
@@ -972,12 +1037,12 @@ class _Linter:
 
 
 def _linear_error_rules(rs: RuleSet) -> list[Rule]:
-    return [r for r in rs.error_rules()
-            if r.linear and not r.prev_cells and not r.unit_matches and not r.unit_excludes]
+    return [r for r in rs.error_rules() if r.linear and not r.prev_cells and not r.unit_matches and not r.unit_excludes]
 
 
-def solve_consistent(form: Form, rs: RuleSet, seed: int = 0, *, high: int = 20,
-                     tries: int = 12) -> tuple[dict[str, float] | None, str | None]:
+def solve_consistent(
+    form: Form, rs: RuleSet, seed: int = 0, *, high: int = 20, tries: int = 12
+) -> tuple[dict[str, float] | None, str | None]:
     """A random table satisfying every 错误 rule (rules using last year's data excepted).
 
     Cells are solved from the linear rules by elimination (the parent of a sum is
@@ -1041,8 +1106,9 @@ def solve_consistent(form: Form, rs: RuleSet, seed: int = 0, *, high: int = 20,
     return None, max(blame, key=blame.get)
 
 
-def _substitute(coef: dict[str, float], const: float,
-                pivots: dict[str, tuple[dict[str, float], float, Rule]]) -> tuple[dict[str, float], float]:
+def _substitute(
+    coef: dict[str, float], const: float, pivots: dict[str, tuple[dict[str, float], float, Rule]]
+) -> tuple[dict[str, float], float]:
     coef = dict(coef)
     while True:
         hit = [v for v in coef if v in pivots]
@@ -1090,8 +1156,9 @@ def build_rule_set(form: Form) -> RuleSet:
     spec, texts = linter.spec_rules()
     rules = generated + spec
     linter.check_duplicates(rules, texts)
-    rs = RuleSet(form_id=form.id, spec_hash=form.spec_hash, path=str(form.path),
-                 rules=tuple(rules), text_rules=tuple(texts))
+    rs = RuleSet(
+        form_id=form.id, spec_hash=form.spec_hash, path=str(form.path), rules=tuple(rules), text_rules=tuple(texts)
+    )
     linter.check_consistency(rs)
     return rs
 

@@ -141,7 +141,9 @@ _OLD_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    OLD: _OLD_KEYS, NATIONAL: _NATIONAL_KEYS, GENERIC: _NATIONAL_KEYS,
+    OLD: _OLD_KEYS,
+    NATIONAL: _NATIONAL_KEYS,
+    GENERIC: _NATIONAL_KEYS,
 }
 _DEFAULT_FILE = {OLD: "wording_2017.yaml", NATIONAL: "wording_2021.yaml", GENERIC: "wording_2021.yaml"}
 
@@ -202,18 +204,20 @@ def _check_template(key: str, text: Any, allowed: tuple[str, ...], source: str) 
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError:
-        raise WordingError(f"措辞文件 {source} 中“{key}”的花括号不成对：{text}"
-                           "（占位符写成 {{名称}} 的形式，文字中的花括号请写两遍，如 {{{{ }}}}）。") from None
+        raise WordingError(
+            f"措辞文件 {source} 中“{key}”的花括号不成对：{text}"
+            "（占位符写成 {{名称}} 的形式，文字中的花括号请写两遍，如 {{{{ }}}}）。"
+        ) from None
     for _literal, field, spec, conv in parsed:
         if field is None:
             continue
         if field not in names:
             usable = "、".join("{" + n + "}" for n in (*allowed, *COMMON_PLACEHOLDERS))
-            raise WordingError(f"措辞文件 {source} 中“{key}”使用了未知的占位符 {{{field}}}；"
-                               f"这一项可用的占位符：{usable}。")
+            raise WordingError(
+                f"措辞文件 {source} 中“{key}”使用了未知的占位符 {{{field}}}；这一项可用的占位符：{usable}。"
+            )
         if spec or conv:
-            raise WordingError(f"措辞文件 {source} 中“{key}”的占位符 {{{field}}} 带有格式说明，"
-                               f"请只写 {{{field}}}。")
+            raise WordingError(f"措辞文件 {source} 中“{key}”的占位符 {{{field}}} 带有格式说明，请只写 {{{field}}}。")
     return text
 
 
@@ -368,9 +372,14 @@ def report_title(unit: Unit, w: Wording, max_chars: float = 20) -> str:
     """The report title; a long one breaks after the unit name ("\n")."""
     title = w.fmt("title", unit) or unit.form.report_title.format(unit=unit_name(unit), year=unit.year or "")
     name = unit_name(unit)
-    if "\n" not in title and visual_width(title) > max_chars and name and title.startswith(name) \
-            and len(title) > len(name):
-        title = name + "\n" + title[len(name):]
+    if (
+        "\n" not in title
+        and visual_width(title) > max_chars
+        and name
+        and title.startswith(name)
+        and len(title) > len(name)
+    ):
+        title = name + "\n" + title[len(name) :]
     return title
 
 
@@ -403,8 +412,7 @@ class Figures:
     def filled(self, table: Table, row_id: str) -> bool:
         """Whether any value cell of the row or of the rows under it is filled in."""
         node = table.rows[row_id]
-        if node.has_value and any(self.raw(f"{table.id}.{row_id}.{c}") is not None
-                                  for c in table.row_columns(row_id)):
+        if node.has_value and any(self.raw(f"{table.id}.{row_id}.{c}") is not None for c in table.row_columns(row_id)):
             return True
         return any(self.filled(table, k) for k in node.children)
 
@@ -458,8 +466,14 @@ def contact_sentence(unit: Unit, w: Wording) -> str:
     meta = unit.meta
     parts = [
         w.fmt(f"contact.{key}", unit, **{field: meta.get(field)})
-        for key, field in (("dept", "contact_dept"), ("person", "contact"), ("address", "address"),
-                           ("postcode", "postcode"), ("email", "email"), ("phone", "phone"))
+        for key, field in (
+            ("dept", "contact_dept"),
+            ("person", "contact"),
+            ("address", "address"),
+            ("postcode", "postcode"),
+            ("email", "email"),
+            ("phone", "phone"),
+        )
         if meta.get(field) not in (None, "")
     ]
     parts = [p for p in parts if p]
@@ -515,16 +529,19 @@ def _national_t2(unit: Unit, w: Wording) -> list[Paragraph]:
     def pairs(col: str) -> list[tuple[str, Any]]:
         return [(label[r], f.n(f"t2.{r}.{col}")) for r in docs]
 
-    first = _sentence(_clause(w, unit, "proactive.made", pairs("made")),
-                      _clause(w, unit, "proactive.repealed", pairs("repealed")))
+    first = _sentence(
+        _clause(w, unit, "proactive.made", pairs("made")), _clause(w, unit, "proactive.repealed", pairs("repealed"))
+    )
     valid = _clause(w, unit, "proactive.valid", pairs("valid"))
     if valid:
         first = (first[:-1] + "；" + valid + "。") if first else _sentence(valid)
-    decisions = [(label[r], f.n(f"t2.{r}.decisions")) for r in ("licensing", "penalty", "enforcement")
-                 if f.has(f"t2.{r}.decisions")]
+    decisions = [
+        (label[r], f.n(f"t2.{r}.decisions"))
+        for r in ("licensing", "penalty", "enforcement")
+        if f.has(f"t2.{r}.decisions")
+    ]
     fee = f.n("t2.fees.fee_amount")
-    fee_text = (w.fmt("proactive.fees", unit, amount=format_number(fee)) if fee
-                else w.fmt("proactive.fees_none", unit))
+    fee_text = w.fmt("proactive.fees", unit, amount=format_number(fee)) if fee else w.fmt("proactive.fees_none", unit)
     second = _sentence(_clause(w, unit, "proactive.decisions", decisions, "proactive.decision_item"), fee_text)
     text = first + second
     return [[text]] if text else []
@@ -537,13 +554,17 @@ def _national_t3(unit: Unit, w: Wording) -> list[Paragraph]:
     new = f.row_total(t3, "new", total)
     carry = f.row_total(t3, "carry", total)
     nxt = f.row_total(t3, "next", total)
-    results = [(short_label(t3.rows[k].label), f.row_total(t3, k, total))
-               for k in t3.rows["result"].children if not t3.rows[k].sum_of]
+    results = [
+        (short_label(t3.rows[k].label), f.row_total(t3, k, total))
+        for k in t3.rows["result"].children
+        if not t3.rows[k].sum_of
+    ]
     if not new and not carry and not nxt and not any(v for _, v in results):
         text = w.fmt("requests.none", unit)
         return [[text]] if text else []
-    received = (w.fmt("requests.received", unit, count=format_number(new)) if new
-                else w.fmt("requests.received_none", unit))
+    received = (
+        w.fmt("requests.received", unit, count=format_number(new)) if new else w.fmt("requests.received_none", unit)
+    )
     carried = w.fmt("requests.carried", unit, count=format_number(carry)) if carry else ""
     items = _items(w, unit, results)
     res = w.fmt("requests.results", unit, items=items) if items else ""
@@ -580,12 +601,26 @@ def _review_text(unit: Unit, w: Wording, review, review_parts, litigation, lit_p
     """The 复议/诉讼 sentence shared by every form: none at all, or each with its details."""
     if not review and not litigation:
         return w.fmt("review.none", unit)
-    first = (w.fmt("review.review", unit, count=format_number(review),
-                   details=_details(w, unit, review_parts, "review.details"))
-             if review else w.fmt("review.review_none", unit))
-    second = (w.fmt("review.litigation", unit, count=format_number(litigation),
-                    details=_details(w, unit, lit_parts, "review.details"))
-              if litigation else w.fmt("review.litigation_none", unit))
+    first = (
+        w.fmt(
+            "review.review",
+            unit,
+            count=format_number(review),
+            details=_details(w, unit, review_parts, "review.details"),
+        )
+        if review
+        else w.fmt("review.review_none", unit)
+    )
+    second = (
+        w.fmt(
+            "review.litigation",
+            unit,
+            count=format_number(litigation),
+            details=_details(w, unit, lit_parts, "review.details"),
+        )
+        if litigation
+        else w.fmt("review.litigation_none", unit)
+    )
     return _sentence(first, second, sep="；")
 
 
@@ -605,8 +640,7 @@ def fee_paragraph(unit: Unit, w: Wording) -> Paragraph | None:
         amount = Decimal(str(fee))
     except ArithmeticError:
         return [gap(w, unit, "本年收取信息处理费（元）", "processing_fee", "D.meta")]
-    text = (w.fmt("fee", unit, amount=format_number(fee)) if amount
-            else w.fmt("fee_none", unit))
+    text = w.fmt("fee", unit, amount=format_number(fee)) if amount else w.fmt("fee_none", unit)
     return [text] if text else None
 
 
@@ -647,17 +681,41 @@ def _old_requests(unit: Unit, w: Wording) -> list[Paragraph]:
         return [[text]] if text else []
     out = []
     if received:
-        out.append(w.fmt("requests.received", unit, count=format_number(received),
-                         details=_details(w, unit, channels, "requests.details")))
+        out.append(
+            w.fmt(
+                "requests.received",
+                unit,
+                count=format_number(received),
+                details=_details(w, unit, channels, "requests.details"),
+            )
+        )
     if closed:
-        out.append(w.fmt("requests.closed", unit, count=format_number(closed),
-                         details=_details(w, unit, closed_parts, "requests.details")))
+        out.append(
+            w.fmt(
+                "requests.closed",
+                unit,
+                count=format_number(closed),
+                details=_details(w, unit, closed_parts, "requests.details"),
+            )
+        )
     if answered:
-        out.append(w.fmt("requests.answered", unit, count=format_number(answered),
-                         details=_details(w, unit, answers, "requests.details")))
+        out.append(
+            w.fmt(
+                "requests.answered",
+                unit,
+                count=format_number(answered),
+                details=_details(w, unit, answers, "requests.details"),
+            )
+        )
     if refused:
-        out.append(w.fmt("requests.refused", unit, count=format_number(refused),
-                         details=_details(w, unit, reasons, "requests.details")))
+        out.append(
+            w.fmt(
+                "requests.refused",
+                unit,
+                count=format_number(refused),
+                details=_details(w, unit, reasons, "requests.details"),
+            )
+        )
     else:
         out.append(w.fmt("requests.refused_none", unit))
     text = "".join(out)
@@ -671,8 +729,12 @@ def _old_review(unit: Unit, w: Wording) -> list[Paragraph]:
     complaints, compl_parts = _old_parts(unit, t, "complaints") if "complaints" in t.rows else (0, [])
     text = _review_text(unit, w, review, review_parts, litigation, lit_parts)
     if complaints:
-        text += w.fmt("review.complaints", unit, count=format_number(complaints),
-                      details=_details(w, unit, compl_parts, "review.details"))
+        text += w.fmt(
+            "review.complaints",
+            unit,
+            count=format_number(complaints),
+            details=_details(w, unit, compl_parts, "review.details"),
+        )
     return [[text]] if text else []
 
 
@@ -704,8 +766,11 @@ def closing(unit: Unit, section: Section, w: Wording) -> list[Paragraph]:
 def default_text(unit: Unit, section: Section, w: Wording) -> str:
     """What an optional section says when the office left it blank ("" = nothing)."""
     if w.family == OLD:
-        return w.fmt({"fees": "fees_default", "other": "other_default"}.get(section.id, ""), unit) \
-            if section.id in ("fees", "other") else ""
+        return (
+            w.fmt({"fees": "fees_default", "other": "other_default"}.get(section.id, ""), unit)
+            if section.id in ("fees", "other")
+            else ""
+        )
     return ""
 
 

@@ -20,7 +20,7 @@ GUIDE_SHEET = "填表说明"
 INFO_HEADER = ("项目", "内容", "填写说明")
 TEXT_HEADER = ("报告章节", "内容（可分多段，段与段之间换行）", "填写说明")
 
-_BAD_SHEET_CHARS = str.maketrans({c: "" for c in "[]:*?/\\"})
+_BAD_SHEET_CHARS = str.maketrans(dict.fromkeys("[]:*?/\\", ""))
 
 
 def sheet_name(table: Table) -> str:
@@ -44,8 +44,9 @@ def guide_lines(form: Form) -> list[str]:
     return lines
 
 
-def write_template(form: Form, path: Path | str, values: dict | None = None,
-                   meta: dict | None = None, narrative: dict | None = None) -> Path:
+def write_template(
+    form: Form, path: Path | str, values: dict | None = None, meta: dict | None = None, narrative: dict | None = None
+) -> Path:
     """Write the template of ``form`` to ``path`` (atomically).
 
     Blank by default; ``values`` (cell id → number), ``meta`` (field id → value) and
@@ -55,9 +56,12 @@ def write_template(form: Form, path: Path | str, values: dict | None = None,
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False})
-        wb.set_properties({"title": form.name, "subject": "政府信息公开工作年度报告", "comments": f"gkreport form {form.id}"})
+        wb = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        )
+        wb.set_properties(
+            {"title": form.name, "subject": "政府信息公开工作年度报告", "comments": f"gkreport form {form.id}"}
+        )
         f = _formats(wb)
         _guide_sheet(wb, form, f)
         _info_sheet(wb, form, f, meta or {}, narrative or {})
@@ -73,22 +77,36 @@ def _formats(wb) -> dict:
     return {
         "title": wb.add_format({**base, "font_name": "黑体", "font_size": 16, "align": "center", "locked": True}),
         "subtitle": wb.add_format({**base, "align": "center", "locked": True}),
-        "header": wb.add_format({**base, **border, "font_name": "黑体", "align": "center", "text_wrap": True,
-                                 "bg_color": "#E8EEF7", "locked": True}),
-        "caption": wb.add_format({**base, **border, "font_name": "黑体", "align": "left", "locked": True,
-                                  "bg_color": "#F3F3F3"}),
-        "label": {lvl: wb.add_format({**base, **border, "text_wrap": True, "indent": lvl, "locked": True})
-                  for lvl in range(4)},
+        "header": wb.add_format(
+            {
+                **base,
+                **border,
+                "font_name": "黑体",
+                "align": "center",
+                "text_wrap": True,
+                "bg_color": "#E8EEF7",
+                "locked": True,
+            }
+        ),
+        "caption": wb.add_format(
+            {**base, **border, "font_name": "黑体", "align": "left", "locked": True, "bg_color": "#F3F3F3"}
+        ),
+        "label": {
+            lvl: wb.add_format({**base, **border, "text_wrap": True, "indent": lvl, "locked": True}) for lvl in range(4)
+        },
         "label_center": wb.add_format({**base, **border, "text_wrap": True, "align": "center", "locked": True}),
         "unit": wb.add_format({**base, **border, "align": "center", "locked": True}),
         "int": wb.add_format({**base, **border, "num_format": "0", "locked": False, "align": "right"}),
         "decimal": wb.add_format({**base, **border, "num_format": "General", "locked": False, "align": "right"}),
         "note": wb.add_format({**base, "italic": True, "font_color": "#555555", "text_wrap": True}),
         "guide": wb.add_format({**base, "text_wrap": True, "valign": "top"}),
-        "key": wb.add_format({**base, **border, "bold": True, "text_wrap": True, "locked": True, "bg_color": "#F3F3F3"}),
+        "key": wb.add_format(
+            {**base, **border, "bold": True, "text_wrap": True, "locked": True, "bg_color": "#F3F3F3"}
+        ),
         "input": wb.add_format({**base, **border, "locked": False, "text_wrap": True, "valign": "top"}),
-        "hint": wb.add_format({**base, **border, "font_color": "#666666", "text_wrap": True, "valign": "top",
-                               "locked": True}),
+        "hint": wb.add_format(
+            {**base, **border, "font_color": "#666666", "text_wrap": True, "valign": "top", "locked": True}
+        ),
     }
 
 
@@ -116,12 +134,28 @@ def _info_sheet(wb, form: Form, f: dict, meta: dict, narrative: dict) -> None:
         _write_input(ws, r, 1, meta.get(field.id), f["input"])
         ws.write_string(r, 2, field.hint or "", f["hint"])
         if field.type == "year":
-            ws.data_validation(r, 1, r, 1, {"validate": "integer", "criteria": "between", "minimum": 2000,
-                                            "maximum": 2100, "error_title": "年度",
-                                            "error_message": "请填写四位数年度，例如 2025"})
+            ws.data_validation(
+                r,
+                1,
+                r,
+                1,
+                {
+                    "validate": "integer",
+                    "criteria": "between",
+                    "minimum": 2000,
+                    "maximum": 2100,
+                    "error_title": "年度",
+                    "error_message": "请填写四位数年度，例如 2025",
+                },
+            )
         elif field.type == "decimal":
-            ws.data_validation(r, 1, r, 1, {"validate": "decimal", "criteria": ">=", "value": 0,
-                                            "error_message": "请填写不小于 0 的数字"})
+            ws.data_validation(
+                r,
+                1,
+                r,
+                1,
+                {"validate": "decimal", "criteria": ">=", "value": 0, "error_message": "请填写不小于 0 的数字"},
+            )
         r += 1
     r += 1
     for c, text in enumerate(TEXT_HEADER):
@@ -171,9 +205,17 @@ def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> None:
             ws.data_validation(r, c, r, c, _validation(spec.type))
             continue
         fmt = {
-            "header": f["header"], "corner": f["header"], "caption": f["caption"], "unit": f["unit"],
-        }.get(cell.kind) or (f["label"][min(cell.level, 3)] if table.layout == "list" else
-                             f["label_center"] if cell.rowspan > 1 else f["label"][0])
+            "header": f["header"],
+            "corner": f["header"],
+            "caption": f["caption"],
+            "unit": f["unit"],
+        }.get(cell.kind) or (
+            f["label"][min(cell.level, 3)]
+            if table.layout == "list"
+            else f["label_center"]
+            if cell.rowspan > 1
+            else f["label"][0]
+        )
         if cell.merged:
             ws.merge_range(r, c, r + cell.rowspan - 1, c + cell.colspan - 1, cell.text, fmt)
         else:
@@ -193,13 +235,29 @@ def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> None:
 
 def _validation(cell_type: str) -> dict:
     if cell_type == "decimal":
-        return {"validate": "decimal", "criteria": ">=", "value": 0,
-                "error_title": "金额", "error_message": "请填写不小于 0 的数字（单位：万元，可带小数）"}
+        return {
+            "validate": "decimal",
+            "criteria": ">=",
+            "value": 0,
+            "error_title": "金额",
+            "error_message": "请填写不小于 0 的数字（单位：万元，可带小数）",
+        }
     if cell_type == "signed_int":
-        return {"validate": "integer", "criteria": "between", "minimum": -10**9, "maximum": 10**9,
-                "error_title": "数量", "error_message": "请填写整数（可为负数）"}
-    return {"validate": "integer", "criteria": ">=", "value": 0,
-            "error_title": "数量", "error_message": "请填写不小于 0 的整数"}
+        return {
+            "validate": "integer",
+            "criteria": "between",
+            "minimum": -(10**9),
+            "maximum": 10**9,
+            "error_title": "数量",
+            "error_message": "请填写整数（可为负数）",
+        }
+    return {
+        "validate": "integer",
+        "criteria": ">=",
+        "value": 0,
+        "error_title": "数量",
+        "error_message": "请填写不小于 0 的整数",
+    }
 
 
 def _text_width(text: str) -> float:

@@ -66,6 +66,7 @@ def _wb_options() -> dict[str, Any]:
     # workbook keeps every output identical whatever was written before in the process.
     return {**_WB_OPTIONS, "default_format_properties": dict(_WB_OPTIONS["default_format_properties"])}
 
+
 # --------------------------------------------------------------------------- text helpers
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -231,11 +232,21 @@ _STATES = ("warning", "warning_suspect", "error", "error_suspect")
 _STATE_PROPS: dict[str | None, dict[str, Any]] = {
     None: {},
     "warning": {"bg_color": "#FFF2CC"},
-    "warning_suspect": {"bg_color": "#FFD966", "bold": True, "font_color": "#7F6000",
-                        "border": 2, "border_color": "#BF8F00"},
+    "warning_suspect": {
+        "bg_color": "#FFD966",
+        "bold": True,
+        "font_color": "#7F6000",
+        "border": 2,
+        "border_color": "#BF8F00",
+    },
     "error": {"bg_color": "#FFC7CE"},
-    "error_suspect": {"bg_color": "#FF7C80", "bold": True, "font_color": "#9C0006",
-                      "border": 2, "border_color": "#C00000"},
+    "error_suspect": {
+        "bg_color": "#FF7C80",
+        "bold": True,
+        "font_color": "#9C0006",
+        "border": 2,
+        "border_color": "#C00000",
+    },
 }
 _PROPOSAL_PROPS = {"italic": True, "font_color": "#1F4E79"}
 _PROPOSAL_FILL = "#DDEBF7"
@@ -394,7 +405,7 @@ def _compute_plan(form: Form, table: Table) -> _Plan:
     for gc in g.cells:
         if not gc.text:
             continue
-        width = sum(widths[gc.col: gc.col + gc.colspan])
+        width = sum(widths[gc.col : gc.col + gc.colspan])
         if indent and gc.kind == "label":
             width -= gc.level * _LIST_INDENT_UNITS
         need = _lines(gc.text, width) * LINE_PT + PAD_PT
@@ -403,7 +414,7 @@ def _compute_plan(form: Form, table: Table) -> _Plan:
         else:
             spanning.append((gc, need))
     for gc, need in spanning:
-        have = sum(heights[gc.row: gc.row + gc.rowspan])
+        have = sum(heights[gc.row : gc.row + gc.rowspan])
         if need > have:
             heights[gc.row + gc.rowspan - 1] += need - have
     col_of: dict[str, int] = {}
@@ -446,8 +457,9 @@ def _form_info(form: Form) -> _FormInfo:
         for t in form.tables.values():
             in_grid.update(_plan(form, t).grid.value_pos)
         ids = tuple(form.cells)
-        info = _FORM_INFO[form.spec_hash] = _FormInfo(ids, frozenset(ids),
-                                                      frozenset(c for c in ids if c not in in_grid))
+        info = _FORM_INFO[form.spec_hash] = _FormInfo(
+            ids, frozenset(ids), frozenset(c for c in ids if c not in in_grid)
+        )
     return info
 
 
@@ -553,14 +565,23 @@ def _marks(unit: Unit) -> dict[str, _Mark]:
 def _comment(ws: Any, r: int, c: int, notes: list[str]) -> None:
     text = _clean("\n\n".join(notes))
     n = sum(max(1, math.ceil(_units(line) / 44)) for line in text.split("\n"))
-    ws.write_comment(r, c, text, {
-        "author": "审核意见", "x_scale": 2.6, "y_scale": max(1.0, min(n * 15.5 / 74, 12.0)),
-        "font_name": "宋体", "font_size": 9,
-    })
+    ws.write_comment(
+        r,
+        c,
+        text,
+        {
+            "author": "审核意见",
+            "x_scale": 2.6,
+            "y_scale": max(1.0, min(n * 15.5 / 74, 12.0)),
+            "font_name": "宋体",
+            "font_size": 9,
+        },
+    )
 
 
-def _write_cell(ws: Any, st: _Styles, r: int, c: int, r2: int, c2: int, cell_type: str,
-                v: Any, mark: _Mark | None) -> None:
+def _write_cell(
+    ws: Any, st: _Styles, r: int, c: int, r2: int, c2: int, cell_type: str, v: Any, mark: _Mark | None
+) -> None:
     state = mark.state if mark else None
     proposal = mark is not None and mark.proposal is not None and v is None
     fmt = st.value(_num_format(cell_type, v), state, proposal)
@@ -577,8 +598,17 @@ def _write_cell(ws: Any, st: _Styles, r: int, c: int, r2: int, c2: int, cell_typ
 # --------------------------------------------------------------------------- drawing tables
 
 
-def _draw_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, values: dict[str, Any],
-               marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]], sheet: str) -> int:
+def _draw_grid(
+    ws: Any,
+    st: _Styles,
+    form: Form,
+    plan: _Plan,
+    top: int,
+    values: dict[str, Any],
+    marks: dict[str, _Mark],
+    pos: dict[str, tuple[str, int, int]],
+    sheet: str,
+) -> int:
     """Draw the official grid at row ``top``; return the first row below it."""
     g = plan.grid
     table = plan.table
@@ -610,9 +640,18 @@ def _draw_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, values: 
     return top + g.n_rows
 
 
-def _draw_off_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, values: dict[str, Any],
-                   marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]], sheet: str,
-                   cell_ids: Iterable[str]) -> int:
+def _draw_off_grid(
+    ws: Any,
+    st: _Styles,
+    form: Form,
+    plan: _Plan,
+    top: int,
+    values: dict[str, Any],
+    marks: dict[str, _Mark],
+    pos: dict[str, tuple[str, int, int]],
+    sheet: str,
+    cell_ids: Iterable[str],
+) -> int:
     """Rows that some layouts add but the official table has no place for (subtotals)."""
     table = plan.table
     rows: dict[str, list[str]] = {}
@@ -624,8 +663,7 @@ def _draw_off_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, valu
         return top
     g = plan.grid
     r = top + 1
-    _text(ws, r, 0, r, g.n_cols - 1,
-          "附：原表填报的小计行（官方表样中没有这些行，以下数字不属于上表）", st.note)
+    _text(ws, r, 0, r, g.n_cols - 1, "附：原表填报的小计行（官方表样中没有这些行，以下数字不属于上表）", st.note)
     ws.set_row(r, LINE_PT * 2 + PAD_PT)
     label_cols = max(g.label_cols, 1)
     for row_id, cids in rows.items():
@@ -644,9 +682,11 @@ def _draw_off_grid(ws: Any, st: _Styles, form: Form, plan: _Plan, top: int, valu
     return r + 1
 
 
-_LEGEND = ("说明：浅红色为涉及错误的单元格，深红色粗框为最可能出错的单元格（无法确定时为可能出错的几个单元格）；"
-           "浅黄色为涉及提示的单元格，深黄色粗框为提示中最可能有误的单元格；蓝色斜体的“建议 N”为原表空白、按勾稽关系推算的建议值（仅供参考，不是填报数）。"
-           "单元格批注中有问题说明、应为值与实际值及修改建议，全部问题见“审核结果”工作表。")
+_LEGEND = (
+    "说明：浅红色为涉及错误的单元格，深红色粗框为最可能出错的单元格（无法确定时为可能出错的几个单元格）；"
+    "浅黄色为涉及提示的单元格，深黄色粗框为提示中最可能有误的单元格；蓝色斜体的“建议 N”为原表空白、按勾稽关系推算的建议值（仅供参考，不是填报数）。"
+    "单元格批注中有问题说明、应为值与实际值及修改建议，全部问题见“审核结果”工作表。"
+)
 
 
 def _legend(ws: Any, st: _Styles, r: int, n_cols: int, widths: Sequence[float]) -> int:
@@ -655,8 +695,7 @@ def _legend(ws: Any, st: _Styles, r: int, n_cols: int, widths: Sequence[float]) 
     return r + 1
 
 
-def _print_setup(ws: Any, unit_name: str | None, year: int | None, landscape: bool,
-                 fit_width: bool = True) -> None:
+def _print_setup(ws: Any, unit_name: str | None, year: int | None, landscape: bool, fit_width: bool = True) -> None:
     ws.set_paper(9)  # A4
     if landscape:
         ws.set_landscape()
@@ -669,9 +708,19 @@ def _print_setup(ws: Any, unit_name: str | None, year: int | None, landscape: bo
     ws.set_footer(_footer(unit_name, year), {"margin": 0.3})
 
 
-def _write_table_sheet(wb: Any, st: _Styles, form: Form, table: Table, sheet: str, year: int | None,
-                       values: dict[str, Any], marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]],
-                       info: str, footer_name: str | None) -> None:
+def _write_table_sheet(
+    wb: Any,
+    st: _Styles,
+    form: Form,
+    table: Table,
+    sheet: str,
+    year: int | None,
+    values: dict[str, Any],
+    marks: dict[str, _Mark],
+    pos: dict[str, tuple[str, int, int]],
+    info: str,
+    footer_name: str | None,
+) -> None:
     """One official table on its own sheet: title, 单位/年度 line, grid, notes, print setup."""
     plan = _plan(form, table)
     g = plan.grid
@@ -698,8 +747,9 @@ def _write_table_sheet(wb: Any, st: _Styles, form: Form, table: Table, sheet: st
     if table.footnote:
         _text(ws, end, 0, end, n - 1, table.footnote, st.note)
         end += 1
-    off = [cid for cid in table.cells if cid in _form_info(form).off_grid
-           and (values.get(cid) is not None or cid in marks)]
+    off = [
+        cid for cid in table.cells if cid in _form_info(form).off_grid and (values.get(cid) is not None or cid in marks)
+    ]
     end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
     if any(cid in marks for cid in table.cells):
         end = _legend(ws, st, end + 1, n, plan.widths)
@@ -716,8 +766,9 @@ _META_PREFIXES = ("meta.", "metadata.")
 _SECTION_PREFIXES = ("narrative.", "section.")
 
 
-def _write_info_sheet(ws: Any, st: _Styles, unit: Unit, marks: dict[str, _Mark],
-                      pos: dict[str, tuple[str, int, int]], sheet: str) -> None:
+def _write_info_sheet(
+    ws: Any, st: _Styles, unit: Unit, marks: dict[str, _Mark], pos: dict[str, tuple[str, int, int]], sheet: str
+) -> None:
     form = unit.form
     ws.hide_gridlines(2)
     ws.set_column(0, 0, 24)
@@ -797,8 +848,19 @@ def _write_info_sheet(ws: Any, st: _Styles, unit: Unit, marks: dict[str, _Mark],
 
 
 _FINDING_COLS: tuple[tuple[str, float], ...] = (
-    ("序号", 5), ("级别", 6), ("规则", 12), ("表", 16), ("行", 24), ("列", 14), ("单元格", 11),
-    ("原表位置", 18), ("应为", 9), ("实际", 9), ("问题说明", 40), ("建议", 20), ("备注", 16),
+    ("序号", 5),
+    ("级别", 6),
+    ("规则", 12),
+    ("表", 16),
+    ("行", 24),
+    ("列", 14),
+    ("单元格", 11),
+    ("原表位置", 18),
+    ("应为", 9),
+    ("实际", 9),
+    ("问题说明", 40),
+    ("建议", 20),
+    ("备注", 16),
 )
 
 
@@ -846,9 +908,15 @@ def _sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: 0 if _severity(f) == ERROR else 1)
 
 
-def _write_findings_sheet(ws: Any, st: _Styles, rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]],
-                          with_unit: bool, unit_name: str | None, year: int | None,
-                          sheet_of: dict[str, str]) -> None:
+def _write_findings_sheet(
+    ws: Any,
+    st: _Styles,
+    rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]],
+    with_unit: bool,
+    unit_name: str | None,
+    year: int | None,
+    sheet_of: dict[str, str],
+) -> None:
     """One row per finding; the 单元格 column links to the cell in this workbook.
 
     ``sheet_of`` maps table ids to their sheets: a link into the finding's own
@@ -862,8 +930,7 @@ def _write_findings_sheet(ws: Any, st: _Styles, rows: list[tuple[Unit, Finding, 
         ws.set_column(i, i, w)
     n_err = sum(1 for _, f, _ in rows if _severity(f) == ERROR)
     n_warn = len(rows) - n_err
-    head = (f"审核结果：共 {len(rows)} 条（错误 {n_err} 条，提示 {n_warn} 条）" if rows
-            else "审核结果：未发现问题")
+    head = f"审核结果：共 {len(rows)} 条（错误 {n_err} 条，提示 {n_warn} 条）" if rows else "审核结果：未发现问题"
     _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
     ws.set_row(0, 26)
     for i, (name, _) in enumerate(cols):
@@ -900,9 +967,18 @@ def _write_findings_sheet(ws: Any, st: _Styles, rows: list[tuple[Unit, Finding, 
         sug = _suggestion_text(f)
         ws.write_string(r, c + 10, _clean(sug), st.text)
         ws.write_string(r, c + 11, _clean(f.note or ""), st.text)
-        lines = max(_lines(f.message, 40), _lines(sug, 20), _lines(row_path, 24), _lines(f.note or "", 16),
-                    _lines(title, 16), _lines(where, 18), _lines(col_path, 14), _lines(f.rule, 12),
-                    _lines(unit.unit or "", 18) if with_unit else 1, _lines(unit.file.name, 16) if with_unit else 1)
+        lines = max(
+            _lines(f.message, 40),
+            _lines(sug, 20),
+            _lines(row_path, 24),
+            _lines(f.note or "", 16),
+            _lines(title, 16),
+            _lines(where, 18),
+            _lines(col_path, 14),
+            _lines(f.rule, 12),
+            _lines(unit.unit or "", 18) if with_unit else 1,
+            _lines(unit.file.name, 16) if with_unit else 1,
+        )
         ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
         r += 1
     ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
@@ -911,8 +987,9 @@ def _write_findings_sheet(ws: Any, st: _Styles, rows: list[tuple[Unit, Finding, 
     ws.repeat_rows(1)
 
 
-def _finding_target(f: Finding, pos: dict[str, tuple[str, int, int]],
-                    refs: dict[str, str]) -> tuple[str, int, int] | None:
+def _finding_target(
+    f: Finding, pos: dict[str, tuple[str, int, int]], refs: dict[str, str]
+) -> tuple[str, int, int] | None:
     """Where the finding's link goes: its suspect cell (or first candidate), else the first place shown."""
     for cid in ([f.suspect] if f.suspect else []) + list(_candidates(f)) + _involved(f, refs):
         if cid in pos:
@@ -939,15 +1016,31 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     marks = _marks(unit)
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), _wb_options())
-        wb.set_properties({"title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
-                           "subject": form.name, "comments": "政府信息公开工作年度报告统计表审核结果"})
+        wb.set_properties(
+            {
+                "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
+                "subject": form.name,
+                "comments": "政府信息公开工作年度报告统计表审核结果",
+            }
+        )
         st = _Styles(wb)
         taken = {"审核结果", "基本信息"}
         names = _table_sheet_names(form, unit.year, taken)
         pos: dict[str, tuple[str, int, int]] = {}
         for tid, table in form.tables.items():
-            _write_table_sheet(wb, st, form, table, names[tid], unit.year, unit.values, marks, pos,
-                               f"单位名称：{unit.unit or ''}", unit.unit)
+            _write_table_sheet(
+                wb,
+                st,
+                form,
+                table,
+                names[tid],
+                unit.year,
+                unit.values,
+                marks,
+                pos,
+                f"单位名称：{unit.unit or ''}",
+                unit.unit,
+            )
         ws_find = wb.add_worksheet("审核结果")
         ws_info = wb.add_worksheet("基本信息")
         _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
@@ -982,8 +1075,10 @@ def mismatch_messages(groups: dict[tuple[str, int | None], list[Unit]]) -> list[
     out = [f"报送的单位使用了 {len(groups)} 种不同的表样或年度，不能合并汇总，已按表样和年度分别汇总。"]
     for us in items[1:]:
         names = "、".join((u.unit or u.file.name) for u in us[:20]) + ("等" if len(us) > 20 else "")
-        out.append(f"{len(us)} 个单位使用{_group_words(us[0].form, us[0].year)}，"
-                   f"与多数单位（{_group_words(main.form, main.year)}）不同，已单独汇总：{names}")
+        out.append(
+            f"{len(us)} 个单位使用{_group_words(us[0].form, us[0].year)}，"
+            f"与多数单位（{_group_words(main.form, main.year)}）不同，已单独汇总：{names}"
+        )
     return out
 
 
@@ -1063,8 +1158,10 @@ def _sum_frame(form: Form, frame: Any) -> dict[str, Any]:
         int_totals = None
     out: dict[str, Any] = {}
     if ints:
-        out.update((cid, None if v is _NA else int(v)) for cid, v in zip(ints, int_totals.astype(object)
-                                                                           .where(int_totals.notna(), _NA)))
+        out.update(
+            (cid, None if v is _NA else int(v))
+            for cid, v in zip(ints, int_totals.astype(object).where(int_totals.notna(), _NA))
+        )
     if decs:
         dec_totals = frame[decs].sum(min_count=1)
         for cid in decs:
@@ -1123,13 +1220,15 @@ def summary_table_sheets(form: Form) -> dict[str, str]:
     return out
 
 
-def _write_summary_tables(wb: Any, st: _Styles, form: Form, year: int | None, totals: dict[str, Any],
-                          units: Sequence[Unit]) -> None:
+def _write_summary_tables(
+    wb: Any, st: _Styles, form: Form, year: int | None, totals: dict[str, Any], units: Sequence[Unit]
+) -> None:
     names = "、".join((u.unit or u.file.stem) for u in units[:6]) + ("等" if len(units) > 6 else "")
     info = f"汇总单位：{len(units)} 个（{names}），表中数字为各单位填报数之和"
     for tid, sheet in summary_table_sheets(form).items():
-        _write_table_sheet(wb, st, form, form.tables[tid], sheet, year, totals, {}, {}, info,
-                           f"汇总（{len(units)} 个单位）")
+        _write_table_sheet(
+            wb, st, form, form.tables[tid], sheet, year, totals, {}, {}, info, f"汇总（{len(units)} 个单位）"
+        )
 
 
 _DETAIL_FIXED = 4  # label columns of 分单位明细 before the unit columns
@@ -1229,9 +1328,17 @@ def _plain_value(v: Any) -> Any:
 _NOT_PLAIN = object()
 
 
-def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit],
-                  totals: dict[str, Any], unit_marks: list[dict[str, _Mark]], values: Any,
-                  stream: bool = True) -> tuple[Any, dict[str, int], list[str]]:
+def _write_detail(
+    wb: Any,
+    st: _Styles,
+    form: Form,
+    year: int | None,
+    units: Sequence[Unit],
+    totals: dict[str, Any],
+    unit_marks: list[dict[str, _Mark]],
+    values: Any,
+    stream: bool = True,
+) -> tuple[Any, dict[str, int], list[str]]:
     """分单位明细: one row per indicator, one column per unit, then the total.
 
     ``values``: units × cells in the form's cell order (see :func:`_value_matrix`). With ``stream``
@@ -1251,8 +1358,11 @@ def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
     def column(cid: str) -> list[Any]:
         return values[:, col_of[cid]].tolist()
 
-    cids = [c for c in info.cell_ids if c not in info.off_grid
-            or any(v is not None for v in column(c)) or any(c in m for m in unit_marks)]
+    cids = [
+        c
+        for c in info.cell_ids
+        if c not in info.off_grid or any(v is not None for v in column(c)) or any(c in m for m in unit_marks)
+    ]
     fixed = [("表", 26.0), ("行", 36.0), ("列", 18.0), ("计量单位", 9.0)]
     first = _DETAIL_FIXED
     for i, (name, w) in enumerate(fixed):
@@ -1285,8 +1395,7 @@ def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
                 _write_cell(ws, st, r, first + j, r, first + j, cell.type, v, unit_marks[j].get(cid))
         else:
             _write_detail_cells(ws, st, r, first, cell.type, cid, row_values, unit_marks, marked)
-        _write_value(ws, r, first + len(units), totals.get(cid),
-                     st.value(_num_format(cell.type, totals.get(cid))))
+        _write_value(ws, r, first + len(units), totals.get(cid), st.value(_num_format(cell.type, totals.get(cid))))
         lines = max(_lines(row_path, 36), _lines(col_path, 18), _lines(t.title_for(year), 26))
         ws.set_row(r, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT))
         row_of[cid] = r
@@ -1301,8 +1410,17 @@ def _write_detail(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
     return ws, row_of, heads
 
 
-def _write_detail_cells(ws: Any, st: _Styles, r: int, first: int, cell_type: str, cid: str,
-                        values: list[Any], unit_marks: list[dict[str, _Mark]], marked: list[int]) -> None:
+def _write_detail_cells(
+    ws: Any,
+    st: _Styles,
+    r: int,
+    first: int,
+    cell_type: str,
+    cid: str,
+    values: list[Any],
+    unit_marks: list[dict[str, _Mark]],
+    marked: list[int],
+) -> None:
     """The unit cells of one streamed 分单位明细 row that are written now: cells with findings
     (their formats, comments) and values that are not plain numbers. Also creates the number
     formats of the row's streamed cells (formats must exist before the workbook is written out)."""
@@ -1344,8 +1462,9 @@ def _detail_filler(ws: Any, st: _Styles, form: Form, row_of: dict[str, int], fir
     return fill
 
 
-def _write_chart(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit],
-                 row_of: dict[str, int]) -> None:
+def _write_chart(
+    wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit], row_of: dict[str, int]
+) -> None:
     """A native bar chart of the main indicators by unit, fed from the 分单位明细 rows."""
     ids = [c for c in _chart_cells(form) if c in row_of]
     if not ids or not units:
@@ -1358,14 +1477,16 @@ def _write_chart(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequ
     palette = ("#4472C4", "#ED7D31", "#A5A5A5", "#70AD47")
     for k, cid in enumerate(ids):
         r = row_of[cid]
-        chart.add_series({
-            "name": _series_name(form, cid),
-            "categories": ["分单位明细", 0, first, 0, last],
-            "values": ["分单位明细", r, first, r, last],
-            "fill": {"color": palette[k % len(palette)]},
-            "data_labels": {"value": True, "num_font": {"name": "宋体", "size": 8}},
-            "gap": 60,
-        })
+        chart.add_series(
+            {
+                "name": _series_name(form, cid),
+                "categories": ["分单位明细", 0, first, 0, last],
+                "values": ["分单位明细", r, first, r, last],
+                "fill": {"color": palette[k % len(palette)]},
+                "data_labels": {"value": True, "num_font": {"name": "宋体", "size": 8}},
+                "gap": 60,
+            }
+        )
     font = {"name": "宋体", "size": 9}
     chart.set_title({"name": "主要指标分单位情况", "name_font": {"name": "黑体", "size": 14, "bold": False}})
     chart.set_x_axis({"num_font": font, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
@@ -1384,18 +1505,35 @@ def _write_chart(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequ
     ws.print_area(0, 0, rows, cols - 1)
 
 
-def _write_status(ws: Any, st: _Styles, units: Sequence[Unit], others: Sequence[Unit],
-                  failures: Sequence[tuple[str, str]], main: Unit | None,
-                  positions: dict[int, tuple[str, int, int]]) -> None:
-    cols = (("序号", 5), ("文件", 28), ("单位", 24), ("表样", 24), ("年度", 7), ("状态", 9),
-            ("错误数", 7), ("提示数", 7), ("计入汇总", 8), ("说明", 48))
+def _write_status(
+    ws: Any,
+    st: _Styles,
+    units: Sequence[Unit],
+    others: Sequence[Unit],
+    failures: Sequence[tuple[str, str]],
+    main: Unit | None,
+    positions: dict[int, tuple[str, int, int]],
+) -> None:
+    cols = (
+        ("序号", 5),
+        ("文件", 28),
+        ("单位", 24),
+        ("表样", 24),
+        ("年度", 7),
+        ("状态", 9),
+        ("错误数", 7),
+        ("提示数", 7),
+        ("计入汇总", 8),
+        ("说明", 48),
+    )
     ws.hide_gridlines(2)
     for i, (name, w) in enumerate(cols):
         ws.set_column(i, i, w)
         ws.write_string(1, i, name, st.list_header)
     total = len(units) + len(others) + len(failures)
-    head = (f"报送情况：共 {total} 个文件，计入汇总 {len(units)} 个，另行汇总 {len(others)} 个，"
-            f"无法读取 {len(failures)} 个")
+    head = (
+        f"报送情况：共 {total} 个文件，计入汇总 {len(units)} 个，另行汇总 {len(others)} 个，无法读取 {len(failures)} 个"
+    )
     _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
     ws.set_row(0, 26)
     style = {"通过": st.st_ok, "有错误": st.st_error, "有提示": st.st_warning}
@@ -1416,13 +1554,20 @@ def _write_status(ws: Any, st: _Styles, units: Sequence[Unit], others: Sequence[
             if included:
                 target = positions.get(id(u))
                 if target is not None and u.findings:
-                    ws.write_url(r, 9, _link(*target), st.link,
-                                 string=f"查看问题（{len(u.findings)} 条）", tip="转到审核结果")
+                    ws.write_url(
+                        r, 9, _link(*target), st.link, string=f"查看问题（{len(u.findings)} 条）", tip="转到审核结果"
+                    )
                 else:
                     ws.write_string(r, 9, "", st.text)
             else:
-                why = (f"使用{_group_words(u.form, u.year)}，与本汇总（{_group_words(main.form, main.year)}）"
-                       f"不同，未计入本汇总，另行汇总") if main is not None else "未计入本汇总"
+                why = (
+                    (
+                        f"使用{_group_words(u.form, u.year)}，与本汇总（{_group_words(main.form, main.year)}）"
+                        f"不同，未计入本汇总，另行汇总"
+                    )
+                    if main is not None
+                    else "未计入本汇总"
+                )
                 ws.write_string(r, 9, why, st.text)
             lines = max(_lines(why, 48), _lines(u.file.name, 28), _lines(u.unit or "", 24))
             ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
@@ -1449,9 +1594,9 @@ def _write_status(ws: Any, st: _Styles, units: Sequence[Unit], others: Sequence[
 _STREAM_DETAIL = True  # False: keep every 分单位明细 cell until the workbook closes (the reference)
 
 
-def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
-                       failures: Sequence[tuple[str, str]] = (), *,
-                       others: Sequence[Unit] = ()) -> Path:
+def write_summary_xlsx(
+    units: Sequence[Unit], path: Path | str, failures: Sequence[tuple[str, str]] = (), *, others: Sequence[Unit] = ()
+) -> Path:
     """Write the summary workbook of units that share one form and year (atomically).
 
     ``failures`` are (input file name, Chinese reason) for files that could not
@@ -1463,10 +1608,11 @@ def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
     units = list(units)
     groups = group_units(units)
     if len(groups) > 1:
-        raise ValueError("汇总的单位必须使用同一表样、同一年度，现有："
-                         + "；".join(f"{_group_words(us[0].form, us[0].year)} {len(us)} 个"
-                                     for us in groups.values())
-                         + "。请先用 group_units() 分组，每组单独汇总。")
+        raise ValueError(
+            "汇总的单位必须使用同一表样、同一年度，现有："
+            + "；".join(f"{_group_words(us[0].form, us[0].year)} {len(us)} 个" for us in groups.values())
+            + "。请先用 group_units() 分组，每组单独汇总。"
+        )
     main = units[0] if units else None
     with atomic_path(path) as tmp:
         # temp files, not memory: 分单位明细 has a cell per indicator and unit
@@ -1482,8 +1628,7 @@ def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
             totals = _sum_frame(form, _value_frame(units, cell_ids, (values, odd)))
             unit_marks = [_marks(u) for u in units]
             _write_summary_tables(wb, st, form, year, totals, units)
-            _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, values,
-                                         stream=_STREAM_DETAIL)
+            _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, values, stream=_STREAM_DETAIL)
             positions = [_DetailPositions(row_of, _DETAIL_FIXED + j) for j in range(len(units))]
             del unit_marks
             _write_chart(wb, st, form, year, units, row_of)
@@ -1496,15 +1641,13 @@ def write_summary_xlsx(units: Sequence[Unit], path: Path | str,
                 target = _finding_target(f, p, {}) or ("分单位明细", 0, _DETAIL_FIXED + j)
                 first_pos.setdefault(id(u), ("审核结果", 2 + len(rows), 0))
                 rows.append((u, f, target))
-        _write_findings_sheet(ws_find, st, rows, True, "汇总审核结果",
-                              main.year if main is not None else None, {})
+        _write_findings_sheet(ws_find, st, rows, True, "汇总审核结果", main.year if main is not None else None, {})
         _write_status(ws_status, st, units, list(others), list(failures), main, first_pos)
         wb.close()
     return path
 
 
-def write_summaries(units: Sequence[Unit], out_dir: Path | str,
-                    failures: Sequence[tuple[str, str]] = ()) -> list[Path]:
+def write_summaries(units: Sequence[Unit], out_dir: Path | str, failures: Sequence[tuple[str, str]] = ()) -> list[Path]:
     """Group units by form and year and write one summary per group into ``out_dir/汇总``.
 
     Every summary lists all input files in 报送情况 (units of other groups as

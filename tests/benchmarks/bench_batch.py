@@ -30,9 +30,28 @@ from pathlib import Path
 from typing import Self
 
 DISTRICTS = ["东城区", "西城区", "高新技术产业开发区", "经济开发区", "南湖新区", "北山县", "临河县", "清水镇"]
-BODIES = ["教育和体育局", "卫生健康委员会", "市场监督管理局", "住房和城乡建设局", "自然资源和规划局", "人力资源和社会保障局",
-          "生态环境分局", "交通运输局", "农业农村局", "民政局", "司法局", "财政局", "应急管理局", "文化和旅游局",
-          "退役军人事务局", "行政审批服务局", "医疗保障局", "统计局", "水利局", "商务局"]
+BODIES = [
+    "教育和体育局",
+    "卫生健康委员会",
+    "市场监督管理局",
+    "住房和城乡建设局",
+    "自然资源和规划局",
+    "人力资源和社会保障局",
+    "生态环境分局",
+    "交通运输局",
+    "农业农村局",
+    "民政局",
+    "司法局",
+    "财政局",
+    "应急管理局",
+    "文化和旅游局",
+    "退役军人事务局",
+    "行政审批服务局",
+    "医疗保障局",
+    "统计局",
+    "水利局",
+    "商务局",
+]
 
 
 def unit_name(i: int) -> str:
@@ -47,28 +66,59 @@ def make_unit(i: int) -> tuple[str, dict, dict, dict]:
     def six(p: float) -> list[int]:
         return [rng.randint(0, 9) if rng.random() < p else 0 for _ in range(6)]
 
-    leaves = {leaf: six(0.3) for leaf in ("disclosed", "partial", "withheld_4", "withheld_6", "unable_1", "unable_2",
-                                          "not_handled_2", "other_1")}
-    t2 = {"regulations.made": 0, "regulations.repealed": 0, "regulations.valid": 0,
-          "normative.made": rng.randint(0, 5), "normative.repealed": rng.randint(0, 2),
-          "normative.valid": rng.randint(5, 60), "licensing.decisions": rng.randint(0, 3000),
-          "penalty.decisions": rng.randint(0, 300), "enforcement.decisions": rng.randint(0, 40),
-          "fees.fee_amount": round(rng.uniform(0, 50), 2)}
+    leaves = {
+        leaf: six(0.3)
+        for leaf in (
+            "disclosed",
+            "partial",
+            "withheld_4",
+            "withheld_6",
+            "unable_1",
+            "unable_2",
+            "not_handled_2",
+            "other_1",
+        )
+    }
+    t2 = {
+        "regulations.made": 0,
+        "regulations.repealed": 0,
+        "regulations.valid": 0,
+        "normative.made": rng.randint(0, 5),
+        "normative.repealed": rng.randint(0, 2),
+        "normative.valid": rng.randint(5, 60),
+        "licensing.decisions": rng.randint(0, 3000),
+        "penalty.decisions": rng.randint(0, 300),
+        "enforcement.decisions": rng.randint(0, 40),
+        "fees.fee_amount": round(rng.uniform(0, 50), 2),
+    }
     from decimal import Decimal
 
     t2["fees.fee_amount"] = Decimal(str(t2["fees.fee_amount"]))
     carry = six(0.1)
-    values = consistent_2021(t2, leaves, {"carry": carry}, {"next": [c + rng.randint(0, 1) for c in carry]},
-                             {"review": [rng.randint(0, 2), 0, 0, rng.randint(0, 1)]})
+    values = consistent_2021(
+        t2,
+        leaves,
+        {"carry": carry},
+        {"next": [c + rng.randint(0, 1) for c in carry]},
+        {"review": [rng.randint(0, 2), 0, 0, rng.randint(0, 1)]},
+    )
     if rng.random() < 0.05:  # a typing slip somewhere in table 三
         cid = rng.choice([k for k in values if k.startswith("t3.")])
         values[cid] = int(values[cid]) + rng.randint(1, 9)
     name = unit_name(i)
-    meta = {"unit": name, "year": 2025, "date_written": "2026年1月20日", "contact": "张三", "phone": "0533-1234567",
-            "processing_fee": Decimal("0")}
-    narrative = {"overview": f"2025年，{name}认真贯彻落实《中华人民共和国政府信息公开条例》，持续推进政务公开。" * 3,
-                 "problems": "一是公开内容不够全面；二是解读形式较为单一。下一步将加强培训、完善机制。",
-                 "other": "本年度未收取信息处理费。"}
+    meta = {
+        "unit": name,
+        "year": 2025,
+        "date_written": "2026年1月20日",
+        "contact": "张三",
+        "phone": "0533-1234567",
+        "processing_fee": Decimal("0"),
+    }
+    narrative = {
+        "overview": f"2025年，{name}认真贯彻落实《中华人民共和国政府信息公开条例》，持续推进政务公开。" * 3,
+        "problems": "一是公开内容不够全面；二是解读形式较为单一。下一步将加强培训、完善机制。",
+        "other": "本年度未收取信息处理费。",
+    }
     return name, values, meta, narrative
 
 
@@ -112,9 +162,10 @@ def plain_one(path: str, out: str) -> None:
             values[cid] = None if pd.isna(v) else v
     # per-file pandas check: row sums of table 三
     t3 = form.tables["t3"]
-    frame = pd.DataFrame([[values.get(f"t3.{r.id}.{c.id}") for c in t3.value_columns()]
-                          for r in t3.value_rows() if not r.subtotal],
-                         columns=[c.id for c in t3.value_columns()]).fillna(0)
+    frame = pd.DataFrame(
+        [[values.get(f"t3.{r.id}.{c.id}") for c in t3.value_columns()] for r in t3.value_rows() if not r.subtotal],
+        columns=[c.id for c in t3.value_columns()],
+    ).fillna(0)
     bad = frame[frame.iloc[:, :6].sum(axis=1) != frame["total"]]
     # openpyxl styled write
     wb = Workbook()
@@ -131,8 +182,12 @@ def plain_one(path: str, out: str) -> None:
             if gc.cell_id and len(bad):
                 cell.fill = PatternFill("solid", fgColor="FFF2CC")
             if gc.merged:
-                ws.merge_cells(start_row=gc.row + 1, start_column=gc.col + 1,
-                               end_row=gc.row + gc.rowspan, end_column=gc.col + gc.colspan)
+                ws.merge_cells(
+                    start_row=gc.row + 1,
+                    start_column=gc.col + 1,
+                    end_row=gc.row + gc.rowspan,
+                    end_column=gc.col + gc.colspan,
+                )
     wb.save(Path(out) / (Path(path).stem + "_表格.xlsx"))
     # python-docx, rows filled with row.cells
     doc = Document()
@@ -266,27 +321,33 @@ def main() -> None:
     counts = result.counts()
     print(f"gkreport batch: N={args.n} jobs={args.jobs}: {elapsed:.2f} s, {rate:.1f} units/s; statuses {counts}")
     per_unit = {k: v / args.n * 1000 for k, v in result.stage_seconds.items()}
-    print("  per-unit stage time (ms, summed over workers): "
-          + ", ".join(f"{k} {v:.2f}" for k, v in per_unit.items()))
+    print("  per-unit stage time (ms, summed over workers): " + ", ".join(f"{k} {v:.2f}" for k, v in per_unit.items()))
     print(f"  summary stage: {result.stage_seconds.get('summary', 0):.2f} s")
-    print(f"  peak RSS: parent {parent_mb:.0f} MB (RUSAGE_SELF), largest worker {result.worker_peak_mb:.0f} MB "
-          f"(each worker's own RUSAGE_SELF, sent back with its results)")
+    print(
+        f"  peak RSS: parent {parent_mb:.0f} MB (RUSAGE_SELF), largest worker {result.worker_peak_mb:.0f} MB "
+        f"(each worker's own RUSAGE_SELF, sent back with its results)"
+    )
     if sampler.peaks:
-        print(f"    cross-check from /proc (VmHWM of {len(sampler.peaks)} descendant processes: fork server, "
-              f"workers, resource tracker): largest {sampler.largest:.0f} MB; "
-              f"RUSAGE_CHILDREN (reaped children only): {children_peak_mb():.0f} MB")
-    proc = subprocess.run([sys.executable, "-c", RERUN, str(inp), str(out), str(args.jobs)],
-                          capture_output=True, text=True, check=True)
+        print(
+            f"    cross-check from /proc (VmHWM of {len(sampler.peaks)} descendant processes: fork server, "
+            f"workers, resource tracker): largest {sampler.largest:.0f} MB; "
+            f"RUSAGE_CHILDREN (reaped children only): {children_peak_mb():.0f} MB"
+        )
+    proc = subprocess.run(
+        [sys.executable, "-c", RERUN, str(inp), str(out), str(args.jobs)], capture_output=True, text=True, check=True
+    )
     rerun = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"  rerun (nothing changed, fresh process): {rerun['seconds']:.2f} s, skipped {rerun['skipped']}, "
-          f"summary {rerun['summary']:.2f} s, peak RSS {rerun['peak']:.0f} MB")
+    print(
+        f"  rerun (nothing changed, fresh process): {rerun['seconds']:.2f} s, skipped {rerun['skipped']}, "
+        f"summary {rerun['summary']:.2f} s, peak RSS {rerun['peak']:.0f} MB"
+    )
     if args.plain:
         k = min(args.plain, args.n)
         paths = sorted(str(p) for p in inp.glob("*.xlsx"))[:k]
         plain_out = base / "plain"
         shutil.rmtree(plain_out, ignore_errors=True)
         plain_out.mkdir()
-        chunks = [(paths[i::args.jobs], str(plain_out)) for i in range(args.jobs)]
+        chunks = [(paths[i :: args.jobs], str(plain_out)) for i in range(args.jobs)]
         t = time.perf_counter()
         with ProcessPoolExecutor(args.jobs) as pool:
             list(pool.map(_plain_chunk, chunks))

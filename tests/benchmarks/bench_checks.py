@@ -25,14 +25,24 @@ def units(n: int, broken: float, seed: int = 0) -> list[Unit]:
     t3 = [c for c in form.tables["t3"].cells if not form.cells[c].optional]
     out = []
     for i in range(n):
-        values = {c: int(x) if form.cells[c].type != "decimal" else x
-                  for c, x in consistent_values(form, seed * 100_000 + i).items()}
+        values = {
+            c: int(x) if form.cells[c].type != "decimal" else x
+            for c, x in consistent_values(form, seed * 100_000 + i).items()
+        }
         if rng.random() < broken:
             cell = rng.choice(t3)
             values[cell] += rng.randint(1, 9)
         name = f"测试单位{i:05d}"
-        out.append(Unit(file=Path(f"{name}.xlsx"), form=form, unit=name, year=2024, values=values,
-                        meta={"unit": name, "year": 2024}))
+        out.append(
+            Unit(
+                file=Path(f"{name}.xlsx"),
+                form=form,
+                unit=name,
+                year=2024,
+                values=values,
+                meta={"unit": name, "year": 2024},
+            )
+        )
     return out
 
 
@@ -45,8 +55,10 @@ def main() -> None:
     check_units(batch)
     dt = time.perf_counter() - t
     errors = sum(1 for u in batch if u.errors)
-    print(f"checked {n} units of the 2021 form in {dt:.3f} s ({dt / n * 1e6:.0f} µs per unit); "
-          f"{errors} with errors ({broken:.0%} had one changed cell)")
+    print(
+        f"checked {n} units of the 2021 form in {dt:.3f} s ({dt / n * 1e6:.0f} µs per unit); "
+        f"{errors} with errors ({broken:.0%} had one changed cell)"
+    )
 
 
 if __name__ == "__main__":

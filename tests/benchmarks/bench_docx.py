@@ -21,10 +21,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from synthetic import random_values
+
 from gkreport import docx_out as D
 from gkreport.form import load_form
-
-from synthetic import random_values
 from gkreport.model import ERROR, Finding, Unit
 
 
@@ -34,14 +34,30 @@ def make_unit(i: int, form_id: str = "2021") -> Unit:
     values = random_values(form, rnd)
     name = f"某某区第{i}局"
     findings = [Finding(rule="A1", severity=ERROR, message="总计不等于各项之和")] if i % 5 == 0 else []
-    return Unit(file=Path(f"单位{i}.xlsx"), form=form, unit=name, year=2025 if form_id != "2017" else 2017,
-                values=values,
-                meta={"unit": name, "year": 2025, "date_written": datetime.date(2026, 1, 20),
-                      "processing_fee": Decimal(0), "contact_dept": f"{name}办公室", "phone": "0533-1234567",
-                      "email": "gongkai@example.gov.cn"},
-                narrative={"overview": ("总体情况。" * 60 + "\n") * 3, "organisation": "（一）强化了工作机制。" * 10,
-                           "proactive": "主动公开。" * 30, "problems": "问题。" * 40, "other": "无。"},
-                findings=findings)
+    return Unit(
+        file=Path(f"单位{i}.xlsx"),
+        form=form,
+        unit=name,
+        year=2025 if form_id != "2017" else 2017,
+        values=values,
+        meta={
+            "unit": name,
+            "year": 2025,
+            "date_written": datetime.date(2026, 1, 20),
+            "processing_fee": Decimal(0),
+            "contact_dept": f"{name}办公室",
+            "phone": "0533-1234567",
+            "email": "gongkai@example.gov.cn",
+        },
+        narrative={
+            "overview": ("总体情况。" * 60 + "\n") * 3,
+            "organisation": "（一）强化了工作机制。" * 10,
+            "proactive": "主动公开。" * 30,
+            "problems": "问题。" * 40,
+            "other": "无。",
+        },
+        findings=findings,
+    )
 
 
 def bench(form_id: str, n: int) -> tuple[float, float]:
@@ -67,27 +83,41 @@ def render_pngs(folder: Path) -> list[Path]:
     import subprocess
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from seed_unit import seed_unit
-
     from gkreport.pdf import convert_to_pdf
     from gkreport.samples import SAMPLES_2021
+    from seed_unit import seed_unit
 
     s = next(x for x in SAMPLES_2021 if "住房和城乡建设局" in x["file"])
     form = load_form("2021")
-    u2021 = Unit(file=Path(s["file"]), form=form, unit=s["meta"]["unit"], year=s["meta"]["year"],
-                 values=dict(s["values"]), meta=dict(s["meta"]), narrative=dict(s["narrative"]))
+    u2021 = Unit(
+        file=Path(s["file"]),
+        form=form,
+        unit=s["meta"]["unit"],
+        year=s["meta"]["year"],
+        values=dict(s["values"]),
+        meta=dict(s["meta"]),
+        narrative=dict(s["narrative"]),
+    )
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        docs = [D.write_unit_docx(u2021, Path(tmp) / "r2021.docx"), D.write_unit_docx(seed_unit(), Path(tmp) / "r2017.docx")]
+        docs = [
+            D.write_unit_docx(u2021, Path(tmp) / "r2021.docx"),
+            D.write_unit_docx(seed_unit(), Path(tmp) / "r2017.docx"),
+        ]
         pdf2021, pdf2017 = convert_to_pdf(docs)
         text = subprocess.run(["pdftotext", str(pdf2021), "-"], capture_output=True, text=True, check=True).stdout
         table_page = next(i for i, page in enumerate(text.split("\f"), start=1) if "申请人情况" in page)
         out = []
-        for pdf, page, name in ((pdf2021, 1, "report_2021_p1"), (pdf2021, table_page, "report_2021_tables"),
-                                (pdf2017, 1, "report_2017_p1")):
+        for pdf, page, name in (
+            (pdf2021, 1, "report_2021_p1"),
+            (pdf2021, table_page, "report_2021_tables"),
+            (pdf2017, 1, "report_2017_p1"),
+        ):
             stem = Path(tmp) / name
-            subprocess.run(["pdftoppm", "-png", "-r", "75", "-f", str(page), "-l", str(page), "-singlefile",
-                            str(pdf), str(stem)], check=True)
+            subprocess.run(
+                ["pdftoppm", "-png", "-r", "75", "-f", str(page), "-l", str(page), "-singlefile", str(pdf), str(stem)],
+                check=True,
+            )
             out.append(Path(shutil.copy(stem.with_suffix(".png"), folder / f"{name}.png")))
     return out
 

@@ -22,12 +22,11 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from synthetic import random_values
 
 from gkreport import xlsx_out as xo
 from gkreport.fileio import atomic_path
 from gkreport.form import load_form
-
-from synthetic import random_values
 from gkreport.model import ERROR, WARNING, Finding, Unit
 
 
@@ -38,13 +37,29 @@ def make_unit(i: int, form_id: str = "2021") -> Unit:
     ids = [c for c in form.cells if not form.cells[c].optional]
     a, b, c = rnd.sample(ids, 3)
     findings = [
-        Finding(rule="A1", severity=ERROR, message="总计不等于各项之和：应为 21，实际 12", table=form.cells[a].table,
-                cell_ids=(a, b), expected=21, actual=12, suspect=a, suggestion=21),
+        Finding(
+            rule="A1",
+            severity=ERROR,
+            message="总计不等于各项之和：应为 21，实际 12",
+            table=form.cells[a].table,
+            cell_ids=(a, b),
+            expected=21,
+            actual=12,
+            suspect=a,
+            suggestion=21,
+        ),
         Finding(rule="W1", severity=WARNING, message="数值异常", table=form.cells[c].table, cell_ids=(c,), suspect=c),
     ]
-    return Unit(file=Path(f"单位{i}.xlsx"), form=form, unit=f"某某区第{i}局", year=2025, values=values,
-                meta={"unit": f"某某区第{i}局", "year": 2025, "contact": "张三"},
-                narrative={"overview": "总体情况。" * 40, "problems": "问题。"}, findings=findings)
+    return Unit(
+        file=Path(f"单位{i}.xlsx"),
+        form=form,
+        unit=f"某某区第{i}局",
+        year=2025,
+        values=values,
+        meta={"unit": f"某某区第{i}局", "year": 2025, "contact": "张三"},
+        narrative={"overview": "总体情况。" * 40, "problems": "问题。"},
+        findings=findings,
+    )
 
 
 # --------------------------------------------------------------------------- openpyxl equivalent
@@ -104,8 +119,9 @@ def _opx_table_sheet(wb, styles, unit, table, marks, pos):
                 cell.fill = styles.get(("fill", color), lambda c=color: PatternFill("solid", fgColor=c))
                 if m.state and m.state.endswith("suspect"):
                     cell.font = styles.get("bold", lambda: Font(name="宋体", size=10.5, bold=True, color="9C0006"))
-                    cell.border = styles.get("sb", lambda: Border(left=_MEDIUM_RED, right=_MEDIUM_RED,
-                                                                 top=_MEDIUM_RED, bottom=_MEDIUM_RED))
+                    cell.border = styles.get(
+                        "sb", lambda: Border(left=_MEDIUM_RED, right=_MEDIUM_RED, top=_MEDIUM_RED, bottom=_MEDIUM_RED)
+                    )
                 cell.comment = Comment("\n\n".join(m.notes), "审核意见", width=330, height=150)
             pos[gc.cell_id] = (ws.title, r, c)
         else:
@@ -137,8 +153,21 @@ def write_unit_openpyxl(unit: Unit, path: Path) -> Path:
         ws = wb.create_sheet("审核结果")
         ws.append(["序号", "级别", "规则", "表", "行", "列", "单元格", "应为", "实际", "问题说明", "建议"])
         for k, f in enumerate(unit.findings, start=1):
-            ws.append([k, "错误" if f.severity == ERROR else "提示", f.rule, f.table, "", "", "",
-                       f.expected, f.actual, f.message, xo._suggestion_text(f)])
+            ws.append(
+                [
+                    k,
+                    "错误" if f.severity == ERROR else "提示",
+                    f.rule,
+                    f.table,
+                    "",
+                    "",
+                    "",
+                    f.expected,
+                    f.actual,
+                    f.message,
+                    xo._suggestion_text(f),
+                ]
+            )
             if f.suspect in pos:
                 sheet, r, c = pos[f.suspect]
                 ws.cell(k + 1, 7).hyperlink = f"#'{sheet}'!{get_column_letter(c)}{r}"

@@ -14,12 +14,30 @@ INTERRUPTED = "已中断。已完成的单位已保存，重新运行同一命�
 INPUT_HINT = "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods）放进去，然后重新运行本命令。"
 
 
-def _options(input_dir: Path, output: Path, jobs: int | None, previous: Path | None, summary_unit: str | None,
-             pdf: bool, strict: bool, force: bool, wording: Path | None):
+def _options(
+    input_dir: Path,
+    output: Path,
+    jobs: int | None,
+    previous: Path | None,
+    summary_unit: str | None,
+    pdf: bool,
+    strict: bool,
+    force: bool,
+    wording: Path | None,
+):
     from ..batch import BatchOptions
 
-    return BatchOptions(input_dir=input_dir, output_dir=output, jobs=jobs, previous_dir=previous,
-                        summary_unit=summary_unit, pdf=pdf, strict=strict, force=force, wording=wording)
+    return BatchOptions(
+        input_dir=input_dir,
+        output_dir=output,
+        jobs=jobs,
+        previous_dir=previous,
+        summary_unit=summary_unit,
+        pdf=pdf,
+        strict=strict,
+        force=force,
+        wording=wording,
+    )
 
 
 def _check_input(input_dir: Path, output: Path) -> None:
@@ -75,13 +93,30 @@ def _problems_table(result):
 
 def _result_json(result, opts) -> dict:
     return {
-        "input_dir": str(opts.input_dir), "output_dir": str(opts.output_dir), "exit_code": result.exit_code,
-        "processed": result.processed, "skipped": result.skipped, "elapsed": round(result.elapsed, 3),
-        "counts": result.counts(), "summaries": [str(p) for p in result.summaries],
-        "reports": [str(p) for p in result.reports], "messages": result.messages,
-        "files": [{"input": r.input, "unit": r.unit, "year": r.year, "form": r.form, "status": r.status,
-                   "errors": r.errors, "warnings": r.warnings, "outputs": r.outputs, "reason": r.reason}
-                  for r in result.records],
+        "input_dir": str(opts.input_dir),
+        "output_dir": str(opts.output_dir),
+        "exit_code": result.exit_code,
+        "processed": result.processed,
+        "skipped": result.skipped,
+        "elapsed": round(result.elapsed, 3),
+        "counts": result.counts(),
+        "summaries": [str(p) for p in result.summaries],
+        "reports": [str(p) for p in result.reports],
+        "messages": result.messages,
+        "files": [
+            {
+                "input": r.input,
+                "unit": r.unit,
+                "year": r.year,
+                "form": r.form,
+                "status": r.status,
+                "errors": r.errors,
+                "warnings": r.warnings,
+                "outputs": r.outputs,
+                "reason": r.reason,
+            }
+            for r in result.records
+        ],
     }
 
 
@@ -91,7 +126,9 @@ def batch(
     output: Path = typer.Option(Path("output"), "--output", "-o", help="输出文件夹"),
     jobs: int = typer.Option(None, "--jobs", "-j", help="并行进程数，默认等于 CPU 核数", min=1),
     previous: Path = typer.Option(None, "--previous", help="上一年度统计表所在文件夹，用于跨年度核对"),
-    summary_unit: str = typer.Option(None, "--summary-unit", help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）"),
+    summary_unit: str = typer.Option(
+        None, "--summary-unit", help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）"
+    ),
     pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF（需要安装 LibreOffice）"),
     strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
     force: bool = typer.Option(False, "--force", help="全部重新生成（默认只处理有变化的文件）"),
@@ -111,30 +148,43 @@ def batch(
             result = run_batch(opts)
         except KeyboardInterrupt:
             console(stderr=True).print(INTERRUPTED)
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         print_json(_result_json(result, opts))
         raise typer.Exit(result.exit_code)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     con = console()
     errors = 0
-    with Progress(TextColumn("[bold]处理中"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[errs]}"),
-                  TimeElapsedColumn(), TextColumn("{task.fields[current]}"), console=con, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]处理中"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[errs]}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=con,
+        transient=True,
+    ) as bar:
         task = bar.add_task("batch", total=None, errs="", current="")
 
         def progress(kind, rec, done, total):
             nonlocal errors
             if rec is not None and (rec.errors or rec.status in ("无法读取", "重复报送")):
                 errors += 1
-            bar.update(task, total=total, completed=done, current=rec.input if rec else "",
-                       errs=f"[red]有问题 {errors}[/]" if errors else "")
+            bar.update(
+                task,
+                total=total,
+                completed=done,
+                current=rec.input if rec else "",
+                errs=f"[red]有问题 {errors}[/]" if errors else "",
+            )
 
         try:
             result = run_batch(opts, progress)
         except KeyboardInterrupt:
             bar.stop()
             console(stderr=True).print(INTERRUPTED)
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
     con.print(_summary_table(result))
     problems = _problems_table(result)
     if problems is not None:
@@ -183,4 +233,4 @@ def watch(
         watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None)
     except KeyboardInterrupt:
         con.print("已停止监视。已处理的文件和汇总都已保存。")
-        raise typer.Exit(0)
+        raise typer.Exit(0) from None

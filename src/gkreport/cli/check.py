@@ -12,7 +12,9 @@ from .common import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, console, findings_tab
 
 @app.command()
 def check(
-    files: list[Path] = typer.Argument(..., help="要审核的统计表文件（.xlsx/.xlsm/.xls/.ods），可以有多个", show_default=False),
+    files: list[Path] = typer.Argument(
+        ..., help="要审核的统计表文件（.xlsx/.xlsm/.xls/.ods），可以有多个", show_default=False
+    ),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出读取的数值和审核结果"),
     previous: list[Path] = typer.Option(None, "--previous", help="上一年度的统计表，用于跨年度核对（上年结转等）"),
     xlsx: Path = typer.Option(None, "--xlsx", help="把审核后的统计表写入此 .xlsx 文件（只审核一个文件时可用）"),
@@ -36,11 +38,31 @@ def check(
             raise typer.Exit(EXIT_UNREADABLE)
         write_unit_xlsx(result.units[0], xlsx)
     if as_json:
-        out = [{"file": str(u.file), "form": u.form.id, "unit": u.unit, "year": u.year,
-                "status": u.status, "values": unit_values_json(u),
-                "findings": [f.to_dict() for f in u.findings]} for u in result.units]
-        out += [{"file": str(f.file), "form": None, "unit": None, "year": None, "status": "无法读取",
-                 "error": f.reason, "values": [], "findings": []} for f in result.failures]
+        out = [
+            {
+                "file": str(u.file),
+                "form": u.form.id,
+                "unit": u.unit,
+                "year": u.year,
+                "status": u.status,
+                "values": unit_values_json(u),
+                "findings": [f.to_dict() for f in u.findings],
+            }
+            for u in result.units
+        ]
+        out += [
+            {
+                "file": str(f.file),
+                "form": None,
+                "unit": None,
+                "year": None,
+                "status": "无法读取",
+                "error": f.reason,
+                "values": [],
+                "findings": [],
+            }
+            for f in result.failures
+        ]
         print_json(out)
     else:
         con = console()

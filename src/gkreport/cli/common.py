@@ -10,9 +10,9 @@ EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 
 
 def console(stderr: bool = False):
-    from rich.console import Console
-
     import shutil
+
+    from rich.console import Console
 
     width = None if sys.stdout.isatty() else max(120, shutil.get_terminal_size((120, 40)).columns)
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)

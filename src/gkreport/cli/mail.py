@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,34 +16,32 @@ def _size(n: int) -> str:
 @app.command("mail")
 def mail_command(
     output_dir: Path = typer.Argument(..., help="输出文件夹（含 2025/ 等年度文件夹）", show_default=False),
-    to: Optional[str] = typer.Option(None, "--to", help="所有单位的文件都发给这个邮箱（向上级报送）"),
-    roster: Optional[Path] = typer.Option(None, "--roster", help="收件人名单 .xlsx 或 .csv（单位名称 | 邮箱 | 抄送）"),
-    attach: Optional[str] = typer.Option(None, "--attach", help="附件类型，逗号分隔：docx,xlsx,pdf（默认 docx）"),
+    to: str | None = typer.Option(None, "--to", help="所有单位的文件都发给这个邮箱（向上级报送）"),
+    roster: Path | None = typer.Option(None, "--roster", help="收件人名单 .xlsx 或 .csv（单位名称 | 邮箱 | 抄送）"),
+    attach: str | None = typer.Option(None, "--attach", help="附件类型，逗号分隔：docx,xlsx,pdf（默认 docx）"),
     dry_run: bool = typer.Option(False, "--dry-run", help="只把邮件写成 .eml 文件放到 输出文件夹/outbox/，不发送"),
-    year: Optional[int] = typer.Option(None, "--year", help="年度；不写时用最新的年度"),
+    year: int | None = typer.Option(None, "--year", help="年度；不写时用最新的年度"),
     allow_errors: bool = typer.Option(False, "--allow-errors", help="报告仍有错误的单位也发送"),
     resend_changed: bool = typer.Option(False, "--resend-changed", help="发送后又改过的文件重新发送"),
     resend_uncertain: bool = typer.Option(
         False, "--resend-uncertain", help="上次发送结果不确定（服务器可能已收到）的邮件重新发送"
     ),
-    smtp_host: Optional[str] = typer.Option(None, "--smtp-host", help="SMTP 服务器地址"),
-    smtp_port: Optional[int] = typer.Option(
-        None, "--smtp-port", help="SMTP 端口（默认 ssl 465、starttls 587、none 25）"
-    ),
-    security: Optional[str] = typer.Option(None, "--security", help="加密方式：ssl、starttls（默认）或 none"),
-    smtp_user: Optional[str] = typer.Option(
+    smtp_host: str | None = typer.Option(None, "--smtp-host", help="SMTP 服务器地址"),
+    smtp_port: int | None = typer.Option(None, "--smtp-port", help="SMTP 端口（默认 ssl 465、starttls 587、none 25）"),
+    security: str | None = typer.Option(None, "--security", help="加密方式：ssl、starttls（默认）或 none"),
+    smtp_user: str | None = typer.Option(
         None, "--smtp-user", help="登录用户名；密码用环境变量 GKREPORT_SMTP_PASSWORD 或运行时输入"
     ),
-    from_addr: Optional[str] = typer.Option(None, "--from", help='发件人，如 "某某区政务公开办 <gk@example.gov.cn>"'),
-    sender_unit: Optional[str] = typer.Option(None, "--sender-unit", help="发件单位名称（正文落款）"),
-    cafile: Optional[Path] = typer.Option(None, "--cafile", help="信任这个 CA 证书文件（服务器使用内部证书时）"),
-    config: Optional[Path] = typer.Option(None, "--config", help="配置文件（默认：当前文件夹的 gkreport.toml）"),
-    interval: Optional[float] = typer.Option(None, "--interval", help="两封邮件之间等待的秒数（默认 2）"),
-    retries: Optional[int] = typer.Option(None, "--retries", help="临时错误（4xx、断线）的重试次数（默认 3）"),
-    retry_wait: Optional[float] = typer.Option(
+    from_addr: str | None = typer.Option(None, "--from", help='发件人，如 "某某区政务公开办 <gk@example.gov.cn>"'),
+    sender_unit: str | None = typer.Option(None, "--sender-unit", help="发件单位名称（正文落款）"),
+    cafile: Path | None = typer.Option(None, "--cafile", help="信任这个 CA 证书文件（服务器使用内部证书时）"),
+    config: Path | None = typer.Option(None, "--config", help="配置文件（默认：当前文件夹的 gkreport.toml）"),
+    interval: float | None = typer.Option(None, "--interval", help="两封邮件之间等待的秒数（默认 2）"),
+    retries: int | None = typer.Option(None, "--retries", help="临时错误（4xx、断线）的重试次数（默认 3）"),
+    retry_wait: float | None = typer.Option(
         None, "--retry-wait", help="第一次重试前等待的秒数，之后每次加倍（默认 5）"
     ),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="网络超时秒数（默认 60）"),
+    timeout: float | None = typer.Option(None, "--timeout", help="网络超时秒数（默认 60）"),
 ) -> None:
     """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。"""
     import sys

@@ -27,7 +27,7 @@ def template(
         spec = load_form(form)
     except SpecError as exc:
         console(stderr=True).print(f"[red]{exc}[/]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     output = output or Path(f"{form}年版统计表模板.xlsx")
     if output.suffix.lower() != ".xlsx":
         console(stderr=True).print("[red]模板只能保存为 .xlsx 文件。[/]")
@@ -49,7 +49,7 @@ def samples(
     """
     from ..samples import write_samples
 
-    existing = [p for p in output.glob("*.xlsx")] if output.exists() else []
+    existing = list(output.glob("*.xlsx")) if output.exists() else []
     paths = write_samples(output)
     con = console()
     for p in paths:
