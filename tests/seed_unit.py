@@ -14,7 +14,7 @@ from gkreport.reader import read_workbook
 from gkreport.samples import SEED_NARRATIVE_2017 as NARRATIVE  # noqa: F401  (re-exported for tests)
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_FILE = ROOT.parent / "shared" / "seed" / "000_850f3db0ffdca737.txt"
+SEED_FILE = ROOT / "tests" / "data" / "seed_2017.txt"
 SAMPLE = ROOT / "input_templates" / "samples" / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx"
 
 

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from conftest import SAMPLES, needs_soffice
-from gkreport.batch import BatchOptions, discover, run_batch, safe_name, watch_folder
+from gkreport.batch import BatchOptions, discover, run_batch, watch_folder
 from gkreport.cli import app
 
 SAMPLE_UNITS = {
@@ -204,14 +204,6 @@ def test_pdf_for_every_report_in_one_go(tmp_path):
         assert pdf.suffix == ".pdf" and pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_safe_name():
-    for hostile in ("../../etc", "a/b\\c", "CON", "nul.txt", "\x00\x1f名", "." * 5, "x" * 300, "  "):
-        name = safe_name(hostile)
-        assert name and "/" not in name and "\\" not in name and ".." not in name and len(name) <= 80
-        assert name.split(".")[0].upper() not in {"CON", "NUL"}
-        assert not any(ord(ch) < 32 for ch in name)
-
-
 def test_discover_skips_lock_and_hidden_files(tmp_path):
     for rel in ("a.xlsx", "sub/b.xls", "sub/c.ods", "~$a.xlsx", ".x.xlsx", ".hidden/d.xlsx", "e.docx", "f.csv"):
         p = tmp_path / rel
@@ -323,8 +315,8 @@ def test_manifest_keeps_values_as_rows_in_the_forms_cell_order(sample_run):
     from decimal import Decimal
 
     from gkreport.batch import MANIFEST_FORMAT, RowValues, _load_manifest, record_unit
-    from gkreport.form import load_form
     from gkreport.pipeline import check_files
+    from gkreport.spec import load_form
 
     base, inp, result, _ = sample_run
     out = base / "output"
@@ -464,7 +456,8 @@ def test_workers_report_their_peak_memory(tmp_path):
 def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     """A file that kills its worker process is reported; every other file is still processed."""
     import crashing_worker
-    from gkreport.batch import FAILED, _run_pool
+    from gkreport.batch import _run_pool
+    from gkreport.enums import Status
 
     inp = copy_samples(tmp_path / "input")
     shutil.copy(inp / "示例市东城区教育局2025年统计表.xlsx", inp / "崩溃.xlsx")
@@ -480,5 +473,5 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path):
         worker=crashing_worker.chunk,
     )
     assert set(got) == {rel for _, rel, _ in items}
-    assert got["崩溃.xlsx"].status == FAILED and "异常退出" in got["崩溃.xlsx"].reason
-    assert all(r.status != FAILED for rel, r in got.items() if rel != "崩溃.xlsx")
+    assert got["崩溃.xlsx"].status == Status.UNREADABLE and "异常退出" in got["崩溃.xlsx"].reason
+    assert all(r.status != Status.UNREADABLE for rel, r in got.items() if rel != "崩溃.xlsx")

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from gkreport.checks import check_unit, check_units, frame, slip_note
-from gkreport.form import load_form
 from gkreport.model import ERROR, WARNING, Finding, Unit
+from gkreport.spec import load_form
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_850f3db0ffdca737.txt"
+SEED = Path(__file__).resolve().parent / "data" / "seed_2017.txt"
 
 # --------------------------------------------------------------------------- the seed
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from conftest import SAMPLES
 from gkreport.cli import app
-from gkreport.form import load_form
-from gkreport.layout import grid
+from gkreport.spec import load_form
+from gkreport.spec.layout import build_grid as grid
 from gkreport.template import sheet_name
 
 runner = CliRunner()

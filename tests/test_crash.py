@@ -41,13 +41,13 @@ def _env() -> dict[str, str]:
 
 def _inputs(folder: Path) -> None:
     """Eleven units: the four 2021 samples under new names, the 2017 seed unit, and a broken file."""
-    from gkreport.form import load_form
     from gkreport.samples import (
         SAMPLES_2021,
         SEED_META_2017,
         SEED_NARRATIVE_2017,
         seed_values,
     )
+    from gkreport.spec import load_form
     from gkreport.template import write_template
 
     folder.mkdir()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gkreport.form import SpecError, load_form, load_form_file
-from gkreport.layout import grid
+from gkreport.errors import SpecError
+from gkreport.spec import load_form, load_form_file
+from gkreport.spec.layout import build_grid as grid
 
 
 def test_2021_tables_match_the_official_format():

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLES, TEMPLATES
-from gkreport.form import load_forms
-from gkreport.model import ReadError
+from gkreport.errors import ReadError
 from gkreport.pipeline import run_checks
 from gkreport.reader import read_workbook
+from gkreport.spec import load_forms
 
 FUZZ_N = int(os.environ.get("GKREPORT_FUZZ_EXAMPLES", "2000"))
 CORPUS = Path(__file__).with_name("corpus") / "fuzz"

@@ -32,7 +32,7 @@ import pytest
 import gkreport
 from conftest import SAMPLES
 from gkreport import reader
-from gkreport.model import ReadError
+from gkreport.errors import ReadError
 from gkreport.reader import read_workbook
 
 GOOD = SAMPLES / "示例市东城区教育局2025年统计表.xlsx"
@@ -841,7 +841,7 @@ needs_timer = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="需�
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the timer may land in a __del__
 def test_read_time_limit(tmp_path, monkeypatch):
     """A slow file (here: within every limit, but 1.5 million cells to walk) stops at the time limit."""
-    from gkreport.form import load_form
+    from gkreport.spec import load_form
 
     p = tmp_path / "很慢.xlsx"
     titles = [t.title_for(None) for t in load_form("2021").tables.values()][:3]
@@ -890,7 +890,7 @@ def peak_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-from gkreport.model import ReadError
+from gkreport.errors import ReadError
 from gkreport.reader import read_workbook
 base = peak_kb()
 t = time.perf_counter()
@@ -1082,16 +1082,16 @@ HOSTILE_NAMES = [
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
 def test_output_names_stay_inside_the_output_folder(tmp_path, name):
-    from gkreport.batch import BatchOptions, safe_name, unit_folder
+    from gkreport.batch import BatchOptions, unit_folder
     from gkreport.docx_out import report_docx_name
-    from gkreport.form import load_form
     from gkreport.model import Unit
+    from gkreport.spec import load_form
     from gkreport.xlsx_out import unit_xlsx_name
 
     reserved = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
     unit = Unit(file=Path("x.xlsx"), form=load_form("2021"), unit=name, year=2025)
     out = tmp_path / "out"
-    for part in (safe_name(name), report_docx_name(unit), unit_xlsx_name(unit)):
+    for part in (unit_folder(BatchOptions(output_dir=out), unit).name, report_docx_name(unit), unit_xlsx_name(unit)):
         assert part and part not in (".", "..")
         assert not any(ch in part for ch in '/\\:*?"<>|') and not any(ord(ch) < 32 for ch in part)
         assert part.split(".")[0].strip().upper() not in reserved
@@ -1104,10 +1104,10 @@ def test_output_names_stay_inside_the_output_folder(tmp_path, name):
 
 
 def test_two_long_names_do_not_share_outputs():
-    from gkreport.batch import safe_name
+    from gkreport.formatting import safe_filename
 
     a, b = "很" * 200 + "甲", "很" * 200 + "乙"
-    assert safe_name(a) != safe_name(b)
+    assert safe_filename(a, limit=80) != safe_filename(b, limit=80)
 
 
 FORMULAS = [
@@ -1126,8 +1126,8 @@ XML_TEXT = "尖括号<w:p>与&amp;、]]>结尾，控制符\x01\x02\x0b\x1f在此
 def hostile_batch(tmp_path_factory):
     """Units whose names and texts are formulas, paths and XML; one run of the batch over them."""
     from gkreport.batch import BatchOptions, run_batch
-    from gkreport.form import load_form
     from gkreport.samples import SAMPLES_2021
+    from gkreport.spec import load_form
     from gkreport.template import write_template
 
     root = tmp_path_factory.mktemp("hostile")

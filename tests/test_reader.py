@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from conftest import needs_soffice
-from gkreport.form import load_form, load_forms
-from gkreport.layout import grid
-from gkreport.model import ReadError
+from gkreport.errors import ReadError
 from gkreport.reader import parse_value, read_workbook
 from gkreport.samples import SEED_VALUES_2017
+from gkreport.spec import load_form, load_forms
+from gkreport.spec.layout import build_grid as grid
 from gkreport.template import sheet_name, write_template
 from official_layout import random_2021_values, soffice_convert, write_official_2021
 

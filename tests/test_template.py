@@ -8,9 +8,9 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import SAMPLES, TEMPLATES
-from gkreport.form import load_form
-from gkreport.layout import grid
 from gkreport.samples import write_samples
+from gkreport.spec import load_form
+from gkreport.spec.layout import build_grid as grid
 from gkreport.template import sheet_name, write_template
 
 

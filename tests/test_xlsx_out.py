@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gkreport.form import Table, load_form
-from gkreport.layout import grid
+from gkreport.aggregate import sum_units
 from gkreport.model import ERROR, WARNING, Finding, Unit
+from gkreport.spec import Table, load_form
+from gkreport.spec.layout import build_grid as grid
 from gkreport.xlsx_out import (
     group_units,
     mismatch_messages,
-    sum_units,
     summary_table_sheets,
     summary_xlsx_name,
     unit_xlsx_name,

@@ -19,7 +19,7 @@ atomically; the manifest is saved as chunks finish, so an interrupted run
 continues where it stopped.
 
 Memory stays flat in the number of units where it can: a record keeps its values
-as a row in the form's cell order (:func:`cell_order`, cell ids shared), not as a
+as a row in the form's cell order (``compiled(form).cell_order``, cell ids shared), not as a
 dict by cell id; the manifest (format 2) writes each form's cell order once and
 one input per line, straight into its temp file; summaries rebuild light units
 one group at a time, reading values from the rows (:class:`RowValues`), and the
@@ -36,7 +36,6 @@ import os
 import re
 import sys
 import time
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,16 +44,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .errors import ReadError, SpecError, StrictRefusal
 from .fileio import atomic_path, atomic_write_text, clean_temp_files
-from .model import ERROR, Finding, ReadError, Unit
+from .formatting import safe_filename
+from .model import ERROR, Finding, Severity, Status, Unit
+from .spec import CellOrder, compiled, load_form, load_forms
+from .version import __version__
 
 MANIFEST = Path(".gkreport") / "manifest.json"
 RECORDS = "审核报告"
 SUMMARY_DIR = "汇总"
-FAILED = "无法读取"
-DUPLICATE = "重复报送"
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+UNIT_FOLDER_CHARS = 80  # a unit's folder name is cut beyond this (with a tag of the whole name)
+NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)  # records that give no unit to summarise or send
+_STATUSES = frozenset(s.value for s in Status)
 
 
 # --------------------------------------------------------------------------- options and results
@@ -92,13 +94,13 @@ class BatchOptions:
 class Record:
     """What happened to one input file (compact, JSON-able, kept in the manifest).
 
-    ``values`` are the cell values in the form's cell order (:func:`cell_order`), JSON-ready
+    ``values`` are the cell values in the form's cell order (``compiled(form).cell_order``), JSON-ready
     (Decimals as strings); :func:`record_unit` gives them back by cell id.
     """
 
     input: str  # path relative to the input folder
     hash: str
-    status: str  # 通过 / 有错误 / 有提示 / 无法读取 / 重复报送
+    status: Status | str  # a Status ("" while the file is being processed)
     unit: str | None = None
     year: int | None = None
     form: str | None = None
@@ -129,7 +131,7 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        if any(r.status in (FAILED, DUPLICATE) for r in self.records):
+        if any(r.status in NOT_USED for r in self.records):
             return 2
         if any(r.errors for r in self.records):
             return 1
@@ -181,21 +183,6 @@ def discover(folder: Path, exclude: Path | None = None) -> list[Path]:
     return out
 
 
-def safe_name(text: str, limit: int = 80) -> str:
-    """A file or folder name from workbook text: no separators, no control chars, no reserved names."""
-    s = unicodedata.normalize("NFC", str(text))
-    s = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]', "_", s)
-    s = s.strip().strip(".").strip()
-    s = re.sub(r"\.{2,}", ".", s)
-    if not s:
-        s = "未命名"
-    if s.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
-        s = "_" + s
-    if len(s) > limit:  # cut with a tag of the whole name, so that two long names never share a folder
-        s = s[: limit - 9].rstrip(" .") + "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
-    return s
-
-
 def _json_value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return str(v)  # kept exact; restored by cell type
@@ -210,32 +197,6 @@ def _finding_from_dict(d: dict[str, Any]) -> Finding:
     d["cell_ids"] = tuple(d.get("cell_ids") or ())
     known = Finding.__dataclass_fields__
     return Finding(**{k: v for k, v in d.items() if k in known})
-
-
-@dataclass(frozen=True, eq=False)
-class CellOrder:
-    """A form's cells in order: record values are kept as a row in this order."""
-
-    ids: tuple[str, ...]
-    index: dict[str, int]  # cell id → position
-    decimal: frozenset[int]  # positions of decimal cells (kept as strings in records)
-
-
-_CELL_ORDERS: dict[tuple[str, str], CellOrder] = {}
-
-
-def cell_order(form: Any) -> CellOrder:
-    """The cell order of a loaded form (computed once per spec; cell ids shared by all rows)."""
-    key = (form.id, form.spec_hash)
-    order = _CELL_ORDERS.get(key)
-    if order is None:
-        ids = tuple(sys.intern(c) for c in form.cells)
-        order = _CELL_ORDERS[key] = CellOrder(
-            ids,
-            {c: i for i, c in enumerate(ids)},
-            frozenset(i for i, c in enumerate(ids) if form.cells[c].type == "decimal"),
-        )
-    return order
 
 
 class RowValues(Mapping):
@@ -296,11 +257,9 @@ def record_unit(rec: Record) -> Unit | None:
 
     Its ``values`` is a read-only view of the record's value row (:class:`RowValues`).
     """
-    if rec.status in (FAILED, DUPLICATE) or rec.form is None:
+    if rec.status in NOT_USED or rec.form is None:
         return None
     from datetime import date
-
-    from .form import load_form
 
     form = load_form(rec.form)
     meta = dict(rec.meta)
@@ -312,7 +271,7 @@ def record_unit(rec: Record) -> Unit | None:
         form=form,
         unit=rec.unit,
         year=rec.year,
-        values=RowValues(cell_order(form), rec.values),
+        values=RowValues(compiled(form).cell_order, rec.values),
         meta=meta,  # type: ignore[arg-type]
         findings=[_finding_from_dict(f) for f in rec.findings],
         file_hash=rec.hash,
@@ -353,7 +312,7 @@ def _process_chunk(
         try:
             unit = read_workbook(Path(path))
         except ReadError as exc:
-            records.append(Record(input=rel, hash=digest, status=FAILED, reason=exc.message, options=opts.key()))
+            records.append(Record(input=rel, hash=digest, status=Status.UNREADABLE, reason=exc.message, options=opts.key()))
             if on_record:
                 on_record(records[-1])
             continue
@@ -362,7 +321,7 @@ def _process_chunk(
                 Record(
                     input=rel,
                     hash=digest,
-                    status=FAILED,
+                    status=Status.UNREADABLE,
                     options=opts.key(),
                     reason=f"文件 {Path(path).name} 读取时出错：{type(exc).__name__}: {exc}",
                 )
@@ -375,7 +334,7 @@ def _process_chunk(
                 Record(
                     input=rel,
                     hash=digest,
-                    status=FAILED,
+                    status=Status.UNREADABLE,
                     options=opts.key(),
                     reason=f"文件 {Path(path).name} 在处理过程中被修改（可能正在复制或保存），本次未处理；"
                     "请在复制或保存完成后重新运行。",
@@ -408,7 +367,7 @@ def _process_chunk(
     t_xlsx = t_docx = 0.0
     for unit, rec in units:
         if not unit.unit or not unit.year:
-            rec.status = FAILED
+            rec.status = Status.UNREADABLE
             rec.reason = "；".join(f.message for f in unit.findings if f.rule == "READ.meta" and f.severity == ERROR)
             _fill_record(rec, unit)
             continue
@@ -451,7 +410,7 @@ def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tup
             ok.append((unit, rec))
         except Exception as exc:
             unit.findings[:] = findings
-            rec.status = FAILED
+            rec.status = Status.UNREADABLE
             rec.reason = f"文件 {Path(unit.file).name} 审核时出错（{type(exc).__name__}），未生成报告；请检查表中是否有异常数值。"
             _fill_record(rec, unit)
     return ok
@@ -460,19 +419,19 @@ def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tup
 def _fill_record(rec: Record, unit: Unit) -> None:
     rec.errors = len(unit.errors)
     rec.warnings = len(unit.warnings)
-    if rec.status != FAILED:
+    if rec.status != Status.UNREADABLE:
         rec.status = unit.status
-    rec.values = _value_row(cell_order(unit.form), unit.values)
+    rec.values = _value_row(compiled(unit.form).cell_order, unit.values)
     rec.meta = {k: _json_value(v) for k, v in unit.meta.items()}
     rec.findings = [f.to_dict() | {"suggestion": _json_value(f.suggestion)} for f in unit.findings]
 
 
 def unit_folder(opts: BatchOptions, unit: Unit) -> Path:
-    return Path(str(unit.year)) / safe_name(unit.unit or "未知单位")
+    return Path(str(unit.year)) / safe_filename(unit.unit or "未知单位", limit=UNIT_FOLDER_CHARS)
 
 
 def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
-    from .docx_out import StrictRefusal, report_docx_name, write_unit_docx
+    from .docx_out import report_docx_name, write_unit_docx
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
     folder = unit_folder(opts, unit)
@@ -520,6 +479,8 @@ def _load_manifest(opts: BatchOptions) -> dict[str, Record]:
                 if isinstance(v, str):
                     setattr(rec, a, shared.setdefault(v, v))
             rec.values = rows.get(rec.form, _no_values)(rec.values) if isinstance(rec.values, list) else ()
+            if rec.status in _STATUSES:
+                rec.status = Status(rec.status)
             out[key] = rec
         return out
     except (OSError, ValueError, TypeError, AttributeError):
@@ -532,10 +493,8 @@ def _no_values(row: Any) -> tuple[Any, ...]:
 
 def _row_mapper(form_id: str, info: dict[str, Any]) -> Callable[[Any], tuple[Any, ...]]:
     """Value row as saved (in the saved cell order) → value row in the form's current cell order."""
-    from .form import SpecError, load_form
-
     try:
-        order = cell_order(load_form(form_id))
+        order = compiled(load_form(form_id)).cell_order
     except (SpecError, OSError):  # the form is no longer available: its values cannot be placed
         return _no_values
     saved = tuple(info.get("cells") or ())
@@ -548,8 +507,6 @@ def _row_mapper(form_id: str, info: dict[str, Any]) -> Callable[[Any], tuple[Any
 
 def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
     """Write the manifest atomically, one input per line, without building it in memory first."""
-    from .form import SpecError, load_form
-
     forms: dict[str, dict[str, Any]] = {}
     for rec in records.values():
         if rec.form and rec.values and rec.form not in forms:
@@ -557,7 +514,7 @@ def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
                 form = load_form(rec.form)
             except (SpecError, OSError):  # the form is no longer available: its rows are dropped on loading
                 continue
-            forms[rec.form] = {"spec_hash": form.spec_hash, "cells": list(cell_order(form).ids)}
+            forms[rec.form] = {"spec_hash": form.spec_hash, "cells": list(compiled(form).cell_order.ids)}
     head = {
         "format": MANIFEST_FORMAT,
         "gkreport": __version__,
@@ -581,7 +538,7 @@ def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
 
 
 def _unchanged(rec: Record | None, digest: str, opts: BatchOptions, spec_hashes: dict[str, str]) -> bool:
-    if rec is None or rec.hash != digest or rec.options != opts.key() or rec.status in (FAILED, DUPLICATE):
+    if rec is None or rec.hash != digest or rec.options != opts.key() or rec.status in NOT_USED:
         return False
     if rec.form not in spec_hashes or spec_hashes[rec.form] != rec.spec_hash:
         return False
@@ -614,7 +571,6 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
 
     ``hold``: input paths (relative) still being written; they keep their last result this time.
     """
-    from .form import load_forms
     from .reader import read_file_bytes
 
     start = time.perf_counter()
@@ -638,7 +594,7 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
         except ReadError as exc:
             if old is not None:
                 _remove_outputs(opts, old)
-            unreadable.append(Record(input=rel, hash="", status=FAILED, reason=exc.message, options=opts.key()))
+            unreadable.append(Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key()))
             continue
         if _unchanged(old, digest, opts, spec_hashes):
             records[rel] = old  # type: ignore[assignment]
@@ -789,7 +745,7 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
                         Record(
                             input=rel,
                             hash=digest,
-                            status=FAILED,
+                            status=Status.UNREADABLE,
                             options=opts.key(),
                             reason=f"文件 {Path(path).name} 读取时导致处理程序异常退出（文件可能已损坏），"
                             "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。",
@@ -809,17 +765,17 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
     """Two files for the same unit and year: both are reported, neither wins."""
     groups: dict[tuple[str, int], list[Record]] = defaultdict(list)
     for rec in records.values():
-        if rec.status not in (FAILED,) and rec.unit and rec.year:
+        if rec.status != Status.UNREADABLE and rec.unit and rec.year:
             groups[(rec.unit, rec.year)].append(rec)
     for (unit, year), recs in groups.items():
         if len(recs) < 2:
-            if recs[0].status == DUPLICATE:  # the other file was removed: process it again next time
+            if recs[0].status == Status.DUPLICATE:  # the other file was removed: process it again next time
                 recs[0].hash = ""
             continue
         files = "、".join(r.input for r in recs)
         for rec in recs:
             _remove_outputs(opts, rec)
-            rec.status = DUPLICATE
+            rec.status = Status.DUPLICATE
             rec.outputs = {}
             rec.reason = (
                 f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
@@ -850,9 +806,9 @@ def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[li
     # records, not units, per group: a group's light units (see record_unit) exist only while it is written
     groups: dict[tuple[str, int], list[Record]] = defaultdict(list)
     for _, rec in sorted(records.items()):  # input order, whatever order the workers finished in
-        if rec.status not in (FAILED, DUPLICATE) and rec.form is not None and rec.year:
+        if rec.status not in NOT_USED and rec.form is not None and rec.year:
             groups[(rec.form, rec.year)].append(rec)
-    failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in (FAILED, DUPLICATE)]
+    failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in NOT_USED]
     years: dict[int, list[str]] = defaultdict(list)
     for fid, year in groups:
         years[year].append(fid)
@@ -944,9 +900,6 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
     """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果)."""
     import xlsxwriter
 
-    from .fileio import atomic_path
-    from .model import SEVERITY_ZH
-
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
             str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -954,9 +907,9 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         head = wb.add_format({"bold": True, "font_name": "黑体", "bg_color": "#E8EEF7", "border": 1, "text_wrap": True})
         cell = wb.add_format({"font_name": "宋体", "border": 1, "text_wrap": True, "valign": "top"})
         status_fmt = {
-            "通过": wb.add_format({"font_name": "宋体", "border": 1, "font_color": "#1E7B34"}),
-            "有错误": wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#F8CBAD"}),
-            "有提示": wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#FFF2CC"}),
+            Status.PASSED: wb.add_format({"font_name": "宋体", "border": 1, "font_color": "#1E7B34"}),
+            Status.ERRORS: wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#F8CBAD"}),
+            Status.WARNINGS: wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#FFF2CC"}),
         }
         bad = wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#D9D9D9", "bold": True})
         ws = wb.add_worksheet("报送情况")
@@ -1023,7 +976,7 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
                 vals = [
                     rec.unit or "",
                     rec.input,
-                    SEVERITY_ZH.get(f["severity"], f["severity"]),
+                    Severity(f["severity"]).zh,
                     f["rule"],
                     where,
                     f["message"],

@@ -29,28 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .form import Form, load_forms
+from .formatting import format_date, format_number, parse_date
 from .model import ERROR, WARNING, Finding, Unit
-from .reader import parse_date
-from .rules import (
-    TOL,
-    Rule,
-    RuleSet,
-    TextRule,
-    affine,
-    arg_names,
-    cell_name,
-    code,
-    column_name,
-    refs,
-    render,
-    row_name,
-    rule_set,
-    satisfied,
-    sum_terms,
-    table_name,
-)
-from .sentences import format_date as _zh_date
+from .spec import Form, Rule, RuleSet, TextRule, compiled, load_forms
+from .spec.expr import TOL, Cmp, Expr, Num, Ref, satisfied
+from .spec.names import cell_name, column_name, joined, row_name, table_name
 
 __all__ = ["check_unit", "check_units", "frame", "slip_note"]
 
@@ -93,7 +76,7 @@ def check_units(units: list[Unit], previous: dict | None = None) -> None:
         groups.setdefault(u.form.spec_hash, []).append(u)
     for batch in groups.values():
         prevs = [_last_year(u, prev_index) for u in batch]
-        _engine(batch[0].form).run(batch, prevs)
+        compiled(batch[0].form).derive(_Engine).run(batch, prevs)
 
 
 def check_unit(unit: Unit, previous: Unit | None = None) -> None:
@@ -126,11 +109,7 @@ def _to_float(v: Any) -> float:
 
 
 def _fmt(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "空白"
-    if abs(x - round(x)) < 1e-9:
-        return str(round(x))
-    return f"{x:.6f}".rstrip("0").rstrip(".")
+    return format_number(x, blank="空白")
 
 
 def _out(x: float | None, cell_type: str | None = None) -> Any:
@@ -192,35 +171,6 @@ def slip_note(written: float, correct: float) -> str | None:
         if len(diff) == 2 and diff[1] == diff[0] + 1 and w[diff[0]] == c[diff[1]] and w[diff[1]] == c[diff[0]]:
             return f"疑似数字颠倒：{w} → {c}"
     return None
-
-
-def _value(n: tuple, vals: dict[str, float], prev: dict[str, float]) -> float:
-    """Scalar value of a numeric expression tree."""
-    k = n[0]
-    if k == "num":
-        return n[1]
-    if k == "cell":
-        return vals[n[1]]
-    if k == "prev":
-        return prev.get(n[1], math.nan)
-    if k == "neg":
-        return -_value(n[1], vals, prev)
-    if k == "bin":
-        a, b = _value(n[2], vals, prev), _value(n[3], vals, prev)
-        op = n[1]
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        return a / b if b else math.nan
-    if k == "call":
-        args = [_value(a, vals, prev) for a in n[2]]
-        if n[1] == "abs":
-            return abs(args[0])
-        return max(args) if n[1] == "max" else min(args)
-    return math.nan
 
 
 _REL = {"==": "应等于", "!=": "不应等于", "<": "应小于", "<=": "不应大于", ">": "应大于", ">=": "不应小于"}
@@ -506,21 +456,13 @@ class _Search:
 
 # --------------------------------------------------------------------------- engine
 
-_ENGINES: dict[str, _Engine] = {}
-
-
-def _engine(form: Form) -> _Engine:
-    eng = _ENGINES.get(form.spec_hash)
-    if eng is None:
-        eng = _ENGINES[form.spec_hash] = _Engine(form)
-    return eng
-
 
 class _Engine:
-    """A form's rules compiled for batch evaluation (built once per spec)."""
+    """A form's rules compiled for batch evaluation (built once per loaded form and kept in
+    its compiled form: ``compiled(form).derive(_Engine)``)."""
 
     def __init__(self, form: Form):
-        rs: RuleSet = rule_set(form)
+        rs: RuleSet = compiled(form).rules
         self.form, self.rs = form, rs
         cells = form.cells
         self.cols = list(cells)
@@ -579,11 +521,7 @@ class _Engine:
         for j, r in enumerate(self.rules):
             if r.linear:
                 continue
-            names = arg_names(r.cells, r.prev_cells)
-            src = code(r.node, names, "np")[0]
-            if r.when is not None:
-                src = f"((~({code(r.when, names, 'np')[0]})) | ({src}))"
-            fn = eval(f"lambda c, p: {src}", {"np": np})
+            fn = r.compile(vector=True)
             self.nonlinear.append((j, fn, [self.order[c] for c in r.cells], [pindex[c] for c in r.prev_cells]))
         self.unit_conds = [
             (
@@ -987,47 +925,47 @@ class _Engine:
     def _expr_message(self, rule: Rule, vals: dict[str, float], prev: dict[str, float]):
         form = self.form
         tname = table_name(form.tables[rule.table]) if rule.table else ""
-        node = rule.node
+        node = rule.expr
+        assert node is not None
 
-        def label(n: tuple) -> str:
-            cell = form.cell(n[1])
+        def label(n: Ref) -> str:
+            cell = form.cell(n.cell)
             table = form.tables[cell.table]
             if rule.where and rule.where.endswith("列") and cell.table == rule.table:
                 name = f"“{row_name(table, cell.row)}”"
             elif rule.where and cell.table == rule.table and len(table.value_columns()) > 1:
                 name = f"“{column_name(table, cell.column)}”"
             else:
-                name = cell_name(form, n[1], with_table=cell.table != rule.table)
-            return f"上年报告的{name}" if n[0] == "prev" else name
+                name = cell_name(form, n.cell, with_table=cell.table != rule.table)
+            return f"上年报告的{name}" if n.prev else name
 
-        def side(n: tuple) -> str:
-            terms = sum_terms(n)
+        def side(n: Expr) -> str:
+            terms = n.sum_terms()
             if terms is not None and len(terms) > 1:
-                names = [label(t) for t in terms]
-                return "、".join(names[:-1]) + "与" + names[-1] + "之和"
-            return render(n, label)
+                return joined([label(t) for t in terms])
+            return n.render(label)
 
         where = rule.where or ""
         head = f"{tname}{where}：" if where else (f"{tname}：" if tname else "")
         cond = ""
         if rule.when is not None:
-            wcells, wprev = refs(rule.when)
-            shown = [f"{label(('cell', c))}为 {_fmt(vals[c])}" for c in wcells]
-            shown += [f"{label(('prev', c))}为 {_fmt(prev.get(c))}" for c in wprev]
+            wcells, wprev = rule.when.refs()
+            shown = [f"{label(Ref(c))}为 {_fmt(vals[c])}" for c in wcells]
+            shown += [f"{label(Ref(c, prev=True))}为 {_fmt(prev.get(c))}" for c in wprev]
             cond = f"（{'，'.join(shown)}）"
-        if node[0] == "cmp" and affine(node[2]) is not None and affine(node[3]) is not None:
-            lv, rv = _value(node[2], vals, prev), _value(node[3], vals, prev)
+        if isinstance(node, Cmp) and node.a.affine() is not None and node.b.affine() is not None:
+            lv, rv = node.a.value(vals, prev), node.b.value(vals, prev)
             if rule.message:
                 text = rule.message.format(where=where, lhs=_fmt(lv), rhs=_fmt(rv), diff=_fmt(lv - rv))
                 return text + cond, rv, lv
-            right = f"{side(node[3])}（{_fmt(rv)}）" if node[3][0] != "num" else f" {_fmt(rv)}"
-            return f"{head}{side(node[2])}为 {_fmt(lv)}，{_REL[node[1]]}{right}{cond}", rv, lv
-        if node[0] == "cmp":
-            lv, rv = _value(node[2], vals, prev), _value(node[3], vals, prev)
+            right = f"{side(node.b)}（{_fmt(rv)}）" if not isinstance(node.b, Num) else f" {_fmt(rv)}"
+            return f"{head}{side(node.a)}为 {_fmt(lv)}，{_REL[node.op]}{right}{cond}", rv, lv
+        if isinstance(node, Cmp):
+            lv, rv = node.a.value(vals, prev), node.b.value(vals, prev)
             if rule.message:
                 return rule.message.format(where=where, lhs=_fmt(lv), rhs=_fmt(rv), diff=_fmt(lv - rv)), None, None
-        shown = "，".join(f"{label(('cell', c))}为 {_fmt(vals[c])}" for c in rule.cells)
-        shown += "".join(f"，{label(('prev', c))}为 {_fmt(prev.get(c))}" for c in rule.prev_cells)
+        shown = "，".join(f"{label(Ref(c))}为 {_fmt(vals[c])}" for c in rule.cells)
+        shown += "".join(f"，{label(Ref(c, prev=True))}为 {_fmt(prev.get(c))}" for c in rule.prev_cells)
         text = (
             rule.message.format(where=where, lhs="", rhs="", diff="")
             if rule.message
@@ -1083,7 +1021,8 @@ class _TextChecks:
         for rule in engine.rs.text_rules:
             if rule.kind == "narrative" and has_text.any():
                 for k, tree in enumerate(rule.equals):
-                    aff = affine(tree)
+                    aff = tree.affine()
+                    assert aff is not None  # equals are linear (checked when the form is loaded)
                     const = aff.pop("", 0.0)
                     idx = [order[c] for c in aff]
                     coef = np.array([aff[c] for c in aff])
@@ -1092,8 +1031,7 @@ class _TextChecks:
                         vals[nanF[:, idx].any(1)] = np.nan
                     self.values[(rule.id, k)] = vals
             if rule.kind == "mention" and rule.when is not None:
-                names = arg_names(rule.when_cells, ())
-                fn = eval(f"lambda c, p: {code(rule.when, names, 'np')[0]}", {"np": np})
+                fn = rule.when.compile({(False, c): i for i, c in enumerate(rule.when_cells)}, vector=True)
                 with np.errstate(invalid="ignore"):
                     res = np.broadcast_to(np.asarray(fn([F[:, order[c]] for c in rule.when_cells], []), bool), (n,))
                 res = res & ~nanF[:, [order[c] for c in rule.when_cells]].any(1)
@@ -1149,10 +1087,9 @@ class _TextChecks:
             for m, n in hits:
                 if any(abs(n - x) <= TOL for x in expected):
                     continue
-                terms = sum_terms(rule.equals[0])
+                terms = rule.equals[0].sum_terms()
                 if terms is not None:
-                    names = [cell_name(form, t[1], with_table=k == 0) for k, t in enumerate(terms)]
-                    what = names[0] if len(names) == 1 else "、".join(names[:-1]) + "与" + names[-1] + "之和"
+                    what = joined([cell_name(form, t.cell, with_table=k == 0) for k, t in enumerate(terms)])
                 else:
                     what = rule.description
                 sentence = _sentence(text, m.start(), m.end())
@@ -1293,16 +1230,10 @@ def _report_findings(unit: Unit) -> list[Finding]:
     return out
 
 
-_FORM_FOR: dict[tuple[int, str], str | None] = {}
-
-
 def _form_for(year: int, not_id: str) -> str | None:
     """Short name of the form that applies to a year (other than the one used)."""
-    key = (year, not_id)
-    if key not in _FORM_FOR:
-        found = next((f for f in load_forms().values() if f.applies_to(year) and f.id != not_id), None)
-        _FORM_FOR[key] = found.short_name if found else None
-    return _FORM_FOR[key]
+    found = next((f for f in load_forms().values() if f.applies_to(year) and f.id != not_id), None)
+    return found.short_name if found else None
 
 
 def _year_findings(unit: Unit, year: int) -> list[Finding]:
@@ -1362,9 +1293,9 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
                 rule="D7",
                 severity=ERROR,
                 cells=_meta_loc(unit, "date_written"),
-                message=f"成文日期 {_zh_date(written)} 早于统计年度结束（{_zh_date(end)}），"
+                message=f"成文日期 {format_date(written)} 早于统计年度结束（{format_date(end)}），"
                 f"年度报告只能在统计年度结束后成文",
-                expected=f"晚于{_zh_date(end)}",
+                expected=f"晚于{format_date(end)}",
                 actual=written,
             )
             try:
@@ -1373,10 +1304,10 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
                 fixed = None
             if fixed is not None and written.year == year and (filled is None or abs((fixed - filled).days) <= 180):
                 f.suggestion = fixed
-                f.note = f"疑似年份笔误：{_zh_date(written)} → {_zh_date(fixed)}"
+                f.note = f"疑似年份笔误：{format_date(written)} → {format_date(fixed)}"
                 f.message += f"；{f.note}"
                 if filled is not None:
-                    f.message += f"（填报日期为 {_zh_date(filled)}）"
+                    f.message += f"（填报日期为 {format_date(filled)}）"
             out.append(f)
         else:
             gov = bool(_GOV_RE.search(name))
@@ -1390,7 +1321,7 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
                         rule="D6",
                         severity=WARNING,
                         cells=_meta_loc(unit, "date_written"),
-                        message=f"成文日期 {_zh_date(written)} 晚于{who}的公布期限 {_zh_date(deadline)}",
+                        message=f"成文日期 {format_date(written)} 晚于{who}的公布期限 {format_date(deadline)}",
                         expected=deadline,
                         actual=written,
                     )
@@ -1398,7 +1329,7 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
     if filled is not None:
         problem = None
         if filled <= end:
-            problem = f"早于统计年度结束（{_zh_date(end)}）"
+            problem = f"早于统计年度结束（{format_date(end)}）"
         elif filled > date(year + 1, 12, 31):
             problem = "比统计年度晚了一年以上"
         elif filled > date.today():
@@ -1409,23 +1340,17 @@ def _date_findings(unit: Unit, year: int, name: str) -> list[Finding]:
                     rule="META.date_filled",
                     severity=WARNING,
                     cells=_meta_loc(unit, "date_filled"),
-                    message=f"填报日期 {_zh_date(filled)} {problem}，请核实",
+                    message=f"填报日期 {format_date(filled)} {problem}，请核实",
                     actual=filled,
                 )
             )
     return out
 
 
-_DECIMAL_CELLS: dict[str, list[str]] = {}
-
-
 def _decimal_findings(unit: Unit) -> list[Finding]:
     form = unit.form
-    cells = _DECIMAL_CELLS.get(form.spec_hash)
-    if cells is None:
-        cells = _DECIMAL_CELLS[form.spec_hash] = [c for c, cell in form.cells.items() if cell.type == "decimal"]
     out = []
-    for cid in cells:
+    for cid in compiled(form).decimal_cells:
         v = unit.values.get(cid)
         if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent < -6:
             cell = form.cells[cid]

@@ -10,16 +10,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # keep start-up light: the form model pulls in YAML
-    from .form import Form
+from .enums import Severity, Status
+from .spec.load import form_from_path
+from .spec.model import Form
+
+__all__ = ["ERROR", "WARNING", "Finding", "Severity", "Status", "Unit", "Value", "json_value"]
 
 Value = int | Decimal | None
 
-ERROR = "error"
-WARNING = "warning"
-SEVERITY_ZH = {ERROR: "错误", WARNING: "提示"}
+ERROR = Severity.ERROR
+WARNING = Severity.WARNING
 
 
 @dataclass
@@ -31,7 +33,7 @@ class Finding:
     """
 
     rule: str
-    severity: str  # "error" / "warning"
+    severity: Severity
     message: str  # Chinese, names table/row/column, expected and actual
     table: str | None = None  # table id
     cells: tuple[str, ...] = ()
@@ -43,6 +45,10 @@ class Finding:
     note: str | None = None  # extra explanation, e.g. 疑似数字颠倒：31 → 13
     proposal: bool = False  # suggestion is a derived value for a blank cell
     candidates: tuple[str, ...] = ()  # cell ids equally likely wrong (when no single suspect)
+
+    def __post_init__(self) -> None:
+        if type(self.severity) is not Severity:  # "error" / "warning" as read back from JSON
+            self.severity = Severity(self.severity)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -100,25 +106,14 @@ class Unit:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from .form import form_from_path
-
         form_id, path = state.pop("_form")
         self.__dict__.update(state)
         self.form = form_from_path(form_id, path)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         if self.errors:
-            return "有错误"
+            return Status.ERRORS
         if self.warnings:
-            return "有提示"
-        return "通过"
-
-
-class ReadError(Exception):
-    """A file could not be read at all; the message is Chinese and names the file."""
-
-    def __init__(self, message: str, file: Path | str | None = None):
-        super().__init__(message)
-        self.file = file
-        self.message = message
+            return Status.WARNINGS
+        return Status.PASSED

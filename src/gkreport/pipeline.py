@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import ReadError, Unit
+from .errors import ReadError
+from .model import Unit
 
 
 @dataclass
@@ -23,8 +24,8 @@ class Checked:
 
 
 def read_files(paths: list[Path]) -> Checked:
-    from .form import load_forms
     from .reader import read_workbook
+    from .spec import load_forms
 
     forms = load_forms()
     out = Checked()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from .form import Form, load_form
+from .spec import Form, load_form
 
 # --------------------------------------------------------------------------- the seed (2017)
 

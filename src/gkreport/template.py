@@ -12,8 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .fileio import atomic_path
-from .form import Form, Table
-from .layout import grid
+from .spec import Form, Table, compiled
 
 INFO_SHEET = "基本信息"
 GUIDE_SHEET = "填表说明"
@@ -183,7 +182,7 @@ def _write_input(ws, r: int, c: int, value, fmt) -> None:
 
 
 def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> None:
-    g = grid(table, form.spec_hash)
+    g = compiled(form).grid(table.id)
     ws = wb.add_worksheet(sheet_name(table))
     top = 1
     ws.merge_range(0, 0, 0, max(g.n_cols - 1, 1), table.title_for(None), f["title"])

@@ -10,7 +10,6 @@ and text copied from a workbook is always written as a string.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import unicodedata
@@ -25,16 +24,17 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from .aggregate import sum_matrix, value_matrix
 from .fileio import atomic_path
-from .form import Form, Table
-from .layout import Grid, grid
-from .model import ERROR, SEVERITY_ZH, WARNING, Finding, Unit
+from .formatting import format_date, format_number, safe_filename
+from .model import ERROR, WARNING, Finding, Severity, Status, Unit
+from .spec import Form, Grid, Table, compiled
+from .spec.names import cell_path
 
 __all__ = [
     "SUMMARY_DIR",
     "group_units",
     "mismatch_messages",
-    "sum_units",
     "summary_table_sheets",
     "summary_xlsx_name",
     "unit_xlsx_name",
@@ -104,46 +104,19 @@ def _lines(text: str, width: float) -> int:
 
 
 def _fmt_value(v: Any) -> str:
-    """A value for a message: Decimals without exponent, blank as 空白."""
-    if v is None:
-        return "空白"
-    if isinstance(v, Decimal):
-        return format(v, "f")
+    """A value for a message: numbers as printed everywhere, blank as 空白, dates in 成文日期 style."""
     if isinstance(v, (list, tuple)):
         return "、".join(_fmt_value(x) for x in v)
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d %H:%M")
     if isinstance(v, date):
-        return f"{v.year}年{v.month}月{v.day}日"
-    return str(v)
+        return format_date(v) or str(v)
+    return format_number(v, blank="空白")
 
 
 # --------------------------------------------------------------------------- file names
 
-_ILLEGAL_NAME = re.compile(r'[/\\:*?"<>|]')
-_CONTROL_ALL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _MAX_STEM_CHARS = 100
-_MAX_NAME_BYTES = 200
-
-
-def _safe_filename(stem: str, suffix: str) -> str:
-    s = unicodedata.normalize("NFC", stem)
-    s = _CONTROL_ALL.sub("", s)
-    s = _ILLEGAL_NAME.sub("_", s)
-    s = s.strip().lstrip(".").rstrip(". ").strip()
-    if not s:
-        s = "未命名"
-    if s.split(".")[0].upper() in _RESERVED:
-        s = "_" + s
-    if len(s) > _MAX_STEM_CHARS or len((s + suffix).encode("utf-8")) > _MAX_NAME_BYTES:
-        tag = "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
-        room = _MAX_NAME_BYTES - len((tag + suffix).encode("utf-8"))
-        cut = s[: _MAX_STEM_CHARS - len(tag)]
-        while len(cut.encode("utf-8")) > room:
-            cut = cut[:-1]
-        s = cut.rstrip(". ") + tag
-    return s + suffix
 
 
 def _title(pattern: str, unit: str | None, year: int | None) -> str:
@@ -155,7 +128,7 @@ def _title(pattern: str, unit: str | None, year: int | None) -> str:
 
 def unit_xlsx_name(unit: Unit) -> str:
     """File name of a unit's checked workbook, from the form's ``xlsx_title``."""
-    return _safe_filename(_title(unit.form.xlsx_title, unit.unit, unit.year), ".xlsx")
+    return safe_filename(_title(unit.form.xlsx_title, unit.unit, unit.year), ".xlsx", limit=_MAX_STEM_CHARS)
 
 
 def summary_xlsx_name(year: int | None, form: Form | None = None) -> str:
@@ -163,7 +136,7 @@ def summary_xlsx_name(year: int | None, form: Form | None = None) -> str:
     stem = f"{year}年政府信息公开工作汇总" if year is not None else "政府信息公开工作汇总（年度不明）"
     if form is not None:
         stem += f"（{form.short_name}）"
-    return _safe_filename(stem, ".xlsx")
+    return safe_filename(stem, ".xlsx", limit=_MAX_STEM_CHARS)
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
@@ -372,7 +345,7 @@ def _page_scale(widths: Sequence[float], landscape: bool) -> float:
 
 
 def _compute_plan(form: Form, table: Table) -> _Plan:
-    g = grid(table, form.spec_hash)
+    g = compiled(form).grid(table.id)
     tree = table.layout == "tree"
     indent = table.layout == "list"
     want = [0.0] * g.n_cols
@@ -427,40 +400,26 @@ def _compute_plan(form: Form, table: Table) -> _Plan:
     return _Plan(table, g, widths, tuple(heights), col_of, landscape, empty)
 
 
-_PLANS: dict[tuple[str, str], _Plan] = {}
-
-
-def _plan(form: Form, table: Table) -> _Plan:
-    key = (form.spec_hash, table.id)
-    p = _PLANS.get(key)
-    if p is None:
-        p = _PLANS[key] = _compute_plan(form, table)
-    return p
-
-
-@dataclass(frozen=True)
 class _FormInfo:
-    """Per-form data computed once: cell order, the cells outside the official grids."""
+    """The writer's plan of a form, made once per loaded form (``compiled(form).derive(_FormInfo)``):
+    each table's drawing, the cell order, the cells outside the official grids."""
 
-    cell_ids: tuple[str, ...]
-    cell_set: frozenset[str]
-    off_grid: frozenset[str]
-
-
-_FORM_INFO: dict[str, _FormInfo] = {}
+    def __init__(self, form: Form):
+        self.plans = {tid: _compute_plan(form, t) for tid, t in form.tables.items()}
+        in_grid: set[str] = set()
+        for p in self.plans.values():
+            in_grid.update(p.grid.value_pos)
+        self.cell_ids = compiled(form).cell_order.ids
+        self.cell_set = frozenset(self.cell_ids)
+        self.off_grid = frozenset(c for c in self.cell_ids if c not in in_grid)
 
 
 def _form_info(form: Form) -> _FormInfo:
-    info = _FORM_INFO.get(form.spec_hash)
-    if info is None:
-        in_grid = set()
-        for t in form.tables.values():
-            in_grid.update(_plan(form, t).grid.value_pos)
-        ids = tuple(form.cells)
-        info = _FORM_INFO[form.spec_hash] = _FormInfo(
-            ids, frozenset(ids), frozenset(c for c in ids if c not in in_grid)
-        )
-    return info
+    return compiled(form).derive(_FormInfo)
+
+
+def _plan(form: Form, table: Table) -> _Plan:
+    return _form_info(form).plans[table.id]
 
 
 # --------------------------------------------------------------------------- findings → marks
@@ -479,23 +438,12 @@ def _rank(state: str | None) -> int:
     return _STATES.index(state) + 1 if state in _STATES else 0
 
 
-def _cell_words(form: Form, cid: str) -> str:
-    """Chinese description of a cell: table, row and column labels."""
-    try:
-        cell = form.cell(cid)
-    except KeyError:
-        return cid
-    t = form.tables[cell.table]
-    parts = [p for p in (t.row_path(cell.row), t.column_path(cell.column)) if p]
-    return "／".join(parts) or cid
-
-
-def _severity(f: Finding) -> str:
+def _severity(f: Finding) -> Severity:
     return ERROR if f.severity == ERROR else WARNING
 
 
 def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
-    sev = SEVERITY_ZH.get(_severity(f), "提示")
+    sev = _severity(f).zh
     lines = [f"【{sev}】{f.rule}：{f.message}"]
     if f.expected is not None or f.actual is not None:
         lines.append(f"应为：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
@@ -506,15 +454,15 @@ def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
             elif cid == f.suspect:
                 lines.append(f"建议：将本单元格改为 {_fmt_value(f.suggestion)}")
             else:
-                lines.append(f"建议：将“{_cell_words(unit.form, f.suspect)}”改为 {_fmt_value(f.suggestion)}")
+                lines.append(f"建议：将“{cell_path(unit.form, f.suspect)}”改为 {_fmt_value(f.suggestion)}")
         if cid is not None and cid != f.suspect:
-            lines.append(f"最可能出错的单元格：{_cell_words(unit.form, f.suspect)}")
+            lines.append(f"最可能出错的单元格：{cell_path(unit.form, f.suspect)}")
     else:
         if f.suggestion is not None:
             lines.append(f"建议：{_fmt_value(f.suggestion)}")
         cands = _candidates(f)
         if cands:
-            lines.append("可能出错的单元格（其中之一）：" + "、".join(_cell_words(unit.form, c) for c in cands))
+            lines.append("可能出错的单元格（其中之一）：" + "、".join(cell_path(unit.form, c) for c in cands))
     if f.note:
         lines.append(f"说明：{f.note}")
     return "\n".join(lines)
@@ -946,7 +894,7 @@ def _write_findings_sheet(
             ws.write_string(r, c + 1, _clean(unit.file.name), st.text)
             c += 2
         sev = _severity(f)
-        ws.write_string(r, c, SEVERITY_ZH[sev], st.sev_error if sev == ERROR else st.sev_warning)
+        ws.write_string(r, c, sev.zh, st.sev_error if sev == ERROR else st.sev_warning)
         ws.write_string(r, c + 1, _clean(f.rule), st.text)
         title, row_path, col_path = _finding_place(form, f)
         ws.write_string(r, c + 2, _clean(title), st.text)
@@ -1080,97 +1028,6 @@ def mismatch_messages(groups: dict[tuple[str, int | None], list[Unit]]) -> list[
             f"与多数单位（{_group_words(main.form, main.year)}）不同，已单独汇总：{names}"
         )
     return out
-
-
-# --------------------------------------------------------------------------- sums (pandas)
-
-
-def _number(v: Any) -> int | Decimal | None:
-    """A value that can be summed: ints and Decimals as read; anything else counts as blank."""
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, (int, Decimal)):
-        return v
-    if isinstance(v, float) and math.isfinite(v):
-        return int(v) if v.is_integer() else Decimal(repr(v))
-    return None
-
-
-def _value_matrix(units: Sequence[Unit], cell_ids: Sequence[str]) -> tuple[Any, list[int]]:
-    """The values as read, units × cells (numpy, object dtype), and the units that have a
-    value that is not an int, a Decimal or blank."""
-    import numpy as np
-
-    plain = (int, Decimal, type(None))
-    data = np.empty((len(units), len(cell_ids)), dtype=object)
-    odd = []
-    for i, u in enumerate(units):
-        row = _aligned(u.values, cell_ids)
-        if row is None:
-            row = [u.values.get(c) for c in cell_ids]
-        data[i, :] = row
-        if not all(type(v) in plain for v in row):
-            odd.append(i)
-    return data, odd
-
-
-def _aligned(values: Any, cell_ids: Sequence[str]) -> list[Any] | None:
-    """The values as a list in ``cell_ids`` order, when the mapping can give one directly
-    (see :class:`gkreport.batch.RowValues`); None for a plain dict."""
-    aligned = getattr(values, "aligned", None)
-    return aligned(cell_ids) if aligned is not None else None
-
-
-def _value_frame(units: Sequence[Unit], cell_ids: Sequence[str], matrix: tuple[Any, list[int]] | None = None):
-    """One frame units × cells, object dtype: large integers and Decimals stay exact; values
-    that cannot be summed count as blank. ``matrix``: what :func:`_value_matrix` gave, if at hand."""
-    import pandas as pd
-
-    data, odd = matrix if matrix is not None else _value_matrix(units, cell_ids)
-    if odd:
-        data = data.copy()
-        for i in odd:
-            data[i, :] = [_number(v) for v in data[i]]
-    return pd.DataFrame(data, columns=list(cell_ids), index=range(len(units)), dtype=object)
-
-
-def sum_units(units: Sequence[Unit]) -> dict[str, Any]:
-    """Cell-wise sum over units of one form: blank where no unit has a value.
-
-    Integer cells are summed as nullable Int64 columns, decimal cells as exact
-    Decimals (the sum keeps the most decimals entered).
-    """
-    if not units:
-        return {}
-    form = units[0].form
-    return _sum_frame(form, _value_frame(units, _form_info(form).cell_ids))
-
-
-def _sum_frame(form: Form, frame: Any) -> dict[str, Any]:
-    cells = form.cells
-    cell_ids = _form_info(form).cell_ids
-    ints = [c for c in cell_ids if cells[c].type != "decimal"]
-    decs = [c for c in cell_ids if cells[c].type == "decimal"]
-    try:
-        int_totals = frame[ints].astype("Int64").sum(min_count=1)
-    except (TypeError, ValueError):  # a Decimal in an integer cell: sum those columns exactly as objects
-        decs, ints = decs + ints, []
-        int_totals = None
-    out: dict[str, Any] = {}
-    if ints:
-        out.update(
-            (cid, None if v is _NA else int(v))
-            for cid, v in zip(ints, int_totals.astype(object).where(int_totals.notna(), _NA))
-        )
-    if decs:
-        dec_totals = frame[decs].sum(min_count=1)
-        for cid in decs:
-            v = dec_totals[cid]
-            out[cid] = None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-    return {cid: out[cid] for cid in cell_ids}
-
-
-_NA = object()
 
 
 # --------------------------------------------------------------------------- summary workbook
@@ -1341,7 +1198,7 @@ def _write_detail(
 ) -> tuple[Any, dict[str, int], list[str]]:
     """分单位明细: one row per indicator, one column per unit, then the total.
 
-    ``values``: units × cells in the form's cell order (see :func:`_value_matrix`). With ``stream``
+    ``values``: units × cells in the form's cell order (see :func:`gkreport.aggregate.value_matrix`). With ``stream``
     the plain unit cells (a number or a blank, no finding) are not stored when written but
     made again, row by row, when the workbook is written out (see :class:`_StreamedRows`);
     the workbook is the same either way.
@@ -1536,7 +1393,7 @@ def _write_status(
     )
     _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
     ws.set_row(0, 26)
-    style = {"通过": st.st_ok, "有错误": st.st_error, "有提示": st.st_warning}
+    style = {Status.PASSED: st.st_ok, Status.ERRORS: st.st_error, Status.WARNINGS: st.st_warning}
     r = 2
     k = 1
     for included, group in ((True, units), (False, others)):
@@ -1578,7 +1435,7 @@ def _write_status(
         ws.write_string(r, 1, _clean(name), st.text)
         for c in (2, 3, 4, 6, 7):
             ws.write_blank(r, c, None, st.text)
-        ws.write_string(r, 5, "无法读取", st.st_failed)
+        ws.write_string(r, 5, Status.UNREADABLE, st.st_failed)
         ws.write_string(r, 8, "否", st.text_c)
         ws.write_string(r, 9, _clean(reason), st.text)
         lines = max(_lines(reason, 48), _lines(name, 28))
@@ -1624,8 +1481,8 @@ def write_summary_xlsx(
             form, year = main.form, main.year
             wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
             cell_ids = _form_info(form).cell_ids
-            values, odd = _value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
-            totals = _sum_frame(form, _value_frame(units, cell_ids, (values, odd)))
+            values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
+            totals = sum_matrix(form, units, (values, odd))
             unit_marks = [_marks(u) for u in units]
             _write_summary_tables(wb, st, form, year, totals, units)
             _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, values, stream=_STREAM_DETAIL)
@@ -1657,7 +1514,7 @@ def write_summaries(units: Sequence[Unit], out_dir: Path | str, failures: Sequen
     folder = Path(out_dir) / SUMMARY_DIR
     groups = group_units(units)
     if not groups:
-        return [write_summary_xlsx([], folder / _safe_filename("政府信息公开工作报送情况", ".xlsx"), failures)]
+        return [write_summary_xlsx([], folder / safe_filename("政府信息公开工作报送情况", ".xlsx"), failures)]
     years: dict[int | None, int] = {}
     for _, year in groups:
         years[year] = years.get(year, 0) + 1

@@ -123,7 +123,7 @@ def make_unit(i: int) -> tuple[str, dict, dict, dict]:
 
 
 def _write_one(args: tuple[int, str]) -> None:
-    from gkreport.form import load_form
+    from gkreport.spec import load_form
     from gkreport.template import write_template
 
     i, folder = args
@@ -148,8 +148,8 @@ def plain_one(path: str, out: str) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
-    from gkreport.form import load_form
-    from gkreport.layout import grid
+    from gkreport.spec import load_form
+    from gkreport.spec.layout import build_grid as grid
     from gkreport.template import sheet_name
 
     form = load_form("2021")

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 from gkreport.checks import check_units
-from gkreport.form import load_form
 from gkreport.model import Unit
-from gkreport.rules import consistent_values
+from gkreport.spec import consistent_values, load_form
 
 
 def units(n: int, broken: float, seed: int = 0) -> list[Unit]:

@@ -24,8 +24,8 @@ from pathlib import Path
 from synthetic import random_values
 
 from gkreport import docx_out as D
-from gkreport.form import load_form
 from gkreport.model import ERROR, Finding, Unit
+from gkreport.spec import load_form
 
 
 def make_unit(i: int, form_id: str = "2021") -> Unit:

@@ -26,8 +26,8 @@ from synthetic import random_values
 
 from gkreport import xlsx_out as xo
 from gkreport.fileio import atomic_path
-from gkreport.form import load_form
 from gkreport.model import ERROR, WARNING, Finding, Unit
+from gkreport.spec import load_form
 
 
 def make_unit(i: int, form_id: str = "2021") -> Unit:

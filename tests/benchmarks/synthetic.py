@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from gkreport.form import Form
+from gkreport.spec import Form
 
 
 def random_values(form: Form, rnd: random.Random, blank_share: float = 0.1) -> dict:

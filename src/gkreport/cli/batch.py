@@ -7,8 +7,18 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from ..enums import Status
+from .app import app
 from .common import console, print_json
+
+# how each status is shown (rich styles), in the order of the summary table
+_STYLES = {
+    Status.PASSED: "green",
+    Status.WARNINGS: "yellow",
+    Status.ERRORS: "red",
+    Status.UNREADABLE: "bold red",
+    Status.DUPLICATE: "bold red",
+}
 
 INTERRUPTED = "已中断。已完成的单位已保存，重新运行同一命令会从中断处继续。"
 INPUT_HINT = "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods）放进去，然后重新运行本命令。"
@@ -64,12 +74,9 @@ def _summary_table(result):
     t.add_row("文件总数", str(len(result.records)))
     t.add_row("本次处理", str(result.processed))
     t.add_row("未变化跳过", str(result.skipped))
-    t.add_row("[green]通过[/]", str(counts.get("通过", 0)))
-    t.add_row("[yellow]有提示[/]", str(counts.get("有提示", 0)))
-    t.add_row("[red]有错误[/]", str(counts.get("有错误", 0)))
-    t.add_row("[bold red]无法读取[/]", str(counts.get("无法读取", 0)))
-    if counts.get("重复报送"):
-        t.add_row("[bold red]重复报送[/]", str(counts["重复报送"]))
+    for status, style in _STYLES.items():
+        if status != Status.DUPLICATE or counts.get(status):
+            t.add_row(f"[{style}]{status}[/]", str(counts.get(status, 0)))
     t.add_row("用时", f"{result.elapsed:.1f} 秒")
     return t
 
@@ -77,7 +84,7 @@ def _summary_table(result):
 def _problems_table(result):
     from rich.table import Table
 
-    rows = [r for r in result.records if r.status in ("无法读取", "重复报送", "有错误")]
+    rows = [r for r in result.records if r.status in (Status.UNREADABLE, Status.DUPLICATE, Status.ERRORS)]
     if not rows:
         return None
     t = Table(title="需要处理的文件", title_justify="left", expand=True)
@@ -85,7 +92,7 @@ def _problems_table(result):
     t.add_column("状态", no_wrap=True)
     t.add_column("说明", ratio=3, overflow="fold")
     for r in rows:
-        style = "bold red" if r.status != "有错误" else "red"
+        style = _STYLES.get(r.status, "bold red")
         why = r.reason or f"错误 {r.errors} 处、提示 {r.warnings} 处，详见统计表的“审核结果”表"
         t.add_row(r.input, f"[{style}]{r.status}[/]", why)
     return t
@@ -139,7 +146,7 @@ def batch(
 
     示例：gkreport batch input -o output --summary-unit 某某区人民政府 --pdf
     """
-    from ..batch import run_batch
+    from ..batch import NOT_USED, run_batch
 
     _check_input(input_dir, output)
     opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording)
@@ -169,7 +176,7 @@ def batch(
 
         def progress(kind, rec, done, total):
             nonlocal errors
-            if rec is not None and (rec.errors or rec.status in ("无法读取", "重复报送")):
+            if rec is not None and (rec.errors or rec.status in NOT_USED):
                 errors += 1
             bar.update(
                 task,
@@ -225,7 +232,7 @@ def watch(
 
     def line(rec) -> None:
         stamp = time.strftime("%H:%M:%S")
-        colour = {"通过": "green", "有提示": "yellow", "有错误": "red"}.get(rec.status, "bold red")
+        colour = _STYLES.get(rec.status, "bold red")
         detail = rec.reason or f"错误 {rec.errors}，提示 {rec.warnings}"
         con.print(f"{stamp} [{colour}]{rec.status}[/] {rec.input}（{rec.unit or '单位不明'}）：{detail}")
 

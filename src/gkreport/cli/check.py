@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from . import app
-from .common import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, console, findings_table, print_json
+from ..enums import Status
+from .app import app
+from .common import EXIT_ERRORS, EXIT_OK, EXIT_UNUSABLE, console, findings_table, print_json
 
 
 @app.command()
@@ -28,14 +29,14 @@ def check(
 
     if xlsx is not None and len(files) != 1:
         console(stderr=True).print("[red]--xlsx 只能和一个文件一起使用。[/]")
-        raise typer.Exit(EXIT_UNREADABLE)
+        raise typer.Exit(EXIT_UNUSABLE)
     result = check_files(list(files), list(previous or []))
     if xlsx is not None and result.units:
         from ..xlsx_out import write_unit_xlsx
 
         if xlsx.resolve() == files[0].resolve():
             console(stderr=True).print("[red]输出文件不能覆盖输入文件，请换一个文件名。[/]")
-            raise typer.Exit(EXIT_UNREADABLE)
+            raise typer.Exit(EXIT_UNUSABLE)
         write_unit_xlsx(result.units[0], xlsx)
     if as_json:
         out = [
@@ -56,7 +57,7 @@ def check(
                 "form": None,
                 "unit": None,
                 "year": None,
-                "status": "无法读取",
+                "status": Status.UNREADABLE,
                 "error": f.reason,
                 "values": [],
                 "findings": [],
@@ -77,5 +78,5 @@ def check(
         if xlsx is not None and result.units:
             con.print(f"已写入审核后的统计表：{xlsx}")
     if result.failures:
-        raise typer.Exit(EXIT_UNREADABLE)
+        raise typer.Exit(EXIT_UNUSABLE)
     raise typer.Exit(EXIT_ERRORS if any(u.errors for u in result.units) else EXIT_OK)

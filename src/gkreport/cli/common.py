@@ -6,7 +6,9 @@ import json
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+from ..errors import EXIT_ERRORS, EXIT_OK, EXIT_UNUSABLE
+
+__all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_UNUSABLE", "console", "findings_table", "print_json", "short_ref"]
 
 
 def console(stderr: bool = False):
@@ -24,7 +26,7 @@ def print_json(data: Any) -> None:
 
 def short_ref(unit, ref: str) -> str:
     """``三、收到和处理政府信息公开申请情况!D6`` → ``表三 D6`` (sheet names of tables are long)."""
-    from ..rules import table_name
+    from ..spec.names import table_name
 
     sheet, _, a1 = ref.rpartition("!")
     if not sheet:
@@ -39,18 +41,18 @@ def findings_table(unit, title: str | None = None):
     """A rich table of a unit's findings, errors first."""
     from rich.table import Table
 
-    from ..model import SEVERITY_ZH
+    from ..model import ERROR
 
     t = Table(title=title, show_lines=False, expand=True, title_justify="left")
     t.add_column("级别", no_wrap=True)
     t.add_column("位置", no_wrap=True)
     t.add_column("说明", ratio=1, overflow="fold")
-    for f in sorted(unit.findings, key=lambda f: f.severity != "error"):
-        style = "bold red" if f.severity == "error" else "yellow"
+    for f in sorted(unit.findings, key=lambda f: f.severity != ERROR):
+        style = "bold red" if f.severity == ERROR else "yellow"
         refs = [unit.ref(f.suspect)] if f.suspect else list(f.cells[:1])
         where = "、".join(short_ref(unit, r) for r in refs) + ("等" if not f.suspect and len(f.cells) > 1 else "")
         text = f.message
         if f.note and f.note not in text:
             text += f"（{f.note}）"
-        t.add_row(f"[{style}]{SEVERITY_ZH.get(f.severity, f.severity)}[/]", where, text)
+        t.add_row(f"[{style}]{f.severity.zh}[/]", where, text)
     return t

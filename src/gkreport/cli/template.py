@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from .app import app
 from .common import console
 
 
@@ -20,14 +20,10 @@ def template(
 
     示例：gkreport template --form 2021 -o 2025年统计表模板.xlsx
     """
-    from ..form import SpecError, load_form
+    from ..spec import load_form
     from ..template import write_template
 
-    try:
-        spec = load_form(form)
-    except SpecError as exc:
-        console(stderr=True).print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
+    spec = load_form(form)  # an unknown or broken form: one line and exit 2 (see cli.main)
     output = output or Path(f"{form}年版统计表模板.xlsx")
     if output.suffix.lower() != ".xlsx":
         console(stderr=True).print("[red]模板只能保存为 .xlsx 文件。[/]")

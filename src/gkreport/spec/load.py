@@ -1,9 +1,14 @@
-"""Forms as data: load a spec file into Form → Table → row tree × column tree → cells.
+"""Forms as data: load a spec file (YAML) into a :class:`~gkreport.spec.model.Form`.
 
-A spec file (YAML) describes one official form. Nothing in the code knows a
-particular form: the reader, checks and writers work from this model, so a new
-form needs only a new spec file (in ``gkreport/forms/`` or a folder named in
-``GKREPORT_FORMS``).
+A spec file describes one official form. Nothing in the code knows a particular
+form: the reader, checks and writers work from the model, so a new form needs only
+a new spec file (in ``gkreport/forms/`` or a folder named in ``GKREPORT_FORMS``).
+
+Every mapping of a spec file is checked against :mod:`gkreport.spec.schema` (an unknown
+key is refused, never ignored). An item of ``tables``, ``metadata``, ``sections`` or
+``rules`` may be a copy of another form's item, ``same_as: "<form>/<id>"``, with the keys
+it changes written beside it (a table may also ``replace_rows``); a whole list may be
+``{same_as: "<form>"}``. The form's rules are built and linted when it is loaded.
 """
 
 from __future__ import annotations
@@ -11,186 +16,27 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..errors import SpecError
+from . import schema
+from .compiled import compiled
+from .model import LAYOUTS, NODE_KINDS, VALUE_TYPES, Cell, Field, Form, Node, Section, Table
 
 try:  # the C loader is ~10× faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-BUILTIN_DIR = Path(__file__).with_name("forms")
+BUILTIN_DIR = Path(__file__).parent.parent / "forms"
 
-VALUE_TYPES = ("int", "signed_int", "decimal")
-
-
-class SpecError(Exception):
-    """A form spec file is broken; the message names the file and the item."""
-
-
-@dataclass(frozen=True)
-class Node:
-    """A row or a column of a table, with its place in the tree."""
-
-    id: str
-    label: str
-    aliases: tuple[str, ...] = ()
-    parent: str | None = None
-    children: tuple[str, ...] = ()
-    level: int = 0
-    heading: bool = False  # carries no value of its own
-    subtotal: str | None = None  # "optional": a heading some layouts give a value row
-    caption: bool = False  # spans the header but is not part of the label path
-    kind: str | None = None  # relation to children: partition / subset / dedup
-    sum_of: tuple[str, ...] = ()  # this node = sum of those nodes
-    dedup_of: tuple[str, ...] = ()  # max(those) ≤ this ≤ sum(those)
-    unit: str | None = None
-    type: str | None = None
-    columns: tuple[str, ...] | None = None  # rows only: columns that carry values
-    path: tuple[str, ...] = ()  # official labels from the top-level node down
-
-    @property
-    def has_value(self) -> bool:
-        return not self.heading or self.subtotal is not None
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One number of the form, addressed as ``<table>.<row>.<column>``."""
-
-    id: str
-    table: str
-    row: str
-    column: str
-    type: str  # int / signed_int / decimal
-    unit: str
-    optional: bool = False  # only present in some layouts (subtotal rows)
-
-
-@dataclass(frozen=True, eq=False)  # identity hash: a loaded table is a cache key
-class Table:
-    id: str
-    title: str
-    rows: dict[str, Node]
-    columns: dict[str, Node]
-    cells: dict[str, Cell]
-    aliases: tuple[str, ...] = ()
-    unit: str = "件"
-    label_header: str | None = None  # header over the row labels (信息内容 / 统计指标)
-    unit_header: str | None = None  # header of a per-row unit column (单位)
-    corner: str | None = None  # text of the top-left header block
-    subtitle: str | None = None
-    footnote: str | None = None
-    layout: str = "tree"  # tree / blocks / list: how the official table is drawn (see layout.py)
-
-    def title_for(self, year: int | None = None) -> str:
-        return self.title.replace("{year}", str(year) if year else "")
-
-    def row_path(self, row_id: str) -> str:
-        return "/".join(self.rows[row_id].path)
-
-    def column_path(self, col_id: str) -> str:
-        return "/".join(self.columns[col_id].path)
-
-    def value_rows(self) -> list[Node]:
-        return [n for n in self.rows.values() if n.has_value]
-
-    def value_columns(self) -> list[Node]:
-        return [n for n in self.columns.values() if not n.children and not n.heading]
-
-    def row_columns(self, row_id: str) -> list[str]:
-        """The value columns that the row carries, in table order."""
-        allowed = self.rows[row_id].columns
-        return [c.id for c in self.value_columns() if allowed is None or c.id in allowed]
-
-    def leaves(self, axis: str, node_id: str) -> list[str]:
-        """Value-carrying nodes under (or equal to) node_id, for sums over a heading."""
-        nodes = self.rows if axis == "row" else self.columns
-        node = nodes[node_id]
-        if not node.children:
-            return [node_id]
-        out: list[str] = []
-        for child in node.children:
-            out.extend(self.leaves(axis, child))
-        return out
-
-    def header_depth(self) -> int:
-        """Number of header rows needed to show the column tree."""
-
-        def depth(n: Node) -> int:
-            return 1 + max((depth(self.columns[c]) for c in n.children), default=0)
-
-        return max((depth(n) for n in self.columns.values() if n.parent is None), default=1)
-
-    def row_depth(self) -> int:
-        """Number of label columns needed to show the row tree (official merged layout)."""
-        return max((n.level for n in self.rows.values()), default=0) + 1
-
-
-@dataclass(frozen=True)
-class Field:
-    id: str
-    label: str
-    type: str = "text"  # text / year / date / decimal
-    required: bool = False
-    aliases: tuple[str, ...] = ()
-    hint: str | None = None
-
-
-@dataclass(frozen=True)
-class Section:
-    id: str
-    heading: str
-    kind: str  # text / table
-    table: str | None = None
-    required: bool = False
-    aliases: tuple[str, ...] = ()
-    hint: str | None = None
-
-
-@dataclass(frozen=True, eq=False)  # identity hash: a loaded form is a cache key
-class Form:
-    id: str
-    name: str
-    short_name: str
-    years: tuple[int | None, int | None]
-    tables: dict[str, Table]
-    metadata: tuple[Field, ...]
-    sections: tuple[Section, ...]
-    report_title: str
-    xlsx_title: str
-    deadline: str | None
-    superseded_by: str | None
-    foreign_labels: tuple[str, ...]
-    rules: tuple[dict[str, Any], ...]  # explicit rules, parsed by the check engine
-    path: Path
-    spec_hash: str
-    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
-
-    @cached_property
-    def cells(self) -> dict[str, Cell]:
-        return {cid: c for t in self.tables.values() for cid, c in t.cells.items()}
-
-    def cell(self, cell_id: str) -> Cell:
-        table = self.tables[cell_id.split(".", 1)[0]]
-        return table.cells[cell_id]
-
-    def field(self, field_id: str) -> Field:
-        for f in self.metadata:
-            if f.id == field_id:
-                return f
-        raise KeyError(field_id)
-
-    def applies_to(self, year: int) -> bool:
-        first, last = self.years
-        return (first is None or year >= first) and (last is None or year <= last)
-
-
-# --------------------------------------------------------------------------- loading
+FIELD_TYPES = ("text", "year", "date", "decimal")
+SECTION_KINDS = ("text", "table")
+_LISTS = {"tables": "表", "metadata": "单位信息字段", "sections": "章节", "rules": "规则"}
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -204,7 +50,7 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SpecError(f"表样定义文件 {path} 无法读取：{exc}") from exc
     if not isinstance(data, dict) or "id" not in data:
         raise SpecError(f"表样定义文件 {path} 缺少 id")
@@ -304,7 +150,7 @@ class _Builder:
                 for ref in n.sum_of + n.dedup_of:
                     if ref not in nodes:
                         raise self.fail(f"{axis}“{n.id}”引用了不存在的{axis}“{ref}”")
-                if n.kind not in (None, "partition", "subset", "dedup"):
+                if n.kind is not None and n.kind not in NODE_KINDS:
                     raise self.fail(f"{axis}“{n.id}”的 kind “{n.kind}” 无效")
                 if n.kind and not n.children:
                     raise self.fail(f"{axis}“{n.id}”声明了 kind 但没有下级")
@@ -317,19 +163,22 @@ class _Builder:
         for r in rows.values():
             if not r.has_value:
                 continue
-            for c in value_cols:
-                if r.columns is not None and c.id not in r.columns:
+            for col in value_cols:
+                if r.columns is not None and col.id not in r.columns:
                     continue
-                cid = f"{self.table_id}.{r.id}.{c.id}"
+                cid = f"{self.table_id}.{r.id}.{col.id}"
                 cells[cid] = Cell(
                     id=cid,
                     table=self.table_id,
                     row=r.id,
-                    column=c.id,
-                    type=c.type or r.type or "int",
-                    unit=c.unit or r.unit or unit,
+                    column=col.id,
+                    type=col.type or r.type or "int",
+                    unit=col.unit or r.unit or unit,
                     optional=r.subtotal == "optional",
                 )
+        layout = raw.get("layout", "tree")
+        if layout not in LAYOUTS:
+            raise self.fail(f"layout “{layout}” 不是 tree、blocks、list 之一")
         return Table(
             id=self.table_id,
             title=str(raw["title"]),
@@ -343,13 +192,11 @@ class _Builder:
             corner=raw.get("corner"),
             subtitle=raw.get("subtitle"),
             footnote=raw.get("footnote"),
-            layout=self._layout(raw.get("layout", "tree")),
+            layout=layout,
         )
 
-    def _layout(self, layout: str) -> str:
-        if layout not in ("tree", "blocks", "list"):
-            raise self.fail(f"layout “{layout}” 不是 tree、blocks、list 之一")
-        return layout
+
+# --------------------------------------------------------------------------- same_as
 
 
 def _replace_rows(items: list[dict[str, Any]], replacements: dict[str, dict[str, Any]]) -> list:
@@ -366,38 +213,51 @@ def _replace_rows(items: list[dict[str, Any]], replacements: dict[str, dict[str,
 
 
 def _resolve(raw: dict[str, Any], path: Path, files: dict[str, Path], seen: tuple[str, ...]) -> dict:
-    """Expand ``same_as`` references to other forms' tables and metadata."""
+    """Fill in the ``same_as`` copies of other forms' items and lists."""
     raw = copy.deepcopy(raw)
+    resolved: dict[str, dict[str, Any]] = {}
 
     def other(form_id: str) -> dict[str, Any]:
         if form_id in seen:
             raise SpecError(f"表样定义文件 {path.name}：same_as 循环引用 {form_id}")
         if form_id not in files:
             raise SpecError(f"表样定义文件 {path.name}：same_as 引用了不存在的表样 {form_id}")
-        return _resolve(_read_yaml(files[form_id]), files[form_id], files, seen + (form_id,))
+        if form_id not in resolved:
+            src = _read_yaml(files[form_id])
+            schema.check_spec(src, files[form_id].name)
+            resolved[form_id] = _resolve(src, files[form_id], files, seen + (form_id,))
+        return resolved[form_id]
 
-    meta = raw.get("metadata")
-    if isinstance(meta, dict) and "same_as" in meta:
-        raw["metadata"] = other(str(meta["same_as"]))["metadata"]
-    tables = []
-    for t in raw.get("tables") or []:
-        if "same_as" in t:
-            form_id, _, table_id = str(t["same_as"]).partition("/")
-            src = next((x for x in other(form_id)["tables"] if x.get("id") == table_id), None)
-            if src is None:
-                raise SpecError(f"表样定义文件 {path.name}：same_as 引用了不存在的表 {t['same_as']}")
-            src = copy.deepcopy(src)
-            if t.get("replace_rows"):
-                src["rows"] = _replace_rows(src["rows"], {r["id"]: r for r in t["replace_rows"]})
-            t = {**src, **{k: v for k, v in t.items() if k not in ("same_as", "replace_rows")}}
-        tables.append(t)
-    raw["tables"] = tables
+    def copy_of(key: str, item: dict[str, Any]) -> dict[str, Any]:
+        ref = str(item["same_as"])
+        form_id, slash, item_id = ref.partition("/")
+        if not slash or not item_id:
+            raise SpecError(f"表样定义文件 {path.name}：{key} 中的 same_as “{ref}” 应写成“表样/编号”，如“2021/{key[:1]}1”")
+        src = next((x for x in other(form_id).get(key) or () if str(x.get("id")) == item_id), None)
+        if src is None:
+            raise SpecError(f"表样定义文件 {path.name}：same_as 引用了不存在的{_LISTS[key]} {ref}")
+        src = copy.deepcopy(src)
+        if item.get("replace_rows"):
+            src["rows"] = _replace_rows(src["rows"], {r["id"]: r for r in item["replace_rows"]})
+        return {**src, **{k: v for k, v in item.items() if k not in ("same_as", "replace_rows")}}
+
+    for key in _LISTS:
+        value = raw.get(key)
+        if isinstance(value, dict) and "same_as" in value:
+            raw[key] = copy.deepcopy(other(str(value["same_as"])).get(key) or [])
+        elif isinstance(value, list):
+            raw[key] = [copy_of(key, item) if "same_as" in item else item for item in value]
     return raw
 
 
+# --------------------------------------------------------------------------- loading
+
+
 def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
+    """Load, check and lint one spec file (``files``: the other forms ``same_as`` may name)."""
     path = Path(path)
     raw = _read_yaml(path)
+    schema.check_spec(raw, path.name)
     files = dict(files or spec_files())
     files.setdefault(str(raw["id"]), path)
     raw = _resolve(raw, path, files, (str(raw["id"]),))
@@ -411,31 +271,10 @@ def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
         tables[str(t["id"])] = _Builder(path, str(t["id"])).table(t)
     if not tables:
         raise SpecError(f"表样定义文件 {path.name}：没有定义任何表")
-    metadata = tuple(
-        Field(
-            id=str(f["id"]),
-            label=str(f["label"]),
-            type=f.get("type", "text"),
-            required=bool(f.get("required", False)),
-            aliases=_as_tuple(f.get("aliases")),
-            hint=f.get("hint"),
-        )
-        for f in raw.get("metadata") or []
-    )
+    metadata = tuple(_field(path, f) for f in raw.get("metadata") or [])
     if not any(f.id == "unit" for f in metadata) or not any(f.id == "year" for f in metadata):
         raise SpecError(f"表样定义文件 {path.name}：metadata 必须包含 unit 和 year")
-    sections = tuple(
-        Section(
-            id=str(s["id"]),
-            heading=str(s["heading"]),
-            kind=s.get("kind", "text"),
-            table=s.get("table"),
-            required=bool(s.get("required", False)),
-            aliases=_as_tuple(s.get("aliases")),
-            hint=s.get("hint"),
-        )
-        for s in raw.get("sections") or []
-    )
+    sections = tuple(_section(path, s) for s in raw.get("sections") or [])
     for s in sections:
         if s.kind == "table" and s.table not in tables:
             raise SpecError(f"表样定义文件 {path.name}：章节“{s.id}”引用了不存在的表“{s.table}”")
@@ -458,10 +297,41 @@ def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
         spec_hash=digest,
         raw=raw,
     )
-    from .rules import lint_form  # lazy: rules imports this module
-
-    lint_form(form)
+    compiled(form)  # builds and lints the rules: a broken spec is refused here
     return form
+
+
+def _field(path: Path, f: dict[str, Any]) -> Field:
+    if "id" not in f or "label" not in f:
+        raise SpecError(f"表样定义文件 {path.name}：metadata 中有一项缺少 id 或 label：{f!r}")
+    typ = f.get("type", "text")
+    if typ not in FIELD_TYPES:
+        raise SpecError(f"表样定义文件 {path.name}：字段“{f['id']}”的 type “{typ}” 不是 {'、'.join(FIELD_TYPES)} 之一")
+    return Field(
+        id=str(f["id"]),
+        label=str(f["label"]),
+        type=typ,
+        required=bool(f.get("required", False)),
+        aliases=_as_tuple(f.get("aliases")),
+        hint=f.get("hint"),
+    )
+
+
+def _section(path: Path, s: dict[str, Any]) -> Section:
+    if "id" not in s or "heading" not in s:
+        raise SpecError(f"表样定义文件 {path.name}：sections 中有一项缺少 id 或 heading：{s!r}")
+    kind = s.get("kind", "text")
+    if kind not in SECTION_KINDS:
+        raise SpecError(f"表样定义文件 {path.name}：章节“{s['id']}”的 kind “{kind}” 应为 text 或 table")
+    return Section(
+        id=str(s["id"]),
+        heading=str(s["heading"]),
+        kind=kind,
+        table=s.get("table"),
+        required=bool(s.get("required", False)),
+        aliases=_as_tuple(s.get("aliases")),
+        hint=s.get("hint"),
+    )
 
 
 @cache
@@ -470,6 +340,7 @@ def _load_cached(path: str, mtime: float, dirs: tuple[str, ...]) -> Form:
 
 
 def load_form(form_id: str, extra_dirs: list[Path] | None = None) -> Form:
+    """The form of that id (loaded once per spec file and modification time)."""
     files = spec_files(extra_dirs)
     if form_id not in files:
         raise SpecError(f"没有表样“{form_id}”，可用的表样：{'、'.join(sorted(files))}")
@@ -489,4 +360,5 @@ def form_from_path(form_id: str, path: str) -> Form:
 
 
 def load_forms(extra_dirs: list[Path] | None = None) -> dict[str, Form]:
+    """Every form of the built-in folder, ``GKREPORT_FORMS`` and ``extra_dirs`` by id."""
     return {fid: load_form(fid, extra_dirs) for fid in spec_files(extra_dirs)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .form import Node, Table
+from .model import Node, Table
 
 
 @dataclass(frozen=True)
@@ -191,14 +191,10 @@ def _list(table: Table) -> Grid:
     return Grid(table, 1 + len(table.rows), first + len(leaves), 1, first, cells)
 
 
-_GRIDS: dict[Table, Grid] = {}
+_BUILDERS = {"tree": _tree, "blocks": _blocks, "list": _list}
 
 
-def grid(table: Table, form_hash: str = "") -> Grid:
-    """The official grid of a table, cached per loaded table (``form_hash`` is accepted for callers
-    that pass it; tables are keyed by identity, so two forms' same-named tables never collide)."""
-    g = _GRIDS.get(table)
-    if g is None:
-        builder = {"tree": _tree, "blocks": _blocks, "list": _list}[table.layout]
-        g = _GRIDS[table] = builder(table)
-    return g
+def build_grid(table: Table) -> Grid:
+    """The official grid of a table (computed each call: use ``compiled(form).grid(table_id)``,
+    which keeps it with the form)."""
+    return _BUILDERS[table.layout](table)

@@ -1,0 +1,129 @@
+"""One way to write a number, to read and write a date, and to make a file name.
+
+Every module that shows a count or an amount, reads a date from a workbook or prints
+one (成文日期 style), or names a file or folder after a unit calls these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+# --------------------------------------------------------------------------- numbers
+
+
+def format_number(v: Any, blank: str = "") -> str:
+    """A count or an amount as printed: 12, 7730.28 (a Decimal keeps the decimals entered;
+    a float is rounded to 6 decimals, as the check engine computes in floats). ``blank``
+    stands for None and NaN."""
+    if v is None:
+        return blank
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, float):
+        if math.isnan(v):
+            return blank
+        if not math.isfinite(v):
+            return str(v)
+        if abs(v - round(v)) < 1e-9:
+            return str(round(v))
+        return f"{v:.6f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+# --------------------------------------------------------------------------- dates
+
+_DATE = re.compile(r"(\d{4})[年./\-](\d{1,2})[月./\-](\d{1,2})日?")
+_HAN_DATE = re.compile(r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日")
+_HAN_DIGITS = {"〇": 0, "零": 0, "○": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+_HAN_DIGITS.update({"六": 6, "七": 7, "八": 8, "九": 9})
+_WS = re.compile(r"\s+")
+
+
+def _han_number(s: str) -> int | None:
+    if all(ch in _HAN_DIGITS for ch in s):
+        return int("".join(str(_HAN_DIGITS[ch]) for ch in s))
+    m = re.fullmatch(r"([一二三]?)十([一二三四五六七八九]?)", s)
+    if m:
+        return (_HAN_DIGITS.get(m.group(1), 1) if m.group(1) else 1) * 10 + (_HAN_DIGITS[m.group(2)] if m.group(2) else 0)
+    return None
+
+
+def parse_date(raw: Any) -> date | None:
+    """A date from a cell: a date or datetime, or text such as 2018年3月12日, 2018-03-12,
+    2018.3.12, 二〇一八年三月十二日 (full-width digits and spaces allowed); None otherwise."""
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if not isinstance(raw, str):
+        return None
+    s = _WS.sub("", unicodedata.normalize("NFKC", raw))
+    m = _DATE.fullmatch(s)
+    if m:
+        y, mo, d = (int(g) for g in m.groups())
+    else:
+        m2 = _HAN_DATE.fullmatch(s)
+        if not m2:
+            return None
+        parts = [_han_number(g) for g in m2.groups()]
+        if parts[0] is None or parts[1] is None or parts[2] is None:
+            return None
+        y, mo, d = parts[0], parts[1], parts[2]
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        return None
+
+
+def format_date(v: Any) -> str | None:
+    """成文日期 style: 2018年3月12日 (Arabic numerals, no leading zeros); None when not a date."""
+    d = parse_date(v)
+    return f"{d.year}年{d.month}月{d.day}日" if d else None
+
+
+# --------------------------------------------------------------------------- file names
+
+_ILLEGAL = re.compile(r'[\\/:*?"<>|]+')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes per name; a CJK character takes 3 in UTF-8
+_TAIL = 20  # characters kept from the end of a name that has to be cut (year and title)
+
+
+def safe_filename(stem: Any, suffix: str = "", *, limit: int = 100, default: str = "未命名") -> str:
+    """A file or folder name from workbook text, valid on Windows, macOS and Linux.
+
+    Line breaks (a name wrapped in its cell) are dropped, other control characters too;
+    a run of ``\\ / : * ? " < > |`` becomes one ``_``; runs of spaces become one; leading and trailing
+    spaces and dots go (no hidden files, no ``..``); Windows' reserved names get a ``_``.
+    A name longer than ``limit`` characters (or 200 bytes with ``suffix``) is cut, keeping
+    its start and end with a tag of the whole name between, so two long names never meet.
+    """
+    s = unicodedata.normalize("NFC", str(stem))
+    s = s.replace("\r", "").replace("\n", "")
+    s = _CONTROL.sub("", s)
+    s = _ILLEGAL.sub("_", s)
+    s = _WS.sub(" ", s)
+    s = re.sub(r"\.{2,}", ".", s)
+    s = s.strip(" .\u3000")
+    if not s:
+        s = default
+    if s.split(".")[0].strip().upper() in _RESERVED:
+        s = "_" + s
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    if len(s) > limit or len(s.encode("utf-8")) > room:
+        tag = "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
+        tail = s[-_TAIL:] if limit > 2 * _TAIL + len(tag) else ""
+        head = s[: limit - len(tag) - len(tail)]
+        while head and len((head + tag + tail).encode("utf-8")) > room:
+            head = head[:-1]
+        s = head.rstrip(" .") + tag + tail
+    return s + suffix

@@ -1,0 +1,79 @@
+"""The one number formatter, date parser/formatter and file-name function."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from decimal import Decimal
+
+import pytest
+
+from gkreport.formatting import format_date, format_number, parse_date, safe_filename
+
+
+def test_numbers_as_printed():
+    assert format_number(Decimal("12.35")) == "12.35"
+    assert format_number(Decimal("7730.280")) == "7730.280"  # as entered, not rounded
+    assert format_number(Decimal("1E+2")) == "100"
+    assert format_number(7) == "7" and format_number(True) == "1"
+    assert format_number(None) == "" and format_number(None, blank="空白") == "空白"
+    assert format_number(math.nan, blank="空白") == "空白"
+    # floats come from the check engine: integral ones without a point, others to 6 decimals
+    assert format_number(21.0) == "21" and format_number(0.1 + 0.2) == "0.3"
+    assert format_number(2.0000000001) == "2" and format_number(-3.5) == "-3.5"
+    assert format_number(1 / 3) == "0.333333"
+
+
+@pytest.mark.parametrize(
+    "raw, want",
+    [
+        (datetime.date(2018, 3, 12), datetime.date(2018, 3, 12)),
+        (datetime.datetime(2026, 1, 5, 9, 30), datetime.date(2026, 1, 5)),
+        ("2018年3月12日", datetime.date(2018, 3, 12)),
+        ("2018-03-05", datetime.date(2018, 3, 5)),
+        ("2018.1.23", datetime.date(2018, 1, 23)),
+        ("2018 年 3 月 12 日", datetime.date(2018, 3, 12)),  # spaces of a PDF copy
+        ("２０１８年３月１２日", datetime.date(2018, 3, 12)),  # full-width digits
+        ("二〇一八年三月十二日", datetime.date(2018, 3, 12)),
+        ("二〇一八年十二月三十一日", datetime.date(2018, 12, 31)),
+        ("2018年2月30日", None),  # no such day
+        ("三月", None),
+        ("", None),
+        (None, None),
+        (20180312, None),
+    ],
+)
+def test_dates_are_read_from_cells(raw, want):
+    assert parse_date(raw) == want
+
+
+def test_dates_in_the_official_style():
+    assert format_date(datetime.date(2018, 3, 12)) == "2018年3月12日"
+    assert format_date(datetime.datetime(2026, 1, 5, 9, 30)) == "2026年1月5日"
+    assert format_date("2018-03-05") == "2018年3月5日"
+    assert format_date("三月") is None and format_date(None) is None
+
+
+@pytest.mark.parametrize("hostile", ["../../etc", "a/b\\c", "CON", "nul.txt", "\x00\x1f名", "." * 5, "x" * 300, "  "])
+def test_file_names_are_safe_on_every_system(hostile):
+    name = safe_filename(hostile, limit=80)
+    assert name and "/" not in name and "\\" not in name and ".." not in name and len(name) <= 80
+    assert name.split(".")[0].upper() not in {"CON", "NUL"}
+    assert not any(ord(ch) < 32 for ch in name)
+    assert not name.startswith(".")
+
+
+def test_file_names_keep_the_text_people_wrote():
+    assert safe_filename('某区/某局:"办公室"', ".docx") == "某区_某局_办公室_.docx"
+    assert safe_filename("某某区\n教育局") == "某某区教育局"  # a name wrapped in its cell
+    assert safe_filename("某某区  教育局\u3000") == "某某区 教育局"
+    assert safe_filename("", default="单位") == "单位"
+
+
+def test_long_names_are_cut_apart_and_within_the_byte_limit():
+    a = "某" * 150 + "甲局"
+    b = "某" * 150 + "乙局"
+    na, nb = safe_filename(a, ".docx", limit=120), safe_filename(b, ".docx", limit=120)
+    assert na != nb and na.endswith("甲局.docx") and nb.endswith("乙局.docx")
+    assert len(na) <= 120 + len(".docx") and len(na.encode("utf-8")) <= 200
+    assert safe_filename(a, limit=80) != safe_filename(b, limit=80)
