@@ -39,9 +39,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .form import Cell, Form, Table, load_forms
+from .errors import ReadError
+from .formatting import parse_date
 from .labels import core, looks_like_number, norm, similar
-from .model import ERROR, WARNING, Finding, ReadError, Unit
+from .model import ERROR, WARNING, Finding, Unit
+from .spec import Cell, Form, Table, load_forms
 
 SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods")
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
@@ -1185,61 +1187,6 @@ def _parse_year(raw: Any) -> int | None:
         if m and 1990 <= int(m.group(1)) <= 2100:
             return int(m.group(1))
     return None
-
-
-_HAN_DIGITS = {
-    "〇": 0,
-    "零": 0,
-    "○": 0,
-    "O": 0,
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-
-
-def _han_number(s: str) -> int | None:
-    if all(ch in _HAN_DIGITS for ch in s):
-        return int("".join(str(_HAN_DIGITS[ch]) for ch in s))
-    m = re.fullmatch(r"([一二三]?)十([一二三四五六七八九]?)", s)
-    if m:
-        return (_HAN_DIGITS.get(m.group(1), 1) if m.group(1) else 1) * 10 + (
-            _HAN_DIGITS[m.group(2)] if m.group(2) else 0
-        )
-    return None
-
-
-def parse_date(raw: Any) -> date | None:
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    if not isinstance(raw, str):
-        return None
-    s = unicodedata.normalize("NFKC", raw).strip().replace(" ", "")
-    m = re.fullmatch(r"(\d{4})[年./\-](\d{1,2})[月./\-](\d{1,2})日?", s)
-    if not m:
-        m2 = re.fullmatch(
-            r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日", s
-        )
-        if not m2:
-            return None
-        parts = [_han_number(g) for g in m2.groups()]
-        if None in parts:
-            return None
-        y, mo, d = parts  # type: ignore[misc]
-    else:
-        y, mo, d = (int(g) for g in m.groups())
-    try:
-        return date(y, mo, d)
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- the walk
