@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gkreport import sentences as S
-from gkreport.form import load_form
 from gkreport.model import Unit
+from gkreport.spec import load_form
 from seed_unit import seed_unit
 
 F2021 = load_form("2021")
@@ -127,18 +127,6 @@ def test_2017_keys_are_not_accepted_for_a_2021_report(tmp_path):
 
 
 # --------------------------------------------------------------------------- formatting helpers
-
-
-def test_format_date_and_number():
-    assert S.format_date(datetime.date(2018, 3, 12)) == "2018年3月12日"
-    assert S.format_date(datetime.datetime(2026, 1, 5, 9, 30)) == "2026年1月5日"
-    assert S.format_date("2018-03-05") == "2018年3月5日"
-    assert S.format_date("2018.1.23") == "2018年1月23日"
-    assert S.format_date("三月") is None and S.format_date(None) is None
-    assert S.format_number(Decimal("12.35")) == "12.35"
-    assert S.format_number(Decimal("7730.280")) == "7730.280"  # as entered, not rounded
-    assert S.format_number(Decimal("1E+2")) == "100"
-    assert S.format_number(7) == "7" and S.format_number(None) == ""
 
 
 @pytest.mark.parametrize(

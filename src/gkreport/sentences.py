@@ -20,7 +20,6 @@ import string
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -28,9 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .errors import WordingError
+from .formatting import format_number
+
 if TYPE_CHECKING:
-    from .form import Form, Section, Table
     from .model import Unit
+    from .spec import Form, Section, Table
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
@@ -39,10 +41,6 @@ NATIONAL = "national"  # 国办 formats of 2019 and 2021 (tables t2/t3/t4)
 GENERIC = "generic"  # any other form spec: sections and tables only, no generated sentences
 
 COMMON_PLACEHOLDERS = ("unit", "year")
-
-
-class WordingError(ValueError):
-    """A wording file is broken; the message (Chinese) names the file, the key and the problem."""
 
 
 @dataclass(frozen=True)
@@ -304,45 +302,6 @@ def load_wording(form: Form, path: Path | str | None = None) -> Wording:
 
 def unit_name(unit: Unit) -> str:
     return str(unit.unit or unit.meta.get("unit") or "")
-
-
-def format_number(v: Any) -> str:
-    """A count or amount as printed: 12, 7730.28 (decimals kept as entered)."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, Decimal):
-        if v == v.to_integral_value() and v.as_tuple().exponent > 0:
-            return str(int(v))
-        return format(v, "f")
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
-    return str(v)
-
-
-_DATE_RE = re.compile(r"(\d{4})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*日?")
-
-
-def to_date(v: Any) -> date | None:
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    if isinstance(v, str):
-        m = _DATE_RE.fullmatch(v.strip())
-        if m:
-            try:
-                return date(*(int(g) for g in m.groups()))
-            except ValueError:
-                return None
-    return None
-
-
-def format_date(v: Any) -> str | None:
-    """成文日期 style: 2018年3月12日 (Arabic numerals, no leading zeros); None when not a date."""
-    d = to_date(v)
-    return f"{d.year}年{d.month}月{d.day}日" if d else None
 
 
 _NUMBERING = re.compile(r"^(?:其中[：:]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+[.．、]\s*)+")
