@@ -21,9 +21,10 @@ from docx import Document
 from lxml import etree
 
 from gkreport import docx_out as D
+from gkreport.aggregate import aggregate_unit
 from gkreport import sentences as S
-from gkreport.form import load_form
 from gkreport.model import Finding, Unit
+from gkreport.spec import load_form
 from seed_unit import NARRATIVE as SEED_NARRATIVE
 from seed_unit import SEED_FILE, seed_unit
 
@@ -757,7 +758,7 @@ def test_summary_sums_the_units(tmp_path):
         },
         meta={"processing_fee": None},
     )
-    agg = D.sum_units([a, b], "某某区人民政府")
+    agg = aggregate_unit([a, b], "某某区人民政府")
     assert agg.values["t3.new.total"] == 3 and agg.values["t2.fees.fee_amount"] == Decimal("1.75")
     assert agg.values["t4.cases.review_upheld"] is None  # blank + blank = blank
     assert agg.values["t4.cases.review_other"] == 0  # blank + 0 = 0
@@ -789,9 +790,9 @@ def test_summary_sums_the_units(tmp_path):
 
 def test_summary_refuses_mixed_forms_and_years():
     with pytest.raises(ValueError, match="不同的表样"):
-        D.sum_units([unit_2021(), seed_unit()], "某区")
+        aggregate_unit([unit_2021(), seed_unit()], "某区")
     with pytest.raises(ValueError, match="不同年度"):
-        D.sum_units([unit_2021(), unit_2021(year=2024)], "某区")
+        aggregate_unit([unit_2021(), unit_2021(year=2024)], "某区")
 
 
 # --------------------------------------------------------------------------- fast path = python-docx path

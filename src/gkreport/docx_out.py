@@ -24,29 +24,29 @@ no theme fonts.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from . import sentences as S
+from .aggregate import aggregate_unit
+from .errors import StrictRefusal
 from .fileio import atomic_write_bytes
-from .layout import Grid, GridCell
-from .layout import grid as layout_grid
+from .formatting import format_date, format_number, safe_filename
 from .model import WARNING, Finding, Unit
+from .spec import Grid, GridCell, compiled
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
 
-    from .form import Form, Section, Table
+    from .spec import Form, Section, Table
 
 __all__ = [
     "StrictRefusal",
@@ -54,7 +54,6 @@ __all__ = [
     "build_report",
     "render_docx",
     "report_docx_name",
-    "sum_units",
     "write_summary_docx",
     "write_unit_docx",
 ]
@@ -236,9 +235,8 @@ def table_spec(form: Form, table_id: str) -> TableSpec:
 
 
 def _make_spec(form: Form, table_id: str) -> TableSpec:
-    form_hash = form.spec_hash
     table = form.tables[table_id]
-    g = layout_grid(table, form_hash)
+    g = compiled(form).grid(table_id)
     small = g.n_cols > 6
     size = "S" if small else "M"
     char_tw = 210 if small else 240
@@ -288,7 +286,7 @@ def _make_spec(form: Form, table_id: str) -> TableSpec:
 
 
 def _printed(v: Any) -> str:
-    return "" if v is None else S.format_number(v)
+    return "" if v is None else format_number(v)
 
 
 # --------------------------------------------------------------------------- building the report
@@ -452,7 +450,7 @@ def build_report(
             )
     blocks.append(Par("Normal", keep_next=True))
     signer = str(unit.meta.get("signer") or S.unit_name(unit))
-    date_text = S.format_date(unit.meta.get("date_written"))
+    date_text = format_date(unit.meta.get("date_written"))
     if date_text is None:
         label = "成文日期"
         try:
@@ -493,7 +491,7 @@ def build_report(
                 if v in (None, ""):
                     continue
                 if key == "date_filled":
-                    items.append(w.fmt("attachment.date_filled", unit, date=S.format_date(v) or v))
+                    items.append(w.fmt("attachment.date_filled", unit, date=format_date(v) or v))
                 else:
                     items.append(w.fmt(f"attachment.{key}", unit, **{key: v}))
             items = [x for x in items if x]
@@ -1062,38 +1060,7 @@ def build_plain(report: Report) -> DocxDocument:
 # --------------------------------------------------------------------------- public API
 
 
-class StrictRefusal(Exception):
-    """``strict=True`` and the unit's tables still have errors: no report was written."""
-
-    def __init__(self, unit_name: str, count: int):
-        self.unit_name = unit_name
-        self.count = count
-        super().__init__(
-            f"“{unit_name}”的统计表仍有{count}处错误，未生成年度报告。"
-            "请更正统计表后重新审核；如需先生成带审核提示的草稿，请不要使用严格模式。"
-        )
-
-
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-
-
-_MAX_NAME_BYTES = 200  # file systems allow 255 bytes per name; a CJK character takes 3 in UTF-8
-
-
-def _safe_name(stem: str) -> str:
-    s = _UNSAFE.sub("_", stem.replace("\n", "")).strip(" .\u3000")
-    s = re.sub(r"\s+", " ", s).rstrip(" .") or "年度报告"
-    if len(s) > 120 or len(s.encode("utf-8")) > _MAX_NAME_BYTES - len(".docx"):
-        # cut, keeping the end (year and title) and a tag of the whole, so two long names stay apart
-        tag = "_" + hashlib.sha1(s.encode("utf-8")).hexdigest()[:8]
-        tail = s[-20:]
-        head = s[: 120 - len(tag) - len(tail)]
-        while len((head + tag + tail).encode("utf-8")) > _MAX_NAME_BYTES - len(".docx"):
-            head = head[:-1]
-        s = head.rstrip(" .") + tag + tail
-    # Windows reserves CON, NUL, COM1 … also with any extension (``con.txt…``)
-    return "_" + s if s.split(".")[0].strip().upper() in _RESERVED else s
+_MAX_NAME_CHARS = 120
 
 
 def report_docx_name(unit: Unit) -> str:
@@ -1101,7 +1068,7 @@ def report_docx_name(unit: Unit) -> str:
     title = unit.form.report_title.format(
         unit=S.unit_name(unit) or "未命名单位", year=unit.year if unit.year is not None else ""
     )
-    return _safe_name(title) + ".docx"
+    return safe_filename(title, ".docx", limit=_MAX_NAME_CHARS, default="年度报告")
 
 
 def _target(unit: Unit, path: Path | str) -> Path:
@@ -1132,54 +1099,6 @@ def write_unit_docx(
     return target
 
 
-def _add(a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
-
-def sum_units(
-    units: Sequence[Unit], unit_name: str, *, meta: dict | None = None, narrative: dict | None = None
-) -> Unit:
-    """The aggregate unit: values summed cell by cell (blank + blank = blank, otherwise blank = 0)."""
-    if not units:
-        raise ValueError("没有可汇总的单位。")
-    form = units[0].form
-    others = {u.form.id for u in units} - {form.id}
-    if others:
-        raise ValueError(f"汇总的单位使用了不同的表样（{form.id}、{'、'.join(sorted(others))}），不能合并汇总。")
-    years = {u.year for u in units if u.year is not None}
-    if len(years) > 1:
-        raise ValueError(f"汇总的单位属于不同年度（{'、'.join(str(y) for y in sorted(years))}），不能合并汇总。")
-    year = next(iter(years)) if years else None
-    values: dict[str, Any] = {}
-    for cell_id in form.cells:
-        total = None
-        for u in units:
-            total = _add(total, u.values.get(cell_id))
-        values[cell_id] = total
-    fee = None
-    for u in units:
-        v = u.meta.get("processing_fee")
-        if v not in (None, ""):
-            fee = _add(fee, Decimal(str(v)))
-    agg_meta: dict[str, Any] = {"unit": unit_name, "year": year, "signer": unit_name}
-    if fee is not None:
-        agg_meta["processing_fee"] = fee
-    agg_meta.update(meta or {})
-    return Unit(
-        file=Path(f"{unit_name}.xlsx"),
-        form=form,
-        unit=unit_name,
-        year=year,
-        values=values,
-        meta=agg_meta,
-        narrative=dict(narrative or {}),
-    )
-
-
 def write_summary_docx(
     units: Sequence[Unit],
     unit_name: str,
@@ -1200,7 +1119,7 @@ def write_summary_docx(
     bad_units = sum(1 for u in units if u.errors)
     if strict and errors:
         raise StrictRefusal(unit_name, errors)
-    agg = sum_units(units, unit_name, meta=meta, narrative=narrative)
+    agg = aggregate_unit(units, unit_name, meta=meta, narrative=narrative)
     report = build_report(agg, wording, error_count=errors, error_units=bad_units)
     data = render_docx(report, agg.form)
     target = _target(agg, path)
