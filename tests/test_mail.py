@@ -562,7 +562,7 @@ def test_permanent_error_stops_the_batch(tmp_path):
         s = settings_for(port, tmp_path)
         result = m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s, sleep=lambda _s: None)
     assert result.stopped and "554 5.7.1" in result.stopped
-    assert [o.result for o in result.outcomes] == [m.FAILED, m.NOT_TRIED]
+    assert [o.result for o in result.outcomes] == [m.SEND_FAILED, m.NOT_TRIED]
     assert box.mail_commands == 1 and box.messages == []
     failed = [e for e in journal_events(out) if e["event"] == "failed"]
     assert len(failed) == 1 and failed[0]["permanent"] is True

@@ -58,12 +58,16 @@ from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .enums import Status
+from .errors import MailError
 from .fileio import atomic_write_bytes
+from .formatting import format_date, safe_filename
 
 AUDIT_NAME = "审核报告.json"
 JOURNAL_NAME = "邮件发送记录.jsonl"
@@ -80,8 +84,8 @@ MIME_TYPES = {
     "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "pdf": ("application", "pdf"),
 }
-SENDABLE_STATUSES = ("通过", "有提示", "有错误")
-DUPLICATE_STATUS = "重复报送"
+SENDABLE_STATUSES = (Status.PASSED, Status.WARNINGS, Status.ERRORS)
+DUPLICATE_STATUS = Status.DUPLICATE
 SECURITY_MODES = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 PLACEHOLDERS = {
@@ -93,24 +97,22 @@ PLACEHOLDERS = {
     "date": "发送日期",
 }
 
-# Plan statuses (shown to the user as they are).
-SEND = "待发送"
-DONE = "已发送"
-CHANGED = "文件已变更"
-UNCERTAIN = "结果不确定"
-BLOCKED = "不发送"
+
+
+class PlanStatus(StrEnum):
+    """What the plan does with a message (shown to the user as it is)."""
+
+    SEND = "待发送"
+    DONE = "已发送"
+    CHANGED = "文件已变更"
+    UNCERTAIN = "结果不确定"
+    BLOCKED = "不发送"
+
+
+SEND, DONE, CHANGED, UNCERTAIN, BLOCKED = PlanStatus
 
 # Header values written by this module are emitted verbatim (see _attachment_part).
 _POLICY = email_policy.SMTP.clone(refold_source="none")
-
-
-class MailError(Exception):
-    """An expected problem; ``message`` is Chinese. ``exit_code`` 2 = cannot start."""
-
-    def __init__(self, message: str, exit_code: int = 2):
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
 
 
 class ConfigError(MailError):
@@ -156,10 +158,6 @@ def parse_address(text: str) -> Address:
 
 def _one_line(value: Any) -> str:
     return re.sub(r"[\r\n]+", " ", str(value))
-
-
-def _zh_date(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
 
 
 def _now() -> str:
@@ -950,7 +948,7 @@ def plan_messages(
             "sender_unit": settings.sender_unit or "",
             "files": "\n".join(f"{i}. {f.name}" for i, f in enumerate(pm.files, 1)),
             "file_count": len(pm.files),
-            "date": _zh_date(today),
+            "date": format_date(today),
         }
         pm.subject = _one_line(_render(settings.subject, values))
         pm.body = _render(settings.body, values)
@@ -1060,10 +1058,6 @@ def build_message(pm: PlannedMessage, settings: MailSettings, *, when: datetime 
     return msg
 
 
-def _safe_filename(name: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .") or "单位"
-
-
 def write_outbox(plan: Plan, settings: MailSettings) -> list[Path]:
     """Dry run: one ``.eml`` per message to send, in ``OUTPUT_DIR/outbox/``."""
     outbox = plan.output_dir / OUTBOX_NAME
@@ -1072,7 +1066,7 @@ def write_outbox(plan: Plan, settings: MailSettings) -> list[Path]:
             old.unlink()
     paths = []
     for pm in plan.to_send:
-        path = outbox / f"{pm.year}-{_safe_filename(pm.unit)}.eml"
+        path = outbox / f"{pm.year}-{safe_filename(pm.unit, default='单位')}.eml"
         atomic_write_bytes(path, build_message(pm, settings).as_bytes())
         paths.append(path)
     return paths
@@ -1084,16 +1078,23 @@ def write_outbox(plan: Plan, settings: MailSettings) -> list[Path]:
 @dataclass
 class Outcome:
     unit: str
-    result: str  # 已发送 / 被拒收 / 发送失败 / 结果不确定 / 未尝试
+    result: Delivery
     detail: str = ""
     reply: str = ""
     accepted: list[str] = field(default_factory=list)
 
 
-SENT_OK = "已发送"
-REFUSED = "被拒收"
-FAILED = "发送失败"
-NOT_TRIED = "未尝试"
+class Delivery(StrEnum):
+    """What became of one message when sending (shown to the user as it is)."""
+
+    SENT = "已发送"
+    REFUSED = "被拒收"
+    SEND_FAILED = "发送失败"
+    UNCERTAIN = "结果不确定"
+    NOT_TRIED = "未尝试"
+
+
+SENT_OK, REFUSED, SEND_FAILED, NOT_TRIED = Delivery.SENT, Delivery.REFUSED, Delivery.SEND_FAILED, Delivery.NOT_TRIED
 
 
 @dataclass
@@ -1408,18 +1409,18 @@ def _send_with_retries(
                 journal.append({**base, "event": "failed", "permanent": False, "reply": exc.text})
             if exc.reconnect:
                 conn.close(polite=False)
-            outcome.result, outcome.detail = FAILED, exc.text
+            outcome.result, outcome.detail = SEND_FAILED, exc.text
             continue
         except _Permanent as exc:
             if journaled:
                 journal.append({**base, "event": "failed", "permanent": True, "reply": exc.text})
-            outcome.result = REFUSED if not exc.stop else FAILED
+            outcome.result = REFUSED if not exc.stop else SEND_FAILED
             outcome.detail = exc.text
             return exc.text if exc.stop else None
         except _Uncertain as exc:
             journal.append({**base, "event": "unknown", "rcpt": exc.accepted, "reply": str(exc)})
             conn.close(polite=False)
-            outcome.result, outcome.detail = UNCERTAIN, f"{exc}；服务器可能已收到，未自动重发"
+            outcome.result, outcome.detail = Delivery.UNCERTAIN, f"{exc}；服务器可能已收到，未自动重发"
             return None
         journal.append({**base, "event": "sent", "accepted": accepted, "refused": refused, "reply": reply})
         outcome.result, outcome.reply, outcome.accepted = SENT_OK, reply, accepted

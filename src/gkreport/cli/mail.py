@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from .app import app
 
 
 def _size(n: int) -> str:
