@@ -21,6 +21,12 @@ def format_number(v: Any, blank: str = "") -> str:
     """A count or an amount as printed: 12, 7730.28 (a Decimal keeps the decimals entered;
     a float is rounded to 6 decimals, as the check engine computes in floats). ``blank``
     stands for None and NaN."""
+    if type(v) is float:  # the check engine's numbers: the common case first
+        if not math.isfinite(v):
+            return blank if math.isnan(v) else str(v)
+        if abs(v - round(v)) < 1e-9:
+            return str(round(v))
+        return f"{v:.6f}".rstrip("0").rstrip(".")
     if v is None:
         return blank
     if isinstance(v, bool):
@@ -28,13 +34,7 @@ def format_number(v: Any, blank: str = "") -> str:
     if isinstance(v, Decimal):
         return format(v, "f")
     if isinstance(v, float):
-        if math.isnan(v):
-            return blank
-        if not math.isfinite(v):
-            return str(v)
-        if abs(v - round(v)) < 1e-9:
-            return str(round(v))
-        return f"{v:.6f}".rstrip("0").rstrip(".")
+        return format_number(float(v), blank)
     return str(v)
 
 
