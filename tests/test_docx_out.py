@@ -21,8 +21,8 @@ from docx import Document
 from lxml import etree
 
 from gkreport import docx_out as D
-from gkreport.aggregate import aggregate_unit
 from gkreport import sentences as S
+from gkreport.aggregate import aggregate_unit
 from gkreport.model import Finding, Unit
 from gkreport.spec import load_form
 from seed_unit import NARRATIVE as SEED_NARRATIVE

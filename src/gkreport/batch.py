@@ -312,7 +312,9 @@ def _process_chunk(
         try:
             unit = read_workbook(Path(path))
         except ReadError as exc:
-            records.append(Record(input=rel, hash=digest, status=Status.UNREADABLE, reason=exc.message, options=opts.key()))
+            records.append(
+                Record(input=rel, hash=digest, status=Status.UNREADABLE, reason=exc.message, options=opts.key())
+            )
             if on_record:
                 on_record(records[-1])
             continue
@@ -594,7 +596,9 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
         except ReadError as exc:
             if old is not None:
                 _remove_outputs(opts, old)
-            unreadable.append(Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key()))
+            unreadable.append(
+                Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key())
+            )
             continue
         if _unchanged(old, digest, opts, spec_hashes):
             records[rel] = old  # type: ignore[assignment]

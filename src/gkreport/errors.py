@@ -32,10 +32,8 @@ class SpecError(GkreportError):
     """A form spec file is broken; the message names the file, the place in it and the key."""
 
 
-
 class ReadError(GkreportError):
     """A workbook could not be read at all; the message names the file."""
-
 
     def __init__(self, message: str, file: Path | str | None = None):
         super().__init__(message)
@@ -44,7 +42,6 @@ class ReadError(GkreportError):
 
 class WordingError(GkreportError, ValueError):
     """A wording file is broken; the message names the file, the item and the placeholders allowed."""
-
 
 
 class StrictRefusal(GkreportError):
@@ -69,7 +66,6 @@ class PdfError(GkreportError, RuntimeError):
 
 class MailError(GkreportError):
     """A mail run cannot go on; ``exit_code`` 2 = it cannot start."""
-
 
     def __init__(self, message: str, exit_code: int = EXIT_UNUSABLE):
         super().__init__(message)

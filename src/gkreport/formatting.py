@@ -41,7 +41,9 @@ def format_number(v: Any, blank: str = "") -> str:
 # --------------------------------------------------------------------------- dates
 
 _DATE = re.compile(r"(\d{4})[年./\-](\d{1,2})[月./\-](\d{1,2})日?")
-_HAN_DATE = re.compile(r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日")
+_HAN_DATE = re.compile(
+    r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日"
+)
 _HAN_DIGITS = {"〇": 0, "零": 0, "○": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _HAN_DIGITS.update({"六": 6, "七": 7, "八": 8, "九": 9})
 _WS = re.compile(r"\s+")
@@ -52,7 +54,9 @@ def _han_number(s: str) -> int | None:
         return int("".join(str(_HAN_DIGITS[ch]) for ch in s))
     m = re.fullmatch(r"([一二三]?)十([一二三四五六七八九]?)", s)
     if m:
-        return (_HAN_DIGITS.get(m.group(1), 1) if m.group(1) else 1) * 10 + (_HAN_DIGITS[m.group(2)] if m.group(2) else 0)
+        return (_HAN_DIGITS.get(m.group(1), 1) if m.group(1) else 1) * 10 + (
+            _HAN_DIGITS[m.group(2)] if m.group(2) else 0
+        )
     return None
 
 

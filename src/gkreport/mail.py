@@ -98,7 +98,6 @@ PLACEHOLDERS = {
 }
 
 
-
 class PlanStatus(StrEnum):
     """What the plan does with a message (shown to the user as it is)."""
 

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .errors import PdfError
 from .fileio import atomic_write_bytes
 
 FONTCONFIG_DIR = Path(__file__).with_name("fontconfig")
@@ -27,10 +28,6 @@ _INSTALL_HINT = (
     "Windows/macOS：从 https://www.libreoffice.org 下载安装），"
     "或用环境变量 GKREPORT_SOFFICE 指明 soffice 程序的位置；也可以不生成 PDF，只生成 Word 文档。"
 )
-
-
-class PdfError(RuntimeError):
-    """A PDF could not be made; the message (Chinese) says which file and why."""
 
 
 class PdfUnavailable(PdfError):

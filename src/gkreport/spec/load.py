@@ -232,7 +232,9 @@ def _resolve(raw: dict[str, Any], path: Path, files: dict[str, Path], seen: tupl
         ref = str(item["same_as"])
         form_id, slash, item_id = ref.partition("/")
         if not slash or not item_id:
-            raise SpecError(f"表样定义文件 {path.name}：{key} 中的 same_as “{ref}” 应写成“表样/编号”，如“2021/{key[:1]}1”")
+            raise SpecError(
+                f"表样定义文件 {path.name}：{key} 中的 same_as “{ref}” 应写成“表样/编号”，如“2021/{key[:1]}1”"
+            )
         src = next((x for x in other(form_id).get(key) or () if str(x.get("id")) == item_id), None)
         if src is None:
             raise SpecError(f"表样定义文件 {path.name}：same_as 引用了不存在的{_LISTS[key]} {ref}")

@@ -153,9 +153,7 @@ class RuleSet:
     def error_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.is_error and r.kind != "type"]
 
-    def holds(
-        self, rule: Rule, values: Mapping[str, float], prev: Mapping[str, float] | None = None
-    ) -> bool:
+    def holds(self, rule: Rule, values: Mapping[str, float], prev: Mapping[str, float] | None = None) -> bool:
         """Whether the rule holds for one unit's values (``prev``: last year's)."""
         if rule.linear:
             assert rule.constraints is not None

@@ -211,7 +211,9 @@ def _kind_problem(kind: str, v: Any) -> str | None:
     if kind == NUMBER and (isinstance(v, bool) or not isinstance(v, (int, float))):
         return "应为数"
     if kind == YEARS and not (
-        isinstance(v, list) and len(v) == 2 and all(x is None or (isinstance(x, int) and not isinstance(x, bool)) for x in v)
+        isinstance(v, list)
+        and len(v) == 2
+        and all(x is None or (isinstance(x, int) and not isinstance(x, bool)) for x in v)
     ):
         return "应为 [起始年度, 截止年度]（不限时写 null）"
     if kind == ITEMS and not (isinstance(v, list) and all(isinstance(x, dict) for x in v)):
