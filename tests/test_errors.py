@@ -117,3 +117,19 @@ def test_a_word_means_one_thing():
     assert not hasattr(mail, "FAILED")
     # a word shared by two enums names the same thing in both
     assert mail.PlanStatus.UNCERTAIN == mail.Delivery.UNCERTAIN and mail.PlanStatus.DONE == mail.Delivery.SENT
+
+
+def test_the_package_face_is_complete_and_light():
+    code = (
+        "import sys, gkreport; "
+        "assert set(gkreport.__all__) == {'__version__', *gkreport._EXPORTS}, 'lists differ'; "
+        "heavy = [m for m in ('pandas', 'numpy', 'xlsxwriter', 'docx', 'openpyxl') if m in sys.modules]; "
+        "assert not heavy, heavy; "
+        "[getattr(gkreport, n) for n in gkreport.__all__]; "
+        "print(gkreport.write_unit_docx.__module__, gkreport.run_batch.__module__)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src")}
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["gkreport.docx_out", "gkreport.batch"]

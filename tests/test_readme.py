@@ -66,9 +66,12 @@ def _source_codes() -> set[str]:
                 elif isinstance(node.value, ast.JoinedStr):  # f"{t}.blank": a family written 表.blank
                     tail = "".join(v.value for v in node.value.values if isinstance(v, ast.Constant))
                     codes.add("表" + tail)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if re.fullmatch(r"(READ|META|D)\.[a-z_]+", node.value):
-                    codes.add(node.value)
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"(READ|META|D)\.[a-z_]+", node.value)
+            ):
+                codes.add(node.value)
     return codes
 
 

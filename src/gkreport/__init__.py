@@ -73,7 +73,43 @@ _EXPORTS = {
     "MailError": "errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "BatchOptions",
+    "BatchResult",
+    "Finding",
+    "Form",
+    "GkreportError",
+    "MailError",
+    "PdfError",
+    "ReadError",
+    "Severity",
+    "SpecError",
+    "Status",
+    "StrictRefusal",
+    "Unit",
+    "WordingError",
+    "__version__",
+    "aggregate_unit",
+    "check_files",
+    "check_unit",
+    "check_units",
+    "convert_to_pdf",
+    "load_form",
+    "load_forms",
+    "read_files",
+    "read_workbook",
+    "report_docx_name",
+    "run_batch",
+    "sum_units",
+    "unit_xlsx_name",
+    "watch_folder",
+    "write_summaries",
+    "write_summary_docx",
+    "write_summary_xlsx",
+    "write_template",
+    "write_unit_docx",
+    "write_unit_xlsx",
+]
 
 
 def __getattr__(name: str) -> Any:
