@@ -453,6 +453,7 @@ def test_workers_report_their_peak_memory(tmp_path):
         assert 20 < pool.worker_peak_mb < 2000
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     """A file that kills its worker process is reported; every other file is still processed."""
     import crashing_worker

@@ -25,7 +25,7 @@ import pytest
 import gkreport
 from gkreport.fileio import TMP_PREFIX
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="需要 POSIX 进程组")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "killpg"), reason="需要 POSIX 进程组")]
 
 SRC = str(Path(gkreport.__file__).resolve().parents[1])
 KILLS = int(os.environ.get("GKREPORT_CRASH_KILLS", "20"))

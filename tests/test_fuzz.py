@@ -447,6 +447,7 @@ def read_and_check(path: Path) -> str:
 # --------------------------------------------------------------------------- the tests
 
 
+@pytest.mark.slow
 def test_fuzz_reader(tmp_path, capsys):
     stats: Counter[str] = Counter()
 

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs_soffice, seed_unit
 from gkreport import docx_out as D
 from gkreport import pdf as P
-from seed_unit import seed_unit
-from test_docx_out import unit_2021
+from test_docx_out import report_unit
 
-needs_lo = pytest.mark.skipif(P.find_soffice() is None, reason="LibreOffice（soffice）未安装，跳过 PDF 转换测试")
 MM = 72 / 25.4
 
 
@@ -67,8 +66,8 @@ def test_one_soffice_call_for_the_whole_batch_and_results_in_order(tmp_path, mon
 
     log = _fake(tmp_path, monkeypatch, convert=2)
     a = D.write_unit_docx(seed_unit(), tmp_path / "甲")
-    b = D.write_unit_docx(unit_2021(), tmp_path / "乙")
-    c = D.write_unit_docx(unit_2021(), tmp_path / "丙")  # same file name as b, other folder
+    b = D.write_unit_docx(report_unit(), tmp_path / "乙")
+    c = D.write_unit_docx(report_unit(), tmp_path / "丙")  # same file name as b, other folder
     assert b.name == c.name
     got = P.convert_to_pdf([a, b, c])
     assert got == [a.with_suffix(".pdf"), b.with_suffix(".pdf"), None]  # the third was not converted
@@ -107,7 +106,7 @@ def rendered(tmp_path_factory):
     if P.find_soffice() is None:
         pytest.skip("LibreOffice（soffice）未安装，跳过 PDF 转换测试")
     folder = tmp_path_factory.mktemp("pdf")
-    docs = [D.write_unit_docx(seed_unit(), folder), D.write_unit_docx(unit_2021(), folder)]
+    docs = [D.write_unit_docx(seed_unit(), folder), D.write_unit_docx(report_unit(), folder)]
     return P.convert_to_pdf(docs)
 
 
@@ -132,14 +131,14 @@ def _bbox(pdf: Path) -> list[dict]:
     return pages
 
 
-@needs_lo
+@needs_soffice
 def test_pdfs_are_written_next_to_the_reports(rendered):
     for pdf in rendered:
         assert pdf is not None and pdf.suffix == ".pdf" and pdf.with_suffix(".docx").exists()
         assert pdf.read_bytes()[:5] == b"%PDF-"
 
 
-@needs_lo
+@needs_soffice
 def test_rendered_pages_follow_the_gongwen_grid(rendered):
     pages = _bbox(rendered[0])  # the seed report
     assert len(pages) >= 5
@@ -171,7 +170,7 @@ def test_rendered_pages_follow_the_gongwen_grid(rendered):
     assert min(ln["x0"] for ln in page2) == pytest.approx(left, abs=2)
 
 
-@needs_lo
+@needs_soffice
 def test_gongwen_fonts_are_mapped_to_distinct_faces(rendered):
     if shutil.which("pdffonts") is None:
         pytest.skip("pdffonts（poppler-utils）未安装")

@@ -10,28 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import make_unit, seed_unit
 from gkreport import sentences as S
-from gkreport.model import Unit
 from gkreport.spec import load_form
-from seed_unit import seed_unit
 
 F2021 = load_form("2021")
 F2019 = load_form("2019")
 F2017 = load_form("2017")
-
-
-def make_unit(form, values=None, meta=None, narrative=None, name="某某区某某局", year=2025) -> Unit:
-    vals = dict.fromkeys(form.cells, 0)
-    vals.update(values or {})
-    return Unit(
-        file=Path("x.xlsx"),
-        form=form,
-        unit=name,
-        year=year,
-        values=vals,
-        meta={"unit": name, "year": year, **(meta or {})},
-        narrative=dict(narrative or {}),
-    )
 
 
 def section(form, sid):

@@ -83,9 +83,9 @@ def render_pngs(folder: Path) -> list[Path]:
     import subprocess
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from conftest import seed_unit
     from gkreport.pdf import convert_to_pdf
     from gkreport.samples import SAMPLES_2021
-    from seed_unit import seed_unit
 
     s = next(x for x in SAMPLES_2021 if "住房和城乡建设局" in x["file"])
     form = load_form("2021")
