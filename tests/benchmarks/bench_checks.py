@@ -3,7 +3,8 @@
     python tests/benchmarks/bench_checks.py [N] [share of units with one changed cell]
 
 Units are random tables that satisfy every 错误 rule; the given share gets one
-table 三 cell changed, so that the suspect search runs for them too.
+table 三 cell changed, so that the suspect search runs for them too. First prints how
+long building and linting each form's rule set takes (done once per form when it loads).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from gkreport.checks import check_units
 from gkreport.model import Unit
 from gkreport.spec import consistent_values, load_form
+from gkreport.spec.lint import lint
+from gkreport.spec.rules import build_rules
 
 
 def units(n: int, broken: float, seed: int = 0) -> list[Unit]:
@@ -45,7 +48,19 @@ def units(n: int, broken: float, seed: int = 0) -> list[Unit]:
     return out
 
 
+def lint_times() -> None:
+    for form_id in ("2017", "2019", "2021"):
+        form = load_form(form_id)
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            lint(form, build_rules(form))
+            best = min(best, time.perf_counter() - t)
+        print(f"rules of form {form_id}: built and linted in {best * 1000:.1f} ms")
+
+
 def main() -> None:
+    lint_times()
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     broken = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
     batch = units(n, broken)
