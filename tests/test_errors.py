@@ -133,3 +133,9 @@ def test_the_package_face_is_complete_and_light():
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["gkreport.docx_out", "gkreport.batch"]
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--bogus", "x"], ["nosuchcommand"]])
+def test_usage_errors_stay_usage_errors(args):
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "程序内部错误" not in res.output

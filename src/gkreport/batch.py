@@ -37,7 +37,7 @@ import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -271,8 +271,8 @@ def record_unit(rec: Record) -> Unit | None:
         form=form,
         unit=rec.unit,
         year=rec.year,
-        values=RowValues(compiled(form).cell_order, rec.values),
-        meta=meta,  # type: ignore[arg-type]
+        values=RowValues(compiled(form).cell_order, rec.values),  # type: ignore[arg-type]  # read-only: summaries
+        meta=meta,
         findings=[_finding_from_dict(f) for f in rec.findings],
         file_hash=rec.hash,
     )
@@ -439,9 +439,10 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
     folder = unit_folder(opts, unit)
     out = opts.output_dir / folder
     t0 = time.perf_counter()
-    docx_rel: str | None = str(folder / report_docx_name(unit))
+    docx_path = folder / report_docx_name(unit)
+    docx_rel: str | None = str(docx_path)
     try:
-        write_unit_docx(unit, opts.output_dir / docx_rel, strict=opts.strict, wording=opts.wording)
+        write_unit_docx(unit, opts.output_dir / docx_path, strict=opts.strict, wording=opts.wording)
     except StrictRefusal as exc:
         docx_rel = None
         rec.reason = str(exc)
@@ -568,7 +569,7 @@ def _remove_outputs(opts: BatchOptions, rec: Record) -> None:
 ProgressFn = Callable[[str, Record | None, int, int], None]
 
 
-def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[str] = frozenset()) -> BatchResult:
+def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[str] = frozenset()) -> BatchResult:
     """Process every workbook of ``opts.input_dir``; see the module docstring for the layout.
 
     ``hold``: input paths (relative) still being written; they keep their last result this time.
@@ -621,7 +622,7 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
         if progress:
             progress("done", rec, len(records), total)
     previous = _read_previous(opts.previous_dir)
-    stage = defaultdict(float)
+    stage: defaultdict[str, float] = defaultdict(float)
     last_save = time.monotonic()
     save_every = 2.0
     worker_peak = 0.0
@@ -653,7 +654,12 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: set[
                 for chunk in chunks:
                     timed(_process_chunk(chunk, opts, on_record=lambda rec: done([rec])))
             else:
-                worker_peak = _run_pool(chunks, opts, jobs, previous, lambda batch: (done(batch), timed(batch)))
+
+                def finished(batch: list[Record]) -> None:
+                    done(batch)
+                    timed(batch)
+
+                worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
         _mark_duplicates(opts, records)
         pdf_seconds = _make_pdfs(opts, records, {r for _, r, _ in todo}) if opts.pdf else 0.0
         stage["pdf"] += pdf_seconds
@@ -735,7 +741,9 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     pool.shutdown(wait=True)
     # A worker died (a file crashed the parser): redo the unfinished files one at a time in a
     # single worker, so that the file that kills it again is found, reported, and the rest go on.
-    pool = new_pool(1) if unfinished else None
+    if not unfinished:
+        return peak
+    pool = new_pool(1)
     try:
         for item in unfinished:
             try:
@@ -760,8 +768,7 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
             peak = max(peak, worker_peak)
             done(records)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
     return peak
 
 
@@ -794,7 +801,7 @@ def _make_pdfs(opts: BatchOptions, records: dict[str, Record], fresh: set[str]) 
     if not todo:
         return 0.0
     try:
-        pdfs = convert_to_pdf([opts.output_dir / r.outputs["docx"] for r in todo])  # type: ignore[index]
+        pdfs = convert_to_pdf([opts.output_dir / str(r.outputs["docx"]) for r in todo])
     except PdfUnavailable as exc:
         for r in todo:
             r.reason = (r.reason + "；" if r.reason else "") + str(exc)

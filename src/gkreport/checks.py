@@ -351,12 +351,12 @@ class _Search:
 
         owner: dict[Any, int] = {}
         for i, (cells, rule, _) in enumerate(items):
-            keys = [("c", c) for c in cells] + ([("r", rule)] if rule is not None else [])
-            for k in keys:
-                if k in owner:
-                    parent[find(i)] = find(owner[k])
+            keys: list[tuple[str, Any]] = [("c", c) for c in cells] + ([("r", rule)] if rule is not None else [])
+            for key in keys:
+                if key in owner:
+                    parent[find(i)] = find(owner[key])
                 else:
-                    owner[k] = i
+                    owner[key] = i
         comps: dict[int, list[int]] = {}
         for i in range(len(items)):
             comps.setdefault(find(i), []).append(i)
@@ -371,10 +371,11 @@ class _Search:
         by_cell: dict[str, _Fix] = {}
         for members, fix in zip(groups, fixes):
             for i in members:
-                if items[i][1] is not None:
-                    by_rule[items[i][1]] = fix
-                if items[i][2] is not None:
-                    by_cell[items[i][2]] = fix
+                _, rule_index, type_cell = items[i]
+                if rule_index is not None:
+                    by_rule[rule_index] = fix
+                if type_cell is not None:
+                    by_cell[type_cell] = fix
         return by_rule, by_cell
 
     def localise(self, cell_sets: list[set[str]]) -> _Fix:
@@ -389,13 +390,13 @@ class _Search:
             return self.choose([((c,), (x,), ex) for c, x, ex in singles])
         universe = sorted(set().union(*cell_sets), key=order.__getitem__)
         if len(universe) <= _MAX_PAIR_CELLS:
-            pairs = []
+            pairs: list[tuple[tuple[str, ...], tuple[float, ...], bool]] = []
             for a, b in combinations(universe, 2):
                 if not all(a in s or b in s for s in cell_sets):
                     continue
-                got = self.solve2(a, b)
-                if got is not None:
-                    pairs.append(((a, b), got, True))
+                both = self.solve2(a, b)
+                if both is not None:
+                    pairs.append(((a, b), both, True))
             if pairs:
                 return self.choose(pairs)
         return self.cover(cell_sets, universe)
@@ -436,9 +437,9 @@ class _Search:
         if len(tied) > 1:
             slipped = []
             for r in tied:
-                n = {c: slip_note(self.vals[c], x) for c, x in zip(r[1], r[2]) if r[3]}
-                if n and all(n.values()):
-                    slipped.append((r, n))
+                found = {c: slip_note(self.vals[c], x) for c, x in zip(r[1], r[2]) if r[3]}
+                if found and all(found.values()):
+                    slipped.append((r, {c: n for c, n in found.items() if n}))
             if len(slipped) == 1:
                 tied, notes = [slipped[0][0]], slipped[0][1]
         if len(tied) == 1:
@@ -494,16 +495,17 @@ class _Engine:
             if not r.linear:
                 continue
             parts = []
-            for con in r.constraints:
+            for con in r.constraints or ():
                 vec = np.zeros(nc + npv)
-                coef, pcoef = {}, {}
-                for v, c in con.coef:
+                coef: dict[str, float] = {}
+                pcoef: dict[str, float] = {}
+                for v, x in con.coef:
                     if v.startswith("prev:"):
-                        vec[nc + pindex[v[5:]]] += c
-                        pcoef[v[5:]] = c
+                        vec[nc + pindex[v[5:]]] += x
+                        pcoef[v[5:]] = x
                     else:
-                        vec[self.order[v]] += c
-                        coef[v] = c
+                        vec[self.order[v]] += x
+                        coef[v] = x
                 a_rows.append(vec)
                 consts.append(con.const)
                 ops.append(con.op)
@@ -542,18 +544,19 @@ class _Engine:
                 and r.linear
                 and not r.prev_cells
                 and not cells[r.target].optional
+                and r.constraints is not None
                 and len(r.constraints) == 1
                 and r.constraints[0].op == "=="
             ):
-                coef = dict(r.constraints[0].coef)
-                tc = coef.pop(r.target)
-                idx = [self.order[v] for v in coef]
+                terms = dict(r.constraints[0].coef)
+                tc = terms.pop(r.target)
+                idx = [self.order[v] for v in terms]
                 self.proposers.append(
                     (
                         j,
                         self.order[r.target],
                         np.array(idx, int),
-                        np.array([coef[v] for v in coef]),
+                        np.array([terms[v] for v in terms]),
                         r.constraints[0].const,
                         tc,
                     )
@@ -623,7 +626,7 @@ class _Engine:
             | tblank.any(1)
             | (blank & ~self.optional).any(1)
         )
-        for i in np.nonzero(look)[0]:
+        for i in np.nonzero(look)[0].tolist():
             new = self._cell_findings(
                 units[i],
                 F[i],
@@ -697,26 +700,28 @@ class _Engine:
                         rule=f"{t}.blank", severity=WARNING, table=t, message=f"{tname}未填写（没有发生的事项请填 0）"
                     )
                 )
-        bad_types = [self.cols[k] for k in np.nonzero(typebad)[0] if self.cols[k] not in read_cells]
-        failing = [j for j in np.nonzero(fail)[0] if self.is_error[j]]
+        bad_types = [self.cols[k] for k in np.nonzero(typebad)[0].tolist() if self.cols[k] not in read_cells]
+        failing = [j for j in np.nonzero(fail)[0].tolist() if self.is_error[j]]
         fix_rule: dict[int, _Fix] = {}
         fix_cell: dict[str, _Fix] = {}
         if failing or bad_types:
-            search = _Search(self, vals, prev, [j for j in np.nonzero(judged)[0] if self.is_error[j]], bad_types)
+            search = _Search(
+                self, vals, prev, [j for j in np.nonzero(judged)[0].tolist() if self.is_error[j]], bad_types
+            )
             fix_rule, fix_cell = search.run()
-        for k in np.nonzero(proposed)[0]:
+        for k in np.nonzero(proposed)[0].tolist():
             out.append(self._proposal(unit, self.rules[source[k]], self.cols[k], vals))
-        for j in np.nonzero(fail)[0]:
+        for j in np.nonzero(fail)[0].tolist():
             out.append(self._failure(unit, self.rules[j], vals, prev, fix_rule.get(j)))
         for cell in bad_types:
             out.append(self._type_failure(unit, cell, vals[cell], fix_cell.get(cell)))
         covered = set()
-        for j in np.nonzero(cannot)[0]:
+        for j in np.nonzero(cannot)[0].tolist():
             rule = self.rules[j]
             blanks = [c for c in rule.cells if math.isnan(vals[c]) and not form.cells[c].optional]
             covered.update(blanks)
             parts = self._through_subtotals(rule, vals)
-            if parts is not None:  # items left blank under a filled subtotal: judge the sum by the subtotal
+            if parts is not None and rule.target is not None:  # items blank under a filled subtotal: judge by it
                 exp = sum(vals[c] for c in parts)
                 if abs(exp - vals[rule.target]) > TOL:
                     out.append(
@@ -787,7 +792,7 @@ class _Engine:
 
     def _through_subtotals(self, rule: Rule, vals: dict[str, float]) -> list[str] | None:
         """The parts of a sum rule with blank items replaced by their filled subtotal, if that fills every gap."""
-        if rule.kind != "sum" or math.isnan(vals[rule.target]):
+        if rule.kind != "sum" or rule.target is None or math.isnan(vals[rule.target]):
             return None
         parts: list[str] = []
         for c in rule.parts:
@@ -846,7 +851,7 @@ class _Engine:
         cells = list(rule.cells)
         expected = actual = None
         about = None  # the cell the message is about
-        if rule.kind == "sum":
+        if rule.kind == "sum" and rule.target is not None:
             exp = sum(vals[c] for c in rule.parts)
             expected, actual, about = exp, vals[rule.target], rule.target
             msg = f"{cell_name(form, rule.target)}应为 {_fmt(exp)}（{rule.parts_text}），实为 {_fmt(actual)}"
@@ -964,14 +969,14 @@ class _Engine:
             lv, rv = node.a.value(vals, prev), node.b.value(vals, prev)
             if rule.message:
                 return rule.message.format(where=where, lhs=_fmt(lv), rhs=_fmt(rv), diff=_fmt(lv - rv)), None, None
-        shown = "，".join(f"{label(Ref(c))}为 {_fmt(vals[c])}" for c in rule.cells)
-        shown += "".join(f"，{label(Ref(c, prev=True))}为 {_fmt(prev.get(c))}" for c in rule.prev_cells)
+        values_shown = "，".join(f"{label(Ref(c))}为 {_fmt(vals[c])}" for c in rule.cells)
+        values_shown += "".join(f"，{label(Ref(c, prev=True))}为 {_fmt(prev.get(c))}" for c in rule.prev_cells)
         text = (
             rule.message.format(where=where, lhs="", rhs="", diff="")
             if rule.message
             else f"{head}不符合“{rule.description}”"
         )
-        return f"{text}（{shown}）", None, None
+        return f"{text}（{values_shown}）", None, None
 
 
 def _add(unit: Unit, findings: list[Finding]) -> None:
@@ -1056,8 +1061,10 @@ class _TextChecks:
                 out.extend(self._mention(rule, i, unit))
             elif rule.kind == "length":
                 out.extend(self._length(rule, unit))
-            elif rule.kind == "repeat" and self.prevs[i] is not None:
-                out.extend(self._repeat(rule, unit, self.prevs[i]))
+            elif rule.kind == "repeat":
+                last = self.prevs[i]
+                if last is not None:
+                    out.extend(self._repeat(rule, unit, last))
         return out
 
     def _sections(self, rule: TextRule, unit: Unit) -> list[str]:
@@ -1072,16 +1079,16 @@ class _TextChecks:
 
     def _narrative(self, rule: TextRule, i: int, unit: Unit) -> list[Finding]:
         form = self.e.form
-        out = []
+        out: list[Finding] = []
         expected = [self.values[(rule.id, k)][i] for k in range(len(rule.equals))]
         if any(math.isnan(x) for x in expected):
             return out
         first = rule.equals_cells[0]
-        pat = re.compile(rule.pattern)
+        pat = re.compile(rule.pattern or "")
         zero = re.compile(rule.zero) if rule.zero else None
         for section in self._sections(rule, unit):
             text = self._flat(unit, section)
-            hits = [(m, float(m.group(1).replace(",", ""))) for m in pat.finditer(text)]
+            hits = [(m, float((m.group(1) or "").replace(",", ""))) for m in pat.finditer(text)]
             if zero is not None:
                 hits += [(m, 0.0) for m in zero.finditer(text)]
             for m, n in hits:
@@ -1132,9 +1139,10 @@ class _TextChecks:
 
     def _length(self, rule: TextRule, unit: Unit) -> list[Finding]:
         out = []
+        limit = rule.max_chars or 0
         for s in rule.sections:
             n = len(_HAN.findall(unit.narrative.get(s) or ""))
-            if n > rule.max_chars:
+            if n > limit:
                 out.append(
                     Finding(
                         rule=rule.id,
@@ -1149,15 +1157,16 @@ class _TextChecks:
 
     def _repeat(self, rule: TextRule, unit: Unit, prev: Unit) -> list[Finding]:
         out = []
+        threshold = rule.threshold if rule.threshold is not None else 1.0
         for s in rule.sections:
             a, b = _flat(unit.narrative.get(s)), _flat(prev.narrative.get(s))
             if len(a) < 20 or len(b) < 20:
                 continue
             sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
-            if sm.real_quick_ratio() < rule.threshold or sm.quick_ratio() < rule.threshold:
+            if sm.real_quick_ratio() < threshold or sm.quick_ratio() < threshold:
                 continue
             ratio = sm.ratio()
-            if ratio >= rule.threshold:
+            if ratio >= threshold:
                 out.append(
                     Finding(
                         rule=rule.id,
@@ -1352,7 +1361,7 @@ def _decimal_findings(unit: Unit) -> list[Finding]:
     out = []
     for cid in compiled(form).decimal_cells:
         v = unit.values.get(cid)
-        if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent < -6:
+        if isinstance(v, Decimal) and v.is_finite() and int(v.as_tuple().exponent) < -6:
             cell = form.cells[cid]
             out.append(
                 Finding(

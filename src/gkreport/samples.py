@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .spec import Form, load_form
 
@@ -217,7 +218,7 @@ def _meta(unit: str, written: str, contact: str, phone: str, fee="0") -> dict:
     }
 
 
-SAMPLES_2021 = [
+SAMPLES_2021: list[dict[str, Any]] = [
     {
         "file": "示例市东城区教育局2025年统计表.xlsx",
         "values": consistent_2021(

@@ -195,7 +195,7 @@ def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> None:
         ws.set_column(c, c, w)
     for cell in g.cells:
         r, c = top + cell.row, cell.col
-        if cell.kind == "value":
+        if cell.cell_id is not None:  # a value cell
             spec = table.cells[cell.cell_id]
             fmt = f["decimal"] if spec.type == "decimal" else f["int"]
             if cell.merged:

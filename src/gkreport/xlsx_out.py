@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,13 +47,14 @@ SUMMARY_DIR = "汇总"
 
 # XlsxWriter options: build the file in memory (about 2× faster than temp
 # files) and never turn copied text into formulas, links or numbers.
-_WB_OPTIONS = {
+_DEFAULT_FORMAT: dict[str, Any] = {"font_name": "Arial", "font_size": 10}
+_WB_OPTIONS: dict[str, Any] = {
     "in_memory": True,
     # Column widths are counted in digits of the Normal font. Arial 10 has the same digit
     # width in Excel as the usual Calibri 11 (7 px), and LibreOffice has a metric-compatible
     # substitute (Liberation Sans) where Calibri falls back to a much wider font; so the
     # widths below look the same in Excel, WPS and LibreOffice (and its PDF export).
-    "default_format_properties": {"font_name": "Arial", "font_size": 10},
+    "default_format_properties": _DEFAULT_FORMAT,
     "strings_to_formulas": False,
     "strings_to_urls": False,
     "strings_to_numbers": False,
@@ -64,7 +65,7 @@ _WB_OPTIONS = {
 def _wb_options() -> dict[str, Any]:
     # XlsxWriter edits the default format properties it is given; a fresh copy per
     # workbook keeps every output identical whatever was written before in the process.
-    return {**_WB_OPTIONS, "default_format_properties": dict(_WB_OPTIONS["default_format_properties"])}
+    return {**_WB_OPTIONS, "default_format_properties": dict(_DEFAULT_FORMAT)}
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -535,7 +536,7 @@ def _write_cell(
     fmt = st.value(_num_format(cell_type, v), state, proposal)
     if r2 != r or c2 != c:
         ws.merge_range(r, c, r2, c2, "", fmt)
-    if proposal:  # text, not a number: a proposal is never mistaken for a value read
+    if proposal and mark is not None:  # text, not a number: a proposal is never mistaken for a value read
         ws.write_string(r, c, f"建议 {_fmt_value(mark.proposal)}", fmt)
     else:
         _write_value(ws, r, c, v, fmt)
@@ -566,7 +567,7 @@ def _draw_grid(
         r, c = top + gc.row, gc.col
         r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
         kind = gc.kind
-        if kind == "value":
+        if gc.cell_id is not None:  # a value cell
             cid = gc.cell_id
             _write_cell(ws, st, r, c, r2, c2, cells[cid].type, values.get(cid), marks.get(cid))
             pos[cid] = (sheet, r, c)
@@ -776,11 +777,11 @@ def _write_info_sheet(
         m, keys = mark_for(sid, _SECTION_PREFIXES)
         first = r
         total = 0.0
-        for k, p in enumerate(paras):
+        for i, p in enumerate(paras):
             fmt = st.flagged(m.state, narrative=True) if m is not None and r == first else st.narrative
             ws.write_string(r, 1, _clean(p), fmt)
             h = min(409.0, max(MIN_ROW_PT, _lines(p, 92 * 0.85) * 17.0 + PAD_PT))
-            if k == len(paras) - 1:  # the merged heading must fit too
+            if i == len(paras) - 1:  # the merged heading must fit too
                 h = min(409.0, max(h, _lines(heading, 24) * LINE_PT + PAD_PT - total))
             ws.set_row(r, h)
             total += h
@@ -936,7 +937,7 @@ def _write_findings_sheet(
 
 
 def _finding_target(
-    f: Finding, pos: dict[str, tuple[str, int, int]], refs: dict[str, str]
+    f: Finding, pos: Mapping[str, tuple[str, int, int]] | _DetailPositions, refs: dict[str, str]
 ) -> tuple[str, int, int] | None:
     """Where the finding's link goes: its suspect cell (or first candidate), else the first place shown."""
     for cid in ([f.suspect] if f.suspect else []) + list(_candidates(f)) + _involved(f, refs):
@@ -1491,7 +1492,7 @@ def write_summary_xlsx(
             _write_chart(wb, st, form, year, units, row_of)
         ws_find = wb.add_worksheet("审核结果")
         ws_status = wb.add_worksheet("报送情况")
-        rows = []
+        rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]] = []
         for j, (u, p) in enumerate(zip(units, positions)):
             for f in _sorted_findings(u.findings):
                 # findings without a cell (metadata, narrative) link to the unit's column

@@ -10,12 +10,30 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from ..errors import EXIT_INTERNAL, GkreportError
 from ..version import __version__
+
+
+def _framework_exceptions() -> tuple[type[BaseException], ...]:
+    """What the command-line framework raises on purpose (exits, usage errors): let through.
+    Typer raises its own (it carries click inside since 0.2x); older releases raise click's."""
+    out: list[type[BaseException]] = [typer.Exit, typer.Abort]
+    base = getattr(typer, "TyperException", None)
+    if base is not None:
+        out.append(base)
+    try:
+        import click
+    except ImportError:  # pragma: no cover - typer without a separate click
+        pass
+    else:
+        out += [click.exceptions.Exit, click.ClickException, click.Abort]
+    return tuple(out)
+
+
+_LET_THROUGH = _framework_exceptions()
 
 
 def _one_line(text: str) -> str:
@@ -25,11 +43,11 @@ def _one_line(text: str) -> str:
 class _Commands(TyperGroup):
     """The command group: runs a command, turning gkreport's errors into a line and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
-            raise  # the commands' own exits and click's usage errors
+        except _LET_THROUGH:
+            raise  # the commands' own exits and the framework's usage errors
         except GkreportError as exc:
             if ctx.params.get("debug"):
                 raise

@@ -598,12 +598,12 @@ def _convert(node: ast.AST, scope: Scope) -> Expr:
         return And(args) if isinstance(node.op, ast.And) else Or(args)
     if isinstance(node, ast.Compare):
         items = [node.left, *node.comparators]
-        parts: list[Expr] = []
+        cmps: list[Expr] = []
         for op, a, b in zip(node.ops, items, items[1:]):
             if type(op) not in _CMPOPS:
                 raise ExprError(f"不支持的比较：{ast.unparse(node)}")
-            parts.append(Cmp(_CMPOPS[type(op)], _convert(a, scope), _convert(b, scope)))
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+            cmps.append(Cmp(_CMPOPS[type(op)], _convert(a, scope), _convert(b, scope)))
+        return cmps[0] if len(cmps) == 1 else And(tuple(cmps))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         fname = node.func.id
         if fname == "sum":

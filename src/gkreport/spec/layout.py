@@ -133,8 +133,7 @@ def _tree(table: Table) -> Grid:
                         r, col_of[cid], "value", cell_id=f"{table.id}.{node.id}.{cid}", node=node.id, level=node.level
                     )
                 )
-    lines = own_line
-    return Grid(table, depth + len(lines), label_cols + len(leaves), depth, label_cols, cells)
+    return Grid(table, depth + len(own_line), label_cols + len(leaves), depth, label_cols, cells)
 
 
 def _blocks(table: Table) -> Grid:
