@@ -1111,7 +1111,8 @@ class _DetailPositions:
 
 
 class _StreamedRows(defaultdict):
-    """The cell table of 分单位明细 (``Worksheet.table``: row → column → cell), whose plain unit
+    """The cell table of 分单位明细 (``Worksheet.table``: row → column → cell; not public API of
+    XlsxWriter, hence the version range in pyproject.toml), whose plain unit
     cells are made when XlsxWriter writes the sheet out, one row at a time.
 
     The sheet has one row per indicator and one column per unit; keeping all its cells until
