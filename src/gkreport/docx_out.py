@@ -470,20 +470,20 @@ def build_report(
         blocks.append(Par("GwBody", (Run(note),)))
 
     for i, section in enumerate(attachments):
-        t = form.tables[section.table]
+        table = form.tables[str(section.table)]
         label = w.fmt("attachment.label", unit) or "附件"
         if len(attachments) > 1:
             label += str(i + 1)
         blocks.append(Par("GwAttach", (Run(label),), page_break=True))
         blocks.append(Par("Normal"))
-        blocks.append(Par("Title", (Run(t.title_for(unit.year)),)))
-        if t.subtitle:
-            blocks.append(Par("GwCenter", (Run(t.subtitle),)))
+        blocks.append(Par("Title", (Run(table.title_for(unit.year)),)))
+        if table.subtitle:
+            blocks.append(Par("GwCenter", (Run(table.subtitle),)))
         unit_line = w.fmt("attachment.unit_line", unit) or f"单位名称：{S.unit_name(unit)}"
         blocks.append(Par("GwPlain", (Run(unit_line),)))
-        blocks.append(_table_block(unit, t.id))
-        if t.footnote:
-            blocks.append(Par("GwTblNote", (Run(t.footnote),)))
+        blocks.append(_table_block(unit, table.id))
+        if table.footnote:
+            blocks.append(Par("GwTblNote", (Run(table.footnote),)))
         for group in (("head", "phone"), ("reviewer", "filler", "date_filled")):
             items = []
             for key in group:
@@ -1046,10 +1046,10 @@ def build_plain(report: Report) -> DocxDocument:
             text = b.values.get(gcell.cell_id, "") if gcell.cell_id else _clean(gcell.text)
             if text:
                 p.add_run(text)
-        for r, row in enumerate(spec.rows):
+        for k, row in enumerate(spec.rows):
             for tcell in row:
                 if tcell.hole:
-                    cell = grid_cells[r][tcell.col]
+                    cell = grid_cells[k][tcell.col]
                     cell.paragraphs[0].style = tcell.style
                     cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
     doc.core_properties.title = report.title

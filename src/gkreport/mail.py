@@ -343,10 +343,10 @@ def _typed(key: str, value: Any) -> Any:
                 raise ValueError
             return v
         if key in ("interval", "retry_wait", "timeout"):
-            v = float(value)
-            if v < 0 or v != v or v > 86400 or (key == "timeout" and v == 0):
+            seconds = float(value)
+            if seconds < 0 or seconds != seconds or seconds > 86400 or (key == "timeout" and seconds == 0):
                 raise ValueError
-            return v
+            return seconds
         if key == "retries":
             v = int(value)
             if not 0 <= v <= 20:
@@ -355,10 +355,10 @@ def _typed(key: str, value: Any) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{what}的值“{value}”不正确。") from None
     if key == "security":
-        v = str(value).strip().lower()
-        if v not in SECURITY_MODES:
+        mode = str(value).strip().lower()
+        if mode not in SECURITY_MODES:
             raise ConfigError(f"加密方式“{value}”无法识别，可选：ssl、starttls、none。")
-        return v
+        return mode
     if key == "attach":
         return parse_kinds(value)
     if key == "cafile":
@@ -669,7 +669,7 @@ def journal_lock(year_dir: Path) -> Iterator[None]:
                 import msvcrt
 
                 fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows only
             else:
                 import fcntl
 
@@ -683,7 +683,7 @@ def journal_lock(year_dir: Path) -> Iterator[None]:
                 import msvcrt
 
                 fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]  # Windows only
         fh.close()
 
 
@@ -956,16 +956,16 @@ def plan_messages(
         # Journal: who still needs this message.
         fp = _fingerprint(f.record() for f in pm.files)
         need, changed, uncertain, done = [], [], [], []
-        for a in pm.to + pm.cc:
-            st = state.get((key, a.addr_spec.lower()))
+        for address in pm.to + pm.cc:
+            st = state.get((key, address.addr_spec.lower()))
             if st is None:
-                need.append(a.addr_spec)
+                need.append(address.addr_spec)
             elif st.state == "uncertain":
-                uncertain.append(a.addr_spec)
+                uncertain.append(address.addr_spec)
             elif st.fingerprint == fp:
-                done.append(a.addr_spec)
+                done.append(address.addr_spec)
             else:
-                changed.append(a.addr_spec)
+                changed.append(address.addr_spec)
         rcpt = need + (changed if resend_changed else []) + (uncertain if resend_uncertain else [])
         notes = []
         if done and rcpt:
@@ -1053,7 +1053,7 @@ def build_message(pm: PlannedMessage, settings: MailSettings, *, when: datetime 
     msg.set_content(pm.body, charset="utf-8", cte="base64")
     msg.make_mixed()
     for att in pm.files:
-        msg.attach(_attachment_part(att))
+        msg.attach(_attachment_part(att))  # type: ignore[arg-type]  # a MIMEPart is what attach() takes
     return msg
 
 
@@ -1131,7 +1131,7 @@ def _reply(code: int, resp: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}".strip()
 
 
-def _check(code: int, resp: bytes, stage: str, ok: Iterable[int] = (250,)) -> None:
+def _check(code: int, resp: bytes | str, stage: str, ok: Iterable[int] = (250,)) -> None:
     if code in ok:
         return
     text = f"{stage}：服务器回复 {_reply(code, resp)}"
@@ -1173,11 +1173,12 @@ class _Connection:
         s = self.settings
         where = f"{s.smtp_host}:{s.port}"
         ctx = _ssl_context(s)
+        host = s.smtp_host or ""  # checked by settings.require_connection()
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.timeout, context=ctx)
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, s.port, timeout=s.timeout, context=ctx)
             else:
-                smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.timeout)
+                smtp = smtplib.SMTP(host, s.port, timeout=s.timeout)
             self.smtp = smtp
             smtp.ehlo()
             if s.security == "starttls":

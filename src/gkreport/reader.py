@@ -42,7 +42,7 @@ from typing import Any
 from .errors import ReadError
 from .formatting import parse_date
 from .labels import core, looks_like_number, norm, similar
-from .model import ERROR, WARNING, Finding, Unit
+from .model import ERROR, WARNING, Finding, Severity, Unit
 from .spec import Cell, Form, Table, load_forms
 
 SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -1213,7 +1213,7 @@ class _Reader:
     def add(
         self,
         rule: str,
-        severity: str,
+        severity: Severity | str,
         message: str,
         table: str | None = None,
         cells: tuple[str, ...] = (),
@@ -1223,7 +1223,7 @@ class _Reader:
         self.unit.findings.append(
             Finding(
                 rule=rule,
-                severity=severity,
+                severity=Severity(severity),
                 message=message,
                 table=table,
                 cells=cells,
@@ -1532,9 +1532,10 @@ class _Reader:
             return
         for col in t.row_columns(rid):
             cell = t.cells[f"{t.id}.{rid}.{col}"]
-            c = by_col.get(col)
-            if c is None:
+            at = by_col.get(col)
+            if at is None:
                 continue
+            c = at
             ref = a1(r, c)
             self.unit.locations[cell.id] = (sheet.name, ref)
             if (r, c) in sheet.missing_cache:
@@ -1618,21 +1619,24 @@ class _Reader:
                         missing_rows.append(node)
                     for col in t.row_columns(node.id):
                         self.unit.values.setdefault(f"{t.id}.{node.id}.{col}", None)
-            for node in missing_rows:
+            for missing in missing_rows:
                 self.add(
                     "READ.missing_row",
                     ERROR,
-                    f"{self._tname(t)}缺少“{'/'.join(node.path)}”一行。",
+                    f"{self._tname(t)}缺少“{'/'.join(missing.path)}”一行。",
                     table=t.id,
-                    cell_ids=tuple(f"{t.id}.{node.id}.{c}" for c in t.row_columns(node.id)),
+                    cell_ids=tuple(f"{t.id}.{missing.id}.{c}" for c in t.row_columns(missing.id)),
                 )
             seen_cols = self.columns_seen.get(t.id, set())
             found_rows = [n for n in t.value_rows() if f"{t.id}.{n.id}" in self.found]
-            for col in t.value_columns():
-                needed = any(col.id in t.row_columns(n.id) for n in found_rows)
-                if needed and col.id not in seen_cols:
+            for column in t.value_columns():
+                needed = any(column.id in t.row_columns(n.id) for n in found_rows)
+                if needed and column.id not in seen_cols:
                     self.add(
-                        "READ.missing_column", ERROR, f"{self._tname(t)}缺少“{t.column_path(col.id)}”栏目。", table=t.id
+                        "READ.missing_column",
+                        ERROR,
+                        f"{self._tname(t)}缺少“{t.column_path(column.id)}”栏目。",
+                        table=t.id,
                     )
 
 

@@ -120,7 +120,7 @@ def mail_command(
             escape("\n".join(str(a) for a in pm.to)) or "—",
             escape("\n".join(str(a) for a in pm.cc)) or "—",
             "\n".join(f"{f.kind} {_size(f.size)}" for f in pm.files) or "—",
-            f"[{colours[pm.status]}]{escape(status)}[/]",
+            f"[{colours[m.PlanStatus(pm.status)]}]{escape(status)}[/]",
         )
     out.print(t)
 
