@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from conftest import make_unit, needs_soffice
 from gkreport.model import ERROR, WARNING, Finding, Unit
+from gkreport.pdf import FONTCONFIG_DIR
 from gkreport.spec import Table, load_form
 from gkreport.spec.layout import build_grid as grid
 from gkreport.xlsx_out import (
@@ -38,18 +39,8 @@ from gkreport.xlsx_out import (
 )
 
 FORMS = ("2017", "2019", "2021")
-# CJK font aliases for the render (宋体/黑体 → Noto CJK); the package copy if there is one, else the reference one
-FONTCONFIG = next(
-    (
-        d
-        for d in (
-            Path(__file__).resolve().parents[1] / "src" / "gkreport" / "fontconfig",
-            Path(__file__).resolve().parents[2] / "shared" / "reference" / "fontconfig",
-        )
-        if (d / "fonts.conf").exists()
-    ),
-    None,
-)
+# CJK font aliases for the render (宋体/黑体 → Noto CJK), as the package ships them
+FONTCONFIG = FONTCONFIG_DIR
 
 ERROR_FILLS = {"FFFFC7CE", "FFFF7C80"}
 WARNING_FILLS = {"FFFFF2CC", "FFFFD966"}
@@ -730,7 +721,7 @@ def test_libreoffice_converts_both_workbooks(tmp_path, unit_books, summary_book)
     unit, unit_path = unit_books["2021"]
     _, _, sum_path = summary_book
     env = {**os.environ, "HOME": str(tmp_path)}
-    if FONTCONFIG is not None:
+    if FONTCONFIG.is_dir():
         env.update(FONTCONFIG_PATH=str(FONTCONFIG), FONTCONFIG_FILE="fonts.conf")
     src = [shutil.copy(unit_path, tmp_path / "unit.xlsx"), shutil.copy(sum_path, tmp_path / "summary.xlsx")]
     proc = subprocess.run(
