@@ -140,7 +140,7 @@ class BatchResult:
     def counts(self) -> dict[str, int]:
         c: dict[str, int] = defaultdict(int)
         for r in self.records:
-            c[r.status] += 1
+            c[str(r.status)] += 1  # the words themselves: 通过 / 有错误 …
         return dict(c)
 
 
