@@ -1,6 +1,6 @@
 """Workbooks laid out like the official Word tables pasted into Excel, built by hand.
 
-Deliberately independent of ``gkreport.layout``: the structure below is typed
+Deliberately independent of ``gkreport.spec.layout``: the structure below is typed
 from formats.md §1 (captions, block headers, the 3×3 corner block, stacked
 headers with line breaks, merged row labels), so reading it tests the reader
 against the official drawing rather than against our own template.

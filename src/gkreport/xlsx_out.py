@@ -3,7 +3,7 @@
 Both workbooks are written from the values and findings (never by copying the
 input) with XlsxWriter, which writes these workbooks about twice as fast as
 openpyxl (see ``tests/benchmarks/bench_xlsx.py``). The official tables are drawn
-from the cached :func:`gkreport.layout.grid`, so every writer shows the same
+from the form's official grids (``compiled(form).grid``), so every writer shows the same
 official layout. Values written are the numbers read; there are no formulas,
 and text copied from a workbook is always written as a string.
 """

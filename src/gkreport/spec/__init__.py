@@ -7,7 +7,7 @@ Imports flow one way inside the package::
     schema (keys of each level of a spec file) ← rules, load
 
 ``model`` imports nothing from the package; nothing here imports the rest of gkreport
-except :mod:`gkreport.errors`.
+except :mod:`gkreport.errors` and :mod:`gkreport.enums` (tests/test_architecture.py checks both).
 """
 
 from .compiled import CellOrder, CompiledForm, compiled, consistent_values, rule_set
