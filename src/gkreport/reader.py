@@ -1333,7 +1333,9 @@ class _Instance:
     sheet: Sheet
     tag: int | str | None = None  # year its own title gives: 2024, "prev" (上年), "this" (本年)
     title_ref: str | None = None  # A1 of that title
-    rows: list[tuple[int, str, str, str, dict[int, str]]] = field(default_factory=list)  # row, id, quality, text, colmap
+    rows: list[tuple[int, str, str, str, dict[int, str]]] = field(
+        default_factory=list
+    )  # row, id, quality, text, colmap
     matched: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
@@ -2419,7 +2421,9 @@ def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findin
     named: list[tuple[str, str, str, list[str], bool]] = []  # name, how it is called, where, controls, 基本信息
     for f in values:
         if isinstance(f.value, (int, float)) and not isinstance(f.value, bool):
-            f = _Found(str(int(f.value)) if float(f.value).is_integer() else str(f.value), f.sheet, f.ref, f.label, f.info)
+            f = _Found(
+                str(int(f.value)) if float(f.value).is_integer() else str(f.value), f.sheet, f.ref, f.label, f.info
+            )
         if not isinstance(f.value, str):
             continue
         name, odd = _clean_line(f.value)
