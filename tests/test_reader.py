@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zipfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from official_layout import (
     random_2021_values,
     report_title,
     soffice_convert,
+    soffice_convert_all,
     write_official_2021,
     write_separate_sheets_2021,
     write_web_page_2021,
@@ -848,3 +850,155 @@ def test_a_table_split_over_two_sheets_is_read_whole(tmp_path):
     t3 = {k: v for k, v in this.items() if k.startswith("t3.")}
     assert {k: unit.values[k] for k in t3} == t3
     assert not [f for f in unit.findings if f.table == "t3"]
+
+
+# -- issue 11, point 7: control characters in names and texts
+
+
+def _replace_in_zip(path: Path, old: bytes, new: bytes) -> Path:
+    """Rewrite every part of an .xlsx with ``old`` replaced (openpyxl refuses control characters)."""
+    with zipfile.ZipFile(path) as z:
+        parts = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts:
+            z.writestr(info, data.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("ch", ["\u2028", "\u0085", "\x0c", "\x1c", "\x1d", "\x1e", "\r\n", "\n", "\u200b", "\u202e"])
+def test_control_characters_in_unit_names_are_normalised(tmp_path, ch):
+    meta = {"unit": f"某某县{ch}人民政府", "year": 2025, "contact": f"张{ch}三", "phone": f"0533{ch}1234567"}
+    narrative = dict(NARRATIVE_2021, problems=f"一是解读形式单一。{ch}二是培训不足。")
+    path = write_template(
+        load_form("2021"), tmp_path / "t.xlsx", values=consistent_2021(20), meta=meta, narrative=narrative
+    )
+    unit = read_workbook(path)
+    assert unit.unit == unit.meta["unit"] == "某某县人民政府"
+    assert unit.meta["contact"] == "张三"
+    assert unit.meta["phone"] == ("05331234567" if ch in ("\u200b", "\u202e") else "0533 1234567")
+    told = [f for f in unit.findings if f.rule == "READ.text"]
+    [name] = [f for f in told if f.message.startswith("单位名称")]
+    assert name.severity == "warning" and name.cells == ("基本信息!B3",) and "“某某县人民政府”" in name.message
+    ordinary = ch in ("\r\n", "\n")
+    assert bool([f for f in told if f.message.startswith("联系人")]) is not ordinary  # a line break is no news there
+    problems = unit.narrative["problems"]
+    if ch in ("\u2028", "\u0085", "\r\n", "\n"):  # line breaks in a text are its paragraphs
+        assert problems == "一是解读形式单一。\n二是培训不足。"
+    else:
+        assert problems == "一是解读形式单一。二是培训不足。"
+        assert [f for f in told if "“五、存在的主要问题及改进情况”" in f.message]
+    assert all(c.isprintable() or c == "\n" for v in (*unit.meta.values(), *unit.narrative.values()) for c in str(v))
+
+    import docx
+
+    from gkreport.docx_out import write_unit_docx
+
+    out = write_unit_docx(unit, tmp_path / "out")
+    assert "某某县人民政府" in out.name
+    assert "某某县人民政府" in "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
+
+
+def test_control_character_in_a_title_is_removed_with_a_prompt(tmp_path):
+    path = write_official_2021(
+        tmp_path / "x.xlsx", consistent_2021(21), "", 2025, title="某某县MARK人民政府2025年政府信息公开工作年度报告"
+    )
+    _replace_in_zip(path, b"MARK", b"_x001E_")
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某县人民政府", 2025)
+    [f] = [f for f in unit.findings if f.rule == "READ.text"]
+    assert "U+001E" in f.message and f.cells == ("年报表格!A1",)
+
+
+# --------------------------------------------------------------------------- property: every layout reads back
+
+UNIT_NAMES = ["某某县人民政府", "某某市某某委员会", "某某区教育局", "某某市人民政府办公厅", "某某自治县民族宗教事务局"]
+TITLE_STYLES = ["unit_first", "year_first", "indicators", "unit_first_wrapped"]
+CELL_NOTES = ["（其中修订6件）", "（含自然失效9件）", "件(含转办1件)", "（含上年结转）"]
+
+
+def write_layout(folder: Path, layout: str, seed: int, name: str, year: int, style: str, rnd: random.Random):
+    """Random consistent values of a unit written in ``layout``; returns (path, expected values, narrative)."""
+    form_id = {"template_2019": "2019", "template_2017": "2017"}.get(layout, "2021")
+    form = load_form(form_id)
+    if form_id == "2021":
+        values = consistent_2021(seed, high=rnd.choice([3, 30, 900]))
+    else:
+        values = {k: int(v) for k, v in consistent_values(form, seed).items() if not form.cells[k].optional}
+    narrative = {s.id: f"{s.heading}的文字，第{seed}号。" for s in form.sections if s.kind == "text"}
+    if form_id == "2021":
+        narrative = dict(NARRATIVE_2021)
+    path = folder / f"{layout}_{seed}.xlsx"
+    title = report_title(name, year, style)
+    if layout.startswith("template"):
+        write_template(form, path, values=values, meta={"unit": name, "year": year}, narrative=narrative)
+    elif layout == "one_sheet":
+        write_official_2021(path, values, name, year, remarks=rnd.random() < 0.5, title=title)
+    elif layout == "separate_sheets":
+        cells = rnd.sample(sorted(values), 3)
+        notes = {c: rnd.choice(CELL_NOTES) for c in cells if values[c] is not None}
+        filler = rnd.choice([None, name])
+        write_separate_sheets_2021(path, values, title, filler=filler, notes=notes, table_titles=rnd.random() < 0.5)
+    elif layout == "web_page":
+        write_web_page_2021(
+            path,
+            values,
+            title,
+            narrative,
+            signer=name,
+            date_written=f"{year + 1}年1月20日",
+            heading_in_cell=rnd.random() < 0.3,
+        )
+    return path, values, narrative
+
+
+def assert_read_back(path: Path, layout: str, values: dict, narrative: dict, name: str, year: int) -> None:
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == (name, year)
+    assert {k: unit.values.get(k) for k in values} == values
+    assert errors_after_checks(unit) == []
+    assert not [f for f in unit.findings if f.rule.startswith("READ.") and f.rule not in ("READ.note",)]
+    if layout in ("web_page",) or layout.startswith("template"):
+        assert unit.narrative == narrative
+        assert not [f for f in unit.findings if f.rule in ("D1", "D2")]
+
+
+LAYOUTS = ["template_2021", "template_2019", "template_2017", "one_sheet", "separate_sheets", "web_page"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    layout=st.sampled_from(LAYOUTS),
+    seed=st.integers(0, 10**6),
+    name=st.sampled_from(UNIT_NAMES),
+    year=st.integers(2021, 2025),
+    style=st.sampled_from(TITLE_STYLES),
+)
+def test_consistent_tables_in_every_layout_read_back(tmp_path_factory, layout, seed, name, year, style):
+    year = {"template_2019": 2020, "template_2017": 2017}.get(layout, year)
+    path, values, narrative = write_layout(
+        tmp_path_factory.mktemp("layout"), layout, seed, name, year, style, random.Random(seed)
+    )
+    assert_read_back(path, layout, values, narrative, name, year)
+
+
+@pytest.fixture(scope="module")
+def saved_by_libreoffice(tmp_path_factory):
+    """One unit per layout, re-saved by LibreOffice as .xls and as .ods (one LibreOffice call each)."""
+    d = tmp_path_factory.mktemp("lo")
+    made = {}
+    for k, layout in enumerate(["template_2021", "one_sheet", "separate_sheets", "web_page"]):
+        name, year, style = UNIT_NAMES[k], 2021 + k, TITLE_STYLES[k]
+        path, values, narrative = write_layout(d, layout, 100 + k, name, year, style, random.Random(k))
+        made[layout] = (path, values, narrative, name, year)
+    converted = {fmt: soffice_convert_all([m[0] for m in made.values()], fmt, d / fmt) for fmt in ("xls", "ods")}
+    return made, {fmt: dict(zip(made, paths)) for fmt, paths in converted.items()}
+
+
+@pytest.mark.slow
+@needs_soffice
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+@pytest.mark.parametrize("layout", ["template_2021", "one_sheet", "separate_sheets", "web_page"])
+def test_consistent_tables_saved_by_libreoffice_read_back(saved_by_libreoffice, layout, fmt):
+    made, converted = saved_by_libreoffice
+    _, values, narrative, name, year = made[layout]
+    assert_read_back(converted[fmt][layout], layout, values, narrative, name, year)

@@ -661,7 +661,7 @@ def _member(path: Path, z: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, 
     return out
 
 
-_DTD = (b"<!DOCTYPE", b"<!ENTITY")
+_DTD_DECL = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 _HEAD = 4096  # bytes of a large sheet inflated first, to see its declared <dimension>
 _HEAD_ABOVE = 2**20  # sheets larger than this get the <dimension> look before the full inflate
 _FAST_SCAN = 4 * 2**20  # sheets up to this size are scanned in one regex pass; larger ones tag by tag
@@ -829,7 +829,9 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
             continue
         sheet = info.filename in sheets
         if not sheet and info.compress_size <= _VERIFY_ABOVE:
-            continue  # small: even a lying header cannot make it large
+            # small: even a lying header cannot make it large; but any XML part may carry a DTD
+            _check_dtd(path, _member(path, z, data, info))
+            continue
         label = functools.partial(lambda n: sheet_names().get(n) or n.rsplit("/", 1)[-1], info.filename)
         if sheet and kind == "xlsx" and info.file_size > _HEAD_ABOVE:
             m = _DIMENSION.search(_member(path, z, data, info, head=_HEAD))
@@ -857,9 +859,13 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
 
 
 def _check_dtd(path: Path, part: bytes) -> None:
+    """Refuse a part declaring a DTD or entities, whatever its name and encoding (UTF-8, UTF-16 with or
+    without a byte-order mark): the parser must never see one."""
     if part.startswith((b"\xff\xfe", b"\xfe\xff")):
         part = part.decode("utf-16", "replace").encode("utf-8")
-    if any(t in part for t in _DTD):
+    elif part[:2] in (b"<\x00", b"\x00<"):
+        part = part.decode("utf-16-le" if part[0] == 0x3C else "utf-16-be", "replace").encode("utf-8")
+    if b"<!" in part and _DTD_DECL.search(part):
         raise _refuse(
             path,
             "含有 XML 文档类型定义（DTD/实体声明）。正常的 Excel/WPS 文件不会有，可能是恶意构造的文件，已拒绝读取。",
