@@ -285,12 +285,13 @@ def write_separate_sheets_2021(
     title: str | None,
     *,
     filler: str | None = None,
+    filler_beside: bool = False,
     notes: dict[str, str] | None = None,
     table_titles: bool = True,
     extra_sheets: list[tuple[str, dict, int]] = (),
 ) -> tuple[Path, dict[str, tuple[str, str]]]:
     """Tables 二/三/四 on sheets named 表二/表三/表四, each with a 备注 column; the report title and a
-    填报单位 row on the first. ``notes`` (cell id → “（其中修订6件）”) are typed after numbers.
+    填报单位 line (below the title, or beside it in the same row) on the first. ``notes`` (cell id → “（其中修订6件）”) are typed after numbers.
     ``extra_sheets`` (name, values, position) add a copy of table 三 (last year's, say).
     Returns the path and where each value was written (cell id → sheet, A1)."""
     wb = Workbook()
@@ -303,7 +304,9 @@ def write_separate_sheets_2021(
             ws.cell(1, 1).value = title
             ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=5)
             r = 2
-            if filler:
+            if filler and filler_beside:  # in the title's row, right of it
+                ws.cell(1, 7).value = f"填报单位：{filler}"
+            elif filler:
                 ws.cell(2, 1).value = f"填报单位：{filler}"
                 ws.cell(2, 4).value = "单位：件"
                 r = 3

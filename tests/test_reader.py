@@ -604,15 +604,18 @@ def test_split_note(text, expected):
 # -- point 3: the title's unit and a 填报单位 that differ
 
 
-def test_title_unit_wins_over_the_filler_and_both_are_named(tmp_path):
+@pytest.mark.parametrize("beside", [False, True])
+def test_title_unit_wins_over_the_filler_and_both_are_named(tmp_path, beside):
     values = consistent_2021(3)
     title = "某某县人民政府2025年政府信息公开工作年度报告"
-    path, _ = write_separate_sheets_2021(tmp_path / "县政府.xlsx", values, title, filler="某某县人民政府办公室")
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "县政府.xlsx", values, title, filler="某某县人民政府办公室", filler_beside=beside
+    )
     unit = read_workbook(path)
     assert (unit.unit, unit.year) == ("某某县人民政府", 2025)
     assert unit.meta["unit"] == "某某县人民政府" and unit.meta_locations["unit"] == ("表二", "A1")
     [f] = [f for f in unit.findings if f.rule == "READ.unit"]
-    assert f.severity == "warning" and f.cells == ("表二!A1", "表二!A2")
+    assert f.severity == "warning" and f.cells == ("表二!A1", "表二!G1" if beside else "表二!A2")
     assert "“某某县人民政府”" in f.message and "“某某县人民政府办公室”" in f.message and "填报单位" in f.message
     assert errors_after_checks(unit) == []
 
@@ -937,7 +940,15 @@ def write_layout(folder: Path, layout: str, seed: int, name: str, year: int, sty
         cells = rnd.sample(sorted(values), 3)
         notes = {c: rnd.choice(CELL_NOTES) for c in cells if values[c] is not None}
         filler = rnd.choice([None, name])
-        write_separate_sheets_2021(path, values, title, filler=filler, notes=notes, table_titles=rnd.random() < 0.5)
+        write_separate_sheets_2021(
+            path,
+            values,
+            title,
+            filler=filler,
+            filler_beside=rnd.random() < 0.5,
+            notes=notes,
+            table_titles=rnd.random() < 0.5,
+        )
     elif layout == "web_page":
         write_web_page_2021(
             path,

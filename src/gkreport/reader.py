@@ -915,6 +915,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
     except BaseException as exc:  # calamine raises its own error types
         if not _parser_failure(exc):
             raise
+        _raise_timeout(exc)
         if isinstance(exc, getattr(pc, "PasswordError", ())):
             raise _refuse(path, _NOT_WORKBOOK["encrypted"]) from exc
         if kind == "zip":
@@ -939,6 +940,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
             except BaseException as exc:
                 if not _parser_failure(exc):
                     raise
+                _raise_timeout(exc)
                 if kind == "zip":
                     _scan_all_dtd(path, data)
                 raise _refuse(
@@ -969,6 +971,16 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
     finally:
         wb.close()
     return sheets
+
+
+def _raise_timeout(exc: BaseException) -> None:
+    """The parser's error when our time limit interrupted it (it wraps the exception in its own): the timeout."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 20:
+        if isinstance(cause, ReadTimeout):
+            raise cause from None
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
 
 
 def _parser_failure(exc: BaseException) -> bool:
@@ -1339,9 +1351,8 @@ class _Instance:
     sheet: Sheet
     tag: int | str | None = None  # year its own title gives: 2024, "prev" (上年), "this" (本年)
     title_ref: str | None = None  # A1 of that title
-    rows: list[tuple[int, str, str, str, dict[int, str]]] = field(
-        default_factory=list
-    )  # row, id, quality, text, colmap
+    # row, row id, match quality, label text, column map, label column
+    rows: list[tuple[int, str, str, str, dict[int, str], int]] = field(default_factory=list)
     matched: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
@@ -1656,7 +1667,8 @@ class _Reader:
                 continue
             rid, quality, text = match
             last[ti.table.id] = ti.order[rid]
-            inst.rows.append((r, rid, quality, text, colmap))
+            label_col = next((c for c, t in cells if t == text), 0) if text else 0
+            inst.rows.append((r, rid, quality, text, colmap, label_col))
             inst.matched.add(rid)
         if band and current is not None:  # a header at the end of the sheet: its table was left blank
             self._close_band(sheet, band, current, open_)
@@ -1689,13 +1701,19 @@ class _Reader:
         return bool(texts) and norm(texts[-1]) in ti.rows_exact
 
     def _read_row(
-        self, sheet: Sheet, r: int, ti: _TableIndex, rid: str, quality: str, text: str, colmap: dict[int, str]
+        self,
+        sheet: Sheet,
+        r: int,
+        ti: _TableIndex,
+        rid: str,
+        quality: str,
+        text: str,
+        colmap: dict[int, str],
+        label_col: int,
     ) -> None:
         t = ti.table
         node = t.rows[rid]
         key = f"{t.id}.{rid}"
-        width = len(sheet.rows[r]) if r < len(sheet.rows) else 0
-        label_col = min((c for c in range(width) if text and sheet.text(r, c) == text), default=0)
         if key in self.found and node.has_value:
             prev = self.found[key]
             self.add(
@@ -1814,13 +1832,13 @@ class _Reader:
             for inst in chosen:
                 self.unit.findings.extend(inst.findings)
                 self.columns_seen.setdefault(t.id, set()).update(inst.columns)
-                for r, rid, quality, text, colmap in inst.rows:
-                    self._read_row(inst.sheet, r, ti, rid, quality, text, colmap)
+                for r, rid, quality, text, colmap, label_col in inst.rows:
+                    self._read_row(inst.sheet, r, ti, rid, quality, text, colmap, label_col)
             lone = ti.single_unlabelled
             if lone and f"{t.id}.{lone}" not in self.found:
                 blank = next((i for i in chosen if i.blank_row), None)
                 if blank is not None and self._blank_at(blank.sheet, *blank.blank_row):
-                    self._read_row(blank.sheet, blank.blank_row[0], ti, lone, "exact", "", blank.blank_row[1])
+                    self._read_row(blank.sheet, blank.blank_row[0], ti, lone, "exact", "", blank.blank_row[1], 0)
         for t in form.tables.values():
             if t.id in ambiguous:
                 for cid, cell in t.cells.items():
@@ -1906,7 +1924,7 @@ class _Reader:
     def _copy_values(self, inst: _Instance) -> dict[str, Any]:
         t = self.form.tables[inst.table]
         out: dict[str, Any] = {}
-        for r, rid, _, _, colmap in inst.rows:
+        for r, rid, _, _, colmap, _ in inst.rows:
             for c, col in colmap.items():
                 cell = t.cells.get(f"{t.id}.{rid}.{col}")
                 if cell is not None:
@@ -2225,6 +2243,7 @@ def _clean_text(text: str) -> str:
 _TITLE_KIND = r"政府信息公开(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格|工作情况|情况)"
 _TITLE_UNIT_FIRST = re.compile(r"^(?P<unit>.+?)(?P<year>(?:19|20)\d{2})年度?的?" + _TITLE_KIND)
 _TITLE_YEAR_FIRST = re.compile(r"^(?P<year>(?:19|20)\d{2})年度?(?P<unit>.*?)" + _TITLE_KIND)
+_SENTENCE = re.compile(r"[，。；！？,;!?]")
 _BAD_UNIT = re.compile(r"[，。；：,;:、“”\"!?！？]|^[一二三四五六七八九十\d]{1,3}[、.]")
 
 
@@ -2245,6 +2264,8 @@ def _parse_title(text: str) -> tuple[str | None, int | None, list[str]] | None:
         return None
     lines, odd = _lines(unicodedata.normalize("NFKC", text), _SEPARATORS)
     s = re.sub(r"\s+", "", "".join(lines))
+    if len(s) > 80 or _SENTENCE.search(s):  # a paragraph that speaks of the year's work, not a title
+        return None
     for pattern in (_TITLE_UNIT_FIRST, _TITLE_YEAR_FIRST):
         m = pattern.match(s)
         if not m:
@@ -2520,7 +2541,13 @@ def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Uni
     if path.suffix.lower() not in SUPPORTED:
         raise ReadError(f"文件 {path.name} 不是支持的表格格式（支持 .xlsx、.xlsm、.xls、.ods）。", path)
     with _time_limit(path):
-        return _read(path, forms)
+        try:
+            return _read(path, forms)
+        except ReadError:
+            raise
+        except BaseException as exc:
+            _raise_timeout(exc)  # the limit struck inside the parser, outside its guarded calls
+            raise
 
 
 def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
