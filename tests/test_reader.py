@@ -976,7 +976,7 @@ def assert_read_back(path: Path, layout: str, values: dict, narrative: dict, nam
 LAYOUTS = ["template_2021", "template_2019", "template_2017", "one_sheet", "separate_sheets", "web_page"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     layout=st.sampled_from(LAYOUTS),
     seed=st.integers(0, 10**6),

@@ -2058,12 +2058,15 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
                     continue
                 n = _REQUIRED_MARK.sub("", norm(v)).rstrip(":")
                 fid = fi.meta.get(n)
-                sid = fi.sections.get(n) or _heading_like(fi, n)
+                sid = fi.sections.get(n)
+                fuzzy = not fid and not sid and (sid := _heading_like(fi, n)) is not None
                 if fid or sid:
                     got = _next_value(sheet, r, c, fi.hints)
                     if got is None:
                         if sid in fi.text_sections and sid not in unit.narrative:
                             _read_paragraphs(unit, sheet, r + 1, sid, fi)
+                        continue
+                    if fuzzy:  # a heading written differently counts only alone in its row
                         continue
                     value, k = got
                     if fid:
