@@ -8,8 +8,12 @@ Formats: .xlsx, .xlsm, .xls, .ods (python-calamine reads them all).
 Walk every sheet top to bottom. A row is a table title, a header row (its
 texts are column labels), a data row (its rightmost label matches a row of
 the form) or a note. A band of header rows gives the column map (sheet
-column → form column) until the next band. Every value is kept with its
-sheet and A1 reference; every problem becomes a Finding.
+column → form column) until the next band. The walk only records where each
+copy of a table is; when a workbook holds a table twice (last year's kept on
+an extra sheet), the copy marked with the unit's year is read, never a guess.
+Every value is kept with its sheet and A1 reference; every problem becomes a
+Finding. Metadata and the report's text are read beside their labels (our
+template) or below their headings (a published report pasted from a web page).
 """
 
 from __future__ import annotations
