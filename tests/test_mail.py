@@ -7,6 +7,7 @@ import contextlib
 import csv
 import email
 import hashlib
+import io
 import ipaddress
 import json
 import os
@@ -25,8 +26,13 @@ import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from smtp_fault_server import FaultServer
 
 from gkreport import mail as m
+from gkreport.batch import BatchOptions, run_batch
+from gkreport.form import load_form
+from gkreport.samples import SAMPLES_2021
+from gkreport.template import write_template
 
 YEAR = 2025
 SENDER = "某某区政务公开办 <gk@example.gov.cn>"
@@ -37,7 +43,11 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WAIT = 30  # upper bound, seconds, for anything a test waits on
 
 
-# --------------------------------------------------------------------------- output folder
+# --------------------------------------------------------------------------- output folder (real batch runs)
+
+FORM = load_form("2021")
+PASSING = SAMPLES_2021[0]  # the sample 教育局: no findings
+WITH_ERRORS = SAMPLES_2021[3]  # the sample 自然资源局: errors and warnings
 
 
 def docx_name(unit: str, year: int = YEAR) -> str:
@@ -55,48 +65,48 @@ def write_docx(path: Path, text: str) -> None:
     d.save(path)
 
 
-def write_xlsx(path: Path, unit: str) -> None:
-    wb = openpyxl.Workbook()
-    wb.active.append(["单位", unit])
-    wb.active.append(["本年新制作政府信息数量", 12])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+def docx_text(data: bytes) -> str:
+    return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+
+
+def write_workbook(path: Path, unit: str, *, errors: bool = False, year: int = YEAR) -> Path:
+    """A filled-in 2021 workbook for ``unit``, as a department sends it."""
+    sample = WITH_ERRORS if errors else PASSING
+    meta = {**sample["meta"], "unit": unit, "signer": unit, "year": year}
+    return write_template(FORM, path, values=sample["values"], meta=meta, narrative=sample["narrative"])
 
 
 def make_output(
-    root: Path, units: list[str], *, year: int = YEAR, status: dict[str, str] | None = None, extra: list | None = None
+    root: Path,
+    units: list[str] | list[tuple[str, int]],
+    *,
+    year: int = YEAR,
+    status: dict[str, str] | None = None,
+    broken: tuple[str, ...] = (),
+    duplicates: tuple[str, ...] = (),
 ) -> Path:
-    """An output folder as the batch command writes it; ``extra``: more records as they are."""
+    """Workbooks for ``units`` run through the batch into ``root`` (the output folder).
+
+    ``units``: names (of ``year``) or (name, year); ``status`` "有错误" writes the sample with
+    errors; ``broken``: file names of inputs that are no workbook; ``duplicates``: units sent twice.
+    """
     status = status or {}
-    ydir = root / str(year)
-    records = []
-    for u in units:
-        st = status.get(u, "通过")
-        rec = {
-            "unit": u,
-            "year": year,
-            "form": "2021",
-            "input": f"input/{u}.xlsx",
-            "status": st,
-            "errors": 2 if st == "有错误" else 0,
-            "warnings": 0,
-            "outputs": {},
-            "reason": None,
-        }
-        if st == "无法读取":
-            rec["reason"] = "文件已损坏，无法打开"
-        else:
-            write_docx(ydir / u / docx_name(u, year), f"{u}{year}年政府信息公开工作年度报告")
-            write_xlsx(ydir / u / xlsx_name(u, year), u)
-            rec["outputs"] = {"docx": f"{u}/{docx_name(u, year)}", "xlsx": f"{u}/{xlsx_name(u, year)}", "pdf": None}
-        records.append(rec)
-    records += extra or []
-    ydir.mkdir(parents=True, exist_ok=True)
-    (ydir / "审核报告.json").write_text(
-        json.dumps({"year": year, "generated": "2026-01-20T10:00:00", "units": records}, ensure_ascii=False),
-        encoding="utf-8",
-    )
+    inp = root.with_name(root.name + "-input")
+    inp.mkdir(parents=True, exist_ok=True)
+    for i, item in enumerate(units):
+        unit, y = item if isinstance(item, tuple) else (item, year)
+        write_workbook(inp / f"{i:02d}.xlsx", unit, errors=status.get(unit) == "有错误", year=y)
+    for name in broken:
+        (inp / name).write_bytes(b"PK\x03\x04 this is not a workbook")
+    for unit in duplicates:
+        for x in "ab":
+            write_workbook(inp / f"{unit}-{x}.xlsx", unit, year=year)
+    run_batch(BatchOptions(input_dir=inp, output_dir=root, jobs=1))
     return root
+
+
+def audit_units(out: Path, year: int = YEAR) -> list[dict]:
+    return json.loads((out / str(year) / m.AUDIT_NAME).read_text(encoding="utf-8"))["units"]
 
 
 def addr_of(unit: str) -> str:
@@ -274,11 +284,11 @@ def test_batch_round_trip_with_roster(tmp_path):
             msg = rec.msg
             unit = rec.unit
             ydir = out / str(YEAR) / unit
-            assert msg["Subject"] == f"关于报送《{unit}{YEAR}年政府信息公开工作年度报告》的函"
+            assert msg["Subject"] == f"《{unit}{YEAR}年政府信息公开工作年度报告》审核结果"
             assert msg["From"].addresses[0].addr_spec == "gk@example.gov.cn"
             assert msg["From"].addresses[0].display_name == "某某区政务公开办"
             body = msg.get_body(("plain",)).get_content()
-            assert f"《{unit}{YEAR}年政府信息公开工作年度报告》" in body
+            assert body.startswith(f"{unit}：") and "未发现错误和提示" in body and "按时公开" in body
             assert docx_name(unit) in body and xlsx_name(unit) in body
             assert "某某区政务公开办" in body and "2026年1月20日" in body
             atts = {a.get_filename(): a for a in msg.iter_attachments()}
@@ -332,39 +342,13 @@ def test_cli_to_one_address_sends_one_message_per_unit(tmp_path):
 
 
 def test_problems_are_reported_before_anything_is_sent(tmp_path):
-    units = ["某某区教育局", "某某区财政局", "某某区民政局", "某某区审计局", "某某区统计局"]
-    dup_reason = (
-        "“某某区商务局”2025年有多个文件（a.xlsx、b.xlsx），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
-    )
-    extra = [  # as the batch writes them: a file whose unit is unknown, and a unit reported twice
-        {
-            "unit": None,
-            "year": None,
-            "form": None,
-            "input": "坏文件.xlsx",
-            "status": "无法读取",
-            "errors": 0,
-            "warnings": 0,
-            "outputs": {"docx": None, "xlsx": None, "pdf": None},
-            "reason": "不是有效的 Excel 文件",
-        },
-        *(
-            {
-                "unit": "某某区商务局",
-                "year": YEAR,
-                "form": "2021",
-                "input": f"{x}.xlsx",
-                "status": "重复报送",
-                "errors": 0,
-                "warnings": 0,
-                "outputs": {"docx": None, "xlsx": None, "pdf": None},
-                "reason": dup_reason,
-            }
-            for x in "ab"
-        ),
-    ]
+    units = ["某某区教育局", "某某区财政局", "某某区民政局", "某某区审计局"]
     out = make_output(
-        tmp_path / "out", units, status={"某某区审计局": "有错误", "某某区统计局": "无法读取"}, extra=extra
+        tmp_path / "out",
+        units,
+        status={"某某区审计局": "有错误"},
+        broken=("坏文件.xlsx",),
+        duplicates=("某某区商务局",),
     )
     roster = write_roster_xlsx(
         tmp_path / "名单.xlsx",
@@ -372,7 +356,6 @@ def test_problems_are_reported_before_anything_is_sent(tmp_path):
             ("某某区教育局", "edu@example.cn", None),
             ("某某区财政局", "not-an-address", None),  # invalid address
             ("某某区审计局", "audit@example.cn", None),
-            ("某某区统计局", "stats@example.cn", None),
             ("某某区水务局", "water@example.cn", None),  # unit not in the output
             ("某某区商务局", "trade@example.cn", None),
             # 某某区民政局: no row, so no address
@@ -380,25 +363,29 @@ def test_problems_are_reported_before_anything_is_sent(tmp_path):
     )
     box = Box()
     with smtp_server(box) as port:
+        # Upward (--to): a report with errors is held back unless --allow-errors.
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        o = r.stdout
+        assert "发送前发现的问题" in o and o.index("发送前发现的问题") < o.index("[1/3]")  # before sending
+        assert "报告仍有 7 个错误" in o and "--allow-errors" in o
+        assert "坏文件.xlsx" in o and "无法读取" in o
+        assert "未生成报告（重复报送）" in o and o.count("无法确定以哪个为准") == 1
+        assert "出现了不止一次" not in o
+        assert sorted(x.unit for x in box.messages) == ["某某区教育局", "某某区民政局", "某某区财政局"]
+
+        # To each department (--roster): the review result goes to the unit with errors too.
         r = run_cli([str(out), "--roster", str(roster), *smtp_args(port)], cwd=tmp_path)
         assert r.returncode == 1, r.stdout + r.stderr
         o = r.stdout
-        assert "发送前发现的问题" in o
-        assert o.index("发送前发现的问题") < o.index("[1/1]")  # problems shown before sending
         assert "“not-an-address”不是有效的邮箱地址" in o
         assert "名单中没有该单位的邮箱" in o
         assert "某某区水务局" in o and "不在 2025 年的输出中" in o
-        assert "报告仍有 2 个错误" in o and "--allow-errors" in o
-        assert "文件已损坏，无法打开" in o
-        assert "坏文件.xlsx" in o and "不是有效的 Excel 文件" in o
-        assert "未生成报告（重复报送）" in o and o.count("无法确定以哪个为准") == 1
-        assert "出现了不止一次" not in o
-        assert [x.unit for x in box.messages] == ["某某区教育局"]
-
-        # With --allow-errors the unit with errors is sent too; the sent one is not resent.
-        r = run_cli([str(out), "--roster", str(roster), "--allow-errors", *smtp_args(port)], cwd=tmp_path)
-        assert r.returncode == 1
-        assert sorted(x.unit for x in box.messages) == ["某某区审计局", "某某区教育局"]
+        assert "--allow-errors" not in o
+        assert "Traceback" not in r.stderr
+        review = [x for x in box.messages if "审核结果" in str(x.msg["Subject"])]
+        assert sorted(x.unit for x in review) == ["某某区审计局", "某某区教育局"]
+        assert {x.unit: x.rcpt for x in review} == {"某某区审计局": ["audit@example.cn"], "某某区教育局": ["edu@example.cn"]}
 
 
 def test_dry_run_writes_eml_and_sends_nothing(tmp_path):
@@ -422,7 +409,8 @@ def test_dry_run_writes_eml_and_sends_nothing(tmp_path):
         assert PASSWORD.encode() not in raw
         msg = email.message_from_bytes(raw, policy=policy.default)
         unit = p.stem.split("-", 1)[1]
-        assert msg["Subject"] == f"关于报送《{unit}{YEAR}年政府信息公开工作年度报告》的函"
+        assert msg["Subject"] == f"报送《{unit}{YEAR}年政府信息公开工作年度报告》"
+        assert "函" not in msg["Subject"] and "现报送" in msg.get_body(("plain",)).get_content()
         atts = {a.get_filename(): a.get_content() for a in msg.iter_attachments()}
         assert atts[docx_name(unit)] == (out / str(YEAR) / unit / docx_name(unit)).read_bytes()
         assert atts[xlsx_name(unit)] == (out / str(YEAR) / unit / xlsx_name(unit)).read_bytes()
@@ -871,8 +859,7 @@ def test_address_validation():
 
 def test_latest_year_is_used_and_said(tmp_path):
     out = tmp_path / "out"
-    make_output(out, ["某某区教育局"], year=2024)
-    make_output(out, ["某某区教育局", "某某区司法局"], year=2025)
+    make_output(out, [("某某区教育局", 2024), ("某某区教育局", 2025), ("某某区司法局", 2025)])
     s = settings_for(None, tmp_path)
     plan = m.plan_messages(out, s, to="a@example.cn")
     assert plan.year == 2025 and "使用最新的 2025 年" in plan.year_note and "--year" in plan.year_note
