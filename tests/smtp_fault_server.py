@@ -5,7 +5,8 @@ connections behave), at the message with index ``at`` (messages completed so far
 
 - ``trickle-greeting``: the 220 greeting comes one byte every ``pace`` seconds, forever;
 - ``endless-ehlo``:     EHLO is answered with ``250-`` lines that never end;
-- ``close-mid-data``:   after some of the message content, the server closes the connection;
+- ``close-mid-data``:   the server ends the connection after 354 and closes it once some content
+                        has arrived (the final dot is never read);
 - ``no-final-reply``:   the whole message arrives, the final dot is never answered;
 - ``hold-final-reply``: the final dot is answered (250) only once ``release`` is set;
 - ``hold-354``:         the DATA command is answered (354) only once ``release`` is set.
@@ -129,6 +130,8 @@ class FaultServer:
                         self._wait(self.release)
                     self._send(conn, b"354 go ahead\r\n")
                     mid_data = self._take_fault("close-mid-data")
+                    if mid_data:  # the client sees the end of the connection before it can write the final dot
+                        conn.shutdown(socket.SHUT_WR)
                     while b"\r\n.\r\n" not in buf:
                         if mid_data and len(buf) >= 1000:
                             self.reached.set()

@@ -659,6 +659,9 @@ def review_values(errors: int, warnings: int, findings: list[dict[str, Any]], *,
 # --------------------------------------------------------------------------- journal
 
 
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 class Journal:
     """Append-only JSON-lines journal; every line is fsynced before ``append`` returns.
 
@@ -743,7 +746,9 @@ class Journal:
         if self._fd is None:
             self.open()
         record = {"v": JOURNAL_VERSION, "event": event.get("event"), "time": _now(), **event}
-        line = json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogateescape") + b"\n"
+        # Line separators other than \n stay escaped, so that any line-splitting tool reads one event per line.
+        text = json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS)
+        line = text.encode("utf-8", "surrogateescape") + b"\n"
         try:
             self._write(line)
             return

@@ -151,7 +151,9 @@ def mail_command(
             out.print(
                 "[yellow]正式发送还需要："
                 + escape("；".join(plan.needs))
-                + escape("。试运行的邮件中以【发件人】【发件单位】占位；这些设置也可以写在 gkreport.toml 的 [mail] 中。")
+                + escape(
+                    "。试运行的邮件中以【发件人】【发件单位】占位；这些设置也可以写在 gkreport.toml 的 [mail] 中。"
+                )
                 + "[/]"
             )
         raise typer.Exit(0 if plan.complete and not outbox.failed else 1)
