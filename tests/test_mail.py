@@ -1306,7 +1306,6 @@ def fill(folder: Path) -> list[Path]:
     raise AssertionError("the file system never filled up")
 
 
-@pytest.mark.slow
 def test_journal_on_a_full_disk_tells_the_truth_and_the_rerun_completes(tmp_path, tmpfs):
     units = [f"某某区第{i}局" for i in range(1, 6)]
     out = make_output(tmpfs / "out", units)
@@ -1344,3 +1343,19 @@ def test_journal_on_a_full_disk_tells_the_truth_and_the_rerun_completes(tmp_path
         assert r.returncode == 0, r.stdout + r.stderr
     assert_exactly_once(box.messages, units)
     assert not (out / str(YEAR) / m.RESERVE_NAME).exists()
+
+
+def test_read_only_output_folder_is_said_plainly(tmp_path, tmpfs):
+    out = make_output(tmpfs / "out", ["某某区教育局"])
+    r = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"remounting read-only is not allowed here: {r.stderr.strip()}")
+    box = Box()
+    with smtp_server(box) as port:
+        sent = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--dry-run"], cwd=tmp_path)
+    for x in (sent, dry):
+        assert x.returncode == 1 and "Traceback" not in x.stderr, x.stdout + x.stderr
+        assert "只读" in x.stderr
+    assert str(out / str(YEAR)) in sent.stderr and str(out / "outbox") in dry.stderr
+    assert box.mail_commands == 0

@@ -106,6 +106,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .fileio import atomic_write_bytes
+from .model import SEVERITY_ZH
 from .roster import RosterError, clean_line, match_names, read_roster, split_addresses
 
 AUDIT_NAME = "审核报告.json"
@@ -416,8 +417,9 @@ class MailSettings:
         name = addr.display_name or (self.sender_unit or "")
         return Address(display_name=clean_line(name), addr_spec=addr.addr_spec)
 
-    def missing_for_sending(self, direction: str) -> list[str]:
-        """What a real send still needs (a dry run writes placeholders instead)."""
+    def missing_for_sending(self, direction: str, *, connection: bool = True) -> list[str]:
+        """What a real send still needs (a dry run writes placeholders instead); ``connection``:
+        the server too, not only what the messages need."""
         missing = []
         if not self.from_addr:
             missing.append("--from（发件人邮箱）")
@@ -425,7 +427,7 @@ class MailSettings:
             missing.append(
                 '--sender-unit（发件单位，正文落款；也可写在 --from 中，如 "某某区政务公开办 <gk@example.gov.cn>"）'
             )
-        if not self.smtp_host:
+        if connection and not self.smtp_host:
             missing.append("--smtp-host（SMTP 服务器）")
         return missing
 
@@ -600,7 +602,6 @@ def read_manifest_findings(output_dir: Path) -> dict[str, dict[str, Any]] | None
         return None
 
 
-SEVERITY_ZH = {"error": "错误", "warning": "提示"}
 _TABLE_SHEET = re.compile(r"^([一二三四五六七八九十]+)、")
 FINDINGS_LISTED = 100  # at most this many in a body; the rest are counted
 
@@ -665,7 +666,7 @@ _LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 class Journal:
     """Append-only JSON-lines journal; every line is fsynced before ``append`` returns.
 
-    ``reserve()`` sets aside room for the lines of one transaction; when a line cannot be
+    ``open(reserve=True)`` sets aside room for the lines of one transaction; when a line cannot be
     written the reserve is released and the line written again, ``low_space`` tells the
     sender to stop after the transaction in progress.
     """
@@ -1007,6 +1008,133 @@ def _shared_outputs(year_dir: Path, records: list[UnitRecord]) -> dict[str, tupl
     return shared
 
 
+def _fixed_recipients(to: str, unit_names: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    fixed = split_addresses(to)
+    if not fixed:
+        raise ConfigError("--to 中没有邮箱地址。")
+    for a in fixed:
+        try:
+            parse_address(a)
+        except ValueError as exc:
+            raise ConfigError(f"--to 中{exc}。") from None
+    return {u: (fixed, []) for u in unit_names}
+
+
+def _roster_recipients(
+    roster: Path | str, unit_names: list[str], year: int, problems: list[Problem]
+) -> tuple[dict[str, tuple[list[str], list[str]]], dict[str, tuple[str, ...]]]:
+    """(unit → (to, cc) as written in the roster, unit → roster names that may mean it)."""
+    try:
+        entries = read_roster(roster)
+    except RosterError as exc:
+        raise ConfigError(exc.message) from None
+    match = match_names([e.unit for e in entries], unit_names)
+    recipients: dict[str, tuple[list[str], list[str]]] = {}
+    for entry, found in zip(entries, match.names):
+        if not entry.unit:
+            problems.append(Problem("（名单）", f"名单{entry.where}没有单位名称。"))
+        elif found.unit is not None:
+            old_to, old_cc = recipients.get(found.unit, ([], []))
+            recipients[found.unit] = (old_to + entry.to, old_cc + entry.cc)
+        elif found.ambiguous:
+            both = "、".join(f"“{clean_line(u)}”" for u in found.ambiguous)
+            problems.append(
+                Problem(
+                    entry.unit,
+                    f"名单{entry.where}的单位名称与 {year} 年输出中的多个单位都相符（{both}），无法确定是哪一个，"
+                    "这一行不用；请在名单中写出与统计表完全相同的单位名称。",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    entry.unit,
+                    f"名单{entry.where}的单位不在 {year} 年的输出中，请核对单位名称。{clean_line(found.question)}",
+                )
+            )
+    return recipients, match.unlisted
+
+
+def _review_of(rec: UnitRecord, batch_records: dict[str, dict[str, Any]] | None, xlsx_attached: bool) -> dict | None:
+    """``{result}``/``{findings}``/``{advice}`` from the batch's record of this input; None when it is
+    missing or does not agree with 审核报告.json (the body must not list findings it cannot vouch for)."""
+    entry = (batch_records or {}).get(rec.input)
+    findings = entry.get("findings") if entry else None
+    if not isinstance(findings, list) or entry.get("unit") != rec.unit or entry.get("year") != rec.year:  # type: ignore[union-attr]
+        return None
+    findings = [f for f in findings if isinstance(f, dict)]
+    errors = sum(1 for f in findings if f.get("severity") == "error")
+    warnings = sum(1 for f in findings if f.get("severity") == "warning")
+    if (errors, warnings) != (rec.errors, rec.warnings):
+        return None
+    return review_values(errors, warnings, findings, xlsx_attached=xlsx_attached)
+
+
+def _read_attachments(rec: UnitRecord, year_dir: Path, kinds: tuple[str, ...], reasons: list[str]) -> list[Attachment]:
+    files = []
+    for kind in kinds:
+        rel = rec.outputs.get(kind)
+        if not rel:
+            why = f"：{clean_line(rec.reason)}" if rec.reason else ""
+            reasons.append(f"没有生成 {KIND_ZH[kind]}（.{kind}）{why}")
+            continue
+        path = _safe_relative(year_dir, rel)
+        if path is None:
+            reasons.append(f"{AUDIT_NAME} 中的文件路径不在输出文件夹内：{clean_line(rel)}")
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            reasons.append(f"找不到文件：{clean_line(rel)}")
+            continue
+        files.append(Attachment(kind, _attachment_name(path), path, hashlib.sha256(data).hexdigest(), len(data), data))
+    return files
+
+
+def _journal_status(
+    pm: PlannedMessage, state: dict[tuple[str, str], RecipientState], resend_changed: bool, resend_uncertain: bool
+) -> None:
+    """Who still needs this message, from the journal: sets ``rcpt``, ``status``, ``note`` and ``held``."""
+    fp = _fingerprint(f.record() for f in pm.files)
+    need, changed, uncertain, done = [], [], [], []
+    for a in pm.to + pm.cc:
+        st = state.get((pm.unit, a.addr_spec.lower()))
+        if st is None:
+            need.append(a.addr_spec)
+        elif st.state == "uncertain":
+            uncertain.append(a.addr_spec)
+        elif st.fingerprint == fp:
+            done.append(a.addr_spec)
+        else:
+            changed.append(a.addr_spec)
+    rcpt = need + (changed if resend_changed else []) + (uncertain if resend_uncertain else [])
+    notes = []
+    if done and rcpt:
+        notes.append(f"{'、'.join(done)} 此前已收到，这次不再发")
+    if changed:
+        notes.append(
+            f"{'、'.join(changed)} 收到的是旧版本文件，"
+            + ("这次重新发送" if resend_changed else "未重发（如需重发请加 --resend-changed）")
+        )
+    if uncertain:
+        notes.append(
+            f"发给 {'、'.join(uncertain)} 的上一次发送结果不确定（服务器可能已收到），"
+            + ("这次重新发送" if resend_uncertain else "未重发：请先向对方确认，确需重发请加 --resend-uncertain")
+        )
+    pm.rcpt = rcpt
+    pm.note = "；".join(notes)
+    pm.held = bool((changed and not resend_changed) or (uncertain and not resend_uncertain))
+    if rcpt:
+        pm.status = SEND
+    elif uncertain:
+        pm.status = UNCERTAIN
+    elif changed:
+        pm.status = CHANGED
+    else:
+        pm.status = DONE
+        pm.note = pm.note or "此前已发送，文件未变"
+
+
 def plan_messages(
     output_dir: Path | str,
     settings: MailSettings,
@@ -1029,15 +1157,13 @@ def plan_messages(
         raise ConfigError("请用 --to（所有单位发给同一个邮箱）或 --roster（按名单分别发送）中的一个指定收件人。")
     direction = REPORT if to else REVIEW
     subject_template, body_template = settings.templates(direction)
-    fields = _template_fields(subject_template) | _template_fields(body_template)
-    needs = settings.missing_for_sending(direction)
-    if not dry_run:
-        missing = [n for n in needs if not n.startswith("--smtp-host")]  # checked when connecting
-        if missing:
-            raise ConfigError(
-                f"发送邮件需要：{'；'.join(missing)}。可以写在命令行或 gkreport.toml 的 [mail] 中；"
-                "只想先看看邮件内容时加 --dry-run。"
-            )
+    review_wanted = bool((_template_fields(subject_template) | _template_fields(body_template)) & _REVIEW_FIELDS)
+    missing = settings.missing_for_sending(direction, connection=False)
+    if missing and not dry_run:
+        raise ConfigError(
+            f"发送邮件需要：{'；'.join(missing)}。可以写在命令行或 gkreport.toml 的 [mail] 中；"
+            "只想先看看邮件内容时加 --dry-run。"
+        )
     sender = settings.sender if settings.from_addr else PLACEHOLDER_SENDER
     sender_unit = settings.sender_unit or PLACEHOLDER_SENDER_UNIT
     output_dir = Path(output_dir)
@@ -1045,55 +1171,13 @@ def plan_messages(
     records = read_audit(year_dir)
     problems: list[Problem] = []
     unit_names = list(dict.fromkeys(r.unit for r in records if r.unit))
-
-    # Recipients per unit, as recorded by the batch.
-    recipients: dict[str, tuple[list[str], list[str]]] = {}
     unlisted: dict[str, tuple[str, ...]] = {}
     if to:
-        fixed = split_addresses(to)
-        if not fixed:
-            raise ConfigError("--to 中没有邮箱地址。")
-        for a in fixed:
-            try:
-                parse_address(a)
-            except ValueError as exc:
-                raise ConfigError(f"--to 中{exc}。") from None
-        for u in unit_names:
-            recipients[u] = (fixed, [])
+        recipients = _fixed_recipients(to, unit_names)
     else:
-        try:
-            entries = read_roster(roster)  # type: ignore[arg-type]
-        except RosterError as exc:
-            raise ConfigError(exc.message) from None
-        match = match_names([e.unit for e in entries], unit_names)
-        unlisted = match.unlisted
-        for entry, found in zip(entries, match.names):
-            if not entry.unit:
-                problems.append(Problem("（名单）", f"名单{entry.where}没有单位名称。"))
-            elif found.unit is not None:
-                old_to, old_cc = recipients.get(found.unit, ([], []))
-                recipients[found.unit] = (old_to + entry.to, old_cc + entry.cc)
-            elif found.ambiguous:
-                both = "、".join(f"“{clean_line(u)}”" for u in found.ambiguous)
-                problems.append(
-                    Problem(
-                        entry.unit,
-                        f"名单{entry.where}的单位名称与 {year} 年输出中的多个单位都相符（{both}），无法确定是哪一个，"
-                        "这一行不用；请在名单中写出与统计表完全相同的单位名称。",
-                    )
-                )
-            else:
-                problems.append(
-                    Problem(
-                        entry.unit,
-                        f"名单{entry.where}的单位不在 {year} 年的输出中，请核对单位名称。{clean_line(found.question)}",
-                    )
-                )
-
+        recipients, unlisted = _roster_recipients(roster, unit_names, year, problems)  # type: ignore[arg-type]
     shared = _shared_outputs(year_dir, records)
-    batch_records = None
-    if fields & _REVIEW_FIELDS:
-        batch_records = read_manifest_findings(output_dir)
+    batch_records = read_manifest_findings(output_dir) if review_wanted else None
     journal = Journal(year_dir / JOURNAL_NAME)
     state = journal_state(journal.read())
     today = today or date.today()
@@ -1133,12 +1217,9 @@ def plan_messages(
         if bad:
             reasons.append("；".join(bad))
         if not pm.to and not bad:
-            if roster:
-                near = unlisted.get(rec.unit, ())
-                hint = f"；名单中的{'、'.join(f'“{n}”' for n in near)}是否为该单位？" if near else ""
-                reasons.append("名单中没有该单位的邮箱" + hint)
-            else:
-                reasons.append("没有收件人")
+            near = unlisted.get(rec.unit, ())
+            hint = f"；名单中的{'、'.join(f'“{n}”' for n in near)}是否为该单位？" if near else ""
+            reasons.append(("名单中没有该单位的邮箱" if roster else "没有收件人") + hint)
 
         # Files: only the unit's own, as recorded.
         if rec.unit in shared:
@@ -1153,53 +1234,17 @@ def plan_messages(
         elif rec.status not in SENDABLE_STATUSES:
             reasons.append(f"未生成报告（{rec.status or '状态未记录'}）：{clean_line(rec.reason or '原因未记录')}")
         else:
-            has_errors = rec.errors > 0 or rec.status == "有错误"
-            if has_errors and direction == REPORT and not allow_errors:
+            if (rec.errors > 0 or rec.status == "有错误") and direction == REPORT and not allow_errors:
                 count = f" {rec.errors} 个" if rec.errors > 0 else ""
                 reasons.append(f"报告仍有{count}错误，未报送（确需报送请加 --allow-errors）")
-            for kind in settings.attach:
-                rel = rec.outputs.get(kind)
-                if not rel:
-                    why = f"：{clean_line(rec.reason)}" if rec.reason else ""
-                    reasons.append(f"没有生成 {KIND_ZH[kind]}（.{kind}）{why}")
-                    continue
-                path = _safe_relative(year_dir, rel)
-                if path is None:
-                    reasons.append(f"{AUDIT_NAME} 中的文件路径不在输出文件夹内：{clean_line(rel)}")
-                    continue
-                try:
-                    data = path.read_bytes()
-                except OSError:
-                    reasons.append(f"找不到文件：{clean_line(rel)}")
-                    continue
-                pm.files.append(
-                    Attachment(kind, _attachment_name(path), path, hashlib.sha256(data).hexdigest(), len(data), data)
-                )
+            pm.files = _read_attachments(rec, year_dir, settings.attach, reasons)
 
-        # The review result, from the batch's own record of this input.
-        review: dict[str, str] = {}
-        if fields & _REVIEW_FIELDS:
-            entry = (batch_records or {}).get(rec.input)
-            findings = entry.get("findings") if entry else None
-            counts_agree = (
-                isinstance(findings, list)
-                and entry.get("unit") == rec.unit
-                and sum(1 for f in findings if isinstance(f, dict) and f.get("severity") == "error") == rec.errors
-                and sum(1 for f in findings if isinstance(f, dict) and f.get("severity") == "warning") == rec.warnings
+        review = _review_of(rec, batch_records, "xlsx" in settings.attach) if review_wanted else {}
+        if review is None:
+            reasons.append(
+                f"找不到该单位的审核意见（输出文件夹中的 {MANIFEST_PATH.as_posix()} 缺失，或与 {AUDIT_NAME} 不一致），"
+                "邮件无法列出错误和提示；请重新运行 batch 后再发送"
             )
-            if not counts_agree:
-                reasons.append(
-                    f"找不到该单位的审核意见（输出文件夹中的 {MANIFEST_PATH.as_posix()} 缺失，或与 {AUDIT_NAME} 不一致），"
-                    "邮件无法列出错误和提示；请重新运行 batch 后再发送"
-                )
-            else:
-                review = review_values(
-                    rec.errors,
-                    rec.warnings,
-                    [f for f in findings if isinstance(f, dict)],  # type: ignore[union-attr]
-                    xlsx_attached="xlsx" in settings.attach,
-                )
-
         if reasons:
             pm.note = "；".join(reasons)
             problems.append(Problem(pm.shown_unit, pm.note))
@@ -1212,52 +1257,14 @@ def plan_messages(
             "files": "\n".join(f"{i}. {f.name}" for i, f in enumerate(pm.files, 1)),
             "file_count": len(pm.files),
             "date": _zh_date(today),
-            **review,
+            **(review or {}),
         }
         pm.subject = clean_line(subject_template.format_map(values))
         pm.body = _body_text(body_template.format_map(values))
         pm.message_id = _message_id(year, rec.unit, pm.to, pm.cc, pm.files, sender.domain)
+        _journal_status(pm, state, resend_changed, resend_uncertain)
 
-        # Journal: who still needs this message.
-        fp = _fingerprint(f.record() for f in pm.files)
-        need, changed, uncertain, done = [], [], [], []
-        for a in pm.to + pm.cc:
-            st = state.get((rec.unit, a.addr_spec.lower()))
-            if st is None:
-                need.append(a.addr_spec)
-            elif st.state == "uncertain":
-                uncertain.append(a.addr_spec)
-            elif st.fingerprint == fp:
-                done.append(a.addr_spec)
-            else:
-                changed.append(a.addr_spec)
-        rcpt = need + (changed if resend_changed else []) + (uncertain if resend_uncertain else [])
-        notes = []
-        if done and rcpt:
-            notes.append(f"{'、'.join(done)} 此前已收到，这次不再发")
-        if changed:
-            notes.append(
-                f"{'、'.join(changed)} 收到的是旧版本文件，"
-                + ("这次重新发送" if resend_changed else "未重发（如需重发请加 --resend-changed）")
-            )
-        if uncertain:
-            notes.append(
-                f"发给 {'、'.join(uncertain)} 的上一次发送结果不确定（服务器可能已收到），"
-                + ("这次重新发送" if resend_uncertain else "未重发：请先向对方确认，确需重发请加 --resend-uncertain")
-            )
-        pm.rcpt = rcpt
-        pm.note = "；".join(notes)
-        pm.held = bool((changed and not resend_changed) or (uncertain and not resend_uncertain))
-        if rcpt:
-            pm.status = SEND
-        elif uncertain:
-            pm.status = UNCERTAIN
-        elif changed:
-            pm.status = CHANGED
-        else:
-            pm.status = DONE
-            pm.note = pm.note or "此前已发送，文件未变"
-
+    needs = settings.missing_for_sending(direction)
     return Plan(output_dir, year, year_dir, note, messages, problems, journal.damaged_lines, direction, needs)
 
 
