@@ -951,8 +951,8 @@ def test_units_whose_file_names_collide_never_get_each_others_reports(tmp_path):
 
 
 def test_dry_run_writes_one_eml_per_message_it_counts(tmp_path):
-    long_a = "某某省某某市某某区" + "很长的单位名称" * 10 + "甲局"  # 83 characters
-    long_b = "某某省某某市某某区" + "很长的单位名称" * 10 + "乙局"
+    long_a = "某某省某某市某某区" + "很长的单位名称" * 11 + "甲局"  # 88 characters
+    long_b = "某某省某某市某某区" + "很长的单位名称" * 11 + "乙局"
     units = ["碰撞局/一", "碰撞局_一", "AB局", "ab局", long_a, long_b, "某某区第一局\u2028分局", "某某区教育局"]
     out = make_output(tmp_path / "out", units)
     recorded = [u["unit"] for u in audit_units(out)]

@@ -1535,17 +1535,23 @@ class _DeadlineMixin:
             self.close()  # type: ignore[attr-defined]
             raise _Stopped
 
-    def _left(self, deadline: float, what: str) -> float:
+    def _left(self, deadline: float, message: str) -> float:
         left = deadline - time.monotonic()
         if left <= 0:
             self.close()  # type: ignore[attr-defined]
-            raise DeadlineExceeded(f"超时：{self.timeout:g} 秒内{what}")
+            raise DeadlineExceeded(message)
         return min(left, _SLICE)
+
+    def _settle(self) -> None:
+        """Back to the whole timeout on the socket, for what smtplib does with it itself (the TLS handshake)."""
+        if self.sock:
+            self.sock.settimeout(self.timeout)
 
     def getreply(self) -> tuple[int, bytes]:
         if not self.sock:
             raise smtplib.SMTPServerDisconnected("please run connect() first")
         deadline = time.monotonic() + self.timeout
+        late = f"超时：{self.timeout:g} 秒内没有收到服务器的完整回复"
         lines: list[bytes] = []
         total = 0
         while True:
@@ -1554,7 +1560,7 @@ class _DeadlineMixin:
                     self.close()  # type: ignore[attr-defined]
                     raise ReplyTooLong(f"服务器的回复超过 {REPLY_LIMIT // 1024} KB，已断开")
                 self._check_stop()
-                self.sock.settimeout(self._left(deadline, "没有收到服务器的完整回复"))
+                self.sock.settimeout(self._left(deadline, late))
                 try:
                     chunk = self.sock.recv(4096)
                 except (TimeoutError, ssl.SSLWantReadError):
@@ -1576,8 +1582,9 @@ class _DeadlineMixin:
             try:
                 code = int(line[:3])
             except ValueError:
-                return -1, b"\n".join(lines)
-            if line[3:4] != b"-":
+                code = -1
+            if code == -1 or line[3:4] != b"-":
+                self._settle()
                 return code, b"\n".join(lines)
 
     def send(self, s: bytes | str) -> None:
@@ -1585,11 +1592,13 @@ class _DeadlineMixin:
             s = s.encode(self.command_encoding)  # type: ignore[attr-defined]
         if not self.sock:
             raise smtplib.SMTPServerDisconnected("please run connect() first")
-        deadline = time.monotonic() + self.timeout + len(s) / MIN_RATE
+        allowed = self.timeout + len(s) / MIN_RATE
+        deadline = time.monotonic() + allowed
+        late = f"超时：{allowed:.3g} 秒内没能把数据发送给服务器"
         view = memoryview(s)
         while view:
             self._check_stop()
-            self.sock.settimeout(self._left(deadline, "没有把数据发送给服务器"))
+            self.sock.settimeout(self._left(deadline, late))
             try:
                 n = self.sock.send(view[:65536])
             except (TimeoutError, ssl.SSLWantWriteError):
@@ -1598,6 +1607,7 @@ class _DeadlineMixin:
                 self.close()  # type: ignore[attr-defined]
                 raise smtplib.SMTPServerDisconnected(f"连接中断（{exc.__class__.__name__}）") from None
             view = view[n:]
+        self._settle()
 
     def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         reply = super().starttls(*args, **kwargs)  # type: ignore[misc]
@@ -1631,6 +1641,8 @@ class _DeadlineMixin:
             return None
         except OSError:
             return ""
+        finally:
+            self._settle()
         return chunk.decode("utf-8", "replace")
 
 

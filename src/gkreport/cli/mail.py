@@ -17,11 +17,17 @@ def _size(n: int) -> str:
 def mail_command(
     output_dir: Path = typer.Argument(..., help="输出文件夹（含 2025/ 等年度文件夹）", show_default=False),
     to: str | None = typer.Option(None, "--to", help="所有单位的文件都发给这个邮箱（向上级报送）"),
-    roster: Path | None = typer.Option(None, "--roster", help="收件人名单 .xlsx 或 .csv（单位名称 | 邮箱 | 抄送）"),
+    roster: Path | None = typer.Option(
+        None, "--roster", help="把审核结果发回各单位：名单 .xlsx 或 .csv（单位名称 | 邮箱 | 抄送）"
+    ),
     attach: str | None = typer.Option(None, "--attach", help="附件类型，逗号分隔：docx,xlsx,pdf（默认 docx）"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="只把邮件写成 .eml 文件放到 输出文件夹/outbox/，不发送"),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="只把邮件写成 .eml 文件放到 输出文件夹/outbox/，不发送（可以不填发件人）"
+    ),
     year: int | None = typer.Option(None, "--year", help="年度；不写时用最新的年度"),
-    allow_errors: bool = typer.Option(False, "--allow-errors", help="报告仍有错误的单位也发送"),
+    allow_errors: bool = typer.Option(
+        False, "--allow-errors", help="用 --to 报送时，报告仍有错误的单位也报送（--roster 发审核结果时照常发送）"
+    ),
     resend_changed: bool = typer.Option(False, "--resend-changed", help="发送后又改过的文件重新发送"),
     resend_uncertain: bool = typer.Option(
         False, "--resend-uncertain", help="上次发送结果不确定（服务器可能已收到）的邮件重新发送"
@@ -37,7 +43,7 @@ def mail_command(
     cafile: Path | None = typer.Option(None, "--cafile", help="信任这个 CA 证书文件（服务器使用内部证书时）"),
     config: Path | None = typer.Option(None, "--config", help="配置文件（默认：当前文件夹的 gkreport.toml）"),
     interval: float | None = typer.Option(None, "--interval", help="两封邮件之间等待的秒数（默认 2）"),
-    retries: int | None = typer.Option(None, "--retries", help="临时错误（4xx、断线）的重试次数（默认 3）"),
+    retries: int | None = typer.Option(None, "--retries", help="临时错误（4xx、断线、超时）的重试次数（默认 3）"),
     retry_wait: float | None = typer.Option(
         None, "--retry-wait", help="第一次重试前等待的秒数，之后每次加倍（默认 5）"
     ),
