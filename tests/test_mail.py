@@ -978,10 +978,16 @@ def test_dry_run_writes_one_eml_per_message_it_counts(tmp_path):
         assert docx_att.get_content() == own_docx(out, unit)
 
 
-def test_control_characters_in_unit_names_break_nothing(tmp_path):
+def test_control_characters_in_unit_names_break_nothing(tmp_path, monkeypatch):
+    # The reader cleans such names; records written without that cleaning (an older batch,
+    # a hand-edited 审核报告.json) must still never break a header, a file name or a body.
+    import gkreport.reader as reader
+
+    monkeypatch.setattr(reader, "_clean_line", lambda text: (text, []))
     marks = ["\u2028", "\u0085", "\x0c", "\x1c", "\x1d", "\x1e", "\r\n", "\u2029"]
     units = [f"某某区第{i}局{c}分局" for i, c in enumerate(marks)]
     out = make_output(tmp_path / "out", units)
+    monkeypatch.undo()
     recorded = [u["unit"] for u in audit_units(out)]
     assert any(ch in "".join(recorded) for ch in "\u2028\x0c\x1c\n")  # the names reach mail as they are
     dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
