@@ -472,7 +472,7 @@ def unit_folder(opts: BatchOptions, unit: Unit) -> Path:
 
 
 def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
-    from .docx_out import StrictRefusal, report_docx_name, write_unit_docx
+    from .docx_out import StrictRefusal, merge_report_findings, report_docx_name, write_unit_docx
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
     folder = unit_folder(opts, unit)
@@ -480,12 +480,13 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
     t0 = time.perf_counter()
     docx_rel: str | None = str(folder / report_docx_name(unit))
     try:
-        write_unit_docx(unit, opts.output_dir / docx_rel, strict=opts.strict, wording=opts.wording)
+        written = write_unit_docx(unit, opts.output_dir / docx_rel, strict=opts.strict, wording=opts.wording)
+        # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
+        unit.findings = merge_report_findings(unit.findings, written.findings)
     except StrictRefusal as exc:
         docx_rel = None
         rec.reason = str(exc)
     t1 = time.perf_counter()
-    # the xlsx after the docx: the docx adds its findings (e.g. a missing required paragraph)
     xlsx_rel = str(folder / unit_xlsx_name(unit))
     write_unit_xlsx(unit, opts.output_dir / xlsx_rel)
     t2 = time.perf_counter()
