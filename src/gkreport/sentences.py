@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 import string
 import types
@@ -778,8 +779,14 @@ class Figures:
         self.values = unit.values
         self.form = unit.form
 
-    def raw(self, cell_id: str) -> Any:
-        return self.values.get(cell_id)
+    def raw(self, cell_id: str) -> Number | None:
+        """The cell's number; None when blank (or not a number, which the checks report)."""
+        v = self.values.get(cell_id)
+        if isinstance(v, (int, Decimal)) and not isinstance(v, bool):
+            return v
+        if isinstance(v, float) and math.isfinite(v):
+            return Decimal(repr(v))
+        return None
 
     def filled(self, table: Table, row_id: str) -> bool:
         """Whether any value cell of the row or of the rows under it is filled in."""
