@@ -414,6 +414,170 @@ def test_2021_tables_are_the_official_grids(doc_2021):
     assert g2[-1][0] == "行政事业性收费"
 
 
+def _keeps(d: Docx, p) -> bool:
+    """keepNext on the paragraph or in its style chain (``w:val`` absent means on)."""
+    own = p.find(f"{W}pPr/{W}keepNext")
+    if own is not None:
+        return own.get(W + "val") in (None, "1", "true", "on")
+    for st in d._chain(d.pstyle(p)):
+        el = st.find(f"{W}pPr/{W}keepNext")
+        if el is not None:
+            return el.get(W + "val") in (None, "1", "true", "on")
+    return False
+
+
+def _row_keeps(tr) -> bool:
+    """Every cell paragraph of the row keeps with the next row."""
+    return all(p.find(f"{W}pPr/{W}keepNext") is not None for tc in tr.findall(W + "tc") for p in tc.findall(W + "p"))
+
+
+def _report(kind: str, tmp: Path) -> Docx:
+    if kind == "2017":
+        return Docx(write(seed_unit(), tmp / "r2017.docx"))
+    if kind == "2019":
+        u = unit_2021(form=F2019, year=2020, values=distinct_values(F2019, 3))
+        return Docx(write(u, tmp / "r2019.docx"))
+    if kind == "demo":
+        form = load_form("demo", [FORMS_EXTRA])
+        u = Unit(file=Path("d.xlsx"), form=form, unit="某中心", year=2030, values=dict.fromkeys(form.cells, 2))
+        return Docx(write(u, tmp / "rdemo.docx"))
+    return Docx(write(unit_2021(values=distinct_values(F2021)), tmp / "r2021.docx"))
+
+
+@pytest.mark.parametrize("kind", ["2017", "2019", "2021", "demo"])
+def test_every_table_repeats_its_header_keeps_its_rows_and_its_caption(tmp_path, kind):
+    d = _report(kind, tmp_path)
+    body = list(d.body)
+    assert d.tables()
+    for tbl in d.tables():
+        rows = tbl.findall(W + "tr")
+        header = [tr.find(f"{W}trPr/{W}tblHeader") is not None for tr in rows]
+        n_head = header.index(False)
+        assert n_head >= 1 and not any(header[n_head:])  # the header rows, at the top only
+        assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)  # no row splits across pages
+        assert all(_row_keeps(tr) for tr in rows[:n_head])  # the header keeps with the first row
+        assert _row_keeps(rows[-2]) and not _row_keeps(rows[-1])  # the last row never stands alone
+        before = body[body.index(tbl) - 1]
+        assert before.tag == W + "p" and _keeps(d, before), d.text(before)  # caption or sentence keeps with it
+        if len(rows) <= 12:  # a short table (表二, 表四) stays whole
+            assert all(_row_keeps(tr) for tr in rows[:-1])
+
+
+def test_table_two_repeats_its_first_caption_and_header(doc_2021):
+    _, d, _ = doc_2021
+    t2 = d.tables()[0]
+    rows = t2.findall(W + "tr")
+    header = [tr.find(f"{W}trPr/{W}tblHeader") is not None for tr in rows]
+    assert header[:3] == [True, True, False]
+    assert [Docx.text(tc) for tc in rows[0].findall(W + "tc")] == ["第二十条第（一）项"]
+    assert Docx.text(rows[1].find(W + "tc")) == "信息内容"
+
+
+@pytest.mark.parametrize("kind", ["2017", "2019", "2021"])
+def test_the_last_paragraph_keeps_with_the_signature(tmp_path, kind):
+    d = _report(kind, tmp_path)
+    paras = d.paragraphs()
+    date = next(i for i, p in enumerate(paras) if d.pstyle(p) == "GwSign" and re.search(r"\d+年\d+月\d+日", d.text(p)))
+    last_heading = max(i for i, p in enumerate(paras[:date]) if d.pstyle(p) == "Heading1")
+    last_text = max(i for i, p in enumerate(paras[:date]) if d.pstyle(p) == "GwBody" and d.text(p) and i > last_heading)
+    assert _keeps(d, paras[last_heading])  # the last heading keeps with its text
+    assert all(_keeps(d, p) for p in paras[last_text:date])  # last paragraph, 附件说明, 署名 → 成文日期
+
+
+# --------------------------------------------------------------------------- wording read back from the .docx
+
+
+def _body(d: Docx) -> str:
+    return "\n".join(d.texts())
+
+
+def test_2021_report_says_未收到_and_the_2017_report_keeps_the_seeds_words(tmp_path):
+    d = Docx(write(unit_2021(), tmp_path / "zero.docx"))
+    assert "本年度未收到政府信息公开申请。" in d.texts() and "没有收到" not in _body(d)
+    assert "没有" not in "".join(t for t in d.texts() if t.startswith("本年度"))
+    seed = Docx(write(seed_unit(), tmp_path / "seed.docx"))
+    assert "2017年度，张店区科学技术局没有收到政府信息公开申请；不存在不予公开政府信息的情况。" in seed.texts()
+
+
+def test_2021_report_names_规章_only_when_the_unit_has_some(tmp_path):
+    d = Docx(write(unit_2021(values={"t2.normative.made": 2, "t2.normative.valid": 9}), tmp_path / "a.docx"))
+    assert "规章" not in _body(d).split("二、主动公开政府信息情况")[1].split("三、")[0]
+    d = Docx(write(unit_2021(values={"t2.regulations.valid": 1}), tmp_path / "b.docx"))
+    assert "现行有效规章1件" in _body(d)
+
+
+def test_2021_report_merges_the_fee_with_a_bare_无(tmp_path):
+    u = unit_2021(narrative={"overview": "概述。", "problems": "问题。", "other": "无。"})
+    texts = Docx(write(u, tmp_path / "r.docx")).texts()
+    i = texts.index("六、其他需要报告的事项")
+    assert texts[i + 1] == "本年度未收取信息处理费，无其他需要报告的事项。"
+    assert "无。" not in texts
+
+
+def test_2021_report_states_review_and_litigation_results(tmp_path):
+    v = {"t4.cases.direct_corrected": 1, "t4.cases.direct_total": 1}
+    texts = Docx(write(unit_2021(values=v), tmp_path / "r.docx")).texts()
+    assert (
+        "本年度未发生因政府信息公开引起的行政复议；被提起行政诉讼1件（未经复议直接起诉1件），其中结果纠正1件。" in texts
+    )
+
+
+def test_2021_report_其中_follows_the_number_it_divides(tmp_path):
+    v = {
+        "t3.new.natural": 21,
+        "t3.new.total": 21,
+        "t3.carry.natural": 2,
+        "t3.carry.total": 2,
+        "t3.disclosed.natural": 11,
+        "t3.disclosed.total": 11,
+        "t3.partial.natural": 10,
+        "t3.partial.total": 10,
+        "t3.next.natural": 2,
+        "t3.next.total": 2,
+    }
+    texts = Docx(write(unit_2021(values=v), tmp_path / "r.docx")).texts()
+    assert (
+        "本年度共收到政府信息公开申请21件，上年结转2件。办结21件，其中予以公开11件、部分公开10件；"
+        "结转下年度继续办理2件。"
+    ) in texts
+    assert not any(re.search(r"上年结转\d+件，其中", t) for t in texts)
+
+
+@pytest.mark.parametrize(
+    "meta, sentence",
+    [
+        (
+            {},
+            "如对本报告有疑问，请与区住建局办公室联系（地址：示例市东城区建设路1号；邮编：255000；联系电话：0533-3456789；电子邮箱：gongkai@example.gov.cn）。",
+        ),
+        (
+            {"contact_dept": "办公室", "contact": "周强", "address": None, "postcode": None, "email": None},
+            "如对本报告有疑问，请与示例市东城区住房和城乡建设局办公室联系（联系人：周强；联系电话：0533-3456789）。",
+        ),
+        (
+            {"contact_dept": None, "address": None, "postcode": None, "email": None},
+            "如对本报告有疑问，请与示例市东城区住房和城乡建设局联系（联系电话：0533-3456789）。",
+        ),
+    ],
+    ids=["all", "office-and-person", "phone-only"],
+)
+def test_2021_report_contact_sentence(tmp_path, meta, sentence):
+    texts = Docx(write(unit_2021(meta=meta), tmp_path / "r.docx")).texts()
+    assert sentence in texts
+    assert not any("请联系：" in t for t in texts)
+
+
+def test_2019_report_has_a_table_two_sentence(tmp_path):
+    v = {"t2.normative.produced": 2, "t2.normative.published": 2, "t2.normative.public_total": 12}
+    u = unit_2021(form=F2019, year=2020, values=v)
+    texts = Docx(write(u, tmp_path / "r.docx")).texts()
+    i = texts.index("二、主动公开政府信息情况")
+    assert texts[i + 1] == (
+        "本年度新制作规范性文件2件，新公开规范性文件2件；现对外公开规范性文件12件。"
+        "本年度未作出行政许可、行政处罚、行政强制等处理决定。"
+    )
+
+
 def test_table_type_is_readable(doc_2021):
     _, d, _ = doc_2021
     for tbl in d.tables():
@@ -896,6 +1060,7 @@ def _content(data: bytes):
                             None if vm is None else (vm.get(W + "val") or "continue"),
                             d.pstyle(p) if origin else None,
                             d.ppr(p, "ind", "leftChars") if origin else None,
+                            p.find(f"{W}pPr/{W}keepNext") is not None,
                         )
                     )
                 trpr = tr.find(W + "trPr")
