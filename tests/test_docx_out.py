@@ -463,6 +463,18 @@ def test_every_table_repeats_its_header_keeps_its_rows_and_its_caption(tmp_path,
             assert all(_row_keeps(tr) for tr in rows[:-1])
 
 
+def test_statistics_table_heading_rows_keep_with_their_first_item(seed_doc):
+    """统计表: a heading row (三、依申请公开情况) never ends a page without its first line."""
+    _, d, _ = seed_doc
+    rows = d.tables()[0].findall(W + "tr")[1:]
+    nodes = list(F2017.tables["stats"].rows.values())
+    assert len(rows) == len(nodes)
+    headings = [tr for tr, node in zip(rows, nodes) if not node.has_value]
+    assert len(headings) >= 5 and all(_row_keeps(tr) for tr in headings)
+    middle = [tr for tr, node in zip(rows[:-2], nodes) if node.has_value]
+    assert not all(_row_keeps(tr) for tr in middle)  # a long table may break between its items
+
+
 def test_table_two_repeats_its_first_caption_and_header(doc_2021):
     _, d, _ = doc_2021
     t2 = d.tables()[0]
@@ -984,13 +996,16 @@ def test_summary_sums_the_units(tmp_path):
     assert agg.values["t3.new.total"] == 3 and agg.values["t2.fees.fee_amount"] == Decimal("1.75")
     assert agg.values["t4.cases.review_upheld"] is None  # blank + blank = blank
     assert agg.values["t4.cases.review_other"] == 0  # blank + 0 = 0
-    assert agg.meta["processing_fee"] == Decimal(10)
+    assert "processing_fee" not in agg.meta  # 乙局 gave none: the sum is not known
+    b.meta["processing_fee"] = "2.5"
+    assert D.sum_units([a, b], "某某区人民政府").meta["processing_fee"] == Decimal("12.5")
+    b.meta["processing_fee"] = None
     path = D.write_summary_docx([a, b], "某某区人民政府", tmp_path)
     assert path.name == "某某区人民政府2025年政府信息公开工作年度报告.docx"
     d = Docx(path)
     texts = d.texts()
     assert "本年度共收到政府信息公开申请3件。办结3件，其中予以公开3件。" in texts
-    assert "依据《政府信息公开信息处理费管理办法》，本年度共收取信息处理费10元。" in texts
+    assert "【请填写：本年收取信息处理费（元）】" in texts and not any("信息处理费10元" in t for t in texts)
     assert "【请填写：总体情况】" in texts and "某某区人民政府" in texts
     grid = table_grid(d.tables()[1])
     pos = _value_positions(F2021, "t3", grid)

@@ -315,13 +315,14 @@ BODY_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
 
 def _keep_rows(g: Grid, header_rows: int, row_height: int) -> frozenset[int]:
     """Rows that keep with the next one. A table of up to half a page stays whole; a longer one keeps
-    its header rows, each caption and header inside it (表二's 第二十条 blocks) and its last two rows
-    together, so that no header and no single row stands alone at the foot or head of a page."""
+    its header rows, each caption, header and heading row inside it and its last two rows together,
+    so that no header and no single row stands alone at the foot or head of a page."""
     n = g.n_rows
     if n * row_height <= BODY_H // 2:
         return frozenset(range(n - 1))
     keep = set(range(header_rows))
-    keep.update(r for r, row in enumerate(g.rows()) if row and all(c.kind in ("caption", "header") for c in row))
+    # captions and headers inside the table (表二's 第二十条 blocks), rows without a value (统计表's 三、依申请公开情况)
+    keep.update(r for r, row in enumerate(g.rows()) if row and not any(c.cell_id for c in row))
     if n >= 2:
         keep.add(n - 2)
     return frozenset(k for k in keep if k < n - 1)
@@ -1182,10 +1183,23 @@ def _add(a: Any, b: Any) -> Any:
     return a + b
 
 
+def _amount(v: Any) -> Decimal | None:
+    if v is None or isinstance(v, bool) or str(v).strip() == "":
+        return None
+    try:
+        return Decimal(str(v).strip())
+    except ArithmeticError:
+        return None
+
+
 def sum_units(
     units: Sequence[Unit], unit_name: str, *, meta: dict | None = None, narrative: dict | None = None
 ) -> Unit:
-    """The aggregate unit: values summed cell by cell (blank + blank = blank, otherwise blank = 0)."""
+    """The aggregate unit: values summed cell by cell (blank + blank = blank, otherwise blank = 0).
+
+    An amount of the metadata (本年收取信息处理费) is summed only when every unit gives it; otherwise
+    the aggregate leaves it blank, so the report asks for it instead of stating a partial sum.
+    """
     if not units:
         raise ValueError("没有可汇总的单位。")
     form = units[0].form
@@ -1202,14 +1216,12 @@ def sum_units(
         for u in units:
             total = _add(total, u.values.get(cell_id))
         values[cell_id] = total
-    fee = None
-    for u in units:
-        v = u.meta.get("processing_fee")
-        if v not in (None, ""):
-            fee = _add(fee, Decimal(str(v)))
     agg_meta: dict[str, Any] = {"unit": unit_name, "year": year, "signer": unit_name}
-    if fee is not None:
-        agg_meta["processing_fee"] = fee
+    for f in form.metadata:  # amounts (信息处理费): the sum, when every unit gives one
+        if f.type == "decimal":
+            amounts = [_amount(u.meta.get(f.id)) for u in units]
+            if all(a is not None for a in amounts):
+                agg_meta[f.id] = sum(amounts, Decimal(0))
     agg_meta.update(meta or {})
     return Unit(
         file=Path(f"{unit_name}.xlsx"),
