@@ -447,6 +447,7 @@ def build_report(
         blocks.append(_pieces_par(p, gaps))
 
     attachments: list[Section] = []
+    ctx = w.context(unit)
     for section in form.sections:
         if section.id == w.opening_section:
             continue  # its text opens the report (see sentences.opening)
@@ -454,7 +455,7 @@ def build_report(
             attachments.append(section)
             continue
         blocks.append(Par("Heading1", (Run(section.heading),)))
-        content = S.compose(unit, section, w)
+        content = S.compose(unit, section, w, ctx)
         for p in content.before:
             blocks.append(_pieces_par(p, gaps))
         own_pars = narrative_pars(content.own, (section.heading, S.section_title(section.heading), *section.aliases))

@@ -185,7 +185,11 @@ class Wording:
 
     def context(self, unit: Unit) -> dict[str, str]:
         """Placeholders every template may use: {unit}, {year} and the metadata fields, as printed."""
-        ctx = {fid: _meta_text(unit.meta.get(fid), ftype) for fid, ftype in self.field_types.items()}
+        meta = unit.meta
+        ctx = {}
+        for fid, ftype in self.field_types.items():
+            v = meta.get(fid)
+            ctx[fid] = v.strip() if type(v) is str and ftype != "date" else _meta_text(v, ftype)
         ctx["unit"] = unit_name(unit)
         ctx["year"] = "" if unit.year is None else str(unit.year)
         return ctx
@@ -202,9 +206,9 @@ class Wording:
     def groups_for(self, section_id: str) -> list[Group]:
         return [g for g in self.groups if g.section == section_id]
 
-    def default(self, section_id: str, unit: Unit) -> str:
+    def default(self, section_id: str, unit: Unit, ctx: Mapping[str, str] | None = None) -> str:
         t = self.defaults.get(section_id)
-        return pick(t, self.context(unit)) if t else ""
+        return pick(t, ctx if ctx is not None else self.context(unit)) if t else ""
 
 
 def _meta_text(v: Any, ftype: str) -> str:
@@ -217,8 +221,9 @@ def _meta_text(v: Any, ftype: str) -> str:
     return str(v).strip()
 
 
-def _fields(template: str) -> list[str]:
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+@lru_cache(maxsize=1024)
+def _fields(template: str) -> tuple[str, ...]:
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
 
 
 def pick(template: Template, ctx: Mapping[str, str]) -> str:
@@ -834,34 +839,40 @@ class Figures:
                 return v
         return sum((self.column_total(table, row_id, k.id) for k in kids if not k.sum_of), 0)
 
-    def term(self, t: Term) -> tuple[Number, bool]:
+    def term(self, t: Term) -> Number:
         table = self.form.tables[t.table]
         if t.kind == "cell":
             v = self.raw(f"{t.table}.{t.row}.{t.column}")
-            return (0, False) if v is None else (v, True)
+            return 0 if v is None else v
         if t.kind == "row":
-            return self.row_total(table, t.row), self.filled(table, t.row)
-        col = t.column or ""
-        filled = any(self.raw(f"{t.table}.{t.row}.{k}") is not None for k in table.leaves("column", col))
-        return self.column_total(table, t.row, col), filled
+            return self.row_total(table, t.row)
+        return self.column_total(table, t.row, t.column or "")
 
-    def value(self, e: Expr) -> tuple[Number, bool]:
-        """The sum of the expression's terms, and whether any of them is filled in."""
+    def term_filled(self, t: Term) -> bool:
+        table = self.form.tables[t.table]
+        if t.kind == "cell":
+            return self.raw(f"{t.table}.{t.row}.{t.column}") is not None
+        if t.kind == "row":
+            return self.filled(table, t.row)
+        return any(self.raw(f"{t.table}.{t.row}.{k}") is not None for k in table.leaves("column", t.column or ""))
+
+    def value(self, e: Expr) -> Number:
+        """The sum of the expression's terms (blanks count as 0)."""
         total: Number = 0
-        filled = False
         for t in e.terms:
-            v, f = self.term(t)
-            total += v
-            filled = filled or f
-        return total, filled
+            total += self.term(t)
+        return total
+
+    def any_filled(self, e: Expr) -> bool:
+        return any(self.term_filled(t) for t in e.terms)
 
     def items(self, items: Sequence[Item]) -> list[tuple[str, Number]]:
         """(label, number) of the items, leaving out those whose ``omit_if_zero`` is 0."""
         out = []
         for it in items:
-            if it.omit_if_zero is not None and not self.value(it.omit_if_zero)[0]:
+            if it.omit_if_zero is not None and not self.value(it.omit_if_zero):
                 continue
-            out.append((it.label, self.value(it.value)[0]))
+            out.append((it.label, self.value(it.value)))
         return out
 
 
@@ -910,10 +921,8 @@ def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, s
         items_text = "、".join(pick(p.item, {**ctx, "label": lab, "count": format_number(v)}) for lab, v in pairs if v)
         labels = join_labels([lab for lab, _ in pairs])
         count = sum((v for _, v in pairs), 0)
-        if p.value is not None:
-            v, filled = fig.value(p.value)
-            if filled or p.items is None:
-                count = v
+        if p.value is not None and (p.items is None or fig.any_filled(p.value)):
+            count = fig.value(p.value)  # its own total; the sum of the items when that is blank
     values = {**ctx, "count": format_number(count) if count else "", "items": items_text, "labels": labels}
     if not count:
         return pick(p.none, values), True
@@ -947,10 +956,12 @@ def _concat(a: Paragraph, b: Paragraph) -> Paragraph:
     return out
 
 
-def render_group(g: Group, unit: Unit, w: Wording, fig: Figures | None = None) -> Paragraph:
+def render_group(
+    g: Group, unit: Unit, w: Wording, fig: Figures | None = None, ctx: dict[str, str] | None = None
+) -> Paragraph:
     """One group's sentences for a unit ([] when they say nothing)."""
     fig = fig or Figures(unit)
-    ctx = w.context(unit)
+    ctx = ctx if ctx is not None else w.context(unit)
     done: dict[str, str | Gap] = {}
     zero = True
     for name, p in g.parts.items():
@@ -982,7 +993,7 @@ class SectionContent:
     merged: bool = False  # the office's “无。” became part of a generated sentence
 
 
-def compose(unit: Unit, section: Section, w: Wording) -> SectionContent:
+def compose(unit: Unit, section: Section, w: Wording, ctx: dict[str, str] | None = None) -> SectionContent:
     """The generated sentences of ``section`` around the office's own text.
 
     A sentence the office already wrote is not repeated; a group with ``unless_text`` is left out
@@ -992,9 +1003,10 @@ def compose(unit: Unit, section: Section, w: Wording) -> SectionContent:
     own_sq = squash(own)
     content = SectionContent([], own, [])
     fig = Figures(unit)
+    ctx = ctx if ctx is not None else w.context(unit)
     last: Group | None = None
     for g in w.groups_for(section.id):
-        par = render_group(g, unit, w, fig)
+        par = render_group(g, unit, w, fig, ctx)
         if not par:
             continue
         if any(s in own for s in g.unless_text):
@@ -1004,7 +1016,7 @@ def compose(unit: Unit, section: Section, w: Wording) -> SectionContent:
         if not has_gap and squash(text) in own_sq:
             continue  # already in the office's own text
         if g.merge_nothing and not has_gap and own_sq and _NOTHING.fullmatch(own_sq):
-            par = [g.merge_nothing.format_map(_Blank({**w.context(unit), "text": text.rstrip("。")}))]
+            par = [g.merge_nothing.format_map(_Blank({**ctx, "text": text.rstrip("。")}))]
             content.own, content.merged, own_sq = "", True, ""
         target = content.after if g.place == "after" else content.before
         if g.same_paragraph and last is not None and last.place == g.place and target:
@@ -1013,7 +1025,7 @@ def compose(unit: Unit, section: Section, w: Wording) -> SectionContent:
             target.append(par)
         last = g
     if not content.own and not content.merged:
-        content.default = w.default(section.id, unit)
+        content.default = w.default(section.id, unit, ctx)
     return content
 
 
