@@ -706,3 +706,15 @@ def test_2021_generated_text_never_says_没有(values):
     u = make_unit(F2021, values, meta={"processing_fee": Decimal(0)})
     text = "".join(gen(u, s.id) for s in F2021.sections)
     assert "没有" not in text and "0件" not in re.sub(r"\d+0件", "", text)
+
+
+def test_wording_files_digest_follows_the_files_beside_the_form_specs(tmp_path, monkeypatch):
+    """A batch rerun redoes the reports when a form's wording file changes (the digest is in its options key)."""
+    (tmp_path / "wording").mkdir()
+    monkeypatch.setenv("GKREPORT_FORMS", str(tmp_path))
+    before = S.wording_files_digest()
+    f = tmp_path / "wording" / "wording_x.yaml"
+    f.write_text('extends: "2021"\n', encoding="utf-8")
+    after = S.wording_files_digest()
+    f.write_text('extends: "2021"\nopening: ""\n', encoding="utf-8")
+    assert len({before, after, S.wording_files_digest()}) == 3

@@ -77,12 +77,15 @@ class BatchOptions:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
         cached = self.__dict__.get("_key")
         if cached is None:
+            from .sentences import wording_files_digest
+
             parts = [
                 __version__,
                 str(self.pdf),
                 str(self.strict),
                 _file_digest(self.wording),
                 _folder_digest(self.previous_dir),
+                wording_files_digest(),  # the reports' sentences and charts are data in these files
             ]
             cached = self.__dict__["_key"] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
         return cached

@@ -356,6 +356,21 @@ def default_wording_file(form: Form) -> Path:
     return _wording_file(form.id, near) or TEMPLATE_DIR / f"wording_{BASE}.yaml"
 
 
+def wording_files_digest() -> str:
+    """A digest of every shipped wording file and of those beside the form specs (``wording/``), so
+    that a batch rerun redoes the reports when a wording file changes."""
+    import hashlib
+
+    from .form import form_dirs
+
+    h = hashlib.sha256()
+    for folder in (TEMPLATE_DIR, *(Path(d) / "wording" for d in form_dirs())):
+        for p in sorted(Path(folder).glob("wording_*.yaml")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @lru_cache(maxsize=64)
 def _load(form: Form, user: str | None, mtime: float | None) -> Wording:
     main = default_wording_file(form)
