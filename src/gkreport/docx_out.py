@@ -482,8 +482,8 @@ def build_report(
     titles = [form.tables[s.table].title_for(unit.year) for s in attachments if s.table in form.tables]
     if titles:
         blocks.append(Par("Normal", keep_next=True))
-        for i, t in enumerate(titles):
-            name = f"{i + 1}.{t}" if len(titles) > 1 else t
+        for i, title_text in enumerate(titles):
+            name = f"{i + 1}.{title_text}" if len(titles) > 1 else title_text
             blocks.append(
                 Par("GwBody", (Run(w.fmt("attachment.note", unit, title=name) or f"附件：{name}"),), keep_next=True)
             )
@@ -509,7 +509,7 @@ def build_report(
         blocks.append(Par("GwBody", (Run(note),)))
 
     for i, section in enumerate(attachments):
-        t = form.tables[section.table]
+        t = form.tables[section.table or ""]
         label = w.fmt("attachment.label", unit) or "附件"
         if len(attachments) > 1:
             label += str(i + 1)
@@ -1082,14 +1082,14 @@ def build_plain(report: Report) -> DocxDocument:
             text = b.values.get(gcell.cell_id, "") if gcell.cell_id else _clean(gcell.text)
             if text:
                 p.add_run(text)
-        for r, row in enumerate(spec.rows):
+        for k, row in enumerate(spec.rows):
             for tcell in row:
                 if tcell.hole:
-                    cell = grid_cells[r][tcell.col]
+                    cell = grid_cells[k][tcell.col]
                     cell.paragraphs[0].style = tcell.style
                     cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
-        for r in spec.keep_rows:  # every cell of the row, merged-down ones included
-            for tc in tbl.tr_lst[r].tc_lst:
+        for k in spec.keep_rows:  # every cell of the row, merged-down ones included
+            for tc in tbl.tr_lst[k].tc_lst:
                 tc.p_lst[0].get_or_add_pPr().keepNext_val = True
     doc.core_properties.title = report.title
     doc.core_properties.author = report.author
@@ -1221,8 +1221,9 @@ def sum_units(
     for f in form.metadata:  # amounts (信息处理费): the sum, when every unit gives one
         if f.type == "decimal":
             amounts = [_amount(u.meta.get(f.id)) for u in units]
-            if all(a is not None for a in amounts):
-                agg_meta[f.id] = sum(amounts, Decimal(0))
+            given = [a for a in amounts if a is not None]
+            if len(given) == len(amounts):
+                agg_meta[f.id] = sum(given, Decimal(0))
     agg_meta.update(meta or {})
     return Unit(
         file=Path(f"{unit_name}.xlsx"),
