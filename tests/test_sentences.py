@@ -718,3 +718,20 @@ def test_wording_files_digest_follows_the_files_beside_the_form_specs(tmp_path, 
     after = S.wording_files_digest()
     f.write_text('extends: "2021"\nopening: ""\n', encoding="utf-8")
     assert len({before, after, S.wording_files_digest()}) == 3
+
+
+def test_an_edited_form_wording_file_is_read_again(tmp_path):
+    import os
+
+    spec = (FORMS_EXTRA / "demo.yaml").read_text(encoding="utf-8").replace('id: "demo"', 'id: "demo3"')
+    (tmp_path / "demo3.yaml").write_text(spec, encoding="utf-8")
+    (tmp_path / "wording").mkdir()
+    f = tmp_path / "wording" / "wording_demo3.yaml"
+    text = (FORMS_EXTRA / "wording" / "wording_demo.yaml").read_text(encoding="utf-8")
+    f.write_text(text, encoding="utf-8")
+    form = load_form("demo3", [tmp_path])
+    u = make_unit(form)
+    assert gen(u, "t1") == "本年度未办理事项。"
+    f.write_text(text.replace("本年度未办理事项。", "全年没有办理事项。"), encoding="utf-8")
+    os.utime(f, (f.stat().st_atime, f.stat().st_mtime + 5))
+    assert gen(u, "t1") == "全年没有办理事项。"

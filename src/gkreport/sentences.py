@@ -372,8 +372,7 @@ def wording_files_digest() -> str:
 
 
 @lru_cache(maxsize=64)
-def _load(form: Form, user: str | None, mtime: float | None) -> Wording:
-    main = default_wording_file(form)
+def _load(form: Form, main: Path, main_mtime: float, user: str | None, mtime: float | None) -> Wording:
     where: dict[str, str] = {}
     data = _builtin_chain(main, where)
     sources = [str(main)]
@@ -388,12 +387,17 @@ def _load(form: Form, user: str | None, mtime: float | None) -> Wording:
 
 def load_wording(form: Form, path: Path | str | None = None) -> Wording:
     """The wording for ``form``: the shipped defaults, overridden by an office's own file."""
+    main = default_wording_file(form)
+    try:
+        main_mtime = main.stat().st_mtime  # a long-running watch picks up an edited wording file
+    except OSError as exc:
+        raise WordingError(f"措辞文件 {main} 无法读取：{exc}") from exc
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise WordingError(f"措辞文件 {p} 不存在。")
-        return _load(form, str(p.resolve()), p.stat().st_mtime)
-    return _load(form, None, None)
+        return _load(form, main, main_mtime, str(p.resolve()), p.stat().st_mtime)
+    return _load(form, main, main_mtime, None, None)
 
 
 # --------------------------------------------------------------------------- checking and compiling
