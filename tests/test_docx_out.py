@@ -456,11 +456,13 @@ def test_every_table_repeats_its_header_keeps_its_rows_and_its_caption(tmp_path,
         assert n_head >= 1 and not any(header[n_head:])  # the header rows, at the top only
         assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)  # no row splits across pages
         assert all(_row_keeps(tr) for tr in rows[:n_head])  # the header keeps with the first row
-        assert _row_keeps(rows[-2]) and not _row_keeps(rows[-1])  # the last row never stands alone
+        assert _row_keeps(rows[-2]) and _row_keeps(rows[-1])  # the last row never stands alone
         before = body[body.index(tbl) - 1]
         assert before.tag == W + "p" and _keeps(d, before), d.text(before)  # caption or sentence keeps with it
         if len(rows) <= 12:  # a short table (表二, 表四) stays whole
-            assert all(_row_keeps(tr) for tr in rows[:-1])
+            assert all(_row_keeps(tr) for tr in rows)
+        after = body[body.index(tbl) + 1]
+        assert after.tag == W + "p"  # what the last row keeps with: a blank line, a note
 
 
 def test_statistics_table_heading_rows_keep_with_their_first_item(seed_doc):
@@ -716,6 +718,8 @@ def test_seed_report_has_the_seed_structure(seed_doc):
     ]
     assert "（注：各子栏目数总数要等于总栏目数量）" in texts
     assert "单位负责人：王磊\u3000\u3000联系电话：0533-2869907" in texts
+    notes = [p for p in d.paragraphs() if d.pstyle(p) == "GwTblNote"]  # note and 填报 lines under the table
+    assert [_keeps(d, p) for p in notes] == [True] * (len(notes) - 1) + [False] and len(notes) == 3
     assert "审核人：张晓鹏\u3000\u3000填报人：郑连敏\u3000\u3000填报日期：2018年1月23日" in texts
     # body → 附件说明 → 署名 → 日期 are one block that never leaves the signature alone on a page
     chain = d.paragraphs()[i_last : texts.index("2017年3月12日")]

@@ -316,16 +316,16 @@ BODY_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
 def _keep_rows(g: Grid, header_rows: int, row_height: int) -> frozenset[int]:
     """Rows that keep with the next one. A table of up to half a page stays whole; a longer one keeps
     its header rows, each caption, header and heading row inside it and its last two rows together,
-    so that no header and no single row stands alone at the foot or head of a page."""
+    so that no header and no single row stands alone at the foot or head of a page. The last row
+    keeps with the paragraph after the table (a note, the 填报 lines), which never stands alone."""
     n = g.n_rows
     if n * row_height <= BODY_H // 2:
-        return frozenset(range(n - 1))
+        return frozenset(range(n))
     keep = set(range(header_rows))
     # captions and headers inside the table (表二's 第二十条 blocks), rows without a value (统计表's 三、依申请公开情况)
     keep.update(r for r, row in enumerate(g.rows()) if row and not any(c.cell_id for c in row))
-    if n >= 2:
-        keep.add(n - 2)
-    return frozenset(k for k in keep if k < n - 1)
+    keep.update((n - 2, n - 1))  # the last row keeps with the one before it and with what follows the table
+    return frozenset(k for k in keep if 0 <= k < n)
 
 
 def _printed(v: Any) -> str:
@@ -521,10 +521,10 @@ def build_report(
         unit_line = w.fmt("attachment.unit_line", unit) or f"单位名称：{S.unit_name(unit)}"
         blocks.append(Par("GwPlain", (Run(_clean(unit_line)),), keep_next=True))
         blocks.append(_table_block(unit, t.id))
-        if t.footnote:
-            blocks.append(Par("GwTblNote", (Run(t.footnote),)))
-        for line in S.attachment_signoff(unit, w):
-            blocks.append(Par("GwTblNote", (Run(_clean(line)),)))
+        notes = [t.footnote] if t.footnote else []
+        notes += S.attachment_signoff(unit, w)
+        for k, line in enumerate(notes):  # the note and the 填报 lines stay together, under the table
+            blocks.append(Par("GwTblNote", (Run(_clean(line)),), keep_next=k < len(notes) - 1))
     if isinstance(blocks[-1], TableBlock):
         blocks.append(Par("Normal"))  # Word wants the body to end with a paragraph
     return Report(blocks, title.replace("\n", ""), S.unit_name(unit), gaps)

@@ -942,7 +942,7 @@ def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, s
         count = sum((v for _, v in pairs), 0)
         if p.value is not None and (p.items is None or fig.any_filled(p.value)):
             count = fig.value(p.value)  # its own total; the sum of the items when that is blank
-    values = {**ctx, "count": format_number(count) if count else "", "items": items_text, "labels": labels}
+    values = {**ctx, "count": format_number(count), "items": items_text, "labels": labels}
     if not count:
         return pick(p.none, values), True
     return pick(p.text, values), False
