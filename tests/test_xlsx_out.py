@@ -699,14 +699,35 @@ def test_summary_findings_and_status(summary_book):
 
 
 def test_summary_chart_is_native(summary_book):
-    _, _, path = summary_book
+    """分单位图表: applications per unit stacked by outcome, largest first, from a table on the same sheet."""
+    units, _, path = summary_book
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-        assert charts, "a native chart part"
+        assert len(charts) == 1, "one native chart part"
         xml = z.read(charts[0]).decode()
-        assert "<c:barChart>" in xml
-        assert "分单位明细" in xml and "本年新收政府信息公开申请数量" in xml
         assert not [n for n in z.namelist() if n.startswith("xl/media/")], "no images"
+    assert "<c:barChart>" in xml and '<c:grouping val="stacked"/>' in xml and '<c:barDir val="bar"/>' in xml
+    assert "分单位明细" not in xml and xml.count("<c:ser>") == 7  # six outcomes and 结转下年度继续办理
+    ws = openpyxl.load_workbook(path)["分单位图表"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    head = next(i for i, r in enumerate(rows) if r[0] == "单位")
+    labels = rows[head][1:8]
+    assert labels == ["予以公开", "部分公开", "不予公开", "无法提供", "不予处理", "其他处理", "结转下年度继续办理"]
+    assert rows[head][8] == "合计"
+    table = [r for r in rows[head + 1 :] if r[0]]
+    assert sorted(r[0] for r in table) == sorted(u.unit for u in units)
+    totals = [r[8] for r in table]
+    assert totals == sorted(totals, reverse=True)  # largest first
+    for r in table:
+        u = next(u for u in units if u.unit == r[0])
+        assert r[8] == sum(r[1:8])
+        total = u.values["t3.next.total"]
+        applicants = ("natural", "business", "research", "social", "legal_service", "org_other")
+        if total is None:  # a blank 总计 counts as the sum of the applicant columns
+            total = sum(u.values[f"t3.next.{c}"] or 0 for c in applicants)
+        assert r[7] == total
+    assert f"分单位图表!$A${head + 2}:$A${head + 1 + len(table)}" in xml  # categories: the sorted unit names
+    assert "各单位收到和处理政府信息公开申请情况" in xml
 
 
 def test_mixed_forms_and_years(tmp_path):

@@ -77,12 +77,15 @@ class BatchOptions:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
         cached = self.__dict__.get("_key")
         if cached is None:
+            from .sentences import wording_files_digest
+
             parts = [
                 __version__,
                 str(self.pdf),
                 str(self.strict),
                 _file_digest(self.wording),
                 _folder_digest(self.previous_dir),
+                wording_files_digest(),  # the reports' sentences and charts are data in these files
             ]
             cached = self.__dict__["_key"] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
         return cached
@@ -472,7 +475,7 @@ def unit_folder(opts: BatchOptions, unit: Unit) -> Path:
 
 
 def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
-    from .docx_out import StrictRefusal, report_docx_name, write_unit_docx
+    from .docx_out import StrictRefusal, merge_report_findings, report_docx_name, write_unit_docx
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
     folder = unit_folder(opts, unit)
@@ -480,12 +483,13 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
     t0 = time.perf_counter()
     docx_rel: str | None = str(folder / report_docx_name(unit))
     try:
-        write_unit_docx(unit, opts.output_dir / docx_rel, strict=opts.strict, wording=opts.wording)
+        written = write_unit_docx(unit, opts.output_dir / docx_rel, strict=opts.strict, wording=opts.wording)
+        # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
+        unit.findings = merge_report_findings(unit.findings, written.findings)
     except StrictRefusal as exc:
         docx_rel = None
         rec.reason = str(exc)
     t1 = time.perf_counter()
-    # the xlsx after the docx: the docx adds its findings (e.g. a missing required paragraph)
     xlsx_rel = str(folder / unit_xlsx_name(unit))
     write_unit_xlsx(unit, opts.output_dir / xlsx_rel)
     t2 = time.perf_counter()

@@ -1175,28 +1175,6 @@ _NA = object()
 
 # --------------------------------------------------------------------------- summary workbook
 
-# Cells charted by unit; a spec may name its own with a ``summary_chart`` list.
-_CHART_CELLS = {
-    "2021": ("t3.new.total", "t2.normative.made"),
-    "2019": ("t3.new.total", "t2.normative.published"),
-    "2017": ("stats.req_received.value", "stats.publish_total.value"),
-}
-
-
-def _chart_cells(form: Form) -> list[str]:
-    ids = form.raw.get("summary_chart") or _CHART_CELLS.get(form.id)
-    if not ids:  # any form: the first value cell of the first two tables
-        ids = [next(iter(t.cells)) for t in list(form.tables.values())[:2] if t.cells]
-    return [c for c in ids if c in form.cells]
-
-
-def _series_name(form: Form, cid: str) -> str:
-    cell = form.cell(cid)
-    t = form.tables[cell.table]
-    row = t.rows[cell.row].label or t.title_for(None)
-    col = t.columns[cell.column]
-    return f"{row}（{col.label}）" if len(t.value_columns()) > 1 else row
-
 
 def _unit_headers(units: Sequence[Unit]) -> list[str]:
     names = [(u.unit or "").strip() or u.file.stem for u in units]
@@ -1462,47 +1440,98 @@ def _detail_filler(ws: Any, st: _Styles, form: Form, row_of: dict[str, int], fir
     return fill
 
 
-def _write_chart(
-    wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit], row_of: dict[str, int]
-) -> None:
-    """A native bar chart of the main indicators by unit, fed from the 分单位明细 rows."""
-    ids = [c for c in _chart_cells(form) if c in row_of]
-    if not ids or not units:
+CHART_UNITS = 30  # bars in one chart; the table under it lists every unit
+_CHART_COLORS = ("#2F5597", "#5B9BD5", "#A9D18E", "#FFC000", "#ED7D31", "#C00000", "#7F7F7F", "#BF9000", "#70AD47")
+
+
+def _write_charts(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit]) -> None:
+    """分单位图表: per chart of the form's wording, one bar per unit stacked by the chart's items
+    (e.g. applications by outcome), largest first, with its figures in a table under the chart."""
+    from .sentences import evaluate_items, load_wording, pick
+
+    charts = load_wording(form).charts
+    if not charts or not units:
         return
     ws = wb.add_worksheet("分单位图表")
     ws.hide_gridlines(2)
-    first = _DETAIL_FIXED
-    last = first + len(units) - 1
-    chart = wb.add_chart({"type": "bar", "subtype": "clustered"})
-    palette = ("#4472C4", "#ED7D31", "#A5A5A5", "#70AD47")
-    for k, cid in enumerate(ids):
-        r = row_of[cid]
+    ws.set_column(0, 0, 30)
+    r = 0
+    for spec in charts:
+        rows = []
+        for u in units:
+            pairs = evaluate_items(spec.items, u)
+            rows.append((_clean(u.unit or u.file.name), [v for _, v in pairs], sum(v for _, v in pairs)))
+        labels = [label for label, _ in evaluate_items(spec.items, units[0])]
+        rows.sort(key=lambda row: -row[2])  # largest first (stable: ties keep the units' order)
+        n = len(labels)
+        ws.set_column(1, n + 1, 11)
+        shown = min(len(rows), CHART_UNITS)
+        more = (
+            f"图中为合计最多的{shown}个单位（共{len(rows)}个），全部单位见下表"
+            if shown < len(rows)
+            else "按合计从多到少排列"
+        )
+        if not any(total for _, _, total in rows):
+            shown, more = 0, "各单位均为0，未绘制图形"
+        title = pick(spec.title, {"year": "" if year is None else str(year), "unit": ""})
+        unit_word = f"单位：{spec.unit}；" if spec.unit else ""
+        _text(ws, r, 0, r, n + 1, f"{title}（{unit_word}{more}）", st.note)
+        height = max(300, 110 + shown * 24)
+        chart_row = r + 1
+        table_row = chart_row + (math.ceil(height / 20) + 1 if shown else 1)
+        _write_chart_table(ws, st, table_row, labels, rows)
+        r = table_row + len(rows) + 3
+        if shown:
+            _insert_chart(wb, ws, spec.unit, title, labels, chart_row, table_row, shown, height)
+    _print_setup(ws, "分单位图表", year, False)
+
+
+def _write_chart_table(ws: Any, st: _Styles, top: int, labels: list[str], rows: list[tuple[str, list, Any]]) -> None:
+    n = len(labels)
+    ws.write_string(top, 0, "单位", st.list_header)
+    for k, label in enumerate(labels):
+        ws.write_string(top, 1 + k, label, st.list_header)
+    ws.write_string(top, n + 1, "合计", st.list_header)
+    ws.set_row(top, max(MIN_ROW_PT, max(_lines(x, 11) for x in labels) * LINE_PT + PAD_PT))
+    for j, (name, values, total) in enumerate(rows):
+        ws.write_string(top + 1 + j, 0, name, st.text_v)
+        for k, v in enumerate([*values, total]):
+            fmt = st.value(_num_format("decimal" if isinstance(v, Decimal) else "int", v))
+            _write_value(ws, top + 1 + j, 1 + k, v, fmt)
+
+
+def _insert_chart(
+    wb: Any, ws: Any, unit: str, title: str, labels: list[str], at: int, top: int, shown: int, height: int
+) -> None:
+    """A stacked bar chart of the first ``shown`` rows of the table at ``top`` (units as categories)."""
+    chart = wb.add_chart({"type": "bar", "subtype": "stacked"})
+    first, last = top + 1, top + shown
+    for k in range(len(labels)):
         chart.add_series(
             {
-                "name": _series_name(form, cid),
-                "categories": ["分单位明细", 0, first, 0, last],
-                "values": ["分单位明细", r, first, r, last],
-                "fill": {"color": palette[k % len(palette)]},
-                "data_labels": {"value": True, "num_font": {"name": "宋体", "size": 8}},
-                "gap": 60,
+                "name": ["分单位图表", top, 1 + k],
+                "categories": ["分单位图表", first, 0, last, 0],
+                "values": ["分单位图表", first, 1 + k, last, 1 + k],
+                "fill": {"color": _CHART_COLORS[k % len(_CHART_COLORS)]},
+                "border": {"color": "#FFFFFF", "width": 0.5},
+                "gap": 50,
             }
         )
     font = {"name": "宋体", "size": 9}
-    chart.set_title({"name": "主要指标分单位情况", "name_font": {"name": "黑体", "size": 14, "bold": False}})
-    chart.set_x_axis({"num_font": font, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
-    chart.set_y_axis({"num_font": font, "reverse": True})
-    chart.set_legend({"position": "top", "font": font})
-    width = 900
-    height = min(max(360, 90 + len(units) * (len(ids) * 16 + 10)), 4000)
-    chart.set_size({"width": width, "height": height})
-    cols = math.ceil(width / 64)
-    caption = f"{year}年度主要指标分单位情况（数据见“分单位明细”，单位：件）" if year else "主要指标分单位情况"
-    _text(ws, 0, 0, 0, cols - 1, caption, st.table_title)
-    ws.set_row(0, 24)
-    ws.insert_chart(2, 0, chart)
-    rows = 2 + math.ceil(height / 17) + 1  # default rows are 12.75 pt = 17 px high
-    _print_setup(ws, "分单位图表", year, False)
-    ws.print_area(0, 0, rows, cols - 1)
+    chart.set_title({"name": title, "name_font": {"name": "黑体", "size": 13, "bold": False}})
+    chart.set_x_axis(
+        {
+            "name": unit,
+            "name_font": {"name": "宋体", "size": 9, "bold": False},
+            "num_font": font,
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+            "min": 0,
+        }
+    )
+    chart.set_y_axis({"num_font": font, "reverse": True, "crossing": "max"})  # largest at the top
+    chart.set_legend({"position": "bottom", "font": font})
+    chart.set_size({"width": 860, "height": height})
+    ws.insert_chart(at, 0, chart, {"x_offset": 4, "y_offset": 4})
 
 
 def _write_status(
@@ -1631,7 +1660,7 @@ def write_summary_xlsx(
             _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, values, stream=_STREAM_DETAIL)
             positions = [_DetailPositions(row_of, _DETAIL_FIXED + j) for j in range(len(units))]
             del unit_marks
-            _write_chart(wb, st, form, year, units, row_of)
+            _write_charts(wb, st, form, year, units)
         ws_find = wb.add_worksheet("审核结果")
         ws_status = wb.add_worksheet("报送情况")
         rows = []
