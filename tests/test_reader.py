@@ -688,7 +688,7 @@ def test_pasted_web_page_is_read_as_the_reports_sections(tmp_path, heading_in_ce
 
     from gkreport.docx_out import write_unit_docx
 
-    out = write_unit_docx(unit, tmp_path / "out")
+    out = write_unit_docx(unit, tmp_path / "out").path
     text = "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
     for section in NARRATIVE_2021.values():
         for paragraph in section.split("\n"):
@@ -896,7 +896,7 @@ def test_control_characters_in_unit_names_are_normalised(tmp_path, ch):
 
     from gkreport.docx_out import write_unit_docx
 
-    out = write_unit_docx(unit, tmp_path / "out")
+    out = write_unit_docx(unit, tmp_path / "out").path
     assert "某某县人民政府" in out.name
     assert "某某县人民政府" in "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
 
