@@ -43,6 +43,7 @@ __all__ = [
     "summary_table_sheets",
     "summary_xlsx_name",
     "unit_xlsx_name",
+    "wrapped_lines",
     "write_summaries",
     "write_summary_xlsx",
     "write_unit_xlsx",
@@ -737,6 +738,11 @@ def print_list_sheet(ws: Any, widths: Sequence[float], title: str | None, year: 
     columns would shrink too much, fitted to the page width, ``header_row`` on every page."""
     _print_setup(ws, title, year, True, paper=paper_for(widths))
     ws.repeat_rows(header_row)
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """Lines a wrapped text needs in a cell of ``width`` column units (see :func:`_lines`)."""
+    return _lines(text, width)
 
 
 def row_height(cells: Iterable[tuple[Any, float]]) -> float:
