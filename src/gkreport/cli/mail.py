@@ -43,7 +43,13 @@ def mail_command(
     ),
     timeout: float | None = typer.Option(None, "--timeout", help="网络超时秒数（默认 60）"),
 ) -> None:
-    """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。"""
+    """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。
+
+    示例：
+    gkreport mail output --roster 名单.xlsx --dry-run
+    gkreport mail output --roster 名单.xlsx --attach docx,xlsx
+    gkreport mail output --to shangji@example.gov.cn
+    """
     import sys
 
     from rich.console import Console
