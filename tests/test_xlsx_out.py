@@ -653,7 +653,9 @@ def detail_columns(ws, form, year) -> dict[int, str]:
             upper, _, lower = row.partition("／")
             keys = [(upper, lower)] if lower else [(upper, "总数"), (upper, upper)]  # a section's own figure
         elif row:
-            keys = [(row, col)]
+            leaves = [c.label for c in t.value_columns()]
+            own = t.columns[cell.column].label.replace("/", "／")
+            keys = [(row, own if len(set(leaves)) == len(leaves) else col)]
         else:
             head, _, tail = col.rpartition("／")
             keys = [(head, tail)]

@@ -947,7 +947,7 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
 
     from .fileio import atomic_path
     from .model import SEVERITY_ZH
-    from .xlsx_out import print_list_sheet, row_height
+    from .xlsx_out import compact_refs, print_list_sheet, row_height
 
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
@@ -1025,7 +1025,7 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         r = 1
         for rec in recs:
             for f in rec.findings:
-                where = "、".join(f.get("cells") or [])
+                where = compact_refs(f.get("cells") or [])
                 hint = f.get("note") or ""
                 if f.get("suggestion") is not None:
                     hint = f"建议改为 {f['suggestion']}" + (f"（{hint}）" if hint else "")

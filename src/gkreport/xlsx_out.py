@@ -34,6 +34,7 @@ __all__ = [
     "A3",
     "A4",
     "SUMMARY_DIR",
+    "compact_refs",
     "group_units",
     "mismatch_messages",
     "paper_for",
@@ -926,7 +927,7 @@ def _finding_place(form: Form, f: Finding) -> tuple[str, str, str]:
     return title, row, col
 
 
-def _compact_refs(refs: Sequence[str], limit: int = 12) -> str:
+def compact_refs(refs: Sequence[str], limit: int = 12) -> str:
     """Input references grouped by sheet: ``三、…!D6、E6、F6``; long lists end with 等 N 处."""
     groups: dict[str, list[str]] = {}
     for ref in refs:
@@ -1006,7 +1007,7 @@ def _write_findings_sheet(
             ws.write_url(r, c + 5, _link(sheet, tr, tc), st.link, string=shown, tip="转到该单元格")
         else:
             ws.write_blank(r, c + 5, None, st.text)
-        where = _compact_refs(f.cells or tuple(unit.ref(x) for x in f.cell_ids if x in unit.locations))
+        where = compact_refs(f.cells or tuple(unit.ref(x) for x in f.cell_ids if x in unit.locations))
         ws.write_string(r, c + 6, _clean(where), st.text)
         _write_any(ws, r, c + 7, f.expected, st.text)
         _write_any(ws, r, c + 8, f.actual, st.text)
@@ -1395,6 +1396,9 @@ def _detail_columns(form: Form, cids: Sequence[str], order: dict[str, int]) -> l
     cells = form.cells
     tables = list(form.tables)
     row_order = {tid: {rid: k for k, rid in enumerate(t.rows)} for tid, t in form.tables.items()}
+    unique = {
+        tid for tid, t in form.tables.items() if len({c.label for c in t.value_columns()}) == len(t.value_columns())
+    }
     out = []
     for cid in sorted(
         cids, key=lambda c: (tables.index(cells[c].table), row_order[cells[c].table].get(cells[c].row, 0))
@@ -1404,8 +1408,8 @@ def _detail_columns(form: Form, cids: Sequence[str], order: dict[str, int]) -> l
         row, col = t.row_path(cell.row), t.column_path(cell.column)
         if len(t.value_columns()) <= 1:  # the section above, the rest of the row's path below
             upper, _, lower = (row or col).partition("/")
-        elif row:
-            upper, lower = row, col
+        elif row:  # the column's own label when it names it alone (商业企业, not 法人或其他组织/商业企业)
+            upper, lower = row, t.columns[cell.column].label if cell.table in unique else col
         else:  # a one-row table (表四): the column's groups above, its own label below
             head, _, tail = col.rpartition("/")
             upper, lower = head, tail
