@@ -1281,10 +1281,10 @@ def _write_summary_tables(
 
 _DETAIL_SHEET = "分单位明细"
 _DETAIL_HEAD = 3  # header rows of 分单位明细: table, row label, column label
-_DETAIL_NAME_W = 22.0  # width of the unit name column
-_DETAIL_VALUE_W = 6.5  # width of a value column of a table with several value columns
+_DETAIL_NAME_W = 34.0  # width of the unit name column: names of up to 17 characters on one line
+_DETAIL_VALUE_W = 6.0  # width of a value column of a table with several value columns
 _DETAIL_SINGLE_W = 11.0  # width of a value column of a table with one value column (2017 form)
-_DETAIL_SCALE = 0.85  # 分单位明细 prints several pages wide, at about this scale
+_DETAIL_SCALE = 0.83  # 分单位明细 prints several pages wide at this scale: four rows of 表三 a page
 
 
 class _DetailPositions:
@@ -1432,7 +1432,8 @@ def _detail_pages(columns: list[_DetailColumn], widths: list[float]) -> list[int
     """The first column (index into ``columns``) of each printed page of 分单位明细: as many
     indicators as fit beside the unit names on A3 landscape at :data:`_DETAIL_SCALE`, a row's
     columns kept on one page when they fit on one."""
-    room = _A3_PAGE_PX * 0.97 / _DETAIL_SCALE - (widths[0] * 7 + 5)
+    # 10 % to spare: LibreOffice draws these columns up to 8 % wider than Excel's digit width says
+    room = _A3_PAGE_PX * 0.9 / _DETAIL_SCALE - (widths[0] * 7 + 5)
     starts: list[int] = []
     used = room + 1.0  # the first column opens a page
     for a, b, _ in _runs([(c.table, c.upper) for c in columns]):
@@ -1543,8 +1544,8 @@ def _write_detail(
     for j, (r, name) in enumerate(zip(unit_rows, heads)):
         ws.write_string(r, 0, _clean(name), st.text_v)
         lines = _lines(name, _DETAIL_NAME_W)
-        if lines > 1:
-            ws.set_row(r, min(409.0, lines * LINE_PT + PAD_PT))
+        if lines > 1:  # lines set close: 30 units with long names still fit an A3 page
+            ws.set_row(r, min(409.0, lines * 13.0 + 3.0))
         marks = unit_marks[j]
         row = values[j].tolist()
         if table is None:
