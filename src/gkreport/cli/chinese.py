@@ -417,12 +417,28 @@ class ChineseGroup(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         formatter.write(render_help(ctx))
 
-    def main(self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        run = {
+            "args": argv,
+            "prog_name": prog_name,
+            "complete_var": complete_var,
+            "standalone_mode": False,
+            "windows_expand_args": windows_expand_args,
+            **extra,
+        }
         if not standalone_mode:
-            return super().main(argv, *rest, standalone_mode=False, **extra)
+            return super().main(**run)
         try:
-            code = super().main(argv, *rest, standalone_mode=False, **extra)
+            code = super().main(**run)
         except Abort:
             sys.stderr.write("已取消。\n")
             sys.exit(1)
