@@ -52,6 +52,11 @@ def mail_command(
     """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。
 
     --to：向上级报送，每个单位一封。--roster：把审核结果发回各单位，正文列出该单位的错误和提示。
+
+    示例：
+    gkreport mail output --roster 名单.xlsx --dry-run
+    gkreport mail output --roster 名单.xlsx --attach docx,xlsx
+    gkreport mail output --to shangji@example.gov.cn
     """
     import sys
 
