@@ -12,9 +12,12 @@ import random
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 T3_COLS = ["natural", "business", "research", "social", "legal_service", "org_other", "total"]
 T3_ROWS = [  # (level-1 label, level-2 label, level-3 label, row id)
@@ -103,21 +106,29 @@ def random_2021_values(rng: random.Random) -> dict[str, object]:
     return values
 
 
-def write_official_2021(
-    path: Path, values: dict[str, object], unit: str, year: int, remarks: bool = True, as_text: bool = False
-) -> Path:
-    """All three tables on one sheet, as pasted from the official Word document."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "年报表格"
+Put = Callable[[int, int, object], None]
 
+
+def _putter(ws, as_text: bool = False, notes: dict[tuple[int, int], str] | None = None) -> Put:
     def put(r: int, c: int, v: object) -> None:
-        ws.cell(r, c).value = str(v) if as_text and isinstance(v, (int, float)) else v
+        if notes and (r, c) in notes and v is not None:
+            v = f"{v}{notes[(r, c)]}"
+        ws.cell(r, c).value = str(v) if as_text and isinstance(v, (int, float, Decimal)) else v
 
-    ws.cell(1, 1).value = f"{unit}{year}年政府信息公开工作年度报告"
-    r = 3
-    ws.cell(r, 1).value = "二、主动公开政府信息情况"
-    r += 1
+    return put
+
+
+def _num(v: object) -> object:
+    return float(v) if isinstance(v, Decimal) else v
+
+
+def put_t2(
+    ws, r: int, values: dict, put: Put, *, title: bool = True, remarks: bool = False, at: dict | None = None
+) -> int:
+    """Table 二 from row ``r`` (blocks with their captions); returns the next free row."""
+    if title:
+        ws.cell(r, 1).value = "二、主动公开政府信息情况"
+        r += 1
     for caption, headers, cols, rows in T2_BLOCKS:
         ws.cell(r, 1).value = caption
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=4)
@@ -129,19 +140,34 @@ def write_official_2021(
         else:
             for k, h in enumerate(headers):
                 ws.cell(r, 2 + k).value = h
+        if remarks:
+            ws.cell(r, 5).value = "备注"
         r += 1
         for label, rid in rows:
             ws.cell(r, 1).value = label
             if len(cols) == 1:
-                put(r, 2, values[f"t2.{rid}.{cols[0]}"])
+                put(r, 2, _num(values.get(f"t2.{rid}.{cols[0]}")))
+                if at is not None:
+                    at[f"t2.{rid}.{cols[0]}"] = (r, 2)
                 ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=4)
             else:
                 for k, col in enumerate(cols):
-                    put(r, 2 + k, values[f"t2.{rid}.{col}"])
+                    put(r, 2 + k, _num(values.get(f"t2.{rid}.{col}")))
+                    if at is not None:
+                        at[f"t2.{rid}.{col}"] = (r, 2 + k)
+            if remarks and rid == "normative":
+                ws.cell(r, 5).value = "现行有效件数含部门联合发文"
             r += 1
-    r += 1
-    ws.cell(r, 1).value = "三、收到和处理政府信息公开申请情况"
-    r += 1
+    return r
+
+
+def put_t3(
+    ws, r: int, values: dict, put: Put, *, title: bool = True, remarks: bool = True, at: dict | None = None
+) -> int:
+    """Table 三 from row ``r``: the 3×3 corner block, three header rows, merged row labels."""
+    if title:
+        ws.cell(r, 1).value = "三、收到和处理政府信息公开申请情况"
+        r += 1
     top = r
     ws.cell(top, 1).value = "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）"
     ws.merge_cells(start_row=top, start_column=1, end_row=top + 2, end_column=3)
@@ -174,7 +200,9 @@ def write_official_2021(
                 spans.setdefault((2, l2), []).append(r)
                 ws.cell(r, 3).value = l3
         for k, col in enumerate(T3_COLS):
-            put(r, 4 + k, values[f"t3.{rid}.{col}"])
+            put(r, 4 + k, _num(values.get(f"t3.{rid}.{col}")))
+            if at is not None:
+                at[f"t3.{rid}.{col}"] = (r, 4 + k)
         if remarks and rid == "other_3":
             ws.cell(r, 11).value = "含申请人撤回申请"
         r += 1
@@ -182,9 +210,16 @@ def write_official_2021(
         ws.cell(rows[0], level).value = label
         ws.merge_cells(start_row=rows[0], start_column=level, end_row=rows[-1], end_column=level)
     assert r - first == 25
-    r += 1
-    ws.cell(r, 1).value = "四、政府信息公开行政复议、行政诉讼情况"
-    r += 1
+    return r
+
+
+def put_t4(
+    ws, r: int, values: dict, put: Put, *, title: bool = True, remarks: bool = False, at: dict | None = None
+) -> int:
+    """Table 四 from row ``r``: the 15-column header over two groups and its one row of numbers."""
+    if title:
+        ws.cell(r, 1).value = "四、政府信息公开行政复议、行政诉讼情况"
+        r += 1
     ws.cell(r, 1).value = "行政复议"
     ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=5)
     ws.cell(r, 6).value = "行政诉讼"
@@ -199,14 +234,169 @@ def write_official_2021(
     for g in range(2):
         for k, h in enumerate(["结果\n维持", "结果\n纠正", "其他\n结果", "尚未\n审结", "总计"]):
             ws.cell(r + 2, 6 + 5 * g + k).value = h
+    if remarks:
+        ws.cell(r, 16).value = "备注"
+        ws.merge_cells(start_row=r, start_column=16, end_row=r + 2, end_column=16)
     for k, col in enumerate(T4_COLS):
-        put(r + 3, 1 + k, values[f"t4.cases.{col}"])
+        put(r + 3, 1 + k, _num(values.get(f"t4.cases.{col}")))
+        if at is not None:
+            at[f"t4.cases.{col}"] = (r + 3, 1 + k)
+    if remarks:
+        ws.cell(r + 3, 16).value = "无"
+    return r + 4
+
+
+def write_official_2021(
+    path: Path,
+    values: dict[str, object],
+    unit: str,
+    year: int,
+    remarks: bool = True,
+    as_text: bool = False,
+    title: str | None = None,
+) -> Path:
+    """All three tables on one sheet, as pasted from the official Word document (``title`` in A1,
+    by default ``{unit}{year}年政府信息公开工作年度报告``)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "年报表格"
+    put = _putter(ws, as_text)
+    ws.cell(1, 1).value = title or f"{unit}{year}年政府信息公开工作年度报告"
+    r = put_t2(ws, 3, values, put)
+    r = put_t3(ws, r + 1, values, put, remarks=remarks)
+    put_t4(ws, r + 1, values, put)
+    wb.save(path)
+    return path
+
+
+def report_title(unit: str, year: int, style: str) -> str:
+    """The titles offices give their reports: unit first, year first, or the 相关指标统计表 of the tables."""
+    return {
+        "unit_first": f"{unit}{year}年政府信息公开工作年度报告",
+        "year_first": f"{year}年{unit}政府信息公开工作年度报告",
+        "indicators": f"{year}年{unit}政府信息公开工作年度报告相关指标统计表",
+        "unit_first_wrapped": f"{unit}\n{year}年度政府信息公开工作年度报告",
+    }[style]
+
+
+def write_separate_sheets_2021(
+    path: Path,
+    values: dict,
+    title: str | None,
+    *,
+    filler: str | None = None,
+    filler_beside: bool = False,
+    notes: dict[str, str] | None = None,
+    table_titles: bool = True,
+    extra_sheets: list[tuple[str, dict, int]] = (),
+) -> tuple[Path, dict[str, tuple[str, str]]]:
+    """Tables 二/三/四 on sheets named 表二/表三/表四, each with a 备注 column; the report title and a
+    填报单位 line (below the title, or beside it in the same row) on the first. ``notes`` (cell id → “（其中修订6件）”) are typed after numbers.
+    ``extra_sheets`` (name, values, position) add a copy of table 三 (last year's, say).
+    Returns the path and where each value was written (cell id → sheet, A1)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    where: dict[str, tuple[str, str]] = {}
+    for name, put_table in (("表二", put_t2), ("表三", put_t3), ("表四", put_t4)):
+        ws = wb.create_sheet(name)
+        r = 1
+        if title and name == "表二":
+            ws.cell(1, 1).value = title
+            ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=5)
+            r = 2
+            if filler and filler_beside:  # in the title's row, right of it
+                ws.cell(1, 7).value = f"填报单位：{filler}"
+            elif filler:
+                ws.cell(2, 1).value = f"填报单位：{filler}"
+                ws.cell(2, 4).value = "单位：件"
+                r = 3
+        at: dict = {}
+        cell_notes = {}
+        put = _putter(ws, notes=cell_notes)
+        # a dry run finds the cells, then the notes are attached to them
+        put_table(ws, r, values, lambda *a: None, title=table_titles, remarks=True, at=at)
+        for cid, note in (notes or {}).items():
+            if cid in at:
+                cell_notes[at[cid]] = note
+        put_table(ws, r, values, put, title=table_titles, remarks=True)
+        for cid, (rr, cc) in at.items():
+            where[cid] = (name, f"{get_column_letter(cc)}{rr}")
+    for name, old_values, pos in extra_sheets:
+        ws = wb.create_sheet(name, pos)
+        put_t3(ws, 1, old_values, _putter(ws), title=True, remarks=True)
+    wb.save(path)
+    return path, where
+
+
+def write_web_page_2021(
+    path: Path,
+    values: dict,
+    title: str,
+    narrative: dict[str, str],
+    *,
+    signer: str | None = None,
+    date_written: str | None = None,
+    heading_in_cell: bool = False,
+) -> Path:
+    """A published report copied from a web page into one sheet: title, publishing line, the
+    preface, 一、总体情况 and its paragraphs, the three tables under their headings, then 五、 and 六、
+    with their paragraphs and the signature; paragraphs merged across the table's width."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sheet1"
+    put = _putter(ws)
+
+    def para(r: int, text: str) -> int:
+        ws.cell(r, 1).value = text
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=10)
+        return r + 1
+
+    ws.cell(1, 1).value = title
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=10)
+    r = para(2, "发布时间：2026-01-20　　来源：本机关　　浏览次数：1024")
+    r = para(
+        r + 1,
+        "本报告根据《中华人民共和国政府信息公开条例》和《中华人民共和国政府信息公开工作年度报告格式》编制。"
+        "本报告中所列数据的统计期限自1月1日起至12月31日止。",
+    )
+    headings = {
+        "overview": "一、总体情况",
+        "problems": "五、存在的主要问题及改进情况",
+        "other": "六、其他需要报告的事项",
+    }
+
+    def section(r: int, sid: str) -> int:
+        paragraphs = narrative[sid].split("\n")
+        if heading_in_cell:
+            return para(r, headings[sid] + "\n" + "\n".join(paragraphs))
+        r = para(r, headings[sid])
+        for text in paragraphs:
+            r = para(r, "　　" + text)
+        return r
+
+    r = section(r, "overview")
+    r = put_t2(ws, r, values, put)
+    r = put_t3(ws, r, values, put, remarks=False)
+    r = put_t4(ws, r, values, put)
+    r = section(r, "problems")
+    r = section(r, "other")
+    r += 1
+    if signer:
+        ws.cell(r, 8).value = signer
+        r += 1
+    if date_written:
+        ws.cell(r, 8).value = date_written
     wb.save(path)
     return path
 
 
 def soffice_convert(src: Path, fmt: str, outdir: Path) -> Path:
     """Re-save ``src`` with LibreOffice as ``fmt`` (xlsx / xls / ods)."""
+    return soffice_convert_all([src], fmt, outdir)[0]
+
+
+def soffice_convert_all(srcs: list[Path], fmt: str, outdir: Path) -> list[Path]:
+    """Re-save several workbooks with LibreOffice as ``fmt`` in one call (it starts slowly)."""
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     assert exe, "LibreOffice is required"
     filters = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97", "ods": "ods"}
@@ -221,12 +411,13 @@ def soffice_convert(src: Path, fmt: str, outdir: Path) -> Path:
                 filters[fmt],
                 "--outdir",
                 str(outdir),
-                str(src),
+                *map(str, srcs),
             ],
             check=True,
             capture_output=True,
-            timeout=180,
+            timeout=300,
         )
-    out = outdir / (src.stem + "." + fmt)
-    assert out.exists(), f"LibreOffice did not write {out}"
-    return out
+    outs = [outdir / (src.stem + "." + fmt) for src in srcs]
+    for out in outs:
+        assert out.exists(), f"LibreOffice did not write {out}"
+    return outs

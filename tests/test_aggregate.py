@@ -55,6 +55,16 @@ def test_the_aggregate_unit_sums_values_and_fees():
     assert agg.values == sum_units([a, b])
 
 
+def test_an_amount_some_units_did_not_give_is_not_summed():
+    a = unit_2021(name="甲局", processing_fee=Decimal("10"))
+    b = unit_2021(name="乙局", processing_fee=None)
+    assert "processing_fee" not in aggregate_unit([a, b], "某区").meta  # a partial sum would be false
+    b.meta["processing_fee"] = "不详"  # not an amount: as good as not given
+    assert "processing_fee" not in aggregate_unit([a, b], "某区").meta
+    b.meta["processing_fee"] = "0"
+    assert aggregate_unit([a, b], "某区").meta["processing_fee"] == Decimal("10")
+
+
 def test_mixed_forms_and_years_are_refused():
     with pytest.raises(ValueError, match="不同的表样"):
         aggregate_unit([unit_2021(), seed_unit()], "某区")

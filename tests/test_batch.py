@@ -94,6 +94,25 @@ def test_records_say_what_happened(sample_run):
     assert result.exit_code == 1  # some units have errors
 
 
+def test_records_workbooks_print_landscape_fitted(sample_run):
+    """审核报告.xlsx (the whole run's and each year's): both sheets landscape on A4 or A3, one page
+    wide, the header row on every page, rows tall enough for their wrapped text."""
+    base, _, _, _ = sample_run
+    out = base / "output"
+    for path in (out / "审核报告.xlsx", out / "2025" / "审核报告.xlsx", out / "2017" / "审核报告.xlsx"):
+        wb = load_workbook(path)
+        assert wb.sheetnames == ["报送情况", "审核结果"]
+        for ws in wb.worksheets:
+            ps = ws.page_setup
+            assert ps.orientation == "landscape" and ps.paperSize in (8, 9), (path, ws.title)
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ps.fitToWidth in (None, 1) and ps.fitToHeight == 0
+            assert ws.print_title_rows == "$1:$1"
+            assert "&P" in ws.oddFooter.right.text
+        findings = wb["审核结果"]
+        long_row = max(range(2, findings.max_row + 1), key=lambda r: len(findings.cell(r, 6).value or ""))
+        assert findings.row_dimensions[long_row].height > 20  # the longest message wraps onto more lines
+
+
 def test_second_run_skips_and_touching_one_file_redoes_only_it(tmp_path):
     inp = copy_samples(tmp_path / "input")
     opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "output", jobs=1)
@@ -441,7 +460,7 @@ def test_streamed_detail_sheet_is_the_same_workbook(sample_run, tmp_path, monkey
     assert xml_parts(streamed) == xml_parts(kept)
     wb = load_workbook(streamed)
     ws = wb["分单位明细"]
-    assert ws.max_column == 4 + len(units) + 1 and ws.cell(1, ws.max_column).value == "合计"
+    assert ws.max_row == 3 + len(units) + 1 and ws.cell(ws.max_row, 1).value == "合计"
 
 
 def test_workers_report_their_peak_memory(tmp_path):

@@ -128,3 +128,27 @@ def test_help_does_not_import_pandas_or_writers():
     assert out.stdout.strip() == ""
     res = subprocess.run([sys.executable, "-m", "gkreport", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "batch" in res.stdout
+
+
+def test_check_a_folder_checks_every_workbook_in_it(tmp_path):
+    """``gkreport check FOLDER``: every workbook in the folder and its subfolders, found as
+    ``batch`` finds them (no Office lock files, no hidden files, no other files)."""
+    import shutil
+
+    from gkreport.batch import discover
+
+    folder = tmp_path / "收到的统计表"
+    (folder / "第二批").mkdir(parents=True)
+    samples = sorted(SAMPLES.glob("*.xlsx"))
+    for k, p in enumerate(samples):
+        shutil.copy(p, (folder / "第二批" if k % 2 else folder) / p.name)
+    (folder / "~$锁文件.xlsx").write_bytes(b"lock")
+    (folder / "说明.txt").write_text("不是统计表", encoding="utf-8")
+    res = runner.invoke(app, ["check", str(folder), "--json"])
+    data = json.loads(res.stdout)
+    assert sorted(d["file"] for d in data) == sorted(str(p) for p in discover(folder))
+    assert len(data) == len(samples) and all(d["status"] != "无法读取" for d in data)
+    assert res.exit_code == 1  # one sample has errors
+    text = runner.invoke(app, ["check", str(folder)]).output
+    for p in samples:
+        assert p.name in text

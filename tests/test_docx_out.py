@@ -23,6 +23,7 @@ from conftest import SEED_NARRATIVE, SEED_TEXT, make_unit, seed_unit
 from gkreport import docx_out as D
 from gkreport import sentences as S
 from gkreport.aggregate import aggregate_unit
+from gkreport.formatting import format_number
 from gkreport.model import Finding, Unit
 from gkreport.spec import load_form
 
@@ -30,6 +31,7 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 F2021 = load_form("2021")
 F2017 = load_form("2017")
 F2019 = load_form("2019")
+FORMS_EXTRA = Path(__file__).with_name("forms_extra")
 
 HEADINGS_2021 = [
     "一、总体情况",
@@ -204,6 +206,11 @@ def distinct_values(form, seed=7) -> dict:
     return {cid: (Decimal(n) / 100 if c.type == "decimal" else n) for (cid, c), n in zip(form.cells.items(), nums)}
 
 
+def write(u: Unit, path: Path, **kw) -> Path:
+    """Write the report; the findings it returns are checked where they matter."""
+    return D.write_unit_docx(u, path, **kw).path
+
+
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("docx")
@@ -212,14 +219,14 @@ def out(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def seed_doc(out) -> tuple[Unit, Docx, Path]:
     u = seed_unit()
-    path = D.write_unit_docx(u, out)
+    path = write(u, out)
     return u, Docx(path), path
 
 
 @pytest.fixture(scope="module")
 def doc_2021(out) -> tuple[Unit, Docx, Path]:
     u = report_unit(values=distinct_values(F2021))
-    path = D.write_unit_docx(u, out / "2021.docx")
+    path = write(u, out / "2021.docx")
     return u, Docx(path), path
 
 
@@ -406,6 +413,184 @@ def test_2021_tables_are_the_official_grids(doc_2021):
     assert g2[-1][0] == "行政事业性收费"
 
 
+def _keeps(d: Docx, p) -> bool:
+    """keepNext on the paragraph or in its style chain (``w:val`` absent means on)."""
+    own = p.find(f"{W}pPr/{W}keepNext")
+    if own is not None:
+        return own.get(W + "val") in (None, "1", "true", "on")
+    for st in d._chain(d.pstyle(p)):
+        el = st.find(f"{W}pPr/{W}keepNext")
+        if el is not None:
+            return el.get(W + "val") in (None, "1", "true", "on")
+    return False
+
+
+def _row_keeps(tr) -> bool:
+    """Every cell paragraph of the row keeps with the next row."""
+    return all(p.find(f"{W}pPr/{W}keepNext") is not None for tc in tr.findall(W + "tc") for p in tc.findall(W + "p"))
+
+
+def _report(kind: str, tmp: Path) -> Docx:
+    if kind == "2017":
+        return Docx(write(seed_unit(), tmp / "r2017.docx"))
+    if kind == "2019":
+        u = report_unit(form=F2019, year=2020, values=distinct_values(F2019, 3))
+        return Docx(write(u, tmp / "r2019.docx"))
+    if kind == "demo":
+        form = load_form("demo", [FORMS_EXTRA])
+        u = Unit(file=Path("d.xlsx"), form=form, unit="某中心", year=2030, values=dict.fromkeys(form.cells, 2))
+        return Docx(write(u, tmp / "rdemo.docx"))
+    return Docx(write(report_unit(values=distinct_values(F2021)), tmp / "r2021.docx"))
+
+
+@pytest.mark.parametrize("kind", ["2017", "2019", "2021", "demo"])
+def test_every_table_repeats_its_header_keeps_its_rows_and_its_caption(tmp_path, kind):
+    d = _report(kind, tmp_path)
+    body = list(d.body)
+    assert d.tables()
+    for tbl in d.tables():
+        rows = tbl.findall(W + "tr")
+        header = [tr.find(f"{W}trPr/{W}tblHeader") is not None for tr in rows]
+        n_head = header.index(False)
+        assert n_head >= 1 and not any(header[n_head:])  # the header rows, at the top only
+        assert all(tr.find(f"{W}trPr/{W}cantSplit") is not None for tr in rows)  # no row splits across pages
+        assert all(_row_keeps(tr) for tr in rows[:n_head])  # the header keeps with the first row
+        assert _row_keeps(rows[-2]) and _row_keeps(rows[-1])  # the last row never stands alone
+        before = body[body.index(tbl) - 1]
+        assert before.tag == W + "p" and _keeps(d, before), d.text(before)  # caption or sentence keeps with it
+        if len(rows) <= 12:  # a short table (表二, 表四) stays whole
+            assert all(_row_keeps(tr) for tr in rows)
+        after = body[body.index(tbl) + 1]
+        assert after.tag == W + "p"  # what the last row keeps with: a blank line, a note
+
+
+def test_statistics_table_heading_rows_keep_with_their_first_item(seed_doc):
+    """统计表: a heading row (三、依申请公开情况) never ends a page without its first line."""
+    _, d, _ = seed_doc
+    rows = d.tables()[0].findall(W + "tr")[1:]
+    nodes = list(F2017.tables["stats"].rows.values())
+    assert len(rows) == len(nodes)
+    headings = [tr for tr, node in zip(rows, nodes) if not node.has_value]
+    assert len(headings) >= 5 and all(_row_keeps(tr) for tr in headings)
+    middle = [tr for tr, node in zip(rows[:-2], nodes) if node.has_value]
+    assert not all(_row_keeps(tr) for tr in middle)  # a long table may break between its items
+
+
+def test_table_two_repeats_its_first_caption_and_header(doc_2021):
+    _, d, _ = doc_2021
+    t2 = d.tables()[0]
+    rows = t2.findall(W + "tr")
+    header = [tr.find(f"{W}trPr/{W}tblHeader") is not None for tr in rows]
+    assert header[:3] == [True, True, False]
+    assert [Docx.text(tc) for tc in rows[0].findall(W + "tc")] == ["第二十条第（一）项"]
+    assert Docx.text(rows[1].find(W + "tc")) == "信息内容"
+
+
+@pytest.mark.parametrize("kind", ["2017", "2019", "2021"])
+def test_the_last_paragraph_keeps_with_the_signature(tmp_path, kind):
+    d = _report(kind, tmp_path)
+    paras = d.paragraphs()
+    date = next(i for i, p in enumerate(paras) if d.pstyle(p) == "GwSign" and re.search(r"\d+年\d+月\d+日", d.text(p)))
+    last_heading = max(i for i, p in enumerate(paras[:date]) if d.pstyle(p) == "Heading1")
+    last_text = max(i for i, p in enumerate(paras[:date]) if d.pstyle(p) == "GwBody" and d.text(p) and i > last_heading)
+    assert _keeps(d, paras[last_heading])  # the last heading keeps with its text
+    assert all(_keeps(d, p) for p in paras[last_text:date])  # last paragraph, 附件说明, 署名 → 成文日期
+
+
+# --------------------------------------------------------------------------- wording read back from the .docx
+
+
+def _body(d: Docx) -> str:
+    return "\n".join(d.texts())
+
+
+def test_2021_report_says_未收到_and_the_2017_report_keeps_the_seeds_words(tmp_path):
+    d = Docx(write(report_unit(), tmp_path / "zero.docx"))
+    assert "本年度未收到政府信息公开申请。" in d.texts() and "没有收到" not in _body(d)
+    assert "没有" not in "".join(t for t in d.texts() if t.startswith("本年度"))
+    seed = Docx(write(seed_unit(), tmp_path / "seed.docx"))
+    assert "2017年度，张店区科学技术局没有收到政府信息公开申请；不存在不予公开政府信息的情况。" in seed.texts()
+
+
+def test_2021_report_names_规章_only_when_the_unit_has_some(tmp_path):
+    d = Docx(write(report_unit(values={"t2.normative.made": 2, "t2.normative.valid": 9}), tmp_path / "a.docx"))
+    assert "规章" not in _body(d).split("二、主动公开政府信息情况")[1].split("三、")[0]
+    d = Docx(write(report_unit(values={"t2.regulations.valid": 1}), tmp_path / "b.docx"))
+    assert "现行有效规章1件" in _body(d)
+
+
+def test_2021_report_merges_the_fee_with_a_bare_无(tmp_path):
+    u = report_unit(narrative={"overview": "概述。", "problems": "问题。", "other": "无。"})
+    texts = Docx(write(u, tmp_path / "r.docx")).texts()
+    i = texts.index("六、其他需要报告的事项")
+    assert texts[i + 1] == "本年度未收取信息处理费，无其他需要报告的事项。"
+    assert "无。" not in texts
+
+
+def test_2021_report_states_review_and_litigation_results(tmp_path):
+    v = {"t4.cases.direct_corrected": 1, "t4.cases.direct_total": 1}
+    texts = Docx(write(report_unit(values=v), tmp_path / "r.docx")).texts()
+    assert (
+        "本年度未发生因政府信息公开引起的行政复议；被提起行政诉讼1件（未经复议直接起诉1件），其中结果纠正1件。" in texts
+    )
+
+
+def test_2021_report_其中_follows_the_number_it_divides(tmp_path):
+    v = {
+        "t3.new.natural": 21,
+        "t3.new.total": 21,
+        "t3.carry.natural": 2,
+        "t3.carry.total": 2,
+        "t3.disclosed.natural": 11,
+        "t3.disclosed.total": 11,
+        "t3.partial.natural": 10,
+        "t3.partial.total": 10,
+        "t3.next.natural": 2,
+        "t3.next.total": 2,
+    }
+    texts = Docx(write(report_unit(values=v), tmp_path / "r.docx")).texts()
+    assert (
+        "本年度共收到政府信息公开申请21件，上年结转2件。办结21件，其中予以公开11件、部分公开10件；"
+        "结转下年度继续办理2件。"
+    ) in texts
+    assert not any(re.search(r"上年结转\d+件，其中", t) for t in texts)
+
+
+@pytest.mark.parametrize(
+    "meta, sentence",
+    [
+        (
+            {},
+            "如对本报告有疑问，请与区住建局办公室联系（地址：示例市东城区建设路1号；邮编：255000；联系电话：0533-3456789；电子邮箱：gongkai@example.gov.cn）。",
+        ),
+        (
+            {"contact_dept": "办公室", "contact": "周强", "address": None, "postcode": None, "email": None},
+            "如对本报告有疑问，请与示例市东城区住房和城乡建设局办公室联系（联系人：周强；联系电话：0533-3456789）。",
+        ),
+        (
+            {"contact_dept": None, "address": None, "postcode": None, "email": None},
+            "如对本报告有疑问，请与示例市东城区住房和城乡建设局联系（联系电话：0533-3456789）。",
+        ),
+    ],
+    ids=["all", "office-and-person", "phone-only"],
+)
+def test_2021_report_contact_sentence(tmp_path, meta, sentence):
+    texts = Docx(write(report_unit(meta=meta), tmp_path / "r.docx")).texts()
+    assert sentence in texts
+    assert not any("请联系：" in t for t in texts)
+
+
+def test_2019_report_has_a_table_two_sentence(tmp_path):
+    v = {"t2.normative.produced": 2, "t2.normative.published": 2, "t2.normative.public_total": 12}
+    u = report_unit(form=F2019, year=2020, values=v)
+    texts = Docx(write(u, tmp_path / "r.docx")).texts()
+    i = texts.index("二、主动公开政府信息情况")
+    assert texts[i + 1] == (
+        "本年度新制作规范性文件2件，新公开规范性文件2件；现对外公开规范性文件12件。"
+        "本年度未作出行政许可、行政处罚、行政强制等处理决定。"
+    )
+
+
 def test_table_type_is_readable(doc_2021):
     _, d, _ = doc_2021
     for tbl in d.tables():
@@ -456,7 +641,7 @@ def test_every_number_is_the_input_value_at_its_official_label(doc_2021):
     for table_id, tbl in (("t3", t3), ("t4", t4)):
         grid = table_grid(tbl)
         for cid, (r, c) in _value_positions(F2021, table_id, grid).items():
-            assert grid[r][c] == S.format_number(u.values[cid]), cid
+            assert grid[r][c] == format_number(u.values[cid]), cid
             checked += 1
     # table 二: caption row, its header row, then its rows
     grid = table_grid(t2)
@@ -469,7 +654,7 @@ def test_every_number_is_the_input_value_at_its_official_label(doc_2021):
             assert row[0] == t.rows[member].label
             for cid in t.row_columns(member):
                 col = header.index(t.columns[cid].label)
-                assert row[col] == S.format_number(u.values[f"t2.{member}.{cid}"])
+                assert row[col] == format_number(u.values[f"t2.{member}.{cid}"])
                 checked += 1
     assert checked == len(F2021.cells) - sum(1 for c in F2021.cells.values() if c.optional)
 
@@ -485,7 +670,7 @@ def test_2017_table_rows_in_order_with_units_and_values(seed_doc):
         assert row[0] == node.label
         if node.has_value:
             assert row[1] == node.unit
-            assert row[2] == S.format_number(u.values[f"stats.{node.id}.value"])
+            assert row[2] == format_number(u.values[f"stats.{node.id}.value"])
         else:
             assert row[1:] == ["", ""]
     assert grid[1 + list(t.rows).index("org_staff")][2] == ""  # 八（四） blank stays blank, not 0
@@ -530,6 +715,8 @@ def test_seed_report_has_the_seed_structure(seed_doc):
     ]
     assert "（注：各子栏目数总数要等于总栏目数量）" in texts
     assert "单位负责人：王磊\u3000\u3000联系电话：0533-2869907" in texts
+    notes = [p for p in d.paragraphs() if d.pstyle(p) == "GwTblNote"]  # note and 填报 lines under the table
+    assert [_keeps(d, p) for p in notes] == [True] * (len(notes) - 1) + [False] and len(notes) == 3
     assert "审核人：张晓鹏\u3000\u3000填报人：郑连敏\u3000\u3000填报日期：2018年1月23日" in texts
     # body → 附件说明 → 署名 → 日期 are one block that never leaves the signature alone on a page
     chain = d.paragraphs()[i_last : texts.index("2017年3月12日")]
@@ -602,25 +789,37 @@ def test_signature_block_without_seal(doc_2021):
 
 def test_missing_text_gives_a_highlighted_placeholder_and_a_warning(out):
     u = report_unit(narrative={"problems": "下一步将加强培训。"}, meta={"date_written": None, "processing_fee": None})
-    path = D.write_unit_docx(u, out / "gaps.docx")
-    d = Docx(path)
+    written = D.write_unit_docx(u, out / "gaps.docx")
+    d = Docx(written.path)
     texts = d.texts()
     for what in ("总体情况", "其他需要报告的事项", "本年收取信息处理费（元）", "成文日期"):
         p = d.find(f"【请填写：{what}】")
         r = d.runs(p)[0]
         assert r.find(f"{W}rPr/{W}highlight").get(W + "val") == "yellow"
     assert texts.index("【请填写：总体情况】") == texts.index("一、总体情况") + 1
-    rules = sorted((f.rule, f.severity) for f in u.findings)
+    rules = sorted((f.rule, f.severity) for f in written.findings)
     assert rules == [("D.meta", "warning")] * 2 + [("D.narrative", "warning")] * 2
-    assert any("总体情况" in f.message for f in u.findings)
-    D.write_unit_docx(u, out / "gaps.docx")  # a second run does not repeat the findings
-    assert len(u.findings) == 4
+    assert any("总体情况" in f.message for f in written.findings)
+    assert u.findings == []  # returned for the caller to merge, the unit is not changed
+    merged = D.merge_report_findings(u.findings, written.findings)
+    again = D.write_unit_docx(u, out / "gaps.docx")  # a second run gives the same findings
+    assert D.merge_report_findings(merged, again.findings) == merged and len(merged) == 4
+
+
+def test_writer_order_does_not_matter_for_findings(tmp_path):
+    """The report returns its findings; writing it before or after anything else changes no unit."""
+    a = report_unit(narrative={}, meta={"date_written": None})
+    b = report_unit(narrative={}, meta={"date_written": None})
+    first = D.write_unit_docx(a, tmp_path / "a.docx")
+    second = D.write_unit_docx(b, tmp_path / "b.docx")
+    assert a.findings == b.findings == []
+    assert [(f.rule, f.message) for f in first.findings] == [(f.rule, f.message) for f in second.findings]
 
 
 def test_optional_sections_use_defaults_not_placeholders(seed_doc, out):
     u = seed_unit()
     u.narrative = {k: v for k, v in u.narrative.items() if k != "other"}
-    d = Docx(D.write_unit_docx(u, out / "seed_no_other.docx"))
+    d = Docx(write(u, out / "seed_no_other.docx"))
     assert "本单位不存在其他需要报告的内容。" in d.texts()
     assert not any("请填写" in t for t in d.texts()) and not u.findings
 
@@ -631,19 +830,19 @@ def test_narrative_repeating_a_generated_sentence_is_not_doubled(out):
         "2017 年度，区科技局把张店区人民政府网站作为第一公开平台。"
         "本年度通过网络、公告栏、新媒体等方式主动公开政府信息 50 条，其中主动公开规范性文件 2 条。"
     )
-    d = Docx(D.write_unit_docx(u, out / "seed_dup.docx"))
+    d = Docx(write(u, out / "seed_dup.docx"))
     assert sum("主动公开政府信息50条" in squash(t) for t in d.texts()) == 1
 
 
 def test_fee_stated_by_the_office_is_not_repeated(out):
     u = report_unit(narrative={"overview": "概述。", "problems": "问题。", "other": "本年度未收取信息处理费。"})
-    d = Docx(D.write_unit_docx(u, out / "fee.docx"))
+    d = Docx(write(u, out / "fee.docx"))
     assert sum("信息处理费" in t for t in d.texts()) == 1
 
 
 def test_errors_put_a_red_note_above_the_title(out):
     u = report_unit(errors=3)
-    path = D.write_unit_docx(u, out)
+    path = write(u, out)
     assert path.name == "示例市东城区住房和城乡建设局2025年政府信息公开工作年度报告.docx"  # same name
     d = Docx(path)
     first, second = d.paragraphs()[:2]
@@ -653,7 +852,7 @@ def test_errors_put_a_red_note_above_the_title(out):
     assert r.find(f"{W}rPr/{W}highlight").get(W + "val") == "yellow"
     assert d.font(first, r) == "黑体"
     assert d.pstyle(second) == "Title"
-    clean = Docx(D.write_unit_docx(report_unit(), out / "clean.docx"))
+    clean = Docx(write(report_unit(), out / "clean.docx"))
     assert not any("审核提示" in t for t in clean.texts())
 
 
@@ -663,7 +862,7 @@ def test_strict_refuses_a_unit_with_errors(tmp_path):
         D.write_unit_docx(u, tmp_path, strict=True)
     assert "2处错误" in str(exc.value) and exc.value.count == 2
     assert list(tmp_path.iterdir()) == []
-    assert D.write_unit_docx(report_unit(), tmp_path, strict=True).exists()
+    assert write(report_unit(), tmp_path, strict=True).exists()
 
 
 def test_report_file_name_is_safe():
@@ -677,7 +876,7 @@ def test_user_wording_changes_the_report(tmp_path):
     f.write_text(
         'opening: "本报告由{unit}编制，统计期限为{year}年全年。"\npublic_note: "（此件主动公开）"\n', encoding="utf-8"
     )
-    d = Docx(D.write_unit_docx(report_unit(), tmp_path / "r.docx", wording=f))
+    d = Docx(write(report_unit(), tmp_path / "r.docx", wording=f))
     texts = d.texts()
     assert "本报告由示例市东城区住房和城乡建设局编制，统计期限为2025年全年。" in texts
     assert texts[-1] == "（此件主动公开）"
@@ -690,19 +889,19 @@ def test_2019_form_produces_a_report(tmp_path):
     u = report_unit(
         form=F2019, year=2020, values=distinct_values(F2019, 3), meta={"date_written": datetime.date(2021, 1, 20)}
     )
-    d = Docx(D.write_unit_docx(u, tmp_path))
+    d = Docx(write(u, tmp_path))
     assert len(d.tables()) == 3
     assert "〔2019〕60号" in "".join(d.texts())
     assert not any("信息处理费" in t for t in d.texts())
     grid = table_grid(d.tables()[1])
     assert dedupe(grid[-3][:3])[-1] == "（六）其他处理"  # a single row in the 2019 table 三
     for cid, (r, c) in _value_positions(F2019, "t3", grid).items():
-        assert grid[r][c] == S.format_number(u.values[cid])
+        assert grid[r][c] == format_number(u.values[cid])
 
 
 def test_a_form_known_only_from_its_spec_file_gets_a_report(tmp_path):
-    form = load_form("demo", [Path(__file__).with_name("forms_extra")])
-    assert S.family(form) == S.GENERIC
+    """The demo form: spec and wording files only (tests/forms_extra/), no code of its own."""
+    form = load_form("demo", [FORMS_EXTRA])
     values = {cid: i + 11 for i, cid in enumerate(form.cells)}
     u = Unit(
         file=Path("demo.xlsx"),
@@ -712,14 +911,56 @@ def test_a_form_known_only_from_its_spec_file_gets_a_report(tmp_path):
         values=values,
         meta={"unit": "某某中心", "year": 2030, "date_written": datetime.date(2031, 1, 5)},
     )
-    d = Docx(D.write_unit_docx(u, tmp_path))
+    written = D.write_unit_docx(u, tmp_path)
+    d = Docx(written.path)
     texts = d.texts()
     assert [d.text(p) for p in d.paragraphs() if d.pstyle(p) == "Heading1"] == ["一、工作概况", "二、办理情况"]
     assert "【请填写：工作概况】" in texts and texts[-1] == "2031年1月5日"
     grid = table_grid(d.tables()[0])
     for cid, (r, c) in _value_positions(form, "t1", grid).items():
         assert grid[r][c] == str(values[cid])
-    assert [f.rule for f in u.findings] == ["D.narrative"]
+    # the sentence of its wording file, from the table's numbers
+    t1 = {k: values[f"t1.{k}"] for k in ("permits.online", "services.online", "services.all", "permits.all")}
+    assert (
+        f"本年度共办理事项{t1['permits.all'] + t1['services.all']}件，"
+        f"其中许可类事项{t1['permits.all']}件、服务类事项{t1['services.all']}件；"
+        f"网上办理{t1['permits.online'] + t1['services.online']}件。"
+    ) in texts
+    assert [f.rule for f in written.findings] == ["D.narrative"] and u.findings == []
+
+
+def test_a_copy_of_a_form_under_another_id_gets_the_same_sentences(tmp_path):
+    """A new form made from the 2021 spec, with a wording file that only says ``extends: "2021"``."""
+    import yaml
+
+    spec = yaml.safe_load((Path(D.__file__).with_name("forms") / "2021.yaml").read_text(encoding="utf-8"))
+    spec.update(id="2099", name="测试表样", years=[2099, None])
+    (tmp_path / "2099.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "wording").mkdir()
+    (tmp_path / "wording" / "wording_2099.yaml").write_text('extends: "2021"\n', encoding="utf-8")
+    form = load_form("2099", [tmp_path])
+    values = distinct_values(F2021)
+    a = report_unit(values=values)
+    b = report_unit(form=form, values=values)
+    for sid in ("t2", "t3", "t4", "other"):
+        section = next(s for s in form.sections if s.id == sid)
+        wa, wb = S.load_wording(F2021), S.load_wording(form)
+        ca, cb = S.compose(a, section, wa), S.compose(b, section, wb)
+        assert (ca.before, ca.after) == (cb.before, cb.after) and (ca.before or ca.after), sid
+    texts = Docx(write(b, tmp_path / "r.docx")).texts()
+    assert any(t.startswith("本年度共收到政府信息公开申请") for t in texts)
+
+
+def test_a_form_without_a_wording_file_gets_the_base_wording(tmp_path):
+    spec = (FORMS_EXTRA / "demo.yaml").read_text(encoding="utf-8").replace('id: "demo"', 'id: "demo2"')
+    (tmp_path / "demo2.yaml").write_text(spec, encoding="utf-8")
+    form = load_form("demo2", [tmp_path])
+    w = S.load_wording(form)
+    assert w.sources == (str(S.TEMPLATE_DIR / "wording_base.yaml"),) and w.groups == ()
+    u = Unit(file=Path("d.xlsx"), form=form, unit="某中心", year=2030, values=dict.fromkeys(form.cells, 1))
+    texts = Docx(write(u, tmp_path / "r.docx")).texts()
+    assert "某中心2030年政府信息公开工作年度报告" in texts
+    assert not any("国办公开办函" in t for t in texts)  # no other form's opening
 
 
 def test_summary_sums_the_units(tmp_path):
@@ -756,13 +997,16 @@ def test_summary_sums_the_units(tmp_path):
     assert agg.values["t3.new.total"] == 3 and agg.values["t2.fees.fee_amount"] == Decimal("1.75")
     assert agg.values["t4.cases.review_upheld"] is None  # blank + blank = blank
     assert agg.values["t4.cases.review_other"] == 0  # blank + 0 = 0
-    assert agg.meta["processing_fee"] == Decimal(10)
+    assert "processing_fee" not in agg.meta  # 乙局 gave none: the sum is not known
+    b.meta["processing_fee"] = "2.5"
+    assert aggregate_unit([a, b], "某某区人民政府").meta["processing_fee"] == Decimal("12.5")
+    b.meta["processing_fee"] = None
     path = D.write_summary_docx([a, b], "某某区人民政府", tmp_path)
     assert path.name == "某某区人民政府2025年政府信息公开工作年度报告.docx"
     d = Docx(path)
     texts = d.texts()
-    assert "本年度共收到政府信息公开申请3件，其中予以公开3件。" in texts
-    assert "依据《政府信息公开信息处理费管理办法》，本年度共收取信息处理费10元。" in texts
+    assert "本年度共收到政府信息公开申请3件。办结3件，其中予以公开3件。" in texts
+    assert "【请填写：本年收取信息处理费（元）】" in texts and not any("信息处理费10元" in t for t in texts)
     assert "【请填写：总体情况】" in texts and "某某区人民政府" in texts
     grid = table_grid(d.tables()[1])
     pos = _value_positions(F2021, "t3", grid)
@@ -825,6 +1069,7 @@ def _content(data: bytes):
                             None if vm is None else (vm.get(W + "val") or "continue"),
                             d.pstyle(p) if origin else None,
                             d.ppr(p, "ind", "leftChars") if origin else None,
+                            p.find(f"{W}pPr/{W}keepNext") is not None,
                         )
                     )
                 trpr = tr.find(W + "trPr")
@@ -1061,7 +1306,11 @@ def test_missing_section_is_reported_once_after_the_checks(tmp_path):
         narrative={"overview": s["narrative"]["overview"]},
     )
     run_checks([unit])
-    D.write_unit_docx(unit, tmp_path / "r.docx")
+    written = D.write_unit_docx(unit, tmp_path / "r.docx")
+    d1 = next(f for f in unit.findings if f.rule == "D1")
+    message = d1.message
+    unit.findings = D.merge_report_findings(unit.findings, written.findings)
+    assert d1.message == message  # the check engine's finding itself is not changed
     about_problems = [f for f in unit.findings if "存在的主要问题及改进情况" in f.message]
     assert len(about_problems) == 1 and about_problems[0].rule == "D1"
     assert "【请填写】" in about_problems[0].message

@@ -31,6 +31,7 @@ SAMPLE = ROOT / "input_templates" / "samples" / "示例市东城区教育局2025
         (errors.PdfError("无法转换"), 3),
         (errors.MailError("名单有误"), 2),
         (errors.MailError("发送记录无法写入", exit_code=1), 1),
+        (errors.RosterError("名单 x.csv 缺少“邮箱”列"), 2),
     ],
 )
 def test_every_kind_has_the_root_a_message_and_an_exit_code(error, code):
@@ -135,7 +136,11 @@ def test_the_package_face_is_complete_and_light():
     assert res.stdout.split() == ["gkreport.docx_out", "gkreport.batch"]
 
 
-@pytest.mark.parametrize("args", [["check"], ["check", "--bogus", "x"], ["nosuchcommand"]])
+@pytest.mark.parametrize(
+    "args", [["check"], ["check", "--bogus", "x"], ["nosuchcommand"], ["--debug", "check", "--bogus", "x"]]
+)
 def test_usage_errors_stay_usage_errors(args):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2 and "程序内部错误" not in res.output
+    assert res.output.startswith("错误：") and "Usage" not in res.output  # the Chinese usage error (cli.chinese)
+    assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback, --debug or not

@@ -518,6 +518,70 @@ def _external_entity(p: Path) -> None:
     p.write_bytes(zip_bytes(replace_part(parts, "xl/sharedStrings.xml", evil)))
 
 
+LAUGHS = (
+    b'<!DOCTYPE sst [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+)
+SST_NS = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+
+
+def _small_shared_strings_laughs(p: Path) -> None:
+    """A billion-laughs DTD in a shared-strings part of a few hundred bytes (small parts were not inflated);
+    declared only, so the parser itself would read the part without complaint."""
+    parts = workbook_parts([sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>')])
+    sst = b'<?xml version="1.0" encoding="UTF-8"?>' + LAUGHS + SST_NS + "<si><t>单位名称</t></si></sst>".encode()
+    rel = (
+        b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        b'sharedStrings" Target="sharedStrings.xml"/></Relationships>'
+    )
+    parts = [
+        Part(x.name, x.data.replace(b"</Relationships>", rel)) if x.name == "xl/_rels/workbook.xml.rels" else x
+        for x in parts
+    ]
+    p.write_bytes(zip_bytes([*parts, Part("xl/sharedStrings.xml", sst)]))
+
+
+def _dtd_in_part(name: str, where: bytes = b"?>", encoding: str = "utf-8") -> Callable[[Path], None]:
+    """A real workbook with an entity declaration put into one of its small non-sheet parts."""
+
+    def make(p: Path) -> None:
+        parts = sample_parts()
+        data = next(x.data for x in parts if x.name == name)
+        head, rest = data.split(where, 1)
+        evil = head + where + b'<!DOCTYPE x [<!ENTITY e "entity">]>' + rest
+        if encoding != "utf-8":
+            evil = evil.replace(b'encoding="UTF-8"', f'encoding="{encoding.upper()}"'.encode())
+            evil = b"\xff\xfe" + evil.decode("utf-8").encode("utf-16-le")
+        p.write_bytes(zip_bytes(replace_part(parts, name, evil)))
+
+    return make
+
+
+def _dtd_in_ods_styles(p: Path) -> None:
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+        '<office:spreadsheet><table:table table:name="表三"><table:table-row>'
+        "<table:table-cell><text:p>单位名称</text:p></table:table-cell></table:table-row></table:table>"
+        "</office:spreadsheet></office:body></office:document-content>"
+    ).encode()
+    styles = (
+        b'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE office:document-styles [<!ENTITY e "x">]>'
+        b'<office:document-styles xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"/>'
+    )
+    p.write_bytes(
+        zip_bytes(
+            [
+                Part("mimetype", b"application/vnd.oasis.opendocument.spreadsheet", method=zipfile.ZIP_STORED),
+                Part("content.xml", content),
+                Part("styles.xml", styles),
+            ]
+        )
+    )
+
+
 def _garbage_workbook_xml(p: Path) -> None:
     p.write_bytes(zip_bytes(replace_part(sample_parts(), "xl/workbook.xml", b"\x00\x01 not xml <<<")))
 
@@ -651,6 +715,15 @@ CORPUS = [
     Bad("重复展开.ods", _ods_repeat_bomb, "20000 行 × 1000 列"),
     Bad("实体膨胀.xlsx", _billion_laughs, "DTD/实体声明"),
     Bad("外部实体.xlsx", _external_entity, "DTD/实体声明"),
+    Bad("小共享字符串实体膨胀.xlsx", _small_shared_strings_laughs, "DTD/实体声明"),
+    Bad("共享字符串中的实体.xlsx", _dtd_in_part("xl/sharedStrings.xml"), "DTD/实体声明"),
+    Bad("样式中的实体.xlsx", _dtd_in_part("xl/styles.xml"), "DTD/实体声明"),
+    Bad("内容类型中的实体.xlsx", _dtd_in_part("[Content_Types].xml"), "DTD/实体声明"),
+    Bad("关系中的实体.xlsx", _dtd_in_part("xl/_rels/workbook.xml.rels"), "DTD/实体声明"),
+    Bad("文档属性中的实体.xlsx", _dtd_in_part("docProps/core.xml"), "DTD/实体声明"),
+    Bad("工作簿中的实体.xlsx", _dtd_in_part("xl/workbook.xml"), "DTD/实体声明"),
+    Bad("UTF16共享字符串实体.xlsx", _dtd_in_part("xl/sharedStrings.xml", encoding="utf-16"), "DTD/实体声明"),
+    Bad("ODS样式中的实体.ods", _dtd_in_ods_styles, "DTD/实体声明"),
     Bad("工作表过多.xlsx", _too_many_sheets, f"{reader.MAX_SHEETS + 1} 个工作表"),
     Bad("合并单元格过多.xlsx", _too_many_merged, "合并单元格过多"),
     Bad("超大文件.xlsx", _oversized, f"超过上限 {reader.MAX_FILE_BYTES // MB} MB"),

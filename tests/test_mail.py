@@ -7,14 +7,18 @@ import contextlib
 import csv
 import email
 import hashlib
+import io
 import ipaddress
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -27,6 +31,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from gkreport import mail as m
+from gkreport.batch import BatchOptions, run_batch
+from gkreport.samples import SAMPLES_2021
+from gkreport.spec import load_form
+from gkreport.template import write_template
+from smtp_fault_server import FaultServer
 
 YEAR = 2025
 SENDER = "某某区政务公开办 <gk@example.gov.cn>"
@@ -37,7 +46,11 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WAIT = 30  # upper bound, seconds, for anything a test waits on
 
 
-# --------------------------------------------------------------------------- output folder
+# --------------------------------------------------------------------------- output folder (real batch runs)
+
+FORM = load_form("2021")
+PASSING = SAMPLES_2021[0]  # the sample 教育局: no findings
+WITH_ERRORS = SAMPLES_2021[3]  # the sample 自然资源局: errors and warnings
 
 
 def docx_name(unit: str, year: int = YEAR) -> str:
@@ -55,48 +68,48 @@ def write_docx(path: Path, text: str) -> None:
     d.save(path)
 
 
-def write_xlsx(path: Path, unit: str) -> None:
-    wb = openpyxl.Workbook()
-    wb.active.append(["单位", unit])
-    wb.active.append(["本年新制作政府信息数量", 12])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+def docx_text(data: bytes) -> str:
+    return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+
+
+def write_workbook(path: Path, unit: str, *, errors: bool = False, year: int = YEAR) -> Path:
+    """A filled-in 2021 workbook for ``unit``, as a department sends it."""
+    sample = WITH_ERRORS if errors else PASSING
+    meta = {**sample["meta"], "unit": unit, "signer": unit, "year": year}
+    return write_template(FORM, path, values=sample["values"], meta=meta, narrative=sample["narrative"])
 
 
 def make_output(
-    root: Path, units: list[str], *, year: int = YEAR, status: dict[str, str] | None = None, extra: list | None = None
+    root: Path,
+    units: list[str] | list[tuple[str, int]],
+    *,
+    year: int = YEAR,
+    status: dict[str, str] | None = None,
+    broken: tuple[str, ...] = (),
+    duplicates: tuple[str, ...] = (),
 ) -> Path:
-    """An output folder as the batch command writes it; ``extra``: more records as they are."""
+    """Workbooks for ``units`` run through the batch into ``root`` (the output folder).
+
+    ``units``: names (of ``year``) or (name, year); ``status`` "有错误" writes the sample with
+    errors; ``broken``: file names of inputs that are no workbook; ``duplicates``: units sent twice.
+    """
     status = status or {}
-    ydir = root / str(year)
-    records = []
-    for u in units:
-        st = status.get(u, "通过")
-        rec = {
-            "unit": u,
-            "year": year,
-            "form": "2021",
-            "input": f"input/{u}.xlsx",
-            "status": st,
-            "errors": 2 if st == "有错误" else 0,
-            "warnings": 0,
-            "outputs": {},
-            "reason": None,
-        }
-        if st == "无法读取":
-            rec["reason"] = "文件已损坏，无法打开"
-        else:
-            write_docx(ydir / u / docx_name(u, year), f"{u}{year}年政府信息公开工作年度报告")
-            write_xlsx(ydir / u / xlsx_name(u, year), u)
-            rec["outputs"] = {"docx": f"{u}/{docx_name(u, year)}", "xlsx": f"{u}/{xlsx_name(u, year)}", "pdf": None}
-        records.append(rec)
-    records += extra or []
-    ydir.mkdir(parents=True, exist_ok=True)
-    (ydir / "审核报告.json").write_text(
-        json.dumps({"year": year, "generated": "2026-01-20T10:00:00", "units": records}, ensure_ascii=False),
-        encoding="utf-8",
-    )
+    inp = root.with_name(root.name + "-input")
+    inp.mkdir(parents=True, exist_ok=True)
+    for i, item in enumerate(units):
+        unit, y = item if isinstance(item, tuple) else (item, year)
+        write_workbook(inp / f"{i:02d}.xlsx", unit, errors=status.get(unit) == "有错误", year=y)
+    for name in broken:
+        (inp / name).write_bytes(b"PK\x03\x04 this is not a workbook")
+    for unit in duplicates:
+        for x in "ab":
+            write_workbook(inp / f"{unit}-{x}.xlsx", unit, year=year)
+    run_batch(BatchOptions(input_dir=inp, output_dir=root, jobs=1))
     return root
+
+
+def audit_units(out: Path, year: int = YEAR) -> list[dict]:
+    return json.loads((out / str(year) / m.AUDIT_NAME).read_text(encoding="utf-8"))["units"]
 
 
 def addr_of(unit: str) -> str:
@@ -239,7 +252,8 @@ def smtp_args(port: int, *more: str) -> list[str]:
 
 def journal_events(out: Path, year: int = YEAR) -> list[dict]:
     p = out / str(year) / m.JOURNAL_NAME
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = p.read_text(encoding="utf-8").splitlines()  # as any tool splits lines
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def assert_exactly_once(messages: list[Received], units: list[str]) -> None:
@@ -274,11 +288,11 @@ def test_batch_round_trip_with_roster(tmp_path):
             msg = rec.msg
             unit = rec.unit
             ydir = out / str(YEAR) / unit
-            assert msg["Subject"] == f"关于报送《{unit}{YEAR}年政府信息公开工作年度报告》的函"
+            assert msg["Subject"] == f"《{unit}{YEAR}年政府信息公开工作年度报告》审核结果"
             assert msg["From"].addresses[0].addr_spec == "gk@example.gov.cn"
             assert msg["From"].addresses[0].display_name == "某某区政务公开办"
             body = msg.get_body(("plain",)).get_content()
-            assert f"《{unit}{YEAR}年政府信息公开工作年度报告》" in body
+            assert body.startswith(f"{unit}：") and "未发现错误和提示" in body and "按时公开" in body
             assert docx_name(unit) in body and xlsx_name(unit) in body
             assert "某某区政务公开办" in body and "2026年1月20日" in body
             atts = {a.get_filename(): a for a in msg.iter_attachments()}
@@ -332,39 +346,13 @@ def test_cli_to_one_address_sends_one_message_per_unit(tmp_path):
 
 
 def test_problems_are_reported_before_anything_is_sent(tmp_path):
-    units = ["某某区教育局", "某某区财政局", "某某区民政局", "某某区审计局", "某某区统计局"]
-    dup_reason = (
-        "“某某区商务局”2025年有多个文件（a.xlsx、b.xlsx），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
-    )
-    extra = [  # as the batch writes them: a file whose unit is unknown, and a unit reported twice
-        {
-            "unit": None,
-            "year": None,
-            "form": None,
-            "input": "坏文件.xlsx",
-            "status": "无法读取",
-            "errors": 0,
-            "warnings": 0,
-            "outputs": {"docx": None, "xlsx": None, "pdf": None},
-            "reason": "不是有效的 Excel 文件",
-        },
-        *(
-            {
-                "unit": "某某区商务局",
-                "year": YEAR,
-                "form": "2021",
-                "input": f"{x}.xlsx",
-                "status": "重复报送",
-                "errors": 0,
-                "warnings": 0,
-                "outputs": {"docx": None, "xlsx": None, "pdf": None},
-                "reason": dup_reason,
-            }
-            for x in "ab"
-        ),
-    ]
+    units = ["某某区教育局", "某某区财政局", "某某区民政局", "某某区审计局"]
     out = make_output(
-        tmp_path / "out", units, status={"某某区审计局": "有错误", "某某区统计局": "无法读取"}, extra=extra
+        tmp_path / "out",
+        units,
+        status={"某某区审计局": "有错误"},
+        broken=("坏文件.xlsx",),
+        duplicates=("某某区商务局",),
     )
     roster = write_roster_xlsx(
         tmp_path / "名单.xlsx",
@@ -372,7 +360,6 @@ def test_problems_are_reported_before_anything_is_sent(tmp_path):
             ("某某区教育局", "edu@example.cn", None),
             ("某某区财政局", "not-an-address", None),  # invalid address
             ("某某区审计局", "audit@example.cn", None),
-            ("某某区统计局", "stats@example.cn", None),
             ("某某区水务局", "water@example.cn", None),  # unit not in the output
             ("某某区商务局", "trade@example.cn", None),
             # 某某区民政局: no row, so no address
@@ -380,25 +367,32 @@ def test_problems_are_reported_before_anything_is_sent(tmp_path):
     )
     box = Box()
     with smtp_server(box) as port:
+        # Upward (--to): a report with errors is held back unless --allow-errors.
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        o = r.stdout
+        assert "发送前发现的问题" in o and o.index("发送前发现的问题") < o.index("[1/3]")  # before sending
+        assert "报告仍有 7 个错误" in o and "--allow-errors" in o
+        assert "坏文件.xlsx" in o and "无法读取" in o
+        assert "未生成报告（重复报送）" in o and o.count("无法确定以哪个为准") == 1
+        assert "出现了不止一次" not in o
+        assert sorted(x.unit for x in box.messages) == ["某某区教育局", "某某区民政局", "某某区财政局"]
+
+        # To each department (--roster): the review result goes to the unit with errors too.
         r = run_cli([str(out), "--roster", str(roster), *smtp_args(port)], cwd=tmp_path)
         assert r.returncode == 1, r.stdout + r.stderr
         o = r.stdout
-        assert "发送前发现的问题" in o
-        assert o.index("发送前发现的问题") < o.index("[1/1]")  # problems shown before sending
         assert "“not-an-address”不是有效的邮箱地址" in o
         assert "名单中没有该单位的邮箱" in o
         assert "某某区水务局" in o and "不在 2025 年的输出中" in o
-        assert "报告仍有 2 个错误" in o and "--allow-errors" in o
-        assert "文件已损坏，无法打开" in o
-        assert "坏文件.xlsx" in o and "不是有效的 Excel 文件" in o
-        assert "未生成报告（重复报送）" in o and o.count("无法确定以哪个为准") == 1
-        assert "出现了不止一次" not in o
-        assert [x.unit for x in box.messages] == ["某某区教育局"]
-
-        # With --allow-errors the unit with errors is sent too; the sent one is not resent.
-        r = run_cli([str(out), "--roster", str(roster), "--allow-errors", *smtp_args(port)], cwd=tmp_path)
-        assert r.returncode == 1
-        assert sorted(x.unit for x in box.messages) == ["某某区审计局", "某某区教育局"]
+        assert "--allow-errors" not in o
+        assert "Traceback" not in r.stderr
+        review = [x for x in box.messages if "审核结果" in str(x.msg["Subject"])]
+        assert sorted(x.unit for x in review) == ["某某区审计局", "某某区教育局"]
+        assert {x.unit: x.rcpt for x in review} == {
+            "某某区审计局": ["audit@example.cn"],
+            "某某区教育局": ["edu@example.cn"],
+        }
 
 
 def test_dry_run_writes_eml_and_sends_nothing(tmp_path):
@@ -422,7 +416,8 @@ def test_dry_run_writes_eml_and_sends_nothing(tmp_path):
         assert PASSWORD.encode() not in raw
         msg = email.message_from_bytes(raw, policy=policy.default)
         unit = p.stem.split("-", 1)[1]
-        assert msg["Subject"] == f"关于报送《{unit}{YEAR}年政府信息公开工作年度报告》的函"
+        assert msg["Subject"] == f"报送《{unit}{YEAR}年政府信息公开工作年度报告》"
+        assert "函" not in msg["Subject"] and "现报送" in msg.get_body(("plain",)).get_content()
         atts = {a.get_filename(): a.get_content() for a in msg.iter_attachments()}
         assert atts[docx_name(unit)] == (out / str(YEAR) / unit / docx_name(unit)).read_bytes()
         assert atts[xlsx_name(unit)] == (out / str(YEAR) / unit / xlsx_name(unit)).read_bytes()
@@ -871,8 +866,7 @@ def test_address_validation():
 
 def test_latest_year_is_used_and_said(tmp_path):
     out = tmp_path / "out"
-    make_output(out, ["某某区教育局"], year=2024)
-    make_output(out, ["某某区教育局", "某某区司法局"], year=2025)
+    make_output(out, [("某某区教育局", 2024), ("某某区教育局", 2025), ("某某区司法局", 2025)])
     s = settings_for(None, tmp_path)
     plan = m.plan_messages(out, s, to="a@example.cn")
     assert plan.year == 2025 and "使用最新的 2025 年" in plan.year_note and "--year" in plan.year_note
@@ -910,3 +904,464 @@ def test_journal_survives_a_torn_last_line_and_lock_is_exclusive(tmp_path):
         pass
     with m.journal_lock(tmp_path):  # released
         pass
+
+
+# --------------------------------------------------------------------------- which report goes to whom
+
+
+def eml_messages(out: Path) -> dict[str, email.message.EmailMessage]:
+    return {
+        p.name: email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted((out / "outbox").glob("*.eml"))
+    }
+
+
+def own_docx(out: Path, unit: str, year: int = YEAR) -> bytes:
+    """The Word report the batch recorded for ``unit``."""
+    rec = next(u for u in audit_units(out, year) if u["unit"] == unit)
+    return (out / str(year) / rec["outputs"]["docx"]).read_bytes()
+
+
+def test_units_whose_file_names_collide_never_get_each_others_reports(tmp_path):
+    # 碰撞局/一 and 碰撞局_一 share one output folder (a file name cannot hold "/"); ＡＢ局 and AB局
+    # fold to one name but have their own folders.
+    units = ["碰撞局/一", "碰撞局_一", "ＡＢ局", "AB局", "某某区教育局"]
+    out = make_output(tmp_path / "out", units)
+    addr = {u: f"unit{i}@example.cn" for i, u in enumerate(units)}
+    roster = write_roster_xlsx(tmp_path / "名单.xlsx", [(u, addr[u], None) for u in units])
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        plan = m.plan_messages(out, s, roster=roster)
+        problems = {p.unit: p.message for p in plan.problems}
+        assert set(problems) == {"碰撞局/一", "碰撞局_一"}
+        assert "与“碰撞局_一”的报告是同一个文件" in problems["碰撞局/一"]
+        assert "与“碰撞局/一”的报告是同一个文件" in problems["碰撞局_一"]
+        result = m.send_plan(plan, s)
+    assert [o.unit for o in result.outcomes if o.result == m.SENT_OK] == ["ＡＢ局", "AB局", "某某区教育局"]
+    assert len(box.messages) == 3
+    for r in box.messages:
+        unit = next(u for u in units if r.rcpt == [addr[u]])
+        assert r.unit == unit  # the subject names the unit the address belongs to
+        (att,) = r.msg.iter_attachments()
+        assert att.get_content() == own_docx(out, unit)
+        title = docx_text(att.get_content()).splitlines()[0]
+        assert title.startswith(unit) and not any(title.startswith(u) for u in units if u != unit)
+    assert {e["unit"] for e in journal_events(out)} == {"ＡＢ局", "AB局", "某某区教育局"}
+
+
+def test_dry_run_writes_one_eml_per_message_it_counts(tmp_path):
+    long_a = "某某省某某市某某区" + "很长的单位名称" * 11 + "甲局"  # 88 characters
+    long_b = "某某省某某市某某区" + "很长的单位名称" * 11 + "乙局"
+    units = ["碰撞局/一", "碰撞局_一", "AB局", "ab局", long_a, long_b, "某某区第一局\u2028分局", "某某区教育局"]
+    out = make_output(tmp_path / "out", units)
+    recorded = [u["unit"] for u in audit_units(out)]
+    addr = {u: f"unit{i}@example.cn" for i, u in enumerate(recorded)}
+    roster = write_roster_xlsx(tmp_path / "名单.xlsx", [(u, addr[u], None) for u in recorded])
+    r = run_cli(
+        [str(out), "--roster", str(roster), "--from", SENDER, "--attach", "docx,xlsx", "--dry-run"], cwd=tmp_path
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr  # the colliding pair is withheld
+    emls = eml_messages(out)
+    assert len(emls) == 6 == r.stdout.count("将发送")
+    assert f"试运行：6 封邮件已写入 {out / 'outbox'}" in r.stdout.replace("\n", "")
+    assert all(len(name.encode()) <= 255 for name in emls)
+    assert len({name.casefold() for name in emls}) == 6  # never shared, not even by case
+    by_addr = {msg["To"].addresses[0].addr_spec: msg for msg in emls.values()}
+    assert set(by_addr) == {addr[u] for u in recorded if not u.startswith("碰撞局")}
+    for unit in recorded:
+        if unit.startswith("碰撞局"):
+            continue
+        msg = by_addr[addr[unit]]
+        docx_att = next(a for a in msg.iter_attachments() if a.get_filename().endswith(".docx"))
+        assert docx_att.get_content() == own_docx(out, unit)
+
+
+def test_control_characters_in_unit_names_break_nothing(tmp_path, monkeypatch):
+    # The reader cleans such names; records written without that cleaning (an older batch,
+    # a hand-edited 审核报告.json) must still never break a header, a file name or a body.
+    import gkreport.reader as reader
+
+    monkeypatch.setattr(reader, "_clean_line", lambda text: (text, []))
+    marks = ["\u2028", "\u0085", "\x0c", "\x1c", "\x1d", "\x1e", "\r\n", "\u2029"]
+    units = [f"某某区第{i}局{c}分局" for i, c in enumerate(marks)]
+    out = make_output(tmp_path / "out", units)
+    monkeypatch.undo()
+    recorded = [u["unit"] for u in audit_units(out)]
+    assert any(ch in "".join(recorded) for ch in "\u2028\x0c\x1c\n")  # the names reach mail as they are
+    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert len(eml_messages(out)) == len(units)
+    box = Box()
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", "--attach", "docx,xlsx", *smtp_args(port)], cwd=tmp_path)
+        again = run_cli(
+            [str(out), "--to", "up@example.gov.cn", "--attach", "docx,xlsx", *smtp_args(port)], cwd=tmp_path
+        )
+    for x in (dry, r, again):
+        assert "Traceback" not in x.stderr, x.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert again.returncode == 0 and "没有需要发送的邮件" in again.stdout
+    assert len(box.messages) == len(units)
+    for x in box.messages:
+        raw_headers = x.data.split(b"\r\n\r\n", 1)[0]
+        for line in raw_headers.split(b"\r\n"):
+            assert not line or line[:1] in b" \t" or b":" in line, line  # every header line well formed
+        subject = str(x.msg["Subject"])
+        assert subject.splitlines() == [subject] and not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in subject)
+        for att in x.msg.iter_attachments():
+            name = att.get_filename()
+            assert not any(ord(c) < 32 or c in "\u2028\u2029\x85" for c in name), name
+        body = x.msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # CRLF is the line end on the wire
+        assert not any(c in body for c in "\x0c\x1c\x1d\x1e\u2028\u2029\x85\r")
+    sent = {e["unit"] for e in journal_events(out) if e["event"] == "sent"}
+    assert sent == set(recorded)  # the journal keeps each unit as the batch recorded it
+
+
+def test_a_message_that_cannot_be_built_is_reported_and_the_others_go(tmp_path, monkeypatch):
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units)
+    real = m._attachment_part
+
+    def failing(att):
+        if att.name.startswith("某某区乙局"):
+            raise ValueError("simulated")
+        return real(att)
+
+    monkeypatch.setattr(m, "_attachment_part", failing)
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        outbox = m.write_outbox(m.plan_messages(out, s, to="up@example.gov.cn", dry_run=True), s)
+        assert [p.unit for p in outbox.failed] == ["某某区乙局"] and "邮件无法生成" in outbox.failed[0].message
+        assert len(outbox.written) == 2 == len(list((out / "outbox").glob("*.eml")))
+
+        result = m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s)
+        assert [(o.unit, o.result) for o in result.outcomes] == [
+            ("某某区甲局", m.SENT_OK),
+            ("某某区乙局", m.NOT_BUILT),
+            ("某某区丙局", m.SENT_OK),
+        ]
+        assert result.stopped is None and not result.all_sent
+        assert sorted(x.unit for x in box.messages) == ["某某区丙局", "某某区甲局"]
+        assert "某某区乙局" not in {e["unit"] for e in journal_events(out)}  # nothing happened to it
+
+        monkeypatch.setattr(m, "_attachment_part", real)  # fixed: the next run sends it
+        assert m.send_plan(m.plan_messages(out, s, to="up@example.gov.cn"), s).all_sent
+    assert_exactly_once(box.messages, units)
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def test_review_result_to_each_department_lists_its_findings(tmp_path):
+    units = ["某某区教育局", "某某区自然资源局"]
+    out = make_output(tmp_path / "out", units, status={"某某区自然资源局": "有错误"})
+    roster = write_roster_xlsx(
+        tmp_path / "名单.xlsx", [("某某区教育局", "edu@example.cn", None), ("某某区自然资源局", "zr@example.cn", None)]
+    )
+    r = run_cli(
+        [str(out), "--roster", str(roster), "--from", SENDER, "--attach", "docx,xlsx", "--dry-run"], cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    msgs = {str(x["To"].addresses[0].addr_spec): x for x in eml_messages(out).values()}
+    manifest = json.loads((out / ".gkreport" / "manifest.json").read_text(encoding="utf-8"))["inputs"]
+    findings = next(v["findings"] for v in manifest.values() if v["unit"] == "某某区自然资源局")
+    errors = [f for f in findings if f["severity"] == "error"]
+    warnings = [f for f in findings if f["severity"] == "warning"]
+    assert errors and warnings
+
+    zr = msgs["zr@example.cn"]
+    assert zr["Subject"] == f"《某某区自然资源局{YEAR}年政府信息公开工作年度报告》审核结果"
+    body = zr.get_body(("plain",)).get_content()
+    assert body.startswith("某某区自然资源局：")
+    assert f"发现 {len(errors)} 个错误、{len(warnings)} 个提示" in body
+    listed = [line for line in body.splitlines() if re.match(r"\d+\. 【(错误|提示)】", line)]
+    assert len(listed) == len(findings)
+    assert all("【错误】" in line for line in listed[: len(errors)])  # errors first
+    for f, line in zip(errors + warnings, listed):
+        assert f["message"].split("（")[0] in line
+    assert "（位置：表三 J6）" in body  # the cell to correct, as the clerk finds it
+    assert "核对" in body and "修改" in body and "按时公开" in body
+    assert "某某区政务公开办" in body
+
+    edu = msgs["edu@example.cn"]
+    assert edu["Subject"] == f"《某某区教育局{YEAR}年政府信息公开工作年度报告》审核结果"
+    body = edu.get_body(("plain",)).get_content()
+    assert "未发现错误和提示" in body and "【错误】" not in body and "按时公开" in body
+    for x in msgs.values():
+        assert "函" not in x["Subject"] and "函" not in x.get_body(("plain",)).get_content()
+
+
+def test_review_needs_the_batch_records_of_the_findings(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    roster = write_roster_xlsx(tmp_path / "名单.xlsx", [("某某区教育局", "edu@example.cn", None)])
+    (out / ".gkreport" / "manifest.json").unlink()  # e.g. an output folder copied without its hidden folder
+    s = settings_for(None, tmp_path)
+    plan = m.plan_messages(out, s, roster=roster)
+    assert plan.to_send == [] and "找不到该单位的审核意见" in plan.problems[0].message
+    assert m.plan_messages(out, s, to="up@example.gov.cn").to_send  # the upward report does not list findings
+
+
+def test_readme_dry_run_needs_no_sender(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    roster = write_roster_xlsx(tmp_path / "名单.xlsx", [("某某区教育局", "edu@example.cn", None)])
+    r = run_cli([str(out), "--roster", str(roster), "--dry-run"], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = r.stdout.replace("\n", "")
+    assert "正式发送还需要" in text and "--from" in text and "--sender-unit" in text and "--smtp-host" in text
+    (msg,) = eml_messages(out).values()
+    assert msg["From"].addresses[0].addr_spec == "sender@example.invalid"
+    assert m.PLACEHOLDER_SENDER_UNIT in msg.get_body(("plain",)).get_content()
+    # A real send says what it needs, before anything else.
+    r = run_cli([str(out), "--roster", str(roster), "--smtp-host", "127.0.0.1"], cwd=tmp_path)
+    assert r.returncode == 2 and "发送邮件需要" in r.stderr and "--from" in r.stderr and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- deadlines and faults
+
+
+def fault_args(port: int, *more: str, timeout: str = "1.5") -> list[str]:
+    return [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(port),
+        "--security",
+        "none",
+        "--from",
+        SENDER,
+        "--interval",
+        "0",
+        "--retry-wait",
+        "0.02",
+        "--timeout",
+        timeout,
+        *more,
+    ]
+
+
+def subjects_received(server: FaultServer) -> list[str]:
+    out = []
+    for data in server.messages:
+        msg = email.message_from_bytes(data, policy=policy.default)
+        out.append(str(msg["Subject"]).split("《")[1].split(str(YEAR))[0])
+    return out
+
+
+def test_trickling_greeting_is_cut_off_at_the_deadline(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    with FaultServer("trickle-greeting", faulty=5, pace=0.3) as server:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port, "--retries", "0")], cwd=tmp_path)
+        assert server.reached.wait(WAIT)
+        sent_before_cut = server.bytes_sent
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "超时：1.5 秒内没有收到服务器的完整回复" in r.stdout + r.stderr
+    assert sent_before_cut < len(b"220 slow.example ESMTP")  # cut off long before the greeting could end
+    assert server.messages == [] and not (out / str(YEAR) / m.JOURNAL_NAME).read_bytes()
+
+
+def test_endless_continuation_lines_are_cut_off(tmp_path):
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    with FaultServer("endless-ehlo", faulty=1) as server:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+    assert "Traceback" not in r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr  # the retry found the server sane again
+    assert "服务器的回复超过 64 KB" in r.stdout
+    assert server.bytes_sent < 64 * 1024 * 1024  # the client stopped reading, the server gave up
+    assert sorted(subjects_received(server)) == sorted(units)
+
+
+def test_connection_closed_before_the_final_dot_is_not_sent_and_is_retried(tmp_path):
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    with FaultServer("close-mid-data", at=0) as server:
+        r = run_cli(
+            [str(out), "--to", "up@example.gov.cn", "--attach", "docx,xlsx", *fault_args(server.port, timeout="10")],
+            cwd=tmp_path,
+        )
+        assert server.reached.wait(WAIT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "结果不确定" not in r.stdout and "Traceback" not in r.stderr
+    assert sorted(subjects_received(server)) == sorted(units)  # each exactly once
+    assert server.final_dots == 2
+    events = journal_events(out)
+    first = [e for e in events if e["unit"] == units[0]]
+    assert [e["event"] for e in first if e["event"] in ("failed", "sent", "unknown")] == ["failed", "sent"]
+    assert "邮件未发出" in next(e for e in first if e["event"] == "failed")["reply"]
+
+
+def test_no_answer_to_the_final_dot_is_uncertain_and_reported_as_a_timeout(tmp_path):
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    with FaultServer("no-final-reply", at=0) as server:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+        again = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+    assert "Traceback" not in r.stderr + again.stderr
+    assert r.returncode == 1
+    assert "结果不确定" in r.stdout and "超时：1.5 秒内没有收到服务器的完整回复" in r.stdout
+    assert server.final_dots == 2  # the rerun does not send the uncertain one again
+    assert again.returncode == 1 and "--resend-uncertain" in again.stdout
+    assert [e["event"] for e in journal_events(out) if e["unit"] == units[0]] == ["attempt", "data-end", "unknown"]
+
+
+def test_display_name_with_a_comma_is_accepted(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+    roster = write_roster_xlsx(
+        tmp_path / "名单.xlsx", [("某某区教育局", '"Li, Si" <li@example.gov.cn>；王五 <w@example.cn>', None)]
+    )
+    box = Box()
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--roster", str(roster), *smtp_args(port)], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (x,) = box.messages
+    assert x.rcpt == ["li@example.gov.cn", "w@example.cn"]
+    assert [(a.display_name, a.addr_spec) for a in x.msg["To"].addresses] == [
+        ("Li, Si", "li@example.gov.cn"),
+        ("王五", "w@example.cn"),
+    ]
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+def wait_for(proc: subprocess.Popen, event: threading.Event) -> None:
+    if not event.wait(WAIT):
+        proc.kill()
+        out, err = proc.communicate(timeout=WAIT)
+        pytest.fail(f"the sender never reached the fault:\n{out.decode()}\n{err.decode()}")
+
+
+def test_sigterm_waits_for_the_answer_to_the_final_dot(tmp_path):
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units)
+    with FaultServer("hold-final-reply", at=1) as server:
+        proc = run_cli(
+            [str(out), "--to", "up@example.gov.cn", *fault_args(server.port, timeout="20")], cwd=tmp_path, wait=False
+        )
+        wait_for(proc, server.reached)  # the second message is on the server, its answer held back
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        still_waiting = proc.poll() is None
+        server.release.set()  # now the server answers 250
+        stdout, stderr = (b.decode() for b in proc.communicate(timeout=WAIT))
+        assert still_waiting
+        assert proc.returncode == 143, stdout + stderr
+        assert "Traceback" not in stderr and "收到停止信号（SIGTERM）" in stderr
+        events = journal_events(out)
+        assert [e["unit"] for e in events if e["event"] == "sent"] == units[:2]
+        assert not any(e["event"] == "unknown" for e in events)
+        assert subjects_received(server) == units[:2]
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert subjects_received(server) == units  # each exactly once
+
+
+def test_sigint_aborts_the_transaction_before_the_final_dot(tmp_path):
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units)
+    with FaultServer("hold-354", at=1) as server:
+        proc = run_cli(
+            [str(out), "--to", "up@example.gov.cn", *fault_args(server.port, timeout="20")], cwd=tmp_path, wait=False
+        )
+        wait_for(proc, server.reached)  # the second message waits for the answer to DATA
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = (b.decode() for b in proc.communicate(timeout=WAIT))
+        server.release.set()
+        assert proc.returncode == 130, stdout + stderr
+        assert "Traceback" not in stderr and "收到停止信号（SIGINT）" in stderr
+        events = journal_events(out)
+        second = [e["event"] for e in events if e["unit"] == units[1]]
+        assert second == ["attempt", "failed"]  # not sent, and said so
+        assert "在发送结束符之前中止" in events[-1]["reply"]
+        assert subjects_received(server) == units[:1] and server.final_dots == 1
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert subjects_received(server) == units
+
+
+# --------------------------------------------------------------------------- full disk
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"mounting a small tmpfs is not allowed here: {r.stderr.strip() or r.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def fill(folder: Path) -> list[Path]:
+    """Fill the file system with 4 KB files (one page each) until it is full."""
+    pieces = []
+    for i in range(100000):
+        p = folder / f"填充{i:05d}"
+        try:
+            p.write_bytes(b"\0" * 4096)
+        except OSError:
+            p.unlink(missing_ok=True)
+            return pieces
+        pieces.append(p)
+    raise AssertionError("the file system never filled up")
+
+
+def test_journal_on_a_full_disk_tells_the_truth_and_the_rerun_completes(tmp_path, tmpfs):
+    units = [f"某某区第{i}局" for i in range(1, 6)]
+    out = make_output(tmpfs / "out", units)
+    filler = fill(tmpfs / "out")
+    box = Box()
+    with smtp_server(box) as port:
+        # Full: nothing can be recorded, so nothing is sent.
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "磁盘空间不足" in r.stderr and str(out / str(YEAR)) in r.stderr
+        assert box.messages == [] and box.mail_commands == 0
+
+        dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+        assert dry.returncode == 1 and "磁盘空间不足" in dry.stderr and "Traceback" not in dry.stderr
+        assert not list((out / "outbox").glob("*.eml"))  # no half-written outbox
+
+        # Room for the reserve and one page of journal: the disk fills up while sending.
+        for p in filler[: m.RESERVE_BYTES // 4096 + 1]:
+            p.unlink()
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "磁盘空间不足" in r.stderr and "已在发完当前邮件后停止" in r.stderr
+        got = sorted(x.unit for x in box.messages)
+        assert 0 < len(got) < len(units)
+        events = m.Journal(out / str(YEAR) / m.JOURNAL_NAME).read()
+        assert sorted(e["unit"] for e in events if e["event"] == "sent") == got  # exactly what the server got
+        assert not any(e["event"] in ("unknown",) for e in events)
+        state = m.journal_state(events)
+        assert all(st.state == "sent" for st in state.values())
+
+        # Space freed: the rerun sends the rest, each unit once.
+        for p in filler:
+            p.unlink(missing_ok=True)
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert_exactly_once(box.messages, units)
+    assert not (out / str(YEAR) / m.RESERVE_NAME).exists()
+
+
+def test_read_only_output_folder_is_said_plainly(tmp_path, tmpfs):
+    out = make_output(tmpfs / "out", ["某某区教育局"])
+    r = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"remounting read-only is not allowed here: {r.stderr.strip()}")
+    box = Box()
+    with smtp_server(box) as port:
+        sent = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--dry-run"], cwd=tmp_path)
+    for x in (sent, dry):
+        assert x.returncode == 1 and "Traceback" not in x.stderr, x.stdout + x.stderr
+        assert "只读" in x.stderr
+    assert str(out / str(YEAR)) in sent.stderr and str(out / "outbox") in dry.stderr
+    assert box.mail_commands == 0

@@ -22,7 +22,7 @@ MM = 72 / 25.4
 
 
 def test_missing_libreoffice_gives_a_clear_chinese_message(tmp_path, monkeypatch):
-    docx = D.write_unit_docx(seed_unit(), tmp_path)
+    docx = D.write_unit_docx(seed_unit(), tmp_path).path
     monkeypatch.setattr(P, "find_soffice", lambda: None)
     with pytest.raises(P.LibreOfficeNotFound) as exc:
         P.convert_to_pdf([docx])
@@ -65,9 +65,9 @@ def test_one_soffice_call_for_the_whole_batch_and_results_in_order(tmp_path, mon
     import json
 
     log = _fake(tmp_path, monkeypatch, convert=2)
-    a = D.write_unit_docx(seed_unit(), tmp_path / "甲")
-    b = D.write_unit_docx(report_unit(), tmp_path / "乙")
-    c = D.write_unit_docx(report_unit(), tmp_path / "丙")  # same file name as b, other folder
+    a = D.write_unit_docx(seed_unit(), tmp_path / "甲").path
+    b = D.write_unit_docx(report_unit(), tmp_path / "乙").path
+    c = D.write_unit_docx(report_unit(), tmp_path / "丙").path  # same file name as b, other folder
     assert b.name == c.name
     got = P.convert_to_pdf([a, b, c])
     assert got == [a.with_suffix(".pdf"), b.with_suffix(".pdf"), None]  # the third was not converted
@@ -85,14 +85,14 @@ def test_one_soffice_call_for_the_whole_batch_and_results_in_order(tmp_path, mon
 
 def test_pdfs_into_another_folder(tmp_path, monkeypatch):
     _fake(tmp_path, monkeypatch, convert=5)
-    a = D.write_unit_docx(seed_unit(), tmp_path / "docx")
+    a = D.write_unit_docx(seed_unit(), tmp_path / "docx").path
     assert P.convert_to_pdf([a], tmp_path / "pdf") == [tmp_path / "pdf" / (a.stem + ".pdf")]
     assert P.convert_to_pdf([a], lambda p: p.parent.parent / "按函数") == [tmp_path / "按函数" / (a.stem + ".pdf")]
 
 
 def test_nothing_converted_is_reported(tmp_path, monkeypatch):
     _fake(tmp_path, monkeypatch, convert=0)
-    a = D.write_unit_docx(seed_unit(), tmp_path)
+    a = D.write_unit_docx(seed_unit(), tmp_path).path
     with pytest.raises(P.PdfUnavailable, match="没有生成任何 PDF"):
         P.convert_to_pdf([a])
 
@@ -106,7 +106,7 @@ def rendered(tmp_path_factory):
     if P.find_soffice() is None:
         pytest.skip("LibreOffice（soffice）未安装，跳过 PDF 转换测试")
     folder = tmp_path_factory.mktemp("pdf")
-    docs = [D.write_unit_docx(seed_unit(), folder), D.write_unit_docx(report_unit(), folder)]
+    docs = [D.write_unit_docx(seed_unit(), folder).path, D.write_unit_docx(report_unit(), folder).path]
     return P.convert_to_pdf(docs)
 
 

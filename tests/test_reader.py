@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import zipfile
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,14 +13,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from conftest import needs_soffice
+from conftest import TEMPLATES, needs_soffice
 from gkreport.errors import ReadError
+from gkreport.labels import split_note
+from gkreport.pipeline import run_checks
 from gkreport.reader import parse_value, read_workbook
 from gkreport.samples import SEED_VALUES_2017
-from gkreport.spec import load_form, load_forms
+from gkreport.spec import consistent_values, load_form, load_forms
 from gkreport.spec.layout import build_grid as grid
 from gkreport.template import sheet_name, write_template
-from official_layout import random_2021_values, soffice_convert, write_official_2021
+from official_layout import (
+    T3_COLS,
+    T3_ROWS,
+    put_t3,
+    random_2021_values,
+    report_title,
+    soffice_convert,
+    soffice_convert_all,
+    write_official_2021,
+    write_separate_sheets_2021,
+    write_web_page_2021,
+)
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -446,3 +461,554 @@ def test_extra_form_from_a_spec_folder(tmp_path):
     assert unit.form.id == "demo" and unit.unit == "某某区政务服务中心" and unit.year == 2031
     assert {k: v for k, v in unit.values.items() if v is not None} == values
     assert unit.narrative == {"summary": "全年网上办理事项稳步增长。"}
+
+
+# --------------------------------------------------------------------------- reports as offices keep them
+#
+# Real published reports were laid out the way offices keep them: a title with the year first,
+# a 填报单位 row beside it, tables on sheets named 表二/表三/表四 with a 备注 column, notes typed
+# into number cells, a whole web page pasted into one sheet, last year's table kept on an extra
+# sheet. The workbooks below are built in those layouts (tests/official_layout.py).
+
+NARRATIVE_2021 = {
+    "overview": (
+        "2025年，本机关深入贯彻落实《中华人民共和国政府信息公开条例》，围绕中心工作推进政务公开。\n"
+        "（一）主动公开。全年通过政府网站主动公开政府信息236条，及时发布政策文件和解读材料。\n"
+        "（二）依申请公开。严格按照法定时限答复，答复内容规范。"
+    ),
+    "problems": "一是政策解读形式还比较单一。\n二是基层公开工作人员业务水平有待提高。下一步将加强培训。",
+    "other": "本年度未收取信息处理费。本机关没有其他需要报告的事项。",
+}
+
+
+def consistent_2021(seed: int, high: int = 30) -> dict:
+    """A random 2021 table that satisfies every 错误 rule: counts as int, the fee with two decimals."""
+    form = load_form("2021")
+    values = {k: int(v) for k, v in consistent_values(form, seed, high=high).items() if not form.cells[k].optional}
+    values["t2.fees.fee_amount"] = Decimal(random.Random(seed).randint(0, 99999)) / 100
+    return values
+
+
+def errors_after_checks(unit) -> list[str]:
+    run_checks([unit])
+    return [f"{f.rule}: {f.message}" for f in unit.findings if f.severity == "error"]
+
+
+# -- point 1: titles that start with the year
+
+
+@pytest.mark.parametrize(
+    "title,unit_name,year",
+    [
+        ("2024年某某市某某委员会政府信息公开工作年度报告相关指标统计表", "某某市某某委员会", 2024),
+        ("2025年某某市人民政府办公厅政府信息公开工作年度报告", "某某市人民政府办公厅", 2025),
+        ("2023年度某某省某某厅政府信息公开工作年度报告", "某某省某某厅", 2023),
+        ("某某县人民政府2025年政府信息公开工作年度报告", "某某县人民政府", 2025),
+        ("某某市某某局\n2024年度政府信息公开工作年度报告", "某某市某某局", 2024),
+    ],
+)
+def test_unit_and_year_from_a_title_with_the_year_first(tmp_path, title, unit_name, year):
+    values = consistent_2021(year)
+    path = write_official_2021(tmp_path / "报表.xlsx", values, "", year, title=title)
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == (unit_name, year)
+    assert unit.meta["title"] == title.replace("\n", "")
+    assert not [f for f in unit.findings if f.rule == "READ.meta"]
+    assert {k: unit.values[k] for k in values} == values
+    assert errors_after_checks(unit) == []
+
+
+def test_title_with_the_year_first_on_the_separate_sheets_layout(tmp_path):
+    values = consistent_2021(1)
+    title = "2024年某某市某某委员会政府信息公开工作年度报告相关指标统计表"
+    path, _ = write_separate_sheets_2021(tmp_path / "相关指标.xlsx", values, title, table_titles=False)
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某市某某委员会", 2024)
+    assert {k: unit.values[k] for k in values} == values
+    assert errors_after_checks(unit) == []
+
+
+# -- point 2: a number followed by a bracketed note
+
+
+def test_number_with_a_bracketed_note_is_read_and_the_note_kept(tmp_path):
+    values = consistent_2021(2)
+    notes = {
+        "t2.normative.made": "（其中修订6件）",
+        "t2.normative.repealed": "（含自然失效9件）",
+        "t3.new.natural": "件(含转办1件)",
+        "t2.fees.fee_amount": "（含上年结转）",
+    }
+    path, where = write_separate_sheets_2021(
+        tmp_path / "备注.xlsx", values, report_title("某某区司法局", 2025, "unit_first"), notes=notes
+    )
+    unit = read_workbook(path)
+    assert {k: unit.values[k] for k in values} == values  # the leading numbers
+    assert unit.notes == {
+        "t2.normative.made": "其中修订6件",
+        "t2.normative.repealed": "含自然失效9件",
+        "t3.new.natural": "含转办1件",
+        "t2.fees.fee_amount": "含上年结转",
+    }
+    told = {f.cell_ids[0]: f for f in unit.findings if f.rule == "READ.note"}
+    assert set(told) == set(notes)
+    for cid, f in told.items():
+        sheet, ref = where[cid]
+        assert f.severity == "warning" and f.cells == (f"{sheet}!{ref}",)
+        assert f"{sheet}!{ref}" in f.message and unit.notes[cid] in f.message and str(values[cid]) in f.message
+    assert "表三“一、本年新收政府信息公开申请数量”自然人列" in told["t3.new.natural"].message
+    assert errors_after_checks(unit) == []
+
+
+@pytest.mark.parametrize(
+    "raw,fragment",
+    [
+        ("约10", "应填写数字"),
+        ("-3", "不能为负数"),
+        ("3.5", "应为整数"),
+        ("约10（含转办1件）", "应填写数字"),
+        ("12（左右）", "应填写确切的数字"),
+        ("3.5（其中修订1件）", "应为整数"),
+        ("（其中修订6件）", "应填写数字"),
+        ("12（其中修订6件）（含废止2件）", "应填写数字"),
+    ],
+)
+def test_what_is_not_a_plain_number_stays_an_error(tmp_path, raw, fragment):
+    path = fill_template(tmp_path / "x.xlsx", "2021", {"t3.new.natural": raw, "t3.new.business": 4})
+    unit = read_workbook(path)
+    [f] = [f for f in unit.findings if "t3.new.natural" in f.cell_ids]
+    assert f.rule == "READ.value" and f.severity == "error" and fragment in f.message
+    assert f.cells == ("三、收到和处理政府信息公开申请情况!D6",) and raw in f.message
+    assert unit.values["t3.new.natural"] is None and "t3.new.natural" not in unit.notes
+    assert unit.values["t3.new.business"] == 4
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("12（其中修订6件）", ("12", "其中修订6件")),
+        ("35（含自然失效9件）", ("35", "含自然失效9件")),
+        ("3件(含转办1件)", ("3件", "含转办1件")),
+        ("１２ （其中修订６件）", ("12", "其中修订6件")),
+        ("12", None),
+        ("（其中修订6件）", None),
+        ("12（）", None),
+        ("1.属于国家秘密", None),
+    ],
+)
+def test_split_note(text, expected):
+    assert split_note(text) == expected
+
+
+# -- point 3: the title's unit and a 填报单位 that differ
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_title_unit_wins_over_the_filler_and_both_are_named(tmp_path, beside):
+    values = consistent_2021(3)
+    title = "某某县人民政府2025年政府信息公开工作年度报告"
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "县政府.xlsx", values, title, filler="某某县人民政府办公室", filler_beside=beside
+    )
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某县人民政府", 2025)
+    assert unit.meta["unit"] == "某某县人民政府" and unit.meta_locations["unit"] == ("表二", "A1")
+    [f] = [f for f in unit.findings if f.rule == "READ.unit"]
+    assert f.severity == "warning" and f.cells == ("表二!A1", "表二!G1" if beside else "表二!A2")
+    assert "“某某县人民政府”" in f.message and "“某某县人民政府办公室”" in f.message and "填报单位" in f.message
+    assert errors_after_checks(unit) == []
+
+
+def test_same_unit_in_title_and_filler_gives_no_prompt(tmp_path):
+    values = consistent_2021(4)
+    title = report_title("某某县人民政府", 2025, "year_first")
+    path, _ = write_separate_sheets_2021(tmp_path / "x.xlsx", values, title, filler="某某县人民政府")
+    unit = read_workbook(path)
+    assert unit.unit == "某某县人民政府"
+    assert not [f for f in unit.findings if f.rule == "READ.unit"]
+
+
+def test_filler_alone_names_the_unit(tmp_path):
+    values = consistent_2021(5)
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "x.xlsx", values, "2025年度政府信息公开工作年度报告", filler="某某县人民政府办公室"
+    )
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某县人民政府办公室", 2025)
+    assert not [f for f in unit.findings if f.rule in ("READ.unit", "READ.meta")]
+
+
+def test_our_templates_information_sheet_is_authoritative(tmp_path):
+    """A cover sheet with another unit's title does not change the unit of our template; a 提示 names both."""
+    path = write_template(
+        load_form("2021"),
+        tmp_path / "t.xlsx",
+        values=consistent_2021(6),
+        meta={"unit": "某某区教育局", "year": 2025},
+        narrative=NARRATIVE_2021,
+    )
+    wb = load_workbook(path)
+    wb.create_sheet("封面", 0)["A1"] = "某某区人民政府2025年政府信息公开工作年度报告"
+    wb.save(path)
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某区教育局", 2025)
+    assert unit.meta_locations["unit"] == ("基本信息", "B3")
+    [f] = [f for f in unit.findings if f.rule == "READ.unit"]
+    assert "“基本信息”中的单位名称为“某某区教育局”" in f.message and "“某某区人民政府”" in f.message
+    assert f.cells == ("基本信息!B3", "封面!A1")
+
+
+# -- point 4: a pasted web page: the report's text in the data sheet
+
+
+@pytest.mark.parametrize("heading_in_cell", [False, True])
+def test_pasted_web_page_is_read_as_the_reports_sections(tmp_path, heading_in_cell):
+    values = consistent_2021(7)
+    title = report_title("某某县人民政府", 2025, "unit_first")
+    path = write_web_page_2021(
+        tmp_path / "网页.xlsx",
+        values,
+        title,
+        NARRATIVE_2021,
+        signer="某某县人民政府",
+        date_written="2026年1月20日",
+        heading_in_cell=heading_in_cell,
+    )
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某县人民政府", 2025)
+    assert {k: unit.values[k] for k in values} == values
+    assert unit.narrative == NARRATIVE_2021  # no preface, no table, no signature in the sections
+    assert unit.meta["date_written"] == date(2026, 1, 20) and unit.meta["signer"] == "某某县人民政府"
+    assert unit.narrative_locations["problems"][0] == "Sheet1"
+    assert errors_after_checks(unit) == []
+    assert not [f for f in unit.findings if f.rule in ("D1", "D2", "D.narrative")]
+
+    import docx
+
+    from gkreport.docx_out import write_unit_docx
+
+    out = write_unit_docx(unit, tmp_path / "out").path
+    text = "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
+    for section in NARRATIVE_2021.values():
+        for paragraph in section.split("\n"):
+            assert paragraph in text
+    assert "请填写" not in text
+    assert not [f for f in unit.findings if f.rule in ("D1", "D2", "D.narrative")]
+
+
+def test_web_page_heading_written_a_little_differently(tmp_path):
+    values = consistent_2021(8)
+    path = write_web_page_2021(
+        tmp_path / "网页.xlsx", values, "某某县水利局2025年政府信息公开工作年度报告", NARRATIVE_2021
+    )
+    wb = load_workbook(path)
+    ws = wb.active
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value == "五、存在的主要问题及改进情况":
+                c.value = "五、政府信息公开工作存在的主要问题和改进情况"
+    wb.save(path)
+    unit = read_workbook(path)
+    assert unit.narrative["problems"] == NARRATIVE_2021["problems"]
+    assert unit.narrative["overview"] == NARRATIVE_2021["overview"]
+
+
+def test_web_page_without_text_sections_still_reports_them_missing(tmp_path):
+    values = consistent_2021(9)
+    empty = {"overview": "", "problems": "", "other": ""}
+    path = write_web_page_2021(tmp_path / "网页.xlsx", values, "某某县水利局2025年政府信息公开工作年度报告", empty)
+    unit = read_workbook(path)
+    assert unit.narrative == {}
+    run_checks([unit])
+    [d1] = [f for f in unit.findings if f.rule == "D1"]
+    assert "一、总体情况" in d1.message and "六、其他需要报告的事项" in d1.message
+
+
+# -- point 7: our own blank templates
+
+
+@pytest.mark.parametrize("form_id", ["2021", "2019"])
+def test_blank_table_four_in_our_template_is_unfilled_not_a_missing_row(tmp_path, form_id):
+    form = load_form(form_id)
+    values = {cid: 1 for cid, c in form.cells.items() if not c.optional and not cid.startswith("t4.")}
+    path = write_template(form, tmp_path / "t.xlsx", values=values, meta={"unit": "某某区民政局", "year": 2021})
+    unit = read_workbook(path)
+    assert not [f for f in unit.findings if f.rule.startswith("READ.missing")]
+    assert all(unit.values[c] is None for c in form.tables["t4"].cells)
+    assert unit.locations["t4.cases.review_upheld"] == ("四、政府信息公开行政复议、行政诉讼情况", "A6")
+    run_checks([unit])
+    assert [f.message for f in unit.findings if f.table == "t4"] == ["表四未填写（没有发生的事项请填 0）"]
+    assert all("“”" not in f.message for f in unit.findings)
+
+
+@pytest.mark.parametrize("form_id", ["2021", "2019", "2017"])
+def test_every_message_on_a_blank_template_names_a_real_label(form_id):
+    unit = read_workbook(TEMPLATES / f"{form_id}年版统计表模板.xlsx")
+    run_checks([unit])
+    assert not [f for f in unit.findings if f.rule.startswith("READ.missing")]
+    assert all("“”" not in f.message for f in unit.findings), [f.message for f in unit.findings]
+    blank = sorted(f.message for f in unit.findings if f.rule.endswith(".blank"))
+    assert blank and all(m.endswith("未填写（没有发生的事项请填 0）") for m in blank)
+
+
+def test_table_with_only_its_title_is_one_error_naming_the_table(tmp_path):
+    values = consistent_2021(10)
+    path = write_official_2021(tmp_path / "x.xlsx", values, "某某区司法局", 2025)
+    wb = load_workbook(path)
+    ws = wb.active
+    last = max(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "四、政府信息公开行政复议、行政诉讼情况")
+    ws.delete_rows(last + 1, 10)
+    wb.save(path)
+    unit = read_workbook(path)
+    [f] = [f for f in unit.findings if f.table == "t4"]
+    assert f.rule == "READ.missing_table" and f.severity == "error"
+    assert "表四“四、政府信息公开行政复议、行政诉讼情况”只有标题或表头" in f.message and f"A{last}" in f.message
+
+
+# -- issue 11, point 12: last year's table kept on an extra sheet
+
+
+def _with_last_years_sheet(path: Path, name: str, last: dict, position: int) -> Path:
+    wb = load_workbook(path)
+    ws = wb.create_sheet(name, position)
+    put_t3(ws, 1, last, lambda r, c, v: setattr(ws.cell(r, c), "value", v))
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["上年表三（2024年）", "2024年表三", "上年度表三", "去年"])
+def test_last_years_table_on_an_extra_sheet_is_never_read_as_this_years(tmp_path, name):
+    this, last = consistent_2021(11), consistent_2021(12)
+    path = write_template(
+        load_form("2021"), tmp_path / "t.xlsx", values=this, meta={"unit": "某某区教育局", "year": 2025}
+    )
+    _with_last_years_sheet(path, name, last, 2)  # before this year's table 三
+    unit = read_workbook(path)
+    assert {k: unit.values[k] for k in this} == this
+    assert unit.locations["t3.new.natural"][0] == "三、收到和处理政府信息公开申请情况"
+    [f] = [f for f in unit.findings if f.rule == "READ.other_year"]
+    assert f.severity == "warning" and f"工作表“{name}”" in f.message and "2024年" in f.message
+    assert errors_after_checks(unit) == []
+
+
+def test_year_in_the_tables_title_picks_this_years_copy(tmp_path):
+    this, last = consistent_2021(13), consistent_2021(14)
+    path, _ = write_separate_sheets_2021(tmp_path / "x.xlsx", this, "某某县水利局2025年政府信息公开工作年度报告")
+    wb = load_workbook(path)
+    ws = wb.create_sheet("Sheet2", 1)
+    put_t3(ws, 2, last, lambda r, c, v: setattr(ws.cell(r, c), "value", v), title=False)
+    ws["A1"] = "三、收到和处理政府信息公开申请情况（2024年）"
+    wb["表三"]["A1"] = "三、收到和处理政府信息公开申请情况（2025年）"
+    wb.save(path)
+    unit = read_workbook(path)
+    assert {k: unit.values[k] for k in this} == this
+    [f] = [f for f in unit.findings if f.rule == "READ.other_year"]
+    assert "工作表“Sheet2”" in f.message and "注明为2024年" in f.message and "注明了2025年的工作表“表三”" in f.message
+
+
+def test_two_different_copies_without_a_year_are_an_error_not_a_guess(tmp_path):
+    this, other = consistent_2021(15), consistent_2021(16)
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "x.xlsx", this, "某某县水利局2025年政府信息公开工作年度报告", extra_sheets=[("表三 (2)", other, 1)]
+    )
+    unit = read_workbook(path)
+    [f] = [f for f in unit.findings if f.rule == "READ.ambiguous_table"]
+    assert f.severity == "error" and "工作表“表三 (2)”" in f.message and "工作表“表三”" in f.message
+    assert "2025年" in f.message
+    assert all(unit.values[c] is None for c in load_form("2021").tables["t3"].cells if c in unit.values)
+    assert {k: unit.values[k] for k in this if not k.startswith("t3.")} == {
+        k: v for k, v in this.items() if not k.startswith("t3.")
+    }
+    run_checks([unit])
+    t3 = [f for f in unit.findings if f.table == "t3"]
+    assert [f.rule for f in t3] == ["READ.ambiguous_table"]  # not also “表三未填写”
+
+
+def test_identical_copies_are_read_once_with_a_prompt(tmp_path):
+    this = consistent_2021(17)
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "x.xlsx", this, "某某县水利局2025年政府信息公开工作年度报告", extra_sheets=[("表三 (2)", this, 3)]
+    )
+    unit = read_workbook(path)
+    assert {k: unit.values[k] for k in this} == this
+    [f] = [f for f in unit.findings if f.rule == "READ.duplicate_table"]
+    assert f.severity == "warning" and "工作表“表三 (2)”" in f.message
+
+
+def test_a_table_split_over_two_sheets_is_read_whole(tmp_path):
+    """Copies holding different rows are the parts of one table, not competing copies."""
+    this = consistent_2021(18)
+    wb = Workbook()
+    wb.remove(wb.active)
+    header = ["", "", "", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
+    for name, rows in (("表三", T3_ROWS[:10]), ("表三（续）", T3_ROWS[10:])):
+        ws = wb.create_sheet(name)
+        ws.append(["三、收到和处理政府信息公开申请情况"] if name == "表三" else ["（续表）"])
+        ws.append(header)
+        for l1, l2, l3, rid in rows:
+            ws.append([l1, l2, l3] + [this[f"t3.{rid}.{col}"] for col in T3_COLS])
+    wb.save(tmp_path / "x.xlsx")
+    unit = read_workbook(tmp_path / "x.xlsx")
+    t3 = {k: v for k, v in this.items() if k.startswith("t3.")}
+    assert {k: unit.values[k] for k in t3} == t3
+    assert not [f for f in unit.findings if f.table == "t3"]
+
+
+# -- issue 11, point 7: control characters in names and texts
+
+
+def _replace_in_zip(path: Path, old: bytes, new: bytes) -> Path:
+    """Rewrite every part of an .xlsx with ``old`` replaced (openpyxl refuses control characters)."""
+    with zipfile.ZipFile(path) as z:
+        parts = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts:
+            z.writestr(info, data.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("ch", ["\u2028", "\u0085", "\x0c", "\x1c", "\x1d", "\x1e", "\r\n", "\n", "\u200b", "\u202e"])
+def test_control_characters_in_unit_names_are_normalised(tmp_path, ch):
+    meta = {"unit": f"某某县{ch}人民政府", "year": 2025, "contact": f"张{ch}三", "phone": f"0533{ch}1234567"}
+    narrative = dict(NARRATIVE_2021, problems=f"一是解读形式单一。{ch}二是培训不足。")
+    path = write_template(
+        load_form("2021"), tmp_path / "t.xlsx", values=consistent_2021(20), meta=meta, narrative=narrative
+    )
+    unit = read_workbook(path)
+    assert unit.unit == unit.meta["unit"] == "某某县人民政府"
+    assert unit.meta["contact"] == "张三"
+    assert unit.meta["phone"] == ("05331234567" if ch in ("\u200b", "\u202e") else "0533 1234567")
+    told = [f for f in unit.findings if f.rule == "READ.text"]
+    [name] = [f for f in told if f.message.startswith("单位名称")]
+    assert name.severity == "warning" and name.cells == ("基本信息!B3",) and "“某某县人民政府”" in name.message
+    ordinary = ch in ("\r\n", "\n")
+    assert bool([f for f in told if f.message.startswith("联系人")]) is not ordinary  # a line break is no news there
+    problems = unit.narrative["problems"]
+    if ch in ("\u2028", "\u0085", "\r\n", "\n"):  # line breaks in a text are its paragraphs
+        assert problems == "一是解读形式单一。\n二是培训不足。"
+    else:
+        assert problems == "一是解读形式单一。二是培训不足。"
+        assert [f for f in told if "“五、存在的主要问题及改进情况”" in f.message]
+    assert all(c.isprintable() or c == "\n" for v in (*unit.meta.values(), *unit.narrative.values()) for c in str(v))
+
+    import docx
+
+    from gkreport.docx_out import write_unit_docx
+
+    out = write_unit_docx(unit, tmp_path / "out").path
+    assert "某某县人民政府" in out.name
+    assert "某某县人民政府" in "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
+
+
+def test_control_character_in_a_title_is_removed_with_a_prompt(tmp_path):
+    path = write_official_2021(
+        tmp_path / "x.xlsx", consistent_2021(21), "", 2025, title="某某县MARK人民政府2025年政府信息公开工作年度报告"
+    )
+    _replace_in_zip(path, b"MARK", b"_x001E_")
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某县人民政府", 2025)
+    [f] = [f for f in unit.findings if f.rule == "READ.text"]
+    assert "U+001E" in f.message and f.cells == ("年报表格!A1",)
+
+
+# --------------------------------------------------------------------------- property: every layout reads back
+
+UNIT_NAMES = ["某某县人民政府", "某某市某某委员会", "某某区教育局", "某某市人民政府办公厅", "某某自治县民族宗教事务局"]
+TITLE_STYLES = ["unit_first", "year_first", "indicators", "unit_first_wrapped"]
+CELL_NOTES = ["（其中修订6件）", "（含自然失效9件）", "件(含转办1件)", "（含上年结转）"]
+
+
+def write_layout(folder: Path, layout: str, seed: int, name: str, year: int, style: str, rnd: random.Random):
+    """Random consistent values of a unit written in ``layout``; returns (path, expected values, narrative)."""
+    form_id = {"template_2019": "2019", "template_2017": "2017"}.get(layout, "2021")
+    form = load_form(form_id)
+    if form_id == "2021":
+        values = consistent_2021(seed, high=rnd.choice([3, 30, 900]))
+    else:
+        values = {k: int(v) for k, v in consistent_values(form, seed).items() if not form.cells[k].optional}
+    narrative = {s.id: f"{s.heading}的文字，第{seed}号。" for s in form.sections if s.kind == "text"}
+    if form_id == "2021":
+        narrative = dict(NARRATIVE_2021)
+    path = folder / f"{layout}_{seed}.xlsx"
+    title = report_title(name, year, style)
+    if layout.startswith("template"):
+        write_template(form, path, values=values, meta={"unit": name, "year": year}, narrative=narrative)
+    elif layout == "one_sheet":
+        write_official_2021(path, values, name, year, remarks=rnd.random() < 0.5, title=title)
+    elif layout == "separate_sheets":
+        cells = rnd.sample(sorted(values), 3)
+        notes = {c: rnd.choice(CELL_NOTES) for c in cells if values[c] is not None}
+        filler = rnd.choice([None, name])
+        write_separate_sheets_2021(
+            path,
+            values,
+            title,
+            filler=filler,
+            filler_beside=rnd.random() < 0.5,
+            notes=notes,
+            table_titles=rnd.random() < 0.5,
+        )
+    elif layout == "web_page":
+        write_web_page_2021(
+            path,
+            values,
+            title,
+            narrative,
+            signer=name,
+            date_written=f"{year + 1}年1月20日",
+            heading_in_cell=rnd.random() < 0.3,
+        )
+    return path, values, narrative
+
+
+def assert_read_back(path: Path, layout: str, values: dict, narrative: dict, name: str, year: int) -> None:
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == (name, year)
+    assert {k: unit.values.get(k) for k in values} == values
+    assert errors_after_checks(unit) == []
+    assert not [f for f in unit.findings if f.rule.startswith("READ.") and f.rule not in ("READ.note",)]
+    if layout in ("web_page",) or layout.startswith("template"):
+        assert unit.narrative == narrative
+        assert not [f for f in unit.findings if f.rule in ("D1", "D2")]
+
+
+LAYOUTS = ["template_2021", "template_2019", "template_2017", "one_sheet", "separate_sheets", "web_page"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    layout=st.sampled_from(LAYOUTS),
+    seed=st.integers(0, 10**6),
+    name=st.sampled_from(UNIT_NAMES),
+    year=st.integers(2021, 2025),
+    style=st.sampled_from(TITLE_STYLES),
+)
+def test_consistent_tables_in_every_layout_read_back(tmp_path_factory, layout, seed, name, year, style):
+    year = {"template_2019": 2020, "template_2017": 2017}.get(layout, year)
+    path, values, narrative = write_layout(
+        tmp_path_factory.mktemp("layout"), layout, seed, name, year, style, random.Random(seed)
+    )
+    assert_read_back(path, layout, values, narrative, name, year)
+
+
+@pytest.fixture(scope="module")
+def saved_by_libreoffice(tmp_path_factory):
+    """One unit per layout, re-saved by LibreOffice as .xls and as .ods (one LibreOffice call each)."""
+    d = tmp_path_factory.mktemp("lo")
+    made = {}
+    for k, layout in enumerate(["template_2021", "one_sheet", "separate_sheets", "web_page"]):
+        name, year, style = UNIT_NAMES[k], 2021 + k, TITLE_STYLES[k]
+        path, values, narrative = write_layout(d, layout, 100 + k, name, year, style, random.Random(k))
+        made[layout] = (path, values, narrative, name, year)
+    converted = {fmt: soffice_convert_all([m[0] for m in made.values()], fmt, d / fmt) for fmt in ("xls", "ods")}
+    return made, {fmt: dict(zip(made, paths)) for fmt, paths in converted.items()}
+
+
+@pytest.mark.slow
+@needs_soffice
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+@pytest.mark.parametrize("layout", ["template_2021", "one_sheet", "separate_sheets", "web_page"])
+def test_consistent_tables_saved_by_libreoffice_read_back(saved_by_libreoffice, layout, fmt):
+    made, converted = saved_by_libreoffice
+    _, values, narrative, name, year = made[layout]
+    assert_read_back(converted[fmt][layout], layout, values, narrative, name, year)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from conftest import SAMPLES, TEMPLATES
+from conftest import SAMPLES, TEMPLATES, needs_soffice
 from gkreport.samples import write_samples
 from gkreport.spec import load_form
 from gkreport.spec.layout import build_grid as grid
-from gkreport.template import sheet_name, write_template
+from gkreport.template import guide_lines, sheet_name, write_template
 
 
 def content(path: Path) -> dict:
@@ -27,8 +29,23 @@ def content(path: Path) -> dict:
             ),
             "protected": ws.protection.sheet,
             "unlocked": sorted(c.coordinate for row in ws.iter_rows() for c in row if c.protection.locked is False),
+            "print": print_settings(ws),
         }
     return out
+
+
+def print_settings(ws) -> dict:
+    ps = ws.page_setup
+    return {
+        "paper": ps.paperSize,
+        "orientation": ps.orientation,
+        "fit": bool(ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage),
+        "fit_width": ps.fitToWidth,
+        "fit_height": ps.fitToHeight,
+        "area": ws.print_area,
+        "columns": {k: d.width for k, d in ws.column_dimensions.items() if d.width},
+        "rows": {k: d.height for k, d in ws.row_dimensions.items() if d.height},
+    }
 
 
 @pytest.mark.parametrize("form_id", ["2017", "2019", "2021"])
@@ -93,3 +110,48 @@ def test_template_command_does_not_overwrite(tmp_path):
     assert out.read_bytes() == before
     bad = runner.invoke(app, ["template", "--form", "1999", "-o", str(tmp_path / "x.xlsx")])
     assert bad.exit_code == 2 and "没有表样" in bad.output
+
+
+@pytest.mark.parametrize("form_id", ["2017", "2019", "2021"])
+def test_guide_and_info_sheets_print_on_one_page(tmp_path, form_id):
+    """填表说明 and 基本信息: A4 portrait, the whole sheet fitted on one page."""
+    wb = load_workbook(write_template(load_form(form_id), tmp_path / "t.xlsx"))
+    for name in ("填表说明", "基本信息"):
+        ws = wb[name]
+        ps = ws.page_setup
+        assert (ps.paperSize, ps.orientation) == (9, "portrait"), name
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, name
+        assert ps.fitToWidth in (None, 1) and ps.fitToHeight in (None, 1), name  # absent means 1
+        assert ws.print_area, name
+
+
+def test_guide_speaks_to_the_department_clerk():
+    for form_id in ("2017", "2019", "2021"):
+        text = "\n".join(guide_lines(load_form(form_id)))
+        assert "gkreport" not in text and "运行" not in text  # no commands: the clerk does not run the tool
+        assert "报送" in text and "基本信息" in text and "填 0" in text
+
+
+@pytest.mark.slow
+@needs_soffice
+def test_guide_and_info_render_whole_on_their_pages(tmp_path):
+    """Rendered by LibreOffice: 填表说明 is page 1 with every line whole (nothing cut at the
+    page edge), 基本信息 is page 2 with every label, and page 3 is the first table."""
+    from gkreport.pdf import convert_to_pdf
+
+    form = load_form("2017")  # the form with the most report sections
+    pdf = convert_to_pdf([write_template(form, tmp_path / "t.xlsx")], tmp_path / "pdf")[0]
+
+    def page(i: int) -> str:
+        out = subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True, text=True)
+        return re.sub(r"\s+", "", out.stdout)
+
+    first, second, third = page(1), page(2), page(3)
+    for line in guide_lines(form):
+        assert re.sub(r"\s+", "", line) in first, line
+    for field in form.metadata:
+        assert field.label in second, field.label
+    for section in form.sections:
+        if section.kind == "text":
+            assert re.sub(r"\s+", "", section.heading) in second, section.heading
+    assert "基本信息" not in third and sheet_name(next(iter(form.tables.values()))) in third

@@ -7,6 +7,7 @@ a value in the wrong place fails even if the writer is self-consistent.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -603,22 +604,47 @@ def test_summary_table_is_sum_of_units(tmp_path, fid, n, seed, blank):
     for cid, v in shown.items():
         present = [u.values[cid] for u in units if u.values.get(cid) is not None]
         assert same_number(v, sum(present) if present else None), (cid, v, present)
-    # 分单位明细: one row per indicator, one column per unit, plus the total
+    # 分单位明细: one row per unit, one column per indicator, the total in the last row
     ws = wb["分单位明细"]
-    head = [c.value for c in ws[1]]
-    assert head[-1] == "合计" and len(head) == 4 + n + 1
-    rows = list(ws.iter_rows(min_row=2, values_only=True))
-    grid_ids = [cid for t in units[0].form.tables.values() for cid in grid(t).value_pos]
-    assert len(rows) == len(grid_ids)
     form = units[0].form
-    for cid, row in zip(sorted(grid_ids, key=list(form.cells).index), rows):
-        cell = form.cell(cid)
-        t = form.tables[cell.table]
-        assert row[1] == t.row_path(cell.row) and row[2] == t.column_path(cell.column)
+    columns = detail_columns(ws, form, 2025)
+    grid_ids = [cid for t in form.tables.values() for cid in grid(t).value_pos]
+    assert sorted(columns.values()) == sorted(grid_ids)  # every official cell once, no blank off-grid cell
+    names = [ws.cell(r, 1).value for r in range(4, ws.max_row + 1)]
+    assert names == [u.unit for u in units] + ["合计"]
+    for c, cid in columns.items():
         for j, u in enumerate(units):
-            assert same_number(row[4 + j], u.values.get(cid))
+            assert same_number(ws.cell(4 + j, c).value, u.values.get(cid)), (cid, u.unit)
         present = [u.values[cid] for u in units if u.values.get(cid) is not None]
-        assert same_number(row[-1], sum(present) if present else None)
+        assert same_number(ws.cell(ws.max_row, c).value, sum(present) if present else None)
+
+
+def detail_columns(ws, form, year) -> dict[int, str]:
+    """Column (1-based) of 分单位明细 → cell id, found from the three header rows: the table
+    title, the row label and the column label (merged cells read at their top left)."""
+    mm = _merged(ws)
+    assert _text(ws, mm, 1, 1) == _text(ws, mm, 3, 1) == "单位"
+    want = {}
+    for cid, cell in form.cells.items():
+        t = form.tables[cell.table]
+        row, col = t.row_path(cell.row).replace("/", "／"), t.column_path(cell.column).replace("/", "／")
+        if len(t.value_columns()) <= 1:
+            upper, _, lower = row.partition("／")
+            keys = [(upper, lower)] if lower else [(upper, "总数"), (upper, upper)]  # a section's own figure
+        elif row:
+            leaves = [c.label for c in t.value_columns()]
+            own = t.columns[cell.column].label.replace("/", "／")
+            keys = [(row, own if len(set(leaves)) == len(leaves) else col)]
+        else:
+            head, _, tail = col.rpartition("／")
+            keys = [(head, tail)]
+        for key in keys:
+            want[(t.title_for(year), *key)] = cid
+    out = {}
+    for c in range(2, ws.max_column + 1):
+        title, upper, lower = (str(_text(ws, mm, r, c)).removesuffix("（续）") for r in (1, 2, 3))
+        out[c] = want[(title, upper, lower)]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -657,7 +683,7 @@ def test_summary_findings_and_status(summary_book):
         f = next(f for f in u.findings if f.message == r[col["问题说明"]].value)
         if f.cell_ids:
             assert f.message in target.comment.text
-            assert detail.cell(1, target.column).value == u.unit  # the unit's own column
+            assert detail.cell(target.row, 1).value == u.unit  # the unit's own row
     status = wb["报送情况"]
     head = [c.value for c in status[2]]
     assert head[:9] == ["序号", "文件", "单位", "表样", "年度", "状态", "错误数", "提示数", "计入汇总"]
@@ -679,14 +705,35 @@ def test_summary_findings_and_status(summary_book):
 
 
 def test_summary_chart_is_native(summary_book):
-    _, _, path = summary_book
+    """分单位图表: applications per unit stacked by outcome, largest first, from a table on the same sheet."""
+    units, _, path = summary_book
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-        assert charts, "a native chart part"
+        assert len(charts) == 1, "one native chart part"
         xml = z.read(charts[0]).decode()
-        assert "<c:barChart>" in xml
-        assert "分单位明细" in xml and "本年新收政府信息公开申请数量" in xml
         assert not [n for n in z.namelist() if n.startswith("xl/media/")], "no images"
+    assert "<c:barChart>" in xml and '<c:grouping val="stacked"/>' in xml and '<c:barDir val="bar"/>' in xml
+    assert "分单位明细" not in xml and xml.count("<c:ser>") == 7  # six outcomes and 结转下年度继续办理
+    ws = openpyxl.load_workbook(path)["分单位图表"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    head = next(i for i, r in enumerate(rows) if r[0] == "单位")
+    labels = rows[head][1:8]
+    assert labels == ["予以公开", "部分公开", "不予公开", "无法提供", "不予处理", "其他处理", "结转下年度继续办理"]
+    assert rows[head][8] == "合计"
+    table = [r for r in rows[head + 1 :] if r[0]]
+    assert sorted(r[0] for r in table) == sorted(u.unit for u in units)
+    totals = [r[8] for r in table]
+    assert totals == sorted(totals, reverse=True)  # largest first
+    for r in table:
+        u = next(u for u in units if u.unit == r[0])
+        assert r[8] == sum(r[1:8])
+        total = u.values["t3.next.total"]
+        applicants = ("natural", "business", "research", "social", "legal_service", "org_other")
+        if total is None:  # a blank 总计 counts as the sum of the applicant columns
+            total = sum(u.values[f"t3.next.{c}"] or 0 for c in applicants)
+        assert r[7] == total
+    assert f"分单位图表!$A${head + 2}:$A${head + 1 + len(table)}" in xml  # categories: the sorted unit names
+    assert "各单位收到和处理政府信息公开申请情况" in xml
 
 
 def test_mixed_forms_and_years(tmp_path):
@@ -772,3 +819,90 @@ def test_libreoffice_converts_both_workbooks(tmp_path, unit_books, summary_book)
         assert unit.unit in t3[0] and "第 " in t3[0]  # footer with unit and page number
         t4 = [p for p in pages if "复议后起诉" in p]
         assert len(t4) == 1 and "未经复议直接起诉" in t4[0] and "行政复议" in t4[0]
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _column_widths(ws) -> dict[int, float]:
+    out = {}
+    for dim in ws.column_dimensions.values():
+        if dim.width and dim.min:
+            for c in range(dim.min, (dim.max or dim.min) + 1):
+                out[c] = dim.width
+    return out
+
+
+def test_summary_sheets_print_landscape_fitted(summary_book):
+    units, _, path = summary_book
+    wb = openpyxl.load_workbook(path)
+    form = units[0].form
+    for ws in wb.worksheets:
+        ps = ws.page_setup
+        assert ps.orientation == "landscape", ws.title
+        assert ps.paperSize in (8, 9), ws.title  # A3 or A4
+        if ws.title == "分单位明细":
+            continue  # pages of indicators: see below
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ps.fitToWidth in (None, 1) and ps.fitToHeight == 0, ws.title  # one page wide, any number down
+    for tid, sheet in summary_table_sheets(form).items():
+        ws = wb[sheet]
+        top = grid_top(ws, form.tables[tid])
+        rows = grid(form.tables[tid]).header_rows
+        assert ws.print_title_rows == (f"${top}:${top + rows - 1}" if rows else f"$1:${top - 1}")
+    assert wb["审核结果"].print_title_rows == "$2:$2" and wb["报送情况"].print_title_rows == "$2:$2"
+    # the findings list has two more columns than a unit's: it goes on A3 rather than shrink below 70 %
+    assert wb["审核结果"].page_setup.paperSize == 8
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_detail_sheet_prints_pages_of_indicators(tmp_path, fid):
+    """分单位明细 on A3 landscape at 85 %: a page break before each page's first indicator so
+    that each page (with the unit names repeated) fits the width; merged headers stop at the
+    breaks and a table or row carried over is named again with （续）."""
+    units = random_units(fid, 30, 11)
+    ws = openpyxl.load_workbook(write_summary_xlsx(units, tmp_path / "s.xlsx"))["分单位明细"]
+    ps = ws.page_setup
+    assert (ps.orientation, ps.paperSize, ps.scale) == ("landscape", 8, 83)
+    assert not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_rows == "$1:$3" and ws.print_title_cols == "$A:$A"
+    widths = _column_widths(ws)
+    starts = [2] + sorted(b.id + 1 for b in ws.col_breaks.brk) + [ws.max_column + 1]
+    assert len(starts) > 2  # more than one page wide
+    for a, b in itertools.pairwise(starts):
+        px = sum(widths[c] * 7 for c in [1, *range(a, b)])  # stored widths include the 5 px padding
+        assert px * 0.83 <= (16.54 - 1.0) * 96, (a, b)
+        assert ws.cell(1, a).value, "the table is named at the top of every page"
+    for rng in ws.merged_cells.ranges:
+        assert not any(rng.min_col < s <= rng.max_col for s in starts[1:-1]), f"{rng} crosses a page break"
+    assert any(str(ws.cell(1, s).value).endswith("（续）") for s in starts[1:-1])
+
+
+@pytest.mark.slow
+@needs_soffice
+def test_detail_sheet_of_30_units_prints_on_a_few_pages(tmp_path):
+    """Rendered by LibreOffice: 分单位明细 of 30 units (2021 form, names of real length) takes 8 A3
+    pages (it took 194 when each unit was a column); each page has every unit name and the total."""
+    from gkreport.pdf import convert_to_pdf
+
+    units = random_units("2021", 30, 5)
+    places = ["东城区", "高新技术产业开发区", "经济开发区", "南湖新区", "北山县"]
+    bodies = ["教育和体育局", "卫生健康委员会", "市场监督管理局", "住房和城乡建设局", "人力资源和社会保障局", "民政局"]
+    for k, u in enumerate(units):
+        u.unit = f"示例市{places[k % 5]}{bodies[k // 5]}"
+    path = write_summary_xlsx(units, tmp_path / "summary.xlsx")
+    pdf = convert_to_pdf([path], tmp_path / "pdf")[0]
+    assert pdf is not None
+    n = int(
+        re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout)[1]
+    )
+    texts = [
+        subprocess.run(
+            ["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(pdf), "-"], capture_output=True, text=True
+        ).stdout
+        for i in range(1, n + 1)
+    ]
+    detail = [t for t in texts if "分单位明细" in [ln for ln in t.splitlines() if ln.strip()][-1]]  # the footer
+    assert 1 < len(detail) <= 9, len(detail)
+    for t in detail:
+        assert units[0].unit in t and units[-1].unit in t and "合计" in t

@@ -24,9 +24,18 @@ if TYPE_CHECKING:
     from .aggregate import aggregate_unit, sum_units
     from .batch import BatchOptions, BatchResult, run_batch, watch_folder
     from .checks import check_unit, check_units
-    from .docx_out import report_docx_name, write_summary_docx, write_unit_docx
+    from .docx_out import WrittenReport, merge_report_findings, report_docx_name, write_summary_docx, write_unit_docx
     from .enums import Severity, Status
-    from .errors import GkreportError, MailError, PdfError, ReadError, SpecError, StrictRefusal, WordingError
+    from .errors import (
+        GkreportError,
+        MailError,
+        PdfError,
+        ReadError,
+        RosterError,
+        SpecError,
+        StrictRefusal,
+        WordingError,
+    )
     from .model import Finding, Unit
     from .pdf import convert_to_pdf
     from .pipeline import check_files, read_files
@@ -56,6 +65,8 @@ _EXPORTS = {
     "write_unit_docx": "docx_out",
     "write_summary_docx": "docx_out",
     "report_docx_name": "docx_out",
+    "merge_report_findings": "docx_out",
+    "WrittenReport": "docx_out",
     "convert_to_pdf": "pdf",
     "write_template": "template",
     "aggregate_unit": "aggregate",
@@ -71,6 +82,7 @@ _EXPORTS = {
     "StrictRefusal": "errors",
     "PdfError": "errors",
     "MailError": "errors",
+    "RosterError": "errors",
 }
 
 __all__ = [
@@ -82,12 +94,14 @@ __all__ = [
     "MailError",
     "PdfError",
     "ReadError",
+    "RosterError",
     "Severity",
     "SpecError",
     "Status",
     "StrictRefusal",
     "Unit",
     "WordingError",
+    "WrittenReport",
     "__version__",
     "aggregate_unit",
     "check_files",
@@ -96,6 +110,7 @@ __all__ = [
     "convert_to_pdf",
     "load_form",
     "load_forms",
+    "merge_report_findings",
     "read_files",
     "read_workbook",
     "report_docx_name",

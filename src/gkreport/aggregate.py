@@ -4,7 +4,8 @@ One sum serves the summary workbook (:mod:`gkreport.xlsx_out`) and the aggregate
 of a district (:func:`gkreport.docx_out.write_summary_docx`). A cell is blank where no
 unit has a value, otherwise the sum of the values given (a blank counts as nothing);
 integers stay exact however large, amounts are summed as Decimals (keeping the most
-decimals entered). Values that are not numbers count as blank.
+decimals entered). Values that are not numbers count as blank. An amount of the metadata
+(本年收取信息处理费) is summed only when every unit gives it: a partial sum would be false.
 """
 
 from __future__ import annotations
@@ -109,6 +110,16 @@ def sum_units(units: Sequence[Unit]) -> dict[str, Any]:
     return sum_matrix(form, units, value_matrix(units, compiled(form).cell_order.ids))
 
 
+def _amount(v: Any) -> Decimal | None:
+    """A metadata amount as a Decimal; None when blank or not a number."""
+    if v is None or isinstance(v, bool) or str(v).strip() == "":
+        return None
+    try:
+        return Decimal(str(v).strip())
+    except ArithmeticError:
+        return None
+
+
 def aggregate_unit(
     units: Sequence[Unit],
     unit_name: str,
@@ -117,9 +128,11 @@ def aggregate_unit(
     narrative: dict | None = None,
     totals: dict[str, Any] | None = None,
 ) -> Unit:
-    """The aggregate unit (e.g. the district's own report): values summed cell by cell, the
-    信息处理费 added up; ``meta`` / ``narrative`` are the aggregate's own. ``totals``: the sums,
-    when already at hand. Raises ``ValueError`` (Chinese) for no units, mixed forms or years."""
+    """The aggregate unit (e.g. the district's own report): values summed cell by cell; an amount
+    of the metadata (信息处理费) summed when every unit gives it, otherwise left blank so that the
+    report asks for it instead of stating a partial sum. ``meta`` / ``narrative`` are the
+    aggregate's own. ``totals``: the sums, when already at hand. Raises ``ValueError`` (Chinese)
+    for no units, mixed forms or years."""
     if not units:
         raise ValueError("没有可汇总的单位。")
     form = units[0].form
@@ -130,15 +143,13 @@ def aggregate_unit(
     if len(years) > 1:
         raise ValueError(f"汇总的单位属于不同年度（{'、'.join(str(y) for y in sorted(years))}），不能合并汇总。")
     year = next(iter(years)) if years else None
-    fee = None
-    for u in units:
-        v = u.meta.get("processing_fee")
-        if v not in (None, ""):
-            x = Decimal(str(v))
-            fee = x if fee is None else fee + x
     agg_meta: dict[str, Any] = {"unit": unit_name, "year": year, "signer": unit_name}
-    if fee is not None:
-        agg_meta["processing_fee"] = fee
+    for f in form.metadata:  # amounts (信息处理费): the sum, when every unit gives one
+        if f.type == "decimal":
+            amounts = [_amount(u.meta.get(f.id)) for u in units]
+            given = [a for a in amounts if a is not None]
+            if len(given) == len(amounts):
+                agg_meta[f.id] = sum(given, Decimal(0))
     agg_meta.update(meta or {})
     return Unit(
         file=Path(f"{unit_name}.xlsx"),

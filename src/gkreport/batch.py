@@ -79,12 +79,15 @@ class BatchOptions:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
         cached = self.__dict__.get("_key")
         if cached is None:
+            from .sentences import wording_files_digest
+
             parts = [
                 __version__,
                 str(self.pdf),
                 str(self.strict),
                 _file_digest(self.wording),
                 _folder_digest(self.previous_dir),
+                wording_files_digest(),  # the reports' sentences and charts are data in these files
             ]
             cached = self.__dict__["_key"] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
         return cached
@@ -433,7 +436,7 @@ def unit_folder(opts: BatchOptions, unit: Unit) -> Path:
 
 
 def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
-    from .docx_out import report_docx_name, write_unit_docx
+    from .docx_out import merge_report_findings, report_docx_name, write_unit_docx
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
     folder = unit_folder(opts, unit)
@@ -442,12 +445,13 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
     docx_path = folder / report_docx_name(unit)
     docx_rel: str | None = str(docx_path)
     try:
-        write_unit_docx(unit, opts.output_dir / docx_path, strict=opts.strict, wording=opts.wording)
+        written = write_unit_docx(unit, opts.output_dir / docx_path, strict=opts.strict, wording=opts.wording)
+        # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
+        unit.findings = merge_report_findings(unit.findings, written.findings)
     except StrictRefusal as exc:
         docx_rel = None
         rec.reason = str(exc)
     t1 = time.perf_counter()
-    # the xlsx after the docx: the docx adds its findings (e.g. a missing required paragraph)
     xlsx_rel = str(folder / unit_xlsx_name(unit))
     write_unit_xlsx(unit, opts.output_dir / xlsx_rel)
     t2 = time.perf_counter()
@@ -908,34 +912,42 @@ def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> list[Path]
 
 
 def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Path) -> Path:
-    """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果)."""
+    """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果); both
+    sheets print landscape, fitted to the page width, with the header row on every page."""
     import xlsxwriter
+
+    from .xlsx_out import compact_refs, print_list_sheet, row_height
 
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
             str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         )
-        head = wb.add_format({"bold": True, "font_name": "黑体", "bg_color": "#E8EEF7", "border": 1, "text_wrap": True})
-        cell = wb.add_format({"font_name": "宋体", "border": 1, "text_wrap": True, "valign": "top"})
+        base = {"font_name": "宋体", "font_size": 10.5, "border": 1, "text_wrap": True, "valign": "top"}
+        head = wb.add_format(
+            {**base, "font_name": "黑体", "bg_color": "#E8EEF7", "align": "center", "valign": "vcenter"}
+        )
+        cell = wb.add_format(base)
         status_fmt = {
-            Status.PASSED: wb.add_format({"font_name": "宋体", "border": 1, "font_color": "#1E7B34"}),
-            Status.ERRORS: wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#F8CBAD"}),
-            Status.WARNINGS: wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#FFF2CC"}),
+            Status.PASSED: wb.add_format({**base, "font_color": "#1E7B34"}),
+            Status.ERRORS: wb.add_format({**base, "bg_color": "#F8CBAD"}),
+            Status.WARNINGS: wb.add_format({**base, "bg_color": "#FFF2CC"}),
         }
-        bad = wb.add_format({"font_name": "宋体", "border": 1, "bg_color": "#D9D9D9", "bold": True})
+        bad = wb.add_format({**base, "bg_color": "#D9D9D9", "bold": True})
+        years = {row["year"] for row in rows if row["year"]}
+        year = next(iter(years)) if len(years) == 1 else None  # for the footer
         ws = wb.add_worksheet("报送情况")
         cols = [
-            ("输入文件", 40),
-            ("单位", 30),
-            ("年度", 8),
-            ("表样", 8),
-            ("状态", 10),
-            ("错误", 6),
-            ("提示", 6),
-            ("年度报告", 50),
-            ("统计表", 50),
-            ("PDF", 30),
-            ("说明", 60),
+            ("输入文件", 24),
+            ("单位", 18),
+            ("年度", 6),
+            ("表样", 7),
+            ("状态", 8),
+            ("错误", 5),
+            ("提示", 5),
+            ("年度报告", 30),
+            ("统计表", 30),
+            ("PDF", 16),
+            ("说明", 36),
         ]
         for c, (name, width) in enumerate(cols):
             ws.write_string(0, c, name, head)
@@ -960,19 +972,21 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
                     ws.write_number(r, c, v, fmt)
                 else:
                     ws.write_string(r, c, str(v), fmt)
+            ws.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols) if isinstance(v, str)))
         ws.autofilter(0, 0, max(len(rows), 1), len(cols) - 1)
         ws.freeze_panes(1, 0)
+        print_list_sheet(ws, [w for _, w in cols], "审核报告　报送情况", year, 0)
         ws2 = wb.add_worksheet("审核结果")
         cols2 = [
-            ("单位", 28),
-            ("输入文件", 30),
+            ("单位", 18),
+            ("输入文件", 20),
             ("级别", 6),
-            ("规则", 14),
-            ("位置", 30),
-            ("说明", 70),
-            ("应为", 10),
-            ("实为", 10),
-            ("建议", 24),
+            ("规则", 12),
+            ("位置", 24),
+            ("说明", 50),
+            ("应为", 8),
+            ("实为", 8),
+            ("建议", 20),
         ]
         for c, (name, width) in enumerate(cols2):
             ws2.write_string(0, c, name, head)
@@ -980,7 +994,7 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         r = 1
         for rec in recs:
             for f in rec.findings:
-                where = "、".join(f.get("cells") or [])
+                where = compact_refs(f.get("cells") or [])
                 hint = f.get("note") or ""
                 if f.get("suggestion") is not None:
                     hint = f"建议改为 {f['suggestion']}" + (f"（{hint}）" if hint else "")
@@ -997,9 +1011,11 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
                 ]
                 for c, v in enumerate(vals):
                     ws2.write_string(r, c, str(v), cell)
+                ws2.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols2)))
                 r += 1
         ws2.autofilter(0, 0, max(r - 1, 1), len(cols2) - 1)
         ws2.freeze_panes(1, 0)
+        print_list_sheet(ws2, [w for _, w in cols2], "审核报告　审核结果", year, 0)
         wb.close()
     return path
 

@@ -785,7 +785,10 @@ class _Engine:
             if fd.rule == "READ.hybrid":
                 for c in fd.cell_ids:
                     cells.update(self.items_of.get(c, ()))
-            if fd.rule in ("READ.missing_table", "READ.missing_column") and fd.table in self.form.tables:
+            if (
+                fd.rule in ("READ.missing_table", "READ.missing_column", "READ.ambiguous_table")
+                and fd.table in self.form.tables
+            ):
                 tables.add(fd.table)
                 cells.update(self.form.tables[fd.table].cells)
         return cells, tables

@@ -9,7 +9,7 @@ One report is built in two steps:
 2. A renderer writes the blocks. The fast renderer (used by
    :func:`write_unit_docx`) joins prepared XML: the package parts that never
    change (styles, settings, fonts, footers) are zipped once per process, each
-   table of a form is drawn once from ``layout.grid`` into XML chunks with a slot
+   table of a form is drawn once from its grid (``compiled(form).grid``) into XML chunks with a slot
    per value, and per unit only ``document.xml`` is assembled and appended to
    a copy of the prepared zip. :func:`build_plain` renders the same blocks
    through python-docx (``add_paragraph``, ``add_table``, ``row.cells`` once per
@@ -29,10 +29,10 @@ import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.sax.saxutils import escape
 
 from . import sentences as S
@@ -50,8 +50,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StrictRefusal",
+    "WrittenReport",
     "build_plain",
     "build_report",
+    "merge_report_findings",
     "render_docx",
     "report_docx_name",
     "write_summary_docx",
@@ -158,10 +160,11 @@ class TableSpec:
     grid: Grid
     widths: tuple[int, ...]
     rows: tuple[tuple[TCell, ...], ...]
-    header_rows: int
+    header_rows: int  # rows at the top that repeat on every page (w:tblHeader)
     small: bool
     cell_margin: int
     row_height: int
+    keep_rows: frozenset[int] = frozenset()  # rows kept on the page of the next row (w:keepNext)
 
     @property
     def size(self) -> str:
@@ -280,9 +283,47 @@ def _make_spec(form: Form, table_id: str) -> TableSpec:
                 out.append(TCell(col, 1, widths[col], None, f"GwTblText{size}", hole=True))
                 col += 1
         rows.append(tuple(out))
+    header_rows = max(g.header_rows, _lead_rows(g))
+    row_height = 340 if small else 400
     return TableSpec(
-        table_id, g, tuple(widths), tuple(rows), g.header_rows, small, 57 if small else 85, 340 if small else 400
+        table_id,
+        g,
+        tuple(widths),
+        tuple(rows),
+        header_rows,
+        small,
+        57 if small else 85,
+        row_height,
+        _keep_rows(g, header_rows, row_height),
     )
+
+
+def _lead_rows(g: Grid) -> int:
+    """Rows at the top made only of headers and captions (表二: 第二十条第（一）项 and its header)."""
+    n = 0
+    for row in g.rows():
+        if not row or any(c.kind not in ("corner", "header", "caption") for c in row):
+            break
+        n += 1
+    return n
+
+
+BODY_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
+
+
+def _keep_rows(g: Grid, header_rows: int, row_height: int) -> frozenset[int]:
+    """Rows that keep with the next one. A table of up to half a page stays whole; a longer one keeps
+    its header rows, each caption, header and heading row inside it and its last two rows together,
+    so that no header and no single row stands alone at the foot or head of a page. The last row
+    keeps with the paragraph after the table (a note, the 填报 lines), which never stands alone."""
+    n = g.n_rows
+    if n * row_height <= BODY_H // 2:
+        return frozenset(range(n))
+    keep = set(range(header_rows))
+    # captions and headers inside the table (表二's 第二十条 blocks), rows without a value (统计表's 三、依申请公开情况)
+    keep.update(r for r, row in enumerate(g.rows()) if row and not any(c.cell_id for c in row))
+    keep.update((n - 2, n - 1))  # the last row keeps with the one before it and with what follows the table
+    return frozenset(k for k in keep if 0 <= k < n)
 
 
 def _printed(v: Any) -> str:
@@ -404,35 +445,31 @@ def build_report(
         blocks.append(_pieces_par(p, gaps))
 
     attachments: list[Section] = []
+    ctx = w.context(unit)
     for section in form.sections:
-        if section.id == "preamble":
-            continue
+        if section.id == w.opening_section:
+            continue  # its text opens the report (see sentences.opening)
         if section.kind == "table" and section.heading.startswith("附件"):
             attachments.append(section)
             continue
         blocks.append(Par("Heading1", (Run(section.heading),)))
-        own = unit.narrative.get(section.id) or ""
-        own_sq = S.squash(own)
-        for p in S.generated(unit, section, w):
-            if S.squash(S.plain_text(p)) not in own_sq:  # not already in the office's own text
-                blocks.append(_pieces_par(p, gaps))
-        own_pars = narrative_pars(own, (section.heading, S.section_title(section.heading), *section.aliases))
+        content = S.compose(unit, section, w, ctx)
+        for p in content.before:
+            blocks.append(_pieces_par(p, gaps))
+        own_pars = narrative_pars(content.own, (section.heading, S.section_title(section.heading), *section.aliases))
         if own_pars:
             blocks.extend(own_pars)
-        elif section.kind == "text":
-            default = S.default_text(unit, section, w)
-            if default:
-                blocks.append(Par("GwBody", (Run(default),)))
+        elif section.kind == "text" and not content.merged:
+            if content.default:
+                blocks.append(Par("GwBody", (Run(_clean(content.default)),)))
             elif section.required:
                 g = S.gap(w, unit, S.section_title(section.heading), section.id, "D.narrative")
                 blocks.append(_pieces_par([g], gaps))
-        for p in S.closing(unit, section, w):
-            if "信息处理费" in own:
-                continue  # the office wrote about it itself
+        for p in content.after:
             blocks.append(_pieces_par(p, gaps))
         if section.kind == "table" and section.table in form.tables:
             if isinstance(blocks[-1], Par):
-                blocks[-1].keep_next = True  # the sentence stays with the table's first rows
+                blocks[-1].keep_next = True  # the heading or sentence stays with the table's first rows
             blocks.append(_table_block(unit, section.table))
             blocks.append(Par("Normal"))
 
@@ -443,8 +480,8 @@ def build_report(
     titles = [form.tables[s.table].title_for(unit.year) for s in attachments if s.table in form.tables]
     if titles:
         blocks.append(Par("Normal", keep_next=True))
-        for i, t in enumerate(titles):
-            name = f"{i + 1}.{t}" if len(titles) > 1 else t
+        for i, title_text in enumerate(titles):
+            name = f"{i + 1}.{title_text}" if len(titles) > 1 else title_text
             blocks.append(
                 Par("GwBody", (Run(w.fmt("attachment.note", unit, title=name) or f"附件：{name}"),), keep_next=True)
             )
@@ -470,33 +507,22 @@ def build_report(
         blocks.append(Par("GwBody", (Run(note),)))
 
     for i, section in enumerate(attachments):
-        table = form.tables[str(section.table)]
+        t = form.tables[section.table or ""]
         label = w.fmt("attachment.label", unit) or "附件"
         if len(attachments) > 1:
             label += str(i + 1)
         blocks.append(Par("GwAttach", (Run(label),), page_break=True))
         blocks.append(Par("Normal"))
-        blocks.append(Par("Title", (Run(table.title_for(unit.year)),)))
-        if table.subtitle:
-            blocks.append(Par("GwCenter", (Run(table.subtitle),)))
+        blocks.append(Par("Title", (Run(t.title_for(unit.year)),)))
+        if t.subtitle:
+            blocks.append(Par("GwCenter", (Run(t.subtitle),), keep_next=True))
         unit_line = w.fmt("attachment.unit_line", unit) or f"单位名称：{S.unit_name(unit)}"
-        blocks.append(Par("GwPlain", (Run(unit_line),)))
-        blocks.append(_table_block(unit, table.id))
-        if table.footnote:
-            blocks.append(Par("GwTblNote", (Run(table.footnote),)))
-        for group in (("head", "phone"), ("reviewer", "filler", "date_filled")):
-            items = []
-            for key in group:
-                v = unit.meta.get(key)
-                if v in (None, ""):
-                    continue
-                if key == "date_filled":
-                    items.append(w.fmt("attachment.date_filled", unit, date=format_date(v) or v))
-                else:
-                    items.append(w.fmt(f"attachment.{key}", unit, **{key: v}))
-            items = [x for x in items if x]
-            if items:
-                blocks.append(Par("GwTblNote", (Run(_clean("\u3000\u3000".join(items))),)))
+        blocks.append(Par("GwPlain", (Run(_clean(unit_line)),), keep_next=True))
+        blocks.append(_table_block(unit, t.id))
+        notes = [t.footnote] if t.footnote else []
+        notes += S.attachment_signoff(unit, w)
+        for k, line in enumerate(notes):  # the note and the 填报 lines stay together, under the table
+            blocks.append(Par("GwTblNote", (Run(_clean(line)),), keep_next=k < len(notes) - 1))
     if isinstance(blocks[-1], TableBlock):
         blocks.append(Par("Normal"))  # Word wants the body to end with a paragraph
     return Report(blocks, title.replace("\n", ""), S.unit_name(unit), gaps)
@@ -526,19 +552,26 @@ def gap_findings(unit: Unit, gaps: Sequence[S.Gap]) -> list[Finding]:
 _MARKED = "；年度报告中已用黄色突出显示的【请填写】标出"
 
 
-def _add_findings(unit: Unit, findings: Iterable[Finding]) -> None:
-    findings = list(findings)
-    missing_sections = next((f for f in unit.findings if f.rule == "D1"), None)
-    if missing_sections is not None and any(f.rule == "D.narrative" for f in findings):
-        # the check engine already named the missing sections: say once where the report marks them
-        if _MARKED not in missing_sections.message:
-            missing_sections.message += _MARKED
-        findings = [f for f in findings if f.rule != "D.narrative"]
-    seen = {(f.rule, f.message) for f in unit.findings}
-    for f in findings:
+def merge_report_findings(findings: Sequence[Finding], report: Iterable[Finding]) -> list[Finding]:
+    """The unit's findings with those of its report added, each once.
+
+    Where the check engine already named the missing sections (D1), that finding says where the
+    report marks them (a new Finding; the given ones are not changed) instead of a second warning.
+    Merging the same report findings again changes nothing.
+    """
+    out = list(findings)
+    report = list(report)
+    d1 = next((i for i, f in enumerate(out) if f.rule == "D1"), None)
+    if d1 is not None and any(f.rule == "D.narrative" for f in report):
+        if _MARKED not in out[d1].message:
+            out[d1] = replace(out[d1], message=out[d1].message + _MARKED)
+        report = [f for f in report if f.rule != "D.narrative"]
+    seen = {(f.rule, f.message) for f in out}
+    for f in report:
         if (f.rule, f.message) not in seen:
-            unit.findings.append(f)
+            out.append(f)
             seen.add((f.rule, f.message))
+    return out
 
 
 # --------------------------------------------------------------------------- package parts
@@ -920,6 +953,7 @@ def _make_chunks(spec: TableSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     cur.append("</w:tblGrid>")
     for r, row in enumerate(spec.rows):
         head = "<w:tblHeader/>" if r < spec.header_rows else ""
+        keep = "<w:keepNext/>" if r in spec.keep_rows else ""
         cur.append(f'<w:tr><w:trPr><w:cantSplit/><w:trHeight w:val="{spec.row_height}"/>{head}</w:trPr>')
         for c in row:
             tcpr = f'<w:tcW w:w="{c.width}" w:type="dxa"/>'
@@ -930,7 +964,7 @@ def _make_chunks(spec: TableSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
             elif c.vmerge == "continue":
                 tcpr += "<w:vMerge/>"
             tcpr += '<w:vAlign w:val="center"/>'
-            ppr = f'<w:pStyle w:val="{c.style}"/>'
+            ppr = f'<w:pStyle w:val="{c.style}"/>' + keep
             if c.indent:
                 ppr += f'<w:ind w:leftChars="{c.indent}" w:left="{c.indent_tw}"/>'
             cur.append(f"<w:tc><w:tcPr>{tcpr}</w:tcPr><w:p><w:pPr>{ppr}</w:pPr>")
@@ -1052,6 +1086,9 @@ def build_plain(report: Report) -> DocxDocument:
                     cell = grid_cells[k][tcell.col]
                     cell.paragraphs[0].style = tcell.style
                     cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+        for k in spec.keep_rows:  # every cell of the row, merged-down ones included
+            for tc in tbl.tr_lst[k].tc_lst:
+                tc.p_lst[0].get_or_add_pPr().keepNext_val = True
     doc.core_properties.title = report.title
     doc.core_properties.author = report.author
     return doc
@@ -1078,15 +1115,23 @@ def _target(unit: Unit, path: Path | str) -> Path:
     return p
 
 
+class WrittenReport(NamedTuple):
+    """A written report: where it is, and the findings it adds (what it marks 【请填写】)."""
+
+    path: Path
+    findings: list[Finding]
+
+
 def write_unit_docx(
     unit: Unit, path: Path | str, *, strict: bool = False, wording: S.Wording | Path | str | None = None
-) -> Path:
+) -> WrittenReport:
     """Write one unit's annual report; ``path`` is the .docx file or a folder for it.
 
     Errors are never hidden: a unit with 错误 findings gets a red 审核提示 above the title
     (``strict=True`` raises :class:`StrictRefusal` instead and writes nothing). Required
-    text the workbook lacks becomes a highlighted 【请填写：…】 and a ``D.narrative`` /
-    ``D.meta`` warning in ``unit.findings``.
+    text the workbook lacks becomes a highlighted 【请填写：…】; the ``D.narrative`` / ``D.meta``
+    warnings for them are returned, not added to ``unit``: merge them with
+    :func:`merge_report_findings` (the batch does so before it writes the unit's workbook).
     """
     errors = len(unit.errors)
     if strict and errors:
@@ -1095,8 +1140,7 @@ def write_unit_docx(
     data = render_docx(report, unit.form)
     target = _target(unit, path)
     atomic_write_bytes(target, data)
-    _add_findings(unit, gap_findings(unit, report.gaps))
-    return target
+    return WrittenReport(target, gap_findings(unit, report.gaps))
 
 
 def write_summary_docx(

@@ -70,3 +70,7 @@ class MailError(GkreportError):
     def __init__(self, message: str, exit_code: int = EXIT_UNUSABLE):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class RosterError(GkreportError):
+    """A roster (名单) of units and addresses cannot be used; the message names the file."""

@@ -76,14 +76,36 @@ def similar(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+_NUMBERISH = re.compile(r"[约近超逾大概]{0,2}[+\-−]?[\d,.]+(人次|万元|条|件|次|篇|个|人|元|项|家|余|多)?")
+_NOTE = re.compile(r"(?P<body>[^()]*\d[^()]*?)\((?P<note>[^()]*[^()\s][^()]*)\)")
+
+
+@lru_cache(maxsize=65536)
+def split_note(text: str) -> tuple[str, str] | None:
+    """(number, note) of a number followed by a bracketed note: ``12（其中修订6件）`` → ("12", "其中修订6件").
+
+    None when the text is not of that shape. Whether the number part is a valid value is left to
+    the caller; ``note`` is as written (trimmed).
+    """
+    s = unicodedata.normalize("NFKC", text).strip()
+    if "(" not in s:
+        return None
+    m = _NOTE.fullmatch(s)
+    if not m:
+        return None
+    return m.group("body").strip(), m.group("note").strip()
+
+
 @lru_cache(maxsize=65536)
 def looks_like_number(text: str) -> bool:
-    """True for cell text that is meant as a value (``35条``, ``１２``, ``1,234``, ``-3``, ``约10``)."""
+    """True for cell text that is meant as a value (``35条``, ``１２``, ``1,234``, ``-3``, ``约10``,
+    ``12（其中修订6件）``)."""
     s = unicodedata.normalize("NFKC", text).strip()
     if not s:
         return False
-    if re.fullmatch(
-        r"[约近超逾大概]{0,2}[+\-−]?[\d,.]+(人次|万元|条|件|次|篇|个|人|元|项|家|余|多)?", s.replace(" ", "")
-    ):
+    if _NUMBERISH.fullmatch(s.replace(" ", "")):
+        return True
+    noted = split_note(s)
+    if noted and _NUMBERISH.fullmatch(noted[0].replace(" ", "")):
         return True
     return s in ("-", "—", "/", "无", "－", "——", "/")

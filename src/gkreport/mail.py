@@ -1,9 +1,32 @@
 """Mail the generated reports: plan, build, send exactly once, keep a journal.
 
 Flow: ``load_settings`` (defaults ← ``gkreport.toml`` ← command line) →
-``plan_messages`` (reads ``<year>/审核报告.json``, the roster and the journal;
-finds every problem before any connection) → ``write_outbox`` (dry run) or
-``send_plan`` (SMTP).
+``plan_messages`` (reads ``<year>/审核报告.json``, the batch's manifest for the
+findings, the roster and the journal; finds every problem before any
+connection) → ``write_outbox`` (dry run) or ``send_plan`` (SMTP).
+
+Direction
+---------
+``--to`` sends every unit's report upward (报送). ``--roster`` returns to each
+department its own report with the review result (审核结果): the body lists
+the department's open errors and warnings as the batch recorded them and says
+what to do (核对、修改、按时公开). Each direction has its own default wording
+(``templates/mail.toml``). A dry run needs no sender: it writes placeholders
+and says what a real send will need.
+
+Which report goes to whom
+-------------------------
+A message belongs to the unit the batch recorded for an input (unit, year and
+outputs in ``审核报告.json``), never to a name folded from a folder. Roster
+names are matched to those units by :func:`gkreport.roster.match_names`
+(exact, or exact after normalisation when no other unit shares the normalised
+name; a near name only yields a ``是否为…？`` question). Two units whose
+recorded outputs are the same file (names that differ only in characters a
+file name cannot hold) get nothing: which unit the file belongs to cannot be
+known. Unit names reach headers, file names and bodies only through
+:func:`gkreport.roster.clean_line`, so control characters (U+2028, U+0085,
+\\x0c, \\x1c–\\x1e, CR/LF) cannot break them; a message that still cannot be
+built is reported and the others go on.
 
 Exactly once
 ------------
@@ -14,43 +37,62 @@ JSON event and is fsynced before the next SMTP step. For each try of a message:
 2. ``data-end`` – written after the whole message body has been transmitted and
    immediately *before* the terminating ``<CRLF>.<CRLF>``;
 3. ``sent``     – written after the server answered 250 to the end of data,
-   or ``failed`` (the server refused; nothing was delivered), or ``unknown``
-   (the connection broke while waiting for that answer).
+   or ``failed`` (the server refused, or the try ended before the final dot:
+   nothing was delivered), or ``unknown`` (no answer to the final dot).
 
 Until the terminating dot is written the server cannot have accepted the
-message, so a try without ``data-end`` is safely resent. A ``sent`` line is
-only written after the 250 reply, so it is never claimed falsely. What
-remains is the window RFC 1047 describes: between writing the final dot and
-fsyncing ``sent`` (one round trip plus one fsync) the server may have accepted
-the message without the journal knowing. Such a try ends as ``data-end``
-without outcome (or ``unknown``); the next run does not resend it but reports
-it as 结果不确定, and ``--resend-uncertain`` sends it again after the user has
-checked with the recipient. The resent message carries the same
-``Message-ID``, so mail systems that deduplicate can drop the copy.
+message, so a try without ``data-end`` is safely resent, and so is one that
+the server closed or answered before the dot. A ``sent`` line is only written
+after the 250 reply, so it is never claimed falsely. What remains is the
+window RFC 1047 describes: between writing the final dot and receiving the
+answer the connection may break. Such a try ends as ``unknown`` (or
+``data-end`` without outcome when the process was killed); the next run does
+not resend it but reports it as 结果不确定, and ``--resend-uncertain`` sends it
+again after the user has checked with the recipient. The resent message
+carries the same ``Message-ID``, so mail systems that deduplicate can drop the
+copy.
+
+A full disk cannot make the journal lie: before connecting, a small reserve
+file is written beside the journal (no room: nothing is sent). When a journal
+line cannot be written, the reserve is released so that the transaction in
+progress can still be recorded, and sending stops after it.
 
 State is kept per (unit, recipient address) and remembers the hashes of the
 files sent, so a new recipient added to the roster gets the message alone,
 and a changed file is only sent again with ``resend_changed``.
+
+Deadlines and stopping
+----------------------
+``timeout`` bounds each command and each reply as a whole, not the silence
+between two packets: a server trickling one byte a second, or sending endless
+``250-`` lines, is cut off; a reply is at most 64 KB. The message content has
+``timeout`` plus one second per 8 KB. SIGINT or SIGTERM while sending lets the
+transaction in progress end properly: before the final dot it is aborted (not
+sent), after it the answer is awaited (sent or refused); then sending stops.
+A second signal stops at once.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import csv
+import errno
 import hashlib
-import io
 import json
 import os
 import re
+import select
+import signal
 import smtplib
 import socket
 import ssl
 import string
+import threading
 import time
 import tomllib
 import unicodedata
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -64,14 +106,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .enums import Status
+from .enums import Severity, Status
 from .errors import MailError
 from .fileio import atomic_write_bytes
 from .formatting import format_date, safe_filename
+from .roster import RosterError, clean_line, match_names, read_roster, split_addresses
 
 AUDIT_NAME = "审核报告.json"
+MANIFEST_PATH = Path(".gkreport") / "manifest.json"
 JOURNAL_NAME = "邮件发送记录.jsonl"
 LOCK_NAME = ".邮件发送记录.lock"
+RESERVE_NAME = ".邮件发送记录.reserve"
+RESERVE_BYTES = 32 * 1024  # room to finish one transaction's journal lines when the disk fills up
 OUTBOX_NAME = "outbox"
 CONFIG_NAME = "gkreport.toml"
 PASSWORD_ENV = "GKREPORT_SMTP_PASSWORD"
@@ -88,6 +134,12 @@ SENDABLE_STATUSES = (Status.PASSED, Status.WARNINGS, Status.ERRORS)
 DUPLICATE_STATUS = Status.DUPLICATE
 SECURITY_MODES = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+
+# Directions: --to sends upward (报送), --roster returns each department its review result (审核结果).
+REPORT = "report"
+REVIEW = "review"
+DIRECTION_ZH = {REPORT: "报送", REVIEW: "审核结果"}
+
 PLACEHOLDERS = {
     "unit": "单位名称",
     "year": "年度",
@@ -95,7 +147,15 @@ PLACEHOLDERS = {
     "files": "附件清单",
     "file_count": "附件个数",
     "date": "发送日期",
+    "result": "审核结论",
+    "findings": "错误和提示清单",
+    "advice": "请单位做什么",
 }
+_REVIEW_FIELDS = {"result", "findings", "advice"}
+
+# What a dry run writes where the sender is not set yet.
+PLACEHOLDER_SENDER = Address(display_name="【发件人】", addr_spec="sender@example.invalid")
+PLACEHOLDER_SENDER_UNIT = "【发件单位】"
 
 
 class PlanStatus(StrEnum):
@@ -118,49 +178,66 @@ class ConfigError(MailError):
     pass
 
 
+class JournalError(MailError):
+    """The journal (or its reserve) cannot be written; sending stops."""
+
+    def __init__(self, message: str):
+        super().__init__(message, exit_code=1)
+
+
 # --------------------------------------------------------------------------- text helpers
 
 
-def normalize_unit(name: str) -> str:
-    """Key for matching unit names: full/half width folded (NFKC), whitespace removed."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name)))
-
-
-_SEPARATORS = ";；,，、"
-_ADDR_TOKEN = re.compile(rf"[^{_SEPARATORS}<>\s]*\s*<[^<>]*>|[^{_SEPARATORS}<>\s]+")
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDR_SPEC = re.compile(rf"^{_LOCAL}@{_LABEL}(?:\.{_LABEL})*\.(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})$")
 
 
-def split_addresses(text: str | None) -> list[str]:
-    """Split a cell such as ``a@x.cn；b@y.cn、张三<c@z.cn>`` into address strings."""
-    if not text:
-        return []
-    return [t.strip() for t in _ADDR_TOKEN.findall(str(text)) if t.strip()]
-
-
 def parse_address(text: str) -> Address:
-    """Parse one address (optionally ``名称 <addr>``); full-width characters are folded.
+    """Parse one address (optionally ``名称 <addr>`` or ``"Li, Si" <addr>``); full-width characters are folded.
 
     Raises ValueError with a Chinese message when it is not a usable address.
     """
-    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    raw = unicodedata.normalize("NFKC", clean_line(text))
     name, addr = parseaddr(raw)
     if not addr or not _ADDR_SPEC.match(addr) or len(addr) > 254:
-        raise ValueError(f"“{text}”不是有效的邮箱地址")
+        raise ValueError(f"“{clean_line(text)}”不是有效的邮箱地址")
     try:
         return Address(display_name=name, addr_spec=addr)
     except (ValueError, IndexError, TypeError) as exc:  # header parser edge cases
-        raise ValueError(f"“{text}”不是有效的邮箱地址") from exc
+        raise ValueError(f"“{clean_line(text)}”不是有效的邮箱地址") from exc
 
 
-def _one_line(value: Any) -> str:
-    return re.sub(r"[\r\n]+", " ", str(value))
+def _body_text(text: str) -> str:
+    """A message body: each line cleaned of control characters, at most one blank line in a row."""
+    lines = [clean_line(line) for line in re.split(r"\r\n|\r|\n", text)]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")
 
 
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file could not be written, in Chinese, with what to do."""
+    code = exc.errno
+    if code == errno.ENOSPC:
+        return "磁盘空间不足，请清理磁盘空间"
+    if code == getattr(errno, "EDQUOT", -1):
+        return "超出磁盘配额，请清理空间或请管理员增加配额"
+    if code == errno.EROFS:
+        return "文件夹所在的磁盘是只读的，请换一个可以写入的文件夹"
+    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        return "没有写入权限，或文件正被其他程序占用，请检查文件夹权限"
+    if code == errno.ENAMETOOLONG:
+        return "文件名太长"
+    if code == errno.EIO:
+        return "磁盘读写错误，请检查磁盘"
+    return f"系统错误：{exc.strerror or exc.__class__.__name__}"
 
 
 # --------------------------------------------------------------------------- settings
@@ -169,7 +246,9 @@ def _now() -> str:
 def _default_templates() -> dict[str, str]:
     text = resources.files("gkreport").joinpath("templates", "mail.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    return {"subject": data["subject"], "body": data["body"]}
+    return {
+        f"{direction}_{part}": data[direction][part] for direction in (REPORT, REVIEW) for part in ("subject", "body")
+    }
 
 
 def check_template(template: str, what: str) -> None:
@@ -220,14 +299,19 @@ CONFIG_KEYS = {
     "from": "发件人邮箱",
     "sender_unit": "发件单位名称",
     "cafile": "信任的 CA 证书文件",
-    "subject": "邮件主题模板",
-    "body": "邮件正文模板",
+    "subject": "邮件主题模板（两个方向都用）",
+    "body": "邮件正文模板（两个方向都用）",
+    "report_subject": "--to（报送）的邮件主题模板",
+    "report_body": "--to（报送）的邮件正文模板",
+    "review_subject": "--roster（审核结果）的邮件主题模板",
+    "review_body": "--roster（审核结果）的邮件正文模板",
     "attach": "附件类型",
     "interval": "两封邮件之间的间隔秒数",
     "retries": "临时错误的重试次数",
     "retry_wait": "第一次重试前等待的秒数",
-    "timeout": "网络超时秒数",
+    "timeout": "每条命令等待服务器回复的最长秒数",
 }
+_TEMPLATE_KEYS = ("report_subject", "report_body", "review_subject", "review_body")
 
 
 def load_config(path: Path | str | None = None, cwd: Path | str | None = None) -> tuple[dict[str, Any], Path | None]:
@@ -251,6 +335,8 @@ def load_config(path: Path | str | None = None, cwd: Path | str | None = None) -
         raise ConfigError(f"配置文件 {file} 不是 UTF-8 编码，请另存为 UTF-8。") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"配置文件 {file} 格式有误：{exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件 {file}（{exc.strerror or exc.__class__.__name__}）。") from None
     bad = _find_password_keys(data)
     if bad:
         raise ConfigError(
@@ -297,8 +383,10 @@ class MailSettings:
     from_addr: str | None = None
     sender_unit: str | None = None
     cafile: Path | None = None
-    subject: str = ""
-    body: str = ""
+    report_subject: str = ""
+    report_body: str = ""
+    review_subject: str = ""
+    review_body: str = ""
     attach: tuple[str, ...] = ("docx",)
     interval: float = 2.0
     retries: int = 3
@@ -310,6 +398,10 @@ class MailSettings:
     def port(self) -> int:
         return self.smtp_port or DEFAULT_PORTS[self.security]
 
+    def templates(self, direction: str) -> tuple[str, str]:
+        """(subject, body) templates for ``REPORT`` (--to) or ``REVIEW`` (--roster)."""
+        return getattr(self, f"{direction}_subject"), getattr(self, f"{direction}_body")
+
     @property
     def sender(self) -> Address:
         if not self.from_addr:
@@ -319,7 +411,21 @@ class MailSettings:
         except ValueError as exc:
             raise ConfigError(f"发件人{exc}。") from None
         name = addr.display_name or (self.sender_unit or "")
-        return Address(display_name=name, addr_spec=addr.addr_spec)
+        return Address(display_name=clean_line(name), addr_spec=addr.addr_spec)
+
+    def missing_for_sending(self, direction: str, *, connection: bool = True) -> list[str]:
+        """What a real send still needs (a dry run writes placeholders instead); ``connection``:
+        the server too, not only what the messages need."""
+        missing = []
+        if not self.from_addr:
+            missing.append("--from（发件人邮箱）")
+        if not self.sender_unit and "sender_unit" in set().union(*map(_template_fields, self.templates(direction))):
+            missing.append(
+                '--sender-unit（发件单位，正文落款；也可写在 --from 中，如 "某某区政务公开办 <gk@example.gov.cn>"）'
+            )
+        if connection and not self.smtp_host:
+            missing.append("--smtp-host（SMTP 服务器）")
+        return missing
 
     def check_for_sending(self) -> None:
         """Settings needed to connect (a dry run does not need them)."""
@@ -377,33 +483,37 @@ def load_settings(
     cwd: Path | str | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> MailSettings:
-    """Defaults ← config file ``[mail]`` ← ``overrides`` (command line; None = not given)."""
+    """Defaults ← config file ``[mail]`` ← ``overrides`` (command line; None = not given).
+
+    ``subject``/``body`` set the wording of both directions; ``report_*``/``review_*``
+    one direction (a later layer wins; within a layer the direction's own key wins).
+    """
     table, used = load_config(config, cwd)
-    merged: dict[str, Any] = dict(_default_templates())
-    merged.update(table)
-    for k, v in (overrides or {}).items():
-        if v is not None:
-            merged[k] = v
     s = MailSettings(config_file=used)
-    for key, value in merged.items():
-        attr = "from_addr" if key == "from" else key
-        if key not in CONFIG_KEYS:
-            raise ConfigError(f"未知的设置：{key}")
-        setattr(s, attr, _typed(key, value))
-    check_template(s.subject, "主题")
-    check_template(s.body, "正文")
-    if "\n" in s.subject.strip() or "\r" in s.subject.strip():
-        raise ConfigError("邮件主题模板只能有一行。")
-    s.subject = s.subject.strip()
+    for layer in (_default_templates(), table, overrides or {}):
+        items = [(k, v) for k, v in layer.items() if v is not None]
+        items.sort(key=lambda kv: kv[0] not in ("subject", "body"))  # the shared keys first
+        for key, value in items:
+            if key not in CONFIG_KEYS:
+                raise ConfigError(f"未知的设置：{key}")
+            typed = _typed(key, value)
+            if key in ("subject", "body"):
+                for direction in (REPORT, REVIEW):
+                    setattr(s, f"{direction}_{key}", typed)
+            else:
+                setattr(s, "from_addr" if key == "from" else key, typed)
+    for direction in (REPORT, REVIEW):
+        subject, body = s.templates(direction)
+        what = f"（{DIRECTION_ZH[direction]}）"
+        check_template(subject, "主题" + what)
+        check_template(body, "正文" + what)
+        if "\n" in subject.strip() or "\r" in subject.strip():
+            raise ConfigError(f"邮件主题模板{what}只能有一行。")
+        setattr(s, f"{direction}_subject", subject.strip())
     if s.from_addr:
         sender = s.sender
         if not s.sender_unit and sender.display_name:
             s.sender_unit = sender.display_name
-    if not s.sender_unit and "sender_unit" in (_template_fields(s.subject) | _template_fields(s.body)):
-        raise ConfigError(
-            "邮件模板用到了 {sender_unit}（发件单位），请用 --sender-unit 或 gkreport.toml 的 "
-            '[mail] sender_unit 设置，或在 --from 中写上名称，如 "某某区政务公开办 <gk@example.gov.cn>"。'
-        )
     return s
 
 
@@ -469,117 +579,101 @@ def read_audit(year_dir: Path) -> list[UnitRecord]:
             )
     except FileNotFoundError:
         raise MailError(f"找不到 {path}，请先生成报告。") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MailError(f"无法读取 {path}：文件内容不完整或格式不对（{exc.__class__.__name__}）。") from None
     return records
 
 
-@dataclass
-class RosterEntry:
-    unit: str
-    to: list[str]
-    cc: list[str]
-    where: str  # e.g. "第 3 行"
+def read_manifest_findings(output_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """The batch's record of each input (unit, year, status, findings), by input path; None when unreadable."""
+    path = Path(output_dir) / MANIFEST_PATH
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        inputs = data["inputs"]
+        if not isinstance(inputs, dict):
+            return None
+        return {k: v for k, v in inputs.items() if isinstance(v, dict)}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
 
 
-_UNIT_HEADERS = {"单位名称", "单位", "单位全称"}
-_TO_HEADERS = {"邮箱", "电子邮箱", "邮箱地址", "电子邮件", "收件人", "收件邮箱", "收件人邮箱"}
-_CC_HEADERS = {"抄送", "抄送邮箱", "抄送人"}
+_TABLE_SHEET = re.compile(r"^([一二三四五六七八九十]+)、")
+FINDINGS_LISTED = 100  # at most this many in a body; the rest are counted
 
 
-def _cell_text(v: Any) -> str:
-    if v is None:
+def _finding_place(f: dict[str, Any]) -> str:
+    """Where a finding is, as a clerk finds it: ``表三 J29`` (the suspect cell when known)."""
+    cells = [str(c) for c in f.get("cells") or []]
+    ids = list(f.get("cell_ids") or [])
+    ref = None
+    if f.get("suspect") and f["suspect"] in ids and len(ids) == len(cells):
+        ref = cells[ids.index(f["suspect"])]
+    elif cells:
+        ref = cells[0] + ("等" if len(cells) > 1 else "")
+    if not ref:
         return ""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v).strip()
+    sheet, _, a1 = ref.rpartition("!")
+    m = _TABLE_SHEET.match(sheet)
+    return f"{'表' + m.group(1) if m else sheet} {a1}".strip()
 
 
-def _column(cells: list[str], i: int | None) -> str:
-    return cells[i] if i is not None and i < len(cells) else ""
+def findings_text(findings: list[dict[str, Any]], *, xlsx_attached: bool) -> str:
+    """The numbered list of a unit's findings, errors first, as the body's ``{findings}``."""
+    ordered = sorted(findings, key=lambda f: f.get("severity") != "error")
+    lines = []
+    for i, f in enumerate(ordered[:FINDINGS_LISTED], 1):
+        text = clean_line(f.get("message") or "")
+        if f.get("title"):
+            text = f"{clean_line(f['title'])}：{text}"
+        note = clean_line(f.get("note") or "")
+        if note and note not in text:
+            text += f"（{note}）"
+        place = _finding_place(f)
+        severity = (Severity.parse(f.get("severity")) or Severity.WARNING).zh
+        lines.append(f"{i}. 【{severity}】{text}" + (f"（位置：{clean_line(place)}）" if place else ""))
+    rest = len(ordered) - FINDINGS_LISTED
+    if rest > 0:
+        where = "，详见附件统计表的“审核结果”工作表" if xlsx_attached else ""
+        lines.append(f"另有 {rest} 项未列出{where}。")
+    return "\n".join(lines)
 
 
-def _roster_from_rows(rows: Iterable[list[Any]], source: Path) -> list[RosterEntry]:
-    header_at = None
-    cols: dict[str, int] = {}
-    entries: list[RosterEntry] = []
-    for rowno, row in enumerate(rows, start=1):
-        cells = [_cell_text(c) for c in row]
-        if header_at is None:
-            names = [normalize_unit(c) for c in cells]
-            if any(n in _UNIT_HEADERS for n in names):
-                for i, n in enumerate(names):
-                    if n in _UNIT_HEADERS and "unit" not in cols:
-                        cols["unit"] = i
-                    elif n in _TO_HEADERS and "to" not in cols:
-                        cols["to"] = i
-                    elif n in _CC_HEADERS and "cc" not in cols:
-                        cols["cc"] = i
-                if "to" not in cols:
-                    raise MailError(f"名单 {source} 的表头缺少“邮箱”列（表头应为：单位名称 | 邮箱 | 抄送）。")
-                header_at = rowno
-            elif rowno >= 10:
-                break
-            continue
-
-        unit, to, cc = (_column(cells, cols.get(key)) for key in ("unit", "to", "cc"))
-        if not (unit or to or cc):
-            continue
-        entries.append(RosterEntry(unit=unit, to=split_addresses(to), cc=split_addresses(cc), where=f"第 {rowno} 行"))
-    if header_at is None:
-        raise MailError(f"名单 {source} 中找不到表头行（应为：单位名称 | 邮箱 | 抄送）。")
-    return entries
-
-
-def _decode_csv(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")  # superset of GBK, as saved by Excel on Chinese Windows
-    except UnicodeDecodeError:
-        raise MailError("名单 CSV 文件的编码无法识别，请在 Excel 中另存为“CSV UTF-8”。") from None
-
-
-def read_roster(path: Path | str) -> list[RosterEntry]:
-    """Read a roster (.xlsx first sheet, or .csv in UTF-8/UTF-8 BOM/GBK/UTF-16)."""
-    p = Path(path)
-    if not p.is_file():
-        raise MailError(f"找不到名单文件：{p}")
-    suffix = p.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        import openpyxl  # heavy; only when needed
-
-        try:
-            wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for damaged files
-            raise MailError(f"无法读取名单 {p}：{exc.__class__.__name__}，请确认是 .xlsx 文件且未加密。") from None
-        try:
-            ws = wb.worksheets[0]
-            rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        finally:
-            wb.close()
-        return _roster_from_rows(rows, p)
-    if suffix in (".csv", ".txt"):
-        text = _decode_csv(p.read_bytes())
-        first = text.split("\n", 1)[0]
-        delimiter = "\t" if "\t" in first and "," not in first else ","
-        return _roster_from_rows(list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), p)
-    raise MailError(f"名单文件应是 .xlsx 或 .csv：{p}")
+def review_values(errors: int, warnings: int, findings: list[dict[str, Any]], *, xlsx_attached: bool) -> dict[str, str]:
+    """``{result}``, ``{findings}`` and ``{advice}`` for one unit."""
+    if errors:
+        result = f"发现 {errors} 个错误" + (f"、{warnings} 个提示" if warnings else "") + "，清单如下："
+        advice = "请逐项核对，修改统计表和年度报告后重新报送，并按时公开。"
+    elif warnings:
+        result = f"未发现错误，有 {warnings} 个提示，清单如下："
+        advice = "请逐项核对提示的内容，需要修改的请修改后重新报送；核对无误的，请按时公开。"
+    else:
+        result = "未发现错误和提示。"
+        advice = "请核对附件中的年度报告，确认无误后按时公开。"
+    return {"result": result, "findings": findings_text(findings, xlsx_attached=xlsx_attached), "advice": advice}
 
 
 # --------------------------------------------------------------------------- journal
 
 
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 class Journal:
-    """Append-only JSON-lines journal; every line is fsynced before returning."""
+    """Append-only JSON-lines journal; every line is fsynced before ``append`` returns.
+
+    ``open(reserve=True)`` sets aside room for the lines of one transaction; when a line cannot be
+    written the reserve is released and the line written again, ``low_space`` tells the
+    sender to stop after the transaction in progress.
+    """
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._fh: Any = None
+        self.reserve_path = self.path.with_name(RESERVE_NAME)
+        self._fd: int | None = None
+        self._torn = False  # the last write stopped inside a line
+        self._reserved = False
+        self.low_space = False
         self.damaged_lines = 0
 
     def read(self) -> list[dict[str, Any]]:
@@ -597,51 +691,104 @@ class Journal:
             try:
                 ev = json.loads(line.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
-                self.damaged_lines += 1  # a line cut short by a crash: it was never fsynced
+                self.damaged_lines += 1  # a line cut short by a crash or a full disk: it never counted
                 continue
             if isinstance(ev, dict) and "event" in ev:
                 events.append(ev)
         return events
 
-    def append(self, event: dict[str, Any]) -> None:
-        if self._fh is None:
-            try:
-                self._open()
-            except OSError as exc:
-                raise MailError(f"无法打开发送记录 {self.path}（{exc.strerror or exc}）。", exit_code=1) from None
-        self._write(event)
+    def _failure(self, exc: OSError, what: str) -> JournalError:
+        return JournalError(f"无法{what}发送记录 {self.path}（{os_reason(exc)}）。")
 
-    def _open(self) -> None:
-        if self._fh is None:
+    def open(self, reserve: bool = False) -> None:
+        """Open for appending (and set the reserve aside); raises JournalError before anything is sent."""
+        if self._fd is not None:
+            return
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
             created = not self.path.exists()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "ab")  # noqa: SIM115 - held open for the whole send
-            if not created and self.path.stat().st_size:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+            size = os.fstat(self._fd).st_size
+            if size:
                 with open(self.path, "rb") as fh:
                     fh.seek(-1, os.SEEK_END)
-                    if fh.read(1) != b"\n":
-                        self._fh.write(b"\n")  # end a line cut short by an earlier crash
+                    self._torn = fh.read(1) != b"\n"  # a line cut short earlier: end it first
             if created:
-                _fsync_dir(self.path.parent)
-
-    def _write(self, event: dict[str, Any]) -> None:
-        record = {"v": JOURNAL_VERSION, "event": event.get("event"), "time": _now(), **event}
-        line = json.dumps(record, ensure_ascii=False)
-        try:
-            self._fh.write(line.encode("utf-8") + b"\n")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+                _fsync_dir(folder)
         except OSError as exc:
-            raise MailError(
-                f"无法写入发送记录 {self.path}（{exc.strerror or exc}），已停止发送。"
-                "请检查磁盘空间和文件夹权限后重新运行。",
-                exit_code=1,
-            ) from None
+            self.close()
+            raise self._failure(exc, "打开") from None
+        if reserve:
+            try:
+                fd = os.open(self.reserve_path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+                try:
+                    if hasattr(os, "posix_fallocate"):
+                        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+                    else:  # pragma: no cover - Windows
+                        os.write(fd, b"\0" * RESERVE_BYTES)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                self._reserved = True
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self.reserve_path.unlink()
+                self.close()
+                raise JournalError(
+                    f"无法在 {folder} 中为发送记录预留空间（{os_reason(exc)}）。没有发送任何邮件；处理后重新运行即可。"
+                ) from None
+
+    def append(self, event: dict[str, Any]) -> None:
+        if self._fd is None:
+            self.open()
+        record = {"v": JOURNAL_VERSION, "event": event.get("event"), "time": _now(), **event}
+        # Line separators other than \n stay escaped, so that any line-splitting tool reads one event per line.
+        text = json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS)
+        line = text.encode("utf-8", "surrogateescape") + b"\n"
+        try:
+            self._write(line)
+            return
+        except OSError as exc:
+            first = exc
+        if self._release_reserve():
+            self.low_space = True
+            try:
+                self._write(line)
+                return
+            except OSError as exc:
+                first = exc
+        raise self._failure(first, "写入")
+
+    def _write(self, line: bytes) -> None:
+        assert self._fd is not None
+        data = memoryview((b"\n" if self._torn else b"") + line)
+        self._torn = True  # until the whole line is on disk
+        while data:
+            n = os.write(self._fd, data)
+            data = data[n:]
+        os.fsync(self._fd)
+        self._torn = False
+
+    def _release_reserve(self) -> bool:
+        if not self._reserved:
+            return False
+        self._reserved = False
+        try:
+            self.reserve_path.unlink()
+            return True
+        except OSError:
+            return False
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        if self._reserved:
+            self._reserved = False
+            with contextlib.suppress(OSError):
+                self.reserve_path.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -662,7 +809,7 @@ def journal_lock(year_dir: Path) -> Iterator[None]:
     try:
         fh = open(path, "a+b")  # noqa: SIM115 - the lock lives as long as the context
     except OSError as exc:
-        raise MailError(f"无法在 {year_dir} 中写文件（{exc.strerror or exc}），请检查文件夹权限。") from None
+        raise MailError(f"无法在 {year_dir} 中写文件（{os_reason(exc)}）。", exit_code=1) from None
     try:
         try:
             if os.name == "nt":
@@ -699,7 +846,7 @@ def _fingerprint(files: Iterable[dict[str, Any]]) -> list[list[str]]:
 
 
 def journal_state(events: list[dict[str, Any]]) -> dict[tuple[str, str], RecipientState]:
-    """(normalised unit, lower-case address) → what was last delivered or may have been."""
+    """(unit as recorded, lower-case address) → what was last delivered or may have been."""
     tries: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     for ev in events:
@@ -721,7 +868,7 @@ def journal_state(events: list[dict[str, Any]]) -> dict[tuple[str, str], Recipie
         t = tries[aid]
         out = t["outcome"]
         base = out or t["base"]
-        unit = normalize_unit(base.get("unit", ""))
+        unit = str(base.get("unit", ""))
         fp = _fingerprint(base.get("files", []))
         when = base.get("time", "")
         if out is not None and out.get("event") == "sent":
@@ -740,7 +887,7 @@ def journal_state(events: list[dict[str, Any]]) -> dict[tuple[str, str], Recipie
 @dataclass
 class Attachment:
     kind: str
-    name: str
+    name: str  # as the recipient sees it (cleaned of control characters)
     path: Path
     sha256: str
     size: int
@@ -758,7 +905,7 @@ class Problem:
 
 @dataclass
 class PlannedMessage:
-    unit: str
+    unit: str  # exactly as the batch recorded it: the message's identity in the journal
     year: int
     to: list[Address]
     cc: list[Address]
@@ -769,11 +916,16 @@ class PlannedMessage:
     body: str = ""
     note: str = ""
     message_id: str = ""
+    sender: Address | None = None
     held: bool = False  # some recipients are owed this message but it is held back (changed/uncertain)
 
     @property
     def unit_key(self) -> str:
-        return normalize_unit(self.unit)
+        return self.unit
+
+    @property
+    def shown_unit(self) -> str:
+        return clean_line(self.unit)
 
 
 @dataclass
@@ -785,6 +937,8 @@ class Plan:
     messages: list[PlannedMessage]
     problems: list[Problem]
     journal_damaged: int = 0
+    direction: str = REPORT
+    needs: list[str] = field(default_factory=list)  # what a real send still needs (dry run: placeholders)
 
     @property
     def to_send(self) -> list[PlannedMessage]:
@@ -807,20 +961,172 @@ def _safe_relative(year_dir: Path, rel: str) -> Path | None:
     return year_dir / p
 
 
-def _render(template: str, values: dict[str, Any]) -> str:
-    return template.format_map(values)
-
-
 def _message_id(
     year: int, unit: str, to: list[Address], cc: list[Address], files: list[Attachment], domain: str
 ) -> str:
     h = hashlib.sha256()
-    h.update(f"{year}\0{normalize_unit(unit)}\0".encode())
+    h.update(f"{year}\0{unit}\0".encode("utf-8", "surrogateescape"))
     for a in sorted(x.addr_spec.lower() for x in to + cc):
         h.update(a.encode() + b"\0")
     for f in sorted(files, key=lambda f: f.name):
-        h.update(f.name.encode() + b"\0" + f.sha256.encode() + b"\0")
+        h.update(f.name.encode("utf-8", "surrogateescape") + b"\0" + f.sha256.encode() + b"\0")
     return f"<gkreport.{year}.{h.hexdigest()[:32]}@{domain}>"
+
+
+def _attachment_name(path: Path) -> str:
+    return safe_filename(clean_line(path.name), limit=240)
+
+
+def _shared_outputs(year_dir: Path, records: list[UnitRecord]) -> dict[str, tuple[list[str], str]]:
+    """Units whose recorded outputs are the same file as another unit's: unit → (other units, file)."""
+    owners: dict[tuple[int, int], list[tuple[str, str]]] = defaultdict(list)
+    for rec in records:
+        if not rec.unit:
+            continue
+        for rel in rec.outputs.values():
+            path = _safe_relative(year_dir, rel) if rel else None
+            if path is None or rel is None:
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            owners[(st.st_dev, st.st_ino)].append((rec.unit, rel))  # the same file, however it is spelt
+    shared: dict[str, tuple[list[str], str]] = {}
+    for entries in owners.values():
+        units = list(dict.fromkeys(u for u, _ in entries))
+        if len(units) > 1:
+            for u, rel in entries:
+                if u not in shared:
+                    shared[u] = ([x for x in units if x != u], rel)
+    return shared
+
+
+def _fixed_recipients(to: str, unit_names: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    fixed = split_addresses(to)
+    if not fixed:
+        raise ConfigError("--to 中没有邮箱地址。")
+    for a in fixed:
+        try:
+            parse_address(a)
+        except ValueError as exc:
+            raise ConfigError(f"--to 中{exc}。") from None
+    return {u: (fixed, []) for u in unit_names}
+
+
+def _roster_recipients(
+    roster: Path | str, unit_names: list[str], year: int, problems: list[Problem]
+) -> tuple[dict[str, tuple[list[str], list[str]]], dict[str, tuple[str, ...]]]:
+    """(unit → (to, cc) as written in the roster, unit → roster names that may mean it)."""
+    try:
+        entries = read_roster(roster)
+    except RosterError as exc:
+        raise ConfigError(exc.message) from None
+    match = match_names([e.unit for e in entries], unit_names)
+    recipients: dict[str, tuple[list[str], list[str]]] = {}
+    for entry, found in zip(entries, match.names):
+        if not entry.unit:
+            problems.append(Problem("（名单）", f"名单{entry.where}没有单位名称。"))
+        elif found.unit is not None:
+            old_to, old_cc = recipients.get(found.unit, ([], []))
+            recipients[found.unit] = (old_to + entry.to, old_cc + entry.cc)
+        elif found.ambiguous:
+            both = "、".join(f"“{clean_line(u)}”" for u in found.ambiguous)
+            problems.append(
+                Problem(
+                    entry.unit,
+                    f"名单{entry.where}的单位名称与 {year} 年输出中的多个单位都相符（{both}），无法确定是哪一个，"
+                    "这一行不用；请在名单中写出与统计表完全相同的单位名称。",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    entry.unit,
+                    f"名单{entry.where}的单位不在 {year} 年的输出中，请核对单位名称。{clean_line(found.question)}",
+                )
+            )
+    return recipients, match.unlisted
+
+
+def _review_of(rec: UnitRecord, batch_records: dict[str, dict[str, Any]] | None, xlsx_attached: bool) -> dict | None:
+    """``{result}``/``{findings}``/``{advice}`` from the batch's record of this input; None when it is
+    missing or does not agree with 审核报告.json (the body must not list findings it cannot vouch for)."""
+    entry = (batch_records or {}).get(rec.input)
+    findings = entry.get("findings") if entry else None
+    if not isinstance(findings, list) or entry.get("unit") != rec.unit or entry.get("year") != rec.year:  # type: ignore[union-attr]
+        return None
+    findings = [f for f in findings if isinstance(f, dict)]
+    errors = sum(1 for f in findings if f.get("severity") == "error")
+    warnings = sum(1 for f in findings if f.get("severity") == "warning")
+    if (errors, warnings) != (rec.errors, rec.warnings):
+        return None
+    return review_values(errors, warnings, findings, xlsx_attached=xlsx_attached)
+
+
+def _read_attachments(rec: UnitRecord, year_dir: Path, kinds: tuple[str, ...], reasons: list[str]) -> list[Attachment]:
+    files = []
+    for kind in kinds:
+        rel = rec.outputs.get(kind)
+        if not rel:
+            why = f"：{clean_line(rec.reason)}" if rec.reason else ""
+            reasons.append(f"没有生成 {KIND_ZH[kind]}（.{kind}）{why}")
+            continue
+        path = _safe_relative(year_dir, rel)
+        if path is None:
+            reasons.append(f"{AUDIT_NAME} 中的文件路径不在输出文件夹内：{clean_line(rel)}")
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            reasons.append(f"找不到文件：{clean_line(rel)}")
+            continue
+        files.append(Attachment(kind, _attachment_name(path), path, hashlib.sha256(data).hexdigest(), len(data), data))
+    return files
+
+
+def _journal_status(
+    pm: PlannedMessage, state: dict[tuple[str, str], RecipientState], resend_changed: bool, resend_uncertain: bool
+) -> None:
+    """Who still needs this message, from the journal: sets ``rcpt``, ``status``, ``note`` and ``held``."""
+    fp = _fingerprint(f.record() for f in pm.files)
+    need, changed, uncertain, done = [], [], [], []
+    for a in pm.to + pm.cc:
+        st = state.get((pm.unit, a.addr_spec.lower()))
+        if st is None:
+            need.append(a.addr_spec)
+        elif st.state == "uncertain":
+            uncertain.append(a.addr_spec)
+        elif st.fingerprint == fp:
+            done.append(a.addr_spec)
+        else:
+            changed.append(a.addr_spec)
+    rcpt = need + (changed if resend_changed else []) + (uncertain if resend_uncertain else [])
+    notes = []
+    if done and rcpt:
+        notes.append(f"{'、'.join(done)} 此前已收到，这次不再发")
+    if changed:
+        notes.append(
+            f"{'、'.join(changed)} 收到的是旧版本文件，"
+            + ("这次重新发送" if resend_changed else "未重发（如需重发请加 --resend-changed）")
+        )
+    if uncertain:
+        notes.append(
+            f"发给 {'、'.join(uncertain)} 的上一次发送结果不确定（服务器可能已收到），"
+            + ("这次重新发送" if resend_uncertain else "未重发：请先向对方确认，确需重发请加 --resend-uncertain")
+        )
+    pm.rcpt = rcpt
+    pm.note = "；".join(notes)
+    pm.held = bool((changed and not resend_changed) or (uncertain and not resend_uncertain))
+    if rcpt:
+        pm.status = SEND
+    elif uncertain:
+        pm.status = UNCERTAIN
+    elif changed:
+        pm.status = CHANGED
+    else:
+        pm.status = DONE
+        pm.note = pm.note or "此前已发送，文件未变"
 
 
 def plan_messages(
@@ -834,67 +1140,64 @@ def plan_messages(
     resend_changed: bool = False,
     resend_uncertain: bool = False,
     today: date | None = None,
+    dry_run: bool = False,
 ) -> Plan:
-    """Work out every message and every problem; reads files, connects to nothing."""
+    """Work out every message and every problem; reads files, connects to nothing.
+
+    ``dry_run``: a missing sender or sender unit becomes a placeholder (``Plan.needs``
+    says what a real send will need); otherwise it is an error here.
+    """
     if bool(to) == bool(roster):
         raise ConfigError("请用 --to（所有单位发给同一个邮箱）或 --roster（按名单分别发送）中的一个指定收件人。")
-    sender = settings.sender
+    direction = REPORT if to else REVIEW
+    subject_template, body_template = settings.templates(direction)
+    review_wanted = bool((_template_fields(subject_template) | _template_fields(body_template)) & _REVIEW_FIELDS)
+    missing = settings.missing_for_sending(direction, connection=False)
+    if missing and not dry_run:
+        raise ConfigError(
+            f"发送邮件需要：{'；'.join(missing)}。可以写在命令行或 gkreport.toml 的 [mail] 中；"
+            "只想先看看邮件内容时加 --dry-run。"
+        )
+    sender = settings.sender if settings.from_addr else PLACEHOLDER_SENDER
+    sender_unit = settings.sender_unit or PLACEHOLDER_SENDER_UNIT
     output_dir = Path(output_dir)
     year, year_dir, note = choose_year(output_dir, year)
     records = read_audit(year_dir)
     problems: list[Problem] = []
-
-    # Recipients per unit key.
-    recipients: dict[str, tuple[list[str], list[str]]] = {}
-    unit_keys = {normalize_unit(r.unit) for r in records if r.unit}
+    unit_names = list(dict.fromkeys(r.unit for r in records if r.unit))
+    unlisted: dict[str, tuple[str, ...]] = {}
     if to:
-        fixed = split_addresses(to)
-        if not fixed:
-            raise ConfigError("--to 中没有邮箱地址。")
-        for a in fixed:
-            try:
-                parse_address(a)
-            except ValueError as exc:
-                raise ConfigError(f"--to 中{exc}。") from None
-        for k in unit_keys:
-            recipients[k] = (fixed, [])
+        recipients = _fixed_recipients(to, unit_names)
     else:
-        for entry in read_roster(roster):  # type: ignore[arg-type]
-            if not entry.unit:
-                problems.append(Problem("（名单）", f"名单{entry.where}没有单位名称。"))
-                continue
-            k = normalize_unit(entry.unit)
-            if k not in unit_keys:
-                problems.append(Problem(entry.unit, f"名单{entry.where}的单位不在 {year} 年的输出中，请核对单位名称。"))
-                continue
-            old_to, old_cc = recipients.get(k, ([], []))
-            recipients[k] = (old_to + entry.to, old_cc + entry.cc)
-
+        recipients, unlisted = _roster_recipients(roster, unit_names, year, problems)  # type: ignore[arg-type]
+    shared = _shared_outputs(year_dir, records)
+    batch_records = read_manifest_findings(output_dir) if review_wanted else None
     journal = Journal(year_dir / JOURNAL_NAME)
     state = journal_state(journal.read())
     today = today or date.today()
-    domain = sender.domain
     messages: list[PlannedMessage] = []
     seen: set[str] = set()
 
     for rec in records:
         if not rec.unit:  # unreadable file: no unit to send to
             problems.append(
-                Problem(f"（{rec.input or '未知文件'}）", f"{rec.status or '无法读取'}：{rec.reason or '原因未记录'}")
+                Problem(
+                    f"（{clean_line(rec.input) or '未知文件'}）",
+                    f"{rec.status or '无法读取'}：{clean_line(rec.reason or '原因未记录')}",
+                )
             )
             continue
-        key = normalize_unit(rec.unit)
-        if key in seen:
+        if rec.unit in seen:
             if rec.status != DUPLICATE_STATUS:  # the batch already explains duplicates on each record
-                problems.append(Problem(rec.unit, f"{AUDIT_NAME} 中该单位出现了不止一次，只处理第一条。"))
+                problems.append(Problem(clean_line(rec.unit), f"{AUDIT_NAME} 中该单位出现了不止一次，只处理第一条。"))
             continue
-        seen.add(key)
-        pm = PlannedMessage(unit=rec.unit, year=year, to=[], cc=[], files=[], status=BLOCKED)
+        seen.add(rec.unit)
+        pm = PlannedMessage(unit=rec.unit, year=year, to=[], cc=[], files=[], status=BLOCKED, sender=sender)
         messages.append(pm)
         reasons: list[str] = []
 
         # Recipients.
-        raw_to, raw_cc = recipients.get(key, ([], []))
+        raw_to, raw_cc = recipients.get(rec.unit, ([], []))
         bad: list[str] = []
         for raw, target in ((raw_to, pm.to), (raw_cc, pm.cc)):
             for a in raw:
@@ -908,93 +1211,55 @@ def plan_messages(
         if bad:
             reasons.append("；".join(bad))
         if not pm.to and not bad:
-            reasons.append("名单中没有该单位的邮箱" if roster else "没有收件人")
+            near = unlisted.get(rec.unit, ())
+            hint = f"；名单中的{'、'.join(f'“{n}”' for n in near)}是否为该单位？" if near else ""
+            reasons.append(("名单中没有该单位的邮箱" if roster else "没有收件人") + hint)
 
-        # Files.
-        if rec.status == "无法读取":
-            reasons.append(f"统计表无法读取：{rec.reason or '原因未记录'}")
+        # Files: only the unit's own, as recorded.
+        if rec.unit in shared:
+            others, rel = shared[rec.unit]
+            names = "、".join(f"“{clean_line(u)}”" for u in others)
+            reasons.append(
+                f"与{names}的报告是同一个文件（{clean_line(rel)}）：单位名称只差文件名中不能使用的字符，"
+                "无法确定这份报告属于哪个单位，均未发送。请把其中一个统计表中的单位名称改得能够区分，重新运行 batch 后再发送"
+            )
+        elif rec.status == Status.UNREADABLE:
+            reasons.append(f"统计表无法读取：{clean_line(rec.reason or '原因未记录')}")
         elif rec.status not in SENDABLE_STATUSES:
-            reasons.append(f"未生成报告（{rec.status or '状态未记录'}）：{rec.reason or '原因未记录'}")
+            reasons.append(f"未生成报告（{rec.status or '状态未记录'}）：{clean_line(rec.reason or '原因未记录')}")
         else:
-            if (rec.errors > 0 or rec.status == "有错误") and not allow_errors:
+            if (rec.errors > 0 or rec.status == Status.ERRORS) and direction == REPORT and not allow_errors:
                 count = f" {rec.errors} 个" if rec.errors > 0 else ""
-                reasons.append(f"报告仍有{count}错误，未发送（确需发送请加 --allow-errors）")
-            for kind in settings.attach:
-                rel = rec.outputs.get(kind)
-                if not rel:
-                    why = f"：{rec.reason}" if rec.reason else ""
-                    reasons.append(f"没有生成 {KIND_ZH[kind]}（.{kind}）{why}")
-                    continue
-                path = _safe_relative(year_dir, rel)
-                if path is None:
-                    reasons.append(f"{AUDIT_NAME} 中的文件路径不在输出文件夹内：{rel}")
-                    continue
-                try:
-                    data = path.read_bytes()
-                except OSError:
-                    reasons.append(f"找不到文件：{rel}")
-                    continue
-                pm.files.append(Attachment(kind, path.name, path, hashlib.sha256(data).hexdigest(), len(data), data))
+                reasons.append(f"报告仍有{count}错误，未报送（确需报送请加 --allow-errors）")
+            pm.files = _read_attachments(rec, year_dir, settings.attach, reasons)
 
+        review = _review_of(rec, batch_records, "xlsx" in settings.attach) if review_wanted else {}
+        if review is None:
+            reasons.append(
+                f"找不到该单位的审核意见（输出文件夹中的 {MANIFEST_PATH.as_posix()} 缺失，或与 {AUDIT_NAME} 不一致），"
+                "邮件无法列出错误和提示；请重新运行 batch 后再发送"
+            )
         if reasons:
             pm.note = "；".join(reasons)
-            problems.append(Problem(rec.unit, pm.note))
+            problems.append(Problem(pm.shown_unit, pm.note))
             continue
 
         values = {
-            "unit": _one_line(rec.unit),
+            "unit": pm.shown_unit,
             "year": year,
-            "sender_unit": settings.sender_unit or "",
+            "sender_unit": clean_line(sender_unit),
             "files": "\n".join(f"{i}. {f.name}" for i, f in enumerate(pm.files, 1)),
             "file_count": len(pm.files),
             "date": format_date(today),
+            **(review or {}),
         }
-        pm.subject = _one_line(_render(settings.subject, values))
-        pm.body = _render(settings.body, values)
-        pm.message_id = _message_id(year, rec.unit, pm.to, pm.cc, pm.files, domain)
+        pm.subject = clean_line(subject_template.format_map(values))
+        pm.body = _body_text(body_template.format_map(values))
+        pm.message_id = _message_id(year, rec.unit, pm.to, pm.cc, pm.files, sender.domain)
+        _journal_status(pm, state, resend_changed, resend_uncertain)
 
-        # Journal: who still needs this message.
-        fp = _fingerprint(f.record() for f in pm.files)
-        need, changed, uncertain, done = [], [], [], []
-        for address in pm.to + pm.cc:
-            st = state.get((key, address.addr_spec.lower()))
-            if st is None:
-                need.append(address.addr_spec)
-            elif st.state == "uncertain":
-                uncertain.append(address.addr_spec)
-            elif st.fingerprint == fp:
-                done.append(address.addr_spec)
-            else:
-                changed.append(address.addr_spec)
-        rcpt = need + (changed if resend_changed else []) + (uncertain if resend_uncertain else [])
-        notes = []
-        if done and rcpt:
-            notes.append(f"{'、'.join(done)} 此前已收到，这次不再发")
-        if changed:
-            notes.append(
-                f"{'、'.join(changed)} 收到的是旧版本文件，"
-                + ("这次重新发送" if resend_changed else "未重发（如需重发请加 --resend-changed）")
-            )
-        if uncertain:
-            notes.append(
-                f"发给 {'、'.join(uncertain)} 的上一次发送结果不确定（服务器可能已收到），"
-                + ("这次重新发送" if resend_uncertain else "未重发：请先向对方确认，确需重发请加 --resend-uncertain")
-            )
-        pm.rcpt = rcpt
-        pm.note = "；".join(notes)
-        pm.held = bool((changed and not resend_changed) or (uncertain and not resend_uncertain))
-        if rcpt:
-            pm.status = SEND
-        elif uncertain:
-            pm.status = UNCERTAIN
-        elif changed:
-            pm.status = CHANGED
-        else:
-            pm.status = DONE
-            pm.note = pm.note or "此前已发送，文件未变"
-
-    # A unit with no address at all is already reported per unit above.
-    return Plan(output_dir, year, year_dir, note, messages, problems, journal.damaged_lines)
+    needs = settings.missing_for_sending(direction)
+    return Plan(output_dir, year, year_dir, note, messages, problems, journal.damaged_lines, direction, needs)
 
 
 # --------------------------------------------------------------------------- messages
@@ -1039,36 +1304,89 @@ def _attachment_part(att: Attachment) -> MIMEPart:
     return part
 
 
-def build_message(pm: PlannedMessage, settings: MailSettings, *, when: datetime | None = None) -> EmailMessage:
+def build_message(
+    pm: PlannedMessage, settings: MailSettings | None = None, *, when: datetime | None = None
+) -> EmailMessage:
     """The message as sent: Chinese subject/body, attachments with their Chinese names."""
     msg = EmailMessage(policy=_POLICY)
-    msg["From"] = settings.sender
+    msg["From"] = pm.sender or (settings.sender if settings else PLACEHOLDER_SENDER)
     msg["To"] = pm.to
     if pm.cc:
         msg["Cc"] = pm.cc
-    msg["Subject"] = pm.subject
+    msg["Subject"] = clean_line(pm.subject)
     msg["Date"] = format_datetime(when or datetime.now().astimezone())
     msg["Message-ID"] = pm.message_id
     msg["X-Mailer"] = "gkreport"
-    msg.set_content(pm.body, charset="utf-8", cte="base64")
+    msg.set_content(_body_text(pm.body), charset="utf-8", cte="base64")
     msg.make_mixed()
     for att in pm.files:
         msg.attach(_attachment_part(att))  # type: ignore[arg-type]  # a MIMEPart is what attach() takes
     return msg
 
 
-def write_outbox(plan: Plan, settings: MailSettings) -> list[Path]:
-    """Dry run: one ``.eml`` per message to send, in ``OUTPUT_DIR/outbox/``."""
+def _build_bytes(pm: PlannedMessage, settings: MailSettings) -> bytes:
+    """The message's bytes; raises MailError (Chinese) when this one message cannot be built."""
+    try:
+        return build_message(pm, settings).as_bytes()
+    except Exception as exc:  # one message must never stop the others: report it and go on
+        raise MailError(f"邮件无法生成（{exc.__class__.__name__}：{clean_line(exc)}），未发送", exit_code=1) from None
+
+
+def eml_names(messages: Iterable[PlannedMessage]) -> dict[int, str]:
+    """``id(message)`` → outbox file name: ``<年度>-<单位>.eml``, shortened like the other outputs, never shared."""
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for pm in messages:
+        stem = f"{pm.year}-{safe_filename(clean_line(pm.unit), limit=60)}"  # ≤ 249 bytes even in 4-byte characters
+        if stem.casefold() in taken:  # names that differ only in what a file name cannot hold (or in case)
+            tag = hashlib.sha1(pm.unit.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+            stem = f"{stem}_{tag}"
+        taken.add(stem.casefold())
+        names[id(pm)] = stem + ".eml"
+    return names
+
+
+@dataclass
+class Outbox:
+    folder: Path
+    written: list[Path]
+    failed: list[Problem]  # messages that could not be built (the others were written)
+
+
+def write_outbox(plan: Plan, settings: MailSettings) -> Outbox:
+    """Dry run: one ``.eml`` per message to send, in ``OUTPUT_DIR/outbox/``.
+
+    A message that cannot be built is reported and the others are written. When the
+    folder cannot be written, this year's .eml files are removed (a half-written outbox
+    would mislead) and MailError says why.
+    """
     outbox = plan.output_dir / OUTBOX_NAME
-    if outbox.is_dir():  # files of an earlier dry run for this year would mislead
-        for old in outbox.glob(f"{plan.year}-*.eml"):
-            old.unlink()
-    paths = []
-    for pm in plan.to_send:
-        path = outbox / f"{pm.year}-{safe_filename(pm.unit, default='单位')}.eml"
-        atomic_write_bytes(path, build_message(pm, settings).as_bytes())
-        paths.append(path)
-    return paths
+    names = eml_names(plan.to_send)
+    written: list[Path] = []
+    failed: list[Problem] = []
+    try:
+        for pm in plan.to_send:
+            try:
+                data = _build_bytes(pm, settings)
+            except MailError as exc:
+                failed.append(Problem(pm.shown_unit, exc.message))
+                pm.status, pm.note = BLOCKED, exc.message
+                continue
+            written.append(atomic_write_bytes(outbox / names[id(pm)], data))
+        keep = {p.name for p in written}
+        for old in outbox.glob(f"{plan.year}-*.eml"):  # an earlier dry run's files for this year would mislead
+            if old.name not in keep:
+                old.unlink()
+    except OSError as exc:
+        for old in list(outbox.glob(f"{plan.year}-*.eml")) if outbox.is_dir() else []:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        raise MailError(
+            f"无法在 {outbox} 中写入试运行的邮件（{os_reason(exc)}）。"
+            f"已删除这个文件夹中 {plan.year} 年的 .eml 文件，以免留下不完整的结果；处理后重新运行即可。",
+            exit_code=1,
+        ) from None
+    return Outbox(outbox, written, failed)
 
 
 # --------------------------------------------------------------------------- sending
@@ -1091,19 +1409,62 @@ class Delivery(StrEnum):
     SEND_FAILED = "发送失败"
     UNCERTAIN = "结果不确定"
     NOT_TRIED = "未尝试"
+    NOT_BUILT = "无法生成"
+    STOPPED = "已中止"
 
 
 SENT_OK, REFUSED, SEND_FAILED, NOT_TRIED = Delivery.SENT, Delivery.REFUSED, Delivery.SEND_FAILED, Delivery.NOT_TRIED
+NOT_BUILT, STOPPED = Delivery.NOT_BUILT, Delivery.STOPPED
 
 
 @dataclass
 class SendResult:
     outcomes: list[Outcome]
     stopped: str | None = None  # why the batch stopped early
+    signal: str | None = None  # "SIGINT" / "SIGTERM" when a signal stopped it
 
     @property
     def all_sent(self) -> bool:
         return self.stopped is None and all(o.result == SENT_OK for o in self.outcomes)
+
+
+class StopRequest:
+    """SIGINT/SIGTERM while sending: the transaction in progress ends properly, then sending stops.
+
+    The first signal only sets ``signal``; the SMTP client aborts what can be aborted
+    (anything before the final dot) and waits for the answer to a final dot already
+    written. A second signal stops at once (KeyboardInterrupt).
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.signal is not None:
+                raise KeyboardInterrupt
+            self.signal = signal.Signals(signum).name
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.requested and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
 
 
 class _Temporary(Exception):
@@ -1126,9 +1487,177 @@ class _Uncertain(Exception):
         self.accepted = accepted
 
 
+class _Stopped(Exception):
+    """A stop was requested while the transaction could still be aborted (before the final dot)."""
+
+
+class _JournalStop(Exception):
+    """The journal could not record a step; ``sent`` says whether the message went out."""
+
+    def __init__(self, text: str, sent: bool):
+        super().__init__(text)
+        self.text = text
+        self.sent = sent
+
+
+class DeadlineExceeded(smtplib.SMTPException):
+    """A command or reply did not complete within the deadline."""
+
+
+class ReplyTooLong(smtplib.SMTPException):
+    """The server's reply exceeded the size bound."""
+
+
+REPLY_LIMIT = 64 * 1024
+MIN_RATE = 8 * 1024  # bytes a second a server must at least take of the message content
+_SLICE = 0.2  # seconds between looks at a stop request while waiting
+_MAX_LINE: int = getattr(smtplib, "_MAXLINE", 8192)  # smtplib's own bound on one reply line
+
+
+class _DeadlineMixin:
+    """smtplib with deadlines: every reply must arrive whole, and every write complete, within
+    ``timeout`` seconds (plus one second per ``MIN_RATE`` bytes written); replies are bounded.
+
+    ``stop`` and ``abortable``: while ``abortable``, a requested stop closes the connection and
+    raises ``_Stopped``.
+    """
+
+    sock: Any
+    timeout: float
+
+    def __init__(self, *args: Any, stop: StopRequest | None = None, **kwargs: Any) -> None:
+        self._rbuf = bytearray()
+        self.stop = stop
+        self.abortable = True
+        super().__init__(*args, **kwargs)
+
+    def _check_stop(self) -> None:
+        if self.abortable and self.stop is not None and self.stop.requested:
+            self.close()
+            raise _Stopped
+
+    def _left(self, deadline: float, message: str) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            self.close()
+            raise DeadlineExceeded(message)
+        return min(left, _SLICE)
+
+    def _settle(self) -> None:
+        """Back to the whole timeout on the socket, for what smtplib does with it itself (the TLS handshake)."""
+        if self.sock:
+            self.sock.settimeout(self.timeout)
+
+    def getreply(self) -> tuple[int, bytes]:
+        if not self.sock:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        deadline = time.monotonic() + self.timeout
+        late = f"超时：{self.timeout:g} 秒内没有收到服务器的完整回复"
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            while (i := self._rbuf.find(b"\n")) < 0:
+                if len(self._rbuf) > _MAX_LINE or total + len(self._rbuf) > REPLY_LIMIT:
+                    self.close()
+                    raise ReplyTooLong(f"服务器的回复超过 {REPLY_LIMIT // 1024} KB，已断开")
+                self._check_stop()
+                self.sock.settimeout(self._left(deadline, late))
+                try:
+                    chunk = self.sock.recv(4096)
+                except (TimeoutError, ssl.SSLWantReadError):
+                    continue
+                except OSError as exc:
+                    self.close()
+                    raise smtplib.SMTPServerDisconnected(f"连接中断（{exc.__class__.__name__}）") from None
+                if not chunk:
+                    self.close()
+                    raise smtplib.SMTPServerDisconnected("服务器断开了连接")
+                self._rbuf += chunk
+            line = bytes(self._rbuf[: i + 1])
+            del self._rbuf[: i + 1]
+            total += len(line)
+            if len(line) > _MAX_LINE or total > REPLY_LIMIT:
+                self.close()
+                raise ReplyTooLong(f"服务器的回复超过 {REPLY_LIMIT // 1024} KB，已断开")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = -1
+            if code == -1 or line[3:4] != b"-":
+                self._settle()
+                return code, b"\n".join(lines)
+
+    def send(self, s: Any) -> None:  # bytes or str, as smtplib.SMTP.send takes
+        if isinstance(s, str):
+            s = s.encode(self.command_encoding)  # type: ignore[attr-defined]
+        if not self.sock:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        allowed = self.timeout + len(s) / MIN_RATE
+        deadline = time.monotonic() + allowed
+        late = f"超时：{allowed:.3g} 秒内没能把数据发送给服务器"
+        view = memoryview(s)
+        while view:
+            self._check_stop()
+            self.sock.settimeout(self._left(deadline, late))
+            try:
+                n = self.sock.send(view[:65536])
+            except (TimeoutError, ssl.SSLWantWriteError):
+                continue
+            except OSError as exc:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"连接中断（{exc.__class__.__name__}）") from None
+            view = view[n:]
+        self._settle()
+
+    def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        reply = super().starttls(*args, **kwargs)  # type: ignore[misc]
+        if self._rbuf:  # bytes sent before TLS began must not be read as if they came encrypted
+            self.close()
+            raise smtplib.SMTPResponseException(-1, "服务器在 STARTTLS 之前多发了数据".encode())
+        return reply
+
+    def close(self) -> None:
+        self._rbuf.clear()
+        super().close()  # type: ignore[misc]
+
+    def early_reply(self) -> str | None:
+        """What the server said before the final dot: its words, "" for a closed connection, None for silence."""
+        if not self.sock:
+            return ""
+        if self._rbuf:
+            return self._rbuf.decode("utf-8", "replace")
+        pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+        if not pending:
+            try:
+                readable, _, _ = select.select([self.sock], [], [], 0)
+            except (OSError, ValueError):
+                return ""
+            if not readable:
+                return None
+        self.sock.settimeout(_SLICE)
+        try:
+            chunk = self.sock.recv(4096)
+        except (TimeoutError, ssl.SSLWantReadError):
+            return None
+        except OSError:
+            return ""
+        finally:
+            self._settle()
+        return chunk.decode("utf-8", "replace")
+
+
+class _SMTP(_DeadlineMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_DeadlineMixin, smtplib.SMTP_SSL):
+    pass
+
+
 def _reply(code: int, resp: bytes | str) -> str:
     text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
-    return f"{code} {' '.join(text.split())}".strip()
+    return clean_line(f"{code} {' '.join(text.split())}")
 
 
 def _check(code: int, resp: bytes | str, stage: str, ok: Iterable[int] = (250,)) -> None:
@@ -1152,17 +1681,33 @@ def _ssl_context(settings: MailSettings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(settings.cafile) if settings.cafile else None)
 
 
+def _net_reason(exc: BaseException) -> str:
+    if isinstance(exc, (DeadlineExceeded, ReplyTooLong)):
+        return str(exc)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "超时"
+    if isinstance(exc, ConnectionRefusedError):
+        return "连接被拒绝"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "服务器断开了连接"
+    if isinstance(exc, socket.gaierror):
+        return "找不到服务器地址"
+    return exc.__class__.__name__
+
+
 class _Connection:
-    def __init__(self, settings: MailSettings, password: str | None):
+    def __init__(self, settings: MailSettings, password: str | None, stop: StopRequest | None = None):
         self.settings = settings
         self._password = password
-        self.smtp: smtplib.SMTP | None = None
+        self.stop = stop
+        self.smtp: _SMTP | _SMTP_SSL | None = None
 
     def __repr__(self) -> str:  # never show the password
         return f"<SMTP {self.settings.smtp_host}:{self.settings.port}>"
 
-    def open(self) -> smtplib.SMTP:
+    def open(self) -> _SMTP | _SMTP_SSL:
         if self.smtp is not None:
+            self.smtp.abortable = True
             try:
                 code, _ = self.smtp.noop()
                 if code == 250:
@@ -1173,12 +1718,11 @@ class _Connection:
         s = self.settings
         where = f"{s.smtp_host}:{s.port}"
         ctx = _ssl_context(s)
-        host = s.smtp_host or ""  # checked by settings.require_connection()
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, s.port, timeout=s.timeout, context=ctx)
+                smtp: _SMTP | _SMTP_SSL = _SMTP_SSL(s.smtp_host, s.port, timeout=s.timeout, context=ctx, stop=self.stop)
             else:
-                smtp = smtplib.SMTP(host, s.port, timeout=s.timeout)
+                smtp = _SMTP(s.smtp_host, s.port, timeout=s.timeout, stop=self.stop)
             self.smtp = smtp
             smtp.ehlo()
             if s.security == "starttls":
@@ -1189,13 +1733,13 @@ class _Connection:
             if s.smtp_user:
                 _login(smtp, s.smtp_user, self._password or "")
         except ssl.SSLCertVerificationError as exc:
-            self.close()
+            self.close(polite=False)
             raise _Permanent(
                 f"无法验证服务器 {where} 的证书（{exc.verify_message or exc.reason}）。"
                 "如果服务器使用单位内部签发的证书，请用 --cafile 指定该证书（或其 CA 证书）文件。"
             ) from None
         except ssl.SSLError as exc:
-            self.close()
+            self.close(polite=False)
             raise _Permanent(
                 f"与服务器 {where} 建立加密连接失败（{exc.reason or exc}）。请检查 --security 和端口。"
             ) from None
@@ -1207,26 +1751,24 @@ class _Connection:
         except smtplib.SMTPNotSupportedError:
             self.close()
             raise _Permanent(f"服务器 {where} 不支持登录（AUTH），请检查端口和加密方式。") from None
-        except smtplib.SMTPConnectError as exc:
-            self.close()
-            _check(exc.smtp_code, exc.smtp_error, f"连接 {where}")
-            raise _Temporary(f"连接 {where} 失败", reconnect=True) from None
-        except smtplib.SMTPResponseException as exc:
-            self.close()
+        except (smtplib.SMTPConnectError, smtplib.SMTPResponseException) as exc:
+            self.close(polite=False)
             _check(exc.smtp_code, exc.smtp_error, f"连接 {where}")
             raise _Temporary(f"连接 {where} 失败", reconnect=True) from None
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
+            self.close(polite=False)
             raise _Temporary(f"无法连接服务器 {where}（{_net_reason(exc)}）", reconnect=True) from None
-        except _Permanent:
-            self.close()
+        except (_Permanent, _Stopped):
+            self.close(polite=False)
             raise
         return smtp
 
     def close(self, polite: bool = True) -> None:
-        """QUIT and close; ``polite=False`` (after Ctrl-C) closes without waiting for the server."""
+        """QUIT and close; ``polite=False`` closes without waiting for the server."""
         if self.smtp is not None:
-            if polite:
+            if polite and self.smtp.sock:
+                self.smtp.abortable = False
+                self.smtp.timeout = min(self.smtp.timeout, 5.0)
                 with contextlib.suppress(Exception):
                     self.smtp.quit()
             with contextlib.suppress(Exception):
@@ -1258,22 +1800,21 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, resp)
 
 
-def _net_reason(exc: BaseException) -> str:
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "超时"
-    if isinstance(exc, ConnectionRefusedError):
-        return "连接被拒绝"
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return "服务器断开了连接"
-    if isinstance(exc, socket.gaierror):
-        return "找不到服务器地址"
-    return exc.__class__.__name__
-
-
 def _send_one(
-    smtp: smtplib.SMTP, pm: PlannedMessage, msg_bytes: bytes, journal: Journal, base: dict[str, Any], sender: str
+    smtp: _SMTP | _SMTP_SSL,
+    pm: PlannedMessage,
+    msg_bytes: bytes,
+    journal: Journal,
+    base: dict[str, Any],
+    sender: str,
+    stop: StopRequest | None,
 ) -> tuple[list[str], dict[str, str], str]:
-    """One SMTP transaction. Returns (accepted, refused, reply). Raises _Temporary/_Permanent/_Uncertain."""
+    """One SMTP transaction. Returns (accepted, refused, reply).
+
+    Raises _Temporary/_Permanent (nothing delivered), _Stopped (aborted before the final
+    dot), _Uncertain (no answer to the final dot) or _JournalStop.
+    """
+    smtp.abortable = True
     try:
         code, resp = smtp.mail(sender)
         _check(code, resp, "发件人（MAIL FROM）")
@@ -1297,15 +1838,29 @@ def _send_one(
         code, resp = smtp.getreply()
         _check(code, resp, "开始发送内容（DATA）", ok=(354,))
         smtp.send(_smtp_data(msg_bytes))
-    except smtplib.SMTPServerDisconnected as exc:
-        raise _Temporary(f"服务器断开了连接（{exc}）", reconnect=True) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise _Temporary(f"网络错误（{_net_reason(exc)}）", reconnect=True) from None
+        raise _Temporary(f"邮件未发出：{_net_reason(exc)}", reconnect=True) from None
 
     # From here on the server may accept the message: record that before the final dot.
-    journal.append({**base, "event": "data-end", "rcpt": accepted})
+    smtp.abortable = False
+    try:
+        journal.append({**base, "event": "data-end", "rcpt": accepted})
+    except JournalError as exc:
+        smtp.close()  # without the final dot nothing is delivered
+        raise _JournalStop(f"{exc.message}邮件未发出（在结束符之前中止）", sent=False) from None
+    early = smtp.early_reply()
+    if early is not None:  # the server closed or answered before the final dot: it cannot have accepted
+        smtp.close()
+        said = f"回复 {clean_line(early)}" if early else "断开了连接"
+        raise _Temporary(f"服务器在收到结束符之前{said}，邮件未发出", reconnect=True)
+    if stop is not None and stop.requested:
+        smtp.close()
+        raise _Stopped
     try:
         smtp.send(b".\r\n")
+    except (smtplib.SMTPException, OSError) as exc:  # the dot did not leave: nothing was accepted
+        raise _Temporary(f"邮件未发出：发送结束符时{_net_reason(exc)}", reconnect=True) from None
+    try:
         code, resp = smtp.getreply()
     except (smtplib.SMTPException, OSError) as exc:
         raise _Uncertain(f"发送完内容后没有收到服务器的确认（{_net_reason(exc)}）", accepted) from None
@@ -1321,30 +1876,39 @@ def send_plan(
     password: str | None = None,
     *,
     progress: Callable[[int, int, PlannedMessage, Outcome], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
+    stop: StopRequest | None = None,
 ) -> SendResult:
-    """Send every message with status 待发送, journaling each step. Holds the folder lock."""
+    """Send every message with status 待发送, journaling each step. Holds the folder lock.
+
+    SIGINT/SIGTERM are caught while sending (see :class:`StopRequest`); ``stop`` may be
+    given to request a stop from elsewhere.
+    """
     settings.check_for_sending()
     todo = plan.to_send
-    outcomes = [Outcome(pm.unit, NOT_TRIED) for pm in todo]
+    outcomes = [Outcome(pm.shown_unit, NOT_TRIED) for pm in todo]
     result = SendResult(outcomes)
     if not todo:
         return result
     sender = settings.sender
-    with journal_lock(plan.year_dir):
+    stop = stop or StopRequest()
+    wait = sleep or stop.sleep
+    with journal_lock(plan.year_dir), stop.installed():
         # Another run may have sent some of these since the plan was made: skip those.
         fresh = journal_state(Journal(plan.journal_path).read())
         journal = Journal(plan.journal_path)
-        conn = _Connection(settings, password)
+        journal.open(reserve=True)
+        conn = _Connection(settings, password, stop)
         try:
             for i, pm in enumerate(todo):
                 outcome = outcomes[i]
+                if stop.requested:
+                    break
+                fp = _fingerprint(f.record() for f in pm.files)
                 already = [
                     r
                     for r in pm.rcpt
-                    if (st := fresh.get((pm.unit_key, r.lower())))
-                    and st.state == "sent"
-                    and st.fingerprint == _fingerprint(f.record() for f in pm.files)
+                    if (st := fresh.get((pm.unit, r.lower()))) and st.state == "sent" and st.fingerprint == fp
                 ]
                 if already:
                     pm.rcpt = [r for r in pm.rcpt if r not in already]
@@ -1352,20 +1916,33 @@ def send_plan(
                         outcome.result, outcome.detail = SENT_OK, "另一次运行已发送"
                         continue
                 if i and settings.interval:
-                    sleep(settings.interval)
-                stop = _send_with_retries(conn, pm, settings, journal, sender, outcome, sleep)
+                    wait(settings.interval)
+                    if stop.requested:
+                        break
+                reason = _send_with_retries(conn, pm, settings, journal, sender, outcome, wait, stop)
                 if progress:
                     progress(i + 1, len(todo), pm, outcome)
-                if stop:
-                    result.stopped = stop
+                if reason is None and journal.low_space:
+                    reason = (
+                        f"发送记录所在的文件夹 {plan.year_dir} 磁盘空间不足，已在发完当前邮件后停止。"
+                        "请清理磁盘空间后重新运行，会继续发送未发出的邮件。"
+                    )
+                if reason:
+                    result.stopped = reason
                     break
         except BaseException:
             conn.close(polite=False)
             raise
         else:
-            conn.close()
+            conn.close(polite=not stop.requested)
         finally:
             journal.close()
+    if stop.requested:
+        result.signal = stop.signal
+        result.stopped = (
+            f"收到停止信号（{stop.signal}），已停止发送：正在发送的邮件已按服务器的答复记录，"
+            "其余未发送。重新运行会继续发送未发出的邮件。"
+        )
     return result
 
 
@@ -1377,13 +1954,22 @@ def _send_with_retries(
     sender: Address,
     outcome: Outcome,
     sleep: Callable[[float], None],
+    stop: StopRequest,
 ) -> str | None:
     """Returns the reason to stop the batch, or None to go on."""
-    msg_bytes = build_message(pm, settings).as_bytes()
+    try:
+        msg_bytes = _build_bytes(pm, settings)
+    except MailError as exc:  # this message only: the others go on
+        outcome.result, outcome.detail = NOT_BUILT, exc.message
+        return None
     tries = settings.retries + 1
     for n in range(tries):
         if n:
             sleep(min(settings.retry_wait * (2 ** (n - 1)), 600.0))
+        if stop.requested:
+            if n == 0:
+                outcome.result = NOT_TRIED
+            return None
         attempt_id = uuid.uuid4().hex
         base = {
             "attempt": attempt_id,
@@ -1401,33 +1987,65 @@ def _send_with_retries(
         journaled = False
         try:
             smtp = conn.open()
-            journal.append({**base, "event": "attempt"})
+            try:
+                journal.append({**base, "event": "attempt"})
+            except JournalError as exc:
+                outcome.result, outcome.detail = SEND_FAILED, f"{exc.message}未发送"
+                return f"{exc.message}已停止发送；处理后重新运行，会继续发送未发出的邮件。"
             journaled = True
-            accepted, refused, reply = _send_one(smtp, pm, msg_bytes, journal, base, sender.addr_spec)
+            accepted, refused, reply = _send_one(smtp, pm, msg_bytes, journal, base, sender.addr_spec, stop)
         except _Temporary as exc:
-            if journaled:
-                journal.append({**base, "event": "failed", "permanent": False, "reply": exc.text})
+            if journaled and not _record(journal, {**base, "event": "failed", "permanent": False, "reply": exc.text}):
+                outcome.result, outcome.detail = SEND_FAILED, exc.text
+                return f"无法写入发送记录 {journal.path}，已停止发送；处理后重新运行即可。"
             if exc.reconnect:
                 conn.close(polite=False)
             outcome.result, outcome.detail = SEND_FAILED, exc.text
             continue
         except _Permanent as exc:
             if journaled:
-                journal.append({**base, "event": "failed", "permanent": True, "reply": exc.text})
+                _record(journal, {**base, "event": "failed", "permanent": True, "reply": exc.text})
             outcome.result = REFUSED if not exc.stop else SEND_FAILED
             outcome.detail = exc.text
             return exc.text if exc.stop else None
-        except _Uncertain as exc:
-            journal.append({**base, "event": "unknown", "rcpt": exc.accepted, "reply": str(exc)})
+        except _Stopped:
+            text = f"收到停止信号（{stop.signal}），在发送结束符之前中止：邮件未发出"
+            if journaled:
+                _record(journal, {**base, "event": "failed", "permanent": False, "reply": text})
             conn.close(polite=False)
-            outcome.result, outcome.detail = Delivery.UNCERTAIN, f"{exc}；服务器可能已收到，未自动重发"
+            outcome.result, outcome.detail = (STOPPED, text) if journaled else (NOT_TRIED, "")
             return None
-        journal.append({**base, "event": "sent", "accepted": accepted, "refused": refused, "reply": reply})
+        except _Uncertain as exc:
+            conn.close(polite=False)
+            detail = f"{exc}；服务器可能已收到，未自动重发"
+            outcome.result, outcome.detail = Delivery.UNCERTAIN, detail
+            if not _record(journal, {**base, "event": "unknown", "rcpt": exc.accepted, "reply": str(exc)}):
+                return f"无法写入发送记录 {journal.path}，已停止发送。"
+            return None
+        except _JournalStop as exc:
+            conn.close(polite=False)
+            _record(journal, {**base, "event": "failed", "permanent": False, "reply": exc.text})
+            outcome.result, outcome.detail = SEND_FAILED, exc.text
+            return f"{exc.text}。已停止发送；处理后重新运行，会继续发送未发出的邮件。"
         outcome.result, outcome.reply, outcome.accepted = SENT_OK, reply, accepted
         if refused:
             outcome.detail = "部分收件人被拒收：" + "；".join(f"{a} {t}" for a, t in refused.items())
+        if not _record(journal, {**base, "event": "sent", "accepted": accepted, "refused": refused, "reply": reply}):
+            outcome.detail = (
+                f"已发出（服务器回复 {reply}），但无法写入发送记录：下次运行会显示为“结果不确定”，请不要重发这一封"
+            )
+            return f"无法写入发送记录 {journal.path}，已停止发送。"
         return None
     return f"{outcome.detail}（已重试 {settings.retries} 次）。稍后重新运行即可继续发送未发出的邮件。"
+
+
+def _record(journal: Journal, event: dict[str, Any]) -> bool:
+    """Append an outcome line; False when even the reserve could not make room for it."""
+    try:
+        journal.append(event)
+        return True
+    except JournalError:
+        return False
 
 
 def smtp_password(settings: MailSettings, prompt: Callable[[str], str] | None = None) -> str | None:

@@ -82,6 +82,7 @@ class Unit:
     meta_locations: dict[str, tuple[str, str]] = field(default_factory=dict)
     narrative: dict[str, str] = field(default_factory=dict)  # section id → text ("\n" between paragraphs)
     narrative_locations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # cell id → note written after its number, 12（其中修订6件）
     findings: list[Finding] = field(default_factory=list)
     file_hash: str | None = None
 

@@ -8,8 +8,12 @@ Formats: .xlsx, .xlsm, .xls, .ods (python-calamine reads them all).
 Walk every sheet top to bottom. A row is a table title, a header row (its
 texts are column labels), a data row (its rightmost label matches a row of
 the form) or a note. A band of header rows gives the column map (sheet
-column → form column) until the next band. Every value is kept with its
-sheet and A1 reference; every problem becomes a Finding.
+column → form column) until the next band. The walk only records where each
+copy of a table is; when a workbook holds a table twice (last year's kept on
+an extra sheet), the copy marked with the unit's year is read, never a guess.
+Every value is kept with its sheet and A1 reference; every problem becomes a
+Finding. Metadata and the report's text are read beside their labels (our
+template) or below their headings (a published report pasted from a web page).
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from typing import Any
 
 from .errors import ReadError
 from .formatting import parse_date
-from .labels import core, looks_like_number, norm, similar
+from .labels import core, looks_like_number, norm, similar, split_note
 from .model import ERROR, WARNING, Finding, Severity, Unit
 from .spec import Cell, Form, Table, load_forms
+from .template import INFO_SHEET
 
 SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods")
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
@@ -82,8 +87,8 @@ class Sheet:
         return v.strip() if isinstance(v, str) and v.strip() else None
 
     def raw(self, r: int, c: int) -> Any:
-        if (r, c) in self.origin:
-            return None  # hidden under a merged cell: the value sits at the origin
+        if (r, c) in self.origin or r >= len(self.rows):
+            return None  # hidden under a merged cell (the value sits at the origin), or below the data
         row = self.rows[r]
         return row[c] if c < len(row) else None
 
@@ -662,7 +667,7 @@ def _member(path: Path, z: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, 
     return out
 
 
-_DTD = (b"<!DOCTYPE", b"<!ENTITY")
+_DTD_DECL = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 _HEAD = 4096  # bytes of a large sheet inflated first, to see its declared <dimension>
 _HEAD_ABOVE = 2**20  # sheets larger than this get the <dimension> look before the full inflate
 _FAST_SCAN = 4 * 2**20  # sheets up to this size are scanned in one regex pass; larger ones tag by tag
@@ -830,7 +835,9 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
             continue
         sheet = info.filename in sheets
         if not sheet and info.compress_size <= _VERIFY_ABOVE:
-            continue  # small: even a lying header cannot make it large
+            # small: even a lying header cannot make it large; but any XML part may carry a DTD
+            _check_dtd(path, _member(path, z, data, info))
+            continue
         label = functools.partial(lambda n: sheet_names().get(n) or n.rsplit("/", 1)[-1], info.filename)
         if sheet and kind == "xlsx" and info.file_size > _HEAD_ABOVE:
             m = _DIMENSION.search(_member(path, z, data, info, head=_HEAD))
@@ -858,9 +865,13 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
 
 
 def _check_dtd(path: Path, part: bytes) -> None:
+    """Refuse a part declaring a DTD or entities, whatever its name and encoding (UTF-8, UTF-16 with or
+    without a byte-order mark): the parser must never see one."""
     if part.startswith((b"\xff\xfe", b"\xfe\xff")):
         part = part.decode("utf-16", "replace").encode("utf-8")
-    if any(t in part for t in _DTD):
+    elif part[:2] in (b"<\x00", b"\x00<"):
+        part = part.decode("utf-16-le" if part[0] == 0x3C else "utf-16-be", "replace").encode("utf-8")
+    if b"<!" in part and _DTD_DECL.search(part):
         raise _refuse(
             path,
             "含有 XML 文档类型定义（DTD/实体声明）。正常的 Excel/WPS 文件不会有，可能是恶意构造的文件，已拒绝读取。",
@@ -910,6 +921,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
     except BaseException as exc:  # calamine raises its own error types
         if not _parser_failure(exc):
             raise
+        _raise_timeout(exc)
         if isinstance(exc, getattr(pc, "PasswordError", ())):
             raise _refuse(path, _NOT_WORKBOOK["encrypted"]) from exc
         if kind == "zip":
@@ -934,6 +946,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
             except BaseException as exc:
                 if not _parser_failure(exc):
                     raise
+                _raise_timeout(exc)
                 if kind == "zip":
                     _scan_all_dtd(path, data)
                 raise _refuse(
@@ -964,6 +977,16 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
     finally:
         wb.close()
     return sheets
+
+
+def _raise_timeout(exc: BaseException) -> None:
+    """The parser's error when our time limit interrupted it (it wraps the exception in its own): the timeout."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 20:
+        if isinstance(cause, ReadTimeout):
+            raise cause from None
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
 
 
 def _parser_failure(exc: BaseException) -> bool:
@@ -1027,6 +1050,7 @@ class _TableIndex:
     cols_exact: dict[str, list[str]]
     cols_core: dict[str, list[str]]
     title: re.Pattern
+    aliases: set[str]  # normalised other titles
     label_markers: set[str]  # texts over label columns (信息内容, 统计指标, corner)
     unit_markers: set[str]
     single_unlabelled: str | None  # id of the only row when it has no label (table 四)
@@ -1040,6 +1064,9 @@ class _FormIndex:
     meta: dict[str, str]  # normalised field label → field id
     sections: dict[str, str]  # normalised heading → section id
     hints: set[str]
+    text_sections: set[str] = field(default_factory=set)  # ids of the sections that hold text
+    numbered: dict[str, str] = field(default_factory=dict)  # "五、" → id of the text section so numbered
+    title_cache: dict[str, tuple[str, int | str | None] | None] = field(default_factory=dict)
 
 
 def _add(index: dict[str, list[str]], key: str, value: str) -> None:
@@ -1049,7 +1076,7 @@ def _add(index: dict[str, list[str]], key: str, value: str) -> None:
 
 def _title_regex(title: str) -> re.Pattern:
     parts = [re.escape(norm(p)) for p in title.split("{year}")]
-    return re.compile("^" + r"(?:\d{4})?".join(parts) + "$")
+    return re.compile("^" + r"(\d{4})?".join(parts) + "$")
 
 
 @lru_cache(maxsize=32)
@@ -1084,6 +1111,7 @@ def _index(form: Form) -> _FormIndex:
             cols_exact=cols_exact,
             cols_core=cols_core,
             title=_title_regex(t.title),
+            aliases={norm(a) for a in t.aliases},
             label_markers=markers,
             unit_markers={norm(t.unit_header)} if t.unit_header else set(),
             single_unlabelled=unlabelled[0] if len(t.rows) == 1 and unlabelled else None,
@@ -1100,15 +1128,69 @@ def _index(form: Form) -> _FormIndex:
         for lab in (s.heading,) + s.aliases:
             sections[norm(lab)] = s.id
     hints = {norm(x.hint) for x in list(form.metadata) + list(form.sections) if x.hint}
-    return _FormIndex(form, tables, labels, meta, sections, hints)
+    text_sections = {s.id for s in form.sections if s.kind == "text"}
+    numbered = {}
+    for s in form.sections:
+        m = re.match(r"^[一二三四五六七八九十]{1,2}、", norm(s.heading))
+        if m and s.kind == "text":
+            numbered[m.group(0)] = s.id
+    return _FormIndex(form, tables, labels, meta, sections, hints, text_sections, numbered)
 
 
-def _title_table(fi: _FormIndex, text: str) -> str | None:
-    n = norm(text)
-    for tid, ti in fi.tables.items():
-        if ti.title.match(n) or n in (norm(a) for a in ti.table.aliases):
-            return tid
+_YEAR_MARK = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_PREV_MARK = re.compile(r"上一?年|去年|前一年")
+_THIS_MARK = re.compile(r"本年|今年|当年")
+_TITLE_YEAR = re.compile(r"[(\[]?((?:19|20)\d{2})年度?[)\]]?")
+_TITLE_PREFIX = re.compile(r"^(?:上一?年度?|去年|本年度?|今年)的?")
+
+
+def _year_tag(text: str) -> int | str | None:
+    """The year a sheet name or a title marks: 2024, "prev" (上年/去年), "this" (本年/今年) or None."""
+    s = unicodedata.normalize("NFKC", text)
+    m = _YEAR_MARK.search(s)
+    if m:
+        return int(m.group(1))
+    if _PREV_MARK.search(s):
+        return "prev"
+    if _THIS_MARK.search(s):
+        return "this"
     return None
+
+
+def _title_lookup(fi: _FormIndex, n: str) -> tuple[str, int | str | None] | None:
+    for tid, ti in fi.tables.items():
+        m = ti.title.match(n)
+        if m:
+            return tid, int(m.group(1)) if m.groups() and m.group(1) else None
+        if n in ti.aliases:
+            return tid, None
+    return None
+
+
+def _title_table(fi: _FormIndex, text: str) -> tuple[str, int | str | None] | None:
+    """(table id, year mark) when ``text`` is a table's title, also with a year added
+    (``三、收到和处理政府信息公开申请情况（2024年）``, ``上年表三``-style prefixes)."""
+    n = norm(text)
+    if n in fi.title_cache:
+        return fi.title_cache[n]
+    hit = _title_lookup(fi, n)
+    if hit is None and (_TITLE_PREFIX.match(n) or _TITLE_YEAR.search(n)):
+        tag: int | str | None = None
+        p = _TITLE_PREFIX.match(n)
+        if p:
+            tag = "prev" if _PREV_MARK.search(p.group(0)) else "this"
+            n2 = n[p.end() :]
+        else:
+            n2 = n
+        y = _TITLE_YEAR.search(n2)
+        if y:
+            tag = int(y.group(1))
+            n2 = n2[: y.start()] + n2[y.end() :]
+        found = _title_lookup(fi, n2)
+        hit = (found[0], tag) if found else None
+    if len(fi.title_cache) < 4096:
+        fi.title_cache[n] = hit
+    return hit
 
 
 def detect_form(sheets: list[Sheet], forms: dict[str, Form]) -> tuple[Form, int]:
@@ -1179,6 +1261,14 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     return int(number), None, ""
 
 
+# a note that makes the number before it uncertain: 12（约）, 30（左右）
+_HEDGE = re.compile(r"约|大约|左右|上下|估计|估算|预计|以上|以下|余|多|不少于|至少|不足|不到|待核实|待定|暂定|\?|？")
+
+
+def _shown(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
 def _parse_year(raw: Any) -> int | None:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return int(raw) if 1990 <= raw <= 2100 and float(raw).is_integer() else None
@@ -1200,15 +1290,49 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, str) and looks_like_number(v)
 
 
+@dataclass(eq=False)
+class _Instance:
+    """One copy of a table as the walk met it: a title or header on one sheet and the rows below.
+
+    Rows are only recorded during the walk; their values are read once every sheet is walked
+    and it is known which copy belongs to the unit's year (a workbook may also hold last year's).
+    """
+
+    table: str
+    sheet: Sheet
+    tag: int | str | None = None  # year its own title gives: 2024, "prev" (上年), "this" (本年)
+    title_ref: str | None = None  # A1 of that title
+    # row, row id, match quality, label text, column map, label column
+    rows: list[tuple[int, str, str, str, dict[int, str], int]] = field(default_factory=list)
+    matched: set[str] = field(default_factory=set)
+    columns: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+    blank_row: tuple[int, dict[int, str]] | None = None  # where an unlabelled single row sits when left blank
+
+    def place(self) -> str:
+        return f"工作表“{self.sheet.name}”"
+
+    def ref(self) -> str:
+        """sheet!A1 of the copy's title, else of its first row."""
+        if self.title_ref:
+            return f"{self.sheet.name}!{self.title_ref}"
+        r = self.rows[0][0] if self.rows else self.blank_row[0] if self.blank_row else 0
+        return f"{self.sheet.name}!{a1(r, 0)}"
+
+
 class _Reader:
-    def __init__(self, unit: Unit, fi: _FormIndex):
+    def __init__(self, unit: Unit, fi: _FormIndex, sheet_tags: dict[str, int | str | None] | None = None):
         self.unit = unit
         self.fi = fi
         self.form = fi.form
+        self.sheet_tags = sheet_tags or {}
         self.found: dict[str, tuple[str, int]] = {}  # "table.row" → (sheet, row) of the matched row
         self.tables_seen: set[str] = set()
         self.columns_seen: dict[str, set[str]] = {}
         self.hybrid: set[str] = set()
+        self.instances: list[_Instance] = []
+        self.inst: _Instance | None = None
+        self.sink: list[Finding] = unit.findings  # findings of the walk wait in their table copy
 
     def add(
         self,
@@ -1220,7 +1344,7 @@ class _Reader:
         cell_ids: tuple[str, ...] = (),
         actual: Any = None,
     ) -> None:
-        self.unit.findings.append(
+        self.sink.append(
             Finding(
                 rule=rule,
                 severity=Severity(severity),
@@ -1322,7 +1446,6 @@ class _Reader:
             colmap[c] = chosen
             if quality != "exact":
                 self._label_warning(t, "栏目", path[-1], t.columns[chosen].label, sheet.name, a1(band[-1], c))
-        self.columns_seen.setdefault(t.id, set()).update(used)
         if label_cols and colmap and min(label_cols) < min(colmap):
             # every column between the label header and the first value column holds labels
             # (needed where merges are lost, e.g. .ods, or cells were unmerged by hand)
@@ -1365,7 +1488,7 @@ class _Reader:
         def key(rid: str):
             ctx = sum(norm(p) in context for p in t.rows[rid].path[:-1])
             o = ti.order[rid]
-            done = f"{t.id}.{rid}" in self.found
+            done = self.inst is not None and rid in self.inst.matched
             return (-ctx, done, 0 if o > last else 1, o if o > last else -o)
 
         return sorted(cands, key=key)[0]
@@ -1387,9 +1510,32 @@ class _Reader:
 
     # -- sheet walk ---------------------------------------------------------------------------
 
+    def _enter(self, sheet: Sheet, ti: _TableIndex, open_: dict[str, _Instance], title: tuple | None = None):
+        """Make the copy of ``ti`` on this sheet the current one; a title after rows starts a new copy."""
+        tid = ti.table.id
+        inst = open_.get(tid)
+        if inst is None or (title is not None and (inst.rows or inst.columns)):
+            inst = _Instance(tid, sheet)
+            self.instances.append(inst)
+            open_[tid] = inst
+        if title is not None and inst.tag is None and inst.title_ref is None:
+            inst.tag, inst.title_ref = title
+        self.inst = inst
+        self.sink = inst.findings
+        return inst
+
+    def _close_band(self, sheet: Sheet, band: list[int], ti: _TableIndex, open_: dict[str, _Instance]):
+        inst = self._enter(sheet, ti, open_)
+        colmap, label_cols, aux_cols = self._finalize_band(sheet, band, ti)
+        inst.columns.update(colmap.values())
+        if ti.single_unlabelled and colmap and inst.blank_row is None:
+            inst.blank_row = (band[-1] + 1, colmap)  # table 四's one row, even when left blank
+        return colmap, label_cols, aux_cols
+
     def walk(self, sheet: Sheet) -> None:
         fi = self.fi
         current: _TableIndex | None = None
+        open_: dict[str, _Instance] = {}
         colmap: dict[int, str] = {}
         label_cols: set[int] = set()
         aux_cols: set[int] = set()
@@ -1412,10 +1558,15 @@ class _Reader:
                 if text is not None:
                     cells.append((c, text))
             # a table title switches the table
-            title = next((tid for _, text in cells if (tid := _title_table(fi, text))), None)
-            if title and not any(norm(text) in fi.tables[title].rows_exact for _, text in cells):
-                current = fi.tables[title]
-                self.tables_seen.add(title)
+            title = next(((c, hit) for c, text in cells if (hit := _title_table(fi, text))), None)
+            if title and not any(norm(text) in fi.tables[title[1][0]].rows_exact for _, text in cells):
+                (c, (tid, tag)) = title
+                if band and current is not None:
+                    self._close_band(sheet, band, current, open_)
+                current = fi.tables[tid]
+                before = open_.get(tid)
+                if self._enter(sheet, current, open_, (tag, a1(r, c))) is not before:
+                    last.pop(tid, None)
                 colmap, label_cols, aux_cols, band = {}, set(), set(), []
                 continue
             label_texts = self._labels(sheet, r, cells, colmap, label_cols, aux_cols)
@@ -1435,8 +1586,7 @@ class _Reader:
                     band.append(r)
                     continue
             if band and current is not None:
-                colmap, label_cols, aux_cols = self._finalize_band(sheet, band, current)
-                self.tables_seen.add(current.table.id)
+                colmap, label_cols, aux_cols = self._close_band(sheet, band, current, open_)
                 band = []
                 label_texts = self._labels(sheet, r, cells, colmap, label_cols, aux_cols)
             if current is None:
@@ -1448,16 +1598,18 @@ class _Reader:
                 if current is None:
                     continue
             ti = current
+            inst = self._enter(sheet, ti, open_)
             match = self._match_row(ti, label_texts, last.get(ti.table.id, -1))
             if match is None and not label_texts and ti.single_unlabelled and has_numbers:
                 match = (ti.single_unlabelled, "exact", "")
             if match is None:
                 if has_numbers and colmap:
                     text = label_texts[-1] if label_texts else ""
+                    quoted = f"“{text}”" if text else ""
                     self.add(
                         "READ.unknown_row",
                         WARNING,
-                        f"{self._tname(ti.table)}中有一行未能识别（{sheet.name}!第{r + 1}行“{text}”），其中的数字没有读取；"
+                        f"{self._tname(ti.table)}中有一行未能识别（{sheet.name}!第{r + 1}行{quoted}），其中的数字没有读取；"
                         "请核对该行是否为官方表格中的指标。",
                         table=ti.table.id,
                         cells=(f"{sheet.name}!{a1(r, 0)}",),
@@ -1465,9 +1617,14 @@ class _Reader:
                     )
                 continue
             rid, quality, text = match
-            self.tables_seen.add(ti.table.id)
             last[ti.table.id] = ti.order[rid]
-            self._read_row(sheet, r, ti, rid, quality, text, colmap)
+            label_col = next((c for c, t in cells if t == text), 0) if text else 0
+            inst.rows.append((r, rid, quality, text, colmap, label_col))
+            inst.matched.add(rid)
+        if band and current is not None:  # a header at the end of the sheet: its table was left blank
+            self._close_band(sheet, band, current, open_)
+        self.inst = None
+        self.sink = self.unit.findings
 
     @staticmethod
     def _labels(
@@ -1495,18 +1652,25 @@ class _Reader:
         return bool(texts) and norm(texts[-1]) in ti.rows_exact
 
     def _read_row(
-        self, sheet: Sheet, r: int, ti: _TableIndex, rid: str, quality: str, text: str, colmap: dict[int, str]
+        self,
+        sheet: Sheet,
+        r: int,
+        ti: _TableIndex,
+        rid: str,
+        quality: str,
+        text: str,
+        colmap: dict[int, str],
+        label_col: int,
     ) -> None:
         t = ti.table
         node = t.rows[rid]
         key = f"{t.id}.{rid}"
-        label_col = min((c for c in range(len(sheet.rows[r])) if sheet.text(r, c) == text), default=0)
         if key in self.found and node.has_value:
             prev = self.found[key]
             self.add(
                 "READ.duplicate_row",
                 WARNING,
-                f"{self._tname(t)}“{node.label}”出现了两次（{prev[0]}!第{prev[1] + 1}行和{sheet.name}!第{r + 1}行），"
+                f"{self._tname(t)}{self._row_name(t, rid)}出现了两次（{prev[0]}!第{prev[1] + 1}行和{sheet.name}!第{r + 1}行），"
                 "只读取第一次出现的数字，请删除重复的行。",
                 table=t.id,
                 cells=(f"{sheet.name}!{a1(r, label_col)}",),
@@ -1550,11 +1714,29 @@ class _Reader:
                     cell_ids=(cell.id,),
                 )
                 continue
-            value, problem, severity = parse_value(sheet.raw(r, c), cell)
+            raw = sheet.raw(r, c)
+            noted = split_note(raw) if isinstance(raw, str) else None
+            value, problem, severity = parse_value(noted[0] if noted else raw, cell)
+            if noted and problem:  # what is wrong with the number, shown with its note
+                value, problem, severity = None, problem.replace(f"“{noted[0]}”", f"“{raw}”"), ERROR
+            elif noted and _HEDGE.fullmatch(noted[1]):  # 12（左右）: the note leaves no exact number
+                value, problem, severity = None, f"应填写确切的数字，实为“{raw}”", ERROR
             if cell.optional and value is None and not problem:
                 del self.unit.locations[cell.id]  # an empty optional subtotal is no subtotal
                 continue
             self.unit.values[cell.id] = value
+            if noted and not problem:
+                self.unit.notes[cell.id] = noted[1]
+                self.add(
+                    "READ.note",
+                    WARNING,
+                    f"{self._cell_name(t, cell)}填写了“{raw}”（{sheet.name}!{ref}），已读取数字 {_shown(value)}，"
+                    f"括号中的说明“{noted[1]}”另行保留；数字单元格请只填数字，说明可写在备注栏。",
+                    table=t.id,
+                    cells=(f"{sheet.name}!{ref}",),
+                    cell_ids=(cell.id,),
+                    actual=raw,
+                )
             if problem:
                 self.add(
                     "READ.value",
@@ -1565,6 +1747,11 @@ class _Reader:
                     cell_ids=(cell.id,),
                     actual=sheet.raw(r, c),
                 )
+
+    def _row_name(self, t: Table, rid: str) -> str:
+        """A row as messages name it: its label in quotes, or what it is when it has none (table 四)."""
+        node = t.rows[rid]
+        return f"“{node.label}”" if node.label else "填写数字的一行"
 
     def _cell_name(self, t: Table, cell: Cell) -> str:
         row = t.rows[cell.row].label
@@ -1578,15 +1765,46 @@ class _Reader:
     # -- after all sheets ---------------------------------------------------------------------
 
     def finish(self) -> None:
+        """Choose each table's copy (this year's), read its rows, then report what is missing."""
         form = self.form
+        copies: dict[str, list[_Instance]] = {}
+        for inst in self.instances:
+            copies.setdefault(inst.table, []).append(inst)
+        ambiguous: set[str] = set()
         for t in form.tables.values():
-            if t.id not in self.tables_seen:
-                self.add(
-                    "READ.missing_table",
-                    ERROR,
-                    f"没有找到{self._tname(t)}“{t.title_for(self.unit.year)}”。",
-                    table=t.id,
-                )
+            insts = copies.get(t.id)
+            if not insts:
+                continue
+            self.tables_seen.add(t.id)
+            chosen = self._choose_copies(t, insts)
+            if chosen is None:
+                ambiguous.add(t.id)
+                continue
+            ti = self.fi.tables[t.id]
+            for inst in chosen:
+                self.unit.findings.extend(inst.findings)
+                self.columns_seen.setdefault(t.id, set()).update(inst.columns)
+                for r, rid, quality, text, colmap, label_col in inst.rows:
+                    self._read_row(inst.sheet, r, ti, rid, quality, text, colmap, label_col)
+            lone = ti.single_unlabelled
+            if lone and f"{t.id}.{lone}" not in self.found:
+                blank = next((i for i in chosen if i.blank_row), None)
+                if blank is not None and blank.blank_row is not None and self._blank_at(blank.sheet, *blank.blank_row):
+                    self._read_row(blank.sheet, blank.blank_row[0], ti, lone, "exact", "", blank.blank_row[1], 0)
+        for t in form.tables.values():
+            if t.id in ambiguous:
+                for cid, cell in t.cells.items():
+                    if not cell.optional:
+                        self.unit.values.setdefault(cid, None)
+                continue
+            if t.id not in self.tables_seen or not any(k.startswith(f"{t.id}.") for k in self.found):
+                name = f"{self._tname(t)}“{t.title_for(self.unit.year)}”"
+                if t.id in self.tables_seen:
+                    ref = copies[t.id][0].ref()
+                    message = f"{name}只有标题或表头（{ref}），没有找到表中的任何一行。"
+                else:
+                    ref, message = None, f"没有找到{name}。"
+                self.add("READ.missing_table", ERROR, message, table=t.id, cells=(ref,) if ref else ())
                 for cid, cell in t.cells.items():
                     if not cell.optional:
                         self.unit.values.setdefault(cid, None)
@@ -1623,7 +1841,7 @@ class _Reader:
                 self.add(
                     "READ.missing_row",
                     ERROR,
-                    f"{self._tname(t)}缺少“{'/'.join(missing.path)}”一行。",
+                    f"{self._tname(t)}缺少{'“' + '/'.join(missing.path) + '”一行' if missing.label else '表头下方填写数字的一行'}。",
                     table=t.id,
                     cell_ids=tuple(f"{t.id}.{missing.id}.{c}" for c in t.row_columns(missing.id)),
                 )
@@ -1638,6 +1856,110 @@ class _Reader:
                         f"{self._tname(t)}缺少“{t.column_path(column.id)}”栏目。",
                         table=t.id,
                     )
+
+    @staticmethod
+    def _blank_at(sheet: Sheet, r: int, colmap: dict[int, str]) -> bool:
+        """The row under a header holds nothing in the value columns (a table left blank)."""
+        if r >= len(sheet.rows):
+            return True
+        return all(sheet.raw(r, c) in (None, "") or (r, c) in sheet.origin for c in colmap)
+
+    # -- which copy of a table is this year's -------------------------------------------------
+
+    def _tag(self, inst: _Instance) -> int | str | None:
+        """The year a copy of a table is marked with: its title, else its sheet's name or title."""
+        tag = inst.tag if inst.tag is not None else self.sheet_tags.get(inst.sheet.name)
+        year = self.unit.year
+        if tag == "this":
+            return year if year is not None else "this"
+        if tag == "prev":
+            return year - 1 if year is not None else "prev"
+        return tag
+
+    def _copy_values(self, inst: _Instance) -> dict[str, Any]:
+        t = self.form.tables[inst.table]
+        out: dict[str, Any] = {}
+        for r, rid, _, _, colmap, _ in inst.rows:
+            for c, col in colmap.items():
+                cell = t.cells.get(f"{t.id}.{rid}.{col}")
+                if cell is not None:
+                    out.setdefault(cell.id, parse_value(inst.sheet.raw(r, c), cell)[0])
+        return out
+
+    def _choose_copies(self, t: Table, insts: list[_Instance]) -> list[_Instance] | None:
+        """The copies of a table to read: all of them when they hold different rows (a table split over
+        sheets), else the one marked with the unit's year. None (after an error) when that is unclear."""
+        filled = [i for i in insts if i.rows or i.blank_row]
+        if len(filled) <= 1:
+            return filled or insts
+        lone = self.fi.tables[t.id].single_unlabelled
+        rows: list[set[str | None]] = [{*i.matched, *([lone] if i.blank_row else [])} for i in filled]
+        if all(not (a & b) for k, a in enumerate(rows) for b in rows[k + 1 :]):
+            return filled
+        values = [self._copy_values(i) for i in filled]
+        numbers = [k for k, v in enumerate(values) if any(x is not None for x in v.values())]
+        if len(numbers) <= 1:  # only one copy holds numbers: the others were left blank
+            return [filled[numbers[0] if numbers else 0]]
+        filled = [filled[k] for k in numbers]
+        values = [values[k] for k in numbers]
+        year = self.unit.year
+        tags = [self._tag(i) for i in filled]
+        target = year if year is not None else "this"
+        mine = [i for i, g in zip(filled, tags) if g == target]
+        if not mine:
+            untagged = [i for i, g in zip(filled, tags) if g is None]
+            if len(untagged) == 1:
+                mine = untagged
+        tname = self._tname(t)
+        if len(mine) == 1:
+            chosen = mine[0]
+            this = f"本年度（{year}年）" if year is not None else "本年度"
+            for inst, tag in zip(filled, tags):
+                if inst is chosen:
+                    continue
+                raw = inst.tag if inst.tag is not None else self.sheet_tags.get(inst.sheet.name)
+                if tag is None:
+                    what, advice = "没有注明年度", "请核实，并删除多余的表。"
+                elif raw in ("prev", "this"):
+                    what, advice = f"注明为{'上年' if raw == 'prev' else '本年'}（{tag}年）", ""
+                else:
+                    what, advice = f"注明为{tag}年", ""
+                source = f"注明了{year}年的" if year is not None and tags[filled.index(chosen)] == year else ""
+                self.add(
+                    "READ.other_year",
+                    WARNING,
+                    f"{inst.place()}中另有一份{tname}（{what}），不作为{this}的数字读取；"
+                    f"本年度的{tname}取自{source}{chosen.place()}。{advice}",
+                    table=t.id,
+                    cells=(inst.ref(),),
+                )
+            return [chosen]
+        places = "、".join(i.place() for i in filled)
+        if all(v == values[0] for v in values[1:]):
+            self.add(
+                "READ.duplicate_table",
+                WARNING,
+                f"{tname}出现了 {len(filled)} 份（{places}），数字完全相同，已读取第一份；请删除重复的表。",
+                table=t.id,
+                cells=tuple(i.ref() for i in filled),
+            )
+            return [filled[0]]
+        if year is None:
+            why, advice = "没有找到报告年度", "请填写报告年度，并删除不属于本年度的表。"
+        else:
+            marked = sum(g == year for g in tags)
+            why = f"有 {marked} 份都注明为{year}年" if marked > 1 else f"没有一份注明为{year}年"
+            advice = f"请删除不属于本年度的表，或在工作表名称或表格标题中注明年度（如“{year}年”）。"
+        self.add(
+            "READ.ambiguous_table",
+            ERROR,
+            f"{tname}有 {len(filled)} 份，数字不同（{places}），{why}，无法确定哪一份是本年度的，"
+            f"没有读取其中的数字。{advice}",
+            table=t.id,
+            cells=tuple(i.ref() for i in filled),
+            cell_ids=tuple(c for c, cell in t.cells.items() if not cell.optional),
+        )
+        return None
 
 
 # --------------------------------------------------------------------------- metadata and narrative
@@ -1657,7 +1979,33 @@ def _next_value(sheet: Sheet, r: int, c: int, hints: set[str]) -> tuple[Any, int
     return None
 
 
-def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> None:
+@dataclass
+class _Found:
+    """One value of a metadata field as met in the workbook."""
+
+    value: Any
+    sheet: str
+    ref: str
+    label: str  # the label as written
+    info: bool  # under the field's own label on our template's 基本信息 sheet (authoritative)
+
+
+def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, list[_Found]]:
+    """Metadata beside its label (``单位名称 | 某某局`` or ``单位名称：某某局``) and the report's text:
+    beside its heading (our template) or in the paragraphs below it (a pasted web page).
+
+    Every value of every field is returned (the first one is also put in ``unit.meta``): the unit
+    name is then chosen between 基本信息, the title and a 填报单位 line.
+    """
+    found: dict[str, list[_Found]] = {}
+
+    def keep(fid: str, value: Any, sheet: Sheet, ref: str, label: str, info: bool = False) -> None:
+        found.setdefault(fid, []).append(_Found(value, sheet.name, ref, label, info))
+        if fid not in unit.meta:
+            unit.meta[fid] = value
+            unit.meta_locations[fid] = (sheet.name, ref)
+
+    primary = {norm(f.label): f.id for f in fi.form.metadata}
     for sheet in sheets:
         for r, row in enumerate(sheet.rows):
             for c, v in enumerate(row):
@@ -1666,42 +2014,269 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> None:
                 n = _REQUIRED_MARK.sub("", norm(v)).rstrip(":")
                 fid = fi.meta.get(n)
                 sid = fi.sections.get(n)
+                fuzzy = not fid and not sid and (sid := _heading_like(fi, n)) is not None
                 if fid or sid:
                     got = _next_value(sheet, r, c, fi.hints)
                     if got is None:
+                        if sid in fi.text_sections and sid not in unit.narrative:
+                            _read_paragraphs(unit, sheet, r + 1, sid, fi)
+                        continue
+                    if fuzzy:  # a heading written differently counts only alone in its row
                         continue
                     value, k = got
-                    if fid and fid not in unit.meta:
-                        unit.meta[fid] = value
-                        unit.meta_locations[fid] = (sheet.name, a1(r, k))
-                    elif sid and sid not in unit.narrative and isinstance(value, str):
-                        unit.narrative[sid] = _clean_text(value)
+                    if fid:
+                        keep(fid, value, sheet, a1(r, k), v.strip(), sheet.name == INFO_SHEET and primary.get(n) == fid)
+                    elif sid in fi.text_sections and sid not in unit.narrative and isinstance(value, str):
+                        unit.narrative[sid] = value
                         unit.narrative_locations[sid] = (sheet.name, a1(r, k))
                     continue
+                # a heading and its text in one cell (pasted from a web page)
+                head, sep, rest = v.strip().partition("\n")
+                if sep and rest.strip():
+                    sid = fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":"))
+                    if sid in fi.text_sections:
+                        if sid not in unit.narrative:
+                            _read_paragraphs(unit, sheet, r + 1, sid, fi, (rest, a1(r, c)))
+                        continue
                 # inline "单位名称：某某局" (possibly several pairs in one cell)
+                if ":" not in v and "：" not in v:
+                    continue
                 text = unicodedata.normalize("NFKC", v)
                 for m in re.finditer(
                     r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text
                 ):
                     key = fi.meta.get(norm(m.group(1)))
-                    if key and key not in unit.meta and m.group(2).strip():
-                        unit.meta[key] = m.group(2).strip()
-                        unit.meta_locations[key] = (sheet.name, a1(r, c))
+                    if key and m.group(2).strip():
+                        keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
+    return found
+
+
+_MAIN_HEADING = re.compile(r"^[一二三四五六七八九十]{1,2}、")
+_SENTENCE_MARKS = re.compile(r"[。，；：！？,;:!?]")
+
+
+def _heading_like(fi: _FormIndex, n: str) -> str | None:
+    """A text section whose heading is written a little differently (五、存在的主要问题和改进情况)."""
+    m = _MAIN_HEADING.match(n)
+    if not m or len(n) > 40 or "。" in n:
+        return None
+    sid = fi.numbered.get(m.group(0))
+    if sid is None:
+        return None
+    section = next(s for s in fi.form.sections if s.id == sid)
+    best = max(similar(core(n), core(h)) for h in (section.heading, *section.aliases))
+    return sid if best >= _FUZZY_MIN else None
+
+
+def _ends_text(v: str, fi: _FormIndex) -> bool:
+    """A paragraph row that is really the next heading, a table or a metadata label."""
+    first = v.strip().split("\n", 1)[0]
+    n = _REQUIRED_MARK.sub("", norm(first)).rstrip(":")
+    if n in fi.sections or n in fi.meta or n in fi.labels or _title_table(fi, first):
+        return True
+    return bool(_MAIN_HEADING.match(n)) and len(n) <= 40 and "。" not in n
+
+
+def _read_paragraphs(
+    unit: Unit, sheet: Sheet, start: int, sid: str, fi: _FormIndex, first: tuple[str, str] | None = None
+) -> None:
+    """The paragraphs below a section heading, one per row, up to the next heading or table.
+
+    A date alone at the end (and the unit's name above it) is the report's signature, not
+    text of the section: it becomes the 成文日期 (and 落款单位) unless those are filled in.
+    """
+    paras: list[tuple[Any, str]] = [first] if first else []
+    blank = 0
+    for r in range(start, len(sheet.rows)):
+        row = sheet.rows[r]
+        blocks: list[tuple[int, Any]] = []
+        covered = False
+        for c, v in enumerate(row):
+            o = sheet.origin.get((r, c))
+            if o is not None:
+                covered = covered or o[0] != r
+                continue
+            if v is None or (isinstance(v, str) and not v.strip()):
+                continue
+            blocks.append((c, v))
+        if not blocks:
+            blank += 0 if covered else 1
+            if blank > 3:
+                break
+            continue
+        blank = 0
+        if len(blocks) != 1:
+            break
+        c, v = blocks[0]
+        if isinstance(v, (datetime, date)):
+            paras.append((v, a1(r, c)))
+            continue
+        if not isinstance(v, str) or _ends_text(v, fi) or (paras and not isinstance(paras[-1][0], str)):
+            break
+        paras.append((v, a1(r, c)))
+    # the signature: a date, and a short line above it
+    if paras and (isinstance(paras[-1][0], (datetime, date)) or parse_date(paras[-1][0]) is not None):
+        value, ref = paras.pop()
+        if "date_written" not in unit.meta and any(f.id == "date_written" for f in fi.form.metadata):
+            unit.meta["date_written"] = value
+            unit.meta_locations["date_written"] = (sheet.name, ref)
+        if paras and isinstance(paras[-1][0], str) and len(paras[-1][0].strip()) <= 40:
+            line = paras[-1][0].strip()
+            if not _SENTENCE_MARKS.search(line):
+                _, ref = paras.pop()
+                if "signer" not in unit.meta and any(f.id == "signer" for f in fi.form.metadata):
+                    unit.meta["signer"] = line
+                    unit.meta_locations["signer"] = (sheet.name, ref)
+    texts = [str(p) for p, _ in paras if isinstance(p, str)]
+    if texts:
+        unit.narrative[sid] = "\n".join(texts)
+        unit.narrative_locations[sid] = (sheet.name, paras[0][1])
+
+
+# --------------------------------------------------------------------------- text clean-up
+
+# characters that end a line of text: LF (Excel), CR (Windows), NEL and the Unicode line and
+# paragraph separators; in a one-line field (a name) the other separators (VT, FF, the
+# file/group/record/unit separators some exports use) part words too
+_BREAKS = frozenset("\r\n\x85\u2028\u2029")
+_SEPARATORS = _BREAKS | frozenset("\x0b\x0c\x1c\x1d\x1e\x1f")
+_ORDINARY = frozenset("\r\n\t")
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]")
+
+
+def _odd(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") or ch in "\ufffe\uffff"
+
+
+def _char_names(chars: list[str]) -> str:
+    names = {"\n": "换行", "\r": "回车", "\t": "制表符"}
+    seen = list(dict.fromkeys(chars))
+    return "、".join(names.get(ch, f"U+{ord(ch):04X}") for ch in seen[:6]) + ("等" if len(seen) > 6 else "")
+
+
+def _lines(text: str, breaks: frozenset[str] = _BREAKS) -> tuple[list[str], list[str]]:
+    """The lines of a text with control characters removed; and the characters that were not ordinary."""
+    if text.isprintable():
+        return [text.strip()], []
+    odd: list[str] = []
+    lines: list[str] = []
+    cur: list[str] = []
+    for ch in text:
+        if ch in breaks:
+            lines.append("".join(cur).strip())
+            cur = []
+        elif ch == "\t":
+            cur.append(" ")
+        elif _odd(ch):
+            pass
+        else:
+            cur.append(ch)
+            continue
+        if ch not in _ORDINARY:
+            odd.append(ch)
+    lines.append("".join(cur).strip())
+    return [ln for ln in lines if ln], odd
+
+
+def _clean_line(text: str) -> tuple[str, list[str]]:
+    """One line (a unit name, a phone number): line breaks joined, control characters removed.
+
+    Returns the text and every character that was not plain text (line breaks included)."""
+    lines, odd = _lines(text, _SEPARATORS)
+    if len(lines) > 1 and not odd:
+        odd = [ch for ch in text if ch in _BREAKS or ch == "\t"]
+    out = lines[0] if lines else ""
+    for ln in lines[1:]:
+        joint = "" if _CJK.match(out[-1:]) or _CJK.match(ln[:1]) else " "
+        out += joint + ln
+    return out, odd
 
 
 def _clean_text(text: str) -> str:
-    lines = [ln.strip() for ln in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return "\n".join(ln for ln in lines if ln)
+    return "\n".join(_lines(str(text))[0])
 
 
-_REPORT_TITLE = re.compile(
-    r"^(?P<unit>.+?)(?P<year>\d{4})\s*年(?:度)?政府信息公开(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格)"
-)
-_YEAR_TITLE = re.compile(r"(?P<year>\d{4})\s*年度?政府信息公开")
+# --------------------------------------------------------------------------- report title, unit and year
+
+_TITLE_KIND = r"政府信息公开(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格|工作情况|情况)"
+_TITLE_UNIT_FIRST = re.compile(r"^(?P<unit>.+?)(?P<year>(?:19|20)\d{2})年度?的?" + _TITLE_KIND)
+_TITLE_YEAR_FIRST = re.compile(r"^(?P<year>(?:19|20)\d{2})年度?(?P<unit>.*?)" + _TITLE_KIND)
+_SENTENCE = re.compile(r"[，。；！？,;!?]")
+_BAD_UNIT = re.compile(r"[，。；：,;:、“”\"!?！？]|^[一二三四五六七八九十\d]{1,3}[、.]")
 
 
-def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path, findings: list[Finding]) -> None:
+@dataclass
+class _Title:
+    unit: str | None
+    year: int | None
+    text: str
+    sheet: str
+    ref: str
+    odd: list[str]
+
+
+def _parse_title(text: str) -> tuple[str | None, int | None, list[str]] | None:
+    """(unit, year, control characters) of a report title such as ``某某局2025年政府信息公开工作年度报告``
+    or ``2025年某某市人民政府办公厅政府信息公开工作年度报告``; None when the text is no such title."""
+    if "政府信息公开" not in text or len(text) > 200:
+        return None
+    lines, odd = _lines(unicodedata.normalize("NFKC", text), _SEPARATORS)
+    s = re.sub(r"\s+", "", "".join(lines))
+    if len(s) > 80 or _SENTENCE.search(s):  # a paragraph that speaks of the year's work, not a title
+        return None
+    for pattern in (_TITLE_UNIT_FIRST, _TITLE_YEAR_FIRST):
+        m = pattern.match(s)
+        if not m:
+            continue
+        unit = re.sub(r"^关于|关于$|的$", "", m.group("unit"))
+        if not 2 <= len(unit) <= 40 or unit.endswith(("年", "度")) or _BAD_UNIT.search(unit):
+            return None, int(m.group("year")), odd
+        return unit, int(m.group("year")), odd
+    return None
+
+
+def _sheet_tag(sheet: Sheet) -> int | str | None:
+    """The year a sheet's name gives the tables on it (``上年表三（2024年）`` → 2024), else its title's."""
+    tag = _year_tag(sheet.name)
+    if tag is not None:
+        return tag
+    for row in sheet.rows[:3]:
+        for v in row:
+            if isinstance(v, str) and "政府信息公开" in v:
+                t = _parse_title(v)
+                if t and t[1]:
+                    return t[1]
+    return None
+
+
+def _titles(sheets: list[Sheet], tags: dict[str, Any]) -> list[_Title]:
+    """Report titles in the first rows of each sheet (not of a sheet marked as last year's)."""
+    out = []
+    for sheet in sheets:
+        if tags.get(sheet.name) == "prev" or _PREV_MARK.search(sheet.name):
+            continue
+        for r, row in enumerate(sheet.rows[:6]):
+            for c, v in enumerate(row):
+                if isinstance(v, str) and (t := _parse_title(v)):
+                    out.append(_Title(t[0], t[1], v, sheet.name, a1(r, c), t[2]))
+    return out
+
+
+def _same_name(a: str, b: str) -> bool:
+    return norm(a) == norm(b)
+
+
+def _normalise_meta(
+    unit: Unit,
+    sheets: list[Sheet],
+    fi: _FormIndex,
+    path: Path,
+    findings: list[Finding],
+    found: dict[str, list[_Found]] | None = None,
+    tags: dict[str, Any] | None = None,
+) -> None:
     form = fi.form
+    found = found or {}
     for f in form.metadata:
         if f.id not in unit.meta:
             continue
@@ -1726,16 +2301,17 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
         elif f.type == "date":
             d = parse_date(raw)
             if d is None:
+                text = _clean_line(str(raw))[0]
                 findings.append(
                     Finding(
                         "READ.meta",
                         WARNING,
-                        f"{f.label}“{raw}”不是可识别的日期，请写成“2026年1月20日”的形式（{where}）。",
+                        f"{f.label}“{text}”不是可识别的日期，请写成“2026年1月20日”的形式（{where}）。",
                         cells=(where,),
-                        actual=raw,
+                        actual=text,
                     )
                 )
-                unit.meta[f.id] = str(raw)
+                unit.meta[f.id] = text
             else:
                 unit.meta[f.id] = d
         elif f.type == "decimal":
@@ -1747,31 +2323,20 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
                 del unit.meta[f.id]
             else:
                 unit.meta[f.id] = v
-        else:
+        elif f.id != "unit":
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
-            unit.meta[f.id] = _clean_text(raw) if isinstance(raw, str) else str(raw)
-    # unit name and year: information sheet → titles → file name
-    unit.unit = unit.meta.get("unit")
-    unit.year = unit.meta.get("year")
+            text, odd = _clean_line(raw) if isinstance(raw, str) else (str(raw), [])
+            odd = [ch for ch in odd if ch not in _ORDINARY]
+            if odd:
+                findings.append(_control_finding(f.label, text, odd, where))
+            unit.meta[f.id] = text
+    titles = _titles(sheets, tags or {})
+    _resolve_unit(unit, found.get("unit", []), titles, findings)
+    _resolve_year(unit, titles, findings)
     if unit.unit is None or unit.year is None:
-        for sheet in sheets:
-            for row in sheet.rows[:6]:
-                for v in row:
-                    if not isinstance(v, str):
-                        continue
-                    s = unicodedata.normalize("NFKC", v).replace(" ", "")
-                    m = _REPORT_TITLE.match(s)
-                    if m and unit.unit is None and not m.group("unit").endswith(("年", "度")):
-                        unit.unit = m.group("unit")
-                    if m and unit.year is None:
-                        unit.year = int(m.group("year"))
-                    m2 = _YEAR_TITLE.search(s)
-                    if m2 and unit.year is None:
-                        unit.year = int(m2.group("year"))
-    if unit.unit is None or unit.year is None:
-        stem = unicodedata.normalize("NFKC", path.stem).replace(" ", "")
-        m = re.match(r"^(?P<unit>[^\d_\-]+?)(?:_|-)?(?P<year>\d{4})", stem)
+        stem, odd = _clean_line(unicodedata.normalize("NFKC", path.stem))
+        m = re.match(r"^(?P<unit>[^\d_\-]+?)(?:_|-)?(?P<year>\d{4})", stem.replace(" ", ""))
         if m:
             if unit.unit is None and len(m.group("unit")) >= 2:
                 unit.unit = m.group("unit")
@@ -1782,6 +2347,8 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
                         f"工作簿中没有填写单位名称，已按文件名取“{unit.unit}”，请在“基本信息”中填写。",
                     )
                 )
+                if odd:
+                    findings.append(_control_finding("文件名中的单位名称", unit.unit, odd, path.name))
             if unit.year is None:
                 unit.year = int(m.group("year"))
                 findings.append(
@@ -1793,12 +2360,127 @@ def _normalise_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex, path: Path,
                 )
     if unit.unit is None:
         findings.append(Finding("READ.meta", ERROR, "没有找到单位名称：请在“基本信息”表的“单位名称”中填写。"))
+        unit.meta.pop("unit", None)
     if unit.year is None:
         findings.append(Finding("READ.meta", ERROR, "没有找到报告年度：请在“基本信息”表的“年度”中填写。"))
     if unit.unit is not None:
         unit.meta["unit"] = unit.unit
     if unit.year is not None:
         unit.meta["year"] = unit.year
+
+
+def _clean_narrative(unit: Unit, findings: list[Finding]) -> None:
+    """Section text as lines; control characters that would break the Word report are removed, said so."""
+    headings = {s.id: s.heading for s in unit.form.sections}
+    for sid, text in list(unit.narrative.items()):
+        lines, odd = _lines(str(text))
+        unit.narrative[sid] = "\n".join(lines)
+        odd = [ch for ch in odd if ch not in _BREAKS]  # other line breaks are paragraph breaks, as meant
+        if odd:
+            loc = unit.narrative_locations.get(sid)
+            where = f"{loc[0]}!{loc[1]}" if loc else ""
+            findings.append(
+                Finding(
+                    "READ.text",
+                    WARNING,
+                    f"“{headings.get(sid, sid)}”的文字中含有不可见的控制字符（{_char_names(odd)}），已去除"
+                    + (f"（{where}）。" if where else "。"),
+                    cells=(where,) if where else (),
+                )
+            )
+
+
+def _control_finding(label: str, text: str, odd: list[str], where: str) -> Finding:
+    return Finding(
+        "READ.text",
+        WARNING,
+        f"{label}中含有换行或不可见的控制字符（{_char_names(odd)}），已去除，按“{text}”读取（{where}）。",
+        cells=(where,) if "!" in where else (),
+        actual=text,
+    )
+
+
+def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findings: list[Finding]) -> None:
+    """The unit whose report this is: 基本信息 of our template, else the report's title, else a
+    单位名称/填报单位 line. A different name elsewhere is never dropped silently: a 提示 names both."""
+    named: list[tuple[str, str, str, list[str], bool]] = []  # name, how it is called, where, controls, 基本信息
+    for f in values:
+        if isinstance(f.value, (int, float)) and not isinstance(f.value, bool):
+            f = _Found(
+                str(int(f.value)) if float(f.value).is_integer() else str(f.value), f.sheet, f.ref, f.label, f.info
+            )
+        if not isinstance(f.value, str):
+            continue
+        name, odd = _clean_line(f.value)
+        if not name:
+            continue
+        label = "“基本信息”中的单位名称" if f.info else f"“{_clean_line(f.label)[0].rstrip(':：')}”"
+        named.append((name, label, f"{f.sheet}!{f.ref}", odd, f.info))
+    title = next((t for t in titles if t.unit), None)
+    info = [n for n in named if n[4]]
+    if info:
+        chosen = info[0]
+    elif title is not None:
+        chosen = (title.unit or "", "标题中的单位", f"{title.sheet}!{title.ref}", title.odd, False)
+    elif named:
+        chosen = named[0]
+    else:
+        return
+    name, label, where, odd, _ = chosen
+    if odd:
+        findings.append(_control_finding("单位名称", name, odd, where))
+    unit.unit = name
+    unit.meta["unit"] = name
+    sheet, _, ref = where.partition("!")
+    unit.meta_locations["unit"] = (sheet, ref)
+    others = list(named)
+    if title is not None:
+        others.append((title.unit or "", "标题中的单位", f"{title.sheet}!{title.ref}", title.odd, False))
+    told: set[str] = set()
+    for other, olabel, owhere, _, _ in others:
+        if _same_name(other, name) or norm(other) in told:
+            continue
+        told.add(norm(other))
+        if label == "标题中的单位":
+            why = "年度报告是标题所写单位的报告"
+        elif label.startswith("“基本信息”"):
+            why = "本工具模板以“基本信息”为准"
+        else:
+            why = "以先出现的为准"
+        findings.append(
+            Finding(
+                "READ.unit",
+                WARNING,
+                f"{label}为“{name}”（{where}），{olabel}为“{other}”（{owhere}），两者不一致；{why}，"
+                f"已按“{name}”处理，请核实。",
+                cells=(where, owhere),
+                expected=name,
+                actual=other,
+            )
+        )
+
+
+def _resolve_year(unit: Unit, titles: list[_Title], findings: list[Finding]) -> None:
+    """The report year: a 年度 field, else the report titles (the latest when they differ, said so)."""
+    unit.year = unit.meta.get("year")
+    with_year = [t for t in titles if t.year]
+    if with_year:
+        years = sorted({t.year for t in with_year if t.year})
+        title = next(t for t in with_year if t.year == (unit.year if unit.year in years else years[-1]))
+        unit.meta["title"] = _clean_line(title.text)[0]
+        unit.meta_locations["title"] = (title.sheet, title.ref)
+        if unit.year is None:
+            unit.year = years[-1]
+            if len(years) > 1:
+                places = "、".join(f"{t.sheet}!{t.ref} 为 {t.year} 年" for t in with_year[:4])
+                findings.append(
+                    Finding(
+                        "READ.meta",
+                        WARNING,
+                        f"工作簿中标题的年度不一致（{places}），已按最近的 {unit.year} 年读取，请核实。",
+                        cells=tuple(f"{t.sheet}!{t.ref}" for t in with_year[:4]),
+                    )
+                )
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1817,7 +2499,13 @@ def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Uni
     if path.suffix.lower() not in SUPPORTED:
         raise ReadError(f"文件 {path.name} 不是支持的表格格式（支持 .xlsx、.xlsm、.xls、.ods）。", path)
     with _time_limit(path):
-        return _read(path, forms)
+        try:
+            return _read(path, forms)
+        except ReadError:
+            raise
+        except BaseException as exc:
+            _raise_timeout(exc)  # the limit struck inside the parser, outside its guarded calls
+            raise
 
 
 def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
@@ -1832,12 +2520,14 @@ def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
         raise ReadError(f"文件 {path.name}：{exc.message}", path) from None
     fi = _index(form)
     unit = Unit(file=path, form=form, file_hash=hashlib.sha256(data).hexdigest())
-    _read_meta(unit, sheets, fi)
-    reader = _Reader(unit, fi)
+    found = _read_meta(unit, sheets, fi)
+    tags = {sheet.name: _sheet_tag(sheet) for sheet in sheets}
+    reader = _Reader(unit, fi, tags)
     for sheet in sheets:
         reader.walk(sheet)
     meta_findings: list[Finding] = []
-    _normalise_meta(unit, sheets, fi, path, meta_findings)
+    _normalise_meta(unit, sheets, fi, path, meta_findings, found, tags)
+    _clean_narrative(unit, meta_findings)
     reader.finish()
     if not reader.tables_seen:
         raise ReadError(f"文件 {path.name}：没有找到任何统计表。", path)

@@ -1,11 +1,19 @@
 """Sentences of the annual report, made from a unit's checked values, and the wording behind them.
 
-The fixed wording (title, opening, closing, the sentence patterns) lives in YAML
-files: ``templates/wording_<form>.yaml`` ships the defaults, and an office may
-give its own file that overrides any subset of keys. A template is plain text
-with ``{name}`` placeholders; each key accepts a fixed set of names (plus
-``{unit}`` and ``{year}`` everywhere), checked when the file is loaded. An empty
-template leaves its sentence or clause out.
+Everything form-specific about the report's words is data, in wording files
+(``templates/wording_<form>.yaml``, or ``wording/wording_<form>.yaml`` beside a
+form spec; a form without one gets ``wording_base.yaml``):
+
+* fixed texts — title, opening, contact sentence, banners, attachment lines;
+* sentence groups — which report section a group belongs to, the sentences it
+  writes and, for each ``{part}`` of a sentence, the cells, rows or metadata
+  field that give its number and the item list it enumerates;
+* section defaults and the charts of the summary workbook.
+
+An office may give its own file that overrides any subset of keys. A template is
+plain text with ``{name}`` placeholders; a list of templates means "the first
+whose placeholders are all filled". Everything is checked when the file is
+loaded (unknown keys, placeholders, cell references), with Chinese messages.
 
 Pure functions, no Word code: a paragraph is a list of pieces, each a ``str`` or
 a :class:`Gap` — something the workbook does not give, shown in the report as a
@@ -14,13 +22,15 @@ highlighted 【请填写：…】 and reported as a finding.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import math
 import re
 import string
 import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,17 +38,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .errors import WordingError
-from .formatting import format_number
+from .formatting import format_date, format_number
 
 if TYPE_CHECKING:
     from .model import Unit
     from .spec import Form, Section, Table
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-
-OLD = "old"  # pre-2019 政府信息公开工作情况统计表 (one list table "stats")
-NATIONAL = "national"  # 国办 formats of 2019 and 2021 (tables t2/t3/t4)
-GENERIC = "generic"  # any other form spec: sections and tables only, no generated sentences
+BASE = "base"  # wording_base.yaml: the texts every form shares
 
 COMMON_PLACEHOLDERS = ("unit", "year")
 
@@ -55,180 +62,191 @@ class Gap:
 
 Piece = str | Gap
 Paragraph = list[Piece]
+Template = str | tuple[str, ...]  # one template, or alternatives: the first whose placeholders are all filled
 
 # --------------------------------------------------------------------------- key catalogue
 
-_COMMON_KEYS: dict[str, tuple[str, ...]] = {
+# Fixed texts and the placeholders the code fills in (besides {unit}, {year} and the form's metadata fields).
+FIXED: dict[str, tuple[str, ...]] = {
     "title": (),
-    "contact.sentence": ("items",),
-    "contact.dept": ("contact_dept",),
-    "contact.person": ("contact",),
-    "contact.address": ("address",),
-    "contact.postcode": ("postcode",),
-    "contact.phone": ("phone",),
-    "contact.email": ("email",),
+    "opening": (),
+    "period": (),
+    "contact.sentence": ("who", "items"),
+    "contact.who": (),
+    "contact.items": (),
     "item": ("label", "count"),
     "placeholder": ("what",),
     "error_banner": ("count",),
     "summary_error_banner": ("count", "units"),
     "public_note": (),
-}
-
-_NATIONAL_KEYS: dict[str, tuple[str, ...]] = {
-    **_COMMON_KEYS,
-    "opening": (),
-    "proactive.made": ("items",),
-    "proactive.made_none": (),
-    "proactive.repealed": ("items",),
-    "proactive.repealed_none": (),
-    "proactive.valid": ("items",),
-    "proactive.valid_none": (),
-    "proactive.decisions": ("items",),
-    "proactive.decisions_none": (),
-    "proactive.decision_item": ("label", "count"),
-    "proactive.fees": ("amount",),
-    "proactive.fees_none": (),
-    "requests.none": (),
-    "requests.received": ("count",),
-    "requests.received_none": (),
-    "requests.carried": ("count",),
-    "requests.results": ("items",),
-    "requests.next": ("count",),
-    "review.none": (),
-    "review.review": ("count", "details"),
-    "review.review_none": (),
-    "review.litigation": ("count", "details"),
-    "review.litigation_none": (),
-    "review.details": ("items",),
-    "fee": ("amount",),
-    "fee_none": (),
-}
-
-_OLD_KEYS: dict[str, tuple[str, ...]] = {
-    **_COMMON_KEYS,
-    "preamble": (),
-    "preamble_basis": ("basis",),
-    "period": (),
-    "proactive.sentence": ("count", "normative"),
-    "proactive.no_normative": ("count",),
-    "proactive.none": (),
-    "requests.none": (),
-    "requests.received": ("count", "details"),
-    "requests.closed": ("count", "details"),
-    "requests.answered": ("count", "details"),
-    "requests.refused": ("count", "details"),
-    "requests.refused_none": (),
-    "requests.details": ("items",),
-    "fees_default": (),
-    "review.none": (),
-    "review.review": ("count", "details"),
-    "review.review_none": (),
-    "review.litigation": ("count", "details"),
-    "review.litigation_none": (),
-    "review.complaints": ("count", "details"),
-    "review.details": ("items",),
-    "other_default": (),
     "attachment.note": ("title",),
     "attachment.label": (),
     "attachment.unit_line": (),
-    "attachment.head": ("head",),
-    "attachment.phone": ("phone",),
-    "attachment.reviewer": ("reviewer",),
-    "attachment.filler": ("filler",),
-    "attachment.date_filled": ("date",),
+    "attachment.signoff": (),
 }
+PLAIN = ("opening_section", "contact.separator")  # settings, not templates
+REQUIRED = ("title", "item", "placeholder", "error_banner", "summary_error_banner")
+GROUP_KEYS = ("section", "place", "none", "text", "unless_text", "merge_nothing", "same_paragraph")
+PART_KEYS = ("value", "items", "field", "text", "none", "item")
+PART_PLACEHOLDERS = ("count", "items", "labels")
+CHART_KEYS = ("title", "unit", "items")
 
-KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    OLD: _OLD_KEYS,
-    NATIONAL: _NATIONAL_KEYS,
-    GENERIC: _NATIONAL_KEYS,
-}
-_DEFAULT_FILE = {OLD: "wording_2017.yaml", NATIONAL: "wording_2021.yaml", GENERIC: "wording_2021.yaml"}
-
-
-def family(form: Form) -> str:
-    """Which report recipe a form gets: the old 统计表, the national format, or generic."""
-    if "stats" in form.tables and form.tables["stats"].layout == "list":
-        return OLD
-    if {"t2", "t3", "t4"} <= set(form.tables):
-        return NATIONAL
-    return GENERIC
+# --------------------------------------------------------------------------- compiled wording
 
 
-# --------------------------------------------------------------------------- wording files
+@dataclass(frozen=True)
+class Term:
+    """One reference: a cell, a row's total or a column group's total."""
+
+    kind: str  # cell / row / columns
+    table: str
+    row: str
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class Expr:
+    text: str
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    label: str
+    value: Expr
+    omit_if_zero: Expr | None = None  # the item is not mentioned at all while this is 0
+
+
+@dataclass(frozen=True)
+class Part:
+    """A ``{name}`` of a sentence: a number (cells, rows or a metadata field) and/or an item list."""
+
+    name: str
+    key: str  # "requests.received": where it is in the wording file
+    text: Template
+    none: Template
+    item: str
+    value: Expr | None = None
+    items: tuple[Item, ...] | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence template split at its parts: lits[i] precedes parts[i]; tail follows the last."""
+
+    lits: tuple[str, ...]
+    parts: tuple[str, ...]
+    tail: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """Sentences of one report section made from the numbers."""
+
+    name: str
+    section: str
+    place: str  # before / after the office's own text
+    none: Template | None  # when every number of the group is 0 (None: each part says its own none)
+    sentences: tuple[Sentence, ...]
+    parts: Mapping[str, Part]
+    unless_text: tuple[str, ...] = ()  # left out when the office's text mentions one of these
+    merge_nothing: str = ""  # the office wrote only 无。: one sentence, {text} = the group's without 。
+    same_paragraph: bool = False  # continues the previous group's paragraph
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A stacked bar chart of the summary workbook: one bar per unit, one segment per item."""
+
+    title: str
+    unit: str
+    items: tuple[Item, ...]
 
 
 @dataclass(frozen=True)
 class Wording:
-    family: str
-    texts: Mapping[str, str]
+    texts: Mapping[str, Any]  # flattened key → template (str or tuple of alternatives) or setting
+    groups: tuple[Group, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    defaults: Mapping[str, Template] = field(default_factory=dict)
+    field_types: Mapping[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
 
     def get(self, key: str) -> str:
-        return self.texts.get(key, "")
+        v = self.texts.get(key, "")
+        return v if isinstance(v, str) else (v[0] if v and isinstance(v[0], str) else "")
+
+    @property
+    def opening_section(self) -> str | None:
+        return self.texts.get("opening_section") or None
+
+    def context(self, unit: Unit) -> dict[str, str]:
+        """Placeholders every template may use: {unit}, {year} and the metadata fields, as printed."""
+        meta = unit.meta
+        ctx = {}
+        for fid, ftype in self.field_types.items():
+            v = meta.get(fid)
+            ctx[fid] = v.strip() if type(v) is str and ftype != "date" else _meta_text(v, ftype)
+        ctx["unit"] = unit_name(unit)
+        ctx["year"] = "" if unit.year is None else str(unit.year)
+        return ctx
 
     def fmt(self, key: str, unit: Unit, **values: Any) -> str:
         """The template of ``key`` filled in; "" when the template is empty."""
         template = self.texts.get(key, "")
         if not template:
             return ""
-        ctx = {"unit": unit_name(unit), "year": "" if unit.year is None else str(unit.year)}
+        ctx = self.context(unit)
         ctx.update({k: ("" if v is None else str(v)) for k, v in values.items()})
-        return template.format_map(ctx)
+        return pick(template, ctx)
+
+    def groups_for(self, section_id: str) -> list[Group]:
+        return [g for g in self.groups if g.section == section_id]
+
+    def default(self, section_id: str, unit: Unit, ctx: Mapping[str, str] | None = None) -> str:
+        t = self.defaults.get(section_id)
+        return pick(t, ctx if ctx is not None else self.context(unit)) if t else ""
 
 
-def _flatten(data: Mapping[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, source, key + "."))
-        else:
-            out[key] = v
-    return out
+def _meta_text(v: Any, ftype: str) -> str:
+    if v is None or v == "":
+        return ""
+    if ftype == "date":
+        return format_date(v) or str(v)
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        return format_number(v)
+    return str(v).strip()
+
+
+@lru_cache(maxsize=1024)
+def _fields(template: str) -> tuple[str, ...]:
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
+
+
+def pick(template: Template, ctx: Mapping[str, str]) -> str:
+    """A single template filled in (blank placeholders print as nothing); of alternatives, the first
+    whose placeholders are all filled ("" when none is)."""
+    if isinstance(template, str):
+        return template.format_map(_Blank(ctx)) if template else ""
+    for alt in template:
+        if all(ctx.get(f) for f in _fields(alt)):
+            return alt.format_map(_Blank(ctx))
+    return ""
+
+
+class _Blank(dict):
+    def __init__(self, ctx: Mapping[str, str]):
+        super().__init__(ctx)
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+# --------------------------------------------------------------------------- reading wording files
 
 
 _CJK_GAP = re.compile(r"(?<=[\u2e80-\uffef])[ \t]+(?=[\u2e80-\uffef])")
-
-
-def _check_template(key: str, text: Any, allowed: tuple[str, ...], source: str) -> str:
-    if text is None:
-        return ""
-    if not isinstance(text, (str, int, float)):
-        raise WordingError(f"措辞文件 {source} 中“{key}”的内容应为一段文字，实际是 {type(text).__name__}。")
-    # YAML folded blocks (>-) join lines with a space; between Chinese characters it is not wanted
-    text = _CJK_GAP.sub("", str(text))
-    names = set(allowed) | set(COMMON_PLACEHOLDERS)
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError:
-        raise WordingError(
-            f"措辞文件 {source} 中“{key}”的花括号不成对：{text}"
-            "（占位符写成 {{名称}} 的形式，文字中的花括号请写两遍，如 {{{{ }}}}）。"
-        ) from None
-    for _literal, field, spec, conv in parsed:
-        if field is None:
-            continue
-        if field not in names:
-            usable = "、".join("{" + n + "}" for n in (*allowed, *COMMON_PLACEHOLDERS))
-            raise WordingError(
-                f"措辞文件 {source} 中“{key}”使用了未知的占位符 {{{field}}}；这一项可用的占位符：{usable}。"
-            )
-        if spec or conv:
-            raise WordingError(f"措辞文件 {source} 中“{key}”的占位符 {{{field}}} 带有格式说明，请只写 {{{field}}}。")
-    return text
-
-
-def _validate(raw: Mapping[str, Any], fam: str, source: str) -> dict[str, str]:
-    catalogue = KEYS[fam]
-    out: dict[str, str] = {}
-    for key, text in _flatten(raw, source).items():
-        if key not in catalogue:
-            close = difflib.get_close_matches(key, list(catalogue), n=3, cutoff=0.5)
-            hint = f"，是否想写：{'、'.join(close)}" if close else ""
-            raise WordingError(f"措辞文件 {source} 中没有“{key}”这一项（可能是拼写错误{hint}）。")
-        out[key] = _check_template(key, text, catalogue[key], source)
-    return out
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -242,20 +260,82 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise WordingError(f"措辞文件 {path} 的内容应为“项: 文字”的列表。")
-    return data
+    return {str(k): v for k, v in data.items()}
 
 
-def _builtin(name: str, fam: str, seen: tuple[str, ...] = ()) -> dict[str, str]:
-    path = TEMPLATE_DIR / name
+def _flat_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.extend(_flat_keys(v, key + "."))
+        else:
+            out.append(key)
+    return out
+
+
+def _unknown(key: str, known: list[str], source: str) -> WordingError:
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+    hint = f"，是否想写：{'、'.join(close)}" if close else ""
+    return WordingError(f"措辞文件 {source} 中没有“{key}”这一项（可能是拼写错误{hint}）。")
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any], where: dict[str, str], source: str, user: bool) -> None:
+    """Lay ``over`` on ``base`` (in place). A mapping with ``section`` is a complete sentence group and
+    replaces the one it names; null (or "" for a group) removes an item. ``where`` records each
+    key's file. An office's file may only change keys that exist (or add defaults and whole groups)."""
+    known = _flat_keys(base)
+
+    def walk(dst: dict[str, Any], src: Mapping[str, Any], prefix: str) -> None:
+        for k, v in src.items():
+            k = str(k)
+            key = prefix + k
+            old = dst.get(k)
+            if v is None or (v == "" and isinstance(old, Mapping)):
+                if user and k not in dst:
+                    raise _unknown(key, known, source)
+                dst.pop(k, None)
+                continue
+            if isinstance(v, Mapping) and ("section" in v or not isinstance(old, Mapping)):
+                if user and old is None and "section" not in v and not key.startswith("defaults"):
+                    raise _unknown((_flat_keys(v, key + ".") or [key])[0], known, source)
+                dst[k] = copy.deepcopy(dict(v))
+                for sub in _flat_keys(dst[k], key + "."):
+                    where[sub] = source
+                where[key] = source
+                continue
+            if isinstance(v, Mapping):
+                walk(old, v, key + ".")  # type: ignore[arg-type]
+                continue
+            if user and k not in dst and not key.startswith("defaults."):
+                raise _unknown(key, known, source)
+            dst[k] = v
+            where[key] = source
+
+    walk(base, over, "")
+
+
+def _wording_file(name: str, near: Sequence[Path]) -> Path | None:
+    for folder in (*near, TEMPLATE_DIR):
+        p = folder / f"wording_{name}.yaml"
+        if p.is_file():
+            return p
+    return None
+
+
+def _builtin_chain(path: Path, where: dict[str, str], seen: tuple[str, ...] = ()) -> dict[str, Any]:
     raw = _read_yaml(path)
     parent = raw.pop("extends", None)
-    base: dict[str, str] = {}
-    if parent:
-        parent_file = f"wording_{parent}.yaml"
-        if parent_file in seen:
+    base: dict[str, Any] = {}
+    if parent is not None:
+        parent_path = _wording_file(str(parent), [path.parent])
+        if parent_path is None:
+            raise WordingError(f"措辞文件 {path}：extends 引用的措辞文件 wording_{parent}.yaml 不存在。")
+        if str(parent_path) in seen:
             raise WordingError(f"措辞文件 {path}：extends 循环引用 {parent}")
-        base = _builtin(parent_file, fam, seen + (name,))
-    return {**base, **_validate(raw, fam, str(path))}
+        base = _builtin_chain(parent_path, where, seen + (str(path),))
+    _merge(base, raw, where, str(path), user=False)
+    return base
 
 
 def _section_for(raw: dict[str, Any], form_id: str) -> dict[str, Any]:
@@ -268,33 +348,345 @@ def _section_for(raw: dict[str, Any], form_id: str) -> dict[str, Any]:
     return raw
 
 
+def default_wording_file(form: Form) -> Path:
+    """``wording/wording_<id>.yaml`` beside the form's spec, else the shipped one, else the base."""
+    near = [Path(form.path).parent / "wording"] if getattr(form, "path", None) else []
+    return _wording_file(form.id, near) or TEMPLATE_DIR / f"wording_{BASE}.yaml"
+
+
+def wording_files_digest() -> str:
+    """A digest of every shipped wording file and of those beside the form specs (``wording/``), so
+    that a batch rerun redoes the reports when a wording file changes."""
+    import hashlib
+
+    from .spec.load import form_dirs
+
+    h = hashlib.sha256()
+    for folder in (TEMPLATE_DIR, *(Path(d) / "wording" for d in form_dirs())):
+        for p in sorted(Path(folder).glob("wording_*.yaml")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @lru_cache(maxsize=64)
-def _load(form_id: str, fam: str, user: str | None, mtime: float | None) -> Wording:
-    name = f"wording_{form_id}.yaml"
-    if not (TEMPLATE_DIR / name).exists():
-        name = _DEFAULT_FILE[fam]
-    texts = _builtin(name, fam)
-    sources = [str(TEMPLATE_DIR / name)]
+def _load(form: Form, main: Path, main_mtime: float, user: str | None, mtime: float | None) -> Wording:
+    where: dict[str, str] = {}
+    data = _builtin_chain(main, where)
+    sources = [str(main)]
     if user:
         path = Path(user)
-        raw = _section_for(_read_yaml(path), form_id)
+        raw = _section_for(_read_yaml(path), form.id)
         raw.pop("extends", None)
-        texts.update(_validate(raw, fam, str(path)))
+        _merge(data, raw, where, str(path), user=True)
         sources.append(str(path))
-    missing = [k for k in KEYS[fam] if k not in texts]
-    if missing:
-        raise WordingError(f"默认措辞文件 {sources[0]} 缺少：{'、'.join(missing)}")
-    return Wording(fam, types.MappingProxyType(texts), tuple(sources))
+    return _Compiler(form, where, str(main)).compile(data, tuple(sources))
 
 
 def load_wording(form: Form, path: Path | str | None = None) -> Wording:
     """The wording for ``form``: the shipped defaults, overridden by an office's own file."""
+    main = default_wording_file(form)
+    try:
+        main_mtime = main.stat().st_mtime  # a long-running watch picks up an edited wording file
+    except OSError as exc:
+        raise WordingError(f"措辞文件 {main} 无法读取：{exc}") from exc
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise WordingError(f"措辞文件 {p} 不存在。")
-        return _load(form.id, family(form), str(p.resolve()), p.stat().st_mtime)
-    return _load(form.id, family(form), None, None)
+        return _load(form, main, main_mtime, str(p.resolve()), p.stat().st_mtime)
+    return _load(form, main, main_mtime, None, None)
+
+
+# --------------------------------------------------------------------------- checking and compiling
+
+
+class _Compiler:
+    def __init__(self, form: Form, where: dict[str, str], main: str):
+        self.form = form
+        self.where = where
+        self.main = main
+        self.fields = tuple(f.id for f in form.metadata)
+        self.sections = {s.id for s in form.sections}
+
+    def src(self, key: str) -> str:
+        while key and key not in self.where:
+            key = key.rpartition(".")[0]
+        return self.where.get(key, self.main)
+
+    def fail(self, key: str, what: str) -> WordingError:
+        return WordingError(f"措辞文件 {self.src(key)} 中“{key}”{what}")
+
+    # templates -------------------------------------------------------------
+
+    def template(self, key: str, text: Any, allowed: Sequence[str], alternatives: bool = True) -> Template:
+        if text is None:
+            return ""
+        if isinstance(text, list) and alternatives:
+            return tuple(str(self.template(key, t, allowed, False)) for t in text)
+        if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+            raise self.fail(key, f"的内容应为一段文字，实际是 {type(text).__name__}。")
+        # YAML folded blocks (>-) join lines with a space; between Chinese characters it is not wanted
+        text = _CJK_GAP.sub("", str(text))
+        names = {*allowed, *COMMON_PLACEHOLDERS, *self.fields}
+        try:
+            parsed = list(string.Formatter().parse(text))
+        except ValueError:
+            raise self.fail(
+                key,
+                f"的花括号不成对：{text}（占位符写成 {{名称}} 的形式，文字中的花括号请写两遍，如 {{{{ }}}}）。",
+            ) from None
+        for _literal, name, spec, conv in parsed:
+            if name is None:
+                continue
+            if name not in names:
+                usable = "、".join("{" + n + "}" for n in (*allowed, *COMMON_PLACEHOLDERS, *self.fields))
+                raise self.fail(key, f"使用了未知的占位符 {{{name}}}；这一项可用的占位符：{usable}。")
+            if spec or conv:
+                raise self.fail(key, f"的占位符 {{{name}}} 带有格式说明，请只写 {{{name}}}。")
+        return text
+
+    def template_list(self, key: str, value: Any, allowed: Sequence[str]) -> tuple[Any, ...]:
+        """A list of templates (or of lists of templates), each shown only when its placeholders are filled."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            value = [value]
+        out: list[Any] = []
+        for v in value:
+            if isinstance(v, list):
+                out.append(tuple(self.template(key, t, allowed, False) for t in v))
+            else:
+                out.append(self.template(key, v, allowed, False))
+        return tuple(out)
+
+    # references ------------------------------------------------------------
+
+    def term(self, key: str, ref: str) -> Term:
+        parts = ref.strip().split(".")
+        table = self.form.tables.get(parts[0])
+        if table is not None and len(parts) == 2 and parts[1] in table.rows:
+            return Term("row", table.id, parts[1])
+        if table is not None and len(parts) == 3 and parts[1] in table.rows and parts[2] in table.columns:
+            col = table.columns[parts[2]]
+            if ref.strip() in table.cells:
+                return Term("cell", table.id, parts[1], parts[2])
+            if col.children:
+                return Term("columns", table.id, parts[1], parts[2])
+        raise self.fail(
+            key,
+            f"引用的“{ref.strip()}”在表样 {self.form.id} 中不存在（写成 表.行 表示一行的合计，"
+            "表.行.列 表示一个单元格或一组列的合计，多项用 + 相加）。",
+        )
+
+    def expr(self, key: str, text: Any) -> Expr:
+        if not isinstance(text, str) or not text.strip():
+            raise self.fail(key, "应写单元格或行，如 t3.new 或 t4.cases.review_total。")
+        return Expr(text.strip(), tuple(self.term(key, t) for t in text.split("+")))
+
+    def label_of(self, term: Term) -> str:
+        table = self.form.tables[term.table]
+        row = table.rows[term.row]
+        if term.kind == "row" or (row.label and len(table.value_rows()) > 1):
+            return short_label(row.label)
+        return short_label(table.columns[term.column or ""].label)
+
+    def children(self, key: str, ref: str) -> list[Item]:
+        term = self.term(key, ref)
+        table = self.form.tables[term.table]
+        if term.kind == "row":
+            kids = [table.rows[k] for k in table.rows[term.row].children]
+            terms = [Term("row", table.id, k.id) for k in kids if not k.sum_of]
+        elif term.kind == "columns":
+            kids = [table.columns[k] for k in table.columns[term.column or ""].children]
+            terms = [
+                Term("cell" if f"{table.id}.{term.row}.{k.id}" in table.cells else "columns", table.id, term.row, k.id)
+                for k in kids
+                if not k.sum_of
+            ]
+        else:
+            raise self.fail(key, f"的“{ref}”是一个单元格，没有下级项目可以列举。")
+        if not terms:
+            raise self.fail(key, f"的“{ref}”没有下级项目可以列举。")
+        return [Item(self.label_of(t), Expr(_ref_text(t), (t,))) for t in terms]
+
+    def items(self, key: str, value: Any) -> tuple[Item, ...]:
+        """``items: t3.result`` (the row's or column group's children) or a list of
+        ``{label, value, omit_if_zero}`` and ``{children: ref}`` entries."""
+        if isinstance(value, str):
+            return tuple(self.children(key, value))
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "应为行或列（列举其下级项目），或项目列表（每项写 label 和 value）。")
+        out: list[Item] = []
+        for entry in value:
+            if isinstance(entry, str):
+                entry = {"value": entry}
+            if not isinstance(entry, Mapping):
+                raise self.fail(key, f"中的“{entry}”应写成 {{label: 名称, value: 单元格}}。")
+            unknown = set(entry) - {"label", "value", "omit_if_zero", "children"}
+            if unknown:
+                raise self.fail(
+                    key,
+                    f"中的项目有未知的项：{'、'.join(map(str, unknown))}（可用：label、value、omit_if_zero、children）。",
+                )
+            if "children" in entry:
+                out.extend(self.children(key, str(entry["children"])))
+                continue
+            e = self.expr(key, entry.get("value"))
+            if "label" in entry:
+                label = str(entry["label"])
+            elif len(e.terms) == 1:
+                label = self.label_of(e.terms[0])
+            else:
+                raise self.fail(key, f"中的“{e.text}”由几项相加，请写出 label。")
+            omit = self.expr(key, entry["omit_if_zero"]) if entry.get("omit_if_zero") else None
+            out.append(Item(label, e, omit))
+        return tuple(out)
+
+    # groups ----------------------------------------------------------------
+
+    def sentence(self, key: str, text: str, parts: Mapping[str, Any]) -> Sentence:
+        text = str(self.template(key, text, tuple(parts), False))
+        lits: list[str] = []
+        names: list[str] = []
+        cur = ""
+        for literal, name, _spec, _conv in string.Formatter().parse(text):
+            cur += literal.replace("{", "{{").replace("}", "}}")  # literals are filled in per unit
+            if name is None:
+                continue
+            if name in parts:
+                lits.append(cur)
+                names.append(name)
+                cur = ""
+            else:  # {unit}, {year}, a metadata field: filled per unit, kept with the text around it
+                cur += "{" + name + "}"
+        return Sentence(tuple(lits), tuple(names), cur)
+
+    def part(self, gkey: str, name: str, raw: Any) -> Part:
+        key = f"{gkey}.{name}"
+        if not isinstance(raw, Mapping):
+            raise self.fail(key, "应写出这一分句的 text 和所用的数字（value、items 或 field）。")
+        for k in raw:
+            if k not in PART_KEYS:
+                raise _unknown(f"{key}.{k}", [f"{key}.{p}" for p in PART_KEYS], self.src(key))
+        value = self.expr(key + ".value", raw["value"]) if raw.get("value") is not None else None
+        items = self.items(key + ".items", raw["items"]) if raw.get("items") is not None else None
+        fid = raw.get("field")
+        if fid is not None and str(fid) not in self.fields:
+            raise self.fail(key + ".field", f"引用的字段“{fid}”不在表样 {self.form.id} 的基本信息中。")
+        if value is None and items is None and fid is None:
+            raise self.fail(key, "没有写所用的数字：value（单元格或行）、items（列举的项目）或 field（基本信息字段）。")
+        return Part(
+            name=name,
+            key=key,
+            text=self.template(key + ".text", raw.get("text"), PART_PLACEHOLDERS),
+            none=self.template(key + ".none", raw.get("none"), PART_PLACEHOLDERS),
+            item=str(self.template(key + ".item", raw["item"], ("label", "count"), False)) if raw.get("item") else "",
+            value=value,
+            items=items,
+            field=None if fid is None else str(fid),
+        )
+
+    def group(self, name: str, raw: Mapping[str, Any], item: str) -> Group:
+        section = str(raw.get("section"))
+        if section not in self.sections:
+            raise self.fail(
+                f"{name}.section",
+                f"指定的章节“{section}”不在表样 {self.form.id} 中（可用：{'、'.join(s.id for s in self.form.sections)}）。",
+            )
+        place = str(raw.get("place") or "before")
+        if place not in ("before", "after"):
+            raise self.fail(f"{name}.place", "只能是 before（单位文字之前）或 after（单位文字之后）。")
+        parts = {}
+        for k, v in raw.items():
+            if k in GROUP_KEYS:
+                continue
+            if not isinstance(v, Mapping):
+                raise _unknown(f"{name}.{k}", [f"{name}.{g}" for g in GROUP_KEYS], self.src(f"{name}.{k}"))
+            parts[str(k)] = self.part(name, str(k), v)
+        parts = {k: (p if p.item else _with_item(p, item)) for k, p in parts.items()}
+        text = raw.get("text")
+        sentences = text if isinstance(text, list) else [text]
+        if not parts or not any(sentences):
+            raise self.fail(name, "应写出 text（句子，用 {分句名} 引用下面的分句）和至少一个分句。")
+        unless = raw.get("unless_text") or []
+        return Group(
+            name=name,
+            section=section,
+            place=place,
+            none=None if "none" not in raw else self.template(f"{name}.none", raw["none"], ()),
+            sentences=tuple(self.sentence(f"{name}.text", str(s), parts) for s in sentences if s),
+            parts=types.MappingProxyType(parts),
+            unless_text=tuple(str(u) for u in (unless if isinstance(unless, list) else [unless])),
+            merge_nothing=str(self.template(f"{name}.merge_nothing", raw.get("merge_nothing"), ("text",), False)),
+            same_paragraph=bool(raw.get("same_paragraph")),
+        )
+
+    def chart(self, key: str, raw: Any) -> Chart:
+        if not isinstance(raw, Mapping) or "items" not in raw:
+            raise self.fail(key, "应写出 title（标题）、unit（单位）和 items（分段的项目）。")
+        for k in raw:
+            if k not in CHART_KEYS:
+                raise _unknown(f"{key}.{k}", [f"{key}.{c}" for c in CHART_KEYS], self.src(key))
+        return Chart(
+            title=str(self.template(key + ".title", raw.get("title") or "", (), False)),
+            unit=str(raw.get("unit") or ""),
+            items=self.items(key + ".items", raw["items"]),
+        )
+
+    def compile(self, data: dict[str, Any], sources: tuple[str, ...]) -> Wording:
+        texts: dict[str, Any] = {}
+        groups: list[Group] = []
+        charts: list[Chart] = []
+        defaults: dict[str, Template] = {}
+        item = data.get("item")
+        item = item if isinstance(item, str) else "{label}{count}件"
+        for top, value in data.items():
+            if isinstance(value, Mapping) and "section" in value:
+                groups.append(self.group(top, value, item))
+            elif top == "charts":
+                charts.extend(self.chart(f"charts.{i + 1}", c) for i, c in enumerate(value or []))
+            elif top == "defaults":
+                for sid, t in (value or {}).items():
+                    if str(sid) not in self.sections:
+                        raise self.fail(f"defaults.{sid}", f"指定的章节“{sid}”不在表样 {self.form.id} 中。")
+                    defaults[str(sid)] = self.template(f"defaults.{sid}", t, ())
+            else:
+                flat = _flat_keys(value, top + ".") if isinstance(value, Mapping) else [top]
+                for key in flat:
+                    v = value
+                    for k in key.split(".")[1:]:
+                        v = v[k]
+                    if key in PLAIN:
+                        texts[key] = "" if v is None else str(v)
+                    elif key in ("contact.items", "attachment.signoff"):
+                        texts[key] = self.template_list(key, v, FIXED[key])
+                    elif key in FIXED:
+                        texts[key] = self.template(key, v, FIXED[key])
+                    else:
+                        raise _unknown(key, [*FIXED, *PLAIN, "defaults", "charts"], self.src(key))
+        missing = [k for k in REQUIRED if k not in texts]
+        if missing:
+            raise WordingError(f"措辞文件 {sources[0]} 缺少：{'、'.join(missing)}")
+        opening = texts.get("opening_section")
+        if opening and opening not in self.sections:
+            raise self.fail("opening_section", f"指定的章节“{opening}”不在表样 {self.form.id} 中。")
+        return Wording(
+            texts=types.MappingProxyType(texts),
+            groups=tuple(groups),
+            charts=tuple(charts),
+            defaults=types.MappingProxyType(defaults),
+            field_types=types.MappingProxyType({f.id: f.type for f in self.form.metadata}),
+            sources=sources,
+        )
+
+
+def _with_item(p: Part, item: str) -> Part:
+    return Part(p.name, p.key, p.text, p.none, item, p.value, p.items, p.field)
+
+
+def _ref_text(t: Term) -> str:
+    return ".".join(x for x in (t.table, t.row, t.column) if x)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -347,26 +739,37 @@ def gap(w: Wording, unit: Unit, what: str, field: str, rule: str) -> Gap:
     return Gap(text=text, what=what, field=field, rule=rule)
 
 
+def join_labels(labels: Sequence[str]) -> str:
+    """规章和行政规范性文件; 行政许可、行政处罚和行政强制."""
+    labels = [x for x in labels if x]
+    if len(labels) <= 1:
+        return "".join(labels)
+    return "、".join(labels[:-1]) + "和" + labels[-1]
+
+
 # --------------------------------------------------------------------------- figures
 
 
+Number = int | Decimal
+
+
 class Figures:
-    """Read access to a unit's values: blanks count as 0 in sentences."""
+    """A unit's numbers as sentences use them: blanks count as 0; a total left blank is the sum of
+    what it totals."""
 
     def __init__(self, unit: Unit):
         self.unit = unit
         self.values = unit.values
-        self.cells = unit.form.cells
+        self.form = unit.form
 
-    def has(self, cell_id: str) -> bool:
-        return cell_id in self.cells
-
-    def raw(self, cell_id: str) -> Any:
-        return self.values.get(cell_id)
-
-    def n(self, cell_id: str) -> int | Decimal:
+    def raw(self, cell_id: str) -> Number | None:
+        """The cell's number; None when blank (or not a number, which the checks report)."""
         v = self.values.get(cell_id)
-        return 0 if v is None else v
+        if isinstance(v, (int, Decimal)) and not isinstance(v, bool):
+            return v
+        if isinstance(v, float) and math.isfinite(v):
+            return Decimal(repr(v))
+        return None
 
     def filled(self, table: Table, row_id: str) -> bool:
         """Whether any value cell of the row or of the rows under it is filled in."""
@@ -375,92 +778,281 @@ class Figures:
             return True
         return any(self.filled(table, k) for k in node.children)
 
-    def row_total(self, table: Table, row_id: str, total_col: str | None = None) -> int | Decimal:
+    def row_total(self, table: Table, row_id: str) -> Number:
         """A row's number: its own total cell, else the sum over its value cells.
 
         A heading row whose subtotal only some layouts carry (表三（三）不予公开…) is the sum of its
         items whenever they are filled in — the official table has no subtotal of its own.
         """
         node = table.rows[row_id]
+        total_col = _total_column(table)
+        kids = [k for k in node.children if not table.rows[k].sum_of]
         items_first = not node.has_value or node.subtotal == "optional"
-        if node.children and items_first and any(self.filled(table, k) for k in node.children):
-            return sum((self.row_total(table, k, total_col) for k in node.children), 0)
+        if kids and items_first and any(self.filled(table, k) for k in kids):
+            return sum((self.row_total(table, k) for k in kids), 0)
         if node.has_value:
             cols = table.row_columns(row_id)
             if total_col and total_col in cols:
                 v = self.raw(f"{table.id}.{row_id}.{total_col}")
                 if v is not None:
                     return v
-                cols = [c for c in cols if c != total_col and not table.columns[c].sum_of]
+            cols = [c for c in cols if c != total_col and not table.columns[c].sum_of]
             own = [self.raw(f"{table.id}.{row_id}.{c}") for c in cols]
-            if any(v is not None for v in own) or not node.children:
+            if any(v is not None for v in own) or not kids:
                 return sum((v for v in own if v is not None), 0)
-        return sum((self.row_total(table, k, total_col) for k in node.children), 0)
+        return sum((self.row_total(table, k) for k in kids), 0)
+
+    def column_total(self, table: Table, row_id: str, col_id: str) -> Number:
+        """A column group's number in one row: its 总计 column, else the sum of its columns."""
+        node = table.columns[col_id]
+        cid = f"{table.id}.{row_id}.{col_id}"
+        if not node.children:
+            v = self.raw(cid)
+            return 0 if v is None else v
+        kids = [table.columns[k] for k in node.children]
+        total = next((k for k in kids if k.sum_of), None)
+        if total is not None:
+            v = self.raw(f"{table.id}.{row_id}.{total.id}")
+            if v is not None:
+                return v
+        return sum((self.column_total(table, row_id, k.id) for k in kids if not k.sum_of), 0)
+
+    def term(self, t: Term) -> Number:
+        table = self.form.tables[t.table]
+        if t.kind == "cell":
+            v = self.raw(f"{t.table}.{t.row}.{t.column}")
+            return 0 if v is None else v
+        if t.kind == "row":
+            return self.row_total(table, t.row)
+        return self.column_total(table, t.row, t.column or "")
+
+    def term_filled(self, t: Term) -> bool:
+        table = self.form.tables[t.table]
+        if t.kind == "cell":
+            return self.raw(f"{t.table}.{t.row}.{t.column}") is not None
+        if t.kind == "row":
+            return self.filled(table, t.row)
+        return any(self.raw(f"{t.table}.{t.row}.{k}") is not None for k in table.leaves("column", t.column or ""))
+
+    def value(self, e: Expr) -> Number:
+        """The sum of the expression's terms (blanks count as 0)."""
+        total: Number = 0
+        for t in e.terms:
+            total += self.term(t)
+        return total
+
+    def any_filled(self, e: Expr) -> bool:
+        return any(self.term_filled(t) for t in e.terms)
+
+    def items(self, items: Sequence[Item]) -> list[tuple[str, Number]]:
+        """(label, number) of the items, leaving out those whose ``omit_if_zero`` is 0."""
+        out = []
+        for it in items:
+            if it.omit_if_zero is not None and not self.value(it.omit_if_zero):
+                continue
+            out.append((it.label, self.value(it.value)))
+        return out
 
 
-def _items(w: Wording, unit: Unit, pairs: Sequence[tuple[str, Any]], key: str = "item") -> str:
-    """Non-zero pairs joined with 、 (zeros are left out: “其中予以公开7件、部分公开1件”)."""
-    return "、".join(w.fmt(key, unit, label=label, count=format_number(v)) for label, v in pairs if v)
+_TOTAL_COLUMNS: dict[int, str | None] = {}
 
 
-def _clause(w: Wording, unit: Unit, key: str, pairs: Sequence[tuple[str, Any]], item_key: str = "item") -> str:
-    items = _items(w, unit, pairs, item_key)
-    return w.fmt(key, unit, items=items) if items else w.fmt(key + "_none", unit)
+def _total_column(table: Table) -> str | None:
+    """The column holding a row's total: the only value column, or the one grand total (表三 总计)."""
+    key = id(table)
+    if key not in _TOTAL_COLUMNS:
+        cols = table.value_columns()
+        if len(cols) == 1:
+            found: str | None = cols[0].id
+        else:
+            members = {m for c in table.columns.values() for m in c.sum_of}
+            tops = [c.id for c in cols if c.sum_of and c.id not in members]
+            found = tops[0] if len(tops) == 1 else None
+        _TOTAL_COLUMNS[key] = found
+    return _TOTAL_COLUMNS[key]
 
 
-def _details(w: Wording, unit: Unit, pairs: Sequence[tuple[str, Any]], key: str) -> str:
-    items = _items(w, unit, pairs)
-    return w.fmt(key, unit, items=items) if items else ""
+def evaluate_items(items: Sequence[Item], unit: Unit) -> list[tuple[str, Number]]:
+    """The (label, number) pairs of a chart's or a sentence's items for one unit."""
+    return Figures(unit).items(items)
 
 
-def _sentence(*clauses: str, sep: str = "，") -> str:
-    body = sep.join(c for c in clauses if c)
-    return body + "。" if body else ""
+# --------------------------------------------------------------------------- sentence groups
+
+
+def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, str]) -> tuple[str | Gap, bool]:
+    """The part's text and whether its number is 0."""
+    if p.field is not None:
+        raw = unit.meta.get(p.field)
+        label = next((f.label for f in unit.form.metadata if f.id == p.field), p.field)
+        if raw is None or str(raw).strip() == "":
+            return gap(w, unit, label, p.field, "D.meta"), False
+        try:
+            count: Number = (
+                raw if isinstance(raw, (int, Decimal)) and not isinstance(raw, bool) else Decimal(str(raw).strip())
+            )
+        except (InvalidOperation, ValueError):
+            return gap(w, unit, label, p.field, "D.meta"), False
+        items_text = labels = ""
+    else:
+        pairs = fig.items(p.items) if p.items is not None else []
+        items_text = "、".join(pick(p.item, {**ctx, "label": lab, "count": format_number(v)}) for lab, v in pairs if v)
+        labels = join_labels([lab for lab, _ in pairs])
+        count = sum((v for _, v in pairs), 0)
+        if p.value is not None and (p.items is None or fig.any_filled(p.value)):
+            count = fig.value(p.value)  # its own total; the sum of the items when that is blank
+    values = {**ctx, "count": format_number(count), "items": items_text, "labels": labels}
+    if not count:
+        return pick(p.none, values), True
+    return pick(p.text, values), False
+
+
+def _join(sentence: Sentence, done: Mapping[str, str | Gap], ctx: Mapping[str, str]) -> Paragraph:
+    """The sentence with its empty parts left out, each with the separator before it."""
+    out: list[str] = []
+    for i, name in enumerate(sentence.parts):
+        text = done[name]
+        if isinstance(text, Gap):
+            return [text]  # a missing figure stands alone as 【请填写】
+        if not text:
+            continue
+        out.append((sentence.lits[0] if not out else sentence.lits[i]).format_map(_Blank(ctx)))
+        out.append(text)
+    if not out:
+        return []
+    out.append(sentence.tail.format_map(_Blank(ctx)))
+    return ["".join(out)]
+
+
+def _concat(a: Paragraph, b: Paragraph) -> Paragraph:
+    out = list(a)
+    for piece in b:
+        if out and isinstance(piece, str) and isinstance(out[-1], str):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
+
+
+def render_group(
+    g: Group, unit: Unit, w: Wording, fig: Figures | None = None, ctx: dict[str, str] | None = None
+) -> Paragraph:
+    """One group's sentences for a unit ([] when they say nothing)."""
+    fig = fig or Figures(unit)
+    ctx = ctx if ctx is not None else w.context(unit)
+    done: dict[str, str | Gap] = {}
+    zero = True
+    for name, p in g.parts.items():
+        text, is_zero = _render_part(p, unit, w, fig, ctx)
+        done[name] = text
+        zero = zero and is_zero
+    if zero and g.none is not None:
+        text = pick(g.none, ctx)
+        return [text] if text else []
+    out: Paragraph = []
+    for s in g.sentences:
+        out = _concat(out, _join(s, done, ctx))
+    return out
+
+
+_NOTHING = re.compile(
+    r"(?:本(?:年度|单位|机关|部门)?)?(?:暂?无|没有)(?:其他需要报告的(?:事项|内容|情况)|其他事项|需要报告的事项)?[。.；;]?"
+)
+
+
+@dataclass
+class SectionContent:
+    """What one section of the report says, in order: sentences, the office's text, sentences."""
+
+    before: list[Paragraph]
+    own: str  # the office's text ("" when blank or merged into a sentence)
+    after: list[Paragraph]
+    default: str = ""  # for a blank section (wording ``defaults``)
+    merged: bool = False  # the office's “无。” became part of a generated sentence
+
+
+def compose(unit: Unit, section: Section, w: Wording, ctx: dict[str, str] | None = None) -> SectionContent:
+    """The generated sentences of ``section`` around the office's own text.
+
+    A sentence the office already wrote is not repeated; a group with ``unless_text`` is left out
+    when the office's text mentions it; a group with ``merge_nothing`` absorbs a bare “无。”.
+    """
+    own = unit.narrative.get(section.id) or ""
+    own_sq = squash(own)
+    content = SectionContent([], own, [])
+    fig = Figures(unit)
+    ctx = ctx if ctx is not None else w.context(unit)
+    last: Group | None = None
+    for g in w.groups_for(section.id):
+        par = render_group(g, unit, w, fig, ctx)
+        if not par:
+            continue
+        if any(s in own for s in g.unless_text):
+            continue
+        has_gap = any(isinstance(p, Gap) for p in par)
+        text = plain_text(par)
+        if not has_gap and squash(text) in own_sq:
+            continue  # already in the office's own text
+        if g.merge_nothing and not has_gap and own_sq and _NOTHING.fullmatch(own_sq):
+            par = [g.merge_nothing.format_map(_Blank({**ctx, "text": text.rstrip("。")}))]
+            content.own, content.merged, own_sq = "", True, ""
+        target = content.after if g.place == "after" else content.before
+        if g.same_paragraph and last is not None and last.place == g.place and target:
+            target[-1] = _concat(target[-1], par)
+        else:
+            target.append(par)
+        last = g
+    if not content.own and not content.merged:
+        content.default = w.default(section.id, unit, ctx)
+    return content
 
 
 # --------------------------------------------------------------------------- common paragraphs
 
 
+_OWN_BODY = re.compile(r"[省市县区州盟旗乡镇局委厅院府部署]")
+
+
 def contact_sentence(unit: Unit, w: Wording) -> str:
-    meta = unit.meta
-    parts = [
-        w.fmt(f"contact.{key}", unit, **{field: meta.get(field)})
-        for key, field in (
-            ("dept", "contact_dept"),
-            ("person", "contact"),
-            ("address", "address"),
-            ("postcode", "postcode"),
-            ("email", "email"),
-            ("phone", "phone"),
-        )
-        if meta.get(field) not in (None, "")
-    ]
-    parts = [p for p in parts if p]
-    return w.fmt("contact.sentence", unit, items="，".join(parts)) if parts else ""
+    """如对本报告有疑问，请与…联系（…）: only the filled-in items, the office named with its unit."""
+    if not w.texts.get("contact.sentence"):
+        return ""
+    ctx = w.context(unit)
+    who = w.fmt("contact.who", unit)
+    name = unit_name(unit)
+    if who and name and name not in who and not _OWN_BODY.search(who):
+        who = name + who  # 办公室 → 某某局办公室: say whose office
+    items = [pick((t,) if isinstance(t, str) else t, ctx) for t in w.texts.get("contact.items", ())]
+    sep = w.texts.get("contact.separator") or "，"
+    return pick(w.texts["contact.sentence"], {**ctx, "who": who, "items": sep.join(i for i in items if i)})
+
+
+def attachment_signoff(unit: Unit, w: Wording) -> list[str]:
+    """The lines under an attached table (单位负责人、填报人…): filled items only."""
+    ctx = w.context(unit)
+    lines = []
+    for line in w.texts.get("attachment.signoff", ()):
+        items = [pick((t,), ctx) for t in (line if isinstance(line, tuple) else (line,))]
+        text = "\u3000\u3000".join(i for i in items if i)
+        if text:
+            lines.append(text)
+    return lines
 
 
 def opening(unit: Unit, w: Wording) -> list[Paragraph]:
-    """The paragraphs before 一: the national opening, or the old preamble with period and contact."""
+    """The paragraphs before 一: the office's own preamble or the wording's opening, then the
+    statistics period and the contact sentence."""
     out: list[Paragraph] = []
-    contact = contact_sentence(unit, w)
-    if w.family == OLD:
-        own = (unit.narrative.get("preamble") or "").strip()
-        if own:
-            out.extend([p] for p in split_paragraphs(own))
-        else:
-            basis = unit.meta.get("basis")
-            text = w.fmt("preamble_basis", unit, basis=basis) if basis else w.fmt("preamble", unit)
-            if text:
-                out.append([text])
-        tail = w.fmt("period", unit) + contact
-        if tail:
-            out.append([tail])
+    own = (unit.narrative.get(w.opening_section) or "").strip() if w.opening_section else ""
+    if own:
+        out.extend([p] for p in split_paragraphs(own))
     else:
         text = w.fmt("opening", unit)
         if text:
             out.append([text])
-        if contact:
-            out.append([contact])
+    tail = w.fmt("period", unit) + contact_sentence(unit, w)
+    if tail:
+        out.append([tail])
     return out
 
 
@@ -470,267 +1062,6 @@ def split_paragraphs(text: str | None) -> list[str]:
         return []
     lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return [ln.strip(" \t\u3000\xa0") for ln in lines if ln.strip(" \t\u3000\xa0")]
-
-
-# --------------------------------------------------------------------------- national format (2019/2021)
-
-
-def _national_t2(unit: Unit, w: Wording) -> list[Paragraph]:
-    form = unit.form
-    t2 = form.tables["t2"]
-    f = Figures(unit)
-    needed = ("t2.regulations.made", "t2.normative.made", "t2.licensing.decisions", "t2.fees.fee_amount")
-    if not all(f.has(c) for c in needed):  # the 2019 table 二 has other columns: table only
-        return []
-    docs = [r for r in ("regulations", "normative") if r in t2.rows]
-    label = {r: t2.rows[r].label for r in t2.rows}
-
-    def pairs(col: str) -> list[tuple[str, Any]]:
-        return [(label[r], f.n(f"t2.{r}.{col}")) for r in docs]
-
-    first = _sentence(
-        _clause(w, unit, "proactive.made", pairs("made")), _clause(w, unit, "proactive.repealed", pairs("repealed"))
-    )
-    valid = _clause(w, unit, "proactive.valid", pairs("valid"))
-    if valid:
-        first = (first[:-1] + "；" + valid + "。") if first else _sentence(valid)
-    decisions = [
-        (label[r], f.n(f"t2.{r}.decisions"))
-        for r in ("licensing", "penalty", "enforcement")
-        if f.has(f"t2.{r}.decisions")
-    ]
-    fee = f.n("t2.fees.fee_amount")
-    fee_text = w.fmt("proactive.fees", unit, amount=format_number(fee)) if fee else w.fmt("proactive.fees_none", unit)
-    second = _sentence(_clause(w, unit, "proactive.decisions", decisions, "proactive.decision_item"), fee_text)
-    text = first + second
-    return [[text]] if text else []
-
-
-def _national_t3(unit: Unit, w: Wording) -> list[Paragraph]:
-    t3 = unit.form.tables["t3"]
-    f = Figures(unit)
-    total = "total" if "total" in t3.columns else None
-    new = f.row_total(t3, "new", total)
-    carry = f.row_total(t3, "carry", total)
-    nxt = f.row_total(t3, "next", total)
-    results = [
-        (short_label(t3.rows[k].label), f.row_total(t3, k, total))
-        for k in t3.rows["result"].children
-        if not t3.rows[k].sum_of
-    ]
-    if not new and not carry and not nxt and not any(v for _, v in results):
-        text = w.fmt("requests.none", unit)
-        return [[text]] if text else []
-    received = (
-        w.fmt("requests.received", unit, count=format_number(new)) if new else w.fmt("requests.received_none", unit)
-    )
-    carried = w.fmt("requests.carried", unit, count=format_number(carry)) if carry else ""
-    items = _items(w, unit, results)
-    res = w.fmt("requests.results", unit, items=items) if items else ""
-    nxt_text = w.fmt("requests.next", unit, count=format_number(nxt)) if nxt else ""
-    text = _sentence(received, carried, res, nxt_text)
-    return [[text]] if text else []
-
-
-def _national_t4(unit: Unit, w: Wording) -> list[Paragraph]:
-    t4 = unit.form.tables["t4"]
-    f = Figures(unit)
-    row = next(iter(t4.rows))
-
-    def group(col_id: str) -> tuple[Any, list[tuple[str, Any]]]:
-        node = t4.columns[col_id]
-        parts, tot = [], None
-        for k in node.children:
-            c = t4.columns[k]
-            v = f.raw(f"t4.{row}.{k}")
-            if c.sum_of:
-                tot = v
-            else:
-                parts.append((c.label, 0 if v is None else v))
-        return (tot if tot is not None else sum(v for _, v in parts)), parts
-
-    review, review_parts = group("review")
-    lit_groups = [(t4.columns[k].label, group(k)[0]) for k in t4.columns["litigation"].children]
-    litigation = sum(v for _, v in lit_groups)
-    text = _review_text(unit, w, review, review_parts, litigation, lit_groups)
-    return [[text]] if text else []
-
-
-def _review_text(unit: Unit, w: Wording, review, review_parts, litigation, lit_parts) -> str:
-    """The 复议/诉讼 sentence shared by every form: none at all, or each with its details."""
-    if not review and not litigation:
-        return w.fmt("review.none", unit)
-    first = (
-        w.fmt(
-            "review.review",
-            unit,
-            count=format_number(review),
-            details=_details(w, unit, review_parts, "review.details"),
-        )
-        if review
-        else w.fmt("review.review_none", unit)
-    )
-    second = (
-        w.fmt(
-            "review.litigation",
-            unit,
-            count=format_number(litigation),
-            details=_details(w, unit, lit_parts, "review.details"),
-        )
-        if litigation
-        else w.fmt("review.litigation_none", unit)
-    )
-    return _sentence(first, second, sep="；")
-
-
-def fee_paragraph(unit: Unit, w: Wording) -> Paragraph | None:
-    """The 信息处理费 sentence of 六 (2021 format); a Gap when the amount is not given."""
-    if not w.get("fee") and not w.get("fee_none"):
-        return None
-    fee = unit.meta.get("processing_fee")
-    if fee is None or fee == "":
-        label = "本年收取信息处理费（元）"
-        try:
-            label = unit.form.field("processing_fee").label
-        except KeyError:
-            pass
-        return [gap(w, unit, label, "processing_fee", "D.meta")]
-    try:
-        amount = Decimal(str(fee))
-    except ArithmeticError:
-        return [gap(w, unit, "本年收取信息处理费（元）", "processing_fee", "D.meta")]
-    text = w.fmt("fee", unit, amount=format_number(fee)) if amount else w.fmt("fee_none", unit)
-    return [text] if text else None
-
-
-# --------------------------------------------------------------------------- old 统计表 (2017)
-
-
-def _old_proactive(unit: Unit, w: Wording) -> list[Paragraph]:
-    f = Figures(unit)
-    total = f.n("stats.publish_total.value")
-    normative = f.n("stats.publish_normative.value")
-    if not total:
-        text = w.fmt("proactive.none", unit)
-    elif normative:
-        text = w.fmt("proactive.sentence", unit, count=format_number(total), normative=format_number(normative))
-    else:
-        text = w.fmt("proactive.no_normative", unit, count=format_number(total))
-    return [[text]] if text else []
-
-
-def _old_parts(unit: Unit, table: Table, row_id: str) -> tuple[Any, list[tuple[str, Any]]]:
-    f = Figures(unit)
-    node = table.rows[row_id]
-    parts = [(short_label(table.rows[k].label), f.row_total(table, k, "value")) for k in node.children]
-    total = f.raw(f"stats.{row_id}.value")
-    if total is None:
-        total = sum(v for _, v in parts)
-    return total, parts
-
-
-def _old_requests(unit: Unit, w: Wording) -> list[Paragraph]:
-    t = unit.form.tables["stats"]
-    received, channels = _old_parts(unit, t, "req_received")
-    closed, closed_parts = _old_parts(unit, t, "req_closed")
-    answered, answers = _old_parts(unit, t, "req_answered")
-    refused, reasons = _old_parts(unit, t, "ans_refused")
-    if not any((received, closed, answered, refused)):
-        text = w.fmt("requests.none", unit)
-        return [[text]] if text else []
-    out = []
-    if received:
-        out.append(
-            w.fmt(
-                "requests.received",
-                unit,
-                count=format_number(received),
-                details=_details(w, unit, channels, "requests.details"),
-            )
-        )
-    if closed:
-        out.append(
-            w.fmt(
-                "requests.closed",
-                unit,
-                count=format_number(closed),
-                details=_details(w, unit, closed_parts, "requests.details"),
-            )
-        )
-    if answered:
-        out.append(
-            w.fmt(
-                "requests.answered",
-                unit,
-                count=format_number(answered),
-                details=_details(w, unit, answers, "requests.details"),
-            )
-        )
-    if refused:
-        out.append(
-            w.fmt(
-                "requests.refused",
-                unit,
-                count=format_number(refused),
-                details=_details(w, unit, reasons, "requests.details"),
-            )
-        )
-    else:
-        out.append(w.fmt("requests.refused_none", unit))
-    text = "".join(out)
-    return [[text]] if text else []
-
-
-def _old_review(unit: Unit, w: Wording) -> list[Paragraph]:
-    t = unit.form.tables["stats"]
-    review, review_parts = _old_parts(unit, t, "review")
-    litigation, lit_parts = _old_parts(unit, t, "litigation")
-    complaints, compl_parts = _old_parts(unit, t, "complaints") if "complaints" in t.rows else (0, [])
-    text = _review_text(unit, w, review, review_parts, litigation, lit_parts)
-    if complaints:
-        text += w.fmt(
-            "review.complaints",
-            unit,
-            count=format_number(complaints),
-            details=_details(w, unit, compl_parts, "review.details"),
-        )
-    return [[text]] if text else []
-
-
-# --------------------------------------------------------------------------- per section
-
-
-def generated(unit: Unit, section: Section, w: Wording) -> list[Paragraph]:
-    """The sentences made from the numbers for one section (before its own text)."""
-    fam = w.family
-    if fam == NATIONAL:
-        fn = {"t2": _national_t2, "t3": _national_t3, "t4": _national_t4}.get(section.id)
-        if fn is not None and section.id in unit.form.tables:
-            return fn(unit, w)
-    elif fam == OLD:
-        fn = {"proactive": _old_proactive, "requests": _old_requests, "review": _old_review}.get(section.id)
-        if fn is not None and "stats" in unit.form.tables:
-            return fn(unit, w)
-    return []
-
-
-def closing(unit: Unit, section: Section, w: Wording) -> list[Paragraph]:
-    """Sentences that follow a section's own text (the 信息处理费 statement of 六)."""
-    if w.family == NATIONAL and section.id == "other":
-        p = fee_paragraph(unit, w)
-        return [p] if p else []
-    return []
-
-
-def default_text(unit: Unit, section: Section, w: Wording) -> str:
-    """What an optional section says when the office left it blank ("" = nothing)."""
-    if w.family == OLD:
-        return (
-            w.fmt({"fees": "fees_default", "other": "other_default"}.get(section.id, ""), unit)
-            if section.id in ("fees", "other")
-            else ""
-        )
-    return ""
 
 
 def error_banner(w: Wording, unit: Unit, count: int, units: int | None = None) -> str:

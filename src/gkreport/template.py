@@ -29,14 +29,19 @@ def sheet_name(table: Table) -> str:
 
 
 def guide_lines(form: Form) -> list[str]:
+    """The 填表说明 sheet: what the clerk of a department fills in and how it is checked."""
     lines = [
         f"本工作簿适用于：{form.name}。",
-        "1. 请先在“基本信息”表填写单位名称、年度、成文日期、联系人等信息，并在下方填写报告的文字部分（每个章节一格，段与段之间按 Alt+回车 换行）。",
-        "2. 各统计表只能在白色单元格中填写，表头和指标名称已锁定（工作表保护未设密码，如需调整可在“审阅—撤销工作表保护”中解除）。",
+        "1. 请先在“基本信息”表填写单位名称、年度、成文日期、联系人等信息，并在下方填写报告的文字部分"
+        "（每个章节填在一个格子里，段与段之间按 Alt+回车 换行）。",
+        "2. 各统计表只能在白色单元格中填写，表头和指标名称已锁定（工作表保护未设密码，"
+        "如需调整可在“审阅—撤销工作表保护”中解除）。",
         "3. 数字请填写阿拉伯数字；没有发生的请填 0，不要留空——空白表示“未填写”，审核时会提示。",
         "4. 件数、条数等只能填写不小于 0 的整数；金额（万元）按实际数填写，可带小数，不要四舍五入。",
-        "5. 请勿增删、合并或改写指标行和栏目；如确需备注，可在表格右侧或下方另起一列、一行书写。",
-        "6. 填好后将本文件放入待处理文件夹，运行 gkreport batch 即可审核并生成统计表和年度报告。",
+        "5. 请勿增删、合并或改写指标行和栏目，也不要改动工作表名称；如确需备注，可在表格右侧或下方另起一列、一行书写。",
+        "6. 报送前请核对：各行、各列的“总计”与分项之和一致，本年的“上年结转”与上一年度报告的“结转下年度继续办理”一致。",
+        "7. 填好后保存为 Excel 文件（.xlsx），按通知要求报送。汇总单位会逐表核对，发现问题会列明工作表、单元格和"
+        "应填的数，请按提示修改后重新报送。",
     ]
     if form.superseded_by:
         lines.insert(1, f"注意：本表样已被 {form.superseded_by} 年版表样取代，仅用于核对旧年度的报表。")
@@ -56,7 +61,15 @@ def write_template(
     path = Path(path)
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
-            str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+            str(tmp),
+            {
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                # column widths count digits of the Normal font: Arial 10 has Calibri 11's digit width in
+                # Excel and a metric twin in LibreOffice, so the widths print the same everywhere
+                "default_format_properties": {"font_name": "Arial", "font_size": 10},
+            },
         )
         wb.set_properties(
             {"title": form.name, "subject": "政府信息公开工作年度报告", "comments": f"gkreport form {form.id}"}
@@ -109,29 +122,51 @@ def _formats(wb) -> dict:
     }
 
 
+_GUIDE_WIDTH = 90.0  # columns of text of 填表说明: fits the A4 portrait page at 100 %
+
+
+def _one_page(ws) -> None:
+    """A4 portrait, the whole sheet on one page."""
+    ws.set_paper(9)
+    ws.set_portrait()
+    ws.set_margins(left=0.6, right=0.6, top=0.7, bottom=0.7)
+    ws.fit_to_pages(1, 1)
+
+
 def _guide_sheet(wb, form: Form, f: dict) -> None:
+    from .xlsx_out import wrapped_lines  # a writer: not imported with the reader, which imports this module
+
     ws = wb.add_worksheet(GUIDE_SHEET)
-    ws.set_column(0, 0, 100)
+    ws.set_column(0, 0, _GUIDE_WIDTH)
     ws.write_string(0, 0, GUIDE_SHEET, f["title"])
-    for i, line in enumerate(guide_lines(form), start=2):
+    ws.set_row(0, 28)
+    lines = guide_lines(form)
+    for i, line in enumerate(lines, start=2):
         ws.write_string(i, 0, line, f["guide"])
-        ws.set_row(i, 36)
+        ws.set_row(i, wrapped_lines(line, _GUIDE_WIDTH) * 15 + 6)
+    ws.print_area(0, 0, 1 + len(lines), 0)
+    _one_page(ws)
     ws.protect("", {"format_columns": True, "format_rows": True})
 
 
 def _info_sheet(wb, form: Form, f: dict, meta: dict, narrative: dict) -> None:
+    from .xlsx_out import wrapped_lines
+
     ws = wb.add_worksheet(INFO_SHEET)
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 1, 70)
-    ws.set_column(2, 2, 40)
+    widths = (24, 60, 34)
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
     ws.write_string(0, 0, "基本信息", f["title"])
+    ws.set_row(0, 28)
     for c, text in enumerate(INFO_HEADER):
         ws.write_string(1, c, text, f["header"])
     r = 2
     for field in form.metadata:
-        ws.write_string(r, 0, field.label + ("（必填）" if field.required else ""), f["key"])
+        label = field.label + ("（必填）" if field.required else "")
+        ws.write_string(r, 0, label, f["key"])
         _write_input(ws, r, 1, meta.get(field.id), f["input"])
         ws.write_string(r, 2, field.hint or "", f["hint"])
+        ws.set_row(r, max(wrapped_lines(label, widths[0]), wrapped_lines(field.hint or "", widths[2])) * 15 + 6)
         if field.type == "year":
             ws.data_validation(
                 r,
@@ -160,15 +195,17 @@ def _info_sheet(wb, form: Form, f: dict, meta: dict, narrative: dict) -> None:
     for c, text in enumerate(TEXT_HEADER):
         ws.write_string(r, c, text, f["header"])
     r += 1
-    for section in form.sections:
-        if section.kind != "text":
-            continue
+    texts = [s for s in form.sections if s.kind == "text"]
+    room = max(60.0, min(120.0, 480.0 / max(len(texts), 1)))  # room to type, while the sheet prints on one page
+    for section in texts:
         ws.write_string(r, 0, section.heading + ("（必填）" if section.required else ""), f["key"])
         _write_input(ws, r, 1, narrative.get(section.id), f["input"])
         ws.write_string(r, 2, section.hint or "", f["hint"])
-        ws.set_row(r, 120)
+        ws.set_row(r, max(room, wrapped_lines(section.hint or "", widths[2]) * 15 + 6))
         r += 1
     ws.freeze_panes(2, 0)
+    ws.print_area(0, 0, r - 1, len(widths) - 1)
+    _one_page(ws)
     ws.protect("", {"format_columns": True, "format_rows": True})
 
 

@@ -32,12 +32,19 @@ from .spec import Form, Grid, Table, compiled
 from .spec.names import cell_path
 
 __all__ = [
+    "A3",
+    "A4",
     "SUMMARY_DIR",
+    "compact_refs",
     "group_units",
     "mismatch_messages",
+    "paper_for",
+    "print_list_sheet",
+    "row_height",
     "summary_table_sheets",
     "summary_xlsx_name",
     "unit_xlsx_name",
+    "wrapped_lines",
     "write_summaries",
     "write_summary_xlsx",
     "write_unit_xlsx",
@@ -324,6 +331,7 @@ LINE_PT = 14.0  # one line of 10.5 pt text
 PAD_PT = 6.0
 MIN_ROW_PT = 20.0
 _PAGE_PX = {False: (8.27 - 1.0) * 96, True: (11.69 - 1.0) * 96}  # printable width, A4, 0.5" margins
+_A3_PAGE_PX = (16.54 - 1.0) * 96  # printable width, A3 landscape
 _LANDSCAPE_BELOW = 0.68  # use landscape when portrait would shrink the table below this scale
 
 
@@ -644,17 +652,53 @@ def _legend(ws: Any, st: _Styles, r: int, n_cols: int, widths: Sequence[float]) 
     return r + 1
 
 
-def _print_setup(ws: Any, unit_name: str | None, year: int | None, landscape: bool, fit_width: bool = True) -> None:
-    ws.set_paper(9)  # A4
+A4, A3 = 9, 8  # XlsxWriter/Excel paper codes
+_A3_BELOW = 0.7  # a landscape sheet goes on A3 when A4 would shrink it below this scale
+
+
+def paper_for(widths: Sequence[float]) -> int:
+    """A4, or A3 when the columns (in Excel units) would print too small on A4 landscape."""
+    return A3 if _page_scale(widths, True) < _A3_BELOW else A4
+
+
+def _print_setup(
+    ws: Any,
+    unit_name: str | None,
+    year: int | None,
+    landscape: bool,
+    fit_width: bool | int = True,
+    paper: int = A4,
+) -> None:
+    """Paper, orientation, margins and footer; ``fit_width``: shrink to one page wide (True)
+    or to that many pages wide (an int)."""
+    ws.set_paper(paper)
     if landscape:
         ws.set_landscape()
     else:
         ws.set_portrait()
     if fit_width:
-        ws.fit_to_pages(1, 0)
+        ws.fit_to_pages(1 if fit_width is True else int(fit_width), 0)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
     ws.center_horizontally()
     ws.set_footer(_footer(unit_name, year), {"margin": 0.3})
+
+
+def print_list_sheet(ws: Any, widths: Sequence[float], title: str | None, year: int | None, header_row: int) -> None:
+    """Print setup of a list sheet (one record a row): landscape on A4, or on A3 when the
+    columns would shrink too much, fitted to the page width, ``header_row`` on every page."""
+    _print_setup(ws, title, year, True, paper=paper_for(widths))
+    ws.repeat_rows(header_row)
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """Lines a wrapped text needs in a cell of ``width`` column units (see :func:`_lines`)."""
+    return _lines(text, width)
+
+
+def row_height(cells: Iterable[tuple[Any, float]]) -> float:
+    """Height (points) of a row whose wrapped texts are ``(text, column width)``."""
+    lines = max((_lines(str(text), w) for text, w in cells), default=1)
+    return min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT))
 
 
 def _write_table_sheet(
@@ -669,8 +713,10 @@ def _write_table_sheet(
     pos: dict[str, tuple[str, int, int]],
     info: str,
     footer_name: str | None,
+    landscape: bool | None = None,
 ) -> None:
-    """One official table on its own sheet: title, 单位/年度 line, grid, notes, print setup."""
+    """One official table on its own sheet: title, 单位/年度 line, grid, notes, print setup
+    (``landscape``: None for the orientation the table needs)."""
     plan = _plan(form, table)
     g = plan.grid
     ws = wb.add_worksheet(sheet)
@@ -703,9 +749,11 @@ def _write_table_sheet(
     if any(cid in marks for cid in table.cells):
         end = _legend(ws, st, end + 1, n, plan.widths)
     ws.freeze_panes(top + g.header_rows, g.label_cols)
-    _print_setup(ws, footer_name, year, plan.landscape)
+    _print_setup(ws, footer_name, year, plan.landscape if landscape is None else landscape)
     if g.header_rows:
         ws.repeat_rows(top, top + g.header_rows - 1)
+    else:  # a table of blocks (表二) has a header per block: the title and 单位 line repeat instead
+        ws.repeat_rows(0, top - 1)
     ws.print_area(0, 0, max(end - 1, top), n - 1)
 
 
@@ -828,7 +876,7 @@ def _finding_place(form: Form, f: Finding) -> tuple[str, str, str]:
     return title, row, col
 
 
-def _compact_refs(refs: Sequence[str], limit: int = 12) -> str:
+def compact_refs(refs: Sequence[str], limit: int = 12) -> str:
     """Input references grouped by sheet: ``三、…!D6、E6、F6``; long lists end with 等 N 处."""
     groups: dict[str, list[str]] = {}
     for ref in refs:
@@ -908,7 +956,7 @@ def _write_findings_sheet(
             ws.write_url(r, c + 5, _link(sheet, tr, tc), st.link, string=shown, tip="转到该单元格")
         else:
             ws.write_blank(r, c + 5, None, st.text)
-        where = _compact_refs(f.cells or tuple(unit.ref(x) for x in f.cell_ids if x in unit.locations))
+        where = compact_refs(f.cells or tuple(unit.ref(x) for x in f.cell_ids if x in unit.locations))
         ws.write_string(r, c + 6, _clean(where), st.text)
         _write_any(ws, r, c + 7, f.expected, st.text)
         _write_any(ws, r, c + 8, f.actual, st.text)
@@ -932,7 +980,7 @@ def _write_findings_sheet(
         r += 1
     ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
     ws.freeze_panes(2, 0)
-    _print_setup(ws, unit_name, year, True)
+    _print_setup(ws, unit_name, year, True, paper=paper_for([w for _, w in cols]))
     ws.repeat_rows(1)
 
 
@@ -1033,28 +1081,6 @@ def mismatch_messages(groups: dict[tuple[str, int | None], list[Unit]]) -> list[
 
 # --------------------------------------------------------------------------- summary workbook
 
-# Cells charted by unit; a spec may name its own with a ``summary_chart`` list.
-_CHART_CELLS = {
-    "2021": ("t3.new.total", "t2.normative.made"),
-    "2019": ("t3.new.total", "t2.normative.published"),
-    "2017": ("stats.req_received.value", "stats.publish_total.value"),
-}
-
-
-def _chart_cells(form: Form) -> list[str]:
-    ids = form.raw.get("summary_chart") or _CHART_CELLS.get(form.id)
-    if not ids:  # any form: the first value cell of the first two tables
-        ids = [next(iter(t.cells)) for t in list(form.tables.values())[:2] if t.cells]
-    return [c for c in ids if c in form.cells]
-
-
-def _series_name(form: Form, cid: str) -> str:
-    cell = form.cell(cid)
-    t = form.tables[cell.table]
-    row = t.rows[cell.row].label or t.title_for(None)
-    col = t.columns[cell.column]
-    return f"{row}（{col.label}）" if len(t.value_columns()) > 1 else row
-
 
 def _unit_headers(units: Sequence[Unit]) -> list[str]:
     names = [(u.unit or "").strip() or u.file.stem for u in units]
@@ -1085,29 +1111,33 @@ def _write_summary_tables(
     info = f"汇总单位：{len(units)} 个（{names}），表中数字为各单位填报数之和"
     for tid, sheet in summary_table_sheets(form).items():
         _write_table_sheet(
-            wb, st, form, form.tables[tid], sheet, year, totals, {}, {}, info, f"汇总（{len(units)} 个单位）"
+            wb, st, form, form.tables[tid], sheet, year, totals, {}, {}, info, f"汇总（{len(units)} 个单位）", True
         )
 
 
-_DETAIL_FIXED = 4  # label columns of 分单位明细 before the unit columns
 _DETAIL_SHEET = "分单位明细"
+_DETAIL_HEAD = 3  # header rows of 分单位明细: table, row label, column label
+_DETAIL_NAME_W = 34.0  # width of the unit name column: names of up to 17 characters on one line
+_DETAIL_VALUE_W = 6.0  # width of a value column of a table with several value columns
+_DETAIL_SINGLE_W = 11.0  # width of a value column of a table with one value column (2017 form)
+_DETAIL_SCALE = 0.83  # 分单位明细 prints several pages wide at this scale: four rows of 表三 a page
 
 
 class _DetailPositions:
     """Where each cell of one unit is shown in 分单位明细 (cell id → (sheet, row, column)):
     computed on demand instead of a dict per unit (one entry per indicator and unit)."""
 
-    __slots__ = ("col", "rows")
+    __slots__ = ("cols", "row")
 
-    def __init__(self, rows: dict[str, int], col: int):
-        self.rows = rows
-        self.col = col
+    def __init__(self, cols: dict[str, int], row: int):
+        self.cols = cols
+        self.row = row
 
     def __contains__(self, cid: object) -> bool:
-        return cid in self.rows
+        return cid in self.cols
 
     def __getitem__(self, cid: str) -> tuple[str, int, int]:
-        return (_DETAIL_SHEET, self.rows[cid], self.col)
+        return (_DETAIL_SHEET, self.row, self.cols[cid])
 
 
 class _StreamedRows(defaultdict):
@@ -1115,9 +1145,9 @@ class _StreamedRows(defaultdict):
     XlsxWriter, hence the version range in pyproject.toml), whose plain unit
     cells are made when XlsxWriter writes the sheet out, one row at a time.
 
-    The sheet has one row per indicator and one column per unit; keeping all its cells until
+    The sheet has one row per unit and one column per indicator; keeping all its cells until
     the workbook is closed would take about 150 bytes per cell (hundreds of MB for thousands
-    of units). The cells written through the worksheet (labels, totals, cells with findings)
+    of units). The cells written through the worksheet (names, totals, cells with findings)
     are stored as usual. After :meth:`stream`, a row of ``rows`` is taken out of the table;
     when XlsxWriter next reads it, it is put back with its plain value cells added by
     ``fill`` (as ``_write_value`` would have stored them), and the row made before it is
@@ -1187,6 +1217,119 @@ def _plain_value(v: Any) -> Any:
 _NOT_PLAIN = object()
 
 
+@dataclass(frozen=True)
+class _DetailColumn:
+    """One indicator column of 分单位明细 and its two header labels."""
+
+    cid: str
+    index: int  # position in the form's cell order (the column of the values matrix)
+    table: str
+    upper: str  # row label (or the column's group when the table has one row)
+    lower: str  # column label; empty when the table has one value column
+
+
+def _detail_columns(form: Form, cids: Sequence[str], order: dict[str, int]) -> list[_DetailColumn]:
+    """The indicator columns, grouped by table and by row, in the official order."""
+    cells = form.cells
+    tables = list(form.tables)
+    row_order = {tid: {rid: k for k, rid in enumerate(t.rows)} for tid, t in form.tables.items()}
+    unique = {
+        tid for tid, t in form.tables.items() if len({c.label for c in t.value_columns()}) == len(t.value_columns())
+    }
+    out = []
+    for cid in sorted(
+        cids, key=lambda c: (tables.index(cells[c].table), row_order[cells[c].table].get(cells[c].row, 0))
+    ):
+        cell = cells[cid]
+        t = form.tables[cell.table]
+        row, col = t.row_path(cell.row), t.column_path(cell.column)
+        if len(t.value_columns()) <= 1:  # the section above, the rest of the row's path below
+            upper, _, lower = (row or col).partition("/")
+        elif row:  # the column's own label when it names it alone (商业企业, not 法人或其他组织/商业企业)
+            upper, lower = row, t.columns[cell.column].label if cell.table in unique else col
+        else:  # a one-row table (表四): the column's groups above, its own label below
+            head, _, tail = col.rpartition("/")
+            upper, lower = head, tail
+        out.append(_DetailColumn(cid, order[cid], cell.table, upper.replace("/", "／"), lower.replace("/", "／")))
+    return out
+
+
+def _runs(items: Sequence[Any]) -> list[tuple[int, int, Any]]:
+    """(first, last, item) of each run of equal consecutive items."""
+    out: list[tuple[int, int, Any]] = []
+    for k, item in enumerate(items):
+        if out and out[-1][2] == item:
+            out[-1] = (out[-1][0], k, item)
+        else:
+            out.append((k, k, item))
+    return out
+
+
+def _detail_pages(columns: list[_DetailColumn], widths: list[float]) -> list[int]:
+    """The first column (index into ``columns``) of each printed page of 分单位明细: as many
+    indicators as fit beside the unit names on A3 landscape at :data:`_DETAIL_SCALE`, a row's
+    columns kept on one page when they fit on one."""
+    # 10 % to spare: LibreOffice draws these columns up to 8 % wider than Excel's digit width says
+    room = _A3_PAGE_PX * 0.9 / _DETAIL_SCALE - (widths[0] * 7 + 5)
+    starts: list[int] = []
+    used = room + 1.0  # the first column opens a page
+    for a, b, _ in _runs([(c.table, c.upper) for c in columns]):
+        px = [widths[1 + k] * 7 + 5 for k in range(a, b + 1)]
+        if used + sum(px) > room and sum(px) <= room:
+            starts.append(a)
+            used = 0.0
+        for k, w in zip(range(a, b + 1), px):
+            if used + w > room:
+                starts.append(k)
+                used = 0.0
+            used += w
+    return starts
+
+
+def _write_detail_head(
+    ws: Any,
+    st: _Styles,
+    form: Form,
+    year: int | None,
+    columns: list[_DetailColumn],
+    widths: list[float],
+    pages: list[int],
+) -> None:
+    """Three header rows: the table (merged over its columns), the row label (merged over the
+    row's columns), the column label; ``单位`` on the left spans all three. Merges stop at the
+    page breaks, and a table or row carried onto the next page is named again there (续)."""
+    _text(ws, 0, 0, _DETAIL_HEAD - 1, 0, "单位", st.list_header)
+    first = 1
+    page_of = [0] * len(columns)
+    for n, start in enumerate(pages):
+        for k in range(start, len(columns)):
+            page_of[k] = n
+    heights = [MIN_ROW_PT, MIN_ROW_PT, MIN_ROW_PT]
+    seen: set[Any] = set()
+    for a, b, (_, tid) in _runs([(page_of[k], c.table) for k, c in enumerate(columns)]):
+        title = form.tables[tid].title_for(year) + ("（续）" if tid in seen else "")
+        seen.add(tid)
+        _text(ws, 0, first + a, 0, first + b, title, st.list_header)
+        heights[0] = max(heights[0], _lines(title, sum(widths[first + a : first + b + 1])) * LINE_PT + PAD_PT)
+    for a, b, (_, tid, upper) in _runs([(page_of[k], c.table, c.upper) for k, c in enumerate(columns)]):
+        width = sum(widths[first + a : first + b + 1])
+        if all(not columns[k].lower for k in range(a, b + 1)):  # no column label: the row label fills both rows
+            for k in range(a, b + 1):
+                _text(ws, 1, first + k, 2, first + k, columns[k].upper, st.header)
+                need = _lines(columns[k].upper, widths[first + k]) * LINE_PT + PAD_PT
+                heights[1] = max(heights[1], need - heights[2])
+            continue
+        label = upper + ("（续）" if (tid, upper) in seen else "")
+        seen.add((tid, upper))
+        _text(ws, 1, first + a, 1, first + b, label, st.header)
+        heights[1] = max(heights[1], _lines(label, width) * LINE_PT + PAD_PT)
+        for k in range(a, b + 1):  # a section's own figure among its items is its 总数
+            ws.write_string(2, first + k, _clean(columns[k].lower or "总数"), st.header)
+            heights[2] = max(heights[2], _lines(columns[k].lower, widths[first + k]) * LINE_PT + PAD_PT)
+    for r, h in enumerate(heights):
+        ws.set_row(r, min(409.0, h))
+
+
 def _write_detail(
     wb: Any,
     st: _Styles,
@@ -1197,171 +1340,206 @@ def _write_detail(
     unit_marks: list[dict[str, _Mark]],
     values: Any,
     stream: bool = True,
-) -> tuple[Any, dict[str, int], list[str]]:
-    """分单位明细: one row per indicator, one column per unit, then the total.
+) -> tuple[Any, dict[str, int], list[int]]:
+    """分单位明细: one row per unit, one column per indicator (grouped by table under a merged
+    header), the total in the last row. Returns the sheet, the column of each indicator and
+    the row of each unit.
 
     ``values``: units × cells in the form's cell order (see :func:`gkreport.aggregate.value_matrix`). With ``stream``
     the plain unit cells (a number or a blank, no finding) are not stored when written but
     made again, row by row, when the workbook is written out (see :class:`_StreamedRows`);
     the workbook is the same either way.
     """
-    sheet = _DETAIL_SHEET
-    ws = wb.add_worksheet(sheet)
+    ws = wb.add_worksheet(_DETAIL_SHEET)
     table = _StreamedRows() if stream else None
     if table is not None:
         ws.table = table
     heads = _unit_headers(units)
     info = _form_info(form)
-    col_of = {c: k for k, c in enumerate(info.cell_ids)}
-
-    def column(cid: str) -> list[Any]:
-        return values[:, col_of[cid]].tolist()
-
-    cids = [
+    order = {c: k for k, c in enumerate(info.cell_ids)}
+    marked_cells = {cid for m in unit_marks for cid in m}
+    shown = [
         c
         for c in info.cell_ids
-        if c not in info.off_grid or any(v is not None for v in column(c)) or any(c in m for m in unit_marks)
+        if c not in info.off_grid or c in marked_cells or any(v is not None for v in values[:, order[c]].tolist())
     ]
-    fixed = [("表", 26.0), ("行", 36.0), ("列", 18.0), ("计量单位", 9.0)]
-    first = _DETAIL_FIXED
-    for i, (name, w) in enumerate(fixed):
-        ws.set_column(i, i, w)
-        ws.write_string(0, i, name, st.list_header)
-    unit_w = min(max((_units(h) / 2 for h in heads), default=8.0) + 1.5, 14.0)
-    unit_w = max(unit_w, 9.0)
-    ws.set_column(first, first + len(units) - 1, unit_w)
-    ws.set_column(first + len(units), first + len(units), 11.0)
-    for j, h in enumerate(heads):
-        ws.write_string(0, first + j, _clean(h), st.list_header)
-    ws.write_string(0, first + len(units), "合计", st.list_header)
-    hdr_lines = max((_lines(h, unit_w) for h in heads), default=1)
-    ws.set_row(0, min(120.0, max(MIN_ROW_PT, hdr_lines * LINE_PT + PAD_PT)))
-    row_of: dict[str, int] = {}
+    columns = _detail_columns(form, shown, order)
+    col_of = {c.cid: 1 + k for k, c in enumerate(columns)}
+    single = {tid for tid, t in form.tables.items() if len(t.value_columns()) <= 1}
     cells = form.cells
-    marked = [j for j, m in enumerate(unit_marks) if m]
-    r = 1
-    for cid in cids:
-        cell = cells[cid]
-        t = form.tables[cell.table]
-        row_path, col_path = t.row_path(cell.row), t.column_path(cell.column)
-        ws.write_string(r, 0, t.title_for(year), st.text_v)
-        ws.write_string(r, 1, row_path, st.text_v)
-        ws.write_string(r, 2, col_path, st.text_v)
-        ws.write_string(r, 3, cell.unit, st.unit)
-        row_values = column(cid)
+    types = [cells[c.cid].type for c in columns]
+    widths = [_DETAIL_NAME_W] + [
+        _DETAIL_SINGLE_W if c.table in single or t == "decimal" else _DETAIL_VALUE_W for c, t in zip(columns, types)
+    ]
+    for k, w in enumerate(widths):
+        ws.set_column(k, k, w)
+    pages = _detail_pages(columns, widths) if columns else []
+    _write_detail_head(ws, st, form, year, columns, widths, pages)
+
+    top = _DETAIL_HEAD
+    unit_rows = list(range(top, top + len(units)))
+    for j, (r, name) in enumerate(zip(unit_rows, heads)):
+        ws.write_string(r, 0, _clean(name), st.text_v)
+        lines = _lines(name, _DETAIL_NAME_W)
+        if lines > 1:  # lines set close: 30 units with long names still fit an A3 page
+            ws.set_row(r, min(409.0, lines * 13.0 + 3.0))
+        marks = unit_marks[j]
+        row = values[j].tolist()
         if table is None:
-            for j, v in enumerate(row_values):
-                _write_cell(ws, st, r, first + j, r, first + j, cell.type, v, unit_marks[j].get(cid))
-        else:
-            _write_detail_cells(ws, st, r, first, cell.type, cid, row_values, unit_marks, marked)
-        _write_value(ws, r, first + len(units), totals.get(cid), st.value(_num_format(cell.type, totals.get(cid))))
-        lines = max(_lines(row_path, 36), _lines(col_path, 18), _lines(t.title_for(year), 26))
-        ws.set_row(r, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT))
-        row_of[cid] = r
-        r += 1
-    ws.freeze_panes(1, first)
-    ws.autofilter(0, 0, max(r - 1, 1), first - 1)
-    _print_setup(ws, "分单位明细", year, True, fit_width=len(units) <= 12)
-    ws.repeat_rows(0)
-    ws.repeat_columns(0, first - 1)
+            for k, c in enumerate(columns):
+                _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], row[c.index], marks.get(c.cid))
+            continue
+        for k, c in enumerate(columns):  # the cells that are not streamed: findings, values that are not numbers
+            v = row[c.index]
+            mark = marks.get(c.cid)
+            if mark is not None or (type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN):
+                _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], v, mark)
+    total_row = top + len(units)
+    ws.write_string(total_row, 0, "合计", st.field)
+    for k, c in enumerate(columns):
+        v = totals.get(c.cid)
+        _write_value(ws, total_row, 1 + k, v, st.value(_num_format(types[k], v)))
+    ws.freeze_panes(top, 1)
+    ws.autofilter(_DETAIL_HEAD - 1, 0, max(total_row - 1, _DETAIL_HEAD), len(columns))
+    _detail_print(ws, year, pages)
     if table is not None and units:
-        table.stream(row_of.values(), _detail_filler(ws, st, form, row_of, first, column))
-    return ws, row_of, heads
+        table.stream(unit_rows, _detail_filler(ws, st, columns, types, values, top))
+    return ws, col_of, unit_rows
 
 
-def _write_detail_cells(
-    ws: Any,
-    st: _Styles,
-    r: int,
-    first: int,
-    cell_type: str,
-    cid: str,
-    values: list[Any],
-    unit_marks: list[dict[str, _Mark]],
-    marked: list[int],
-) -> None:
-    """The unit cells of one streamed 分单位明细 row that are written now: cells with findings
-    (their formats, comments) and values that are not plain numbers. Also creates the number
-    formats of the row's streamed cells (formats must exist before the workbook is written out)."""
-    write = {j for j in marked if cid in unit_marks[j]}
-    write.update(j for j, v in enumerate(values) if type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN)
-    for j in sorted(write):
-        _write_cell(ws, st, r, first + j, r, first + j, cell_type, values[j], unit_marks[j].get(cid))
-    st.value(_num_format(cell_type, None))
-    if cell_type == "decimal" or any(type(v) is Decimal for v in values):
-        for j, v in enumerate(values):
-            if j not in write:
-                st.value(_num_format(cell_type, v))
+def _detail_print(ws: Any, year: int | None, pages: list[int]) -> None:
+    """A3 landscape at :data:`_DETAIL_SCALE`, a page break before each page's first indicator
+    (see :func:`_detail_pages`), the header rows and the unit names on every page."""
+    _print_setup(ws, _DETAIL_SHEET, year, True, fit_width=False, paper=A3)
+    ws.set_print_scale(round(_DETAIL_SCALE * 100))
+    ws.set_v_pagebreaks([1 + k for k in pages[1:]])
+    ws.repeat_rows(0, _DETAIL_HEAD - 1)
+    ws.repeat_columns(0)
+    ws.print_across()  # the indicators of a page of units, then the next units
 
 
-def _detail_filler(ws: Any, st: _Styles, form: Form, row_of: dict[str, int], first: int, column: Any) -> Any:
+def _detail_filler(ws: Any, st: _Styles, columns: list[_DetailColumn], types: list[str], values: Any, top: int) -> Any:
     """``fill(row, cells)`` for :class:`_StreamedRows`: adds the row's plain unit cells as
     ``_write_cell`` → ``_write_value`` store them (a number, or a blank with the format)."""
-    cid_of = {r: cid for cid, r in row_of.items()}
-    cells = form.cells
     number_t, blank_t = _cell_types(ws, st.list_header)
     formats = st._cache
+    defaults = []
+    for k, c in enumerate(columns):  # formats must exist before the workbook is written out
+        column = values[:, c.index].tolist()
+        defaults.append(st.value(_num_format(types[k], None)))
+        if types[k] == "decimal" or any(type(v) is Decimal for v in column):
+            for v in column:
+                st.value(_num_format(types[k], v))
+            defaults[-1] = None  # the format follows the value
+    plan = [(1 + k, c.index, defaults[k], types[k]) for k, c in enumerate(columns)]
 
     def fill(row: int, out: dict[int, Any]) -> None:
-        cid = cid_of[row]
-        cell_type = cells[cid].type
-        values = column(cid)
-        default = formats[("value", _num_format(cell_type, None), None, False)]
-        by_value = cell_type == "decimal" or any(type(v) is Decimal for v in values)
-        for j, v in enumerate(values):
-            c = first + j
-            if c in out:  # written through the worksheet
+        data = values[row - top].tolist()
+        for col, index, default, cell_type in plan:
+            if col in out:  # written through the worksheet
                 continue
-            fmt = formats[("value", _num_format(cell_type, v), None, False)] if by_value else default
+            v = data[index]
+            fmt = default if default is not None else formats[("value", _num_format(cell_type, v), None, False)]
             if v is None:
-                out[c] = blank_t(fmt)
+                out[col] = blank_t(fmt)
             else:
-                out[c] = number_t(v if type(v) is int else _plain_value(v), fmt)
+                out[col] = number_t(v if type(v) is int else _plain_value(v), fmt)
 
     return fill
 
 
-def _write_chart(
-    wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit], row_of: dict[str, int]
-) -> None:
-    """A native bar chart of the main indicators by unit, fed from the 分单位明细 rows."""
-    ids = [c for c in _chart_cells(form) if c in row_of]
-    if not ids or not units:
+CHART_UNITS = 30  # bars in one chart; the table under it lists every unit
+_CHART_COLORS = ("#2F5597", "#5B9BD5", "#A9D18E", "#FFC000", "#ED7D31", "#C00000", "#7F7F7F", "#BF9000", "#70AD47")
+
+
+def _write_charts(wb: Any, st: _Styles, form: Form, year: int | None, units: Sequence[Unit]) -> None:
+    """分单位图表: per chart of the form's wording, one bar per unit stacked by the chart's items
+    (e.g. applications by outcome), largest first, with its figures in a table under the chart."""
+    from .sentences import evaluate_items, load_wording, pick
+
+    charts = load_wording(form).charts
+    if not charts or not units:
         return
     ws = wb.add_worksheet("分单位图表")
     ws.hide_gridlines(2)
-    first = _DETAIL_FIXED
-    last = first + len(units) - 1
-    chart = wb.add_chart({"type": "bar", "subtype": "clustered"})
-    palette = ("#4472C4", "#ED7D31", "#A5A5A5", "#70AD47")
-    for k, cid in enumerate(ids):
-        r = row_of[cid]
+    ws.set_column(0, 0, 30)
+    r = 0
+    for spec in charts:
+        rows = []
+        for u in units:
+            pairs = evaluate_items(spec.items, u)
+            rows.append((_clean(u.unit or u.file.name), [v for _, v in pairs], sum(v for _, v in pairs)))
+        labels = [label for label, _ in evaluate_items(spec.items, units[0])]
+        rows.sort(key=lambda row: -row[2])  # largest first (stable: ties keep the units' order)
+        n = len(labels)
+        ws.set_column(1, n + 1, 11)
+        shown = min(len(rows), CHART_UNITS)
+        more = (
+            f"图中为合计最多的{shown}个单位（共{len(rows)}个），全部单位见下表"
+            if shown < len(rows)
+            else "按合计从多到少排列"
+        )
+        if not any(total for _, _, total in rows):
+            shown, more = 0, "各单位均为0，未绘制图形"
+        title = pick(spec.title, {"year": "" if year is None else str(year), "unit": ""})
+        unit_word = f"单位：{spec.unit}；" if spec.unit else ""
+        _text(ws, r, 0, r, n + 1, f"{title}（{unit_word}{more}）", st.note)
+        height = max(300, 110 + shown * 24)
+        chart_row = r + 1
+        table_row = chart_row + (math.ceil(height / 20) + 1 if shown else 1)
+        _write_chart_table(ws, st, table_row, labels, rows)
+        r = table_row + len(rows) + 3
+        if shown:
+            _insert_chart(wb, ws, spec.unit, title, labels, chart_row, table_row, shown, height)
+    _print_setup(ws, "分单位图表", year, False)
+
+
+def _write_chart_table(ws: Any, st: _Styles, top: int, labels: list[str], rows: list[tuple[str, list, Any]]) -> None:
+    n = len(labels)
+    ws.write_string(top, 0, "单位", st.list_header)
+    for k, label in enumerate(labels):
+        ws.write_string(top, 1 + k, label, st.list_header)
+    ws.write_string(top, n + 1, "合计", st.list_header)
+    ws.set_row(top, max(MIN_ROW_PT, max(_lines(x, 11) for x in labels) * LINE_PT + PAD_PT))
+    for j, (name, values, total) in enumerate(rows):
+        ws.write_string(top + 1 + j, 0, name, st.text_v)
+        for k, v in enumerate([*values, total]):
+            fmt = st.value(_num_format("decimal" if isinstance(v, Decimal) else "int", v))
+            _write_value(ws, top + 1 + j, 1 + k, v, fmt)
+
+
+def _insert_chart(
+    wb: Any, ws: Any, unit: str, title: str, labels: list[str], at: int, top: int, shown: int, height: int
+) -> None:
+    """A stacked bar chart of the first ``shown`` rows of the table at ``top`` (units as categories)."""
+    chart = wb.add_chart({"type": "bar", "subtype": "stacked"})
+    first, last = top + 1, top + shown
+    for k in range(len(labels)):
         chart.add_series(
             {
-                "name": _series_name(form, cid),
-                "categories": ["分单位明细", 0, first, 0, last],
-                "values": ["分单位明细", r, first, r, last],
-                "fill": {"color": palette[k % len(palette)]},
-                "data_labels": {"value": True, "num_font": {"name": "宋体", "size": 8}},
-                "gap": 60,
+                "name": ["分单位图表", top, 1 + k],
+                "categories": ["分单位图表", first, 0, last, 0],
+                "values": ["分单位图表", first, 1 + k, last, 1 + k],
+                "fill": {"color": _CHART_COLORS[k % len(_CHART_COLORS)]},
+                "border": {"color": "#FFFFFF", "width": 0.5},
+                "gap": 50,
             }
         )
     font = {"name": "宋体", "size": 9}
-    chart.set_title({"name": "主要指标分单位情况", "name_font": {"name": "黑体", "size": 14, "bold": False}})
-    chart.set_x_axis({"num_font": font, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
-    chart.set_y_axis({"num_font": font, "reverse": True})
-    chart.set_legend({"position": "top", "font": font})
-    width = 900
-    height = min(max(360, 90 + len(units) * (len(ids) * 16 + 10)), 4000)
-    chart.set_size({"width": width, "height": height})
-    cols = math.ceil(width / 64)
-    caption = f"{year}年度主要指标分单位情况（数据见“分单位明细”，单位：件）" if year else "主要指标分单位情况"
-    _text(ws, 0, 0, 0, cols - 1, caption, st.table_title)
-    ws.set_row(0, 24)
-    ws.insert_chart(2, 0, chart)
-    rows = 2 + math.ceil(height / 17) + 1  # default rows are 12.75 pt = 17 px high
-    _print_setup(ws, "分单位图表", year, False)
-    ws.print_area(0, 0, rows, cols - 1)
+    chart.set_title({"name": title, "name_font": {"name": "黑体", "size": 13, "bold": False}})
+    chart.set_x_axis(
+        {
+            "name": unit,
+            "name_font": {"name": "宋体", "size": 9, "bold": False},
+            "num_font": font,
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+            "min": 0,
+        }
+    )
+    chart.set_y_axis({"num_font": font, "reverse": True, "crossing": "max"})  # largest at the top
+    chart.set_legend({"position": "bottom", "font": font})
+    chart.set_size({"width": 860, "height": height})
+    ws.insert_chart(at, 0, chart, {"x_offset": 4, "y_offset": 4})
 
 
 def _write_status(
@@ -1446,7 +1624,7 @@ def _write_status(
         k += 1
     ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
     ws.freeze_panes(2, 0)
-    _print_setup(ws, "报送情况", main.year if main is not None else None, True)
+    _print_setup(ws, "报送情况", main.year if main is not None else None, True, paper=paper_for([w for _, w in cols]))
     ws.repeat_rows(1)
 
 
@@ -1487,21 +1665,25 @@ def write_summary_xlsx(
             totals = sum_matrix(form, units, (values, odd))
             unit_marks = [_marks(u) for u in units]
             _write_summary_tables(wb, st, form, year, totals, units)
-            _, row_of, _ = _write_detail(wb, st, form, year, units, totals, unit_marks, values, stream=_STREAM_DETAIL)
-            positions = [_DetailPositions(row_of, _DETAIL_FIXED + j) for j in range(len(units))]
+            _, col_of, unit_rows = _write_detail(
+                wb, st, form, year, units, totals, unit_marks, values, stream=_STREAM_DETAIL
+            )
+            positions = [_DetailPositions(col_of, r) for r in unit_rows]
             del unit_marks
-            _write_chart(wb, st, form, year, units, row_of)
+            _write_charts(wb, st, form, year, units)
         ws_find = wb.add_worksheet("审核结果")
         ws_status = wb.add_worksheet("报送情况")
         rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]] = []
-        for j, (u, p) in enumerate(zip(units, positions)):
+        for u, p in zip(units, positions):
             for f in _sorted_findings(u.findings):
-                # findings without a cell (metadata, narrative) link to the unit's column
-                target = _finding_target(f, p, {}) or ("分单位明细", 0, _DETAIL_FIXED + j)
+                # findings without a cell (metadata, narrative) link to the unit's row
+                target = _finding_target(f, p, {}) or (_DETAIL_SHEET, p.row, 0)
                 first_pos.setdefault(id(u), ("审核结果", 2 + len(rows), 0))
                 rows.append((u, f, target))
         _write_findings_sheet(ws_find, st, rows, True, "汇总审核结果", main.year if main is not None else None, {})
         _write_status(ws_status, st, units, list(others), list(failures), main, first_pos)
+        for ws in wb.worksheets():  # every summary sheet prints landscape (the chart sheet too)
+            ws.set_landscape()
         wb.close()
     return path
 

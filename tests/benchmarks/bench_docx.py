@@ -77,41 +77,79 @@ def bench(form_id: str, n: int) -> tuple[float, float]:
     return fast, plain
 
 
+def _sample_units() -> tuple[Unit, Unit, list[Unit]]:
+    """The 2021 sample of 住房和城乡建设局, the same office on the 2019 form (year 2020, an illustrative
+    table 二 of that form), and the four 2021 samples."""
+    from gkreport.samples import SAMPLES_2021
+
+    f2021, f2019 = load_form("2021"), load_form("2019")
+
+    def unit(s: dict, form=f2021, year: int | None = None, extra: dict | None = None) -> Unit:
+        values = {k: v for k, v in s["values"].items() if k in form.cells}
+        values.update(extra or {})
+        return Unit(
+            file=Path(s["file"]),
+            form=form,
+            unit=s["meta"]["unit"],
+            year=year or s["meta"]["year"],
+            values=values,
+            meta=dict(s["meta"]),
+            narrative=dict(s["narrative"]),
+        )
+
+    s = next(x for x in SAMPLES_2021 if "住房和城乡建设局" in x["file"])
+    t2_2019 = {
+        **{f"t2.regulations.{c}": 0 for c in ("produced", "published", "public_total")},
+        "t2.normative.produced": 3,
+        "t2.normative.published": 3,
+        "t2.normative.public_total": 14,
+        **{f"t2.licensing.{c}": v for c, v in (("prev_items", 56), ("change", -4), ("decisions", 268))},
+        **{f"t2.other_services.{c}": v for c, v in (("prev_items", 12), ("change", 1), ("decisions", 40))},
+        **{f"t2.penalty.{c}": v for c, v in (("prev_items", 30), ("change", 0), ("decisions", 17))},
+        **{f"t2.enforcement.{c}": v for c, v in (("prev_items", 5), ("change", 0), ("decisions", 3))},
+        "t2.fees.prev_items": 2,
+        "t2.fees.change": 0,
+        "t2.procurement.purchases": 4,
+        "t2.procurement.purchase_amount": Decimal("126.5"),
+    }
+    u2019 = unit(s, f2019, 2020, t2_2019)
+    u2019.meta["date_written"] = datetime.date(2021, 1, 20)
+    return unit(s), u2019, [unit(x) for x in SAMPLES_2021]
+
+
 def render_pngs(folder: Path) -> list[Path]:
-    """The README pictures: page 1 of a 2021 and of the seed's 2017 report, and the 2021 table page."""
+    """The README pictures: page 1 of a 2021 and of the seed's 2017 report, the 2021 table page,
+    the 表二 page of a 2019 report and the chart sheet of the summary workbook."""
     import shutil
     import subprocess
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from conftest import seed_unit
     from gkreport.pdf import convert_to_pdf
-    from gkreport.samples import SAMPLES_2021
+    from gkreport.xlsx_out import write_summary_xlsx
 
-    s = next(x for x in SAMPLES_2021 if "住房和城乡建设局" in x["file"])
-    form = load_form("2021")
-    u2021 = Unit(
-        file=Path(s["file"]),
-        form=form,
-        unit=s["meta"]["unit"],
-        year=s["meta"]["year"],
-        values=dict(s["values"]),
-        meta=dict(s["meta"]),
-        narrative=dict(s["narrative"]),
-    )
+    u2021, u2019, units = _sample_units()
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        docs = [
-            D.write_unit_docx(u2021, Path(tmp) / "r2021.docx"),
-            D.write_unit_docx(seed_unit(), Path(tmp) / "r2017.docx"),
+        files = [
+            D.write_unit_docx(u2021, Path(tmp) / "r2021.docx").path,
+            D.write_unit_docx(seed_unit(), Path(tmp) / "r2017.docx").path,
+            D.write_unit_docx(u2019, Path(tmp) / "r2019.docx").path,
+            write_summary_xlsx(units, Path(tmp) / "summary.xlsx"),
         ]
-        pdf2021, pdf2017 = convert_to_pdf(docs)
-        text = subprocess.run(["pdftotext", str(pdf2021), "-"], capture_output=True, text=True, check=True).stdout
-        table_page = next(i for i, page in enumerate(text.split("\f"), start=1) if "申请人情况" in page)
+        pdf2021, pdf2017, pdf2019, pdf_sum = convert_to_pdf(files)
+
+        def page_with(pdf: Path, needle: str) -> int:
+            text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+            return next(i for i, page in enumerate(text.split("\f"), start=1) if needle in page)
+
         out = []
         for pdf, page, name in (
             (pdf2021, 1, "report_2021_p1"),
-            (pdf2021, table_page, "report_2021_tables"),
+            (pdf2021, page_with(pdf2021, "申请人情况"), "report_2021_tables"),
             (pdf2017, 1, "report_2017_p1"),
+            (pdf2019, page_with(pdf2019, "第二十条第（九）项"), "report_2019_table2"),
+            (pdf_sum, page_with(pdf_sum, "各单位收到和处理政府信息公开申请情况"), "summary_chart_2025"),
         ):
             stem = Path(tmp) / name
             subprocess.run(

@@ -2,20 +2,28 @@
 
 Each command lives in its own module and imports heavy libraries (pandas,
 writers) inside the command body, so ``gkreport --help`` starts fast. Errors are
-turned into one Chinese line and an exit code in one place: :mod:`gkreport.cli.app`.
+turned into one Chinese line and an exit code in one place: :mod:`gkreport.cli.app`;
+help and usage errors are written in Chinese by :mod:`gkreport.cli.chinese`.
 """
 
 from __future__ import annotations
 
 import sys
 
+from typer.core import TyperCommand
+
 from . import batch as _batch  # noqa: F401  (each command module registers its command)
 from . import check as _check  # noqa: F401
 from . import mail as _mail  # noqa: F401
 from . import template as _template  # noqa: F401
 from .app import app
+from .chinese import ChineseCommand
 
 __all__ = ["app", "main"]
+
+for _info in app.registered_commands:  # every command's help in Chinese (after all modules registered)
+    if _info.cls in (None, TyperCommand):
+        _info.cls = ChineseCommand
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 A :class:`~gkreport.errors.GkreportError` reaching the command line becomes one Chinese
 line on stderr and the exit code of its kind (``errors.EXIT_*``); anything else is a
 fault of the program, reported in one line too (exit 4). ``gkreport --debug …`` lets the
-exception through, traceback and all.
+exception through, traceback and all. The group is a :class:`~gkreport.cli.chinese.ChineseGroup`:
+help and usage errors (exit 2) are Chinese too.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from ..errors import EXIT_INTERNAL, GkreportError
 from ..version import __version__
+from .chinese import USAGE_ERRORS, ChineseGroup
 
 
 def _framework_exceptions() -> tuple[type[BaseException], ...]:
@@ -30,6 +31,7 @@ def _framework_exceptions() -> tuple[type[BaseException], ...]:
         pass
     else:
         out += [click.exceptions.Exit, click.ClickException, click.Abort]
+    out += USAGE_ERRORS  # typer's own copy of click's exceptions: shown in Chinese by ChineseGroup
     return tuple(out)
 
 
@@ -40,8 +42,9 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-class _Commands(TyperGroup):
-    """The command group: runs a command, turning gkreport's errors into a line and an exit code."""
+class _Commands(ChineseGroup):
+    """The command group: Chinese help and usage errors (see :class:`ChineseGroup`); runs a command,
+    turning gkreport's errors into a line and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -67,7 +70,15 @@ class _Commands(TyperGroup):
 app = typer.Typer(
     name="gkreport",
     cls=_Commands,
-    help="政府信息公开工作年度报告：读取统计表、审核勾稽关系、生成表格和公文格式报告、汇总、发送邮件。",
+    help="""政府信息公开工作年度报告：读取统计表、审核勾稽关系、生成表格和公文格式报告、汇总、发送邮件。
+
+    示例：
+    gkreport template --form 2021 -o 2025年统计表模板.xlsx
+    gkreport check 某某局2025年统计表.xlsx
+    gkreport check 收到的统计表/
+    gkreport batch input -o output --pdf
+    gkreport mail output --roster 名单.xlsx --dry-run
+    """,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",

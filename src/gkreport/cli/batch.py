@@ -50,8 +50,17 @@ def _options(
     )
 
 
-def _check_input(input_dir: Path, output: Path) -> None:
+def _check_input(input_dir: Path, output: Path, previous: Path | None = None, wording: Path | None = None) -> None:
+    """Refuse (exit 2, a Chinese line) folders and files that are not there, before any work."""
+    from rich.markup import escape
+
     con = console(stderr=True)
+    if previous is not None and not previous.is_dir():
+        con.print(f"[red]找不到上一年度的文件夹 {escape(str(previous))}（--previous）。[/]")
+        raise typer.Exit(2)
+    if wording is not None and not wording.is_file():
+        con.print(f"[red]找不到措辞文件 {escape(str(wording))}（--wording）。[/]")
+        raise typer.Exit(2)
     if not input_dir.exists():
         input_dir.mkdir(parents=True)
         con.print(INPUT_HINT.format(path=input_dir))
@@ -129,26 +138,38 @@ def _result_json(result, opts) -> dict:
 
 @app.command()
 def batch(
-    input_dir: Path = typer.Argument(Path("input"), help="存放各单位统计表的文件夹（含子文件夹）"),
-    output: Path = typer.Option(Path("output"), "--output", "-o", help="输出文件夹"),
-    jobs: int = typer.Option(None, "--jobs", "-j", help="并行进程数，默认等于 CPU 核数", min=1),
-    previous: Path = typer.Option(None, "--previous", help="上一年度统计表所在文件夹，用于跨年度核对"),
+    input_dir: Path = typer.Argument(
+        Path("input"), metavar="输入文件夹", help="存放各单位统计表的文件夹（含子文件夹）"
+    ),
+    output: Path = typer.Option(Path("output"), "--output", "-o", metavar="文件夹", help="输出文件夹"),
+    jobs: int = typer.Option(None, "--jobs", "-j", metavar="个数", help="并行进程数，默认等于 CPU 核数", min=1),
+    previous: Path = typer.Option(
+        None, "--previous", metavar="文件夹", help="上一年度统计表所在文件夹，用于跨年度核对"
+    ),
     summary_unit: str = typer.Option(
-        None, "--summary-unit", help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）"
+        None,
+        "--summary-unit",
+        metavar="单位名称",
+        help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）",
     ),
     pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF（需要安装 LibreOffice）"),
     strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
     force: bool = typer.Option(False, "--force", help="全部重新生成（默认只处理有变化的文件）"),
-    wording: Path = typer.Option(None, "--wording", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"),
+    wording: Path = typer.Option(
+        None, "--wording", metavar="文件", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"
+    ),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出处理结果"),
 ) -> None:
     """批量处理：审核文件夹中的全部统计表，生成每个单位的统计表和年度报告、汇总表和审核报告。
 
-    示例：gkreport batch input -o output --summary-unit 某某区人民政府 --pdf
+    示例：
+    gkreport batch input -o output
+    gkreport batch input -o output --summary-unit 某某区人民政府 --pdf
+    gkreport batch input -o output --previous 2024年统计表
     """
     from ..batch import NOT_USED, run_batch
 
-    _check_input(input_dir, output)
+    _check_input(input_dir, output, previous=previous, wording=wording)
     opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording)
     if as_json:
         try:
@@ -209,23 +230,27 @@ def batch(
 
 @app.command()
 def watch(
-    input_dir: Path = typer.Argument(Path("input"), help="要监视的文件夹"),
-    output: Path = typer.Option(Path("output"), "--output", "-o", help="输出文件夹"),
-    interval: float = typer.Option(2.0, "--interval", help="检查间隔（秒）", min=0.2),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="并行进程数", min=1),
-    previous: Path = typer.Option(None, "--previous", help="上一年度统计表所在文件夹"),
-    summary_unit: str = typer.Option(None, "--summary-unit", help="汇总年度报告的单位名称"),
+    input_dir: Path = typer.Argument(Path("input"), metavar="输入文件夹", help="要监视的文件夹"),
+    output: Path = typer.Option(Path("output"), "--output", "-o", metavar="文件夹", help="输出文件夹"),
+    interval: float = typer.Option(2.0, "--interval", metavar="秒数", help="检查间隔（秒）", min=0.2),
+    jobs: int = typer.Option(1, "--jobs", "-j", metavar="个数", help="并行进程数", min=1),
+    previous: Path = typer.Option(None, "--previous", metavar="文件夹", help="上一年度统计表所在文件夹"),
+    summary_unit: str = typer.Option(None, "--summary-unit", metavar="单位名称", help="汇总年度报告的单位名称"),
     pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF"),
     strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
-    rounds: int = typer.Option(0, "--rounds", help="检查多少轮后退出（0 表示一直运行，按 Ctrl+C 停止）", min=0),
+    rounds: int = typer.Option(
+        0, "--rounds", metavar="轮数", help="检查多少轮后退出（0 表示一直运行，按 Ctrl+C 停止）", min=0
+    ),
 ) -> None:
     """监视文件夹：有新的或修改过的统计表放进来（且已写完）时自动处理，并更新汇总。
 
-    示例：gkreport watch input -o output
+    示例：
+    gkreport watch input -o output
+    gkreport watch input -o output --interval 10 --pdf
     """
     from ..batch import watch_folder
 
-    _check_input(input_dir, output)
+    _check_input(input_dir, output, previous=previous)
     opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, False, None)
     con = console()
     con.print(f"正在监视 {input_dir}（每 {interval:g} 秒检查一次），按 Ctrl+C 停止。")

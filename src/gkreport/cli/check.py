@@ -11,26 +11,66 @@ from .app import app
 from .common import EXIT_ERRORS, EXIT_OK, EXIT_UNUSABLE, console, findings_table, print_json
 
 
+def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Files as given, and for a folder every workbook in it (recursively, as ``batch`` finds
+    them); also the folders in which no workbook was found."""
+    from ..batch import discover
+
+    files: list[Path] = []
+    empty: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = discover(p)
+            files += found
+            if not found:
+                empty.append(p)
+        else:
+            files.append(p)
+    return files, empty
+
+
 @app.command()
 def check(
-    files: list[Path] = typer.Argument(
-        ..., help="要审核的统计表文件（.xlsx/.xlsm/.xls/.ods），可以有多个", show_default=False
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="文件或文件夹",
+        help="要审核的统计表（.xlsx/.xlsm/.xls/.ods），可以有多个；写文件夹时审核其中（含子文件夹）的全部统计表",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出读取的数值和审核结果"),
-    previous: list[Path] = typer.Option(None, "--previous", help="上一年度的统计表，用于跨年度核对（上年结转等）"),
-    xlsx: Path = typer.Option(None, "--xlsx", help="把审核后的统计表写入此 .xlsx 文件（只审核一个文件时可用）"),
+    previous: list[Path] = typer.Option(
+        None,
+        "--previous",
+        metavar="文件或文件夹",
+        help="上一年度的统计表（或其所在文件夹），用于跨年度核对（上年结转等）",
+    ),
+    xlsx: Path = typer.Option(
+        None, "--xlsx", metavar="文件", help="把审核后的统计表写入此 .xlsx 文件（只审核一个文件时可用）"
+    ),
 ) -> None:
     """读取并审核统计表，列出所有问题及最可能出错的单元格。
 
-    示例：gkreport check 某某局2025年报表.xlsx --previous 某某局2024年报表.xlsx
+    示例：
+    gkreport check 某某局2025年统计表.xlsx
+    gkreport check 收到的统计表/
+    gkreport check 某某局2025年统计表.xlsx --previous 某某局2024年统计表.xlsx
+    gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx
     """
     from ..pipeline import check_files
     from ..reader import unit_values_json
 
+    files, empty = expand_folders(list(paths))
+    if empty:
+        from rich.markup import escape
+
+        for folder in empty:
+            console(stderr=True).print(f"[red]文件夹 {escape(str(folder))} 中没有统计表（.xlsx/.xlsm/.xls/.ods）。[/]")
+        raise typer.Exit(EXIT_UNUSABLE)
+    previous = expand_folders(list(previous or []))[0]
     if xlsx is not None and len(files) != 1:
         console(stderr=True).print("[red]--xlsx 只能和一个文件一起使用。[/]")
         raise typer.Exit(EXIT_UNUSABLE)
-    result = check_files(list(files), list(previous or []))
+    result = check_files(files, previous)
     if xlsx is not None and result.units:
         from ..xlsx_out import write_unit_xlsx
 

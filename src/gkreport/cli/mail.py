@@ -17,11 +17,17 @@ def _size(n: int) -> str:
 def mail_command(
     output_dir: Path = typer.Argument(..., help="输出文件夹（含 2025/ 等年度文件夹）", show_default=False),
     to: str | None = typer.Option(None, "--to", help="所有单位的文件都发给这个邮箱（向上级报送）"),
-    roster: Path | None = typer.Option(None, "--roster", help="收件人名单 .xlsx 或 .csv（单位名称 | 邮箱 | 抄送）"),
+    roster: Path | None = typer.Option(
+        None, "--roster", help="把审核结果发回各单位：名单 .xlsx 或 .csv（单位名称 | 邮箱 | 抄送）"
+    ),
     attach: str | None = typer.Option(None, "--attach", help="附件类型，逗号分隔：docx,xlsx,pdf（默认 docx）"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="只把邮件写成 .eml 文件放到 输出文件夹/outbox/，不发送"),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="只把邮件写成 .eml 文件放到 输出文件夹/outbox/，不发送（可以不填发件人）"
+    ),
     year: int | None = typer.Option(None, "--year", help="年度；不写时用最新的年度"),
-    allow_errors: bool = typer.Option(False, "--allow-errors", help="报告仍有错误的单位也发送"),
+    allow_errors: bool = typer.Option(
+        False, "--allow-errors", help="用 --to 报送时，报告仍有错误的单位也报送（--roster 发审核结果时照常发送）"
+    ),
     resend_changed: bool = typer.Option(False, "--resend-changed", help="发送后又改过的文件重新发送"),
     resend_uncertain: bool = typer.Option(
         False, "--resend-uncertain", help="上次发送结果不确定（服务器可能已收到）的邮件重新发送"
@@ -37,13 +43,21 @@ def mail_command(
     cafile: Path | None = typer.Option(None, "--cafile", help="信任这个 CA 证书文件（服务器使用内部证书时）"),
     config: Path | None = typer.Option(None, "--config", help="配置文件（默认：当前文件夹的 gkreport.toml）"),
     interval: float | None = typer.Option(None, "--interval", help="两封邮件之间等待的秒数（默认 2）"),
-    retries: int | None = typer.Option(None, "--retries", help="临时错误（4xx、断线）的重试次数（默认 3）"),
+    retries: int | None = typer.Option(None, "--retries", help="临时错误（4xx、断线、超时）的重试次数（默认 3）"),
     retry_wait: float | None = typer.Option(
         None, "--retry-wait", help="第一次重试前等待的秒数，之后每次加倍（默认 5）"
     ),
-    timeout: float | None = typer.Option(None, "--timeout", help="网络超时秒数（默认 60）"),
+    timeout: float | None = typer.Option(None, "--timeout", help="每条命令等待服务器完整回复的最长秒数（默认 60）"),
 ) -> None:
-    """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。"""
+    """把各单位的报告通过邮件发送（每封只发一次，可断点续发）。
+
+    --to：向上级报送，每个单位一封。--roster：把审核结果发回各单位，正文列出该单位的错误和提示。
+
+    示例：
+    gkreport mail output --roster 名单.xlsx --dry-run
+    gkreport mail output --roster 名单.xlsx --attach docx,xlsx
+    gkreport mail output --to shangji@example.gov.cn
+    """
     import sys
 
     from rich.console import Console
@@ -84,6 +98,7 @@ def mail_command(
             allow_errors=allow_errors,
             resend_changed=resend_changed,
             resend_uncertain=resend_uncertain,
+            dry_run=dry_run,
         )
     except m.MailError as exc:
         fail(exc)
@@ -92,7 +107,18 @@ def mail_command(
     if plan.year_note:
         out.print(f"[yellow]{escape(plan.year_note)}[/]")
     if plan.journal_damaged:
-        out.print(f"[yellow]发送记录中有 {plan.journal_damaged} 行不完整（上次运行被中断时未写完），已忽略。[/]")
+        out.print(
+            f"[yellow]发送记录中有 {plan.journal_damaged} 行不完整（上次运行被中断或磁盘已满时未写完），已忽略。[/]"
+        )
+
+    outbox = None
+    if dry_run:  # written before the plan is shown, so that the plan shows what was written
+        try:
+            outbox = m.write_outbox(plan, settings)
+        except m.MailError as exc:
+            fail(exc)
+            return
+        plan.problems.extend(outbox.failed)
 
     if plan.problems:
         t = Table(title=f"发送前发现的问题（{len(plan.problems)} 项）", title_style="bold red", show_lines=False)
@@ -102,7 +128,10 @@ def mail_command(
             t.add_row(escape(p.unit), escape(p.message))
         out.print(t)
 
-    t = Table(title=f"{plan.year} 年邮件发送计划" + ("（试运行，不发送）" if dry_run else ""), title_style="bold")
+    what = m.DIRECTION_ZH[plan.direction]
+    t = Table(
+        title=f"{plan.year} 年邮件发送计划（{what}）" + ("（试运行，不发送）" if dry_run else ""), title_style="bold"
+    )
     t.add_column("单位", overflow="fold")
     t.add_column("收件人", overflow="fold")
     t.add_column("抄送", overflow="fold")
@@ -116,7 +145,7 @@ def mail_command(
         elif pm.note:
             status += f"：{pm.note}"
         t.add_row(
-            escape(pm.unit),
+            escape(pm.shown_unit),
             escape("\n".join(str(a) for a in pm.to)) or "—",
             escape("\n".join(str(a) for a in pm.cc)) or "—",
             "\n".join(f"{f.kind} {_size(f.size)}" for f in pm.files) or "—",
@@ -124,15 +153,21 @@ def mail_command(
         )
     out.print(t)
 
-    if dry_run:
-        try:
-            paths = m.write_outbox(plan, settings)
-        except (m.MailError, OSError) as exc:
-            fail(exc if isinstance(exc, m.MailError) else m.MailError(f"无法写入 outbox：{exc}"))
-            return
-        outbox = plan.output_dir / m.OUTBOX_NAME
-        out.print(f"试运行：{len(paths)} 封邮件已写入 {escape(str(outbox))}，没有发送任何邮件。")
-        raise typer.Exit(0 if plan.complete else 1)
+    if outbox is not None:
+        out.print(
+            f"试运行：{len(outbox.written)} 封邮件已写入 {escape(str(outbox.folder))}，没有发送任何邮件。"
+            + (f"另有 {len(outbox.failed)} 封无法生成，见上表。" if outbox.failed else "")
+        )
+        if plan.needs:
+            out.print(
+                "[yellow]正式发送还需要："
+                + escape("；".join(plan.needs))
+                + escape(
+                    "。试运行的邮件中以【发件人】【发件单位】占位；这些设置也可以写在 gkreport.toml 的 [mail] 中。"
+                )
+                + "[/]"
+            )
+        raise typer.Exit(0 if plan.complete and not outbox.failed else 1)
 
     todo = plan.to_send
     if not todo:
@@ -155,12 +190,15 @@ def mail_command(
     def progress(i: int, n: int, pm: m.PlannedMessage, o: m.Outcome) -> None:
         colour = "green" if o.result == m.SENT_OK else "red"
         detail = o.reply or o.detail
-        out.print(f"[{i}/{n}] {escape(pm.unit)}：[{colour}]{o.result}[/] {escape(detail)}")
+        out.print(f"[{i}/{n}] {escape(pm.shown_unit)}：[{colour}]{o.result}[/] {escape(detail)}")
 
     try:
         result = m.send_plan(plan, settings, password, progress=progress)
     except m.MailError as exc:
         fail(exc)
+        return
+    except OSError as exc:  # anything the journal's own messages do not cover
+        fail(m.MailError(f"发送时无法读写 {plan.year_dir}（{m.os_reason(exc)}）。", exit_code=1))
         return
 
     sent = sum(1 for o in result.outcomes if o.result == m.SENT_OK)
@@ -180,4 +218,6 @@ def mail_command(
         + (f"，另有 {held} 个单位因上述问题未发送" if held else "")
         + "。重新运行只会发送尚未发出的邮件。"
     )
+    if result.signal:
+        raise typer.Exit(130 if result.signal == "SIGINT" else 143)
     raise typer.Exit(0 if (plan.complete and result.all_sent) else 1)

@@ -12,13 +12,19 @@ from .common import console
 
 @app.command()
 def template(
-    form: str = typer.Option("2021", "--form", "-f", help="表样：2021（现行格式）、2019（试行格式）、2017（旧统计表）"),
-    output: Path = typer.Option(None, "--output", "-o", help="输出文件，默认为“<表样>年版统计表模板.xlsx”"),
+    form: str = typer.Option(
+        "2021", "--form", "-f", metavar="表样", help="表样：2021（现行格式）、2019（试行格式）、2017（旧统计表）"
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", metavar="文件", help="输出文件，默认为“<表样>年版统计表模板.xlsx”"
+    ),
     force: bool = typer.Option(False, "--force", help="输出文件已存在时覆盖"),
 ) -> None:
     """生成空白的统计表模板，发给各单位填写。
 
-    示例：gkreport template --form 2021 -o 2025年统计表模板.xlsx
+    示例：
+    gkreport template --form 2021 -o 2025年统计表模板.xlsx
+    gkreport template --form 2017
     """
     from ..spec import load_form
     from ..template import write_template
@@ -37,11 +43,13 @@ def template(
 
 @app.command()
 def samples(
-    output: Path = typer.Option(Path("input"), "--output", "-o", help="示例文件的存放文件夹"),
+    output: Path = typer.Option(Path("input"), "--output", "-o", metavar="文件夹", help="示例文件的存放文件夹"),
 ) -> None:
     """生成示例统计表（张店区科学技术局 2017 年和几个 2021 年版单位），用来试用审核和批量生成。
 
-    示例：gkreport samples -o input && gkreport batch input
+    示例：
+    gkreport samples -o input
+    gkreport batch input -o output
     """
     from ..samples import write_samples
 

@@ -57,7 +57,6 @@ FORM = Level(
         "deadline": TEXT,
         "superseded_by": TEXT,
         "foreign_labels": TEXTS,
-        "summary_chart": TEXTS,  # cells charted by unit in the summary workbook
         "metadata": ANY,  # a list of fields, or {same_as: form}
         "sections": ANY,  # a list of sections, or {same_as: form}
         "tables": ITEMS,
