@@ -45,19 +45,46 @@ class Finding:
     note: str | None = None  # extra explanation, e.g. 疑似数字颠倒：31 → 13
     proposal: bool = False  # suggestion is a derived value for a blank cell
     candidates: tuple[str, ...] = ()  # cell ids equally likely wrong (when no single suspect)
+    suspect_cell: str | None = None  # the suspect's sheet + A1 reference
+    candidate_cells: tuple[str, ...] = ()  # the candidates' sheet + A1 references, in their order
+    # the findings of one suspect cell folded into this one, each complete (the first gives ``rule``):
+    # one wrong cell is one error, however many rules it breaks
+    grouped: tuple[Finding, ...] = ()
+    paragraph: tuple[str, int] | None = None  # (section id, paragraph index) of the text a finding quotes
 
     def __post_init__(self) -> None:
         if type(self.severity) is not Severity:  # "error" / "warning" as read back from JSON
             self.severity = Severity(self.severity)
+        # as read back from JSON: lists and dicts
+        if self.grouped and not all(isinstance(g, Finding) for g in self.grouped):
+            self.grouped = tuple(g if isinstance(g, Finding) else Finding.from_dict(g) for g in self.grouped)
+        if self.paragraph is not None and not isinstance(self.paragraph, tuple):
+            self.paragraph = (str(self.paragraph[0]), int(self.paragraph[1]))
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every rule the finding states: its own, or those of the findings grouped into it."""
+        return tuple(g.rule for g in self.grouped) if self.grouped else (self.rule,)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["cells"] = list(self.cells)
-        d["cell_ids"] = list(self.cell_ids)
-        d["candidates"] = list(self.candidates)
+        for k in ("cells", "cell_ids", "candidates", "candidate_cells"):
+            d[k] = list(getattr(self, k))
         for k in ("expected", "actual", "suggestion"):
             d[k] = json_value(d[k])
+        d["grouped"] = [g.to_dict() for g in self.grouped]
+        d["paragraph"] = list(self.paragraph) if self.paragraph is not None else None
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """A finding as ``to_dict`` wrote it (keys it does not know are left out)."""
+        known = cls.__dataclass_fields__
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("cells", "cell_ids", "candidates", "candidate_cells", "grouped"):
+            if k in kw:
+                kw[k] = tuple(kw[k] or ())
+        return cls(**kw)
 
 
 def json_value(v: Any) -> Any:
@@ -82,6 +109,8 @@ class Unit:
     meta_locations: dict[str, tuple[str, str]] = field(default_factory=dict)
     narrative: dict[str, str] = field(default_factory=dict)  # section id → text ("\n" between paragraphs)
     narrative_locations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # section id → where each of its paragraphs ("\n"-separated in ``narrative``) was read
+    paragraph_locations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # cell id → note written after its number, 12（其中修订6件）
     findings: list[Finding] = field(default_factory=list)
     file_hash: str | None = None
