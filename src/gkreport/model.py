@@ -15,6 +15,7 @@ from typing import Any
 from .enums import Severity, Status
 from .spec.load import form_from_path
 from .spec.model import Form
+from .spec.names import table_name
 
 __all__ = ["ERROR", "WARNING", "Finding", "Severity", "Status", "Unit", "Value", "json_value"]
 
@@ -87,6 +88,12 @@ class Finding:
         return cls(**kw)
 
 
+def _row_of(a1: str) -> int:
+    """The row number of an A1 reference (0 when it has none)."""
+    digits = a1.lstrip("$ABCDEFGHIJKLMNOPQRSTUVWXYZ").lstrip("$")
+    return int(digits) if digits.isdigit() else 0
+
+
 def json_value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
@@ -120,6 +127,36 @@ class Unit:
         loc = self.locations.get(cell_id)
         return f"{loc[0]}!{loc[1]}" if loc else cell_id
 
+    def place(self, ref: str) -> str:
+        """Where a ``sheet!A1`` reference is, as people look for it: ``表四 E51`` on a sheet of
+        tables (naming the table the cell belongs to, also where all tables share one sheet),
+        else ``sheet A1`` (基本信息, the text of a pasted web page)."""
+        sheet, _, a1 = ref.rpartition("!")
+        if not sheet:
+            return ref
+        table = self._table_at(sheet, a1)
+        return f"{table_name(self.form.tables[table])} {a1}" if table else f"{sheet} {a1}"
+
+    def _table_at(self, sheet: str, a1: str) -> str | None:
+        """The table a cell of ``sheet`` belongs to: the table of the value read there; else the
+        only table on that sheet, or the one whose rows of values span the cell's row."""
+        spans: dict[str, list[int]] = {}
+        for cid, (s, ref) in self.locations.items():
+            if s != sheet:
+                continue
+            table = cid.split(".", 1)[0]
+            if ref == a1:
+                return table if table in self.form.tables else None
+            row = _row_of(ref)
+            span = spans.setdefault(table, [row, row])
+            span[0], span[1] = min(span[0], row), max(span[1], row)
+        tables = [t for t in spans if t in self.form.tables]
+        if len(tables) == 1:
+            return tables[0]
+        row = _row_of(a1)
+        inside = [t for t in tables if spans[t][0] <= row <= spans[t][1]]
+        return inside[0] if len(inside) == 1 else None
+
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == ERROR]
@@ -142,8 +179,26 @@ class Unit:
 
     @property
     def status(self) -> Status:
+        """What became of the file once read and checked: the one verdict ``check`` and ``batch`` give."""
+        if self.unusable is not None:
+            return Status.UNREADABLE
         if self.errors:
             return Status.ERRORS
         if self.warnings:
             return Status.WARNINGS
         return Status.PASSED
+
+    @property
+    def unusable(self) -> str | None:
+        """Why the file cannot be taken as a unit's report, or None. Without the unit's name or the
+        year nothing can be filed, summed or sent under it: the file is 无法读取 (its numbers are
+        still read and checked, and its findings listed, so that it can be put right)."""
+        if self.unit and self.year:
+            return None
+        why = [
+            f.message.rstrip("。")
+            for f in self.findings
+            if f.severity == ERROR and f.rule in ("READ.meta", "META.unit", "META.year") and f.message
+        ]
+        missing = "、".join(w for w, ok in (("单位名称", self.unit), ("年度", self.year)) if not ok)
+        return f"文件 {self.file.name} 无法确定是哪个单位哪一年的报告：{'；'.join(why) or f'没有找到{missing}'}。"
