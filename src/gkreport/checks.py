@@ -8,7 +8,10 @@ at one by one. For those, the cells most likely wrong are searched by the
 Fellegi–Holt principle: the fewest cells whose change makes every 错误 rule hold,
 preferring cells that take part in fewer passing rules; a unique answer is
 named with its corrected value, a typing slip (digits swapped, doubled, dropped,
-an extra 0) is pointed out, and equally likely cells are listed.
+an extra 0) is pointed out, and equally likely cells are listed. The search uses this
+year's rules only (last year's report never changes it); the cross-year rules are judged
+against its outcome. The findings of one suspect cell are folded into one: one wrong
+cell, one error.
 
 Report-level checks follow per unit: metadata (unit name, year, dates), the
 numbers quoted by the narrative, required sections, the template's years, and
