@@ -254,17 +254,22 @@ def write_official_2021(
     remarks: bool = True,
     as_text: bool = False,
     title: str | None = None,
+    where: dict[str, tuple[str, str]] | None = None,
 ) -> Path:
     """All three tables on one sheet, as pasted from the official Word document (``title`` in A1,
-    by default ``{unit}{year}年政府信息公开工作年度报告``)."""
+    by default ``{unit}{year}年政府信息公开工作年度报告``). ``where`` (if given) receives the place
+    of each value written (cell id → sheet, A1)."""
     wb = Workbook()
     ws = wb.active
     ws.title = "年报表格"
     put = _putter(ws, as_text)
     ws.cell(1, 1).value = title or f"{unit}{year}年政府信息公开工作年度报告"
-    r = put_t2(ws, 3, values, put)
-    r = put_t3(ws, r + 1, values, put, remarks=remarks)
-    put_t4(ws, r + 1, values, put)
+    at: dict[str, tuple[int, int]] = {}
+    r = put_t2(ws, 3, values, put, at=at)
+    r = put_t3(ws, r + 1, values, put, remarks=remarks, at=at)
+    put_t4(ws, r + 1, values, put, at=at)
+    if where is not None:
+        where.update({cid: (ws.title, f"{get_column_letter(c)}{r}") for cid, (r, c) in at.items()})
     wb.save(path)
     return path
 

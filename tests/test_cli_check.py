@@ -152,3 +152,107 @@ def test_check_a_folder_checks_every_workbook_in_it(tmp_path):
     text = runner.invoke(app, ["check", str(folder)]).output
     for p in samples:
         assert p.name in text
+
+
+# --------------------------------------------------------------------------- issue 13: places, --previous, text
+
+
+def _check(*args: str) -> tuple[int, list[dict], str]:
+    """``check --json`` and the printed table of the same files: exit code, data, text."""
+    res = runner.invoke(app, ["check", *args, "--json"])
+    text = runner.invoke(app, ["check", *args])
+    assert text.exit_code == res.exit_code
+    return res.exit_code, json.loads(res.stdout), text.output
+
+
+def _row_of(text: str, needle: str) -> str:
+    """The printed row of the findings table whose 说明 starts with ``needle``."""
+    return next(line for line in text.splitlines() if needle in line)
+
+
+def _official_values(**changes: int) -> dict:
+    from conftest import T2_CLEAN, t3_values, t4_values
+
+    leaves = {("disclosed", "natural"): 6, ("partial", "natural"): 2, ("unable_1", "natural"): 2}
+    values = {
+        **T2_CLEAN,
+        **t3_values(leaves, {"natural": 1}, {"natural": 1}, False),
+        **t4_values([31, 4, 1, 3] + [0] * 8),
+    }
+    values.update({k.replace("__", "."): v for k, v in changes.items()})
+    return values
+
+
+def test_one_sheet_layout_names_the_table_each_cell_belongs_to(tmp_path):
+    """All tables on one sheet (pasted from the Word document): a 表四 cell is 表四 E… and a 表三 cell
+    表三 …, not the first table of the sheet; the JSON gives the suspect's and the candidates' sheet!cell."""
+    from official_layout import write_official_2021
+
+    where: dict[str, tuple[str, str]] = {}
+    values = _official_values(t4__cases__review_upheld=13, t3__disclosed__natural=60)  # 31 and 6
+    path = write_official_2021(tmp_path / "年报.xlsx", values, "某某区司法局", 2025, where=where)
+    code, (data,), text = _check(str(path))
+    assert code == 1 and data["status"] == "有错误"
+    errors = {f["suspect"]: f for f in data["findings"] if f["severity"] == "error"}
+    assert set(errors) == {"t4.cases.review_upheld", "t3.disclosed.natural"}
+    for cid, table in (("t4.cases.review_upheld", "表四"), ("t3.disclosed.natural", "表三")):
+        sheet, a1 = where[cid]
+        assert errors[cid]["suspect_cell"] == f"{sheet}!{a1}"
+        row = _row_of(text, errors[cid]["message"][:12])
+        assert f"{table} {a1}" in row and "表二" not in row
+    # equally likely cells: each named by its cell id and by its place
+    values = _official_values(t4__cases__review_upheld=7)
+    values.update(
+        {f"t4.cases.review_{k}": v for k, v in zip(("corrected", "other", "pending", "total"), (2, 1, 3, 11))}
+    )
+    values["t4.cases.review_upheld"] = 7  # 5 + 2 + 1 + 3 = 11: one of five cells is wrong
+    path = write_official_2021(tmp_path / "年报2.xlsx", values, "某某区司法局", 2025, where=where)
+    _, (data,), _ = _check(str(path))
+    (f,) = [f for f in data["findings"] if f["severity"] == "error"]
+    assert f["suspect"] is None and len(f["candidates"]) >= 2
+    assert f["candidate_cells"] == ["!".join(where[c]) for c in f["candidates"]]
+
+
+def test_previous_keeps_the_typing_slip_and_its_correction(tmp_path):
+    """With last year's report (which disagrees with this year's 上年结转), the slip in 一 is still
+    one error at its own cell with its correction; the disagreement is reported on its own."""
+    from official_layout import write_official_2021
+
+    where: dict[str, tuple[str, str]] = {}
+    now = write_official_2021(
+        tmp_path / "2025.xlsx", _official_values(t3__new__natural=1), "某某区司法局", 2025, where=where
+    )  # 一 自然人 is 10
+    last_values = _official_values()
+    for c in ("natural", "total"):  # last year carried 3 over, not 1 (and took in 2 more)
+        last_values[f"t3.next.{c}"] += 2
+        last_values[f"t3.new.{c}"] += 2
+    last = write_official_2021(tmp_path / "2024.xlsx", last_values, "某某区司法局", 2024)
+    _, (alone,), _ = _check(str(now))
+    code, (data,), text = _check(str(now), "--previous", str(last))
+    assert code == 1
+    slips = [f for f in data["findings"] if f["suspect"]]
+    assert [f["message"] for f in slips] == [f["message"] for f in alone["findings"] if f["suspect"]]
+    (slip,) = slips
+    assert (slip["suspect"], slip["suggestion"], slip["note"]) == ("t3.new.natural", 10, "疑似漏输了一个 0：1 → 10")
+    assert [g["rule"] for g in slip["grouped"]] == ["t3.csum.new.total", "A3.natural"]
+    row = _row_of(text, slip["message"][:12])
+    assert f"表三 {where['t3.new.natural'][1]}" in row and "等" not in row.split("│")[2]
+    a6 = [f for f in data["findings"] if f["rule"].startswith("A6")]
+    assert len(a6) == 2 and all(f["suspect"] is None for f in a6)
+    assert sum(f["severity"] == "error" for f in data["findings"]) == 3  # the slip and the two disagreements
+
+
+def test_a_number_in_the_text_is_located_at_its_paragraph(tmp_path):
+    from conftest import NARRATIVE_2021
+    from official_layout import write_web_page_2021
+
+    narrative = {**NARRATIVE_2021, "overview": "本机关深入推进政务公开。\n全年共收到政府信息公开申请999件。"}
+    path = write_web_page_2021(
+        tmp_path / "网页.xlsx", _official_values(), "某某区司法局2025年政府信息公开工作年度报告", narrative
+    )
+    ws = load_workbook(path).active
+    second = next(c.coordinate for row in ws.iter_rows() for c in row if str(c.value).endswith("999件。"))
+    _, (data,), text = _check(str(path))
+    (f,) = [f for f in data["findings"] if f["rule"] == "A8.received"]
+    assert f["paragraph"] == ["overview", 1] and f["cells"][0] == f"Sheet1!{second}"
+    assert f"Sheet1 {second}" in _row_of(text, "“一、总体情况”第 2 段")

@@ -856,6 +856,20 @@ def test_errors_put_a_red_note_above_the_title(out):
     assert not any("审核提示" in t for t in clean.texts())
 
 
+def test_the_red_note_counts_cells_to_fix_not_broken_rules(out):
+    """Two wrong cells that break four rules between them: 仍有2处错误."""
+    from conftest import unit_2021
+    from gkreport.checks import check_unit
+
+    u = unit_2021()
+    u.values["t3.disclosed.natural"] = 60  # was 6: its row and its column
+    u.values["t3.carry.natural"] = 10  # was 1: its column total and 一 + 二 = 三 + 四
+    check_unit(u)
+    assert len(u.errors) == 2 and sum(len(f.grouped) for f in u.errors) == 4
+    d = Docx(write(u, out / "two_cells.docx"))
+    assert d.texts()[0] == "【审核提示：本报告对应的统计表仍有2处错误，请更正后再印发】"
+
+
 def test_strict_refuses_a_unit_with_errors(tmp_path):
     u = report_unit(errors=2)
     with pytest.raises(D.StrictRefusal) as exc:

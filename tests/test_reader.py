@@ -696,6 +696,40 @@ def test_pasted_web_page_is_read_as_the_reports_sections(tmp_path, heading_in_ce
     assert not [f for f in unit.findings if f.rule in ("D1", "D2", "D.narrative")]
 
 
+@pytest.mark.parametrize("heading_in_cell", [False, True])
+def test_each_paragraph_keeps_the_cell_it_was_read_from(tmp_path, heading_in_cell):
+    """A pasted web page: every paragraph of a section has its own row (or, heading and text in one
+    cell, that cell); a text-vs-table finding then points at the paragraph holding the number."""
+    values = consistent_2021(7)
+    narrative = {
+        **NARRATIVE_2021,
+        "overview": "本机关深入推进政务公开。\n全年共收到政府信息公开申请999件。\n下一步将继续努力。",
+    }
+    path = write_web_page_2021(
+        tmp_path / "网页.xlsx",
+        values,
+        "某某县水利局2025年政府信息公开工作年度报告",
+        narrative,
+        heading_in_cell=heading_in_cell,
+    )
+    ws = load_workbook(path).active
+    rows = {str(c.value).strip("　"): c.coordinate for row in ws.iter_rows() for c in row if c.value}
+    unit = read_workbook(path)
+    paragraphs = narrative["overview"].split("\n")
+    assert unit.narrative["overview"] == narrative["overview"]
+    if heading_in_cell:
+        cell = rows["一、总体情况\n" + narrative["overview"]]
+        expected = [("Sheet1", cell)] * 3
+    else:
+        expected = [("Sheet1", rows[p]) for p in paragraphs]
+    assert unit.paragraph_locations["overview"] == expected
+    assert unit.narrative_locations["overview"] == expected[0]
+    run_checks([unit])
+    (f,) = [f for f in unit.findings if f.rule == "A8.received"]
+    assert f.paragraph == ("overview", 1) and f.cells[0] == "Sheet1!" + expected[1][1]
+    assert unit.place(f.cells[0]) == f"Sheet1 {expected[1][1]}"  # the text of the page, not 表二
+
+
 def test_web_page_heading_written_a_little_differently(tmp_path):
     values = consistent_2021(8)
     path = write_web_page_2021(

@@ -486,6 +486,55 @@ def test_candidates_marked_when_no_single_suspect(tmp_path):
     assert _link_target(wb, link).coordinate == ws.cell(*found[cands[0]]).coordinate
 
 
+def test_one_wrong_cell_breaking_two_rules_is_one_row_and_comments_every_cell(tmp_path):
+    """After grouping: the suspect's comment leads with its correction and states both broken
+    rules; every cell of either rule is marked and commented; 审核结果 has one row naming both rules."""
+    from conftest import unit_2021
+    from gkreport.checks import check_unit
+
+    unit = unit_2021(narrative={})
+    unit.values["t3.disclosed.natural"] = 60  # was 6
+    check_unit(unit)
+    (f,) = unit.errors
+    wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "g.xlsx"))
+    ws = wb["三、收到和处理政府信息公开申请情况"]
+    found = read_table(ws, unit.form.tables["t3"], grid_top(ws, unit.form.tables["t3"]))
+    suspect = ws.cell(*found["t3.disclosed.natural"])
+    assert suspect.fill.fgColor.rgb == "FFFF7C80" and suspect.font.b
+    assert "t3.rsum.total.natural、t3.csum.disclosed.total" in suspect.comment.text
+    assert "这一格使 2 条规则不成立" in suspect.comment.text and "建议：将本单元格改为 6" in suspect.comment.text
+    assert suspect.comment.text.count("【错误】") == 1  # one error, not one per rule
+    for g in f.grouped:
+        for cid in g.cell_ids:
+            cell = ws.cell(*found[cid])
+            assert cell.fill.fgColor.rgb in ERROR_FILLS and g.message.split("。")[0] in cell.comment.text
+    rows = [r for r in wb["审核结果"].iter_rows(min_row=3) if r[0].value is not None]
+    errors = [r for r in rows if r[1].value == "错误"]
+    assert len(errors) == 1 and errors[0][2].value == "t3.rsum.total.natural、t3.csum.disclosed.total"
+    assert "审核结论" in [c.value for c in wb["基本信息"]["A"]]
+    assert any("错误 1 条" in str(c.value) for c in wb["基本信息"]["B"])
+
+
+def test_a_number_in_the_text_marks_its_paragraph_in_the_info_sheet(tmp_path):
+    from conftest import NARRATIVE_2021, unit_2021
+    from gkreport.checks import check_unit
+
+    text = "本机关深入推进政务公开。\n全年共收到政府信息公开申请15件，上年结转1件。\n下一步将继续努力。"
+    unit = unit_2021(narrative={**NARRATIVE_2021, "overview": text})
+    unit.narrative_locations = {"overview": ("基本信息", "B20")}
+    check_unit(unit)
+    (f,) = [f for f in unit.findings if f.rule == "A8.received"]
+    wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "n.xlsx"))
+    ws = wb["基本信息"]
+    rows = {c.value: c for c in ws["B"] if c.value in text.split("\n")}
+    first, second, third = (rows[p] for p in text.split("\n"))
+    assert second.fill.fgColor.rgb in WARNING_FILLS and f.message in second.comment.text
+    for other in (first, third):
+        assert other.comment is None and other.fill.fgColor.rgb not in WARNING_FILLS | ERROR_FILLS
+    link = next(r for r in wb["审核结果"].iter_rows(min_row=3) if r[10].value == f.message)[6]
+    assert _link_target(wb, link).coordinate == second.coordinate
+
+
 def test_blank_is_not_zero_and_off_grid_subtotal(tmp_path):
     unit = random_unit("2021", findings=False, blank=0.0)
     unit.values["t3.new.natural"] = 0

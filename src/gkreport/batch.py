@@ -47,7 +47,7 @@ from typing import Any
 from .errors import ReadError, SpecError, StrictRefusal
 from .fileio import atomic_path, atomic_write_text, clean_temp_files
 from .formatting import safe_filename
-from .model import ERROR, Finding, Severity, Status, Unit
+from .model import Finding, Severity, Status, Unit
 from .spec import CellOrder, compiled, load_form, load_forms
 from .version import __version__
 
@@ -194,14 +194,6 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _finding_from_dict(d: dict[str, Any]) -> Finding:
-    d = dict(d)
-    d["cells"] = tuple(d.get("cells") or ())
-    d["cell_ids"] = tuple(d.get("cell_ids") or ())
-    known = Finding.__dataclass_fields__
-    return Finding(**{k: v for k, v in d.items() if k in known})
-
-
 class RowValues(Mapping):
     """Cell id → value of a record, read from its value row without copying it.
 
@@ -276,7 +268,7 @@ def record_unit(rec: Record) -> Unit | None:
         year=rec.year,
         values=RowValues(compiled(form).cell_order, rec.values),  # type: ignore[arg-type]  # read-only: summaries
         meta=meta,
-        findings=[_finding_from_dict(f) for f in rec.findings],
+        findings=[Finding.from_dict(f) for f in rec.findings],
         file_hash=rec.hash,
     )
 
@@ -371,10 +363,11 @@ def _process_chunk(
     t_check = time.perf_counter()
     t_xlsx = t_docx = 0.0
     for unit, rec in units:
-        if not unit.unit or not unit.year:
-            rec.status = Status.UNREADABLE
-            rec.reason = "；".join(f.message for f in unit.findings if f.rule == "READ.meta" and f.severity == ERROR)
+        if unit.unusable is not None:  # no unit name or year: nothing to file its outputs under
+            rec.reason = unit.unusable
             _fill_record(rec, unit)
+            if on_record:
+                on_record(rec)
             continue
         try:
             a, b = _write_outputs(unit, rec, opts)
@@ -397,27 +390,19 @@ def _process_chunk(
 
 
 def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tuple[Unit, Record]]:
-    """Run the check engine over the chunk; should it fail, check unit by unit and report the one it
-    cannot take, so that one strange workbook never stops the batch."""
-    from .pipeline import run_checks
+    """Run the check engine over the chunk; a unit it cannot take is reported (as ``check`` does),
+    so that one strange workbook never stops the batch."""
+    from .pipeline import run_checks_isolated
 
-    saved = [list(u.findings) for u, _ in units]
-    try:
-        run_checks([u for u, _ in units], previous)
-        return units
-    except Exception:
-        pass
+    failed = {id(u): reason for u, reason in run_checks_isolated([u for u, _ in units], previous)}
     ok = []
-    for (unit, rec), findings in zip(units, saved):
-        unit.findings[:] = findings
-        try:
-            run_checks([unit], previous)
-            ok.append((unit, rec))
-        except Exception as exc:
-            unit.findings[:] = findings
+    for unit, rec in units:
+        if id(unit) in failed:
             rec.status = Status.UNREADABLE
-            rec.reason = f"文件 {Path(unit.file).name} 审核时出错（{type(exc).__name__}），未生成报告；请检查表中是否有异常数值。"
+            rec.reason = failed[id(unit)]
             _fill_record(rec, unit)
+        else:
+            ok.append((unit, rec))
     return ok
 
 

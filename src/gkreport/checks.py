@@ -8,7 +8,10 @@ at one by one. For those, the cells most likely wrong are searched by the
 Fellegi–Holt principle: the fewest cells whose change makes every 错误 rule hold,
 preferring cells that take part in fewer passing rules; a unique answer is
 named with its corrected value, a typing slip (digits swapped, doubled, dropped,
-an extra 0) is pointed out, and equally likely cells are listed.
+an extra 0) is pointed out, and equally likely cells are listed. The search uses this
+year's rules only (last year's report never changes it); the cross-year rules are judged
+against its outcome. The findings of one suspect cell are folded into one: one wrong
+cell, one error.
 
 Report-level checks follow per unit: metadata (unit name, year, dates), the
 numbers quoted by the narrative, required sections, the template's years, and
@@ -195,10 +198,22 @@ class _Fix:
     exact: bool = True  # False: the value is only the nearest that satisfies inequalities
     notes: dict[str, str] = field(default_factory=dict)  # cell → typing-slip note
     candidates: list[tuple[str, float | None]] = field(default_factory=list)  # equally likely cells
+    tied: list[_Solution] = field(default_factory=list)  # the equally likely corrections behind them
+
+
+_Solution = tuple[tuple[str, ...], tuple[float, ...], bool]  # cells, their corrected values, exact
 
 
 class _Search:
-    """Fellegi–Holt error localisation for one unit."""
+    """Fellegi–Holt error localisation for one unit.
+
+    The search runs on this year's rules only, so that last year's report (which may itself be
+    wrong) never changes what this year's tables say: the diagnosis is the same with or without
+    it. The cross-year rules (``prev_cells``) are judged afterwards against that diagnosis: they
+    hold once the named cells are corrected, or one more cell explains them, or they are left
+    as a disagreement between the two reports; among equally likely cells they prefer the one
+    whose correction also agrees with last year's report.
+    """
 
     def __init__(
         self, engine: _Engine, vals: dict[str, float], prev: dict[str, float], judged: list[int], bad_types: list[str]
@@ -206,25 +221,23 @@ class _Search:
         self.e = engine
         self.vals = vals
         self.prev = prev
-        self.cons: list[_Con] = []
-        self.black: list[int] = []
-        for j in judged:
-            rule = engine.rules[j]
-            if rule.linear:
+        # this year's rules (shared by the units judged by the same rules: never changed here)
+        this = engine.this_year(tuple(judged))
+        self.cons, self.black, self.cons_of, self.black_of, cross = this
+        self.xcons: list[_Con] = []  # cross-year linear rules, with last year's values put in
+        self.xblack: list[int] = []  # cross-year other rules
+        for j in cross:
+            if engine.rules[j].linear:
                 for coef, pcoef, const, op in engine.linear_parts[j]:
-                    const = const + sum(c * prev[v] for v, c in pcoef.items())
-                    self.cons.append(_Con(j, coef, const, op))
+                    self.xcons.append(_Con(j, coef, const + sum(c * prev[v] for v, c in pcoef.items()), op))
             else:
-                self.black.append(j)
-        self.cons_of: dict[str, list[_Con]] = {}
-        for con in self.cons:
-            for v in con.coef:
-                self.cons_of.setdefault(v, []).append(con)
-        self.black_of: dict[str, list[int]] = {}
-        for j in self.black:
-            for c in engine.rules[j].cells:
-                self.black_of.setdefault(c, []).append(j)
+                self.xblack.append(j)
         self.bad_types = bad_types
+
+    def cross_failing(self, over: dict[str, float] | None = None) -> set[int]:
+        """The cross-year rules that fail (with the values in ``over`` put in)."""
+        bad = {con.rule for con in self.xcons if not satisfied(self.residual(con, over), con.op)}
+        return bad | {j for j in self.xblack if not self.black_ok(j, over)}
 
     def residual(self, con: _Con, over: dict[str, float] | None = None) -> float:
         vals = self.vals
@@ -340,7 +353,7 @@ class _Search:
         for cell in self.bad_types:
             items.append(({cell}, None, cell))
         if not items:
-            return {}, {}
+            return (self.cross_year([]) if self.xcons or self.xblack else {}), {}
         parent = list(range(len(items)))
 
         def find(i: int) -> int:
@@ -367,6 +380,8 @@ class _Search:
             joint = self.localise([items[i][0] for k in stuck for i in groups[k]])
             for k in stuck:
                 fixes[k] = joint
+        if self.xcons or self.xblack:
+            fixes = [self.agree_with_last_year(fx) for fx in fixes]
         by_rule: dict[int, _Fix] = {}
         by_cell: dict[str, _Fix] = {}
         for members, fix in zip(groups, fixes):
@@ -376,7 +391,59 @@ class _Search:
                     by_rule[rule_index] = fix
                 if type_cell is not None:
                     by_cell[type_cell] = fix
+        if self.xcons or self.xblack:
+            by_rule.update(self.cross_year(fixes))
         return by_rule, by_cell
+
+    def agree_with_last_year(self, fix: _Fix) -> _Fix:
+        """Of equally likely corrections, those that agree best with last year's report."""
+        if len(fix.tied) < 2:
+            return fix
+        failing = [len(self.cross_failing(dict(zip(cells, xs)))) for cells, xs, _ in fix.tied]
+        kept = [sol for sol, n in zip(fix.tied, failing) if n == min(failing)]
+        return fix if len(kept) == len(fix.tied) else self.decide(kept, {})
+
+    def cross_year(self, fixes: list[_Fix]) -> dict[int, _Fix]:
+        """Fixes for the failing cross-year rules, given this year's diagnosis."""
+        base: dict[str, float] = {}
+        fix_of: dict[str, _Fix] = {}
+        for fx in fixes:
+            base.update(fx.values)
+            fix_of.update(dict.fromkeys(fx.values, fx))
+        out: dict[int, _Fix] = {}
+        still = self.cross_failing(base)
+        for j in sorted(self.cross_failing()):
+            cells = self.e.rules[j].cells
+            if j not in still:  # this year's corrections settle it
+                named = [c for c in cells if c in fix_of]
+                if named:
+                    out[j] = fix_of[named[0]]
+                continue
+            sols: list[tuple[tuple[str, ...], tuple[float, ...], bool]] = []
+            for cell in cells:
+                if cell in base:
+                    continue
+                for x in self.cross_values(j, cell, base):
+                    over = {**base, cell: x}
+                    if j not in self.cross_failing(over) and self.ok_with(over):
+                        sols.append(((cell,), (x,), True))
+                        break
+            if sols:
+                out[j] = self.choose(sols)
+        return out
+
+    def cross_values(self, j: int, cell: str, base: dict[str, float]) -> list[float]:
+        """Values of ``cell`` that the equalities of cross-year rule ``j`` imply."""
+        out = []
+        for con in self.xcons:
+            if con.rule != j or con.op != "==" or cell not in con.coef:
+                continue
+            a = con.coef[cell]
+            cur = base.get(cell, self.vals[cell])
+            x = self.fit(cell, -(self.residual(con, base) - a * cur) / a)
+            if x is not None and abs(x - self.vals[cell]) > TOL:
+                out.append(x)
+        return out
 
     def localise(self, cell_sets: list[set[str]]) -> _Fix:
         order = self.e.order
@@ -442,17 +509,21 @@ class _Search:
                     slipped.append((r, {c: n for c, n in found.items() if n}))
             if len(slipped) == 1:
                 tied, notes = [slipped[0][0]], slipped[0][1]
+        return self.decide([(cells, xs, exact) for _, cells, xs, exact in tied], notes)
+
+    def decide(self, tied: list[_Solution], notes: dict[str, str]) -> _Fix:
+        """One correction named (with its typing slips), or the cells of equally likely ones."""
         if len(tied) == 1:
-            _, cells, xs, exact = tied[0]
+            cells, xs, exact = tied[0]
             if not notes and exact:
                 notes = {c: n for c, x in zip(cells, xs) if (n := slip_note(self.vals[c], x))}
             return _Fix(values=dict(zip(cells, xs)), exact=exact, notes=notes)
         cands: list[tuple[str, float | None]] = []
-        for _, cells, xs, _exact in tied:
+        for cells, xs, _exact in tied:
             for c, x in zip(cells, xs):
                 if c not in [k for k, _ in cands]:
                     cands.append((c, x if len(cells) == 1 else None))
-        return _Fix(candidates=cands)
+        return _Fix(candidates=cands, tied=tied)
 
 
 # --------------------------------------------------------------------------- engine
@@ -568,6 +639,8 @@ class _Engine:
         types = np.array([self.types[c] for c in self.cols])
         self.t_int, self.t_signed, self.t_dec = types == "int", types == "signed_int", types == "decimal"
         self.optional = np.array([cells[c].optional for c in self.cols], bool)
+        self._this_year: dict[tuple[int, ...], _Engine._ThisYear] = {}
+        self._labels: dict[tuple[str, str, bool], str] = {}  # (rule, cell, of last year) → its name in messages
         self.subtotal_of: dict[str, str] = {}  # item cell → its optional subtotal cell
         self.items_of: dict[str, list[str]] = {}  # optional subtotal cell → its item cells
         for cid, cell in cells.items():
@@ -577,6 +650,38 @@ class _Engine:
                 self.items_of[cid] = [k for k in kids if k in cells]
                 for k in self.items_of[cid]:
                     self.subtotal_of[k] = cid
+
+    _ThisYear = tuple[list[_Con], list[int], dict[str, list[_Con]], dict[str, list[int]], list[int]]
+
+    def this_year(self, judged: tuple[int, ...]) -> _ThisYear:
+        """The constraints of the judged 错误 rules of this year (by cell), and the judged
+        cross-year rules; made once for each set of judged rules (most units share one)."""
+        got = self._this_year.get(judged)
+        if got is not None:
+            return got
+        cons: list[_Con] = []
+        black: list[int] = []
+        cross: list[int] = []
+        for j in judged:
+            rule = self.rules[j]
+            if rule.prev_cells:
+                cross.append(j)
+            elif rule.linear:
+                cons.extend(_Con(j, coef, const, op) for coef, _, const, op in self.linear_parts[j])
+            else:
+                black.append(j)
+        cons_of: dict[str, list[_Con]] = {}
+        for con in cons:
+            for v in con.coef:
+                cons_of.setdefault(v, []).append(con)
+        black_of: dict[str, list[int]] = {}
+        for j in black:
+            for c in self.rules[j].cells:
+                black_of.setdefault(c, []).append(j)
+        if len(self._this_year) >= 256:  # odd units judged by odd sets of rules: keep it bounded
+            self._this_year.clear()
+        got = self._this_year[judged] = (cons, black, cons_of, black_of, cross)
+        return got
 
     # ------------------------------------------------------------------ batch
 
@@ -709,12 +814,15 @@ class _Engine:
                 self, vals, prev, [j for j in np.nonzero(judged)[0].tolist() if self.is_error[j]], bad_types
             )
             fix_rule, fix_cell = search.run()
+        made: list[tuple[Finding, str]] = []  # with each message as it was before the diagnosis was added
         for k in np.nonzero(proposed)[0].tolist():
-            out.append(self._proposal(unit, self.rules[source[k]], self.cols[k], vals))
+            proposal = self._proposal(unit, self.rules[source[k]], self.cols[k], vals)
+            made.append((proposal, proposal.message))
         for j in np.nonzero(fail)[0].tolist():
-            out.append(self._failure(unit, self.rules[j], vals, prev, fix_rule.get(j)))
+            made.append(self._failure(unit, self.rules[j], vals, prev, fix_rule.get(j)))
         for cell in bad_types:
-            out.append(self._type_failure(unit, cell, vals[cell], fix_cell.get(cell)))
+            made.append(self._type_failure(unit, cell, vals[cell], fix_cell.get(cell)))
+        out.extend(self._grouped(unit, made, vals))
         covered = set()
         for j in np.nonzero(cannot)[0].tolist():
             rule = self.rules[j]
@@ -828,7 +936,7 @@ class _Engine:
             proposal=True,
         )
 
-    def _type_failure(self, unit: Unit, cell: str, x: float, fix: _Fix | None) -> Finding:
+    def _type_failure(self, unit: Unit, cell: str, x: float, fix: _Fix | None) -> tuple[Finding, str]:
         typ = self.types[cell]
         want = {"int": "非负整数", "signed_int": "整数", "decimal": "非负数"}[typ]
         rule = self.type_rules[self.form.cells[cell].table]
@@ -842,14 +950,15 @@ class _Engine:
             actual=_out(x, typ),
             suspect=cell,
         )
+        base = f.message
         if fix is not None and cell in fix.values:
             f.suggestion = _out(fix.values[cell], typ)
             f.message += f"；按其他各项推算应为 {_fmt(fix.values[cell])}"
-        return f
+        return f, base
 
     def _failure(
         self, unit: Unit, rule: Rule, vals: dict[str, float], prev: dict[str, float], fix: _Fix | None
-    ) -> Finding:
+    ) -> tuple[Finding, str]:
         form = self.form
         cells = list(rule.cells)
         expected = actual = None
@@ -901,7 +1010,61 @@ class _Engine:
         )
         if rule.is_error and fix is not None:
             self._attach(f, rule, fix, vals, about)
-        return f
+        return f, msg
+
+    def _grouped(self, unit: Unit, made: list[tuple[Finding, str]], vals: dict[str, float]) -> list[Finding]:
+        """The findings with those of one suspect cell (and one suggested value) folded into one:
+        one wrong cell is one error, however many rules it breaks. The folded finding leads with
+        the cell and its correction, then states every broken rule; ``grouped`` keeps each finding."""
+        by_cell: dict[tuple[str, Any], list[int]] = {}
+        for k, (f, _) in enumerate(made):
+            if f.suspect and f.severity == ERROR:
+                by_cell.setdefault((f.suspect, f.suggestion), []).append(k)
+        if all(len(ks) < 2 for ks in by_cell.values()):
+            return [f for f, _ in made]
+        first = {ks[0]: ks for ks in by_cell.values() if len(ks) > 1}
+        folded = {k for ks in first.values() for k in ks}
+        out: list[Finding] = []
+        for k, (f, _) in enumerate(made):
+            if k in first:
+                out.append(self._fold(unit, [made[i] for i in first[k]], vals))
+            elif k not in folded:
+                out.append(f)
+        return out
+
+    def _fold(self, unit: Unit, members: list[tuple[Finding, str]], vals: dict[str, float]) -> Finding:
+        form = self.form
+        head = members[0][0]
+        cell = head.suspect
+        assert cell is not None
+        typ = self.types[cell]
+        name = cell_name(form, cell)
+        note = next((f.note for f, _ in members if f.note), None)
+        if head.proposal:
+            lead = f"{name}未填写，应为 {format_number(head.suggestion)}"
+        elif head.suggestion is None or (note and not note.startswith("疑似")):  # no value, or only the nearest
+            lead = f"最可能填错的是{name}（实为 {_fmt(vals[cell])}）"
+        else:
+            lead = f"{name}应为 {format_number(head.suggestion)}（实为 {_fmt(vals[cell])}）"
+        if note:
+            lead += f"，{note}"
+        rules = "；".join(f"（{i}）{base}" for i, (_, base) in enumerate(members, 1))
+        ids = tuple(dict.fromkeys([cell, *(c for f, _ in members for c in f.cell_ids)]))
+        return Finding(
+            rule=head.rule,
+            severity=ERROR,
+            message=f"{lead}。这一格使 {len(members)} 条规则不成立：{rules}",
+            table=form.cells[cell].table,
+            cells=tuple(unit.ref(c) for c in ids),
+            cell_ids=ids,
+            expected=head.suggestion,
+            actual=None if head.proposal else _out(vals[cell], typ),
+            suspect=cell,
+            suggestion=head.suggestion,
+            note=note,
+            proposal=head.proposal,
+            grouped=tuple(f for f, _ in members),
+        )
 
     def _attach(self, f: Finding, rule: Rule, fix: _Fix, vals: dict[str, float], about: str | None) -> None:
         form = self.form
@@ -937,6 +1100,13 @@ class _Engine:
         assert node is not None
 
         def label(n: Ref) -> str:
+            key = (rule.id, n.cell, n.prev)
+            name = self._labels.get(key)
+            if name is None:
+                name = self._labels[key] = make_label(n)
+            return name
+
+        def make_label(n: Ref) -> str:
             cell = form.cell(n.cell)
             table = form.tables[cell.table]
             if rule.where and rule.where.endswith("列") and cell.table == rule.table:
@@ -987,8 +1157,19 @@ def _add(unit: Unit, findings: list[Finding]) -> None:
     for f in findings:
         key = (f.rule, f.cell_ids, f.message)
         if key not in seen:
+            _locate(unit, f)
             unit.findings.append(f)
             seen.add(key)
+
+
+def _locate(unit: Unit, f: Finding) -> None:
+    """The suspect's and the candidates' sheet + A1 references, beside their cell ids."""
+    if f.suspect:
+        f.suspect_cell = unit.ref(f.suspect)
+    if f.candidates:
+        f.candidate_cells = tuple(unit.ref(c) for c in f.candidates)
+    for g in f.grouped:
+        _locate(unit, g)
 
 
 # --------------------------------------------------------------------------- narrative
@@ -1011,6 +1192,32 @@ def _sentence(text: str, start: int, end: int) -> str:
         lo = max(start - a - 30, 0)
         s = ("…" if lo else "") + s[lo : lo + 80] + "…"
     return s
+
+
+def _paragraphs(text: str) -> list[str]:
+    """The paragraphs of a section's text: its non-blank lines (as the Word report and the
+    checked workbook's 基本信息 show them)."""
+    return [p for p in text.split("\n") if p.strip()] or [""]
+
+
+def _paragraph_at(text: str, pos: int) -> tuple[int, int]:
+    """Which paragraph of ``text`` holds position ``pos`` of its ``_flat`` form, and how many there are."""
+    paragraphs = _paragraphs(text)
+    end = 0
+    for k, p in enumerate(paragraphs):
+        end += len(_flat(p))
+        if pos < end:
+            return k, len(paragraphs)
+    return len(paragraphs) - 1, len(paragraphs)
+
+
+def _paragraph_loc(unit: Unit, section: str, k: int) -> tuple[str, ...]:
+    """The sheet!A1 reference of a section's paragraph (its own cell on a pasted web page; the
+    section's cell when the whole text is in one)."""
+    locs = unit.paragraph_locations.get(section)
+    if locs and len(locs) == len(_paragraphs(unit.narrative.get(section) or "")) and 0 <= k < len(locs):
+        return (f"{locs[k][0]}!{locs[k][1]}",)
+    return _section_loc(unit, section)
 
 
 class _TextChecks:
@@ -1104,18 +1311,22 @@ class _TextChecks:
                     what = rule.description
                 sentence = _sentence(text, m.start(), m.end())
                 cells = tuple(c for cs in rule.equals_cells for c in cs)
+                at = m.start(1) if m.lastindex and m.start(1) >= 0 else m.start()  # the number, else the phrase
+                k, count = _paragraph_at(unit.narrative.get(section) or "", at)
+                which = f"第 {k + 1} 段" if count > 1 else ""
                 out.append(
                     Finding(
                         rule=rule.id,
                         severity=rule.severity,
                         table=form.cell(first[0]).table,
-                        message=f"“{self._heading(section)}”中“{sentence}”所说的 {_fmt(n)} 与表中不一致："
+                        message=f"“{self._heading(section)}”{which}中“{sentence}”所说的 {_fmt(n)} 与表中不一致："
                         f"{what}为 {_fmt(expected[0])}",
-                        cells=_section_loc(unit, section) + tuple(unit.ref(c) for c in cells),
+                        cells=_paragraph_loc(unit, section, k) + tuple(unit.ref(c) for c in cells),
                         cell_ids=cells,
                         expected=_out(expected[0]),
                         actual=_out(n),
                         note=sentence,
+                        paragraph=(section, k),
                     )
                 )
         return out

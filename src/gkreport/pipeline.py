@@ -38,10 +38,15 @@ def read_files(paths: list[Path]) -> Checked:
 
 
 def check_files(paths: list[Path], previous: list[Path] | None = None) -> Checked:
-    """Read every file, then run the check engine across all of them at once."""
+    """Read every file, then run the check engine across all of them at once (a file the
+    engine cannot take is a failure, as in ``batch``; ``Unit.status`` is the verdict on the rest)."""
     result = read_files(paths)
     prev = read_files(previous or []).units if previous else []
-    run_checks(result.units, prev)
+    failed = run_checks_isolated(result.units, prev)
+    if failed:
+        bad = {id(u) for u, _ in failed}
+        result.units = [u for u in result.units if id(u) not in bad]
+        result.failures += [Failure(Path(u.file), reason) for u, reason in failed]
     return result
 
 
@@ -51,3 +56,30 @@ def run_checks(units: list[Unit], previous: list[Unit] | None = None) -> None:
 
     prev_map = {(u.unit, u.year): u for u in previous or [] if u.unit and u.year}
     check_units(units, prev_map or None)
+
+
+def run_checks_isolated(units: list[Unit], previous: list[Unit] | None = None) -> list[tuple[Unit, str]]:
+    """``run_checks``, so that one strange workbook never stops the others: should the engine
+    fail on the set, the units are checked one by one. Returns the units it could not check
+    (their findings as read, untouched) with the reason (Chinese, names the file)."""
+    saved = [list(u.findings) for u in units]
+    try:
+        run_checks(units, previous)
+        return []
+    except Exception:
+        pass
+    failed = []
+    for unit, findings in zip(units, saved):
+        unit.findings[:] = findings
+        try:
+            run_checks([unit], previous)
+        except Exception as exc:
+            unit.findings[:] = findings
+            failed.append(
+                (
+                    unit,
+                    f"文件 {Path(unit.file).name} 审核时出错（{type(exc).__name__}），无法审核；"
+                    "请检查表中是否有异常数值。",
+                )
+            )
+    return failed

@@ -2131,6 +2131,10 @@ def _read_paragraphs(
     if texts:
         unit.narrative[sid] = "\n".join(texts)
         unit.narrative_locations[sid] = (sheet.name, paras[0][1])
+        # each line of the cleaned text (see _clean_narrative) keeps the cell it came from
+        unit.paragraph_locations[sid] = [
+            (sheet.name, ref) for p, ref in paras if isinstance(p, str) for _ in _lines(p)[0]
+        ]
 
 
 # --------------------------------------------------------------------------- text clean-up

@@ -453,7 +453,7 @@ def _severity(f: Finding) -> Severity:
 
 def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
     sev = _severity(f).zh
-    lines = [f"【{sev}】{f.rule}：{f.message}"]
+    lines = [f"【{sev}】{'、'.join(f.rules)}：{f.message}"]
     if f.expected is not None or f.actual is not None:
         lines.append(f"应为：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
     if f.suspect:
@@ -484,15 +484,23 @@ def _candidates(f: Finding) -> tuple[str, ...]:
 
 def _involved(f: Finding, text_refs: dict[str, str]) -> list[str]:
     """Cell ids of a finding, plus ``meta.<field>`` / ``narrative.<section>`` keys for the
-    metadata and narrative places it names by their input reference (``sheet!A1``)."""
+    metadata and narrative places it names by their input reference (``sheet!A1``); a finding
+    about one paragraph has its ``narrative.<section>#<index>`` key instead of the section's."""
     ids = list(dict.fromkeys(f.cell_ids + _candidates(f)))
     if f.suspect and f.suspect not in ids:
         ids.append(f.suspect)
+    section = f"{_SECTION_PREFIXES[0]}{f.paragraph[0]}" if f.paragraph else None
     for ref in f.cells:
         key = text_refs.get(ref)
-        if key and key not in ids:
+        if key and key not in ids and key != section:
             ids.append(key)
+    if f.paragraph:
+        ids.append(_paragraph_key(*f.paragraph))
     return ids
+
+
+def _paragraph_key(section: str, index: int) -> str:
+    return f"{_SECTION_PREFIXES[0]}{section}#{index}"
 
 
 def _text_refs(unit: Unit) -> dict[str, str]:
@@ -822,12 +830,26 @@ def _write_info_sheet(
     for sid, heading in sections:
         text = unit.narrative.get(sid) or ""
         paras = [p for p in text.split("\n") if p.strip()] or [""]
-        m, keys = mark_for(sid, _SECTION_PREFIXES)
+        _, keys = mark_for(sid, _SECTION_PREFIXES)
+        # findings of the section mark its first paragraph; those of one paragraph (a number in
+        # the text that contradicts the table) mark that paragraph
+        at = [keys] + [[] for _ in paras[1:]]
+        for k in marks:
+            head, sep, index = k.rpartition("#")
+            if sep and head == f"{_SECTION_PREFIXES[0]}{sid}" and index.isdigit():
+                at[int(index) if int(index) < len(paras) else 0].append(k)
         first = r
         total = 0.0
         for i, p in enumerate(paras):
-            fmt = st.flagged(m.state, narrative=True) if m is not None and r == first else st.narrative
-            ws.write_string(r, 1, _clean(p), fmt)
+            here = at[i]
+            if here:
+                state = max((marks[k].state for k in here), key=_rank)
+                ws.write_string(r, 1, _clean(p), st.flagged(state, narrative=True))
+                _comment(ws, r, 1, [n for k in here for n in marks[k].notes])
+                for k in here:
+                    pos[k] = (sheet, r, 1)
+            else:
+                ws.write_string(r, 1, _clean(p), st.narrative)
             h = min(409.0, max(MIN_ROW_PT, _lines(p, 92 * 0.85) * 17.0 + PAD_PT))
             if i == len(paras) - 1:  # the merged heading must fit too
                 h = min(409.0, max(h, _lines(heading, 24) * LINE_PT + PAD_PT - total))
@@ -835,10 +857,6 @@ def _write_info_sheet(
             total += h
             r += 1
         _text(ws, first, 0, r - 1, 0, heading, st.field)
-        if m is not None:
-            _comment(ws, first, 1, [n for k in keys for n in marks[k].notes])
-            for k in keys:
-                pos[k] = (sheet, first, 1)
     ws.freeze_panes(2, 0)
     _print_setup(ws, unit.unit, unit.year, False)
     ws.repeat_rows(1)
@@ -944,7 +962,7 @@ def _write_findings_sheet(
             c += 2
         sev = _severity(f)
         ws.write_string(r, c, sev.zh, st.sev_error if sev == ERROR else st.sev_warning)
-        ws.write_string(r, c + 1, _clean(f.rule), st.text)
+        ws.write_string(r, c + 1, _clean("、".join(f.rules)), st.text)
         title, row_path, col_path = _finding_place(form, f)
         ws.write_string(r, c + 2, _clean(title), st.text)
         ws.write_string(r, c + 3, _clean(row_path), st.text)
@@ -972,7 +990,7 @@ def _write_findings_sheet(
             _lines(title, 16),
             _lines(where, 18),
             _lines(col_path, 14),
-            _lines(f.rule, 12),
+            _lines("、".join(f.rules), 12),
             _lines(unit.unit or "", 18) if with_unit else 1,
             _lines(unit.file.name, 16) if with_unit else 1,
         )
@@ -987,8 +1005,10 @@ def _write_findings_sheet(
 def _finding_target(
     f: Finding, pos: Mapping[str, tuple[str, int, int]] | _DetailPositions, refs: dict[str, str]
 ) -> tuple[str, int, int] | None:
-    """Where the finding's link goes: its suspect cell (or first candidate), else the first place shown."""
-    for cid in ([f.suspect] if f.suspect else []) + list(_candidates(f)) + _involved(f, refs):
+    """Where the finding's link goes: its suspect cell (or first candidate), the paragraph it quotes,
+    else the first place shown."""
+    quoted = [_paragraph_key(*f.paragraph)] if f.paragraph else []
+    for cid in ([f.suspect] if f.suspect else []) + list(_candidates(f)) + quoted + _involved(f, refs):
         if cid in pos:
             return pos[cid]
     return None

@@ -86,6 +86,7 @@ def check(
                 "unit": u.unit,
                 "year": u.year,
                 "status": u.status,
+                **({"error": u.unusable} if u.unusable is not None else {}),
                 "values": unit_values_json(u),
                 "findings": [f.to_dict() for f in u.findings],
             }
@@ -106,17 +107,21 @@ def check(
         ]
         print_json(out)
     else:
+        from rich.markup import escape
+
         con = console()
         for u in result.units:
-            head = f"{u.file.name}：{u.unit or '（单位不明）'} {u.year or ''}年，{u.form.short_name}"
+            head = f"{u.file.name}：{u.unit or '（单位不明）'} {f'{u.year}年' if u.year else '（年度不明）'}，{u.form.short_name}"
+            if u.unusable is not None:  # its numbers were read: the findings help to put it right
+                con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(u.unusable)}")
             if not u.findings:
                 con.print(f"[green]✓[/] {head}：未发现问题。")
                 continue
             con.print(findings_table(u, title=f"{head}：错误 {len(u.errors)} 处，提示 {len(u.warnings)} 处"))
         for f in result.failures:
-            con.print(f"[bold red]✗ 无法读取[/] {f.reason}")
+            con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(f.reason)}")
         if xlsx is not None and result.units:
             con.print(f"已写入审核后的统计表：{xlsx}")
-    if result.failures:
+    if result.failures or any(u.unusable is not None for u in result.units):
         raise typer.Exit(EXIT_UNUSABLE)
     raise typer.Exit(EXIT_ERRORS if any(u.errors for u in result.units) else EXIT_OK)

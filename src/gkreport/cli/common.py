@@ -25,16 +25,9 @@ def print_json(data: Any) -> None:
 
 
 def short_ref(unit, ref: str) -> str:
-    """``三、收到和处理政府信息公开申请情况!D6`` → ``表三 D6`` (sheet names of tables are long)."""
-    from ..spec.names import table_name
-
-    sheet, _, a1 = ref.rpartition("!")
-    if not sheet:
-        return ref
-    for cid, (s, _) in unit.locations.items():
-        if s == sheet:
-            return f"{table_name(unit.form.tables[cid.split('.', 1)[0]])} {a1}"
-    return f"{sheet} {a1}"
+    """``三、收到和处理政府信息公开申请情况!D6`` → ``表三 D6`` (sheet names of tables are long; on a
+    sheet that holds several tables, the table the cell belongs to)."""
+    return unit.place(ref)
 
 
 def findings_table(unit, title: str | None = None):
@@ -49,7 +42,7 @@ def findings_table(unit, title: str | None = None):
     t.add_column("说明", ratio=1, overflow="fold")
     for f in sorted(unit.findings, key=lambda f: f.severity != ERROR):
         style = "bold red" if f.severity == ERROR else "yellow"
-        refs = [unit.ref(f.suspect)] if f.suspect else list(f.cells[:1])
+        refs = [f.suspect_cell or unit.ref(f.suspect)] if f.suspect else list(f.cells[:1])
         where = "、".join(short_ref(unit, r) for r in refs) + ("等" if not f.suspect and len(f.cells) > 1 else "")
         text = f.message
         if f.note and f.note not in text:
