@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "StrictRefusal",
     "WrittenReport",
+    "build_district_report",
     "build_plain",
     "build_report",
     "merge_report_findings",
@@ -1239,10 +1240,20 @@ def write_district_docx(
     ``strict=True`` refuses (:class:`StrictRefusal`) while the departments or the sum have errors.
     """
     agg = summary.summed
-    dept_errors = [(u, len(u.errors)) for u in summary.units if u.errors]
-    errors = sum(n for _, n in dept_errors)
+    errors = sum(len(u.errors) for u in summary.units)
     if strict and (errors or agg.errors):
         raise StrictRefusal(agg.unit or "", errors + len(agg.errors))
+    report = build_district_report(summary, wording)
+    data = render_docx(report, agg.form)
+    target = _target(agg, path)
+    atomic_write_bytes(target, data)
+    return WrittenReport(target, gap_findings(agg, report.gaps))
+
+
+def build_district_report(summary: YearSummary, wording: S.Wording | Path | str | None = None) -> Report:
+    """The blocks of a summary unit's report (see :func:`write_district_docx`)."""
+    agg = summary.summed
+    dept_errors = [(u, len(u.errors)) for u in summary.units if u.errors]
     w = wording if isinstance(wording, S.Wording) else S.load_wording(agg.form, wording)
     items, doubt, more = summary_banner(summary)
     lines = []
@@ -1252,10 +1263,11 @@ def write_district_docx(
     lines += [w.fmt("summary_item", agg, number=n, text=f.message) for n, f in enumerate(items, start=1)]
     if more:
         lines.append(f"另有{more}条提示，见汇总表的“审核结果”。")
-    report = build_report(
-        agg, w, error_count=errors, error_units=len(dept_errors), banner=[x for x in lines if x], doubt=doubt
+    return build_report(
+        agg,
+        w,
+        error_count=sum(n for _, n in dept_errors),
+        error_units=len(dept_errors),
+        banner=[x for x in lines if x],
+        doubt=doubt,
     )
-    data = render_docx(report, agg.form)
-    target = _target(agg, path)
-    atomic_write_bytes(target, data)
-    return WrittenReport(target, gap_findings(agg, report.gaps))

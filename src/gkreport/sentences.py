@@ -760,12 +760,18 @@ Number = int | Decimal
 
 class Figures:
     """A unit's numbers as sentences use them: blanks count as 0; a total left blank is the sum of
-    what it totals."""
+    what it totals.
 
-    def __init__(self, unit: Unit):
+    ``subtotals_first``: a heading's optional subtotal, when given, is its number (a summary's:
+    summed over every department, also those that give no items, such as a 2019-form unit's
+    （六）); otherwise the sum of its items is.
+    """
+
+    def __init__(self, unit: Unit, subtotals_first: bool = False):
         self.unit = unit
         self.values = unit.values
         self.form = unit.form
+        self.subtotals_first = subtotals_first
 
     def raw(self, cell_id: str) -> Number | None:
         """The cell's number; None when blank (or not a number, which the checks report)."""
@@ -792,7 +798,7 @@ class Figures:
         node = table.rows[row_id]
         total_col = _total_column(table)
         kids = [k for k in node.children if not table.rows[k].sum_of]
-        items_first = not node.has_value or node.subtotal == "optional"
+        items_first = not node.has_value or (node.subtotal == "optional" and not self.subtotals_first)
         if kids and items_first and any(self.filled(table, k) for k in kids):
             return sum((self.row_total(table, k) for k in kids), 0)
         if node.has_value:
@@ -1058,7 +1064,7 @@ def compose(
     own = unit.narrative.get(section.id) or ""
     own_sq = squash(own)
     content = SectionContent([], own, [])
-    fig = Figures(unit)
+    fig = Figures(unit, subtotals_first=doubt is not None)
     ctx = ctx if ctx is not None else w.context(unit)
     last: Group | None = None
     for g in w.groups_for(section.id):

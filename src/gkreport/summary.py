@@ -455,8 +455,30 @@ def _with_causes(f: Finding, causes: list[tuple[Unit, str, str]], units: Sequenc
     else:
         text = _contributors(f, units, form, cells)
     message = f"{f.message}（汇总数；{text}）" if text else f"{f.message}（汇总数）"
+    suspect, candidates = f.suspect, f.candidates
+    if suspect is None:  # the sum's other problems may hide it: the cell the departments got wrong
+        theirs = {
+            g.suspect
+            for u, kind, _ in causes
+            if kind == "same"
+            for g in u.findings
+            if g.rule == f.rule and g.suspect in cells
+        }
+        if len(theirs) == 1:
+            suspect, candidates = theirs.pop(), ()
+        elif theirs:
+            candidates = tuple(c for c in cells if c in theirs)
     # no place in an input file: the sum's cells are in the summary workbook's 汇总表
-    return replace(f, message=message, cells=(), suggestion=None, proposal=False, note=None)
+    return replace(
+        f,
+        message=message,
+        cells=(),
+        suspect=suspect,
+        candidates=candidates,
+        suggestion=None,
+        proposal=False,
+        note=None,
+    )
 
 
 def _contributors(f: Finding, units: Sequence[Unit], form: Form, cells: list[str]) -> str:
