@@ -4,8 +4,9 @@ Output layout (``OUTPUT_DIR``)::
 
     <年度>/<单位>/<单位><年度>年政府信息公开工作年度报告.docx   (.pdf with --pdf)
     <年度>/<单位>/<单位><年度>年政府信息公开工作年度报告表格.xlsx (2017 form: …工作情况统计表.xlsx)
-    <年度>/汇总/<年度>年政府信息公开工作汇总.xlsx             (one per form and year)
-    <年度>/汇总/<汇总单位><年度>年政府信息公开工作年度报告.docx  (with --summary-unit)
+    <年度>/汇总/<年度>年政府信息公开工作汇总.xlsx             (one per year, older forms converted: gkreport.summary)
+    <年度>/汇总/<年度>年政府信息公开工作汇总（<表样>）.xlsx     (units whose form cannot be converted)
+    <年度>/汇总/<汇总单位><年度>年政府信息公开工作年度报告.docx  (with --summary-unit; .pdf with --pdf)
     <年度>/审核报告.json, 审核报告.xlsx                       (what happened to each file of that year)
     审核报告.json, 审核报告.xlsx                              (the whole batch, unreadable files included)
     .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
