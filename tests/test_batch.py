@@ -685,3 +685,21 @@ def test_district_report_gets_its_pdf(tmp_path):
     assert pdf in result.summaries and pdf.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "某某区人民政府" in text and "请填写" not in text
+
+
+def test_watch_makes_the_district_report_as_files_arrive(tmp_path):
+    from test_docx_out import Docx
+
+    inp, roster = write_district(tmp_path)
+    own = inp / "某某区人民政府2025年基本信息.xlsx"
+    held = own.rename(tmp_path / own.name)  # the district's own workbook comes last
+    opts = BatchOptions(
+        input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit="某某区人民政府", roster=roster
+    )
+    watch_folder(opts, interval=0.05, rounds=2)
+    report = tmp_path / "out" / "2025" / "汇总" / "某某区人民政府2025年政府信息公开工作年度报告.docx"
+    assert any("【请填写：总体情况】" in t for t in Docx(report).texts())
+    held.rename(own)
+    watch_folder(opts, interval=0.05, rounds=2)
+    texts = Docx(report).texts()
+    assert not any("请填写" in t for t in texts) and "本年度全区各部门均未收取信息处理费。" in texts
