@@ -257,3 +257,143 @@ def seed_document_unit() -> Unit:
         narrative={k: "\n".join(v) for k, v in sections.items()},
         file="seed.xlsx",
     )
+
+
+# --------------------------------------------------------------------------- a district
+
+
+def _district_t2(made, repealed, valid, lic, pen, enf, fee="0") -> dict:
+    return {
+        "regulations.made": 0,
+        "regulations.repealed": 0,
+        "regulations.valid": 0,
+        "normative.made": made,
+        "normative.repealed": repealed,
+        "normative.valid": valid,
+        "licensing.decisions": lic,
+        "penalty.decisions": pen,
+        "enforcement.decisions": enf,
+        "fees.fee_amount": Decimal(fee),
+    }
+
+
+def values_2019_from(v21: dict) -> dict:
+    """A 2019-form table with the 2021 table's 表三/表四 (（六） one row: the sum of its items) and
+    a 表二 of the 2019 columns (处理决定数量 as in the 2021 表二)."""
+    v = {k: x for k, x in v21.items() if k.startswith(("t3.", "t4.")) and not k.startswith("t3.other_")}
+    for col in (*T3_COLS, "total"):
+        v[f"t3.other.{col}"] = sum(v21[f"t3.other_{i}.{col}"] for i in (1, 2, 3))
+    for row in ("regulations", "normative"):
+        for col, x in (("produced", 2), ("published", 2), ("public_total", 15)):
+            v[f"t2.{row}.{col}"] = 0 if row == "regulations" else x
+    for row in ("licensing", "other_services", "penalty", "enforcement"):
+        v[f"t2.{row}.prev_items"] = 5
+        v[f"t2.{row}.change"] = 0
+        v[f"t2.{row}.decisions"] = v21.get(f"t2.{row}.decisions", 0)
+    v.update({"t2.fees.prev_items": 0, "t2.fees.change": 0, "t2.procurement.purchases": 2})
+    v["t2.procurement.purchase_amount"] = Decimal("35.5")
+    return v
+
+
+DISTRICT = "某某区人民政府"
+DISTRICT_TEXT = {
+    "overview": "2025年，某某区深入贯彻落实《中华人民共和国政府信息公开条例》，全面推进政务公开。",
+    "problems": "一是基层公开标准化规范化水平有待提升；二是政策解读质量不高。下一步将加强培训考核。",
+    "other": "本年度全区各部门均未收取信息处理费。",
+}
+DISTRICT_META = {
+    "unit": DISTRICT,
+    "year": 2025,
+    "signer": "某某区人民政府办公室",
+    "date_written": date(2026, 3, 20),
+    "contact_dept": "区政府办公室",
+    "contact": "李四",
+    "phone": "0533-7654321",
+}
+
+
+def district_departments() -> dict[str, tuple[str, dict]]:
+    """Five departments of a district for 2025: unit → (form id, values). One is on the 2019 form
+    (民政局), one has a wrong total (卫生健康局: 一、本年新收 总计 13 where its columns add up to 22)."""
+    from gkreport.samples import consistent_2021
+
+    t2 = _district_t2
+    out = {
+        "某某区教育局": consistent_2021(
+            t2(3, 1, 27, 46, 2, 0),
+            {"disclosed": [9, 1, 0, 0, 0, 0], "partial": [2, 0, 0, 0, 0, 0], "unable_1": [3, 0, 0, 0, 0, 1]},
+            {},
+            {},
+            {"review": [1, 0, 0, 0]},
+        ),
+        "某某区住房和城乡建设局": consistent_2021(
+            t2(2, 2, 14, 268, 17, 3, "2.5"),
+            {"disclosed": [14, 3, 0, 0, 1, 0], "partial": [4, 1, 0, 0, 0, 0], "other_1": [1, 0, 0, 0, 0, 0]},
+            {"carry": [2, 0, 0, 0, 0, 0]},
+            {"next": [3, 1, 0, 0, 0, 0]},
+            {"review": [1, 0, 0, 1], "direct": [1, 0, 0, 0]},
+        ),
+        "某某区市场监督管理局": consistent_2021(t2(0, 0, 5, 3521, 210, 35, "12.35"), {}, {}, {}, {}),
+    }
+    bad = consistent_2021(
+        t2(1, 0, 8, 30, 5, 0),
+        {
+            "disclosed": [8, 2, 0, 0, 0, 0],
+            "partial": [3, 0, 0, 0, 0, 0],
+            "unable_1": [4, 0, 0, 0, 0, 0],
+            "other_3": [2, 0, 0, 0, 0, 0],
+            "not_handled_2": [1, 1, 0, 0, 1, 0],
+        },
+        {},
+        {},
+        {},
+    )
+    assert bad["t3.new.total"] == 22
+    bad["t3.new.total"] = 13
+    out["某某区卫生健康局"] = bad
+    v21 = consistent_2021(
+        t2(0, 0, 0, 7, 4, 1),
+        {"disclosed": [5, 0, 0, 0, 0, 0], "other_2": [2, 0, 0, 0, 0, 0], "other_3": [1, 0, 0, 0, 0, 0]},
+        {},
+        {"next": [1, 0, 0, 0, 0, 0]},
+        {"review": [0, 1, 0, 0]},
+    )
+    return {**{k: ("2021", v) for k, v in out.items()}, "某某区民政局": ("2019", values_2019_from(v21))}
+
+
+def department_meta(name: str) -> dict[str, Any]:
+    return {
+        "unit": name,
+        "year": 2025,
+        "signer": name,
+        "date_written": date(2026, 1, 20),
+        "date_filled": date(2026, 1, 18),
+        "contact_dept": "办公室",
+        "contact": "张三",
+        "phone": "0533-1234567",
+        "processing_fee": Decimal(0),
+    }
+
+
+DEPARTMENT_TEXT = {
+    "overview": "2025年，本单位认真贯彻政府信息公开条例，做好主动公开和依申请公开工作。",
+    "problems": "一是公开时效有待提高。下一步将加强培训。",
+    "other": "本年度未收取信息处理费。",
+}
+
+
+def district_units() -> list[Unit]:
+    """The five departments as read units (not checked yet)."""
+    return [
+        make_unit(
+            fid,
+            values,
+            fill=None,
+            name=name,
+            year=2025,
+            meta=department_meta(name),
+            narrative=DEPARTMENT_TEXT,
+            file=f"{name}2025年统计表.xlsx",
+        )
+        for name, (fid, values) in district_departments().items()
+    ]

@@ -495,3 +495,211 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     assert set(got) == {rel for _, rel, _ in items}
     assert got["崩溃.xlsx"].status == Status.UNREADABLE and "异常退出" in got["崩溃.xlsx"].reason
     assert all(r.status != Status.UNREADABLE for rel, r in got.items() if rel != "崩溃.xlsx")
+
+
+# --------------------------------------------------------------------------- a district's year
+
+
+def write_district(folder: Path, roster_names: list[str] | None = None) -> tuple[Path, Path]:
+    """The five departments' workbooks (one on the 2019 form, one with an error), the district's own
+    workbook (its tables left blank) and a roster with one unit that never submitted."""
+    import openpyxl
+
+    from conftest import DEPARTMENT_TEXT, DISTRICT_META, DISTRICT_TEXT, department_meta, district_departments
+    from gkreport.spec import load_form
+    from gkreport.template import write_template
+
+    inp = folder / "input"
+    inp.mkdir(parents=True)
+    for name, (fid, values) in district_departments().items():
+        write_template(load_form(fid), inp / f"{name}2025年统计表.xlsx", values, department_meta(name), DEPARTMENT_TEXT)
+    write_template(load_form("2021"), inp / "某某区人民政府2025年基本信息.xlsx", None, DISTRICT_META, DISTRICT_TEXT)
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位名称", "邮箱"])
+    for name in roster_names or [*district_departments(), "某某区审计局"]:
+        wb.active.append([name, "gk@example.gov.cn"])
+    roster = folder / "名单.xlsx"
+    wb.save(roster)
+    return inp, roster
+
+
+@pytest.fixture(scope="module")
+def district_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("district")
+    inp, roster = write_district(base)
+    opts = BatchOptions(input_dir=inp, output_dir=base / "output", jobs=2, summary_unit="某某区人民政府", roster=roster)
+    return base, opts, run_batch(opts)
+
+
+def test_district_year_has_one_summary_and_one_report(district_run):
+    _, opts, result = district_run
+    out = opts.output_dir / "2025" / "汇总"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "2025年政府信息公开工作汇总.xlsx",
+        "某某区人民政府2025年政府信息公开工作年度报告.docx",
+    ]
+    (year,) = result.years
+    assert year.form == "2021" and year.mapped == ["某某区民政局"] and year.unsummed == []
+    assert sorted(year.summed) == sorted(
+        ["某某区教育局", "某某区住房和城乡建设局", "某某区市场监督管理局", "某某区卫生健康局", "某某区民政局"]
+    )
+    assert [s.name for s in year.not_submitted] == ["某某区审计局"]
+    # the district's own workbook is not a department: no report of its own (its tables are blank)
+    own = next(r for r in result.records if r.unit == "某某区人民政府")
+    assert own.outputs == {} and "汇总单位本身" in (own.reason or "")
+    assert not (opts.output_dir / "2025" / "某某区人民政府").exists()
+    # the 2019 department passed its own checks but is listed among the files that need attention
+    assert "2019年版" in result.attention["某某区民政局2025年统计表.xlsx"]
+    assert any("某某区民政局" in m and "已换算" in m for m in result.messages)
+
+
+def test_district_report_and_summary_figures_are_the_departments_sums(district_run):
+    """Read the district .docx and .xlsx back and compare every figure with the sum of the departments."""
+    from gkreport.spec import load_form
+    from test_docx_out import Docx, _value_positions, table_grid
+    from test_summary import expected_sums
+    from test_xlsx_out import read_summary_tables, same_number
+
+    _, opts, _ = district_run
+    form = load_form("2021")
+    want = expected_sums()
+    folder = opts.output_dir / "2025" / "汇总"
+    shown = read_summary_tables(load_workbook(folder / "2025年政府信息公开工作汇总.xlsx"), form, 2025)
+    assert shown and all(same_number(v, want[cid]) for cid, v in shown.items()), [
+        (c, v, want[c]) for c, v in shown.items() if not same_number(v, want[c])
+    ]
+    d = Docx(folder / "某某区人民政府2025年政府信息公开工作年度报告.docx")
+    tables = d.tables()
+    checked = 0
+    for i, tid in enumerate(("t2", "t3", "t4")):
+        grid = table_grid(tables[i])
+        found = _blocks_positions(form, grid) if tid == "t2" else _value_positions(form, tid, grid)
+        for cid, (r, c) in found.items():
+            w = want[cid]
+            assert grid[r][c] == ("" if w is None else str(w)), cid
+            checked += 1
+    assert checked == len([c for t in ("t2", "t3", "t4") for c in form.tables[t].cells if not form.cells[c].optional])
+    text = "".join(d.texts())
+    # the sentences state the same sums (each doubtful one marked)
+    assert f"本年度共收到政府信息公开申请{want['t3.new.total']}件【待核实" in text
+    assert f"上年结转{want['t3.carry.total']}件" in text
+    assert f"办结{want['t3.total.total']}件" in text
+    assert f"作出行政许可决定{want['t2.licensing.decisions']}件" in text
+    assert "请填写" not in text
+
+
+def _blocks_positions(form, grid) -> dict[str, tuple[int, int]]:
+    """表二 (blocks of 第二十条…): cell id → (row, col), found by the row label and the block's header."""
+    t = form.tables["t2"]
+    by_label = {n.label: n for n in t.rows.values() if not n.children}
+    by_column = {c.label: c.id for c in t.value_columns()}
+    out: dict[str, tuple[int, int]] = {}
+    header: list[str] = []
+    for r, row in enumerate(grid):
+        if row[0] == t.label_header:
+            header = row
+        elif row[0] in by_label:
+            for c, col in enumerate(header[1:], start=1):
+                cid = f"t2.{by_label[row[0]].id}.{by_column[col]}"
+                out.setdefault(cid, (r, c))  # a value spread over merged columns: its first position
+    return out
+
+
+def test_district_summary_workbook_marks_the_sum_and_names_the_departments(district_run):
+    _, opts, _ = district_run
+    wb = load_workbook(opts.output_dir / "2025" / "汇总" / "2025年政府信息公开工作汇总.xlsx")
+    findings = list(wb["审核结果"].iter_rows(min_row=3, values_only=True))
+    sums = [row for row in findings if row[1] == "某某区人民政府"]
+    assert sums and findings[: len(sums)] == sums  # the sum's findings come first
+    wrong = next(row for row in sums if row[4] == "t3.csum.new.total")
+    assert "某某区卫生健康局" in wrong[-3] and wrong[3] == "错误"
+    assert any(row[4] == "SUM.mapped" and "某某区民政局" in row[-3] for row in sums)
+    assert any(row[4] == "SUM.missing" and "某某区审计局" in row[-3] for row in sums)
+    ws = wb["汇总表（三）"]
+    marked = [c for row in ws.iter_rows() for c in row if c.comment and "t3.csum.new.total" in c.comment.text]
+    assert marked and all(c.fill.fgColor.rgb not in (None, "00000000") for c in marked)
+    assert any("某某区卫生健康局" in c.comment.text for c in marked)
+    status = {row[2]: row for row in wb["报送情况"].iter_rows(min_row=3, values_only=True)}
+    assert status["某某区民政局"][8] == "换算后计入" and "2019年版" in status["某某区民政局"][10]
+    assert status["某某区人民政府"][8] == "否" and "汇总单位" in status["某某区人民政府"][10]
+    assert status["某某区审计局"][5] == "未报送" and status["某某区审计局"][1] is None
+    assert status["某某区卫生健康局"][9].startswith("有错误") and status["某某区教育局"][9].startswith("已报送")
+    assert "未报送 1 个" in wb["报送情况"]["A1"].value
+
+
+def test_district_rerun_skips_and_keeps_the_districts_text(district_run):
+    from test_docx_out import Docx
+
+    _, opts, first = district_run
+    again = run_batch(opts)
+    assert (again.processed, again.skipped) == (0, len(first.records))
+    texts = Docx(opts.output_dir / "2025" / "汇总" / "某某区人民政府2025年政府信息公开工作年度报告.docx").texts()
+    assert "本年度全区各部门均未收取信息处理费。" in texts and not any("请填写" in t for t in texts)
+    assert [s.name for s in again.years[0].not_submitted] == ["某某区审计局"]
+
+
+def test_batch_roster_in_the_terminal(tmp_path):
+    """The count and names of 未报送, and 是否为…？ for a roster name near a submitted unit."""
+    names = [
+        "某某区教育局",
+        "某某区住房和城乡建设局",
+        "某某区市场监督管理局",
+        "某某区卫健局",
+        "某某区民政局",
+        "某某区审计局",
+    ]
+    inp, roster = write_district(tmp_path, names)
+    res = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(inp),
+            "-o",
+            str(tmp_path / "out"),
+            "--roster",
+            str(roster),
+            "--summary-unit",
+            "某某区人民政府",
+            "-j",
+            "1",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 1, res.output
+    assert "未报送 2 个：某某区卫健局、某某区审计局" in res.output
+    assert "名单第 5 行“某某区卫健局”：是否为“某某区卫生健康局”？" in res.output
+    assert "“某某区卫生健康局”已报送，但不在名单中；是否为名单中的“某某区卫健局”？" in res.output
+    assert "某某区民政局2025年统计表.xlsx" in res.output  # 需要处理的文件: an outdated form
+    res = CliRunner().invoke(
+        app, ["batch", str(inp), "-o", str(tmp_path / "o2"), "--roster", str(tmp_path / "无.xlsx")]
+    )
+    assert res.exit_code == 2 and "找不到名单文件" in res.output
+
+
+@needs_soffice
+def test_district_report_gets_its_pdf(tmp_path):
+    inp, _ = write_district(tmp_path)
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit="某某区人民政府", pdf=True)
+    result = run_batch(opts)
+    pdf = tmp_path / "out" / "2025" / "汇总" / "某某区人民政府2025年政府信息公开工作年度报告.pdf"
+    assert pdf in result.summaries and pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "某某区人民政府" in text and "请填写" not in text
+
+
+def test_watch_makes_the_district_report_as_files_arrive(tmp_path):
+    from test_docx_out import Docx
+
+    inp, roster = write_district(tmp_path)
+    own = inp / "某某区人民政府2025年基本信息.xlsx"
+    held = own.rename(tmp_path / own.name)  # the district's own workbook comes last
+    opts = BatchOptions(
+        input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit="某某区人民政府", roster=roster
+    )
+    watch_folder(opts, interval=0.05, rounds=2)
+    report = tmp_path / "out" / "2025" / "汇总" / "某某区人民政府2025年政府信息公开工作年度报告.docx"
+    assert any("【请填写：总体情况】" in t for t in Docx(report).texts())
+    held.rename(own)
+    watch_folder(opts, interval=0.05, rounds=2)
+    texts = Docx(report).texts()
+    assert not any("请填写" in t for t in texts) and "本年度全区各部门均未收取信息处理费。" in texts

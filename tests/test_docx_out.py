@@ -1084,6 +1084,7 @@ def _content(data: bytes):
                             d.pstyle(p) if origin else None,
                             d.ppr(p, "ind", "leftChars") if origin else None,
                             p.find(f"{W}pPr/{W}keepNext") is not None,
+                            any(r.find(f"{W}rPr/{W}highlight") is not None for r in tc.iter(W + "r")),
                         )
                     )
                 trpr = tr.find(W + "trPr")
@@ -1116,6 +1117,19 @@ def test_fast_path_and_python_docx_path_give_the_same_document(make):
             for x in (fast, plain)
         )
         assert a == b, name
+
+
+def test_fast_path_and_python_docx_path_give_the_same_district_report():
+    from conftest import DISTRICT, district_units
+    from gkreport.summary import summarise
+
+    s = summarise(district_units(), DISTRICT)
+    report = D.build_district_report(s)
+    assert any(isinstance(b, D.TableBlock) and b.marks for b in report.blocks)  # highlighted figures
+    fast = D.render_docx(report, s.form)
+    buf = io.BytesIO()
+    D.build_plain(report).save(buf)
+    assert _content(fast) == _content(buf.getvalue())
 
 
 def test_the_written_file_opens_in_python_docx(doc_2021):
@@ -1330,3 +1344,77 @@ def test_missing_section_is_reported_once_after_the_checks(tmp_path):
     assert "【请填写】" in about_problems[0].message
     body = "".join(p.text for p in Document(str(tmp_path / "r.docx")).paragraphs)
     assert "【请填写：存在的主要问题及改进情况】" in body
+
+
+# --------------------------------------------------------------------------- the district's report
+
+
+def _highlighted_values(tbl) -> set[str]:
+    return {
+        Docx.text(tc)
+        for tc in tbl.iter(W + "tc")
+        if any(r.find(f"{W}rPr/{W}highlight") is not None for r in tc.iter(W + "r"))
+    }
+
+
+def test_the_district_report_never_states_a_doubtful_figure_unmarked(tmp_path):
+    """A department's wrong total (卫生健康局: 一、本年新收 总计 13, its columns add up to 22) flows into
+    the sum: the sentence keeps the table's figure but marks it 【待核实】 with the banner line that
+    names the department; the table highlights it and says why under the table."""
+    from conftest import DISTRICT, DISTRICT_META, DISTRICT_TEXT, district_units, make_unit
+    from gkreport.checks import check_units
+    from gkreport.summary import summarise
+
+    units = district_units()
+    check_units(units)
+    own = make_unit("2021", {}, fill=None, name=DISTRICT, meta=DISTRICT_META, narrative=DISTRICT_TEXT)
+    s = summarise([*units, own], DISTRICT)
+    written = D.write_district_docx(s, tmp_path)
+    assert written.path.name == "某某区人民政府2025年政府信息公开工作年度报告.docx"
+    d = Docx(written.path)
+    texts = d.texts()
+    new_total = s.totals["t3.new.total"]
+    columns = sum(
+        s.totals[f"t3.new.{c}"] for c in ("natural", "business", "research", "social", "legal_service", "org_other")
+    )
+    assert new_total == 64 and columns == 73  # the table adds up to 73 while its total says 64
+    assert texts[0] == "【审核提示：汇总所用的统计表中有1个单位仍有2处错误，请更正后再印发】"
+    assert texts[1] == "统计表仍有错误的单位：某某区卫生健康局（2处）。"
+    banner = {int(t.split(".", 1)[0]): t for t in texts[2:12] if re.match(r"\d+\. ", t)}
+    wrong = next(n for n, t in banner.items() if "一、本年新收政府信息公开申请数量”总计列应为 73" in t)
+    assert "某某区卫生健康局" in banner[wrong]
+    mapped = next(n for n, t in banner.items() if "某某区民政局使用2019年版" in t)
+    received = next(t for t in texts if t.startswith("本年度共收到政府信息公开申请"))
+    assert received.startswith(f"本年度共收到政府信息公开申请{new_total}件【待核实，见审核提示{wrong}")
+    assert f"收到政府信息公开申请{new_total}件，" not in received  # never unmarked
+    body = d.body
+    marks = [
+        Docx.text(r) for p in body.iter(W + "p") for r in Docx.runs(p) if r.find(f"{W}rPr/{W}highlight") is not None
+    ]
+    assert any(m.startswith("【待核实") for m in marks)
+    tables = d.tables()
+    assert str(new_total) in _highlighted_values(tables[1])  # 表三: the doubtful total
+    assert "73" not in _highlighted_values(tables[1])
+    notes = [t for t in texts if t.startswith("注：黄色突出显示的数字待核实")]
+    assert any(str(wrong) in n for n in notes) and any(str(mapped) in n for n in notes)
+    # 表二: the 2019 department has no 本年制发件数: the sum's figure is highlighted and marked
+    assert f"本年度制发行政规范性文件{s.totals['t2.normative.made']}件" in "".join(texts)
+    assert any(f"见审核提示{mapped}" in t for t in texts if t.startswith("本年度制发"))
+    # the district's own text and 基本信息: no 【请填写】 left
+    assert not any("请填写" in t for t in texts)
+    assert DISTRICT_TEXT["problems"] in texts and "2026年3月20日" in texts and "某某区人民政府办公室" in texts
+    assert written.findings == []
+
+
+def test_a_district_report_without_problems_has_no_banner(tmp_path):
+    from conftest import DISTRICT, DISTRICT_META, DISTRICT_TEXT, make_unit, unit_2021
+    from gkreport.summary import summarise
+
+    units = [unit_2021(name=f"某某区{n}局", year=2025) for n in ("甲", "乙")]
+    own = make_unit("2021", {}, fill=None, name=DISTRICT, meta=DISTRICT_META, narrative=DISTRICT_TEXT)
+    s = summarise([*units, own], DISTRICT)
+    assert s.findings == []
+    d = Docx(D.write_district_docx(s, tmp_path).path)
+    texts = d.texts()
+    assert texts[0].startswith("某某区人民政府") and not any("审核提示" in t or "待核实" in t for t in texts)
+    assert not any(_highlighted_values(t) for t in d.tables())

@@ -182,3 +182,45 @@ def test_near_units_prefers_the_surest_and_asks_plainly():
     assert near_units("某某区卫健局", units) == ["某某区卫生健康局"]
     assert near_units("卫健局", ["某某区卫生健康局", "某某县卫生健康局"]) == ["某某区卫生健康局", "某某县卫生健康局"]
     assert ask(["甲", "乙"]) == "是否为“甲”或“乙”？" and ask([]) == ""
+
+
+# --------------------------------------------------------------------------- submissions against a roster
+
+
+def test_submissions_mark_each_roster_unit(tmp_path):
+    from gkreport.roster import submissions
+
+    path = write_xlsx(
+        tmp_path / "名单.xlsx",
+        [
+            ["单位名称", "邮箱"],
+            ["某某区教育局", ""],
+            ["某某区卫健局", ""],
+            ["某某区审计局", ""],
+            ["某某区民政局", ""],
+            ["某某区财政局", ""],
+            ["某某区司法局", ""],
+        ],
+    )
+    entries = read_roster(path, need_addresses=False)
+    units = [
+        ("某某区教育局", "通过", "教育局.xlsx"),
+        ("某某区卫生健康局", "有错误", "卫健.xlsx"),  # the roster writes the short name
+        ("某某区民政局", "有提示", "民政.xlsx"),
+        ("某某区财政局", "重复报送", "财政1.xlsx"),
+        ("某某区财政局", "重复报送", "财政2.xlsx"),
+        ("某某区统计局", "通过", "统计.xlsx"),  # not on the roster
+    ]
+    subs, unlisted = submissions(entries, units, unreadable=["某某区司法局2025年统计表.xlsx", "别的.xlsx"])
+    got = {s.name: (s.mark, s.unit, s.files, s.question) for s in subs}
+    assert got == {
+        "某某区教育局": ("已报送", "某某区教育局", ("教育局.xlsx",), ""),
+        # near but not the same name: never taken as a match, asked about (the matching mail uses)
+        "某某区卫健局": ("未报送", None, (), "是否为“某某区卫生健康局”？"),
+        "某某区审计局": ("未报送", None, (), ""),
+        "某某区民政局": ("有提示", "某某区民政局", ("民政.xlsx",), ""),
+        "某某区财政局": ("重复报送", "某某区财政局", ("财政1.xlsx", "财政2.xlsx"), ""),
+        "某某区司法局": ("无法读取", None, ("某某区司法局2025年统计表.xlsx",), ""),  # its file is named after it
+    }
+    assert [s.where for s in subs] == [f"第 {i} 行" for i in range(2, 8)]
+    assert unlisted == {"某某区卫生健康局": ("某某区卫健局",), "某某区统计局": ()}

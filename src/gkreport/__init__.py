@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from .aggregate import aggregate_unit, sum_units
     from .batch import BatchOptions, BatchResult, run_batch, watch_folder
     from .checks import check_unit, check_units
-    from .docx_out import WrittenReport, merge_report_findings, report_docx_name, write_summary_docx, write_unit_docx
+    from .docx_out import (
+        WrittenReport,
+        merge_report_findings,
+        report_docx_name,
+        write_district_docx,
+        write_summary_docx,
+        write_unit_docx,
+    )
     from .enums import Severity, Status
     from .errors import (
         GkreportError,
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
     from .pipeline import check_files, read_files
     from .reader import read_workbook
     from .spec import Form, load_form, load_forms
+    from .summary import YearSummary, summarise
     from .template import write_template
     from .xlsx_out import unit_xlsx_name, write_summaries, write_summary_xlsx, write_unit_xlsx
 
@@ -64,6 +72,9 @@ _EXPORTS = {
     "unit_xlsx_name": "xlsx_out",
     "write_unit_docx": "docx_out",
     "write_summary_docx": "docx_out",
+    "write_district_docx": "docx_out",
+    "summarise": "summary",
+    "YearSummary": "summary",
     "report_docx_name": "docx_out",
     "merge_report_findings": "docx_out",
     "WrittenReport": "docx_out",
@@ -102,6 +113,7 @@ __all__ = [
     "Unit",
     "WordingError",
     "WrittenReport",
+    "YearSummary",
     "__version__",
     "aggregate_unit",
     "check_files",
@@ -116,8 +128,10 @@ __all__ = [
     "report_docx_name",
     "run_batch",
     "sum_units",
+    "summarise",
     "unit_xlsx_name",
     "watch_folder",
+    "write_district_docx",
     "write_summaries",
     "write_summary_docx",
     "write_summary_xlsx",

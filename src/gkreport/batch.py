@@ -4,8 +4,9 @@ Output layout (``OUTPUT_DIR``)::
 
     <年度>/<单位>/<单位><年度>年政府信息公开工作年度报告.docx   (.pdf with --pdf)
     <年度>/<单位>/<单位><年度>年政府信息公开工作年度报告表格.xlsx (2017 form: …工作情况统计表.xlsx)
-    <年度>/汇总/<年度>年政府信息公开工作汇总.xlsx             (one per form and year)
-    <年度>/汇总/<汇总单位><年度>年政府信息公开工作年度报告.docx  (with --summary-unit)
+    <年度>/汇总/<年度>年政府信息公开工作汇总.xlsx             (one per year, older forms converted: gkreport.summary)
+    <年度>/汇总/<年度>年政府信息公开工作汇总（<表样>）.xlsx     (units whose form cannot be converted)
+    <年度>/汇总/<汇总单位><年度>年政府信息公开工作年度报告.docx  (with --summary-unit; .pdf with --pdf)
     <年度>/审核报告.json, 审核报告.xlsx                       (what happened to each file of that year)
     审核报告.json, 审核报告.xlsx                              (the whole batch, unreadable files included)
     .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
@@ -37,7 +38,7 @@ import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -47,7 +48,8 @@ from typing import Any
 from .errors import ReadError, SpecError, StrictRefusal
 from .fileio import atomic_path, atomic_write_text, clean_temp_files
 from .formatting import safe_filename
-from .model import Finding, Severity, Status, Unit
+from .model import ERROR, Finding, Severity, Status, Unit
+from .roster import name_key
 from .spec import CellOrder, compiled, load_form, load_forms
 from .version import __version__
 
@@ -55,7 +57,8 @@ MANIFEST = Path(".gkreport") / "manifest.json"
 RECORDS = "审核报告"
 SUMMARY_DIR = "汇总"
 UNIT_FOLDER_CHARS = 80  # a unit's folder name is cut beyond this (with a tag of the whole name)
-NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)  # records that give no unit to summarise or send
+NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)
+OWN_WORKBOOK = "汇总单位本身的统计表：基本信息和文字用于汇总年度报告，表中的数字不计入汇总，不单独生成报告"  # records that give no unit to summarise or send
 _STATUSES = frozenset(s.value for s in Status)
 
 
@@ -74,6 +77,7 @@ class BatchOptions:
     force: bool = False
     wording: Path | None = None
     chunk_size: int | None = None
+    roster: Path | None = None  # 名单: the units expected to report (the same file mail uses)
 
     def key(self) -> str:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
@@ -83,6 +87,7 @@ class BatchOptions:
 
             parts = [
                 __version__,
+                self.summary_unit or "",  # its own workbook gets no unit outputs (see _write_outputs)
                 str(self.pdf),
                 str(self.strict),
                 _file_digest(self.wording),
@@ -117,6 +122,31 @@ class Record:
     meta: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # only the summary unit's own workbook: its text and where its 基本信息 and text are (for the summary report)
+    text: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class YearResult:
+    """One year's summary: what it sums, what it leaves out, what its check found, the roster."""
+
+    year: int
+    form: str  # the summary's form
+    workbook: Path | None
+    report: Path | None  # the summary unit's report (with --summary-unit)
+    summed: list[str]  # units summed
+    mapped: list[str]  # of which converted from an older form
+    unsummed: list[tuple[str, str]]  # (unit, why) not summed
+    errors: int  # findings of the sum
+    warnings: int
+    submissions: list[Any] | None = None  # roster.Submission per roster unit (with --roster)
+    unlisted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # units the roster lacks → near names
+
+    @property
+    def not_submitted(self) -> list[Any]:
+        from .roster import NOT_SUBMITTED, UNREADABLE
+
+        return [s for s in self.submissions or () if s.mark in (NOT_SUBMITTED, UNREADABLE)]
 
 
 @dataclass
@@ -131,6 +161,8 @@ class BatchResult:
     stage_seconds: dict[str, float]
     messages: list[str] = field(default_factory=list)
     worker_peak_mb: float = 0.0  # largest peak RSS a worker process reported (0: no worker processes)
+    years: list[YearResult] = field(default_factory=list)  # what each year's summary holds
+    attention: dict[str, str] = field(default_factory=dict)  # input → why a file that passed needs attention
 
     @property
     def exit_code(self) -> int:
@@ -270,6 +302,9 @@ def record_unit(rec: Record) -> Unit | None:
         meta=meta,
         findings=[Finding.from_dict(f) for f in rec.findings],
         file_hash=rec.hash,
+        narrative=dict(rec.text.get("narrative") or {}),
+        meta_locations={k: (v[0], v[1]) for k, v in (rec.text.get("meta_locations") or {}).items()},
+        narrative_locations={k: (v[0], v[1]) for k, v in (rec.text.get("narrative_locations") or {}).items()},
     )
 
 
@@ -424,6 +459,17 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
     from .docx_out import merge_report_findings, report_docx_name, write_unit_docx
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
+    if opts.summary_unit and name_key(unit.unit or "") == name_key(opts.summary_unit):
+        # the summary unit's own workbook: its text fills the summary report (汇总/), its tables are
+        # the departments' sum; a report of its own (blank tables) would state false figures
+        rec.outputs = {}
+        rec.reason = OWN_WORKBOOK
+        rec.text = {
+            "narrative": dict(unit.narrative),
+            "meta_locations": {k: list(v) for k, v in unit.meta_locations.items()},
+            "narrative_locations": {k: list(v) for k, v in unit.narrative_locations.items()},
+        }
+        return 0.0, 0.0
     folder = unit_folder(opts, unit)
     out = opts.output_dir / folder
     t0 = time.perf_counter()
@@ -650,11 +696,16 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
 
                 worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
         _mark_duplicates(opts, records)
-        pdf_seconds = _make_pdfs(opts, records, {r for _, r, _ in todo}) if opts.pdf else 0.0
-        stage["pdf"] += pdf_seconds
         t = time.perf_counter()
-        summaries, messages = _write_summaries(opts, records)
+        summaries, messages, years, attention = _write_summaries(opts, records)
         stage["summary"] += time.perf_counter() - t
+        if opts.pdf:  # the units' new reports and the summary reports: one LibreOffice run
+            district = [p for p in summaries if p.suffix == ".docx"]
+            pdf_seconds, made, why = _make_pdfs(opts, records, {r for _, r, _ in todo}, district)
+            stage["pdf"] += pdf_seconds
+            summaries += made
+            if why and district:
+                messages.append(f"汇总年度报告未生成 PDF：{why}")
         reports = _write_reports(opts, records)
     finally:
         _save_manifest(opts, records)
@@ -671,6 +722,8 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
         stage_seconds=dict(stage),
         messages=messages,
         worker_peak_mb=worker_peak,
+        years=years,
+        attention=attention,
     )
 
 
@@ -782,62 +835,128 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
             )
 
 
-def _make_pdfs(opts: BatchOptions, records: dict[str, Record], fresh: set[str]) -> float:
+def _make_pdfs(
+    opts: BatchOptions, records: dict[str, Record], fresh: set[str], extra: Sequence[Path] = ()
+) -> tuple[float, list[Path], str | None]:
+    """PDFs of the new unit reports and of ``extra`` (the summary reports), in one LibreOffice run.
+
+    Returns the seconds taken, the PDFs of ``extra`` that were made, and why none could be made."""
     from .pdf import PdfUnavailable, convert_to_pdf
 
     t = time.perf_counter()
     todo = [r for k, r in records.items() if k in fresh and r.outputs.get("docx")]
-    if not todo:
-        return 0.0
+    if not todo and not extra:
+        return 0.0, [], None
     try:
-        pdfs = convert_to_pdf([opts.output_dir / str(r.outputs["docx"]) for r in todo])
+        pdfs = convert_to_pdf([opts.output_dir / str(r.outputs["docx"]) for r in todo] + list(extra))
     except PdfUnavailable as exc:
         for r in todo:
             r.reason = (r.reason + "；" if r.reason else "") + str(exc)
-        return time.perf_counter() - t
+        return time.perf_counter() - t, [], str(exc)
     for r, p in zip(todo, pdfs):
         r.outputs["pdf"] = str(Path(p).relative_to(opts.output_dir)) if p else None
-    return time.perf_counter() - t
+    made = [Path(p) for p in pdfs[len(todo) :] if p]
+    return time.perf_counter() - t, made, None
 
 
-def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[list[Path], list[str]]:
+def _write_summaries(
+    opts: BatchOptions, records: dict[str, Record]
+) -> tuple[list[Path], list[str], list[YearResult], dict[str, str]]:
+    """Each year's summary workbook(s) and, with a summary unit, its report (see
+    :mod:`gkreport.summary`): the departments on the year's form and those whose older form
+    converts onto it are summed into one workbook and one report; a department that cannot be
+    converted is named as not summed and its form's group gets a workbook of its own (its name
+    says the form). Returns the files written, messages, the years' results, and the files
+    that passed but need attention (an outdated form)."""
+    from .summary import summarise
     from .xlsx_out import summary_xlsx_name, write_summary_xlsx
 
-    # records, not units, per group: a group's light units (see record_unit) exist only while it is written
-    groups: dict[tuple[str, int], list[Record]] = defaultdict(list)
+    roster = None
+    if opts.roster is not None:
+        from .roster import read_roster
+
+        roster = read_roster(opts.roster, need_addresses=False)
+    by_year: dict[int, list[Record]] = defaultdict(list)
     for _, rec in sorted(records.items()):  # input order, whatever order the workers finished in
-        if rec.status not in NOT_USED and rec.form is not None and rec.year:
-            groups[(rec.form, rec.year)].append(rec)
+        if rec.year:
+            by_year[rec.year].append(rec)
     failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in NOT_USED]
-    years: dict[int, list[str]] = defaultdict(list)
-    for fid, year in groups:
-        years[year].append(fid)
+    nameless = [r.input for _, r in sorted(records.items()) if not r.unit]
     out: list[Path] = []
     messages: list[str] = []
-    for (_form_id, year), recs in sorted(groups.items()):
-        units = [u for u in map(record_unit, recs) if u is not None]
-        form = units[0].form
-        name = summary_xlsx_name(year, form if len(years[year]) > 1 else None)
-        path = opts.output_dir / str(year) / SUMMARY_DIR / name
-        write_summary_xlsx(units, path, failures=failures)
-        out.append(path)
-        if len(years[year]) > 1:
-            messages.append(
-                f"{year}年的文件使用了不同的表样（{'、'.join(sorted(years[year]))}），已按表样分别汇总，未合并相加。"
-            )
-        if opts.summary_unit:
-            from .docx_out import report_docx_name, write_summary_docx
+    years: list[YearResult] = []
+    attention: dict[str, str] = {}
+    for year, recs in sorted(by_year.items()):
+        used = [r for r in recs if r.status not in NOT_USED and r.form is not None]
+        # light units (see record_unit) exist only while this year is written
+        units = [u for u in map(record_unit, used) if u is not None]
+        if not units and roster is None:
+            continue
+        summ = summarise(
+            units,
+            opts.summary_unit,
+            roster=roster,
+            statuses=[(r.unit, str(r.status), r.input) for r in recs if r.unit],
+            unreadable=nameless,
+        )
+        folder = opts.output_dir / str(year) / SUMMARY_DIR
+        report = workbook = None
+        if summ.units and opts.summary_unit:
+            from .docx_out import merge_report_findings, report_docx_name, write_district_docx
 
-            agg = Unit(file=Path(SUMMARY_DIR), form=form, unit=opts.summary_unit, year=year)
-            out.append(
-                write_summary_docx(
-                    units,
-                    opts.summary_unit,
-                    opts.output_dir / str(year) / SUMMARY_DIR / report_docx_name(agg),
-                    wording=opts.wording,
-                )
+            written = write_district_docx(summ, folder / report_docx_name(summ.summed), wording=opts.wording)
+            summ.summed.findings = merge_report_findings(summ.summed.findings, written.findings)
+            report = written.path
+        elif opts.summary_unit:
+            messages.append(f"{year}年没有可汇总的单位，未生成{opts.summary_unit}的汇总年度报告。")
+        if summ.units:
+            workbook = folder / summary_xlsx_name(year)
+            write_summary_xlsx(summ.units, workbook, failures, others=[x.unit for x in summ.left], summary=summ)
+            out.append(workbook)
+        if report is not None:
+            out.append(report)
+        left_groups: dict[str, list[Unit]] = defaultdict(list)
+        for x in summ.left:
+            left_groups[x.unit.form.id].append(x.unit)
+        for group in left_groups.values():
+            path = folder / summary_xlsx_name(year, group[0].form)
+            rest = [u for u in units if u not in group and u is not summ.own]
+            write_summary_xlsx(group, path, failures, others=rest)
+            out.append(path)
+            names = "、".join(u.unit or u.file.name for u in group)
+            messages.append(
+                f"{year}年：{names}使用{group[0].form.short_name}，不能换算为{summ.form.short_name}，未汇总"
+                f"（已单独汇总到 {path.name}）；请这些单位改用{summ.form.short_name}重新报送。"
             )
-    return out, messages
+        if summ.mapped:
+            names = "、".join(m.original.unit or m.original.file.name for m in summ.mapped)
+            messages.append(
+                f"{year}年：{names}使用{summ.mapped[0].original.form.short_name}，已换算为{summ.form.short_name}计入汇总，"
+                "部分栏目没有对应（见汇总表的“审核结果”）；请这些单位改用现行表样重新报送。"
+            )
+        for rec, u in zip(used, units):
+            if u.year is not None and not u.form.applies_to(u.year) and u is not summ.own:
+                how = "已换算后计入汇总" if any(m.original is u for m in summ.mapped) else "未计入汇总"
+                attention[rec.input] = (
+                    f"使用{u.form.short_name}，不适用于{u.year}年度（{how}）；请改用{summ.form.short_name}重新填报"
+                )
+        findings = summ.findings
+        years.append(
+            YearResult(
+                year=year,
+                form=summ.form.id,
+                workbook=workbook,
+                report=report,
+                summed=[u.unit or u.file.name for u in summ.units],
+                mapped=[m.original.unit or m.original.file.name for m in summ.mapped],
+                unsummed=[(x.unit.unit or x.unit.file.name, x.reason) for x in summ.left],
+                errors=sum(1 for f in findings if f.severity == ERROR),
+                warnings=sum(1 for f in findings if f.severity != ERROR),
+                submissions=summ.submissions,
+                unlisted=summ.unlisted,
+            )
+        )
+    return out, messages, years, attention
 
 
 def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ import io
 import itertools
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.sax.saxutils import escape
 
 from . import sentences as S
-from .aggregate import aggregate_unit
 from .errors import StrictRefusal
 from .fileio import atomic_write_bytes
 from .formatting import format_date, format_number, safe_filename
@@ -47,15 +46,19 @@ if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
 
     from .spec import Form, Section, Table
+    from .summary import YearSummary
 
 __all__ = [
     "StrictRefusal",
     "WrittenReport",
+    "build_district_report",
     "build_plain",
     "build_report",
     "merge_report_findings",
     "render_docx",
     "report_docx_name",
+    "summary_banner",
+    "write_district_docx",
     "write_summary_docx",
     "write_unit_docx",
 ]
@@ -120,6 +123,7 @@ class Par:
 class TableBlock:
     spec: TableSpec
     values: dict[str, str]  # cell id → printed value ("" = blank)
+    marks: frozenset[str] = frozenset()  # cells whose value is highlighted (a summary's doubtful figures)
 
 
 Block = Par | TableBlock
@@ -427,17 +431,28 @@ def build_report(
     *,
     error_count: int | None = None,
     error_units: int | None = None,
+    banner: Sequence[str] = (),
+    doubt: Mapping[str, Sequence[int]] | None = None,
 ) -> Report:
-    """The blocks of one unit's report (no findings are added here; see ``gap_findings``)."""
+    """The blocks of one unit's report (no findings are added here; see ``gap_findings``).
+
+    A summary's report (``error_units`` given) may add ``banner`` lines under its 审核提示 and
+    ``doubt``: cell id → numbers of the banner lines that make its figure doubtful; such a
+    figure is highlighted in the tables (with a note under the table) and marked in the
+    sentences that state it.
+    """
     w = wording if isinstance(wording, S.Wording) else S.load_wording(unit.form, wording)
     form = unit.form
     gaps: list[S.Gap] = []
     blocks: list[Block] = []
     errors = len(unit.errors) if error_count is None else error_count
-    if errors:
-        banner = S.error_banner(w, unit, errors, error_units)
-        if banner:
-            blocks.append(Par("GwAlert", (Run(banner, mark=True),)))
+    head = S.error_banner(w, unit, errors, error_units) if errors else ""
+    if not head and banner:
+        head = w.fmt("summary_banner", unit)
+    if head:
+        blocks.append(Par("GwAlert", (Run(head, mark=True),)))
+    for line in banner:
+        blocks.append(Par("GwAlertItem", (Run(_clean(line)),)))
     title = S.report_title(unit, w)
     blocks.append(Par("Title", (Run(_clean(title)),)))
     blocks.append(Par("Normal"))
@@ -453,7 +468,7 @@ def build_report(
             attachments.append(section)
             continue
         blocks.append(Par("Heading1", (Run(section.heading),)))
-        content = S.compose(unit, section, w, ctx)
+        content = S.compose(unit, section, w, ctx, doubt)
         for p in content.before:
             blocks.append(_pieces_par(p, gaps))
         own_pars = narrative_pars(content.own, (section.heading, S.section_title(section.heading), *section.aliases))
@@ -470,7 +485,13 @@ def build_report(
         if section.kind == "table" and section.table in form.tables:
             if isinstance(blocks[-1], Par):
                 blocks[-1].keep_next = True  # the heading or sentence stays with the table's first rows
-            blocks.append(_table_block(unit, section.table))
+            block = _table_block(unit, section.table, doubt)
+            blocks.append(block)
+            if block.marks and doubt:
+                refs = sorted({n for c in block.marks for n in doubt.get(c, ())})
+                note = w.fmt("doubt_note", unit, refs="、".join(map(str, refs)))
+                if note:
+                    blocks.append(Par("GwTblNote", (Run(note),)))
             blocks.append(Par("Normal"))
 
     # 附件说明, 署名, 成文日期, 附注 — kept with the last paragraph of the text, so that they never
@@ -528,15 +549,19 @@ def build_report(
     return Report(blocks, title.replace("\n", ""), S.unit_name(unit), gaps)
 
 
-def _table_block(unit: Unit, table_id: str) -> TableBlock:
+def _table_block(unit: Unit, table_id: str, doubt: Mapping[str, Sequence[int]] | None = None) -> TableBlock:
     spec = table_spec(unit.form, table_id)
     values = unit.values
-    return TableBlock(spec, {c.cell_id: _printed(values.get(c.cell_id)) for c in spec.grid.cells if c.cell_id})
+    shown = {c.cell_id: _printed(values.get(c.cell_id)) for c in spec.grid.cells if c.cell_id}
+    marks = frozenset(c for c in shown if doubt and doubt.get(c)) if doubt else frozenset()
+    return TableBlock(spec, shown, marks)
 
 
 def gap_findings(unit: Unit, gaps: Sequence[S.Gap]) -> list[Finding]:
     out = []
     for g in gaps:
+        if g.rule == "SUM.doubt":  # a summary's doubtful figure: its finding is the summary's own
+            continue
         if g.rule == "D.narrative":
             msg = (
                 f"年度报告“{g.what}”部分没有填写文字内容，报告中已用黄色突出显示的【请填写】标出，"
@@ -709,6 +734,13 @@ def _styles_xml() -> str:
             "GwAlert",
             ppr=f'{_IND_NONE}<w:jc w:val="center"/>',
             rpr=f'{_fonts(HEITI)}<w:b/><w:bCs/><w:color w:val="FF0000"/>{sz(28)}',
+        ),
+        _style(
+            "paragraph",
+            "GwAlertItem",
+            "GwAlertItem",
+            ppr=f'{_spacing(400)}<w:ind w:left="420" w:hanging="420"/><w:jc w:val="left"/>',
+            rpr=f'{_fonts(FANGSONG, LATIN)}<w:color w:val="FF0000"/><w:spacing w:val="0"/>{sz(24)}',
         ),
         _style(
             "paragraph",
@@ -985,10 +1017,12 @@ def _table_xml(block: TableBlock, form: Form) -> str:
     chunks, slots = _table_chunks(form, block.spec.table_id)
     out = [chunks[0]]
     values = block.values
+    marks = block.marks
     for cell_id, chunk in zip(slots, chunks[1:]):
         v = values.get(cell_id)
         if v:
-            out.append(f"<w:r><w:t>{escape(v)}</w:t></w:r>")
+            rpr = '<w:rPr><w:highlight w:val="yellow"/></w:rPr>' if cell_id in marks else ""
+            out.append(f"<w:r>{rpr}<w:t>{escape(v)}</w:t></w:r>")
         out.append(chunk)
     return "".join(out)
 
@@ -1079,7 +1113,9 @@ def build_plain(report: Report) -> DocxDocument:
                 ind.set(qn("w:left"), str(indent * (210 if spec.small else 240) // 100))
             text = b.values.get(gcell.cell_id, "") if gcell.cell_id else _clean(gcell.text)
             if text:
-                p.add_run(text)
+                run = p.add_run(text)
+                if gcell.cell_id in b.marks:
+                    run.font.highlight_color = WD_COLOR_INDEX.YELLOW
         for k, row in enumerate(spec.rows):
             for tcell in row:
                 if tcell.hole:
@@ -1153,19 +1189,85 @@ def write_summary_docx(
     meta: dict | None = None,
     narrative: dict | None = None,
 ) -> Path:
-    """The aggregate report (e.g. the district government's own) from the summed tables.
+    """The aggregate report (e.g. the district government's own) of ``units``: their tables
+    summed and checked (:func:`gkreport.summary.summarise`), ``meta`` / ``narrative`` its own
+    成文日期, contact details and text; what is missing shows as 【请填写】. See
+    :func:`write_district_docx` for the 审核提示 it carries."""
+    from .summary import summarise
 
-    ``meta`` / ``narrative`` give the aggregate's own 成文日期, contact details and text; what
-    is missing shows as 【请填写】. When any unit still has errors the report carries the
-    审核提示 (``strict=True`` refuses instead).
+    summary = summarise(units, unit_name, meta=meta, narrative=narrative)
+    return write_district_docx(summary, path, wording=wording, strict=strict).path
+
+
+_NOT_IN_BANNER = ("D1", "D.narrative", "D.meta")  # shown in the text as 【请填写】 already
+BANNER_WARNINGS = 10  # 提示 of the summary listed in its banner; the rest are in the summary workbook
+
+
+def summary_banner(summary: YearSummary) -> tuple[list[Finding], dict[str, list[int]], int]:
+    """The findings listed under a summary report's 审核提示 (errors and the findings that make
+    figures doubtful first, then up to :data:`BANNER_WARNINGS` 提示), the banner numbers of each
+    doubtful cell, and how many 提示 are left out."""
+    from .summary import doubtful, doubtful_cells
+
+    shown = [f for f in summary.findings if f.rule not in _NOT_IN_BANNER]
+    first = [f for f in shown if doubtful(f)]
+    rest = [f for f in shown if not doubtful(f)]
+    items = first + rest[:BANNER_WARNINGS]
+    doubt: dict[str, list[int]] = {}
+    for n, f in enumerate(items, start=1):
+        for c in doubtful_cells(f):
+            doubt.setdefault(c, []).append(n)
+    return items, doubt, len(rest) - len(rest[:BANNER_WARNINGS])
+
+
+def write_district_docx(
+    summary: YearSummary,
+    path: Path | str,
+    *,
+    wording: S.Wording | Path | str | None = None,
+    strict: bool = False,
+) -> WrittenReport:
+    """The summary unit's report (the district's own) from a checked :class:`~gkreport.summary.YearSummary`.
+
+    Its text and 基本信息 are the summary unit's own workbook's; its tables the departments' sum.
+    Above the title, a red 审核提示 says what still stands in the way of issuing it: the
+    departments whose tables have errors, then one numbered line per finding of the sum (with
+    the departments causing it), departments not summed or summed after converting an older
+    form, figures the district typed that differ from the sum, departments of the roster that
+    have not submitted. A figure of the sum that is doubtful (an error of the sum, or a sum
+    without a converted department's missing cells) is highlighted in the tables with a note
+    under the table, and marked 【待核实，见审核提示N】 in the sentences that state it.
+    ``strict=True`` refuses (:class:`StrictRefusal`) while the departments or the sum have errors.
     """
-    errors = sum(len(u.errors) for u in units)
-    bad_units = sum(1 for u in units if u.errors)
-    if strict and errors:
-        raise StrictRefusal(unit_name, errors)
-    agg = aggregate_unit(units, unit_name, meta=meta, narrative=narrative)
-    report = build_report(agg, wording, error_count=errors, error_units=bad_units)
+    agg = summary.summed
+    errors = sum(len(u.errors) for u in summary.units)
+    if strict and (errors or agg.errors):
+        raise StrictRefusal(agg.unit or "", errors + len(agg.errors))
+    report = build_district_report(summary, wording)
     data = render_docx(report, agg.form)
     target = _target(agg, path)
     atomic_write_bytes(target, data)
-    return target
+    return WrittenReport(target, gap_findings(agg, report.gaps))
+
+
+def build_district_report(summary: YearSummary, wording: S.Wording | Path | str | None = None) -> Report:
+    """The blocks of a summary unit's report (see :func:`write_district_docx`)."""
+    agg = summary.summed
+    dept_errors = [(u, len(u.errors)) for u in summary.units if u.errors]
+    w = wording if isinstance(wording, S.Wording) else S.load_wording(agg.form, wording)
+    items, doubt, more = summary_banner(summary)
+    lines = []
+    if dept_errors:
+        names = "、".join(f"{u.unit or u.file.name}（{n}处）" for u, n in dept_errors)
+        lines.append(w.fmt("summary_unit_errors", agg, names=names))
+    lines += [w.fmt("summary_item", agg, number=n, text=f.message) for n, f in enumerate(items, start=1)]
+    if more:
+        lines.append(f"另有{more}条提示，见汇总表的“审核结果”。")
+    return build_report(
+        agg,
+        w,
+        error_count=sum(n for _, n in dept_errors),
+        error_units=len(dept_errors),
+        banner=[x for x in lines if x],
+        doubt=doubt,
+    )

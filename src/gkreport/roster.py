@@ -370,3 +370,61 @@ def match_names(names: Sequence[str], units: Sequence[str]) -> RosterMatch:
             m.near = tuple(near_units(m.name, free_units))
     unlisted = {u: tuple(near_units(u, free_names)) for u in free_units}
     return RosterMatch(matches, unlisted)
+
+
+# --------------------------------------------------------------------------- submissions
+
+NOT_SUBMITTED = "未报送"
+SUBMITTED = "已报送"
+UNREADABLE = "无法读取"
+NOT_LISTED = "不在名单中"
+# what a roster unit's submission is called, by the status of its file; any other status
+# (有错误, 有提示, 重复报送 …) is shown as it is
+_MARKS = {"通过": SUBMITTED}
+
+
+@dataclass
+class Submission:
+    """One unit of the roster and what it has submitted."""
+
+    name: str  # as written in the roster
+    where: str  # 第 3 行
+    mark: str  # 已报送 / 未报送 / 有错误 / 有提示 / 无法读取 (or another status word)
+    unit: str | None = None  # the unit it denotes
+    files: tuple[str, ...] = ()  # its input files
+    question: str = ""  # 是否为“…”？ for a name that matches nothing
+
+
+def submissions(
+    entries: Sequence[RosterEntry], units: Sequence[tuple[str, str, str]], unreadable: Sequence[str] = ()
+) -> tuple[list[Submission], dict[str, tuple[str, ...]]]:
+    """Each roster unit's submission, and the submitted units the roster does not list.
+
+    ``units``: (unit name, status word, input file) of the files read; ``unreadable``: input
+    files that gave no unit. Names are matched by :func:`match_names` (the same as mail). A
+    roster unit that matches nothing is 无法读取 when an unreadable file is named after it
+    (its name is in the file name), else 未报送, with ``是否为…？`` for a near unit. The second
+    result maps each unlisted unit to the roster names that may mean it.
+    """
+    by_unit: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, status, file in units:
+        by_unit[name].append((str(status), file))
+    match = match_names([e.unit for e in entries], list(by_unit))
+    out = []
+    for entry, m in zip(entries, match.names):
+        if m.unit is not None:
+            got = by_unit[m.unit]
+            statuses = [s for s, _ in got]
+            worst = next((s for s in ("无法读取", "重复报送", "有错误", "有提示") if s in statuses), statuses[0])
+            out.append(Submission(entry.unit, entry.where, _MARKS.get(worst, worst), m.unit, tuple(f for _, f in got)))
+            continue
+        key = name_key(entry.unit)
+        files = tuple(f for f in unreadable if key and key in name_key(Path(f).stem))
+        if files:
+            out.append(Submission(entry.unit, entry.where, UNREADABLE, None, files))
+            continue
+        question = m.question
+        if m.ambiguous:
+            question = "名单中的名称对应多个单位：" + "、".join(f"“{u}”" for u in m.ambiguous) + "，请写全称。"
+        out.append(Submission(entry.unit, entry.where, NOT_SUBMITTED, None, (), question))
+    return out, match.unlisted

@@ -78,6 +78,11 @@ FIXED: dict[str, tuple[str, ...]] = {
     "placeholder": ("what",),
     "error_banner": ("count",),
     "summary_error_banner": ("count", "units"),
+    "summary_banner": (),
+    "summary_unit_errors": ("names",),
+    "summary_item": ("number", "text"),
+    "doubt_mark": ("refs",),
+    "doubt_note": ("refs",),
     "public_note": (),
     "attachment.note": ("title",),
     "attachment.label": (),
@@ -755,12 +760,18 @@ Number = int | Decimal
 
 class Figures:
     """A unit's numbers as sentences use them: blanks count as 0; a total left blank is the sum of
-    what it totals."""
+    what it totals.
 
-    def __init__(self, unit: Unit):
+    ``subtotals_first``: a heading's optional subtotal, when given, is its number (a summary's:
+    summed over every department, also those that give no items, such as a 2019-form unit's
+    （六）); otherwise the sum of its items is.
+    """
+
+    def __init__(self, unit: Unit, subtotals_first: bool = False):
         self.unit = unit
         self.values = unit.values
         self.form = unit.form
+        self.subtotals_first = subtotals_first
 
     def raw(self, cell_id: str) -> Number | None:
         """The cell's number; None when blank (or not a number, which the checks report)."""
@@ -787,7 +798,7 @@ class Figures:
         node = table.rows[row_id]
         total_col = _total_column(table)
         kids = [k for k in node.children if not table.rows[k].sum_of]
-        items_first = not node.has_value or node.subtotal == "optional"
+        items_first = not node.has_value or (node.subtotal == "optional" and not self.subtotals_first)
         if kids and items_first and any(self.filled(table, k) for k in kids):
             return sum((self.row_total(table, k) for k in kids), 0)
         if node.has_value:
@@ -907,21 +918,30 @@ def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, s
     return pick(p.text, values), False
 
 
-def _join(sentence: Sentence, done: Mapping[str, str | Gap], ctx: Mapping[str, str]) -> Paragraph:
-    """The sentence with its empty parts left out, each with the separator before it."""
-    out: list[str] = []
+def _join(
+    sentence: Sentence, done: Mapping[str, str | Gap], ctx: Mapping[str, str], marks: Mapping[str, Gap] | None = None
+) -> Paragraph:
+    """The sentence with its empty parts left out, each with the separator before it; a part
+    whose figure is doubtful (``marks``) is followed by its 【待核实】 mark, said once after the
+    last of consecutive parts with the same mark."""
+    shown: list[tuple[str, str]] = []
     for i, name in enumerate(sentence.parts):
         text = done[name]
         if isinstance(text, Gap):
             return [text]  # a missing figure stands alone as 【请填写】
-        if not text:
-            continue
-        out.append((sentence.lits[0] if not out else sentence.lits[i]).format_map(_Blank(ctx)))
-        out.append(text)
-    if not out:
+        if text:
+            shown.append((name, (sentence.lits[0] if not shown else sentence.lits[i]).format_map(_Blank(ctx)) + text))
+    if not shown:
         return []
-    out.append(sentence.tail.format_map(_Blank(ctx)))
-    return ["".join(out)]
+    out: Paragraph = []
+    marks = marks or {}
+    for k, (name, text) in enumerate(shown):
+        out = _concat(out, [text])
+        mark = marks.get(name)
+        following = marks.get(shown[k + 1][0]) if k + 1 < len(shown) else None
+        if mark is not None and (following is None or following.text != mark.text):
+            out.append(mark)
+    return _concat(out, [sentence.tail.format_map(_Blank(ctx))])
 
 
 def _concat(a: Paragraph, b: Paragraph) -> Paragraph:
@@ -935,24 +955,82 @@ def _concat(a: Paragraph, b: Paragraph) -> Paragraph:
 
 
 def render_group(
-    g: Group, unit: Unit, w: Wording, fig: Figures | None = None, ctx: dict[str, str] | None = None
+    g: Group,
+    unit: Unit,
+    w: Wording,
+    fig: Figures | None = None,
+    ctx: dict[str, str] | None = None,
+    doubt: Mapping[str, Sequence[int]] | None = None,
 ) -> Paragraph:
-    """One group's sentences for a unit ([] when they say nothing)."""
+    """One group's sentences for a unit ([] when they say nothing).
+
+    ``doubt``: cell id → the numbers of the 审核提示 that make the cell's figure doubtful (a
+    summary's); a part that uses such a cell keeps its figure, followed by a highlighted
+    ``doubt_mark`` (【待核实，见审核提示2】), so that the sentence and the table agree and
+    neither passes a doubtful figure off as settled.
+    """
     fig = fig or Figures(unit)
     ctx = ctx if ctx is not None else w.context(unit)
     done: dict[str, str | Gap] = {}
+    refs_of: dict[str, list[int]] = {}
     zero = True
     for name, p in g.parts.items():
         text, is_zero = _render_part(p, unit, w, fig, ctx)
         done[name] = text
         zero = zero and is_zero
+        if doubt and not isinstance(text, Gap):
+            refs = sorted({n for c in part_cells(unit.form, p) for n in doubt.get(c, ())})
+            if refs:
+                refs_of[name] = refs
+    marks = {name: doubt_gap(w, unit, refs, g.parts[name].key) for name, refs in refs_of.items()}
     if zero and g.none is not None:
         text = pick(g.none, ctx)
-        return [text] if text else []
+        if not text:
+            return []
+        if not refs_of:
+            return [text]
+        every = sorted({n for refs in refs_of.values() for n in refs})
+        return [text, doubt_gap(w, unit, every, g.name)]
     out: Paragraph = []
     for s in g.sentences:
-        out = _concat(out, _join(s, done, ctx))
+        out = _concat(out, _join(s, done, ctx, marks))
     return out
+
+
+def doubt_gap(w: Wording, unit: Unit, refs: Sequence[int], where: str) -> Gap:
+    """The highlighted 【待核实，见审核提示1、2】 after a doubtful figure."""
+    text = w.fmt("doubt_mark", unit, refs="、".join(str(n) for n in refs)) or "【待核实】"
+    return Gap(text, "待核实", where, "SUM.doubt")
+
+
+def term_cells(form: Form, t: Term) -> list[str]:
+    """The cells a reference covers: the cell, every cell of the row and the rows under it, or
+    the row's cells in the column group."""
+    table = form.tables[t.table]
+    if t.kind == "cell":
+        return [f"{t.table}.{t.row}.{t.column}"]
+    if t.kind == "row":
+        rows = _subtree(table.rows, t.row)
+        return [c.id for c in table.cells.values() if c.row in rows]
+    cols = _subtree(table.columns, t.column or "")
+    return [c.id for c in table.cells.values() if c.row == t.row and c.column in cols]
+
+
+def _subtree(nodes: Mapping[str, Any], top: str) -> set[str]:
+    out = {top}
+    for k in nodes[top].children:
+        out |= _subtree(nodes, k)
+    return out
+
+
+def part_cells(form: Form, p: Part) -> set[str]:
+    """Every cell a sentence part's number or items come from."""
+    exprs = [p.value] if p.value is not None else []
+    for it in p.items or ():
+        exprs.append(it.value)
+        if it.omit_if_zero is not None:
+            exprs.append(it.omit_if_zero)
+    return {c for e in exprs for t in e.terms for c in term_cells(form, t)}
 
 
 _NOTHING = re.compile(
@@ -971,7 +1049,13 @@ class SectionContent:
     merged: bool = False  # the office's “无。” became part of a generated sentence
 
 
-def compose(unit: Unit, section: Section, w: Wording, ctx: dict[str, str] | None = None) -> SectionContent:
+def compose(
+    unit: Unit,
+    section: Section,
+    w: Wording,
+    ctx: dict[str, str] | None = None,
+    doubt: Mapping[str, Sequence[int]] | None = None,
+) -> SectionContent:
     """The generated sentences of ``section`` around the office's own text.
 
     A sentence the office already wrote is not repeated; a group with ``unless_text`` is left out
@@ -980,11 +1064,11 @@ def compose(unit: Unit, section: Section, w: Wording, ctx: dict[str, str] | None
     own = unit.narrative.get(section.id) or ""
     own_sq = squash(own)
     content = SectionContent([], own, [])
-    fig = Figures(unit)
+    fig = Figures(unit, subtotals_first=doubt is not None)
     ctx = ctx if ctx is not None else w.context(unit)
     last: Group | None = None
     for g in w.groups_for(section.id):
-        par = render_group(g, unit, w, fig, ctx)
+        par = render_group(g, unit, w, fig, ctx, doubt)
         if not par:
             continue
         if any(s in own for s in g.unless_text):

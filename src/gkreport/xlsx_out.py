@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -30,6 +30,9 @@ from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
 from .spec.names import cell_path
+
+if TYPE_CHECKING:
+    from .summary import YearSummary
 
 __all__ = [
     "A3",
@@ -1125,13 +1128,36 @@ def summary_table_sheets(form: Form) -> dict[str, str]:
 
 
 def _write_summary_tables(
-    wb: Any, st: _Styles, form: Form, year: int | None, totals: dict[str, Any], units: Sequence[Unit]
+    wb: Any,
+    st: _Styles,
+    form: Form,
+    year: int | None,
+    totals: dict[str, Any],
+    units: Sequence[Unit],
+    marks: dict[str, _Mark] | None = None,
+    pos: dict[str, tuple[str, int, int]] | None = None,
+    summary: YearSummary | None = None,
 ) -> None:
+    """The summed official tables, one per sheet; ``marks`` (the sum's findings) colour and
+    comment their cells as in a unit's workbook, ``pos`` collects where each cell is."""
     names = "、".join((u.unit or u.file.stem) for u in units[:6]) + ("等" if len(units) > 6 else "")
     info = f"汇总单位：{len(units)} 个（{names}），表中数字为各单位填报数之和"
+    if summary is not None and summary.mapped:
+        info += f"（其中 {len(summary.mapped)} 个按旧表样换算，见“审核结果”）"
     for tid, sheet in summary_table_sheets(form).items():
         _write_table_sheet(
-            wb, st, form, form.tables[tid], sheet, year, totals, {}, {}, info, f"汇总（{len(units)} 个单位）", True
+            wb,
+            st,
+            form,
+            form.tables[tid],
+            sheet,
+            year,
+            totals,
+            marks or {},
+            pos if pos is not None else {},
+            info,
+            f"汇总（{len(units)} 个单位）",
+            True,
         )
 
 
@@ -1570,8 +1596,15 @@ def _write_status(
     failures: Sequence[tuple[str, str]],
     main: Unit | None,
     positions: dict[int, tuple[str, int, int]],
+    summary: YearSummary | None = None,
 ) -> None:
-    cols = (
+    """报送情况: one row per input file (summed, summed after converting its older form, not
+    summed, the summary unit's own workbook, unreadable), and with a roster a 名单核对 column
+    and one row per roster unit that has not submitted."""
+    from .roster import NOT_LISTED, NOT_SUBMITTED, ask
+
+    subs = summary.submissions if summary is not None else None
+    cols = [
         ("序号", 5),
         ("文件", 28),
         ("单位", 24),
@@ -1580,56 +1613,99 @@ def _write_status(
         ("状态", 9),
         ("错误数", 7),
         ("提示数", 7),
-        ("计入汇总", 8),
-        ("说明", 48),
-    )
+        ("计入汇总", 9),
+    ]
+    if subs is not None:
+        cols.append(("名单核对", 10))
+    cols.append(("说明", 48))
+    n_cols = len(cols)
     ws.hide_gridlines(2)
     for i, (name, w) in enumerate(cols):
         ws.set_column(i, i, w)
         ws.write_string(1, i, name, st.list_header)
-    total = len(units) + len(others) + len(failures)
-    head = (
-        f"报送情况：共 {total} 个文件，计入汇总 {len(units)} 个，另行汇总 {len(others)} 个，无法读取 {len(failures)} 个"
-    )
-    _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
-    ws.set_row(0, 26)
+    left = {id(x.unit): x.reason for x in summary.left} if summary is not None else {}
+    own = summary.own if summary is not None else None
+    rows: list[tuple[Unit, str, str]] = []  # unit, 计入汇总, 说明
+    for u in units:
+        m = summary.mapping_of(u) if summary is not None else None
+        if m is not None:
+            notes = "；".join(m.fmap.notes[t] for t in m.fmap.target.tables if t in m.fmap.notes)
+            why = f"使用{m.original.form.short_name}，已换算为{m.fmap.target.short_name}计入汇总" + (
+                f"：{notes}" if notes else ""
+            )
+            rows.append((m.original, "换算后计入", why + "；请该单位改用现行表样重新报送"))
+        else:
+            rows.append((u, "是", ""))
+    for u in others:
+        if summary is not None:
+            why = left.get(id(u), "")
+        elif main is not None:
+            why = f"使用{_group_words(u.form, u.year)}，与本汇总（{_group_words(main.form, main.year)}）不同，未计入本汇总，另行汇总"
+        else:
+            why = "未计入本汇总"
+        rows.append((u, "否", why))
+    if own is not None and summary is not None:
+        rows.append(
+            (
+                own,
+                "否",
+                f"汇总单位“{summary.unit_name}”本身的统计表：基本信息和文字用于汇总年度报告，表中的数字不计入汇总"
+                "（与各单位之和不同之处见“审核结果”）",
+            )
+        )
+    mark_of: dict[str, str] = {}
+    if subs is not None:
+        for sub in subs:
+            if sub.unit is not None:
+                mark_of[sub.unit] = f"{sub.mark}（名单{sub.where}）"
+    missing = [x for x in subs or () if x.mark == NOT_SUBMITTED]
+    total = len(rows) + len(failures)
+    head = f"报送情况：共 {total} 个文件，计入汇总 {sum(1 for _, inc, _ in rows if inc != '否')} 个"
+    if summary is not None and summary.mapped:
+        head += f"（其中换算后计入 {len(summary.mapped)} 个）"
+    head += f"，未计入汇总 {sum(1 for _, inc, _ in rows if inc == '否')} 个，无法读取 {len(failures)} 个"
+    if subs is not None:
+        counts: dict[str, int] = {}
+        for sub in subs:
+            counts[sub.mark] = counts.get(sub.mark, 0) + 1
+        head += f"；名单 {len(subs)} 个单位：" + "，".join(f"{k} {v} 个" for k, v in counts.items())
+    _text(ws, 0, 0, 0, n_cols - 1, head, st.table_title)
+    ws.set_row(0, max(26.0, _lines(head, sum(w for _, w in cols) / 1.3) * 20.0))
     style = {Status.PASSED: st.st_ok, Status.ERRORS: st.st_error, Status.WARNINGS: st.st_warning}
     r = 2
     k = 1
-    for included, group in ((True, units), (False, others)):
-        for u in group:
-            ws.write_number(r, 0, k, st.text_c)
-            ws.write_string(r, 1, _clean(u.file.name), st.text)
-            ws.write_string(r, 2, _clean(u.unit or ""), st.text)
-            ws.write_string(r, 3, u.form.short_name, st.text)
-            _write_value(ws, r, 4, u.year, st.text_c)
-            ws.write_string(r, 5, u.status, style[u.status])
-            ws.write_number(r, 6, len(u.errors), st.text_c)
-            ws.write_number(r, 7, len(u.warnings), st.text_c)
-            ws.write_string(r, 8, "是" if included else "否", st.text_c)
-            why = ""
-            if included:
-                target = positions.get(id(u))
-                if target is not None and u.findings:
-                    ws.write_url(
-                        r, 9, _link(*target), st.link, string=f"查看问题（{len(u.findings)} 条）", tip="转到审核结果"
-                    )
-                else:
-                    ws.write_string(r, 9, "", st.text)
-            else:
-                why = (
-                    (
-                        f"使用{_group_words(u.form, u.year)}，与本汇总（{_group_words(main.form, main.year)}）"
-                        f"不同，未计入本汇总，另行汇总"
-                    )
-                    if main is not None
-                    else "未计入本汇总"
-                )
-                ws.write_string(r, 9, why, st.text)
-            lines = max(_lines(why, 48), _lines(u.file.name, 28), _lines(u.unit or "", 24))
-            ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
-            r += 1
-            k += 1
+    note_col = n_cols - 1
+
+    def finish(r: int, *texts: tuple[str, float]) -> None:
+        lines = max(_lines(t, w) for t, w in texts)
+        ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
+
+    for u, included, why in rows:
+        ws.write_number(r, 0, k, st.text_c)
+        ws.write_string(r, 1, _clean(u.file.name), st.text)
+        ws.write_string(r, 2, _clean(u.unit or ""), st.text)
+        ws.write_string(r, 3, u.form.short_name, st.text)
+        _write_value(ws, r, 4, u.year, st.text_c)
+        ws.write_string(r, 5, u.status, style.get(u.status, st.st_failed))
+        ws.write_number(r, 6, len(u.errors), st.text_c)
+        ws.write_number(r, 7, len(u.warnings), st.text_c)
+        ws.write_string(r, 8, included, st.text_c)
+        mark = ""
+        if subs is not None:
+            mark = mark_of.get(u.unit or "", "")
+            if not mark and u is not own:
+                mark = NOT_LISTED + ask(list(summary.unlisted.get(u.unit or "", ()))) if summary is not None else ""
+            ws.write_string(r, 9, _clean(mark), st.text)
+        target = positions.get(id(u))
+        if not why and target is not None and u.findings:
+            ws.write_url(
+                r, note_col, _link(*target), st.link, string=f"查看问题（{len(u.findings)} 条）", tip="转到审核结果"
+            )
+        else:
+            ws.write_string(r, note_col, _clean(why), st.text)
+        finish(r, (why, 48), (u.file.name, 28), (u.unit or "", 24), (mark, 10))
+        r += 1
+        k += 1
     for name, reason in failures:
         ws.write_number(r, 0, k, st.text_c)
         ws.write_string(r, 1, _clean(name), st.text)
@@ -1637,12 +1713,27 @@ def _write_status(
             ws.write_blank(r, c, None, st.text)
         ws.write_string(r, 5, Status.UNREADABLE, st.st_failed)
         ws.write_string(r, 8, "否", st.text_c)
-        ws.write_string(r, 9, _clean(reason), st.text)
-        lines = max(_lines(reason, 48), _lines(name, 28))
-        ws.set_row(r, min(409.0, max(MIN_ROW_PT, lines * LINE_PT + PAD_PT)))
+        if subs is not None:
+            named = next((f"{x.mark}（名单{x.where}“{x.name}”）" for x in subs if name in x.files), "")
+            ws.write_string(r, 9, _clean(named), st.text)
+        ws.write_string(r, note_col, _clean(reason), st.text)
+        finish(r, (reason, 48), (name, 28))
         r += 1
         k += 1
-    ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
+    for sub in missing:
+        ws.write_number(r, 0, k, st.text_c)
+        for c in (1, 3, 4, 6, 7):
+            ws.write_blank(r, c, None, st.text)
+        ws.write_string(r, 2, _clean(sub.name), st.text)
+        ws.write_string(r, 5, NOT_SUBMITTED, st.st_failed)
+        ws.write_string(r, 8, "否", st.text_c)
+        ws.write_string(r, 9, f"名单{sub.where}", st.text)
+        why = "名单中的单位，本年度没有收到其统计表" + (f"；{sub.question}" if sub.question else "")
+        ws.write_string(r, note_col, _clean(why), st.text)
+        finish(r, (why, 48), (sub.name, 24))
+        r += 1
+        k += 1
+    ws.autofilter(1, 0, max(r - 1, 1), n_cols - 1)
     ws.freeze_panes(2, 0)
     _print_setup(ws, "报送情况", main.year if main is not None else None, True, paper=paper_for([w for _, w in cols]))
     ws.repeat_rows(1)
@@ -1652,7 +1743,12 @@ _STREAM_DETAIL = True  # False: keep every 分单位明细 cell until the workbo
 
 
 def write_summary_xlsx(
-    units: Sequence[Unit], path: Path | str, failures: Sequence[tuple[str, str]] = (), *, others: Sequence[Unit] = ()
+    units: Sequence[Unit],
+    path: Path | str,
+    failures: Sequence[tuple[str, str]] = (),
+    *,
+    others: Sequence[Unit] = (),
+    summary: YearSummary | None = None,
 ) -> Path:
     """Write the summary workbook of units that share one form and year (atomically).
 
@@ -1660,6 +1756,12 @@ def write_summary_xlsx(
     be read; ``others`` are units of other forms or years (see
     :func:`group_units`), listed in 报送情况 as not summed here. Raises
     ``ValueError`` when ``units`` mix forms or years.
+
+    With ``summary`` (:func:`gkreport.summary.summarise`; ``units`` are then its ``units``,
+    converted where mapped), the summed tables are its totals, its findings — the sum checked
+    like a unit, naming the departments that cause each — mark the cells of the 汇总表 sheets
+    and head the 审核结果, and 报送情况 tells which departments were converted, left out, the
+    summary unit's own workbook and the roster's submissions.
     """
     path = Path(path)
     units = list(units)
@@ -1670,21 +1772,23 @@ def write_summary_xlsx(
             + "；".join(f"{_group_words(us[0].form, us[0].year)} {len(us)} 个" for us in groups.values())
             + "。请先用 group_units() 分组，每组单独汇总。"
         )
-    main = units[0] if units else None
+    main = units[0] if units else (summary.summed if summary is not None else None)
     with atomic_path(path) as tmp:
         # temp files, not memory: 分单位明细 has a cell per indicator and unit
         wb = xlsxwriter.Workbook(str(tmp), {**_wb_options(), "in_memory": False})
         st = _Styles(wb)
         positions: list[_DetailPositions] = []
         first_pos: dict[int, tuple[str, int, int]] = {}
+        sum_pos: dict[str, tuple[str, int, int]] = {}
         if main is not None:
             form, year = main.form, main.year
             wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
             cell_ids = _form_info(form).cell_ids
             values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
-            totals = sum_matrix(form, units, (values, odd))
+            totals = summary.totals if summary is not None else sum_matrix(form, units, (values, odd))
             unit_marks = [_marks(u) for u in units]
-            _write_summary_tables(wb, st, form, year, totals, units)
+            sum_marks = _marks(summary.summed) if summary is not None else {}
+            _write_summary_tables(wb, st, form, year, totals, units, sum_marks, sum_pos, summary)
             _, col_of, unit_rows = _write_detail(
                 wb, st, form, year, units, totals, unit_marks, values, stream=_STREAM_DETAIL
             )
@@ -1694,14 +1798,19 @@ def write_summary_xlsx(
         ws_find = wb.add_worksheet("审核结果")
         ws_status = wb.add_worksheet("报送情况")
         rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]] = []
+        if summary is not None:
+            for f in _sorted_findings(summary.findings):
+                rows.append((summary.summed, f, _finding_target(f, sum_pos, {})))
         for u, p in zip(units, positions):
+            m = summary.mapping_of(u) if summary is not None else None
+            shown = m.original if m is not None else u
             for f in _sorted_findings(u.findings):
                 # findings without a cell (metadata, narrative) link to the unit's row
                 target = _finding_target(f, p, {}) or (_DETAIL_SHEET, p.row, 0)
-                first_pos.setdefault(id(u), ("审核结果", 2 + len(rows), 0))
+                first_pos.setdefault(id(shown), ("审核结果", 2 + len(rows), 0))
                 rows.append((u, f, target))
         _write_findings_sheet(ws_find, st, rows, True, "汇总审核结果", main.year if main is not None else None, {})
-        _write_status(ws_status, st, units, list(others), list(failures), main, first_pos)
+        _write_status(ws_status, st, units, list(others), list(failures), main, first_pos, summary)
         for ws in wb.worksheets():  # every summary sheet prints landscape (the chart sheet too)
             ws.set_landscape()
         wb.close()

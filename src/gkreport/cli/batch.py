@@ -34,6 +34,7 @@ def _options(
     strict: bool,
     force: bool,
     wording: Path | None,
+    roster: Path | None = None,
 ):
     from ..batch import BatchOptions
 
@@ -47,14 +48,30 @@ def _options(
         strict=strict,
         force=force,
         wording=wording,
+        roster=roster,
     )
 
 
-def _check_input(input_dir: Path, output: Path, previous: Path | None = None, wording: Path | None = None) -> None:
+def _check_input(
+    input_dir: Path,
+    output: Path,
+    previous: Path | None = None,
+    wording: Path | None = None,
+    roster: Path | None = None,
+) -> None:
     """Refuse (exit 2, a Chinese line) folders and files that are not there, before any work."""
     from rich.markup import escape
 
     con = console(stderr=True)
+    if roster is not None:  # read now: a roster that cannot be used stops the run before any work
+        from ..errors import RosterError
+        from ..roster import read_roster
+
+        try:
+            read_roster(roster, need_addresses=False)
+        except RosterError as exc:
+            con.print(f"[red]{escape(exc.message)}（--roster）[/]")
+            raise typer.Exit(2) from None
     if previous is not None and not previous.is_dir():
         con.print(f"[red]找不到上一年度的文件夹 {escape(str(previous))}（--previous）。[/]")
         raise typer.Exit(2)
@@ -86,14 +103,55 @@ def _summary_table(result):
     for status, style in _STYLES.items():
         if status != Status.DUPLICATE or counts.get(status):
             t.add_row(f"[{style}]{status}[/]", str(counts.get(status, 0)))
+    for y in _roster_years(result):
+        label = "名单中未报送" if len(result.years) == 1 else f"{y.year}年名单中未报送"
+        t.add_row(f"[bold red]{label}[/]", str(len(y.not_submitted)))
     t.add_row("用时", f"{result.elapsed:.1f} 秒")
     return t
+
+
+def _roster_years(result):
+    """The years whose roster marks are shown: those where some roster unit submitted, else the latest."""
+    with_roster = [y for y in result.years if y.submissions is not None]
+    shown = [y for y in with_roster if any(s.unit for s in y.submissions)]
+    return shown or with_roster[-1:]
+
+
+def _roster_lines(result) -> list[str]:
+    """名单核对: per year shown, the count and names of 未报送, and the names to check (是否为…？)."""
+    from rich.markup import escape
+
+    lines = []
+    for y in _roster_years(result):
+        subs = y.submissions
+        counts: dict[str, int] = {}
+        for sub in subs:
+            counts[sub.mark] = counts.get(sub.mark, 0) + 1
+        lines.append(
+            f"名单核对（{y.year}年）：名单 {len(subs)} 个单位，" + "，".join(f"{k} {v} 个" for k, v in counts.items())
+        )
+        missing = y.not_submitted
+        if missing:
+            names = "、".join(escape(s.name) + ("（文件无法读取）" if s.files else "") for s in missing)
+            lines.append(f"[bold red]未报送 {len(missing)} 个：[/]{names}")
+        for sub in missing:
+            if sub.question:
+                lines.append(f"  名单{sub.where}“{escape(sub.name)}”：{escape(sub.question)}")
+        for unit, near in y.unlisted.items():
+            ask = "是否为名单中的" + "或".join(f"“{n}”" for n in near) + "？" if near else "请核对名单。"
+            lines.append(f"  “{escape(unit)}”已报送，但不在名单中；{escape(ask)}")
+    return lines
 
 
 def _problems_table(result):
     from rich.table import Table
 
-    rows = [r for r in result.records if r.status in (Status.UNREADABLE, Status.DUPLICATE, Status.ERRORS)]
+    attention = getattr(result, "attention", {})
+    rows = [
+        r
+        for r in result.records
+        if r.status in (Status.UNREADABLE, Status.DUPLICATE, Status.ERRORS) or r.input in attention
+    ]
     if not rows:
         return None
     t = Table(title="需要处理的文件", title_justify="left", expand=True)
@@ -103,6 +161,8 @@ def _problems_table(result):
     for r in rows:
         style = _STYLES.get(r.status, "bold red")
         why = r.reason or f"错误 {r.errors} 处、提示 {r.warnings} 处，详见统计表的“审核结果”表"
+        if r.input in attention:
+            why = attention[r.input] + ("；" + why if r.status == Status.ERRORS or r.reason else "")
         t.add_row(r.input, f"[{style}]{r.status}[/]", why)
     return t
 
@@ -119,6 +179,35 @@ def _result_json(result, opts) -> dict:
         "summaries": [str(p) for p in result.summaries],
         "reports": [str(p) for p in result.reports],
         "messages": result.messages,
+        "years": [
+            {
+                "year": y.year,
+                "form": y.form,
+                "workbook": str(y.workbook) if y.workbook else None,
+                "report": str(y.report) if y.report else None,
+                "summed": y.summed,
+                "mapped": y.mapped,
+                "unsummed": [{"unit": u, "reason": why} for u, why in y.unsummed],
+                "errors": y.errors,
+                "warnings": y.warnings,
+                "roster": None
+                if y.submissions is None
+                else [
+                    {
+                        "name": s.name,
+                        "where": s.where,
+                        "status": s.mark,
+                        "unit": s.unit,
+                        "files": list(s.files),
+                        "question": s.question,
+                    }
+                    for s in y.submissions
+                ],
+                "not_submitted": [s.name for s in y.not_submitted],
+            }
+            for y in result.years
+        ],
+        "attention": result.attention,
         "files": [
             {
                 "input": r.input,
@@ -158,6 +247,12 @@ def batch(
     wording: Path = typer.Option(
         None, "--wording", metavar="文件", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"
     ),
+    roster: Path = typer.Option(
+        None,
+        "--roster",
+        metavar="名单",
+        help="应报送单位的名单（.xlsx 或 .csv，与 mail 用的名单相同），核对哪些单位已报送、未报送",
+    ),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出处理结果"),
 ) -> None:
     """批量处理：审核文件夹中的全部统计表，生成每个单位的统计表和年度报告、汇总表和审核报告。
@@ -166,11 +261,12 @@ def batch(
     gkreport batch input -o output
     gkreport batch input -o output --summary-unit 某某区人民政府 --pdf
     gkreport batch input -o output --previous 2024年统计表
+    gkreport batch input -o output --roster 名单.xlsx --summary-unit 某某区人民政府
     """
     from ..batch import NOT_USED, run_batch
 
-    _check_input(input_dir, output, previous=previous, wording=wording)
-    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording)
+    _check_input(input_dir, output, previous=previous, wording=wording, roster=roster)
+    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording, roster)
     if as_json:
         try:
             result = run_batch(opts)
@@ -217,6 +313,8 @@ def batch(
     problems = _problems_table(result)
     if problems is not None:
         con.print(problems)
+    for line in _roster_lines(result):
+        con.print(line)
     for m in result.messages:
         con.print(f"[yellow]注意：[/]{m}")
     con.print(f"输出文件夹：{output}")
@@ -238,6 +336,7 @@ def watch(
     summary_unit: str = typer.Option(None, "--summary-unit", metavar="单位名称", help="汇总年度报告的单位名称"),
     pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF"),
     strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
+    roster: Path = typer.Option(None, "--roster", metavar="名单", help="应报送单位的名单，核对哪些单位未报送"),
     rounds: int = typer.Option(
         0, "--rounds", metavar="轮数", help="检查多少轮后退出（0 表示一直运行，按 Ctrl+C 停止）", min=0
     ),
@@ -250,8 +349,8 @@ def watch(
     """
     from ..batch import watch_folder
 
-    _check_input(input_dir, output, previous=previous)
-    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, False, None)
+    _check_input(input_dir, output, previous=previous, roster=roster)
+    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, False, None, roster)
     con = console()
     con.print(f"正在监视 {input_dir}（每 {interval:g} 秒检查一次），按 Ctrl+C 停止。")
 

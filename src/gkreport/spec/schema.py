@@ -61,8 +61,22 @@ FORM = Level(
         "sections": ANY,  # a list of sections, or {same_as: form}
         "tables": ITEMS,
         "rules": ANY,  # a list of rules, or {same_as: form}
+        "maps_to": MAPPING,  # how a unit of this form is summed with units of a later form (see MAPS_TO)
     },
     required=("id",),
+)
+
+# ``maps_to``: the cells of this (older) form that carry over onto a later form's cells, so that
+# a unit still reporting on this form can be summed with the units on the later one.
+MAPS_TO = Level(
+    "换算",
+    {
+        "form": TEXT,  # the later form
+        "same": TEXTS,  # tables whose cells have the same ids in both forms
+        "cells": MAPPING,  # cell of this form: cell of the later form
+        "notes": MAPPING,  # table id: what a summary says about the units summed this way
+    },
+    required=("form",),
 )
 
 TABLE = Level(
@@ -248,6 +262,12 @@ def _item_list(value: Any, level: Level, file: str, key: str, extra: Mapping[str
 def check_spec(raw: Mapping[str, Any], file: str) -> None:
     """Check every mapping of one spec file as written (before ``same_as`` copies are filled in)."""
     check_keys(raw, FORM, file, ())
+    if isinstance(raw.get("maps_to"), dict):
+        check_keys(raw["maps_to"], MAPS_TO, file, ("maps_to",))
+        for key in ("cells", "notes"):
+            for k, v in (raw["maps_to"].get(key) or {}).items():
+                if not _is_text(k) or not _is_text(v):
+                    raise fail(file, ("maps_to", key), f"“{k}: {v}”应为“编号: 文字”")
     for key, level in (("metadata", FIELD), ("sections", SECTION)):
         if raw.get(key) is not None:
             _item_list(raw[key], level, file, key)
