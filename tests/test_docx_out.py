@@ -1378,8 +1378,8 @@ def test_the_district_report_never_states_a_doubtful_figure_unmarked(tmp_path):
         s.totals[f"t3.new.{c}"] for c in ("natural", "business", "research", "social", "legal_service", "org_other")
     )
     assert new_total == 64 and columns == 73  # the table adds up to 73 while its total says 64
-    assert texts[0] == "【审核提示：汇总所用的统计表中有1个单位仍有2处错误，请更正后再印发】"
-    assert texts[1] == "统计表仍有错误的单位：某某区卫生健康局（2处）。"
+    assert texts[0] == "【审核提示：汇总所用的统计表中有1个单位仍有1处错误，请更正后再印发】"
+    assert texts[1] == "统计表仍有错误的单位：某某区卫生健康局（1处）。"
     banner = {int(t.split(".", 1)[0]): t for t in texts[2:12] if re.match(r"\d+\. ", t)}
     wrong = next(n for n, t in banner.items() if "一、本年新收政府信息公开申请数量”总计列应为 73" in t)
     assert "某某区卫生健康局" in banner[wrong]
