@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .errors import (
         GkreportError,
         MailError,
+        OutputError,
         PdfError,
         ReadError,
         RosterError,
@@ -82,6 +83,7 @@ _EXPORTS = {
     "StrictRefusal": "errors",
     "PdfError": "errors",
     "MailError": "errors",
+    "OutputError": "errors",
     "RosterError": "errors",
 }
 
@@ -92,6 +94,7 @@ __all__ = [
     "Form",
     "GkreportError",
     "MailError",
+    "OutputError",
     "PdfError",
     "ReadError",
     "RosterError",

@@ -21,7 +21,14 @@ def console(stderr: bool = False):
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """JSON on stdout: readable Chinese where the console can show it; where it cannot (a GBK console
+    and a name outside GBK), every non-ASCII character as a \\u escape, so that nothing is lost."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(data, ensure_ascii=True, indent=2, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def short_ref(unit, ref: str) -> str:
