@@ -448,7 +448,8 @@ def test_units_whose_names_meet_in_a_file_name_never_share_a_file(tmp_path):
         plain, tagged = folder_names(name)
         assert folder.name in (plain, tagged)
     assert folders["碰撞局_一"].name == "碰撞局_一" and folders["碰撞局/一"].name != "碰撞局_一"
-    assert len(result.messages) >= 5 and any("“碰撞局/一”" in m and "“碰撞局_一”" in m for m in result.messages)
+    assert len(result.messages) == 6 and any("“碰撞局/一”" in m and "“碰撞局_一”" in m for m in result.messages)
+    assert any("“汇总”" in m and str(folders["汇总"]) in m for m in result.messages)
     # each unit's report is its own: the title names the exact unit
     from docx import Document
 

@@ -743,17 +743,26 @@ def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:
     (a pipe, a dangling or looping link … gets the same guards as the input folder)."""
     if not folder:
         return {}, []
-    from .pipeline import read_files
+    from .pipeline import Failure, read_files
 
-    checked = read_files(discover(folder))
-    prev = {(u.unit, u.year): u for u in checked.units if u.unit and u.year}
+    units: list[Unit] = []
+    failures: list[Failure] = []
+    for p in discover(folder):
+        try:  # one file at a time: whatever one of them does, the others are read
+            checked = read_files([p])
+        except Exception as exc:  # as for the input folder: an unexpected reader failure stops nothing
+            failures.append(Failure(p, f"文件 {readable_name(p.name)} 读取时出错（{type(exc).__name__}）。"))
+            continue
+        units += checked.units
+        failures += checked.failures
+    prev = {(u.unit, u.year): u for u in units if u.unit and u.year}
     messages = []
-    if checked.failures:
-        names = "、".join(readable_name(f.file.name) for f in checked.failures[:10])
-        more = f"等 {len(checked.failures)} 个" if len(checked.failures) > 10 else ""
+    if failures:
+        names = "、".join(readable_name(f.file.name) for f in failures[:10])
+        more = f"等 {len(failures)} 个" if len(failures) > 10 else ""
         messages.append(
             f"上一年度文件夹 {readable_name(folder)} 中的 {names}{more}文件无法读取，跨年度核对没有包括它们"
-            f"（原因：{checked.failures[0].reason}）。"
+            f"（如：{failures[0].reason}）。"
         )
     return prev, messages
 
@@ -1290,7 +1299,12 @@ def _settle_folders(opts: BatchOptions, records: dict[str, Record]) -> list[str]
             for rec in units[name]:
                 if _folder_of(rec) != chosen[name]:
                     (arriving if keep else leaving).append((rec, chosen[name]))
-        if len(names) > 1:
+        if key in _RESERVED_FOLDERS:
+            messages.append(
+                f"单位名称{'、'.join(f'“{n}”' for n in names)}与存放汇总表的文件夹同名，"
+                f"输出放在 {'、'.join(str(chosen[n]) for n in names)} 中。"
+            )
+        elif len(names) > 1:
             where = "，".join(f"“{n}”在 {chosen[n]}" for n in names)
             messages.append(
                 f"{year}年有 {len(names)} 个单位的名称只差文件名中不能使用的字符、大小写或全角/半角"

@@ -173,7 +173,11 @@ def batch(
     ),
     pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF（需要安装 LibreOffice）"),
     strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
-    force: bool = typer.Option(False, "--force", help="全部重新生成（默认只处理有变化的文件）"),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="全部重新生成（默认只处理有变化的文件）；输出文件夹中原是另一个输入文件夹的结果时，以本次的为准",
+    ),
     wording: Path = typer.Option(
         None, "--wording", metavar="文件", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"
     ),
