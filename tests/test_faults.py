@@ -27,7 +27,7 @@ import pytest
 
 import gkreport
 from conftest import SAMPLES, needs_soffice, output_contents, write_unit_workbooks
-from gkreport.batch import MANIFEST, BatchOptions, folder_names, run_batch
+from gkreport.batch import MANIFEST, BatchOptions, folder_names, run_batch, watch_folder
 from gkreport.errors import OutputError
 from gkreport.fileio import TMP_PREFIX, read_lock_info
 from gkreport.formatting import filename_key
@@ -133,6 +133,28 @@ def test_a_file_where_the_unit_folder_should_be_makes_the_unit_unwritable_until_
     again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
     assert (again.processed, again.skipped) == (1, 3) and again.exit_code == 1  # 第03中学 has errors
     assert_same(out, reference)
+
+
+def test_watch_tries_a_unit_that_could_not_be_written_again(tmp_path):
+    inp = tmp_path / "in"
+    schools(inp, 2)
+    out = tmp_path / "out"
+    blocker = out / "2025" / "示例市第00中学"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("x", encoding="utf-8")
+    seen: list[tuple[str, str]] = []
+    rounds = {"n": 0}
+
+    def stop() -> bool:
+        rounds["n"] += 1
+        if rounds["n"] == 4:
+            blocker.unlink()  # the obstacle is moved away while the watch runs
+        return rounds["n"] >= 6
+
+    opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1)
+    watch_folder(opts, interval=0.05, on_record=lambda r: seen.append((r.unit, str(r.status))), stop=stop)
+    assert seen == [("示例市第00中学", "无法写出"), ("示例市第01中学", "通过"), ("示例市第00中学", "通过")]
+    assert_same(out, clean_run(inp, tmp_path / "clean"))
 
 
 def test_a_rerun_skips_a_unit_only_while_its_outputs_are_the_files_written(tmp_path):
@@ -569,8 +591,11 @@ def test_file_names_in_gbk_bytes_are_read_shown_and_recorded_readably(tmp_path):
     for k in ("审核报告.json",):
         got[k]["input_dir"] = want[k]["input_dir"] = ""
     assert got == want
-    r = gk("check", raw.decode("utf-8", "surrogateescape"), "--json")
-    assert r.returncode in (0, 1) and NO_TRACE not in r.stderr, r.stderr
+    r = gk("check", os.fsdecode(raw), "--json")
+    assert r.returncode == 0 and NO_TRACE not in r.stderr, r.stderr
+    assert json.loads(r.stdout)[0]["file"] == str(gbk_in / name)
+    r = gk("check", gbk_in)
+    assert r.returncode == 0 and f"{name}：示例市东城区教育局" in r.stdout, r.stdout + r.stderr
 
 
 # --------------------------------------------------------------------------- 6. consoles

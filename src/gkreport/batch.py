@@ -1366,7 +1366,7 @@ def _sync_claims(opts: BatchOptions, records: dict[str, Record]) -> None:
                 continue
         except OSError:
             pass
-        atomic_write_bytes(p, data)
+        atomic_write_bytes(p, data, durable=False)  # rebuilt from the records by every run
 
 
 def _write_summaries(opts: BatchOptions, records: dict[str, Record]) -> tuple[list[Path], list[str]]:
@@ -1595,7 +1595,8 @@ def watch_folder(
 
     Each round compares every file's size and modification time with the previous round;
     changed files are held back until they are stable, then an incremental batch runs
-    (which also rebuilds the summaries). ``on_record`` gets one call per processed file.
+    (which also rebuilds the summaries). ``on_record`` gets one call per processed file (a unit
+    that could not be written is tried again each round, and told again only when its result changes).
     The output folder is held for the whole watch: a batch or another watch on it waits, then
     refuses (:class:`OutputError`).
     """
@@ -1612,6 +1613,7 @@ def _watch(
 ) -> None:
     last: dict[str, tuple[int, int]] = {}
     handled: dict[str, tuple[int, int]] = {}
+    reported: dict[str, tuple[str, str | None]] = {}  # input → (status, reason) last told
     n = 0
     while True:
         current: dict[str, tuple[int, int]] = {}
@@ -1628,11 +1630,17 @@ def _watch(
 
             def progress(kind: str, rec: Record | None, done: int, total: int) -> None:
                 if kind == "done" and rec is not None and on_record:
-                    on_record(rec)
+                    said = (str(rec.status), rec.reason)
+                    if reported.get(rec.input) != said:  # a unit tried again and failing alike: said once
+                        reported[rec.input] = said
+                        on_record(rec)
 
-            run_batch(opts, progress, hold=changing)
+            result = run_batch(opts, progress, hold=changing)
+            retry = {r.input for r in result.records if r.status == Status.UNWRITABLE}
             for rel in ready:
-                handled[rel] = current[rel]
+                # a unit that could not be written is tried again next round (the disk may have room now)
+                if readable_name(rel) not in retry:
+                    handled[rel] = current[rel]
             for rel in gone:
                 handled.pop(rel, None)
         last = current

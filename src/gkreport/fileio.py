@@ -40,8 +40,9 @@ HOST_TAG = _host_tag()
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on success it replaces ``target``."""
+def atomic_path(target: Path | str, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temp path beside ``target``; on success it replaces ``target`` (synced to disk first
+    unless not ``durable``: bookkeeping that is rebuilt anyway need not wait for the disk)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-", suffix=target.suffix, dir=target.parent)
@@ -49,16 +50,17 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     finally:
         with contextlib.suppress(OSError):  # already renamed, or the folder cannot be written at all
             tmp_path.unlink()
 
 
-def atomic_write_bytes(target: Path | str, data: bytes) -> Path:
-    with atomic_path(target) as tmp:
+def atomic_write_bytes(target: Path | str, data: bytes, *, durable: bool = True) -> Path:
+    with atomic_path(target, durable=durable) as tmp:
         tmp.write_bytes(data)
     return Path(target)
 

@@ -106,9 +106,11 @@ def check(
         ]
         print_json(out)
     else:
+        from ..formatting import readable_name
+
         con = console()
         for u in result.units:
-            head = f"{u.file.name}：{u.unit or '（单位不明）'} {u.year or ''}年，{u.form.short_name}"
+            head = f"{readable_name(u.file.name)}：{u.unit or '（单位不明）'} {u.year or ''}年，{u.form.short_name}"
             if not u.findings:
                 con.print(f"[green]✓[/] {head}：未发现问题。")
                 continue
