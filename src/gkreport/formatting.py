@@ -1,7 +1,9 @@
-"""One way to write a number, to read and write a date, and to make a file name.
+"""One way to write a number, to read and write a date, to make a file name and to show one.
 
 Every module that shows a count or an amount, reads a date from a workbook or prints
-one (成文日期 style), or names a file or folder after a unit calls these.
+one (成文日期 style), names a file or folder after a unit (``safe_filename``; ``filename_key``
+says which names may be one file somewhere), or shows the name of a file it was given
+(``readable_name``: GBK bytes from a Windows-made zip included) calls these.
 """
 
 from __future__ import annotations
