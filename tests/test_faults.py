@@ -349,10 +349,16 @@ def test_two_batches_started_together_run_one_after_the_other(tmp_path):
     cmd = [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(out), "--jobs", "2", "--json"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env()) for _ in range(2)]
     results = [p.communicate(timeout=300) for p in procs]
-    for p, (_, e) in zip(procs, results):
-        assert p.returncode == 1 and NO_TRACE not in e.decode(), e.decode()  # 第03、07中学 have errors
-    done = sorted(json.loads(o)["processed"] for o, _ in results)
-    assert done == [0, 10]  # one did everything, the other found it done
+    outcomes = []
+    for p, (o, e) in zip(procs, results):
+        assert NO_TRACE not in e.decode(), e.decode()
+        if p.returncode == 2:  # the first took longer than the wait (a loaded machine): refused, nothing done
+            assert "正被另一个 gkreport 使用" in e.decode() and not o
+            outcomes.append("refused")
+        else:
+            assert p.returncode == 1, e.decode()  # 第03、07中学 have errors
+            outcomes.append(json.loads(o)["processed"])
+    assert sorted(outcomes, key=str) in ([0, 10], [10, "refused"])  # one did everything; never both at once
     assert_same(out, reference)
 
 
@@ -360,7 +366,7 @@ def test_two_batches_started_together_run_one_after_the_other(tmp_path):
 @posix_only
 def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
     inp = tmp_path / "in"
-    schools(inp, 12)
+    schools(inp, 40)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(out), "--jobs", "2"],
@@ -415,7 +421,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_to_gkreport_alone_stops_its_workers_too(tmp_path, sig, code):
     inp = tmp_path / "in"
-    schools(inp, 40)
+    schools(inp, 120)  # long enough that the signal comes in the middle, even on a fast machine
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(out), "--jobs", "2", "--json"],
@@ -423,7 +429,8 @@ def test_a_signal_to_gkreport_alone_stops_its_workers_too(tmp_path, sig, code):
         stderr=subprocess.PIPE,
         env=env(),
     )
-    _wait_for(lambda: len(list(out.rglob("*.docx"))) >= 15)  # a chunk (of 5) or two have come back
+    # chunks of 15: with 45 reports written, at least one chunk has come back to gkreport
+    _wait_for(lambda: len(list(out.rglob("*.docx"))) >= 45)
     below = _descendants(proc.pid)
     assert len(below) >= 2  # the fork server and the workers
     proc.send_signal(sig)  # to gkreport alone, not its process group
@@ -435,7 +442,7 @@ def test_a_signal_to_gkreport_alone_stops_its_workers_too(tmp_path, sig, code):
     kept = manifest(out)["inputs"]
     assert kept and all(r["status"] in ("通过", "有错误") for r in kept.values())
     again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=2))
-    assert again.skipped == len(kept) and again.processed == 40 - len(kept)
+    assert again.skipped == len(kept) and again.processed == 120 - len(kept)
     assert_same(out, clean_run(inp, tmp_path / "clean"))
 
 
