@@ -397,3 +397,60 @@ def district_units() -> list[Unit]:
         )
         for name, (fid, values) in district_departments().items()
     ]
+
+
+# --------------------------------------------------------------------------- batch inputs and outputs
+
+VOLATILE_PARTS = {"docProps/core.xml"}  # creation time of an Office package
+VOLATILE_KEYS = {"generated", "saved", "seconds"}  # times in the JSON records
+
+
+def write_unit_workbooks(folder: Path, names: list[str], year: int = 2025) -> list[Path]:
+    """One filled 2021 workbook per unit name (the values and text of the samples in turn),
+    named ``单位NN.xlsx`` (a unit name need not be a valid file name)."""
+    from gkreport.samples import SAMPLES_2021
+    from gkreport.template import write_template
+
+    folder.mkdir(parents=True, exist_ok=True)
+    form = load_form("2021")
+    out = []
+    for i, name in enumerate(names):
+        s = SAMPLES_2021[i % len(SAMPLES_2021)]
+        meta = dict(s["meta"], unit=name, signer=name, year=year, contact_dept=f"{name}办公室")
+        path = folder / f"单位{i:02d}.xlsx"
+        write_template(form, path, values=s["values"], meta=meta, narrative=s["narrative"])
+        out.append(path)
+    return out
+
+
+def _strip_volatile(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip_volatile(v) for k, v in obj.items() if k not in VOLATILE_KEYS}
+    if isinstance(obj, list):
+        return [_strip_volatile(v) for v in obj]
+    return obj
+
+
+def file_content(path: Path) -> Any:
+    """What a file says, without what changes from run to run (package creation time, timestamps);
+    an Office file must be a complete package."""
+    import json
+    import zipfile
+
+    if path.suffix in (".xlsx", ".docx"):
+        with zipfile.ZipFile(path) as z:
+            assert z.testzip() is None, path
+            return {n: z.read(n) for n in z.namelist() if n not in VOLATILE_PARTS}
+    if path.suffix == ".json":
+        return _strip_volatile(json.loads(path.read_text(encoding="utf-8")))
+    return path.read_bytes()
+
+
+def output_contents(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every file under ``folder`` (path relative to it → :func:`file_content`), except those under
+    the folders in ``skip`` (e.g. ``.gkreport``)."""
+    return {
+        str(p.relative_to(folder)): file_content(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(p.relative_to(folder).parts[0] == s for s in skip)
+    }

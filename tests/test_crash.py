@@ -17,20 +17,18 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
 import gkreport
+from conftest import output_contents
 from gkreport.fileio import TMP_PREFIX
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "killpg"), reason="需要 POSIX 进程组")]
 
 SRC = str(Path(gkreport.__file__).resolve().parents[1])
 KILLS = int(os.environ.get("GKREPORT_CRASH_KILLS", "20"))
-VOLATILE_PARTS = {"docProps/core.xml"}  # creation time of the package
-VOLATILE_KEYS = {"generated", "saved", "seconds"}
 
 
 def _env() -> dict[str, str]:
@@ -86,27 +84,8 @@ def _run(inp: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(_command(inp, out), capture_output=True, text=True, env=_env(), timeout=300)
 
 
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in VOLATILE_KEYS}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
-def _content(path: Path):
-    """What a file says, without what changes from run to run (package creation time, timestamps)."""
-    if path.suffix in (".xlsx", ".docx"):
-        with zipfile.ZipFile(path) as z:  # also proves the package is complete
-            assert z.testzip() is None, path
-            return {n: z.read(n) for n in z.namelist() if n not in VOLATILE_PARTS}
-    if path.suffix == ".json":
-        return _strip(json.loads(path.read_text(encoding="utf-8")))
-    return path.read_bytes()
-
-
 def _outputs(folder: Path) -> dict[str, object]:
-    return {str(p.relative_to(folder)): _content(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return output_contents(folder)
 
 
 def test_killed_batch_reruns_to_the_same_outputs(tmp_path, capsys):

@@ -29,6 +29,7 @@ SAMPLE = ROOT / "input_templates" / "samples" / "示例市东城区教育局2025
         (errors.WordingError("措辞文件 w.yaml 有误"), 2),
         (errors.StrictRefusal("某局", 3), 1),
         (errors.PdfError("无法转换"), 3),
+        (errors.OutputError("无法写入输出文件夹 out：文件夹所在的磁盘是只读的"), 2),
         (errors.MailError("名单有误"), 2),
         (errors.MailError("发送记录无法写入", exit_code=1), 1),
         (errors.RosterError("名单 x.csv 缺少“邮箱”列"), 2),

@@ -1,14 +1,15 @@
-"""The one number formatter, date parser/formatter and file-name function."""
+"""The one number formatter, date parser/formatter, file-name function and readable file names."""
 
 from __future__ import annotations
 
 import datetime
 import math
+import os
 from decimal import Decimal
 
 import pytest
 
-from gkreport.formatting import format_date, format_number, parse_date, safe_filename
+from gkreport.formatting import filename_key, format_date, format_number, parse_date, readable_name, safe_filename
 
 
 def test_numbers_as_printed():
@@ -77,3 +78,26 @@ def test_long_names_are_cut_apart_and_within_the_byte_limit():
     assert na != nb and na.endswith("甲局.docx") and nb.endswith("乙局.docx")
     assert len(na) <= 120 + len(".docx") and len(na.encode("utf-8")) <= 200
     assert safe_filename(a, limit=80) != safe_filename(b, limit=80)
+
+
+def test_names_that_one_file_system_or_another_takes_for_the_same_file_share_a_key():
+    assert filename_key("ABC局") == filename_key("abc局") == filename_key("ＡＢＣ局")  # case, full width
+    assert filename_key(safe_filename("碰撞局/一")) == filename_key(safe_filename("碰撞局_一"))
+    assert filename_key(safe_filename("冒号局:甲")) == filename_key(safe_filename("冒号局?甲"))
+    assert filename_key(safe_filename("尾点局.")) == filename_key(safe_filename("尾点局"))
+    assert filename_key("某某局") != filename_key("某某厅")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX 文件名是字节")
+def test_file_names_in_gbk_bytes_are_read_as_gbk():
+    """A zip made on Chinese Windows, unpacked on Linux, leaves GBK bytes; Python keeps them as
+    surrogates, which cannot be printed or written to JSON. Each part of the path is decoded alone."""
+    raw = os.fsencode("输入/") + "示例局2025年统计表.xlsx".encode("gbk")
+    as_os_gives = os.fsdecode(raw)
+    assert as_os_gives != "输入/示例局2025年统计表.xlsx"
+    assert readable_name(as_os_gives) == "输入/示例局2025年统计表.xlsx"
+    assert readable_name(raw) == "输入/示例局2025年统计表.xlsx"
+    assert readable_name("正常的名称.xlsx") == "正常的名称.xlsx"
+    garbage = readable_name(os.fsdecode(b"\xff\xfe\x81.xlsx"))
+    garbage.encode("utf-8")  # never fails, whatever the bytes
+    assert garbage.endswith(".xlsx")

@@ -1148,7 +1148,7 @@ HOSTILE_NAMES = [
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
 def test_output_names_stay_inside_the_output_folder(tmp_path, name):
-    from gkreport.batch import BatchOptions, unit_folder
+    from gkreport.batch import folder_names
     from gkreport.docx_out import report_docx_name
     from gkreport.model import Unit
     from gkreport.spec import load_form
@@ -1157,16 +1157,15 @@ def test_output_names_stay_inside_the_output_folder(tmp_path, name):
     reserved = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
     unit = Unit(file=Path("x.xlsx"), form=load_form("2021"), unit=name, year=2025)
     out = tmp_path / "out"
-    for part in (unit_folder(BatchOptions(output_dir=out), unit).name, report_docx_name(unit), unit_xlsx_name(unit)):
+    folders = folder_names(name)  # the unit's folder, and the tagged one it takes when another unit has that
+    for part in (*folders, report_docx_name(unit), unit_xlsx_name(unit)):
         assert part and part not in (".", "..")
         assert not any(ch in part for ch in '/\\:*?"<>|') and not any(ord(ch) < 32 for ch in part)
         assert part.split(".")[0].strip().upper() not in reserved
         assert len(part.encode("utf-8")) <= 240 and part == part.strip() and not part.endswith(".")
-    for target in (
-        out / unit_folder(BatchOptions(output_dir=out), unit) / report_docx_name(unit),
-        out / unit_folder(BatchOptions(output_dir=out), unit) / unit_xlsx_name(unit),
-    ):
-        assert target.resolve().is_relative_to(out.resolve())
+    for folder in folders:
+        for target in (out / "2025" / folder / report_docx_name(unit), out / "2025" / folder / unit_xlsx_name(unit)):
+            assert target.resolve().is_relative_to(out.resolve())
 
 
 def test_two_long_names_do_not_share_outputs():

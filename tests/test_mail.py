@@ -922,11 +922,24 @@ def own_docx(out: Path, unit: str, year: int = YEAR) -> bytes:
     return (out / str(year) / rec["outputs"]["docx"]).read_bytes()
 
 
+def as_older_batch(out: Path, unit: str, other: str, year: int = YEAR) -> None:
+    """Make ``unit``'s record point at ``other``'s files, as a batch before tagged folders left two units
+    whose names meet in a file name (碰撞局/一, 碰撞局_一): one folder, the report of whichever came last."""
+    path = out / str(year) / m.AUDIT_NAME
+    data = json.loads(path.read_text(encoding="utf-8"))
+    theirs = next(u for u in data["units"] if u["unit"] == other)["outputs"]
+    mine = next(u for u in data["units"] if u["unit"] == unit)
+    shutil.rmtree(out / str(year) / Path(mine["outputs"]["docx"]).parent)
+    mine["outputs"] = dict(theirs)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
 def test_units_whose_file_names_collide_never_get_each_others_reports(tmp_path):
-    # 碰撞局/一 and 碰撞局_一 share one output folder (a file name cannot hold "/"); ＡＢ局 and AB局
-    # fold to one name but have their own folders.
+    # An older batch wrote 碰撞局/一 and 碰撞局_一 into one output folder (a file name cannot hold "/");
+    # ＡＢ局 and AB局 fold to one name but have their own folders.
     units = ["碰撞局/一", "碰撞局_一", "ＡＢ局", "AB局", "某某区教育局"]
     out = make_output(tmp_path / "out", units)
+    as_older_batch(out, "碰撞局/一", "碰撞局_一")
     addr = {u: f"unit{i}@example.cn" for i, u in enumerate(units)}
     roster = write_roster_xlsx(tmp_path / "名单.xlsx", [(u, addr[u], None) for u in units])
     box = Box()
@@ -955,6 +968,7 @@ def test_dry_run_writes_one_eml_per_message_it_counts(tmp_path):
     long_b = "某某省某某市某某区" + "很长的单位名称" * 11 + "乙局"
     units = ["碰撞局/一", "碰撞局_一", "AB局", "ab局", long_a, long_b, "某某区第一局\u2028分局", "某某区教育局"]
     out = make_output(tmp_path / "out", units)
+    as_older_batch(out, "碰撞局/一", "碰撞局_一")
     recorded = [u["unit"] for u in audit_units(out)]
     addr = {u: f"unit{i}@example.cn" for i, u in enumerate(recorded)}
     roster = write_roster_xlsx(tmp_path / "名单.xlsx", [(u, addr[u], None) for u in recorded])

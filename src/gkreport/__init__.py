@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .errors import (
         GkreportError,
         MailError,
+        OutputError,
         PdfError,
         ReadError,
         RosterError,
@@ -93,6 +94,7 @@ _EXPORTS = {
     "StrictRefusal": "errors",
     "PdfError": "errors",
     "MailError": "errors",
+    "OutputError": "errors",
     "RosterError": "errors",
 }
 
@@ -103,6 +105,7 @@ __all__ = [
     "Form",
     "GkreportError",
     "MailError",
+    "OutputError",
     "PdfError",
     "ReadError",
     "RosterError",

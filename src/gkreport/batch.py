@@ -10,6 +10,8 @@ Output layout (``OUTPUT_DIR``)::
     <年度>/审核报告.json, 审核报告.xlsx                       (what happened to each file of that year)
     审核报告.json, 审核报告.xlsx                              (the whole batch, unreadable files included)
     .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
+    .gkreport/lock                                            (held while a run works on the folder)
+    .gkreport/claims/<年度>/…                                 (which unit each unit folder belongs to)
 
 Work is done in chunks by worker processes: each reads its files, checks them
 together (the check engine is vectorised across the chunk) and writes their
@@ -18,6 +20,19 @@ manifest. A rerun skips every input whose bytes, gkreport version, form spec
 and options are unchanged; ``force`` redoes everything. Outputs are written
 atomically; the manifest is saved as chunks finish, so an interrupted run
 continues where it stopped.
+
+Nothing fails silently: an output that cannot be written (disk full, read-only
+folder, no permission, a file held open or standing where the unit's folder
+should be) makes its unit 无法写出, which is never recorded as done; a rerun
+skips an input only when its recorded outputs are still there with the size and
+SHA-256 written (``Record.written``). One run at a time works on an output
+folder (:func:`gkreport.fileio.folder_lock`), and an output folder keeps the
+results of one input folder (another is refused unless ``force``). Units whose
+names differ only in what a file name cannot hold (``碰撞局/一`` and ``碰撞局_一``,
+upper and lower case, full-width letters) never share a folder: a worker claims
+its folder before writing (``.gkreport/claims``), and once all are written every
+unit gets the folder the rule gives it (:func:`_settle_folders`), whatever the
+order of writing. SIGTERM, SIGHUP and Ctrl-C stop the worker processes too.
 
 Memory stays flat in the number of units where it can: a record keeps its values
 as a row in the form's cell order (``compiled(form).cell_order``, cell ids shared), not as a
@@ -31,6 +46,8 @@ workbook is written out. The parent peaks around 300 MB for 10,000 units
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -38,27 +55,44 @@ import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .errors import ReadError, SpecError, StrictRefusal
-from .fileio import atomic_path, atomic_write_text, clean_temp_files
-from .formatting import safe_filename
+from .errors import OutputError, ReadError, SpecError, StrictRefusal
+from .fileio import (
+    FolderBusy,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+    clean_temp_files,
+    command_line,
+    describe_holder,
+    file_digest,
+    folder_lock,
+    os_reason,
+    quiet_unraisable_os_errors,
+)
+from .formatting import filename_key, readable_name, safe_filename
 from .model import ERROR, Finding, Severity, Status, Unit
 from .roster import name_key
 from .spec import CellOrder, compiled, load_form, load_forms
 from .version import __version__
 
 MANIFEST = Path(".gkreport") / "manifest.json"
+LOCK = Path(".gkreport") / "lock"
+CLAIMS = Path(".gkreport") / "claims"
+LOCK_WAIT = 10.0  # seconds a run waits for another run on the same output folder before it refuses
 RECORDS = "审核报告"
 SUMMARY_DIR = "汇总"
 UNIT_FOLDER_CHARS = 80  # a unit's folder name is cut beyond this (with a tag of the whole name)
-NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)
-OWN_WORKBOOK = "汇总单位本身的统计表：基本信息和文字用于汇总年度报告，表中的数字不计入汇总，不单独生成报告"  # records that give no unit to summarise or send
+NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)  # records that give no unit to summarise or send
+NOT_DONE = (*NOT_USED, Status.UNWRITABLE)  # records a rerun does again
+_RESERVED_FOLDERS = frozenset({filename_key(SUMMARY_DIR)})  # a unit named 汇总 gets a tagged folder
+OWN_WORKBOOK = "汇总单位本身的统计表：基本信息和文字用于汇总年度报告，表中的数字不计入汇总，不单独生成报告"
 _STATUSES = frozenset(s.value for s in Status)
 
 
@@ -78,6 +112,7 @@ class BatchOptions:
     wording: Path | None = None
     chunk_size: int | None = None
     roster: Path | None = None  # 名单: the units expected to report (the same file mail uses)
+    lock_wait: float = LOCK_WAIT  # seconds to wait for another run on the output folder
 
     def key(self) -> str:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
@@ -117,6 +152,9 @@ class Record:
     errors: int = 0
     warnings: int = 0
     outputs: dict[str, str | None] = field(default_factory=dict)  # kind → path relative to output dir
+    # every file written for this input (path relative to output dir → {"size", "sha256"} as written);
+    # a rerun skips the input only when its outputs are still these files
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
     reason: str | None = None
     values: tuple[Any, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
@@ -163,10 +201,11 @@ class BatchResult:
     worker_peak_mb: float = 0.0  # largest peak RSS a worker process reported (0: no worker processes)
     years: list[YearResult] = field(default_factory=list)  # what each year's summary holds
     attention: dict[str, str] = field(default_factory=dict)  # input → why a file that passed needs attention
+    problems: list[str] = field(default_factory=list)  # outputs of the run (summaries, records) not written
 
     @property
     def exit_code(self) -> int:
-        if any(r.status in NOT_USED for r in self.records):
+        if self.problems or any(r.status in NOT_DONE for r in self.records):
             return 2
         if any(r.errors for r in self.records):
             return 1
@@ -194,10 +233,15 @@ def _file_digest(path: Path | None) -> str:
 def _folder_digest(folder: Path | None) -> str:
     if not folder:
         return ""
+    from .reader import read_file_bytes
+
     h = hashlib.sha256()
     for p in discover(Path(folder)):
-        h.update(str(p).encode())
-        h.update(p.read_bytes())
+        h.update(os.fsencode(p))
+        try:  # a pipe, a dangling or looping link, a locked file: not read, counted as such
+            h.update(read_file_bytes(p))
+        except ReadError as exc:
+            h.update(exc.message.encode("utf-8", "replace"))
     return h.hexdigest()[:16]
 
 
@@ -317,6 +361,7 @@ _PREVIOUS: dict | None = None
 def _init_worker(previous: dict | None) -> None:
     global _PREVIOUS
     _PREVIOUS = previous
+    quiet_unraisable_os_errors()  # a writer's file closed on a full disk: already reported for its unit
     try:  # a worker must not die on Ctrl-C before the parent has saved the manifest
         import signal
 
@@ -341,6 +386,9 @@ def _process_chunk(
     for path, rel, digest in items:
         try:
             unit = read_workbook(Path(path))
+            shown = readable_name(path)
+            if shown != path:  # a name that is not UTF-8: shown (and written into the outputs) readable
+                unit.file = Path(shown)
         except ReadError as exc:
             records.append(
                 Record(input=rel, hash=digest, status=Status.UNREADABLE, reason=exc.message, options=opts.key())
@@ -404,12 +452,9 @@ def _process_chunk(
             if on_record:
                 on_record(rec)
             continue
-        try:
-            a, b = _write_outputs(unit, rec, opts)
-            t_xlsx += a
-            t_docx += b
-        except Exception as exc:  # a writer failure is reported for this unit; the batch goes on
-            rec.reason = f"生成输出时出错：{type(exc).__name__}: {exc}"
+        a, b = _write_outputs(unit, rec, opts)  # a failure makes the unit 无法写出; the batch goes on
+        t_xlsx += a
+        t_docx += b
         _fill_record(rec, unit)
         if on_record:
             on_record(rec)
@@ -444,18 +489,117 @@ def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tup
 def _fill_record(rec: Record, unit: Unit) -> None:
     rec.errors = len(unit.errors)
     rec.warnings = len(unit.warnings)
-    if rec.status != Status.UNREADABLE:
+    if rec.status not in (Status.UNREADABLE, Status.UNWRITABLE):
         rec.status = unit.status
     rec.values = _value_row(compiled(unit.form).cell_order, unit.values)
     rec.meta = {k: _json_value(v) for k, v in unit.meta.items()}
     rec.findings = [f.to_dict() | {"suggestion": _json_value(f.suggestion)} for f in unit.findings]
 
 
-def unit_folder(opts: BatchOptions, unit: Unit) -> Path:
-    return Path(str(unit.year)) / safe_filename(unit.unit or "未知单位", limit=UNIT_FOLDER_CHARS)
+class _FolderTaken(Exception):
+    """Both folders a unit may take belong to other units (names whose tags meet: practically never)."""
+
+
+def folder_names(name: str) -> tuple[str, str]:
+    """A unit's folder name, and the one it takes when another unit's name gives the same folder
+    (the name with a short tag of the exact unit name: ``碰撞局_一_3fa2c1``)."""
+    plain = safe_filename(name, limit=UNIT_FOLDER_CHARS)
+    tag = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return plain, safe_filename(name, limit=UNIT_FOLDER_CHARS - len(tag) - 1) + "_" + tag
+
+
+def _plain_first(name: str) -> tuple[bool, str]:
+    """Which of the units sharing a folder name keeps it: a name that is a file name as it stands,
+    then the first in code-point order; the others take their tagged folders."""
+    return folder_names(name)[0] != name, name
+
+
+def _claim_path(output_dir: Path, year: int, folder: str) -> Path:
+    key = hashlib.sha1(filename_key(folder).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return output_dir / CLAIMS / str(year) / key
+
+
+def _claim(output_dir: Path, year: int, folder: str, name: str) -> str:
+    """Claim ``folder`` of ``year`` for unit ``name`` (atomically: two workers never both get it);
+    returns the unit that holds it, ``name`` when it is ours, "" when another is claiming it now."""
+    path = _claim_path(output_dir, year, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    except FileExistsError:
+        for _ in range(25):  # another worker may be writing its name right now
+            try:
+                held = path.read_bytes()
+            except FileNotFoundError:
+                return ""
+            if held:
+                return held.decode("utf-8", "surrogatepass")
+            time.sleep(0.02)
+        return ""
+    try:
+        os.write(fd, name.encode("utf-8", "surrogatepass"))
+    finally:
+        os.close(fd)
+    return name
+
+
+def _claim_folder(output_dir: Path, year: int, name: str) -> Path:
+    """The unit's folder (relative to the output folder), claimed for it: the plain one when no other
+    unit of the run holds it, else the tagged one. Which unit keeps the plain folder in the end is
+    settled once all are written (:func:`_settle_folders`)."""
+    plain, tagged = folder_names(name)
+    choices = [tagged] if filename_key(plain) in _RESERVED_FOLDERS else [plain, tagged]
+    for folder in choices:
+        if _claim(output_dir, year, folder, name) == name:
+            return Path(str(year)) / folder
+    raise _FolderTaken(f"单位“{name}”的文件夹 {plain} 和 {tagged} 都已属于其他单位")
+
+
+def _write_error(exc: BaseException) -> str:
+    """Why an output could not be written, in Chinese (the OS error inside a library's own error too)."""
+    os_error = _os_error(exc)
+    if os_error is not None:
+        return os_reason(os_error)
+    if isinstance(exc, _FolderTaken):
+        return str(exc)
+    return f"程序出错（{type(exc).__name__}：{exc}）"
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OS error behind ``exc`` (itself, or inside a library's own error), if any."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, OSError):
+            return seen
+        inner = next((a for a in getattr(seen, "args", ()) if isinstance(a, OSError)), None)
+        seen = inner or seen.__cause__ or seen.__context__
+    return None
+
+
+def _remove_written(output_dir: Path, paths: Iterable[str]) -> dict[str, str]:
+    """Delete these outputs (and their folder once empty); returns path → why, for those that stay."""
+    left: dict[str, str] = {}
+    folders = set()
+    for p in paths:
+        try:
+            (output_dir / p).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            left[p] = os_reason(exc)
+        folders.add(Path(p).parent)
+    for folder in folders:
+        if folder.parts and len(folder.parts) > 1:  # a unit folder, never a year folder or the output folder
+            with contextlib.suppress(OSError):
+                (output_dir / folder).rmdir()  # only when empty
+    return left
 
 
 def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
+    """Write the unit's .docx and .xlsx; on any failure the unit is 无法写出, what it wrote is removed
+    (no unit is left half-done) and the record says which file and why."""
     from .docx_out import merge_report_findings, report_docx_name, write_unit_docx
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
@@ -470,25 +614,37 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
             "narrative_locations": {k: list(v) for k, v in unit.narrative_locations.items()},
         }
         return 0.0, 0.0
-    folder = unit_folder(opts, unit)
-    out = opts.output_dir / folder
-    t0 = time.perf_counter()
-    docx_path = folder / report_docx_name(unit)
-    docx_rel: str | None = str(docx_path)
+    out = opts.output_dir
+    t0 = t1 = time.perf_counter()
+    written: list[str] = []
+    target: Path = Path(str(unit.year)) / safe_filename(unit.unit or "未知单位", limit=UNIT_FOLDER_CHARS)
+    what = "单位的文件夹"
+    docx_rel: str | None = None
     try:
-        written = write_unit_docx(unit, opts.output_dir / docx_path, strict=opts.strict, wording=opts.wording)
-        # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
-        unit.findings = merge_report_findings(unit.findings, written.findings)
-    except StrictRefusal as exc:
-        docx_rel = None
-        rec.reason = str(exc)
-    t1 = time.perf_counter()
-    xlsx_rel = str(folder / unit_xlsx_name(unit))
-    write_unit_xlsx(unit, opts.output_dir / xlsx_rel)
-    t2 = time.perf_counter()
-    rec.outputs = {"xlsx": xlsx_rel, "docx": docx_rel, "pdf": None}
-    out.mkdir(parents=True, exist_ok=True)
-    return t2 - t1, t1 - t0
+        target = folder = _claim_folder(out, int(unit.year or 0), unit.unit or "未知单位")
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        target, what = folder / report_docx_name(unit), "年度报告"
+        try:
+            report = write_unit_docx(unit, out / target, strict=opts.strict, wording=opts.wording)
+            docx_rel = str(target)
+            written.append(docx_rel)
+            # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
+            unit.findings = merge_report_findings(unit.findings, report.findings)
+        except StrictRefusal as exc:
+            rec.reason = str(exc)
+        t1 = time.perf_counter()
+        target, what = folder / unit_xlsx_name(unit), "统计表"
+        write_unit_xlsx(unit, out / target)
+        written.append(str(target))
+        rec.written = {p: file_digest(out / p) for p in written}
+    except Exception as exc:  # disk full, read-only, held open, a file in the folder's place …
+        _remove_written(out, written)
+        rec.status = Status.UNWRITABLE
+        rec.outputs, rec.written = {}, {}
+        rec.reason = f"{what}无法写出（{out / target}）：{_write_error(exc)}。处理后重新运行本命令即可。"
+        return 0.0, time.perf_counter() - t0
+    rec.outputs = {"xlsx": str(target), "docx": docx_rel, "pdf": None}
+    return time.perf_counter() - t1, t1 - t0
 
 
 # --------------------------------------------------------------------------- parent side
@@ -500,12 +656,17 @@ MANIFEST_FORMAT = 2  # 2: values as rows in each form's cell order (the order is
 def _load_manifest(opts: BatchOptions) -> dict[str, Record]:
     """The records of the last run; none for a missing, unreadable or older-format manifest
     (everything is then done again)."""
+    return _read_manifest(opts)[1]
+
+
+def _read_manifest(opts: BatchOptions) -> tuple[dict[str, Any], dict[str, Record]]:
+    """The manifest's head (input folder, forms …) and its records by input."""
     path = opts.output_dir / MANIFEST
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-            return {}
+            return {}, {}
         rows = {fid: _row_mapper(fid, info) for fid, info in (data.get("forms") or {}).items()}
         known = Record.__dataclass_fields__
         shared: dict[str, str] = {}
@@ -519,10 +680,13 @@ def _load_manifest(opts: BatchOptions) -> dict[str, Record]:
             rec.values = rows.get(rec.form, _no_values)(rec.values) if isinstance(rec.values, list) else ()
             if rec.status in _STATUSES:
                 rec.status = Status(rec.status)
+            if not isinstance(rec.written, dict):
+                rec.written = {}
             out[key] = rec
-        return out
+        head = {k: v for k, v in data.items() if k != "inputs"}
+        return head, out
     except (OSError, ValueError, TypeError, AttributeError):
-        return {}
+        return {}, {}
 
 
 def _no_values(row: Any) -> tuple[Any, ...]:
@@ -543,8 +707,13 @@ def _row_mapper(form_id: str, info: dict[str, Any]) -> Callable[[Any], tuple[Any
     return lambda row: tuple(row[i] if i is not None and i < len(row) else None for i in take)
 
 
-def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
-    """Write the manifest atomically, one input per line, without building it in memory first."""
+def _save_manifest(
+    opts: BatchOptions, records: dict[str, Record], outputs: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Write the manifest atomically, one input per line, without building it in memory first.
+
+    ``outputs``: the files of the run as a whole (summaries, 审核报告), path relative to the output
+    folder → size and SHA-256 as written; a later run deletes those it no longer writes."""
     forms: dict[str, dict[str, Any]] = {}
     for rec in records.values():
         if rec.form and rec.values and rec.form not in forms:
@@ -556,9 +725,11 @@ def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
     head = {
         "format": MANIFEST_FORMAT,
         "gkreport": __version__,
-        "input_dir": str(opts.input_dir),
+        "input_dir": readable_name(opts.input_dir),
+        "input_path": readable_name(os.path.abspath(opts.input_dir)),  # which input folder these results are of
         "saved": datetime.now().isoformat(timespec="seconds"),
         "forms": forms,
+        "outputs": outputs or {},
     }
     names = Record.__dataclass_fields__
     # the file is closed (inner context) before atomic_path syncs and renames it
@@ -576,53 +747,187 @@ def _save_manifest(opts: BatchOptions, records: dict[str, Record]) -> None:
 
 
 def _unchanged(rec: Record | None, digest: str, opts: BatchOptions, spec_hashes: dict[str, str]) -> bool:
-    if rec is None or rec.hash != digest or rec.options != opts.key() or rec.status in NOT_USED:
+    """The input, gkreport, its form and the options are as last time, the unit was done, and its
+    outputs are still the files written then (size and SHA-256)."""
+    if rec is None or opts.force or rec.hash != digest or rec.options != opts.key() or rec.status in NOT_DONE:
         return False
     if rec.form not in spec_hashes or spec_hashes[rec.form] != rec.spec_hash:
         return False
-    return all((opts.output_dir / p).exists() for p in rec.outputs.values() if p)
-
-
-def _read_previous(folder: Path | None) -> dict:
-    if not folder:
-        return {}
-    from .pipeline import read_files
-
-    prev = read_files(discover(folder)).units
-    return {(u.unit, u.year): u for u in prev if u.unit and u.year}
-
-
-def _remove_outputs(opts: BatchOptions, rec: Record) -> None:
+    if opts.pdf and rec.outputs.get("docx") and not rec.outputs.get("pdf"):
+        return False  # the PDF was not made last time (LibreOffice missing): make it now
     for p in rec.outputs.values():
-        if p:
-            try:
-                (opts.output_dir / p).unlink()
-            except OSError:
-                pass
+        if not p:
+            continue
+        want = rec.written.get(p)
+        try:
+            if not want or (opts.output_dir / p).stat().st_size != want.get("size"):
+                return False
+            if file_digest(opts.output_dir / p) != want:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:
+    """Last year's units by (unit, year), and a line for the files of that folder that cannot be read
+    (a pipe, a dangling or looping link … gets the same guards as the input folder)."""
+    if not folder:
+        return {}, []
+    from .pipeline import Failure, read_files
+
+    units: list[Unit] = []
+    failures: list[Failure] = []
+    for p in discover(folder):
+        try:  # one file at a time: whatever one of them does, the others are read
+            checked = read_files([p])
+        except Exception as exc:  # as for the input folder: an unexpected reader failure stops nothing
+            failures.append(Failure(p, f"文件 {readable_name(p.name)} 读取时出错（{type(exc).__name__}）。"))
+            continue
+        units += checked.units
+        failures += checked.failures
+    prev = {(u.unit, u.year): u for u in units if u.unit and u.year}
+    messages = []
+    if failures:
+        names = "、".join(readable_name(f.file.name) for f in failures[:10])
+        more = f"等 {len(failures)} 个" if len(failures) > 10 else ""
+        messages.append(
+            f"上一年度文件夹 {readable_name(folder)} 中的 {names}{more}文件无法读取，跨年度核对没有包括它们"
+            f"（如：{failures[0].reason}）。"
+        )
+    return prev, messages
+
+
+def _remove_outputs(opts: BatchOptions, rec: Record) -> dict[str, str]:
+    """Delete what this record wrote; returns the files that could not be deleted, with why."""
+    paths = dict.fromkeys([*(p for p in rec.outputs.values() if p), *rec.written])
+    return _remove_written(opts.output_dir, paths)
 
 
 ProgressFn = Callable[[str, Record | None, int, int], None]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a service manager, ``kill PID``, a closed terminal): the run stops as on
+    Ctrl-C — worker processes ended, finished units kept in the manifest."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` while the block runs (main thread only),
+    so that a stop by signal ends the workers and saves what is done, like Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(signum)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {}
+    for s in wanted:
+        with contextlib.suppress(OSError, ValueError):
+            previous[s] = signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def output_folder(opts: BatchOptions) -> Iterator[None]:
+    """Hold the output folder for this run: created if need be, locked against a second run
+    (waiting ``opts.lock_wait`` seconds for it to finish). Raises :class:`OutputError` naming the
+    folder when it cannot be written or another run keeps it."""
+    out = opts.output_dir
+    with contextlib.ExitStack() as stack:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(folder_lock(out / LOCK, opts.lock_wait, command_line(), reentrant=True))
+        except FolderBusy as exc:
+            raise OutputError(
+                f"输出文件夹 {readable_name(out)} 正被另一个 gkreport 使用（{describe_holder(exc.holder)}），"
+                f"已等待 {opts.lock_wait:g} 秒仍未结束，本次没有处理。请等它结束后再运行。"
+            ) from None
+        except OSError as exc:
+            raise OutputError(
+                f"无法写入输出文件夹 {readable_name(out)}：{os_reason(exc)}。本次没有处理任何文件；处理后重新运行即可。"
+            ) from None
+        yield
+
+
+def _same_input(opts: BatchOptions, head: dict[str, Any], manifest: dict[str, Record]) -> None:
+    """Refuse to let another input folder's run delete this output folder's results (``force`` replaces them)."""
+    before = head.get("input_path")
+    if opts.force or not before or not any(r.outputs or r.written for r in manifest.values()):
+        return
+    now = os.path.abspath(opts.input_dir)
+    if readable_name(now) == before:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        if os.path.samefile(before, now):
+            return
+    n = sum(1 for r in manifest.values() if r.outputs or r.written)
+    raise OutputError(
+        f"输出文件夹 {readable_name(opts.output_dir)} 中是输入文件夹 {before} 的处理结果（{n} 个文件的报告），"
+        f"本次的输入文件夹是 {readable_name(now)}。为了不删除原来的报告，本次没有处理。"
+        "请为本次的输入文件夹另选一个输出文件夹（-o）；如果确实要以本次输入文件夹的结果取代原来的结果，"
+        "请加 --force（原来的报告将被删除）。"
+    )
+
+
+def _input_names(files: list[Path], input_dir: Path) -> tuple[list[tuple[Path, str, str]], list[str]]:
+    """(path, name as the OS gives it, name as shown and recorded) per file, and the shown names of
+    those whose name is not UTF-8 (decoded as GBK). Two files never get the same shown name."""
+    out = []
+    odd = []
+    seen: set[str] = set()
+    for p in files:
+        raw = str(p.relative_to(input_dir))
+        shown = readable_name(raw)
+        if shown != raw:
+            odd.append(shown)
+            if shown in seen or os.path.lexists(input_dir / shown):  # a UTF-8 file of the same name
+                shown += "（文件名非 UTF-8 编码）"
+        seen.add(shown)
+        out.append((p, raw, shown))
+    return out, odd
+
+
 def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[str] = frozenset()) -> BatchResult:
     """Process every workbook of ``opts.input_dir``; see the module docstring for the layout.
 
-    ``hold``: input paths (relative) still being written; they keep their last result this time.
+    ``hold``: input paths (relative, as the OS gives them) still being written; they keep their
+    last result this time. Raises :class:`OutputError` when the output folder cannot be used at all.
     """
+    with stop_on_signals(), output_folder(opts):
+        return _run(opts, progress, hold)
+
+
+def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> BatchResult:
     from .reader import read_file_bytes
 
     start = time.perf_counter()
-    opts.output_dir.mkdir(parents=True, exist_ok=True)
+    head, manifest = _read_manifest(opts)
+    _same_input(opts, head, manifest)
     clean_temp_files(opts.output_dir)
-    files = discover(opts.input_dir, exclude=opts.output_dir)
-    manifest = {} if opts.force else _load_manifest(opts)
+    files, odd_names = _input_names(discover(opts.input_dir, exclude=opts.output_dir), opts.input_dir)
     spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
     unreadable: list[Record] = []
-    for p in files:
-        rel = str(p.relative_to(opts.input_dir))
-        if rel in hold:
+    problems: list[str] = []
+    stale: dict[str, dict[str, str]] = {}  # input → outputs of its last run that could not be deleted
+    for p, raw, rel in files:
+        if raw in hold:
             if rel in manifest:
                 records[rel] = manifest[rel]
             continue
@@ -631,7 +936,7 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
             digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
         except ReadError as exc:
             if old is not None:
-                _remove_outputs(opts, old)
+                stale[rel] = _remove_outputs(opts, old)
             unreadable.append(
                 Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key())
             )
@@ -640,23 +945,34 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
             records[rel] = old  # type: ignore[assignment]
         else:
             if old is not None:
-                _remove_outputs(opts, old)
+                stale[rel] = _remove_outputs(opts, old)
             todo.append((str(p.resolve()), rel, digest))
     removed = 0
-    present = {str(p.relative_to(opts.input_dir)) for p in files}
+    present = {rel for _, _, rel in files}
     for rel, old in manifest.items():
         if rel not in present:
-            _remove_outputs(opts, old)  # the input is gone: its derived outputs would mislead
+            left = _remove_outputs(opts, old)  # the input is gone: its derived outputs would mislead
             removed += 1
+            if left:
+                problems.append(_not_deleted(opts, left, f"输入文件 {rel} 已不在输入文件夹中，它"))
+    _sync_claims(opts, records)  # the folders of the units kept; the others are claimed anew
     total, skipped = len(files), len(records)
     if progress:
         for rec in records.values():
             progress("skip", rec, len(records), total)
     for rec in unreadable:
+        _keep_stale(opts, rec, stale)
         records[rec.input] = rec
         if progress:
             progress("done", rec, len(records), total)
-    previous = _read_previous(opts.previous_dir)
+    previous, messages = _read_previous(opts.previous_dir)
+    if odd_names:
+        shown = "、".join(odd_names[:10]) + (f"等 {len(odd_names)} 个文件" if len(odd_names) > 10 else "")
+        messages.append(
+            f"{shown}的文件名不是 UTF-8 编码（多见于在 Windows 上制作、在其他系统上解压的压缩包），"
+            "已按 GBK 编码识别显示；建议把这些文件改名后重新运行。"
+        )
+    run_outputs: dict[str, dict[str, Any]] = dict(head.get("outputs") or {})  # the last run's, until replaced
     stage: defaultdict[str, float] = defaultdict(float)
     last_save = time.monotonic()
     save_every = 2.0
@@ -665,12 +981,14 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
     def done(batch: list[Record]) -> None:
         nonlocal last_save, save_every
         for rec in batch:
+            _keep_stale(opts, rec, stale)
             records[rec.input] = rec
             if progress:
                 progress("done", rec, len(records), total)
         if time.monotonic() - last_save > save_every:
             t = time.monotonic()
-            _save_manifest(opts, records)
+            with contextlib.suppress(OSError):  # a full disk: tried again later, and reported at the end
+                _save_manifest(opts, records, run_outputs)
             last_save = time.monotonic()
             save_every = max(2.0, 20 * (last_save - t))  # saving takes at most ~5 % of the parent's time
 
@@ -680,6 +998,10 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
                 stage[k] += v
 
     jobs = max(1, opts.jobs or os.cpu_count() or 1)
+    summaries: list[Path] = []
+    reports: list[Path] = []
+    years: list[YearResult] = []
+    attention: dict[str, str] = {}
     try:
         if todo:
             size = opts.chunk_size or max(4, min(100, -(-len(todo) // (jobs * 4))))
@@ -696,20 +1018,44 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
 
                 worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
         _mark_duplicates(opts, records)
+        messages += _settle_folders(opts, records)
         t = time.perf_counter()
-        summaries, messages, years, attention = _write_summaries(opts, records)
+        summaries_done = False
+        try:
+            summaries, summary_messages, years, attention = _write_summaries(opts, records)
+            messages += summary_messages
+            summaries_done = True
+        except Exception as exc:
+            if _os_error(exc) is None:
+                raise
+            problems.append(
+                f"汇总表未能写出（{_write_error(exc)}，{readable_name(opts.output_dir)}）：各年度“{SUMMARY_DIR}”文件夹中"
+                "的汇总表可能仍是上一次生成的，不反映本次的输入。处理后重新运行本命令即可。"
+            )
         stage["summary"] += time.perf_counter() - t
         if opts.pdf:  # the units' new reports and the summary reports: one LibreOffice run
             district = [p for p in summaries if p.suffix == ".docx"]
             pdf_seconds, made, why = _make_pdfs(opts, records, {r for _, r, _ in todo}, district)
             stage["pdf"] += pdf_seconds
             summaries += made
-            if why and district:
-                messages.append(f"汇总年度报告未生成 PDF：{why}")
-        reports = _write_reports(opts, records)
+            if why:
+                problems.append(f"汇总年度报告的 PDF 未能生成：{why}")
+        reports, report_problems = _write_reports(opts, records)
+        problems += report_problems
+        run_outputs, notes = _replace_run_outputs(opts, run_outputs, summaries + reports, summaries_done)
+        messages += notes
     finally:
-        _save_manifest(opts, records)
-        clean_temp_files(opts.output_dir)
+        try:
+            _save_manifest(opts, records, run_outputs)
+        except OSError as exc:
+            problems.append(
+                f"处理记录（{readable_name(opts.output_dir / MANIFEST)}）未能保存：{os_reason(exc)}。"
+                "下次运行会重新处理本次处理过的文件。"
+            )
+        with contextlib.suppress(OSError):
+            _sync_claims(opts, records)
+        with contextlib.suppress(OSError):
+            clean_temp_files(opts.output_dir)
     ordered = [records[k] for k in sorted(records)]
     return BatchResult(
         ordered,
@@ -724,7 +1070,68 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
         worker_peak_mb=worker_peak,
         years=years,
         attention=attention,
+        problems=problems,
     )
+
+
+def _replace_run_outputs(
+    opts: BatchOptions, before: dict[str, dict[str, Any]], written: list[Path], summaries_done: bool
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The run's files as written now; those of the last run not written again (a year no unit is of
+    any more, a form no longer used) are deleted — unless changed by hand since, which is said. When
+    the summaries could not be written, the last ones stay recorded (the problem is reported)."""
+    out = opts.output_dir
+    now: dict[str, dict[str, Any]] = {}
+    for p in written:
+        with contextlib.suppress(OSError):
+            now[os.path.relpath(p, out)] = file_digest(p)
+    messages = []
+    for rel, info in before.items():
+        if rel in now:
+            continue
+        path = out / rel
+        if not summaries_done and Path(rel).parent.name == SUMMARY_DIR:
+            now[rel] = info
+            continue
+        try:
+            if file_digest(path) != info:
+                messages.append(
+                    f"{readable_name(path)} 已不反映当前的输入，但它在生成后被修改过，没有删除；请核对后手工处理。"
+                )
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            now[rel] = info  # tried again next time
+            messages.append(f"{readable_name(path)} 已不反映当前的输入，但无法删除（{os_reason(exc)}）。")
+            continue
+        for parent in Path(rel).parents:  # 2017/汇总, 2017 — once empty
+            if parent != Path("."):
+                with contextlib.suppress(OSError):
+                    (out / parent).rmdir()
+    return now, messages
+
+
+def _not_deleted(opts: BatchOptions, left: dict[str, str], what: str) -> str:
+    files = "、".join(readable_name(opts.output_dir / p) for p in list(left)[:5]) + ("等" if len(left) > 5 else "")
+    return (
+        f"{what}生成的 {files} 无法删除（{next(iter(left.values()))}），这些文件不反映当前的输入；"
+        "处理后重新运行本命令即可删除。"
+    )
+
+
+def _keep_stale(opts: BatchOptions, rec: Record, stale: dict[str, dict[str, str]]) -> None:
+    """Outputs of the input's last run that could not be deleted stay the record's (so that a later
+    run deletes them) unless this run wrote the same file anew; the unit is then not done."""
+    left = {p: why for p, why in stale.pop(rec.input, {}).items() if p not in rec.written}
+    if not left:
+        return
+    for p in left:
+        rec.written[p] = {}
+    rec.status = Status.UNWRITABLE
+    note = _not_deleted(opts, left, "上一次运行")
+    rec.reason = f"{rec.reason}；{note}" if rec.reason else note
 
 
 def _init_previous_in_process(previous: dict) -> None:
@@ -777,8 +1184,8 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
                     continue
                 peak = max(peak, worker_peak)
                 done(records)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C, SIGTERM: the workers stop now, not after their chunks
+        _stop_pool(pool)
         raise
     pool.shutdown(wait=True)
     # A worker died (a file crashed the parser): redo the unfinished files one at a time in a
@@ -790,10 +1197,13 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
         for item in unfinished:
             try:
                 records, worker_peak = pool.submit(worker, [item], opts).result()
-            except BrokenProcessPool:
+            except BaseException as exc:
+                if not isinstance(exc, BrokenProcessPool):
+                    _stop_pool(pool)
+                    raise
                 pool.shutdown(wait=False)
                 pool = new_pool(1)
-                path, rel, digest = item
+                _path, rel, digest = item
                 records, worker_peak = (
                     [
                         Record(
@@ -801,7 +1211,7 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
                             hash=digest,
                             status=Status.UNREADABLE,
                             options=opts.key(),
-                            reason=f"文件 {Path(path).name} 读取时导致处理程序异常退出（文件可能已损坏），"
+                            reason=f"文件 {Path(rel).name} 读取时导致处理程序异常退出（文件可能已损坏），"
                             "请用 Excel 或 WPS 打开后另存为 .xlsx 再试。",
                         )
                     ],
@@ -812,6 +1222,23 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return peak
+
+
+def _stop_pool(pool: Any) -> None:
+    """End a process pool's workers at once (they ignore Ctrl-C and would finish their chunks;
+    a worker left running would keep the command's output open and its memory in use)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    deadline = time.monotonic() + 5
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(1)
 
 
 def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
@@ -827,9 +1254,10 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
             continue
         files = "、".join(r.input for r in recs)
         for rec in recs:
-            _remove_outputs(opts, rec)
+            left = _remove_outputs(opts, rec)
             rec.status = Status.DUPLICATE
             rec.outputs = {}
+            rec.written = {p: {} for p in left}  # still there: deleted by a later run
             rec.reason = (
                 f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
             )
@@ -838,25 +1266,165 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
 def _make_pdfs(
     opts: BatchOptions, records: dict[str, Record], fresh: set[str], extra: Sequence[Path] = ()
 ) -> tuple[float, list[Path], str | None]:
-    """PDFs of the new unit reports and of ``extra`` (the summary reports), in one LibreOffice run.
+    """PDFs of the reports written in this run and of ``extra`` (the summary reports), in one
+    LibreOffice call. They are made in a folder of this run and moved beside each .docx; a unit whose
+    PDF cannot be made or moved is 无法写出 (its .docx and .xlsx stay), so that the next run makes it —
+    also once LibreOffice is installed. Returns the seconds taken, the PDFs of ``extra`` that were
+    made, and why those of ``extra`` could not be made (None when all were)."""
+    import shutil
 
-    Returns the seconds taken, the PDFs of ``extra`` that were made, and why none could be made."""
     from .pdf import PdfUnavailable, convert_to_pdf
 
     t = time.perf_counter()
-    todo = [r for k, r in records.items() if k in fresh and r.outputs.get("docx")]
+    todo = [
+        r
+        for k, r in records.items()
+        if k in fresh and r.outputs.get("docx") and r.status not in NOT_DONE and not r.outputs.get("pdf")
+    ]
     if not todo and not extra:
         return 0.0, [], None
+    out = opts.output_dir
+    staging = out / ".gkreport" / f"pdf-{os.getpid()}"
+    made_extra: list[Path] = []
+    why_extra: str | None = None
+
+    def failed(r: Record, why: str) -> None:
+        r.status = Status.UNWRITABLE
+        note = f"PDF 未能生成：{why}"
+        r.reason = f"{r.reason}；{note}" if r.reason else note
+
     try:
-        pdfs = convert_to_pdf([opts.output_dir / str(r.outputs["docx"]) for r in todo] + list(extra))
-    except PdfUnavailable as exc:
-        for r in todo:
-            r.reason = (r.reason + "；" if r.reason else "") + str(exc)
-        return time.perf_counter() - t, [], str(exc)
-    for r, p in zip(todo, pdfs):
-        r.outputs["pdf"] = str(Path(p).relative_to(opts.output_dir)) if p else None
-    made = [Path(p) for p in pdfs[len(todo) :] if p]
-    return time.perf_counter() - t, made, None
+        docx = [out / str(r.outputs["docx"]) for r in todo] + list(extra)
+        slot = {str(p): staging / str(i) for i, p in enumerate(docx)}  # two units' reports may share a name
+        try:
+            pdfs = convert_to_pdf(docx, lambda p: slot[str(p)])
+        except PdfUnavailable as exc:
+            why = exc.message.rstrip("。") + "。安装或修复后重新运行本命令即可生成 PDF。"
+            for r in todo:
+                failed(r, why)
+            return time.perf_counter() - t, [], why if extra else None
+        except OSError as exc:
+            why = f"{os_reason(exc)}（{readable_name(out)}）。处理后重新运行本命令即可。"
+            for r in todo:
+                failed(r, why)
+            return time.perf_counter() - t, [], why if extra else None
+        for r, made in zip(todo, pdfs):
+            rel = str(Path(str(r.outputs["docx"])).with_suffix(".pdf"))
+            if made is None:
+                failed(r, "LibreOffice 未能转换这份年度报告。请用 Word 或 WPS 打开检查后重新运行本命令。")
+                continue
+            try:
+                os.replace(made, out / rel)
+                r.written[rel] = file_digest(out / rel)
+            except OSError as exc:
+                failed(r, f"{os_reason(exc)}（{readable_name(out / rel)}）。处理后重新运行本命令即可。")
+                continue
+            r.outputs["pdf"] = rel
+        for source, made in zip(extra, pdfs[len(todo) :]):
+            target = source.with_suffix(".pdf")
+            if made is None:
+                why_extra = f"LibreOffice 未能转换 {readable_name(source.name)}。"
+                continue
+            try:
+                os.replace(made, target)
+                made_extra.append(target)
+            except OSError as exc:
+                why_extra = f"{os_reason(exc)}（{readable_name(target)}）。处理后重新运行本命令即可。"
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return time.perf_counter() - t, made_extra, why_extra
+
+
+def _settle_folders(opts: BatchOptions, records: dict[str, Record]) -> list[str]:
+    """Give each unit the folder the rule gives it, whatever order the workers claimed in: of the
+    units of a year whose folder names may be the same folder somewhere (``filename_key``), one keeps
+    the plain name (:func:`_plain_first`) and the others take their tagged names; a unit alone keeps
+    the plain name. Returns a line for each such group (the names and their folders)."""
+    groups: dict[tuple[int, str], dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    for rec in records.values():
+        if rec.unit and rec.year and any(rec.outputs.values()):
+            groups[(rec.year, filename_key(folder_names(rec.unit)[0]))][rec.unit].append(rec)
+    leaving: list[tuple[Record, Path]] = []
+    arriving: list[tuple[Record, Path]] = []
+    messages = []
+    for (year, key), units in sorted(groups.items()):
+        names = sorted(units, key=_plain_first)
+        chosen = {}
+        for i, name in enumerate(names):
+            plain, tagged = folder_names(name)
+            keep = i == 0 and key not in _RESERVED_FOLDERS
+            chosen[name] = Path(str(year)) / (plain if keep else tagged)
+            for rec in units[name]:
+                if _folder_of(rec) != chosen[name]:
+                    (arriving if keep else leaving).append((rec, chosen[name]))
+        if key in _RESERVED_FOLDERS:
+            messages.append(
+                f"单位名称{'、'.join(f'“{n}”' for n in names)}与存放汇总表的文件夹同名，"
+                f"输出放在 {'、'.join(str(chosen[n]) for n in names)} 中。"
+            )
+        elif len(names) > 1:
+            where = "，".join(f"“{n}”在 {chosen[n]}" for n in names)
+            messages.append(
+                f"{year}年有 {len(names)} 个单位的名称只差文件名中不能使用的字符、大小写或全角/半角"
+                f"（{'、'.join(f'“{n}”' for n in names)}），为免输出文件重名，各放在自己的文件夹中：{where}。"
+            )
+    for rec, folder in leaving + arriving:  # the plain folder is emptied before its unit moves in
+        _move_outputs(opts, rec, folder)
+    return messages
+
+
+def _folder_of(rec: Record) -> Path | None:
+    return next((Path(p).parent for p in rec.outputs.values() if p), None)
+
+
+def _move_outputs(opts: BatchOptions, rec: Record, folder: Path) -> None:
+    """Move a unit's outputs into ``folder``; the record follows each file moved. A file of another
+    unit already there is never replaced: the unit is then 无法写出."""
+    out = opts.output_dir
+    old = _folder_of(rec)
+    try:
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        for kind, p in list(rec.outputs.items()):
+            if not p:
+                continue
+            q = str(folder / Path(p).name)
+            if os.path.lexists(out / q):
+                raise FileExistsError(errno.EEXIST, "另一个单位的文件已在该位置", str(out / q))
+            os.replace(out / p, out / q)
+            rec.outputs[kind] = q
+            if p in rec.written:
+                rec.written[q] = rec.written.pop(p)
+    except OSError as exc:
+        rec.status = Status.UNWRITABLE
+        note = f"输出文件未能移入文件夹 {readable_name(out / folder)}（{os_reason(exc)}）。处理后重新运行本命令即可。"
+        rec.reason = f"{rec.reason}；{note}" if rec.reason else note
+    if old is not None:
+        with contextlib.suppress(OSError):
+            (out / old).rmdir()  # only when empty
+
+
+def _sync_claims(opts: BatchOptions, records: dict[str, Record]) -> None:
+    """Make ``.gkreport/claims`` say exactly which unit holds which folder, from the records: the
+    workers of the next run then never write into a folder of another unit."""
+    want: dict[Path, str] = {}
+    for rec in records.values():
+        folder = _folder_of(rec)
+        if rec.unit and rec.year and folder is not None:
+            want[_claim_path(opts.output_dir, rec.year, folder.name)] = rec.unit
+    root = opts.output_dir / CLAIMS
+    if root.is_dir():
+        for p in root.rglob("*"):
+            if p.is_file() and p not in want:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+    for p, name in want.items():
+        data = name.encode("utf-8", "surrogatepass")
+        try:
+            if p.read_bytes() == data:
+                continue
+        except OSError:
+            pass
+        atomic_write_bytes(p, data, durable=False)  # rebuilt from the records by every run
 
 
 def _write_summaries(
@@ -982,37 +1550,47 @@ def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list
     return rows
 
 
-def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> list[Path]:
+def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> tuple[list[Path], list[str]]:
+    """审核报告.json/.xlsx of each year and of the whole run; returns the files written and a line per
+    file that could not be (the previous one is then deleted: mail and people read these files, and
+    a stale one would speak of other inputs)."""
     now = datetime.now().isoformat(timespec="seconds")
     by_year: dict[int, list[Record]] = defaultdict(list)
     failed = [r for r in records.values() if not r.year]
     for r in records.values():
         if r.year:
             by_year[r.year].append(r)
-    out = []
+    out: list[Path] = []
+    problems: list[str] = []
+
+    def write(path: Path, make: Callable[[], Path]) -> None:
+        try:
+            out.append(make())
+        except Exception as exc:
+            if _os_error(exc) is None:
+                raise
+            try:
+                path.unlink(missing_ok=True)
+                after = "，原来的文件已删除（它说的是上一次的输入）"
+            except OSError:
+                after = "，原来的文件无法删除，它说的是上一次的输入"
+            problems.append(f"{readable_name(path)} 未能写出（{_write_error(exc)}）{after}。处理后重新运行本命令即可。")
+
+    def both(base: Path, head: dict[str, Any], recs: list[Record]) -> None:
+        recs = sorted(recs, key=lambda r: r.input)
+        rows = _report_rows(recs, base, opts)
+        text = json.dumps({**head, "units": rows}, ensure_ascii=False, indent=1)
+        write(base / f"{RECORDS}.json", lambda: atomic_write_text(base / f"{RECORDS}.json", text))
+        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx"))
+
     for year, recs in sorted(by_year.items()):
-        base = opts.output_dir / str(year)
-        rows = _report_rows(sorted(recs + failed, key=lambda r: r.input), base, opts)
-        out.append(
-            atomic_write_text(
-                base / f"{RECORDS}.json",
-                json.dumps({"year": year, "generated": now, "units": rows}, ensure_ascii=False, indent=1),
-            )
-        )
-        out.append(write_records_xlsx(rows, sorted(recs + failed, key=lambda r: r.input), base / f"{RECORDS}.xlsx"))
-    rows = _report_rows(sorted(records.values(), key=lambda r: r.input), opts.output_dir, opts)
-    out.append(
-        atomic_write_text(
-            opts.output_dir / f"{RECORDS}.json",
-            json.dumps(
-                {"generated": now, "input_dir": str(opts.input_dir), "units": rows}, ensure_ascii=False, indent=1
-            ),
-        )
+        both(opts.output_dir / str(year), {"year": year, "generated": now}, recs + failed)
+    both(
+        opts.output_dir,
+        {"generated": now, "input_dir": readable_name(opts.input_dir)},
+        list(records.values()),
     )
-    out.append(
-        write_records_xlsx(rows, sorted(records.values(), key=lambda r: r.input), opts.output_dir / f"{RECORDS}.xlsx")
-    )
-    return out
+    return out, problems
 
 
 def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Path) -> Path:
@@ -1135,10 +1713,25 @@ def watch_folder(
 
     Each round compares every file's size and modification time with the previous round;
     changed files are held back until they are stable, then an incremental batch runs
-    (which also rebuilds the summaries). ``on_record`` gets one call per processed file.
+    (which also rebuilds the summaries). ``on_record`` gets one call per processed file (a unit
+    that could not be written is tried again each round, and told again only when its result changes).
+    The output folder is held for the whole watch: a batch or another watch on it waits, then
+    refuses (:class:`OutputError`).
     """
+    with stop_on_signals(), output_folder(opts):
+        _watch(opts, interval, on_record, rounds, stop)
+
+
+def _watch(
+    opts: BatchOptions,
+    interval: float,
+    on_record: Callable[[Record], None] | None,
+    rounds: int | None,
+    stop: Callable[[], bool] | None,
+) -> None:
     last: dict[str, tuple[int, int]] = {}
     handled: dict[str, tuple[int, int]] = {}
+    reported: dict[str, tuple[str, str | None]] = {}  # input → (status, reason) last told
     n = 0
     while True:
         current: dict[str, tuple[int, int]] = {}
@@ -1155,11 +1748,17 @@ def watch_folder(
 
             def progress(kind: str, rec: Record | None, done: int, total: int) -> None:
                 if kind == "done" and rec is not None and on_record:
-                    on_record(rec)
+                    said = (str(rec.status), rec.reason)
+                    if reported.get(rec.input) != said:  # a unit tried again and failing alike: said once
+                        reported[rec.input] = said
+                        on_record(rec)
 
-            run_batch(opts, progress, hold=changing)
+            result = run_batch(opts, progress, hold=changing)
+            retry = {r.input for r in result.records if r.status == Status.UNWRITABLE}
             for rel in ready:
-                handled[rel] = current[rel]
+                # a unit that could not be written is tried again next round (the disk may have room now)
+                if readable_name(rel) not in retry:
+                    handled[rel] = current[rel]
             for rel in gone:
                 handled.pop(rel, None)
         last = current

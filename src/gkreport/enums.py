@@ -43,3 +43,4 @@ class Status(StrEnum):
     ERRORS = "有错误"
     UNREADABLE = "无法读取"  # the file could not be read (or checked) at all
     DUPLICATE = "重复报送"  # two files for the same unit and year: neither is used
+    UNWRITABLE = "无法写出"  # read and checked, but its outputs could not be written (disk full, read-only …)

@@ -64,6 +64,11 @@ class PdfError(GkreportError, RuntimeError):
     exit_code = EXIT_OUTPUT
 
 
+class OutputError(GkreportError):
+    """The output folder cannot be used at all (read-only, no permission, in use by another run,
+    holding another input folder's results); the message names the folder and what to do."""
+
+
 class MailError(GkreportError):
     """A mail run cannot go on; ``exit_code`` 2 = it cannot start."""
 

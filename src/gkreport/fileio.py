@@ -1,39 +1,66 @@
-"""Atomic output: write to a temp file in the same folder, then rename.
+"""Writing files safely: atomic output, temp files that name their owner, why a write failed,
+and one run at a time per output folder.
 
-A crash or Ctrl-C never leaves a half-written file under the final name.
+* :func:`atomic_path` writes to a temp file in the same folder, then renames: a crash or
+  Ctrl-C never leaves a half-written file under the final name. The temp file's name carries
+  the host and process id of its writer, so that :func:`clean_temp_files` removes only the
+  leftovers of processes that are gone, never a live run's files.
+* :func:`os_reason` says in Chinese why a file could not be written (disk full, read-only,
+  no permission or held open by another program, a file where a folder should be).
+* :func:`folder_lock` lets one process at a time work on a folder; the lock file says who
+  (pid, host, start, command) so that the next one can name it, and a lock left by a dead
+  process is taken over (the operating system releases it when the process ends).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
+import json
 import os
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 TMP_PREFIX = ".gkreport-tmp-"
+FOREIGN_TEMP_AGE = 24 * 3600.0  # a temp file of another computer is removed once it is this old (seconds)
+
+
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+HOST_TAG = _host_tag()
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on success it replaces ``target``."""
+def atomic_path(target: Path | str, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temp path beside ``target``; on success it replaces ``target`` (synced to disk first
+    unless not ``durable``: bookkeeping that is rebuilt anyway need not wait for the disk)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # already renamed, or the folder cannot be written at all
             tmp_path.unlink()
 
 
-def atomic_write_bytes(target: Path | str, data: bytes) -> Path:
-    with atomic_path(target) as tmp:
+def atomic_write_bytes(target: Path | str, data: bytes, *, durable: bool = True) -> Path:
+    with atomic_path(target, durable=durable) as tmp:
         tmp.write_bytes(data)
     return Path(target)
 
@@ -42,11 +69,252 @@ def atomic_write_text(target: Path | str, text: str) -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"))
 
 
+def file_digest(path: Path | str) -> dict[str, Any]:
+    """Size and SHA-256 of a file as written: what a later run compares to know the file is still ours."""
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        size = os.fstat(fh.fileno()).st_size
+    return {"size": size, "sha256": digest}
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this computer is running (a pid we may not signal counts as running)."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # pragma: no cover - Windows: os.kill would terminate the process
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]  # Windows only
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        code = ctypes.c_ulong()
+        try:
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _temp_owner(name: str) -> tuple[str, int] | None:
+    """(host tag, pid) of a temp file's writer, from its name; None for a name of an older version."""
+    parts = name[len(TMP_PREFIX) :].split("-", 2)
+    if len(parts) < 3 or len(parts[0]) != 8 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 def clean_temp_files(folder: Path | str) -> int:
-    """Remove temp files left by a killed run; returns how many were removed."""
+    """Remove temp files left by processes that have ended; returns how many were removed.
+
+    A temp file of a process still running on this computer is kept (another gkreport, e.g. a
+    mail dry run writing its outbox, may be writing it); one of another computer is removed only
+    once it is a day old.
+    """
     n = 0
+    now = time.time()
     for p in Path(folder).rglob(TMP_PREFIX + "*"):
+        owner = _temp_owner(p.name)
+        if owner is not None:
+            host, pid = owner
+            if host == HOST_TAG and (pid == os.getpid() or pid_alive(pid)):
+                continue
+            if host != HOST_TAG:
+                try:
+                    if now - p.stat().st_mtime < FOREIGN_TEMP_AGE:
+                        continue
+                except OSError:
+                    continue
         with contextlib.suppress(OSError):
             p.unlink()
             n += 1
     return n
+
+
+def quiet_unraisable_os_errors() -> None:
+    """Do not print an ``OSError`` raised while a file object is collected: a library's half-written
+    file (a zip left open when the disk filled up) fails again as it is closed, after the write
+    failure itself was reported. Python would print that second failure with a traceback."""
+    if getattr(sys.unraisablehook, "_gkreport", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, OSError):
+            return
+        previous(unraisable)
+
+    hook._gkreport = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
+# --------------------------------------------------------------------------- why a write failed
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file could not be written, in Chinese, with what to do."""
+    code = exc.errno
+    winerror = getattr(exc, "winerror", None)
+    if code == errno.ENOSPC or winerror in (39, 112):
+        return "磁盘空间不足，请清理磁盘空间"
+    if code == getattr(errno, "EDQUOT", -1):
+        return "超出磁盘配额，请清理空间或请管理员增加配额"
+    if code == errno.EROFS:
+        return "文件夹所在的磁盘是只读的，请换一个可以写入的文件夹"
+    if winerror in (32, 33):
+        return "文件正被其他程序（如 Word、WPS、Excel）打开，请关闭后重新运行"
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        return "该位置有一个同名的文件（不是文件夹），请把它移走或改名"
+    if code == errno.EISDIR:
+        return "该位置有一个同名的文件夹，请把它移走或改名"
+    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        return "没有写入权限，或文件正被其他程序占用，请检查文件夹权限"
+    if code == errno.ENAMETOOLONG:
+        return "文件名太长"
+    if code == errno.EIO:
+        return "磁盘读写错误，请检查磁盘"
+    return f"系统错误：{exc.strerror or exc.__class__.__name__}"
+
+
+# --------------------------------------------------------------------------- one run per folder
+
+
+class FolderBusy(Exception):
+    """Another process holds the folder's lock; ``holder`` is what its lock file says (may be empty)."""
+
+    def __init__(self, holder: dict[str, Any]):
+        super().__init__(str(holder))
+        self.holder = holder
+
+
+_HELD: dict[str, list[Any]] = {}  # lock path → [open file, depth]: a process may nest its own lock
+_LOCK_OFFSET = 1 << 20  # Windows locks a byte range: lock one far past the information, which stays readable
+
+
+def _try_lock(fh: BinaryIO) -> bool:
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            fh.seek(_LOCK_OFFSET)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows only
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fh: BinaryIO) -> None:
+    with contextlib.suppress(OSError):
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            fh.seek(_LOCK_OFFSET)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]  # Windows only
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_lock_info(path: Path | str) -> dict[str, Any]:
+    """What a lock file says about its holder (empty when it says nothing readable)."""
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read(65536).decode("utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+@contextlib.contextmanager
+def folder_lock(
+    path: Path | str, wait: float = 0.0, what: str = "", *, reentrant: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Hold the lock file ``path`` (created if need be) for the duration of the context.
+
+    Waits up to ``wait`` seconds for another holder to finish, then raises :class:`FolderBusy`.
+    The lock is the operating system's (flock / LockFileEx): it goes with its process, so a lock
+    file left by a process that died is simply taken over. The file holds this process's pid,
+    host, start time and ``what`` (the command), for the message of whoever waits. With
+    ``reentrant`` a process may take it again while holding it (watch → batch); otherwise a
+    second taking, even in the same process, waits and is refused. ``OSError`` when the file
+    cannot be created (read-only disk, no permission).
+    """
+    path = Path(path)
+    key = str(path.resolve())
+    held = _HELD.get(key) if reentrant else None
+    if held is not None:
+        held[1] += 1
+        try:
+            yield read_lock_info(path)
+        finally:
+            held[1] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+b")  # noqa: SIM115 - the lock lives as long as the context
+    try:
+        deadline = time.monotonic() + wait
+        while not _try_lock(fh):
+            if time.monotonic() >= deadline:
+                raise FolderBusy(read_lock_info(path))
+            time.sleep(min(0.2, max(0.01, deadline - time.monotonic())))
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now().isoformat(timespec="seconds"),
+            "command": what,
+        }
+        with contextlib.suppress(OSError):  # a full disk: the lock holds all the same
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps(info, ensure_ascii=False).encode("utf-8"))
+            fh.flush()
+        _HELD[key] = [fh, 1]
+        try:
+            yield info
+        finally:
+            _HELD.pop(key, None)
+            with contextlib.suppress(OSError):  # the next holder finds an empty file, not a stale name
+                fh.seek(0)
+                fh.truncate()
+            _unlock(fh)
+    finally:
+        fh.close()
+
+
+def describe_holder(info: dict[str, Any]) -> str:
+    """“进程 1234，计算机 pc-01，2025-03-01T09:30:00 开始，命令 gkreport batch …” (what is known)."""
+    parts = []
+    if info.get("pid"):
+        parts.append(f"进程 {info['pid']}")
+    if info.get("host"):
+        parts.append(f"计算机 {info['host']}")
+    if info.get("started"):
+        parts.append(f"{str(info['started']).replace('T', ' ')} 开始")
+    if info.get("command"):
+        parts.append(f"命令 {info['command']}")
+    return "，".join(parts) if parts else "进程信息不明"
+
+
+def command_line() -> str:
+    """This process's command line as the user typed it (for a lock's holder information)."""
+    args = list(sys.argv)
+    if args and args[0].endswith(("__main__.py", "gkreport")):
+        args[0] = "gkreport"
+    return " ".join(args)[:300]

@@ -1,13 +1,16 @@
-"""One way to write a number, to read and write a date, and to make a file name.
+"""One way to write a number, to read and write a date, to make a file name and to show one.
 
 Every module that shows a count or an amount, reads a date from a workbook or prints
-one (成文日期 style), or names a file or folder after a unit calls these.
+one (成文日期 style), names a file or folder after a unit (``safe_filename``; ``filename_key``
+says which names may be one file somewhere), or shows the name of a file it was given
+(``readable_name``: GBK bytes from a Windows-made zip included) calls these.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import unicodedata
 from datetime import date, datetime
@@ -131,3 +134,50 @@ def safe_filename(stem: Any, suffix: str = "", *, limit: int = 100, default: str
             head = head[:-1]
         s = head.rstrip(" .") + tag + tail
     return s + suffix
+
+
+def filename_key(name: str) -> str:
+    """The form under which two file names may be the same file somewhere: Windows and macOS
+    ignore upper/lower case, and full-width and half-width letters look alike (NFKC).
+    Names with equal keys never name two different units' outputs."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _readable_part(part: str) -> str:
+    try:
+        part.encode("utf-8")
+        return part
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by the OS layer as surrogates
+        pass
+    raw = os.fsencode(part)
+    for enc in ("utf-8", "gb18030"):  # a zip made on Chinese Windows stores GBK names
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
+
+
+def readable_name(path: Any) -> str:
+    """A path or file name as people read it: a name whose bytes are not UTF-8 (a Windows-made
+    zip unpacked on Linux leaves GBK bytes) is decoded as GBK (GB18030), each part of the path
+    on its own; the result is always valid text (it can be printed, put in JSON and workbooks)."""
+    s = os.fspath(path) if not isinstance(path, str) else path
+    if isinstance(s, bytes):
+        s = os.fsdecode(s)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        pass
+    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    out: list[str] = []
+    part: list[str] = []
+    for ch in s:
+        if ch in seps:
+            out.append(_readable_part("".join(part)) + ch)
+            part = []
+        else:
+            part.append(ch)
+    out.append(_readable_part("".join(part)))
+    return "".join(out)

@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -108,7 +107,7 @@ from urllib.parse import quote
 
 from .enums import Severity, Status
 from .errors import MailError
-from .fileio import atomic_write_bytes
+from .fileio import FolderBusy, atomic_write_bytes, command_line, folder_lock, os_reason
 from .formatting import format_date, safe_filename
 from .roster import RosterError, clean_line, match_names, read_roster, split_addresses
 
@@ -220,24 +219,6 @@ def _body_text(text: str) -> str:
 
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def os_reason(exc: OSError) -> str:
-    """Why a file could not be written, in Chinese, with what to do."""
-    code = exc.errno
-    if code == errno.ENOSPC:
-        return "磁盘空间不足，请清理磁盘空间"
-    if code == getattr(errno, "EDQUOT", -1):
-        return "超出磁盘配额，请清理空间或请管理员增加配额"
-    if code == errno.EROFS:
-        return "文件夹所在的磁盘是只读的，请换一个可以写入的文件夹"
-    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
-        return "没有写入权限，或文件正被其他程序占用，请检查文件夹权限"
-    if code == errno.ENAMETOOLONG:
-        return "文件名太长"
-    if code == errno.EIO:
-        return "磁盘读写错误，请检查磁盘"
-    return f"系统错误：{exc.strerror or exc.__class__.__name__}"
 
 
 # --------------------------------------------------------------------------- settings
@@ -805,33 +786,14 @@ def _fsync_dir(folder: Path) -> None:
 @contextlib.contextmanager
 def journal_lock(year_dir: Path) -> Iterator[None]:
     """Only one sender per year folder; the OS drops the lock when the process dies."""
-    path = Path(year_dir) / LOCK_NAME
-    try:
-        fh = open(path, "a+b")  # noqa: SIM115 - the lock lives as long as the context
-    except OSError as exc:
-        raise MailError(f"无法在 {year_dir} 中写文件（{os_reason(exc)}）。", exit_code=1) from None
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows only
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            stack.enter_context(folder_lock(Path(year_dir) / LOCK_NAME, what=command_line()))
+        except FolderBusy:
             raise MailError(f"另一个 gkreport mail 正在发送 {year_dir} 的邮件，请等它结束后再运行。") from None
+        except OSError as exc:
+            raise MailError(f"无法在 {year_dir} 中写文件（{os_reason(exc)}）。", exit_code=1) from None
         yield
-    finally:
-        if os.name == "nt":
-            with contextlib.suppress(OSError):
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]  # Windows only
-        fh.close()
 
 
 @dataclass

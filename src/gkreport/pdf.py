@@ -151,16 +151,24 @@ def _run(cmd: list[str], limit: float, n: int) -> str:
     try:
         _out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        if os.name == "posix":
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        else:
-            proc.kill()
-        proc.communicate()
+        _kill(proc)
         raise PdfUnavailable(
             f"LibreOffice 在 {limit:.0f} 秒内没有完成 {n} 个文件的 PDF 转换，已停止。"
             "请检查是否有 LibreOffice 窗口在等待操作，或分批转换。"
         ) from None
+    except BaseException:  # Ctrl-C or SIGTERM while converting: LibreOffice (its own session) ends too
+        _kill(proc)
+        raise
     return err.decode("utf-8", "replace")
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """End soffice and the soffice.bin it started (they share the session started for them)."""
+    if os.name == "posix":
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        proc.kill()
+    proc.communicate()

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReadError
-from .formatting import parse_date
+from .formatting import parse_date, readable_name
 from .labels import core, looks_like_number, norm, similar, split_note
 from .model import ERROR, WARNING, Finding, Severity, Unit
 from .spec import Cell, Form, Table, load_forms
@@ -123,7 +123,7 @@ _INF = float("inf")
 
 
 def _refuse(path: Path, text: str) -> ReadError:
-    return ReadError(f"文件 {path.name} {text}", path)
+    return ReadError(f"文件 {readable_name(path.name)} {text}", path)
 
 
 class ReadTimeout(ReadError):
@@ -147,7 +147,7 @@ def _time_limit(path: Path, seconds: float | None = None) -> Iterator[None]:
     def expired(signum: int, frame: Any) -> None:
         if armed[0]:
             raise ReadTimeout(
-                f"文件 {path.name} 读取超时（超过 {seconds:g} 秒），可能是异常文件，已停止读取。"
+                f"文件 {readable_name(path.name)} 读取超时（超过 {seconds:g} 秒），可能是异常文件，已停止读取。"
                 "请用 Excel 或 WPS 打开检查后另存为 .xlsx 再试。",
                 path,
             )
@@ -180,17 +180,17 @@ def _os_message(path: Path, exc: OSError) -> str:
     winerror = getattr(exc, "winerror", None)
     if isinstance(exc, PermissionError) or winerror in (5, 32, 33) or exc.errno in (errno.EACCES, errno.EPERM):
         return (
-            f"文件 {path.name} 无法打开：没有读取权限，或正被其他程序（如 Excel、WPS）占用。"
+            f"文件 {readable_name(path.name)} 无法打开：没有读取权限，或正被其他程序（如 Excel、WPS）占用。"
             "请关闭打开该文件的程序后重新运行。"
         )
     if isinstance(exc, FileNotFoundError):
-        return f"文件 {path.name} 在读取前被移走或删除了，请确认文件仍在文件夹中后重新运行。"
+        return f"文件 {readable_name(path.name)} 在读取前被移走或删除了，请确认文件仍在文件夹中后重新运行。"
     if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV) or winerror in (21, 23, 1117):
         return (
-            f"文件 {path.name} 读取失败（磁盘读写错误，错误号 {exc.errno or winerror}）："
+            f"文件 {readable_name(path.name)} 读取失败（磁盘读写错误，错误号 {exc.errno or winerror}）："
             "可能是 U 盘已拔出或介质损坏，请把文件复制到本机后重新运行。"
         )
-    return f"文件 {path.name} 读取失败（系统错误号 {exc.errno or winerror}），请把文件复制到本机后重新运行。"
+    return f"文件 {readable_name(path.name)} 读取失败（系统错误号 {exc.errno or winerror}），请把文件复制到本机后重新运行。"
 
 
 def read_file_bytes(path: Path) -> bytes:
@@ -206,7 +206,7 @@ def read_file_bytes(path: Path) -> bytes:
             raise _refuse(path, "是失效的快捷方式（链接指向的文件不存在），已跳过。") from None
         raise ReadError(_os_message(path, exc), path) from None
     if stat.S_ISDIR(st.st_mode):
-        raise ReadError(f"{path} 是文件夹，不是文件。", path)
+        raise ReadError(f"{readable_name(path)} 是文件夹，不是文件。", path)
     if not stat.S_ISREG(st.st_mode):
         raise _refuse(path, "不是普通文件（可能是设备、管道或失效的快捷方式），已跳过。")
     if st.st_size > MAX_FILE_BYTES:
@@ -2339,7 +2339,7 @@ def _normalise_meta(
     _resolve_unit(unit, found.get("unit", []), titles, findings)
     _resolve_year(unit, titles, findings)
     if unit.unit is None or unit.year is None:
-        stem, odd = _clean_line(unicodedata.normalize("NFKC", path.stem))
+        stem, odd = _clean_line(unicodedata.normalize("NFKC", readable_name(path.stem)))
         m = re.match(r"^(?P<unit>[^\d_\-]+?)(?:_|-)?(?P<year>\d{4})", stem.replace(" ", ""))
         if m:
             if unit.unit is None and len(m.group("unit")) >= 2:
@@ -2352,7 +2352,7 @@ def _normalise_meta(
                     )
                 )
                 if odd:
-                    findings.append(_control_finding("文件名中的单位名称", unit.unit, odd, path.name))
+                    findings.append(_control_finding("文件名中的单位名称", unit.unit, odd, readable_name(path.name)))
             if unit.year is None:
                 unit.year = int(m.group("year"))
                 findings.append(
@@ -2499,9 +2499,9 @@ def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Uni
     """
     path = Path(path)
     if not os.path.lexists(path):
-        raise ReadError(f"文件 {path} 不存在。", path)
+        raise ReadError(f"文件 {readable_name(path)} 不存在。", path)
     if path.suffix.lower() not in SUPPORTED:
-        raise ReadError(f"文件 {path.name} 不是支持的表格格式（支持 .xlsx、.xlsm、.xls、.ods）。", path)
+        raise ReadError(f"文件 {readable_name(path.name)} 不是支持的表格格式（支持 .xlsx、.xlsm、.xls、.ods）。", path)
     with _time_limit(path):
         try:
             return _read(path, forms)
@@ -2521,7 +2521,7 @@ def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
     except ReadTimeout:
         raise
     except ReadError as exc:
-        raise ReadError(f"文件 {path.name}：{exc.message}", path) from None
+        raise ReadError(f"文件 {readable_name(path.name)}：{exc.message}", path) from None
     fi = _index(form)
     unit = Unit(file=path, form=form, file_hash=hashlib.sha256(data).hexdigest())
     found = _read_meta(unit, sheets, fi)
@@ -2534,7 +2534,7 @@ def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
     _clean_narrative(unit, meta_findings)
     reader.finish()
     if not reader.tables_seen:
-        raise ReadError(f"文件 {path.name}：没有找到任何统计表。", path)
+        raise ReadError(f"文件 {readable_name(path.name)}：没有找到任何统计表。", path)
     unit.findings[:0] = meta_findings
     # stable order of values: the form's cell order
     order = {cid: i for i, cid in enumerate(form.cells)}

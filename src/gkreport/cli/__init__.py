@@ -19,14 +19,31 @@ from . import template as _template  # noqa: F401
 from .app import app
 from .chinese import ChineseCommand
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "tolerant_streams"]
 
 for _info in app.registered_commands:  # every command's help in Chinese (after all modules registered)
     if _info.cls in (None, TyperCommand):
         _info.cls = ChineseCommand
 
 
+def tolerant_streams() -> None:
+    """A character the console cannot show (a GBK console on Chinese Windows, output redirected to a
+    file in the locale's encoding; place names such as 䢺 or 𡐓 are not in GBK) is written as “?”
+    instead of stopping the command. ``--json`` output stays exact: see ``common.print_json``."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (OSError, ValueError):  # pragma: no cover - a stream that cannot be changed
+                pass
+
+
 def main() -> None:
+    from ..fileio import quiet_unraisable_os_errors
+
+    tolerant_streams()
+    quiet_unraisable_os_errors()
     try:
         app(prog_name="gkreport")
     except KeyboardInterrupt:

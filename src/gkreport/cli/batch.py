@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..enums import Status
+from ..formatting import readable_name
 from .app import app
 from .common import console, print_json
 
@@ -18,9 +19,25 @@ _STYLES = {
     Status.ERRORS: "red",
     Status.UNREADABLE: "bold red",
     Status.DUPLICATE: "bold red",
+    Status.UNWRITABLE: "bold red",
 }
+_RARE = (Status.DUPLICATE, Status.UNWRITABLE)  # shown in the summary table only when they occur
 
 INTERRUPTED = "已中断。已完成的单位已保存，重新运行同一命令会从中断处继续。"
+TERMINATED = "已停止（收到结束信号）。已完成的单位已保存，重新运行同一命令会从中断处继续。"
+
+
+def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
+    """Ctrl-C: exit 130; SIGTERM/SIGHUP: 128 + the signal's number (143 for SIGTERM), as shells do."""
+    from ..batch import Terminated
+
+    if isinstance(exc, Terminated):
+        console(stderr=True).print(TERMINATED)
+        return typer.Exit(128 + exc.signum)
+    console(stderr=True).print(INTERRUPTED)
+    return typer.Exit(130)
+
+
 INPUT_HINT = "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods）放进去，然后重新运行本命令。"
 
 
@@ -101,7 +118,7 @@ def _summary_table(result):
     t.add_row("本次处理", str(result.processed))
     t.add_row("未变化跳过", str(result.skipped))
     for status, style in _STYLES.items():
-        if status != Status.DUPLICATE or counts.get(status):
+        if status not in _RARE or counts.get(status):
             t.add_row(f"[{style}]{status}[/]", str(counts.get(status, 0)))
     for y in _roster_years(result):
         label = "名单中未报送" if len(result.years) == 1 else f"{y.year}年名单中未报送"
@@ -144,14 +161,11 @@ def _roster_lines(result) -> list[str]:
 
 
 def _problems_table(result):
+    from rich.markup import escape
     from rich.table import Table
 
     attention = getattr(result, "attention", {})
-    rows = [
-        r
-        for r in result.records
-        if r.status in (Status.UNREADABLE, Status.DUPLICATE, Status.ERRORS) or r.input in attention
-    ]
+    rows = [r for r in result.records if r.status in (*_RARE, Status.UNREADABLE, Status.ERRORS) or r.input in attention]
     if not rows:
         return None
     t = Table(title="需要处理的文件", title_justify="left", expand=True)
@@ -163,7 +177,7 @@ def _problems_table(result):
         why = r.reason or f"错误 {r.errors} 处、提示 {r.warnings} 处，详见统计表的“审核结果”表"
         if r.input in attention:
             why = attention[r.input] + ("；" + why if r.status == Status.ERRORS or r.reason else "")
-        t.add_row(r.input, f"[{style}]{r.status}[/]", why)
+        t.add_row(escape(r.input), f"[{style}]{r.status}[/]", escape(why))
     return t
 
 
@@ -208,6 +222,7 @@ def _result_json(result, opts) -> dict:
             for y in result.years
         ],
         "attention": result.attention,
+        "problems": result.problems,
         "files": [
             {
                 "input": r.input,
@@ -243,7 +258,11 @@ def batch(
     ),
     pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF（需要安装 LibreOffice）"),
     strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
-    force: bool = typer.Option(False, "--force", help="全部重新生成（默认只处理有变化的文件）"),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="全部重新生成（默认只处理有变化的文件）；输出文件夹中原是另一个输入文件夹的结果时，以本次的为准",
+    ),
     wording: Path = typer.Option(
         None, "--wording", metavar="文件", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"
     ),
@@ -263,16 +282,17 @@ def batch(
     gkreport batch input -o output --previous 2024年统计表
     gkreport batch input -o output --roster 名单.xlsx --summary-unit 某某区人民政府
     """
-    from ..batch import NOT_USED, run_batch
+    from rich.markup import escape
+
+    from ..batch import NOT_DONE, run_batch
 
     _check_input(input_dir, output, previous=previous, wording=wording, roster=roster)
     opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording, roster)
     if as_json:
         try:
             result = run_batch(opts)
-        except KeyboardInterrupt:
-            console(stderr=True).print(INTERRUPTED)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            raise _stopped(exc) from None
         print_json(_result_json(result, opts))
         raise typer.Exit(result.exit_code)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -293,22 +313,21 @@ def batch(
 
         def progress(kind, rec, done, total):
             nonlocal errors
-            if rec is not None and (rec.errors or rec.status in NOT_USED):
+            if rec is not None and (rec.errors or rec.status in NOT_DONE):
                 errors += 1
             bar.update(
                 task,
                 total=total,
                 completed=done,
-                current=rec.input if rec else "",
+                current=escape(rec.input) if rec else "",
                 errs=f"[red]有问题 {errors}[/]" if errors else "",
             )
 
         try:
             result = run_batch(opts, progress)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             bar.stop()
-            console(stderr=True).print(INTERRUPTED)
-            raise typer.Exit(130) from None
+            raise _stopped(exc) from None
     con.print(_summary_table(result))
     problems = _problems_table(result)
     if problems is not None:
@@ -316,13 +335,15 @@ def batch(
     for line in _roster_lines(result):
         con.print(line)
     for m in result.messages:
-        con.print(f"[yellow]注意：[/]{m}")
-    con.print(f"输出文件夹：{output}")
+        con.print(f"[yellow]注意：[/]{escape(m)}")
+    for m in result.problems:
+        con.print(f"[bold red]未能写出：[/]{escape(m)}")
+    con.print(f"输出文件夹：{escape(readable_name(output))}")
     for p in result.summaries:
-        con.print(f"  汇总：{p}")
+        con.print(f"  汇总：{escape(readable_name(p))}")
     for p in result.reports:
         if p.suffix == ".xlsx":
-            con.print(f"  审核报告：{p}")
+            con.print(f"  审核报告：{escape(readable_name(p))}")
     raise typer.Exit(result.exit_code)
 
 
@@ -347,6 +368,8 @@ def watch(
     gkreport watch input -o output
     gkreport watch input -o output --interval 10 --pdf
     """
+    from rich.markup import escape
+
     from ..batch import watch_folder
 
     _check_input(input_dir, output, previous=previous, roster=roster)
@@ -358,10 +381,13 @@ def watch(
         stamp = time.strftime("%H:%M:%S")
         colour = _STYLES.get(rec.status, "bold red")
         detail = rec.reason or f"错误 {rec.errors}，提示 {rec.warnings}"
-        con.print(f"{stamp} [{colour}]{rec.status}[/] {rec.input}（{rec.unit or '单位不明'}）：{detail}")
+        what = f"{rec.input}（{rec.unit or '单位不明'}）：{detail}"
+        con.print(f"{stamp} [{colour}]{rec.status}[/] {escape(what)}")
 
     try:
         watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from ..batch import Terminated
+
         con.print("已停止监视。已处理的文件和汇总都已保存。")
-        raise typer.Exit(0) from None
+        raise typer.Exit(128 + exc.signum if isinstance(exc, Terminated) else 0) from None

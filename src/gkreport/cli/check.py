@@ -109,9 +109,11 @@ def check(
     else:
         from rich.markup import escape
 
+        from ..formatting import readable_name
+
         con = console()
         for u in result.units:
-            head = f"{u.file.name}：{u.unit or '（单位不明）'} {f'{u.year}年' if u.year else '（年度不明）'}，{u.form.short_name}"
+            head = f"{readable_name(u.file.name)}：{u.unit or '（单位不明）'} {f'{u.year}年' if u.year else '（年度不明）'}，{u.form.short_name}"
             if u.unusable is not None:  # its numbers were read: the findings help to put it right
                 con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(u.unusable)}")
             if not u.findings:

@@ -21,7 +21,30 @@ def console(stderr: bool = False):
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """JSON on stdout: readable Chinese where the console can show it; where it cannot (a GBK console
+    and a name outside GBK), every non-ASCII character as a \\u escape, so that nothing is lost."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (kept by Python as surrogates): as GBK
+        text = json.dumps(_readable(data), ensure_ascii=False, indent=2, default=str)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(json.loads(text), ensure_ascii=True, indent=2)
+    sys.stdout.write(text + "\n")
+
+
+def _readable(data: Any) -> Any:
+    from ..formatting import readable_name
+
+    if isinstance(data, str):
+        return readable_name(data)
+    if isinstance(data, dict):
+        return {_readable(k): _readable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_readable(v) for v in data]
+    return data if data is None or isinstance(data, bool | int | float) else readable_name(str(data))
 
 
 def short_ref(unit, ref: str) -> str:

@@ -1,0 +1,157 @@
+"""Safe writing: atomic files whose temp names say who writes them, cleanup that spares live
+processes, why a write failed, and the lock that lets one process at a time work on a folder."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import gkreport
+from gkreport import fileio
+from gkreport.fileio import (
+    HOST_TAG,
+    TMP_PREFIX,
+    FolderBusy,
+    atomic_path,
+    atomic_write_text,
+    clean_temp_files,
+    file_digest,
+    folder_lock,
+    os_reason,
+    pid_alive,
+    read_lock_info,
+)
+
+SRC = str(Path(gkreport.__file__).resolve().parents[1])
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="需要 POSIX 进程和信号")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temp_file_names_its_host_and_process(tmp_path):
+    seen = []
+    with atomic_path(tmp_path / "a.xlsx") as tmp:
+        seen.append(tmp.name)
+        tmp.write_bytes(b"x")
+    assert seen[0].startswith(f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-") and seen[0].endswith(".xlsx")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.xlsx"]
+
+
+def test_cleanup_spares_the_files_of_live_processes(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = _dead_pid()
+        live_file = tmp_path / f"{TMP_PREFIX}{HOST_TAG}-{sleeper.pid}-abc.docx"
+        mine = tmp_path / "sub" / f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-abc.xlsx"
+        dead_file = tmp_path / "sub" / f"{TMP_PREFIX}{HOST_TAG}-{dead}-abc.xlsx"
+        older_version = tmp_path / f"{TMP_PREFIX}k2j3h4.xlsx"  # names written before owners were recorded
+        foreign_young = tmp_path / f"{TMP_PREFIX}0badc0de-123-abc.xlsx"  # another computer, writing now
+        foreign_old = tmp_path / f"{TMP_PREFIX}0badc0de-124-abc.xlsx"
+        for p in (live_file, mine, dead_file, older_version, foreign_young, foreign_old):
+            p.parent.mkdir(exist_ok=True)
+            p.write_bytes(b"x")
+        day_ago = time.time() - fileio.FOREIGN_TEMP_AGE - 60
+        os.utime(foreign_old, (day_ago, day_ago))
+        assert pid_alive(sleeper.pid) and not pid_alive(dead)
+        assert clean_temp_files(tmp_path) == 3
+        assert live_file.exists() and mine.exists() and foreign_young.exists()
+        assert not dead_file.exists() and not older_version.exists() and not foreign_old.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        (errno.ENOSPC, "磁盘空间不足"),
+        (errno.EROFS, "只读"),
+        (errno.EACCES, "没有写入权限"),
+        (errno.EPERM, "没有写入权限"),
+        (errno.ENOTDIR, "同名的文件"),
+        (errno.EEXIST, "同名的文件"),
+    ],
+)
+def test_os_reason_says_why_in_chinese(code, words):
+    exc = OSError(code, os.strerror(code))
+    if code in (errno.EACCES, errno.EPERM):
+        exc = PermissionError(code, os.strerror(code))
+    assert words in os_reason(exc)
+
+
+def test_a_real_full_disk_is_named(tmp_path):
+    """/dev/full answers every write with ENOSPC."""
+    if not Path("/dev/full").exists():
+        pytest.skip("没有 /dev/full")
+    with pytest.raises(OSError) as info, open("/dev/full", "wb") as fh:
+        fh.write(b"x" * 10000)
+        fh.flush()
+    assert "磁盘空间不足" in os_reason(info.value)
+
+
+def test_file_digest_is_size_and_sha256(tmp_path):
+    p = atomic_write_text(tmp_path / "x.json", "一二三")
+    assert file_digest(p) == {"size": 9, "sha256": __import__("hashlib").sha256("一二三".encode()).hexdigest()}
+
+
+def _holder(lock: Path, *, wait: bool = True) -> subprocess.Popen:
+    code = (
+        "import sys, time\n"
+        "from gkreport.fileio import folder_lock\n"
+        f"with folder_lock({str(lock)!r}, what='gkreport batch in -o out'):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@posix_only
+def test_lock_is_exclusive_names_its_holder_and_is_taken_over_when_it_dies(tmp_path):
+    lock = tmp_path / ".gkreport" / "lock"
+    proc = _holder(lock)
+    try:
+        info = read_lock_info(lock)
+        assert info["pid"] == proc.pid and info["command"] == "gkreport batch in -o out" and info["host"]
+        t = time.monotonic()
+        with pytest.raises(FolderBusy) as busy, folder_lock(lock, wait=0.5):
+            pass
+        assert time.monotonic() - t >= 0.5  # it waited before refusing
+        assert busy.value.holder["pid"] == proc.pid
+        assert "进程" in fileio.describe_holder(busy.value.holder)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # dies holding it: the lock file still names it
+        proc.wait()
+    assert read_lock_info(lock)["pid"] == proc.pid
+    with folder_lock(lock, wait=0) as mine:  # a dead holder's lock is taken over at once
+        assert mine["pid"] == os.getpid() and read_lock_info(lock)["pid"] == os.getpid()
+    assert read_lock_info(lock) == {}  # released: no stale name left
+
+
+def test_lock_nests_only_when_asked(tmp_path):
+    lock = tmp_path / "lock"
+    with folder_lock(lock, reentrant=True), folder_lock(lock, reentrant=True):
+        assert json.loads(lock.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    with folder_lock(lock), pytest.raises(FolderBusy), folder_lock(lock):
+        pass
+
+
+def test_lock_in_a_folder_that_cannot_be_created_is_an_os_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError), folder_lock(tmp_path / "file" / "lock"):
+        pass
