@@ -16,7 +16,7 @@ from .enums import Severity, Status
 from .spec.load import form_from_path
 from .spec.model import Form
 
-__all__ = ["ERROR", "WARNING", "Finding", "Severity", "Status", "Unit", "Value", "json_value"]
+__all__ = ["ERROR", "WARNING", "Explanation", "Finding", "Severity", "Status", "Unit", "Value", "json_value"]
 
 Value = int | Decimal | None
 
@@ -45,13 +45,36 @@ class Finding:
     note: str | None = None  # extra explanation, e.g. 疑似数字颠倒：31 → 13
     proposal: bool = False  # suggestion is a derived value for a blank cell
     candidates: tuple[str, ...] = ()  # cell ids equally likely wrong (when no single suspect)
+    explanation: str | None = None  # the unit's 审核说明 for this finding (see gkreport.explanations)
+    explanation_lapsed: str | None = None  # why that 审核说明 does not stand (an error; changed figures)
+
+    @property
+    def explained(self) -> bool:
+        """A 提示 the unit has answered with a 审核说明 that stands: 已说明, not open."""
+        return self.severity == WARNING and bool(self.explanation) and not self.explanation_lapsed
 
     def __post_init__(self) -> None:
         if type(self.severity) is not Severity:  # "error" / "warning" as read back from JSON
             self.severity = Severity(self.severity)
 
+    @property
+    def code(self) -> str:
+        """The finding's code in the catalogue (``row_total`` …; see :mod:`gkreport.catalogue`)."""
+        from .catalogue import code_for
+
+        return code_for(self.rule, self.severity, self.proposal).id
+
+    @property
+    def title(self) -> str:
+        """The Chinese title people read (行合计不符 …); ``rule`` stays the internal id."""
+        from .catalogue import title_for
+
+        return title_for(self.rule, self.severity, self.proposal)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["code"] = self.code
+        d["title"] = self.title
         d["cells"] = list(self.cells)
         d["cell_ids"] = list(self.cell_ids)
         d["candidates"] = list(self.candidates)
@@ -66,6 +89,19 @@ def json_value(v: Any) -> Any:
     if isinstance(v, date):
         return v.isoformat()
     return v
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A 审核说明 typed next to a finding in the checked workbook, as read back.
+
+    ``rule`` and ``figures`` identify the finding it answers (see :func:`gkreport.explanations.figures`):
+    it stands while a finding of that rule has the same figures."""
+
+    rule: str
+    figures: str
+    text: str
+    where: str = ""  # sheet!A1 of the typed text
 
 
 @dataclass
@@ -85,6 +121,7 @@ class Unit:
     notes: dict[str, str] = field(default_factory=dict)  # cell id → note written after its number, 12（其中修订6件）
     findings: list[Finding] = field(default_factory=list)
     file_hash: str | None = None
+    explanations: list[Explanation] = field(default_factory=list)  # 审核说明 read from a checked workbook
 
     def ref(self, cell_id: str) -> str:
         """Human cell reference ``sheet!A1`` (or the cell id when not located)."""
@@ -97,7 +134,18 @@ class Unit:
 
     @property
     def warnings(self) -> list[Finding]:
+        """Every 提示, explained or not."""
         return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def open_warnings(self) -> list[Finding]:
+        """The 提示 not answered by a standing 审核说明."""
+        return [f for f in self.findings if f.severity == WARNING and not f.explained]
+
+    @property
+    def explained(self) -> list[Finding]:
+        """The 提示 answered by a standing 审核说明 (已说明)."""
+        return [f for f in self.findings if f.explained]
 
     # Units travel between processes in a batch: send the form by its spec file, not by value.
     def __getstate__(self) -> dict[str, Any]:
@@ -115,6 +163,8 @@ class Unit:
     def status(self) -> Status:
         if self.errors:
             return Status.ERRORS
-        if self.warnings:
+        if self.open_warnings:
             return Status.WARNINGS
+        if self.explained:
+            return Status.EXPLAINED
         return Status.PASSED
