@@ -14,6 +14,7 @@ from .common import console, print_json
 # how each status is shown (rich styles), in the order of the summary table
 _STYLES = {
     Status.PASSED: "green",
+    Status.EXPLAINED: "green",
     Status.WARNINGS: "yellow",
     Status.ERRORS: "red",
     Status.UNREADABLE: "bold red",
@@ -84,7 +85,7 @@ def _summary_table(result):
     t.add_row("本次处理", str(result.processed))
     t.add_row("未变化跳过", str(result.skipped))
     for status, style in _STYLES.items():
-        if status != Status.DUPLICATE or counts.get(status):
+        if status not in (Status.DUPLICATE, Status.EXPLAINED) or counts.get(status):
             t.add_row(f"[{style}]{status}[/]", str(counts.get(status, 0)))
     t.add_row("用时", f"{result.elapsed:.1f} 秒")
     return t
