@@ -17,7 +17,7 @@ import pytest
 
 from conftest import needs_soffice
 from gkreport import check_units, read_workbook
-from gkreport.livecheck import PASSED, SHEET, LiveCheck, live_checks
+from gkreport.livecheck import PASSED, SHEET, TABLE_LINE, LiveCheck, live_checks
 from gkreport.spec import compiled, load_form, rule_set
 from gkreport.spec.layout import build_grid
 from gkreport.template import sheet_name, write_template
@@ -75,18 +75,17 @@ def _failing(fid: str, values: dict) -> list[str]:
     return out
 
 
-def _shown(path: Path) -> tuple[str, list[str], dict[str, str]]:
-    """What the recalculated workbook shows: the 自查 status, its list and each table's status line."""
+def _shown(path: Path, fid: str) -> tuple[str, list[str], dict[str, tuple[int, int]]]:
+    """What the recalculated workbook shows: the 自查 status and its list; and per table the
+    failures and blank cells that colour the line above it (hidden columns N–P of 自查)."""
     wb = openpyxl.load_workbook(path, data_only=True)
     ws = wb[SHEET]
     listed = [r[1] for r in ws.iter_rows(min_row=6, max_col=2, values_only=True) if r[1]]
-    lines = {}
-    for name in wb.sheetnames:
-        for row in wb[name].iter_rows(max_row=4, values_only=True):
-            for v in row:
-                if isinstance(v, str) and v.startswith("自查："):
-                    lines[name] = v
-    return ws["A3"].value, listed, lines
+    counts = {}
+    for k, t in enumerate(load_form(fid).tables.values()):
+        fails, filled, cells = (ws.cell(6 + k, 14 + j).value for j in range(3))
+        counts[t.id] = (int(fails), int(cells) - int(filled))
+    return ws["A3"].value, listed, counts
 
 
 # --------------------------------------------------------------------------- what is checked
@@ -150,8 +149,10 @@ def test_formulas_use_only_plain_functions_and_sit_outside_the_value_cells(tmp_p
                 formulas += [f"={f}" for rule in cf.rules for f in rule.formula]
         used = {m for f in formulas for m in re.findall(r"([A-Z][A-Z0-9.]*)\(", re.sub(r'"[^"]*"', "", f))}
         assert used <= ALLOWED, used - ALLOWED
-        for t in form.tables.values():  # the value cells stay plain and unlocked
+        for t in form.tables.values():  # the value cells stay plain and unlocked, no formula on the sheet
             ws = wb[sheet_name(t)]
+            assert not any(isinstance(c.value, str) and c.value.startswith("=") for row in ws.iter_rows() for c in row)
+            assert TABLE_LINE in [c.value for row in ws.iter_rows(max_row=4) for c in row]
             top = 2 + (1 if t.subtitle else 0)
             for r, c in build_grid(t).value_pos.values():
                 cell = ws.cell(top + r + 1, c + 1)
@@ -173,6 +174,11 @@ def test_each_total_turns_red_when_it_disagrees(tmp_path):
         rules = [rule for cf in ws.conditional_formatting if coord in str(cf.sqref) for rule in cf.rules]
         assert any(rule.type == "expression" and "SUM(" in rule.formula[0] for rule in rules), check.rule.id
         assert any(rule.dxf.fill is not None for rule in rules)
+    for t in form.tables.values():  # the line above each table: red while failing, green once all passes
+        ws = wb[sheet_name(t)]
+        row = 2 + (1 if t.subtitle else 0)
+        rules = [rule for cf in ws.conditional_formatting if f"A{row}" in str(cf.sqref) for rule in cf.rules]
+        assert len(rules) == 2 and all(f"'{SHEET}'!" in rule.formula[0] for rule in rules)
 
 
 def test_written_results_are_what_the_formulas_give(tmp_path):
@@ -213,19 +219,20 @@ def test_libreoffice_shows_the_failing_rule_and_all_clear(tmp_path, fid):
         for name, vals in (("good", good), ("wrong", wrong), ("missing", missing), ("partial", partial))
     }
     out = soffice_convert_all(list(files.values()), "xlsx", tmp_path / "lo")
-    shown = {name: _shown(path) for name, path in zip(files, out)}
+    shown = {name: _shown(path, fid) for name, path in zip(files, out)}
 
-    status, listed, lines = shown["good"]
+    status, listed, counts = shown["good"]
     assert status == PASSED and listed == []
-    assert set(lines.values()) == {f"自查：本表{PASSED}。"} and len(lines) == len(form.tables)
+    assert set(counts.values()) == {(0, 0)}  # every line above a table turns green
 
-    status, listed, lines = shown["wrong"]
+    status, listed, counts = shown["wrong"]
     expected = sum(good[p] for p in parts)
     assert any(f"应为 {expected:.0f}，现为 {good[total] + 1:.0f}" in m for m in listed), listed
     assert listed == _failing(fid, wrong)  # LibreOffice says what gkreport says, in the same order
     assert status == f"发现 {len(listed)} 处不符，请按下面的提示修改（改好后这里显示“{PASSED}”）："
-    table = sheet_name(form.tables[form.cells[total].table])
-    assert lines[table].startswith("自查：本表有 ")
+    table = form.cells[total].table
+    assert counts[table] == (len(listed), 0)  # the line above that table turns red
+    assert all(n == 0 for t, (n, _) in counts.items() if t != table)
 
     status, listed, _ = shown["missing"]
     assert any(f"未填写，应为 {expected:.0f}" in m for m in listed) and status != PASSED

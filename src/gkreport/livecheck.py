@@ -2,8 +2,8 @@
 
 While a clerk types in Excel or WPS, each 错误 rule that a workbook can check on its own
 is computed at once: a total that disagrees with its parts turns red (conditional
-formatting), a status line above each table says whether the table passes, and the 自查
-sheet lists every failing rule in Chinese with the number expected
+formatting), a line of text above each table turns red while the table has a failing rule and
+green once it is filled and passes, and the 自查 sheet lists every failing rule in Chinese with the number expected
 (``表三“一、本年新收政府信息公开申请数量”总计列应为 12，现为 13（…之和）``), or shows
 ``全部通过`` when every cell is filled and no rule fails.
 
@@ -21,8 +21,9 @@ says how many, and that what is filled agrees.
 
 Only SUM, COUNT, ABS, IF, AND, OR, INDEX, MATCH and ``&`` are used — all computed alike by
 Excel 2010 and later, WPS and LibreOffice; no array formulas, no dynamic arrays, no macros.
-The formula cells are outside the value cells and locked; the reader skips the 自查 sheet and
-never reads the status lines as data. Each formula is written with the result it has for
+Every formula cell is on the 自查 sheet, locked; the reader skips that sheet. The table
+sheets carry no formula cell at all (a formula's text result saved as .xls reads back as 0,
+which would look like an entry): only conditional formats, which are not cells. Each formula is written with the result it has for
 the values written (:meth:`LiveCheck.evaluate`), so a viewer that does not recalculate still
 shows the truth about the file as written.
 """
@@ -43,6 +44,11 @@ from .spec.names import cell_name, column_name, joined, row_name, table_name
 
 SHEET = "自查"
 PASSED = "全部通过"
+# the line above each table: plain text (see template._self_check), coloured by conditional formatting
+TABLE_LINE = (
+    "自查：填写时，与分项不符的总计显示为红色；本行变红表示本表有不符之处（逐条见“自查”表），"
+    "变绿表示本表已全部填写且全部通过。"
+)
 _TOL = "0.000001"  # the engine's tolerance (spec.expr.TOL), as Excel reads it
 assert float(_TOL) == TOL
 _RELATION = {"==": "应等于", "<=": "应不大于", ">=": "应不小于", "<": "应小于", ">": "应大于"}
@@ -93,49 +99,72 @@ class LiveCheck:
 
     # ------------------------------------------------------------------ Excel
 
-    def fails(self, ref: Ref) -> str:
-        """A formula (without ``=``) that is TRUE when the rule fails for the cells as filled."""
+    def helpers(self, ref: Ref) -> dict[str, str]:
+        """Formulas (without ``=``) of the check's helper cells, each reading the table once:
+        ``judged`` (1 when every cell the rule reads is filled), ``expected`` and ``actual`` (the two
+        numbers compared: the sum of the parts and the total, the total and the 其中 item, the
+        right and the left side) and ``blank`` (1 when a sum rule's total is blank)."""
         if self.kind == "sum":
-            parts = ref(self.parts)
-            t = ref([self.target or ""])
-            return f"AND(COUNT({parts})={len(self.parts)},OR(COUNT({t})=0,ABS({t}-SUM({parts}))>{_TOL}))"
-        filled = f"COUNT({ref(self.cells)})={len(self.cells)}"
-        lhs, rhs = self._side(self.left, ref, self.const), self._side(self.right, ref, 0.0)
-        return f"AND({filled},{self._broken(lhs, rhs)})"
+            parts, total = ref(self.parts), ref([self.target or ""])
+            return {
+                "judged": f"IF(COUNT({parts})={len(self.parts)},1,0)",
+                "expected": f"SUM({parts})",
+                "actual": f"SUM({total})",
+                "blank": f"IF(COUNT({total})=0,1,0)",
+            }
+        judged = f"IF(COUNT({ref(self.cells)})={len(self.cells)},1,0)"
+        if self.kind == "subset":
+            return {
+                "judged": judged,
+                "expected": f"SUM({ref(self.parts[:1])})",
+                "actual": f"SUM({ref([self.target or ''])})",
+                "blank": "0",
+            }
+        return {
+            "judged": judged,
+            "expected": self._side(self.right, ref, 0.0),
+            "actual": self._side(self.left, ref, self.const),
+            "blank": "0",
+        }
 
-    def _broken(self, lhs: str, rhs: str) -> str:
-        op = self.op
+    def flag(self, h: Mapping[str, str]) -> str:
+        """A formula (without ``=``) TRUE when the rule fails, over the helpers (cells or formulas)."""
+        judged, expected, actual = f"{h['judged']}=1", h["expected"], h["actual"]
+        if self.kind == "sum":
+            return f"AND({judged},OR({h['blank']}=1,ABS({actual}-{expected})>{_TOL}))"
+        op = "<=" if self.kind == "subset" else self.op
         if op == "==":
-            return f"ABS({lhs}-({rhs}))>{_TOL}"
-        if op in ("<=", "<"):
-            return f"{lhs}{'>' if op == '<=' else '>='}{rhs}{'+' if op == '<=' else '-'}{_TOL}"
-        return f"{lhs}{'<' if op == '>=' else '<='}{rhs}{'-' if op == '>=' else '+'}{_TOL}"
+            broken = f"ABS({actual}-{expected})>{_TOL}"
+        elif op in ("<=", "<"):
+            broken = f"{actual}{'>' if op == '<=' else '>='}{expected}{'+' if op == '<=' else '-'}{_TOL}"
+        else:
+            broken = f"{actual}{'<' if op == '>=' else '<='}{expected}{'-' if op == '>=' else '+'}{_TOL}"
+        return f"AND({judged},{broken})"
+
+    def fails(self, ref: Ref) -> str:
+        """:meth:`flag` written out over the cells themselves (for a conditional format)."""
+        return self.flag({k: f"({v})" for k, v in self.helpers(ref).items()})
+
+    def text(self, h: Mapping[str, str]) -> str:
+        """A formula (without ``=``) giving the message, over the helper cells."""
+        numbers = {"expected": h["expected"], "actual": h["actual"]}
+        full = self._fill(self.message, numbers)
+        if self.kind == "sum":
+            return f"IF({h['blank']}=1,{self._fill(self.blank, numbers)},{full})"
+        return full
 
     @staticmethod
     def _side(terms: tuple[tuple[str, float], ...], ref: Ref, const: float) -> str:
         plus = [c for c, k in terms if k == 1]
         minus = [c for c, k in terms if k == -1]
-        other = [f"{number_text(k)}*{ref([c])}" for c, k in terms if k not in (1, -1)]
+        other = [f"{number_text(k)}*SUM({ref([c])})" for c, k in terms if k not in (1, -1)]
         bits = ([f"SUM({ref(plus)})"] if plus else []) + other
         text = "+".join(bits) or "0"
         if minus:
             text += f"-SUM({ref(minus)})"
         if const:
             text += f"{'+' if const > 0 else '-'}{number_text(abs(const))}"
-        return f"({text})"
-
-    def text(self, ref: Ref) -> str:
-        """A formula (without ``=``) giving the message (meaningful where the rule fails)."""
-        if self.kind == "sum":
-            parts = ref(self.parts)
-            t = ref([self.target or ""])
-            full = self._fill(self.message, {"expected": f"SUM({parts})", "actual": t})
-            blank = self._fill(self.blank, {"expected": f"SUM({parts})"})
-            return f"IF(COUNT({t})=0,{blank},{full})"
-        if self.kind == "subset":
-            return self._fill(self.message, {"expected": ref(self.parts[:1]), "actual": ref([self.target or ""])})
-        lhs, rhs = self._side(self.left, ref, self.const), self._side(self.right, ref, 0.0)
-        return self._fill(self.message, {"actual": lhs, "expected": rhs})
+        return text
 
     def _fill(self, template: str, numbers: dict[str, str]) -> str:
         """The template as a string formula: words as literals, numbers as expressions."""
@@ -155,38 +184,60 @@ class LiveCheck:
 
     # ------------------------------------------------------------------ Python
 
+    def numbers(self, values: Values) -> dict[str, float]:
+        """The helper cells' results for these values (what :meth:`helpers` give: SUM and COUNT
+        take numbers only, a blank or a text such as “约10” is neither counted nor added)."""
+
+        def total(cells: Sequence[str]) -> float:
+            return sum(x for x in (number(values.get(c)) for c in cells) if x is not None)
+
+        def filled(cells: Sequence[str]) -> float:
+            return float(all(number(values.get(c)) is not None for c in cells))
+
+        if self.kind == "sum":
+            target = [self.target or ""]
+            blank = float(number(values.get(target[0])) is None)
+            return {
+                "judged": filled(self.parts),
+                "expected": total(self.parts),
+                "actual": total(target),
+                "blank": blank,
+            }
+        if self.kind == "subset":
+            return {
+                "judged": filled(self.cells),
+                "expected": total(self.parts[:1]),
+                "actual": total([self.target or ""]),
+                "blank": 0.0,
+            }
+        return {
+            "judged": filled(self.cells),
+            "expected": sum(k * total([c]) for c, k in self.right),
+            "actual": sum(k * total([c]) for c, k in self.left) + self.const,
+            "blank": 0.0,
+        }
+
     def evaluate(self, values: Values) -> str | None:
         """The message when the rule fails for these values, None when it holds or is not judged
         (what the formulas give: written as their results)."""
-
-        def v(c: str) -> float | None:
-            return number(values.get(c))
-
-        if self.kind == "sum":
-            parts = [v(c) for c in self.parts]
-            if any(x is None for x in parts):
-                return None
-            s = sum(x for x in parts if x is not None)
-            t = v(self.target or "")
-            if t is None:
-                return self._say(self.blank, {"expected": s})
-            return self._say(self.message, {"expected": s, "actual": t}) if abs(t - s) > TOL else None
-        if any(v(c) is None for c in self.cells):
+        n = self.numbers(values)
+        if not n["judged"]:
             return None
-        if self.kind == "subset":
-            part, total = v(self.target or ""), v(self.parts[0])
-            assert part is not None and total is not None
-            return self._say(self.message, {"expected": total, "actual": part}) if part > total + TOL else None
-        lhs = sum(k * (v(c) or 0.0) for c, k in self.left) + self.const
-        rhs = sum(k * (v(c) or 0.0) for c, k in self.right)
-        broken = {
-            "==": abs(lhs - rhs) > TOL,
-            "<=": lhs > rhs + TOL,
-            "<": lhs >= rhs - TOL,
-            ">=": lhs < rhs - TOL,
-            ">": lhs <= rhs + TOL,
-        }[self.op]
-        return self._say(self.message, {"actual": lhs, "expected": rhs}) if broken else None
+        expected, actual = n["expected"], n["actual"]
+        if self.kind == "sum":
+            if n["blank"]:
+                return self._say(self.blank, {"expected": expected})
+            broken = abs(actual - expected) > TOL
+        else:
+            op = "<=" if self.kind == "subset" else self.op
+            broken = {
+                "==": abs(actual - expected) > TOL,
+                "<=": actual > expected + TOL,
+                "<": actual >= expected - TOL,
+                ">=": actual < expected - TOL,
+                ">": actual <= expected + TOL,
+            }[op]
+        return self._say(self.message, {"expected": expected, "actual": actual}) if broken else None
 
     def evaluate_with(self, numbers: dict[str, float], template: str) -> str:
         """A template of this check said with given numbers (to size the rows that show it)."""
@@ -315,17 +366,6 @@ def status(n_fail: int, n_blank: int, n_cells: int) -> str:
     return PASSED
 
 
-def table_status(n_fail: int, n_blank: int, n_cells: int) -> str:
-    """The status line above a table (what its formula gives)."""
-    if n_fail:
-        return f"自查：本表有 {n_fail} 处不符，见“{SHEET}”表。"
-    if n_blank == n_cells:
-        return "自查：本表尚未填写。"
-    if n_blank:
-        return f"自查：已填写的数字未发现不符，还有 {n_blank} 个单元格未填写。"
-    return f"自查：本表{PASSED}。"
-
-
 def status_formula(n_fail: str, n_blank: str, n_cells: int) -> str:
     """:func:`status` as a formula over the cells that count failures and blanks."""
     return (
@@ -333,14 +373,4 @@ def status_formula(n_fail: str, n_blank: str, n_cells: int) -> str:
         f'IF({n_blank}={n_cells},"尚未填写。",'
         f'IF({n_blank}>0,"已填写的数字未发现不符；还有 "&{n_blank}&" 个单元格未填写（没有发生的请填 0），填完后才能全部核对。",'
         f'"{PASSED}")))'
-    )
-
-
-def table_status_formula(n_fail: str, n_blank: str, n_cells: int) -> str:
-    """:func:`table_status` as a formula."""
-    return (
-        f'IF({n_fail}>0,"自查：本表有 "&{n_fail}&" 处不符，见“{SHEET}”表。",'
-        f'IF({n_blank}={n_cells},"自查：本表尚未填写。",'
-        f'IF({n_blank}>0,"自查：已填写的数字未发现不符，还有 "&{n_blank}&" 个单元格未填写。",'
-        f'"自查：本表{PASSED}。")))'
     )

@@ -1002,19 +1002,19 @@ def _calamine_reason(exc: BaseException) -> str:
 
 
 _HAS_FORMULA = re.compile(rb"<f[ >/]")
-_CELL_RE = re.compile(rb"<c\b[^>]*?\br=\"([A-Z]+)(\d+)\"[^>]*?>(.*?)</c>", re.S)
+# a formula cell (its formula is the cell's first element) not followed by a cached value <v>…</v>;
+# formula text cannot hold a raw "<" (XML escapes it), so [^<]* spans it
+_UNCACHED = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)(?!<v>[^<])')
 
 
 def _formula_cells(data: bytes) -> set[tuple[int, int]]:
     """Formula cells whose cached value is missing (e.g. written by a script, never opened in Excel)."""
     cells = set()
-    for m in _CELL_RE.finditer(data):
-        body = m.group(3)
-        if _HAS_FORMULA.search(body) and (b"<v>" not in body or b"<v></v>" in body):
-            col = 0
-            for ch in m.group(1):
-                col = col * 26 + ch - 64
-            cells.add((int(m.group(2)) - 1, col - 1))
+    for m in _UNCACHED.finditer(data):
+        col = 0
+        for ch in m.group(1):
+            col = col * 26 + ch - 64
+        cells.add((int(m.group(2)) - 1, col - 1))
     return cells
 
 
@@ -1461,8 +1461,20 @@ class _Reader:
     def _fuzzy(self, text: str, candidates: list[tuple[str, str]]) -> str | None:
         if len(core(text)) < 3:
             return None
-        scores = sorted(((similar(norm(text), norm(lab)), nid) for nid, lab in candidates), reverse=True)
-        scores += [(similar(core(text), core(lab)), nid) for nid, lab in candidates if core(lab)]
+        whole, kernel = norm(text), core(text)
+        # a label whose length alone keeps it below FUZZY_MIN − 0.05 can neither match nor, as the
+        # runner-up, stop a match: skip it (a long note line is not compared with every label)
+        floor = _FUZZY_MIN - 0.05
+
+        def within(a: str, b: str) -> bool:
+            return 2 * min(len(a), len(b)) >= floor * (len(a) + len(b))
+
+        scores = sorted(
+            ((similar(whole, norm(lab)), nid) for nid, lab in candidates if within(whole, norm(lab))), reverse=True
+        )
+        scores += [
+            (similar(kernel, core(lab)), nid) for nid, lab in candidates if core(lab) and within(kernel, core(lab))
+        ]
         scores.sort(reverse=True)
         if not scores or scores[0][0] < _FUZZY_MIN:
             return None

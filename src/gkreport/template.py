@@ -6,8 +6,8 @@ information and the narrative paragraphs. The reader reads these workbooks by
 their labels, exactly like a sheet pasted from the official Word tables.
 
 Every template checks itself as the clerk types: the form's hard rules as formulas
-(:mod:`gkreport.livecheck`) colour a disagreeing total red, a line above each table says
-whether it passes, and the 自查 sheet lists what fails. The reader skips the 自查 sheet.
+(:mod:`gkreport.livecheck`) colour a disagreeing total red, a line above each table turns red
+or green, and the 自查 sheet lists what fails. The reader skips the 自查 sheet.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _formats(wb) -> dict:
         "hint": wb.add_format(
             {**base, **border, "font_color": "#666666", "text_wrap": True, "valign": "top", "locked": True}
         ),
-        "status": wb.add_format({**base, "font_color": "#C00000", "bold": True, "locked": True}),
+        "status": wb.add_format({**base, "font_size": 10, "font_color": "#404040", "text_wrap": True, "locked": True}),
     }
 
 
@@ -231,13 +231,14 @@ def _write_input(ws, r: int, c: int, value, fmt) -> None:
 
 @dataclass
 class _Placed:
-    """A table sheet as written: where its value cells and its status line are."""
+    """A table sheet as written: where its value cells and the 自查 line above the table are."""
 
     table: Table
     ws: Any
     sheet: str
     cells: dict[str, tuple[int, int]]  # cell id → (row, col)
     status: tuple[int, int, int]  # row, first and last column of the line above the table
+    width: float  # of the table (column units)
 
 
 def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> _Placed:
@@ -291,7 +292,7 @@ def _table_sheet(wb, form: Form, table: Table, f: dict, values: dict) -> _Placed
         ws.set_landscape()
     ws.protect("", {"format_columns": True, "format_rows": True})
     cells = {cid: (top + r, c) for cid, (r, c) in g.value_pos.items()}
-    return _Placed(table, ws, name, cells, (top - 1, 0, max(g.n_cols - 1, 1)))
+    return _Placed(table, ws, name, cells, (top - 1, 0, max(g.n_cols - 1, 1)), sum(widths))
 
 
 def _validation(cell_type: str) -> dict:
@@ -347,8 +348,9 @@ _CHECK_NOTE = (
     "不符的总计在表中显示为红色。与上年报告的衔接、报告文字与表格是否一致等，由汇总单位审核时核对。"
 )
 _LIST_WIDTH = 110.0  # the column of messages on the 自查 sheet
-_HELPER_COL = 3  # hidden helper columns start here (D): fail flag, running count, message, rule id
-_TABLE_COL = 8  # per table (I): failures, filled cells, value cells
+_HELPER_COL = 3  # hidden helper columns start here (D): fail flag, running count, message, rule id, then
+# what the flag and the message read (H–K): judged, expected, actual, blank total (LiveCheck.helpers)
+_TABLE_COL = 13  # per table (N): failures, filled cells, value cells
 
 
 def _a1(r: int, c: int, sheet: str | None = None) -> str:
@@ -385,10 +387,10 @@ def _ranges(cells: list[tuple[str, tuple[int, int]]], here: str) -> str:
 
 
 def _self_check(wb, form: Form, f: dict, placed: list[_Placed], values: dict) -> None:
-    """The 自查 sheet, the status line above each table and the red totals (see gkreport.livecheck)."""
+    """The 自查 sheet, the coloured line above each table and the red totals (see gkreport.livecheck)."""
     from xlsxwriter.utility import xl_col_to_name
 
-    from .livecheck import SHEET, live_checks, number, status, status_formula, table_status, table_status_formula
+    from .livecheck import SHEET, TABLE_LINE, live_checks, number, status, status_formula
     from .xlsx_out import wrapped_lines
 
     where = {cid: (p.sheet, rc) for p in placed for cid, rc in p.cells.items()}
@@ -435,10 +437,17 @@ def _self_check(wb, form: Form, f: dict, placed: list[_Placed], values: dict) ->
         per_table[check.table] = per_table.get(check.table, 0) + int(failing)
         if failing:
             shown.append(message or "")
-        ws.write_formula(r, _HELPER_COL, f"=IF({check.fails(cross)},1,0)", None, int(failing))
+        # the helpers read the tables once; flag and message read the helpers
+        numbers = check.numbers(values)
+        helper = {}
+        for k, (name, formula) in enumerate(check.helpers(cross).items()):
+            c = _HELPER_COL + 4 + k
+            ws.write_formula(r, c, "=" + formula, None, numbers[name])
+            helper[name] = f"{xl_col_to_name(c)}{r + 1}"
+        ws.write_formula(r, _HELPER_COL, f"=IF({check.flag(helper)},1,0)", None, int(failing))
         prev = f"{count_col}{r}+" if i else ""
         ws.write_formula(r, _HELPER_COL + 1, f"={prev}{fail_col}{r + 1}", None, len(shown))
-        ws.write_formula(r, _HELPER_COL + 2, f'=IF({fail_col}{r + 1}=1,{check.text(cross)},"")', None, message or "")
+        ws.write_formula(r, _HELPER_COL + 2, f'=IF({fail_col}{r + 1}=1,{check.text(helper)},"")', None, message or "")
         ws.write_string(r, _HELPER_COL + 3, check.rule.id)
         if check.target is not None:  # the total (or 其中 item) turns red on its own sheet
             sheet, (tr, tc) = where[check.target]
@@ -481,18 +490,15 @@ def _self_check(wb, form: Form, f: dict, placed: list[_Placed], values: dict) ->
         ws.write_formula(r, _TABLE_COL + 1, f"=COUNT({ranges})", None, filled)
         ws.write_number(r, _TABLE_COL + 2, total)
         fc, bc = _a1(r, _TABLE_COL, SHEET), f"({_a1(r, _TABLE_COL + 2, SHEET)}-{_a1(r, _TABLE_COL + 1, SHEET)})"
+        # a line of plain text above the table (no formula on a table sheet: some formats and readers
+        # keep a formula's text result as 0, which would look like an entry); it turns red or green
         sr, c0, c1 = p.status
-        p.ws.merge_range(sr, c0, sr, c1, "", f["status"])
-        p.ws.set_row(sr, 20)
-        p.ws.write_formula(
-            sr,
-            c0,
-            "=" + table_status_formula(fc, bc, total),
-            f["status"],
-            table_status(fail_here, total - filled, total),
-        )
-        ok = f'{_a1(sr, c0)}="{table_status(0, 0, total)}"'
-        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + ok, "format": good})
+        p.ws.merge_range(sr, c0, sr, c1, TABLE_LINE, f["status"])
+        p.ws.set_row(sr, max(20, wrapped_lines(TABLE_LINE, p.width) * 14 + 6))
+        failing = f"{fc}>0"
+        passing = f"AND({fc}=0,{bc}=0)"
+        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + failing, "format": red})
+        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + passing, "format": good})
         blank_total += total - filled
         n_cells += total
         parts.append(f"({_a1(r, _TABLE_COL + 2)}-{_a1(r, _TABLE_COL + 1)})")
