@@ -495,10 +495,9 @@ def _self_check(wb, form: Form, f: dict, placed: list[_Placed], values: dict) ->
         sr, c0, c1 = p.status
         p.ws.merge_range(sr, c0, sr, c1, TABLE_LINE, f["status"])
         p.ws.set_row(sr, max(20, wrapped_lines(TABLE_LINE, p.width) * 14 + 6))
-        failing = f"{fc}>0"
-        passing = f"AND({fc}=0,{bc}=0)"
-        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + failing, "format": red})
-        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + passing, "format": good})
+        red_when, green_when = f"{fc}>0", f"AND({fc}=0,{bc}=0)"
+        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + red_when, "format": red})
+        p.ws.conditional_format(sr, c0, sr, c1, {"type": "formula", "criteria": "=" + green_when, "format": good})
         blank_total += total - filled
         n_cells += total
         parts.append(f"({_a1(r, _TABLE_COL + 2)}-{_a1(r, _TABLE_COL + 1)})")
