@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from gkreport.catalogue import codes
 from gkreport.cli import app
 from gkreport.spec import load_forms, rule_set
 
@@ -84,6 +85,12 @@ def test_the_code_lists_are_found():
 @pytest.mark.parametrize("code", sorted(_spec_codes() | _source_codes()))
 def test_every_finding_code_is_documented(code):
     assert f"`{code}`" in README or re.search(rf"`{re.escape(code)}[`.]", README), code
+
+
+@pytest.mark.parametrize("code", sorted(codes()))
+def test_every_catalogue_code_is_documented(code):
+    """The codes of findings (templates/findings.yaml) and their titles, as people read them."""
+    assert re.search(rf"\| `{code}` \| {re.escape(codes()[code].title)} \|", README), code
 
 
 @pytest.mark.parametrize("family", sorted(_tree_families()))

@@ -71,6 +71,7 @@ def test_template_locks_labels_and_unlocks_inputs(tmp_path):
         "二、主动公开政府信息情况",
         "三、收到和处理政府信息公开申请情况",
         "四、政府信息公开行政复议、行政诉讼情况",
+        "自查",
     ]
     for t in form.tables.values():
         ws = wb[sheet_name(t)]

@@ -389,8 +389,9 @@ def test_findings_sheet(unit_books, fid):
     wb = openpyxl.load_workbook(path)
     ws = wb["审核结果"]
     head = [c.value for c in ws[2]]
-    assert head[:7] == ["序号", "级别", "规则", "表", "行", "列", "单元格"]
-    assert {"应为", "实际", "问题说明", "建议"} <= set(head)
+    assert head[:7] == ["序号", "级别", "问题", "表", "行", "列", "单元格"]
+    assert {"应为", "实际", "问题说明", "建议", "审核说明", "编号", "核对码"} <= set(head)
+    assert ws.column_dimensions[openpyxl.utils.get_column_letter(head.index("核对码") + 1)].hidden
     rows = [r for r in ws.iter_rows(min_row=3) if r[0].value is not None]
     assert len(rows) == len(unit.findings)
     assert ws.auto_filter.ref == f"A2:{openpyxl.utils.get_column_letter(len(head))}{len(rows) + 2}"
@@ -401,7 +402,9 @@ def test_findings_sheet(unit_books, fid):
     )
     for r in rows:
         f = by_message[r[col["问题说明"]].value]
-        assert r[col["规则"]].value == f.rule
+        # the catalogue's titles, not the internal ids; a wrong cell breaking two rules names both
+        assert f.title in r[col["问题"]].value.split("、") and f.title != f.rule
+        assert r[col["编号"]].value == "、".join(f.rules)
         assert r[col["级别"]].value == ("错误" if f.severity == ERROR else "提示")
         link = r[col["单元格"]]
         if f.cell_ids or f.cells:
@@ -501,7 +504,7 @@ def test_one_wrong_cell_breaking_two_rules_is_one_row_and_comments_every_cell(tm
     found = read_table(ws, unit.form.tables["t3"], grid_top(ws, unit.form.tables["t3"]))
     suspect = ws.cell(*found["t3.disclosed.natural"])
     assert suspect.fill.fgColor.rgb == "FFFF7C80" and suspect.font.b
-    assert "t3.rsum.total.natural、t3.csum.disclosed.total" in suspect.comment.text
+    assert "【错误】列合计不符、行合计不符：" in suspect.comment.text  # the titles of both rules
     assert "这一格使 2 条规则不成立" in suspect.comment.text and "建议：将本单元格改为 6" in suspect.comment.text
     assert suspect.comment.text.count("【错误】") == 1  # one error, not one per rule
     for g in f.grouped:
@@ -510,7 +513,9 @@ def test_one_wrong_cell_breaking_two_rules_is_one_row_and_comments_every_cell(tm
             assert cell.fill.fgColor.rgb in ERROR_FILLS and g.message.split("。")[0] in cell.comment.text
     rows = [r for r in wb["审核结果"].iter_rows(min_row=3) if r[0].value is not None]
     errors = [r for r in rows if r[1].value == "错误"]
-    assert len(errors) == 1 and errors[0][2].value == "t3.rsum.total.natural、t3.csum.disclosed.total"
+    head = [c.value for c in wb["审核结果"][2]]
+    assert len(errors) == 1 and errors[0][2].value == "列合计不符、行合计不符"
+    assert errors[0][head.index("编号")].value == "t3.rsum.total.natural、t3.csum.disclosed.total"
     assert "审核结论" in [c.value for c in wb["基本信息"]["A"]]
     assert any("错误 1 条" in str(c.value) for c in wb["基本信息"]["B"])
 
@@ -955,3 +960,90 @@ def test_detail_sheet_of_30_units_prints_on_a_few_pages(tmp_path):
     assert 1 < len(detail) <= 9, len(detail)
     for t in detail:
         assert units[0].unit in t and units[-1].unit in t and "合计" in t
+
+
+# --------------------------------------------------------------------------- the checked workbook is the next submission
+
+
+def _submission(form_id: str, path: Path) -> tuple[Path, str]:
+    """A filled template of the form, with what a real submission has besides clean numbers: a
+    total left blank (the checked workbook proposes 建议 N there), a number with a note, an entry
+    that is no number, paragraphs. Returns the file and the blank total's cell id."""
+    from gkreport.livecheck import live_checks
+    from gkreport.spec import compiled
+    from gkreport.template import write_template
+
+    form = load_form(form_id)
+    grid_cells = {cid for t in form.tables.values() for cid in grid(t).value_pos}
+    values: dict = {c: v for c, v in compiled(form).consistent_values(7).items() if c in grid_cells}
+    checks = [c for c in live_checks(form, grid_cells) if c.kind == "sum"]
+    blank = checks[0].target
+    assert blank is not None
+    values[blank] = None
+    involved = {c for chk in checks[:1] for c in chk.cells}
+    free = [c for c in values if c not in involved and form.cells[c].type == "int"]
+    values[free[0]] = f"{values[free[0]]:.0f}（其中修订6件）"
+    values[free[1]] = "约10"
+    year = 2017 if form_id == "2017" else 2025
+    meta = {"unit": "某某区某某局", "year": year, "date_written": date(year + 1, 1, 20), "contact_dept": "办公室"}
+    narrative = {
+        s.id: f"{s.heading}的第一段。\n第二段写明情况，共 3 项。"
+        for s in form.sections
+        if s.kind == "text" and s.required
+    }
+    return write_template(form, path, values, meta, narrative), blank
+
+
+def _facts(unit: Unit) -> tuple:
+    """What a unit submitted and what the checks say of it (positions aside: the layouts differ)."""
+    fields = [f.id for f in unit.form.metadata]
+    findings = sorted(
+        (f.rule, f.severity, f.cell_ids, str(f.expected), str(f.actual), f.suspect, str(f.suggestion), f.proposal)
+        for f in unit.findings
+    )
+    return (
+        unit.unit,
+        unit.year,
+        dict(unit.values),
+        dict(unit.notes),
+        {k: unit.meta.get(k) for k in fields},
+        dict(unit.narrative),
+        findings,
+    )
+
+
+@pytest.mark.parametrize("fid", FORMS)
+def test_checked_workbook_is_the_next_submission(tmp_path, fid):
+    """submission → checked workbook → read again: the same values, notes, metadata, text and findings."""
+    from gkreport import check_units, read_workbook
+
+    sub, blank = _submission(fid, tmp_path / "报送.xlsx")
+    first = read_workbook(sub)
+    check_units([first])
+    assert first.values[blank] is None and any(f.proposal and f.suspect == blank for f in first.findings)
+    assert first.notes and any(f.rule == "READ.value" for f in first.findings)
+    checked = write_unit_xlsx(first, tmp_path / "审核后.xlsx")
+    again = read_workbook(checked)
+    check_units([again])
+    assert _facts(again) == _facts(first)
+    # the proposal is there for the clerk to see, as text, and is not read as data
+    sheet, ref = again.locations[blank]
+    shown = openpyxl.load_workbook(checked)[sheet][ref].value
+    assert isinstance(shown, str) and shown.startswith("建议 ") and again.values[blank] is None
+    # and the next round gives the same again
+    third = read_workbook(write_unit_xlsx(again, tmp_path / "审核后2.xlsx"))
+    check_units([third])
+    assert _facts(third) == _facts(first)
+
+
+@pytest.mark.parametrize(
+    "sample", sorted(p.name for p in (Path(__file__).parents[1] / "input_templates" / "samples").glob("*.xlsx"))
+)
+def test_checked_workbooks_of_the_samples_read_back_the_same(tmp_path, sample):
+    from gkreport import check_units, read_workbook
+
+    first = read_workbook(Path(__file__).parents[1] / "input_templates" / "samples" / sample)
+    check_units([first])
+    again = read_workbook(write_unit_xlsx(first, tmp_path / "审核后.xlsx"))
+    check_units([again])
+    assert _facts(again) == _facts(first)

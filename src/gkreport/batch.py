@@ -150,7 +150,8 @@ class Record:
     spec_hash: str | None = None
     options: str | None = None
     errors: int = 0
-    warnings: int = 0
+    warnings: int = 0  # open 提示 (not answered by a standing 审核说明)
+    explained: int = 0  # 提示 answered by a standing 审核说明 (已说明)
     outputs: dict[str, str | None] = field(default_factory=dict)  # kind → path relative to output dir
     # every file written for this input (path relative to output dir → {"size", "sha256"} as written);
     # a rerun skips the input only when its outputs are still these files
@@ -488,7 +489,8 @@ def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tup
 
 def _fill_record(rec: Record, unit: Unit) -> None:
     rec.errors = len(unit.errors)
-    rec.warnings = len(unit.warnings)
+    rec.warnings = len(unit.open_warnings)
+    rec.explained = len(unit.explained)
     if rec.status not in (Status.UNREADABLE, Status.UNWRITABLE):
         rec.status = unit.status
     rec.values = _value_row(compiled(unit.form).cell_order, unit.values)
@@ -601,6 +603,7 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
     """Write the unit's .docx and .xlsx; on any failure the unit is 无法写出, what it wrote is removed
     (no unit is left half-done) and the record says which file and why."""
     from .docx_out import merge_report_findings, report_docx_name, write_unit_docx
+    from .explanations import apply_explanations
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
 
     if opts.summary_unit and name_key(unit.unit or "") == name_key(opts.summary_unit):
@@ -630,6 +633,7 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
             written.append(docx_rel)
             # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
             unit.findings = merge_report_findings(unit.findings, report.findings)
+            apply_explanations(unit)  # a report's 提示 may have been explained too
         except StrictRefusal as exc:
             rec.reason = str(exc)
         t1 = time.perf_counter()
@@ -1543,6 +1547,7 @@ def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list
                 "status": r.status,
                 "errors": r.errors,
                 "warnings": r.warnings,
+                "explained": r.explained,
                 "outputs": outputs,
                 "reason": r.reason,
             }
@@ -1598,6 +1603,7 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
     sheets print landscape, fitted to the page width, with the header row on every page."""
     import xlsxwriter
 
+    from .catalogue import title_for
     from .xlsx_out import compact_refs, print_list_sheet, row_height
 
     with atomic_path(path) as tmp:
@@ -1611,6 +1617,7 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         cell = wb.add_format(base)
         status_fmt = {
             Status.PASSED: wb.add_format({**base, "font_color": "#1E7B34"}),
+            Status.EXPLAINED: wb.add_format({**base, "font_color": "#1E7B34"}),
             Status.ERRORS: wb.add_format({**base, "bg_color": "#F8CBAD"}),
             Status.WARNINGS: wb.add_format({**base, "bg_color": "#FFF2CC"}),
         }
@@ -1663,12 +1670,14 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
             ("单位", 18),
             ("输入文件", 20),
             ("级别", 6),
-            ("规则", 12),
+            ("问题", 12),
             ("位置", 24),
             ("说明", 50),
             ("应为", 8),
             ("实为", 8),
             ("建议", 20),
+            ("审核说明", 24),
+            ("编号", 9),
         ]
         for c, (name, width) in enumerate(cols2):
             ws2.write_string(0, c, name, head)
@@ -1680,16 +1689,23 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
                 hint = f.get("note") or ""
                 if f.get("suggestion") is not None:
                     hint = f"建议改为 {f['suggestion']}" + (f"（{hint}）" if hint else "")
+                lapsed = f.get("explanation_lapsed")
+                explained = bool(f.get("explanation")) and not lapsed and f["severity"] == Severity.WARNING
+                answer = f.get("explanation") or ""
+                if answer and not explained:
+                    answer = f"（已失效）{answer}：{lapsed}"
                 vals = [
                     rec.unit or "",
                     rec.input,
-                    Severity(f["severity"]).zh,
-                    f["rule"],
+                    "已说明" if explained else Severity(f["severity"]).zh,
+                    f.get("title") or title_for(f["rule"], Severity(f["severity"]), bool(f.get("proposal"))),
                     where,
                     f["message"],
                     "" if f.get("expected") is None else str(f["expected"]),
                     "" if f.get("actual") is None else str(f["actual"]),
                     hint,
+                    answer,
+                    f["rule"],
                 ]
                 for c, v in enumerate(vals):
                     ws2.write_string(r, c, str(v), cell)

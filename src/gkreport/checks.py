@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .explanations import apply_explanations
 from .formatting import format_date, format_number, parse_date
 from .model import ERROR, WARNING, Finding, Unit
 from .spec import Form, Rule, RuleSet, TextRule, compiled, load_forms
@@ -80,6 +81,8 @@ def check_units(units: list[Unit], previous: dict | None = None) -> None:
     for batch in groups.values():
         prevs = [_last_year(u, prev_index) for u in batch]
         compiled(batch[0].form).derive(_Engine).run(batch, prevs)
+    for u in units:  # the unit's 审核说明 answer the findings as they now are
+        apply_explanations(u)
 
 
 def check_unit(unit: Unit, previous: Unit | None = None) -> None:

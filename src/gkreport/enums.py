@@ -39,6 +39,7 @@ class Status(StrEnum):
     """What became of one input file (the word shown to people)."""
 
     PASSED = "通过"
+    EXPLAINED = "通过（有说明）"  # no error; every 提示 answered by a standing 审核说明
     WARNINGS = "有提示"
     ERRORS = "有错误"
     UNREADABLE = "无法读取"  # the file could not be read (or checked) at all

@@ -129,7 +129,7 @@ MIME_TYPES = {
     "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "pdf": ("application", "pdf"),
 }
-SENDABLE_STATUSES = (Status.PASSED, Status.WARNINGS, Status.ERRORS)
+SENDABLE_STATUSES = (Status.PASSED, Status.EXPLAINED, Status.WARNINGS, Status.ERRORS)
 DUPLICATE_STATUS = Status.DUPLICATE
 SECURITY_MODES = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
@@ -620,14 +620,23 @@ def findings_text(findings: list[dict[str, Any]], *, xlsx_attached: bool) -> str
     return "\n".join(lines)
 
 
-def review_values(errors: int, warnings: int, findings: list[dict[str, Any]], *, xlsx_attached: bool) -> dict[str, str]:
-    """``{result}``, ``{findings}`` and ``{advice}`` for one unit."""
+def review_values(
+    errors: int, warnings: int, findings: list[dict[str, Any]], *, xlsx_attached: bool, explained: int = 0
+) -> dict[str, str]:
+    """``{result}``, ``{findings}`` and ``{advice}`` for one unit (``findings``: the open ones;
+    ``explained``: how many 提示 the unit has answered with a 审核说明 that stands)."""
+    answered = f"另有 {explained} 个提示已写审核说明，不再列出" if explained else ""
     if errors:
-        result = f"发现 {errors} 个错误" + (f"、{warnings} 个提示" if warnings else "") + "，清单如下："
+        result = f"发现 {errors} 个错误" + (f"、{warnings} 个提示" if warnings else "")
+        result += f"（{answered}）" if answered else ""
+        result += "，清单如下："
         advice = "请逐项核对，修改统计表和年度报告后重新报送，并按时公开。"
     elif warnings:
-        result = f"未发现错误，有 {warnings} 个提示，清单如下："
+        result = f"未发现错误，有 {warnings} 个提示" + (f"（{answered}）" if answered else "") + "，清单如下："
         advice = "请逐项核对提示的内容，需要修改的请修改后重新报送；核对无误的，请按时公开。"
+    elif explained:
+        result = f"未发现错误，{explained} 个提示均已写审核说明。"
+        advice = "请核对附件中的年度报告，确认无误后按时公开。"
     else:
         result = "未发现错误和提示。"
         advice = "请核对附件中的年度报告，确认无误后按时公开。"
@@ -1019,11 +1028,18 @@ def _review_of(rec: UnitRecord, batch_records: dict[str, dict[str, Any]] | None,
     if not isinstance(findings, list) or entry.get("unit") != rec.unit or entry.get("year") != rec.year:  # type: ignore[union-attr]
         return None
     findings = [f for f in findings if isinstance(f, dict)]
+    explained = [f for f in findings if _explained(f)]
+    findings = [f for f in findings if not _explained(f)]  # the body lists what is still open
     errors = sum(1 for f in findings if f.get("severity") == "error")
     warnings = sum(1 for f in findings if f.get("severity") == "warning")
     if (errors, warnings) != (rec.errors, rec.warnings):
         return None
-    return review_values(errors, warnings, findings, xlsx_attached=xlsx_attached)
+    return review_values(errors, warnings, findings, xlsx_attached=xlsx_attached, explained=len(explained))
+
+
+def _explained(f: dict[str, Any]) -> bool:
+    """A 提示 the unit answered with a 审核说明 that stands (see gkreport.explanations)."""
+    return f.get("severity") == "warning" and bool(f.get("explanation")) and not f.get("explanation_lapsed")
 
 
 def _read_attachments(rec: UnitRecord, year_dir: Path, kinds: tuple[str, ...], reasons: list[str]) -> list[Attachment]:

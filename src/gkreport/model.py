@@ -17,7 +17,7 @@ from .spec.load import form_from_path
 from .spec.model import Form
 from .spec.names import table_name
 
-__all__ = ["ERROR", "WARNING", "Finding", "Severity", "Status", "Unit", "Value", "json_value"]
+__all__ = ["ERROR", "WARNING", "Explanation", "Finding", "Severity", "Status", "Unit", "Value", "json_value"]
 
 Value = int | Decimal | None
 
@@ -52,6 +52,13 @@ class Finding:
     # one wrong cell is one error, however many rules it breaks
     grouped: tuple[Finding, ...] = ()
     paragraph: tuple[str, int] | None = None  # (section id, paragraph index) of the text a finding quotes
+    explanation: str | None = None  # the unit's 审核说明 for this finding (see gkreport.explanations)
+    explanation_lapsed: str | None = None  # why that 审核说明 does not stand (an error; changed figures)
+
+    @property
+    def explained(self) -> bool:
+        """A 提示 the unit has answered with a 审核说明 that stands: 已说明, not open."""
+        return self.severity == WARNING and bool(self.explanation) and not self.explanation_lapsed
 
     def __post_init__(self) -> None:
         if type(self.severity) is not Severity:  # "error" / "warning" as read back from JSON
@@ -67,8 +74,24 @@ class Finding:
         """Every rule the finding states: its own, or those of the findings grouped into it."""
         return tuple(g.rule for g in self.grouped) if self.grouped else (self.rule,)
 
+    @property
+    def code(self) -> str:
+        """The finding's code in the catalogue (``row_total`` …; see :mod:`gkreport.catalogue`)."""
+        from .catalogue import code_for
+
+        return code_for(self.rule, self.severity, self.proposal).id
+
+    @property
+    def title(self) -> str:
+        """The Chinese title people read (行合计不符 …); ``rule`` stays the internal id."""
+        from .catalogue import title_for
+
+        return title_for(self.rule, self.severity, self.proposal)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["code"] = self.code
+        d["title"] = self.title
         for k in ("cells", "cell_ids", "candidates", "candidate_cells"):
             d[k] = list(getattr(self, k))
         for k in ("expected", "actual", "suggestion"):
@@ -102,6 +125,19 @@ def json_value(v: Any) -> Any:
     return v
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """A 审核说明 typed next to a finding in the checked workbook, as read back.
+
+    ``rule`` and ``figures`` identify the finding it answers (see :func:`gkreport.explanations.figures`):
+    it stands while a finding of that rule has the same figures."""
+
+    rule: str
+    figures: str
+    text: str
+    where: str = ""  # sheet!A1 of the typed text
+
+
 @dataclass
 class Unit:
     """One reporting unit's workbook as read: values by cell id, with locations."""
@@ -121,6 +157,7 @@ class Unit:
     notes: dict[str, str] = field(default_factory=dict)  # cell id → note written after its number, 12（其中修订6件）
     findings: list[Finding] = field(default_factory=list)
     file_hash: str | None = None
+    explanations: list[Explanation] = field(default_factory=list)  # 审核说明 read from a checked workbook
 
     def ref(self, cell_id: str) -> str:
         """Human cell reference ``sheet!A1`` (or the cell id when not located)."""
@@ -163,7 +200,18 @@ class Unit:
 
     @property
     def warnings(self) -> list[Finding]:
+        """Every 提示, explained or not."""
         return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def open_warnings(self) -> list[Finding]:
+        """The 提示 not answered by a standing 审核说明."""
+        return [f for f in self.findings if f.severity == WARNING and not f.explained]
+
+    @property
+    def explained(self) -> list[Finding]:
+        """The 提示 answered by a standing 审核说明 (已说明)."""
+        return [f for f in self.findings if f.explained]
 
     # Units travel between processes in a batch: send the form by its spec file, not by value.
     def __getstate__(self) -> dict[str, Any]:
@@ -184,8 +232,10 @@ class Unit:
             return Status.UNREADABLE
         if self.errors:
             return Status.ERRORS
-        if self.warnings:
+        if self.open_warnings:
             return Status.WARNINGS
+        if self.explained:
+            return Status.EXPLAINED
         return Status.PASSED
 
     @property

@@ -44,11 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReadError
+from .explanations import FINDINGS_SHEET, read_explanations
 from .formatting import parse_date, readable_name
 from .labels import core, looks_like_number, norm, similar, split_note
-from .model import ERROR, WARNING, Finding, Severity, Unit
+from .model import ERROR, WARNING, Explanation, Finding, Severity, Unit
 from .spec import Cell, Form, Table, load_forms
-from .template import INFO_SHEET
+from .template import INFO_SHEET, SELF_CHECK_SHEET
 
 SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods")
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
@@ -1001,19 +1002,19 @@ def _calamine_reason(exc: BaseException) -> str:
 
 
 _HAS_FORMULA = re.compile(rb"<f[ >/]")
-_CELL_RE = re.compile(rb"<c\b[^>]*?\br=\"([A-Z]+)(\d+)\"[^>]*?>(.*?)</c>", re.S)
+# a formula cell (its formula is the cell's first element) not followed by a cached value <v>…</v>;
+# formula text cannot hold a raw "<" (XML escapes it), so [^<]* spans it
+_UNCACHED = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)(?!<v>[^<])')
 
 
 def _formula_cells(data: bytes) -> set[tuple[int, int]]:
     """Formula cells whose cached value is missing (e.g. written by a script, never opened in Excel)."""
     cells = set()
-    for m in _CELL_RE.finditer(data):
-        body = m.group(3)
-        if _HAS_FORMULA.search(body) and (b"<v>" not in body or b"<v></v>" in body):
-            col = 0
-            for ch in m.group(1):
-                col = col * 26 + ch - 64
-            cells.add((int(m.group(2)) - 1, col - 1))
+    for m in _UNCACHED.finditer(data):
+        col = 0
+        for ch in m.group(1):
+            col = col * 26 + ch - 64
+        cells.add((int(m.group(2)) - 1, col - 1))
     return cells
 
 
@@ -1261,6 +1262,9 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     return int(number), None, ""
 
 
+# a value the checked workbook proposes for a blank cell (建议 12): not entered data, the cell is blank
+_PROPOSAL = re.compile(r"建议\s*[+\-]?\d+(\.\d+)?")
+
 # a note that makes the number before it uncertain: 12（约）, 30（左右）
 _HEDGE = re.compile(r"约|大约|左右|上下|估计|估算|预计|以上|以下|余|多|不少于|至少|不足|不到|待核实|待定|暂定|\?|？")
 
@@ -1457,8 +1461,20 @@ class _Reader:
     def _fuzzy(self, text: str, candidates: list[tuple[str, str]]) -> str | None:
         if len(core(text)) < 3:
             return None
-        scores = sorted(((similar(norm(text), norm(lab)), nid) for nid, lab in candidates), reverse=True)
-        scores += [(similar(core(text), core(lab)), nid) for nid, lab in candidates if core(lab)]
+        whole, kernel = norm(text), core(text)
+        # a label whose length alone keeps it below FUZZY_MIN − 0.05 can neither match nor, as the
+        # runner-up, stop a match: skip it (a long note line is not compared with every label)
+        floor = _FUZZY_MIN - 0.05
+
+        def within(a: str, b: str) -> bool:
+            return 2 * min(len(a), len(b)) >= floor * (len(a) + len(b))
+
+        scores = sorted(
+            ((similar(whole, norm(lab)), nid) for nid, lab in candidates if within(whole, norm(lab))), reverse=True
+        )
+        scores += [
+            (similar(kernel, core(lab)), nid) for nid, lab in candidates if core(lab) and within(kernel, core(lab))
+        ]
         scores.sort(reverse=True)
         if not scores or scores[0][0] < _FUZZY_MIN:
             return None
@@ -1715,6 +1731,8 @@ class _Reader:
                 )
                 continue
             raw = sheet.raw(r, c)
+            if isinstance(raw, str) and _PROPOSAL.fullmatch(raw.strip()):
+                raw = None  # 建议 N: written by gkreport beside a blank cell, never read as the unit's number
             noted = split_note(raw) if isinstance(raw, str) else None
             value, problem, severity = parse_value(noted[0] if noted else raw, cell)
             if noted and problem:  # what is wrong with the number, shown with its note
@@ -2027,7 +2045,7 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
                     if fid:
                         keep(fid, value, sheet, a1(r, k), v.strip(), sheet.name == INFO_SHEET and primary.get(n) == fid)
                     elif sid in fi.text_sections and sid not in unit.narrative and isinstance(value, str):
-                        unit.narrative[sid] = value
+                        unit.narrative[sid] = "\n".join([value, *_merged_paragraphs(sheet, r, c, k)])
                         unit.narrative_locations[sid] = (sheet.name, a1(r, k))
                     continue
                 # a heading and its text in one cell (pasted from a web page)
@@ -2049,6 +2067,19 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
                     if key and m.group(2).strip():
                         keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
     return found
+
+
+def _merged_paragraphs(sheet: Sheet, r: int, c: int, k: int) -> list[str]:
+    """Further paragraphs of a section whose heading (r, c) is merged down over several rows, one
+    paragraph a row in column k beside it (a checked workbook's 基本信息)."""
+    out = []
+    rr = r + 1
+    while sheet.origin.get((rr, c)) == (r, c):
+        v = sheet.raw(rr, k)
+        if isinstance(v, str) and v.strip():
+            out.append(v)
+        rr += 1
+    return out
 
 
 _MAIN_HEADING = re.compile(r"^[一二三四五六七八九十]{1,2}、")
@@ -2512,9 +2543,28 @@ def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Uni
             raise
 
 
+def _own_sheets(sheets: list[Sheet]) -> tuple[list[Sheet], list[Explanation]]:
+    """The sheets to read, without those gkreport writes beside the data: a template's 自查 sheet
+    (formulas over the tables) and a checked workbook's 审核结果 (its 审核说明 are returned)."""
+    keep: list[Sheet] = []
+    explanations: list[Explanation] = []
+    for sheet in sheets:
+        first = sheet.text(0, 0) if sheet.rows else None
+        if sheet.name == SELF_CHECK_SHEET and first and first.startswith(SELF_CHECK_SHEET):
+            continue
+        if sheet.name == FINDINGS_SHEET:
+            found = read_explanations(sheet.name, sheet.rows, a1)
+            head = [sheet.text(1, c) for c in range(2)] if len(sheet.rows) > 1 else []
+            if found is not None or head == ["序号", "级别"]:  # also a checked workbook of an earlier version
+                explanations += found or []
+                continue
+        keep.append(sheet)
+    return keep, explanations
+
+
 def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
     data = read_file_bytes(path)
-    sheets = load_sheets(path, data)
+    sheets, explanations = _own_sheets(load_sheets(path, data))
     forms = forms or load_forms()
     try:
         form, _ = detect_form(sheets, forms)
@@ -2523,7 +2573,7 @@ def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
     except ReadError as exc:
         raise ReadError(f"文件 {readable_name(path.name)}：{exc.message}", path) from None
     fi = _index(form)
-    unit = Unit(file=path, form=form, file_hash=hashlib.sha256(data).hexdigest())
+    unit = Unit(file=path, form=form, file_hash=hashlib.sha256(data).hexdigest(), explanations=explanations)
     found = _read_meta(unit, sheets, fi)
     tags = {sheet.name: _sheet_tag(sheet) for sheet in sheets}
     reader = _Reader(unit, fi, tags)

@@ -25,6 +25,8 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .aggregate import sum_matrix, value_matrix
+from .explanations import EXPLANATION_HEADER, FINDINGS_SHEET, KEY_HEADER
+from .explanations import key as finding_key
 from .fileio import atomic_path
 from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
@@ -200,11 +202,14 @@ _STYLE_PROPS: dict[str, dict[str, Any]] = {
     "date": {**_GRID, "valign": "top", "align": "left", "num_format": 'yyyy"年"m"月"d"日"'},
     "sev_error": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFC7CE", "font_color": "#9C0006"},
     "sev_warning": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFEB9C", "font_color": "#7F6000"},
+    "sev_explained": {**_GRID, "valign": "top", "align": "center", "bg_color": "#E2EFDA", "font_color": "#375623"},
+    "explanation": {**_GRID, "valign": "top", "bg_color": "#F3F9EE"},
     "st_ok": {**_GRID, "valign": "top", "align": "center", "bg_color": "#C6EFCE", "font_color": "#006100"},
     "st_error": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFC7CE", "font_color": "#9C0006"},
     "st_warning": {**_GRID, "valign": "top", "align": "center", "bg_color": "#FFEB9C", "font_color": "#7F6000"},
     "st_failed": {**_GRID, "valign": "top", "align": "center", "bg_color": "#D9D9D9", "font_color": "#C00000"},
     "legend_error": {"border": 1, "bg_color": "#FFC7CE"},
+    "legend_explained": {"border": 1, "bg_color": "#E2EFDA"},
     "legend_error_suspect": {"border": 2, "border_color": "#C00000", "bg_color": "#FF7C80"},
     "legend_warning": {"border": 1, "bg_color": "#FFF2CC"},
     "legend_warning_suspect": {"border": 2, "border_color": "#BF8F00", "bg_color": "#FFD966"},
@@ -212,9 +217,10 @@ _STYLE_PROPS: dict[str, dict[str, Any]] = {
 }
 
 # Cell states, weakest first: the strongest involvement of a cell decides its look.
-_STATES = ("warning", "warning_suspect", "error", "error_suspect")
+_STATES = ("explained", "warning", "warning_suspect", "error", "error_suspect")
 _STATE_PROPS: dict[str | None, dict[str, Any]] = {
     None: {},
+    "explained": {"bg_color": "#E2EFDA"},  # a 提示 answered by a standing 审核说明
     "warning": {"bg_color": "#FFF2CC"},
     "warning_suspect": {
         "bg_color": "#FFD966",
@@ -454,9 +460,18 @@ def _severity(f: Finding) -> Severity:
     return ERROR if f.severity == ERROR else WARNING
 
 
+def _level(f: Finding) -> str:
+    """错误 / 提示 / 已说明 (a 提示 answered by a standing 审核说明)."""
+    return "已说明" if f.explained else _severity(f).zh
+
+
+def _titles(f: Finding) -> str:
+    """The Chinese titles of every rule a finding states (one wrong cell may break several)."""
+    return "、".join(dict.fromkeys(g.title for g in f.grouped)) if f.grouped else f.title
+
+
 def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
-    sev = _severity(f).zh
-    lines = [f"【{sev}】{'、'.join(f.rules)}：{f.message}"]
+    lines = [f"【{_level(f)}】{_titles(f)}：{f.message}"]
     if f.expected is not None or f.actual is not None:
         lines.append(f"应为：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
     if f.suspect:
@@ -477,6 +492,10 @@ def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
             lines.append("可能出错的单元格（其中之一）：" + "、".join(cell_path(unit.form, c) for c in cands))
     if f.note:
         lines.append(f"说明：{f.note}")
+    if f.explanation:
+        lines.append(f"审核说明：{f.explanation}")
+    if f.explanation_lapsed:
+        lines.append(f.explanation_lapsed)
     return "\n".join(lines)
 
 
@@ -521,7 +540,7 @@ def _marks(unit: Unit) -> dict[str, _Mark]:
         strong = {f.suspect} if f.suspect else set(_candidates(f))
         for cid in _involved(f, refs):
             m = marks.setdefault(cid, _Mark())
-            state = f"{sev}_suspect" if cid in strong else sev
+            state = "explained" if f.explained else f"{sev}_suspect" if cid in strong else sev
             if _rank(state) > _rank(m.state):
                 m.state = state
             if f.proposal and cid == f.suspect and f.suggestion is not None and unit.values.get(cid) is None:
@@ -652,7 +671,8 @@ def _draw_off_grid(
 
 _LEGEND = (
     "说明：浅红色为涉及错误的单元格，深红色粗框为最可能出错的单元格（无法确定时为可能出错的几个单元格）；"
-    "浅黄色为涉及提示的单元格，深黄色粗框为提示中最可能有误的单元格；蓝色斜体的“建议 N”为原表空白、按勾稽关系推算的建议值（仅供参考，不是填报数）。"
+    "浅黄色为涉及提示的单元格，深黄色粗框为提示中最可能有误的单元格；浅绿色为已写审核说明的提示；"
+    "蓝色斜体的“建议 N”为原表空白、按勾稽关系推算的建议值（仅供参考，不是填报数）。"
     "单元格批注中有问题说明、应为值与实际值及修改建议，全部问题见“审核结果”工作表。"
 )
 
@@ -786,7 +806,8 @@ def _write_info_sheet(
     ws.write_string(1, 0, "项目", st.list_header)
     ws.write_string(1, 1, "内容（按原表读取）", st.list_header)
     r = 2
-    counts = f"{unit.status}（错误 {len(unit.errors)} 条，提示 {len(unit.warnings)} 条）"
+    counts = f"{unit.status}（错误 {len(unit.errors)} 条，提示 {len(unit.open_warnings)} 条"
+    counts += f"，已说明 {len(unit.explained)} 条）" if unit.explained else "）"
     for label, value in (("源文件", unit.file.name), ("表样", form.name), ("审核结论", counts)):
         ws.write_string(r, 0, label, st.field)
         ws.write_string(r, 1, _clean(value), st.text)
@@ -868,7 +889,7 @@ def _write_info_sheet(
 _FINDING_COLS: tuple[tuple[str, float], ...] = (
     ("序号", 5),
     ("级别", 6),
-    ("规则", 12),
+    ("问题", 12),
     ("表", 16),
     ("行", 24),
     ("列", 14),
@@ -879,6 +900,11 @@ _FINDING_COLS: tuple[tuple[str, float], ...] = (
     ("问题说明", 40),
     ("建议", 20),
     ("备注", 16),
+    (EXPLANATION_HEADER, 24),
+    ("编号", 9),  # the internal rule id, for the office's reference
+)
+_EXPLAIN_HOW = (
+    "对“提示”，核实数字无误的，可在“审核说明”列写明情况，修改后把本工作簿重新报送；“错误”必须改正，不能以说明代替。"
 )
 
 
@@ -923,7 +949,8 @@ def _suggestion_text(f: Finding) -> str:
 
 
 def _sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: 0 if _severity(f) == ERROR else 1)
+    """Errors, then open 提示, then 已说明."""
+    return sorted(findings, key=lambda f: 0 if _severity(f) == ERROR else 2 if f.explained else 1)
 
 
 def _write_findings_sheet(
@@ -939,18 +966,32 @@ def _write_findings_sheet(
 
     ``sheet_of`` maps table ids to their sheets: a link into the finding's own
     table sheet shows just the cell address (the 表 column names the sheet).
+    A unit's own workbook (``with_unit`` False) is the next submission: its 审核说明
+    column takes the unit's explanations, and the hidden 核对码 column keeps the identity of
+    each finding (rule and figures) so that an explanation is read back with what it answers.
     """
     cols = list(_FINDING_COLS)
     if with_unit:
         cols[1:1] = [("单位", 18), ("文件", 16)]
+    else:
+        cols.append((KEY_HEADER, 20))
     ws.hide_gridlines(2)
     for i, (_, w) in enumerate(cols):
         ws.set_column(i, i, w)
+    if not with_unit:
+        ws.set_column(len(cols) - 1, len(cols) - 1, 20, None, {"hidden": True})
     n_err = sum(1 for _, f, _ in rows if _severity(f) == ERROR)
-    n_warn = len(rows) - n_err
-    head = f"审核结果：共 {len(rows)} 条（错误 {n_err} 条，提示 {n_warn} 条）" if rows else "审核结果：未发现问题"
+    n_done = sum(1 for _, f, _ in rows if f.explained)
+    n_warn = len(rows) - n_err - n_done
+    head = "审核结果：未发现问题"
+    if rows:
+        head = f"审核结果：共 {len(rows)} 条（错误 {n_err} 条，提示 {n_warn} 条" + (
+            f"，已说明 {n_done} 条）" if n_done else "）"
+        )
+        if not with_unit and n_err + n_warn:
+            head += "。" + _EXPLAIN_HOW
     _text(ws, 0, 0, 0, len(cols) - 1, head, st.table_title)
-    ws.set_row(0, 26)
+    ws.set_row(0, 26 if len(head) < 60 else 40)
     for i, (name, _) in enumerate(cols):
         ws.write_string(1, i, name, st.list_header)
     r = 2
@@ -964,8 +1005,9 @@ def _write_findings_sheet(
             ws.write_string(r, c + 1, _clean(unit.file.name), st.text)
             c += 2
         sev = _severity(f)
-        ws.write_string(r, c, sev.zh, st.sev_error if sev == ERROR else st.sev_warning)
-        ws.write_string(r, c + 1, _clean("、".join(f.rules)), st.text)
+        level = st.sev_explained if f.explained else st.sev_error if sev == ERROR else st.sev_warning
+        ws.write_string(r, c, _level(f), level)
+        ws.write_string(r, c + 1, _clean(_titles(f)), st.text)
         title, row_path, col_path = _finding_place(form, f)
         ws.write_string(r, c + 2, _clean(title), st.text)
         ws.write_string(r, c + 3, _clean(row_path), st.text)
@@ -984,16 +1026,26 @@ def _write_findings_sheet(
         ws.write_string(r, c + 9, _clean(f.message), st.text)
         sug = _suggestion_text(f)
         ws.write_string(r, c + 10, _clean(sug), st.text)
-        ws.write_string(r, c + 11, _clean(f.note or ""), st.text)
+        remark = "；".join(x for x in (f.note, f.explanation_lapsed) if x)
+        if f.explanation and not f.explained:  # a lapsed one is shown here, never as a standing answer
+            remark += f"（原审核说明：{f.explanation}）"
+        ws.write_string(r, c + 11, _clean(remark), st.text)
+        # only a standing explanation is written where the unit types: read back, it answers this finding
+        ws.write_string(r, c + 12, _clean(f.explanation if f.explained else ""), st.explanation)
+        ws.write_string(r, c + 13, _clean("、".join(f.rules)), st.text)
+        if not with_unit:
+            ws.write_string(r, c + 14, _clean(finding_key(unit, f)), st.text)
         lines = max(
             _lines(f.message, 40),
             _lines(sug, 20),
             _lines(row_path, 24),
-            _lines(f.note or "", 16),
+            _lines(remark, 16),
+            _lines(f.explanation or "", 24) if f.explained else 1,
             _lines(title, 16),
             _lines(where, 18),
             _lines(col_path, 14),
-            _lines("、".join(f.rules), 12),
+            _lines(_titles(f), 12),
+            _lines("、".join(f.rules), 9),
             _lines(unit.unit or "", 18) if with_unit else 1,
             _lines(unit.file.name, 16) if with_unit else 1,
         )
@@ -1001,7 +1053,8 @@ def _write_findings_sheet(
         r += 1
     ws.autofilter(1, 0, max(r - 1, 1), len(cols) - 1)
     ws.freeze_panes(2, 0)
-    _print_setup(ws, unit_name, year, True, paper=paper_for([w for _, w in cols]))
+    widths = [w for _, w in cols[: len(cols) - (0 if with_unit else 1)]]  # the hidden 核对码 does not print
+    _print_setup(ws, unit_name, year, True, paper=paper_for(widths))
     ws.repeat_rows(1)
 
 
@@ -1024,6 +1077,19 @@ def _table_sheet_names(form: Form, year: int | None, taken: set[str]) -> dict[st
     return {tid: _sheet_name(t.title_for(year), taken) for tid, t in form.tables.items()}
 
 
+def _entered_texts(unit: Unit) -> dict[str, str]:
+    """Cells whose entry was more than a number, as the unit wrote them: a number with its note
+    (``12（其中修订6件）``) and an entry that is no number (``约10``). The checked workbook is the unit's
+    next submission: read again, it gives the same values, notes and findings, and never loses an entry."""
+    out = {cid: f"{_fmt_value(unit.values.get(cid))}（{note}）" for cid, note in unit.notes.items()}
+    for f in unit.findings:
+        if f.rule == "READ.value" and len(f.cell_ids) == 1 and isinstance(f.actual, str) and f.actual.strip():
+            cid = f.cell_ids[0]
+            if unit.values.get(cid) is None:
+                out[cid] = f.actual
+    return out
+
+
 def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     """Write the checked workbook of one unit (atomically) and return its path.
 
@@ -1034,6 +1100,7 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     path = Path(path)
     form = unit.form
     marks = _marks(unit)
+    values = {**unit.values, **_entered_texts(unit)}
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), _wb_options())
         wb.set_properties(
@@ -1055,13 +1122,13 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
                 table,
                 names[tid],
                 unit.year,
-                unit.values,
+                values,
                 marks,
                 pos,
                 f"单位名称：{unit.unit or ''}",
                 unit.unit,
             )
-        ws_find = wb.add_worksheet("审核结果")
+        ws_find = wb.add_worksheet(FINDINGS_SHEET)
         ws_info = wb.add_worksheet("基本信息")
         _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
         refs = _text_refs(unit)
@@ -1671,7 +1738,12 @@ def _write_status(
         head += f"；名单 {len(subs)} 个单位：" + "，".join(f"{k} {v} 个" for k, v in counts.items())
     _text(ws, 0, 0, 0, n_cols - 1, head, st.table_title)
     ws.set_row(0, max(26.0, _lines(head, sum(w for _, w in cols) / 1.3) * 20.0))
-    style = {Status.PASSED: st.st_ok, Status.ERRORS: st.st_error, Status.WARNINGS: st.st_warning}
+    style = {
+        Status.PASSED: st.st_ok,
+        Status.EXPLAINED: st.st_ok,
+        Status.ERRORS: st.st_error,
+        Status.WARNINGS: st.st_warning,
+    }
     r = 2
     k = 1
     note_col = n_cols - 1
@@ -1688,7 +1760,7 @@ def _write_status(
         _write_value(ws, r, 4, u.year, st.text_c)
         ws.write_string(r, 5, u.status, style.get(u.status, st.st_failed))
         ws.write_number(r, 6, len(u.errors), st.text_c)
-        ws.write_number(r, 7, len(u.warnings), st.text_c)
+        ws.write_number(r, 7, len(u.open_warnings), st.text_c)
         ws.write_string(r, 8, included, st.text_c)
         mark = ""
         if subs is not None:
@@ -1795,7 +1867,7 @@ def write_summary_xlsx(
             positions = [_DetailPositions(col_of, r) for r in unit_rows]
             del unit_marks
             _write_charts(wb, st, form, year, units)
-        ws_find = wb.add_worksheet("审核结果")
+        ws_find = wb.add_worksheet(FINDINGS_SHEET)
         ws_status = wb.add_worksheet("报送情况")
         rows: list[tuple[Unit, Finding, tuple[str, int, int] | None]] = []
         if summary is not None:

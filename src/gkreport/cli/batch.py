@@ -15,13 +15,15 @@ from .common import console, print_json
 # how each status is shown (rich styles), in the order of the summary table
 _STYLES = {
     Status.PASSED: "green",
+    Status.EXPLAINED: "green",
     Status.WARNINGS: "yellow",
     Status.ERRORS: "red",
     Status.UNREADABLE: "bold red",
     Status.DUPLICATE: "bold red",
     Status.UNWRITABLE: "bold red",
 }
-_RARE = (Status.DUPLICATE, Status.UNWRITABLE)  # shown in the summary table only when they occur
+_FAILED = (Status.DUPLICATE, Status.UNWRITABLE)
+_RARE = (*_FAILED, Status.EXPLAINED)  # shown in the summary table only when they occur
 
 INTERRUPTED = "已中断。已完成的单位已保存，重新运行同一命令会从中断处继续。"
 TERMINATED = "已停止（收到结束信号）。已完成的单位已保存，重新运行同一命令会从中断处继续。"
@@ -165,7 +167,9 @@ def _problems_table(result):
     from rich.table import Table
 
     attention = getattr(result, "attention", {})
-    rows = [r for r in result.records if r.status in (*_RARE, Status.UNREADABLE, Status.ERRORS) or r.input in attention]
+    rows = [
+        r for r in result.records if r.status in (*_FAILED, Status.UNREADABLE, Status.ERRORS) or r.input in attention
+    ]
     if not rows:
         return None
     t = Table(title="需要处理的文件", title_justify="left", expand=True)

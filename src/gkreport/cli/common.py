@@ -70,5 +70,6 @@ def findings_table(unit, title: str | None = None):
         text = f.message
         if f.note and f.note not in text:
             text += f"（{f.note}）"
-        t.add_row(f"[{style}]{f.severity.zh}[/]", where, text)
+        level = "已说明" if f.explained else f.severity.zh  # a 提示 answered by a standing 审核说明
+        t.add_row(f"[{style}]{level}[/]", where, text)
     return t
