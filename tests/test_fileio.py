@@ -155,3 +155,42 @@ def test_lock_in_a_folder_that_cannot_be_created_is_an_os_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OSError), folder_lock(tmp_path / "file" / "lock"):
         pass
+
+
+@pytest.fixture
+def umask():
+    """Set the process's umask for a test; the previous one is restored after it."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield os.umask
+    os.umask(before)
+
+
+@posix_only
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_get_the_users_ordinary_permissions(tmp_path, umask, mask, mode):
+    umask(mask)
+    assert fileio.new_file_mode() == mode
+    text = atomic_write_text(tmp_path / "审核报告.json", "{}")
+    assert text.stat().st_mode & 0o777 == mode
+    with atomic_path(tmp_path / "a.bin") as tmp:
+        assert tmp.stat().st_mode & 0o777 == mode  # already while it is written: a writer reopening it keeps it
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == mode
+    (tmp_path / "plain").write_bytes(b"")  # what open() gives: the same
+    assert (tmp_path / "plain").stat().st_mode & 0o777 == mode
+
+
+@posix_only
+def test_umask_is_read_without_the_proc_file(tmp_path, umask, monkeypatch):
+    umask(0o002)
+    real_open = open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path).startswith("/proc/"):
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", no_proc)
+    assert fileio.current_umask() == 0o002
+    assert os.umask(0o002) == 0o002  # left as it was

@@ -4,7 +4,9 @@ and one run at a time per output folder.
 * :func:`atomic_path` writes to a temp file in the same folder, then renames: a crash or
   Ctrl-C never leaves a half-written file under the final name. The temp file's name carries
   the host and process id of its writer, so that :func:`clean_temp_files` removes only the
-  leftovers of processes that are gone, never a live run's files.
+  leftovers of processes that are gone, never a live run's files. The file gets the ordinary
+  permissions of a new file (the user's umask), not the owner-only 0600 of a temp file: colleagues
+  on a shared folder open the reports.
 * :func:`os_reason` says in Chinese why a file could not be written (disk full, read-only,
   no permission or held open by another program, a file where a folder should be).
 * :func:`folder_lock` lets one process at a time work on a folder; the lock file says who
@@ -49,6 +51,8 @@ def atomic_path(target: Path | str, *, durable: bool = True) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        with contextlib.suppress(OSError):  # a file system without modes (FAT, some network shares)
+            os.chmod(tmp_path, new_file_mode())
         yield tmp_path
         if durable:
             with open(tmp_path, "rb+") as fh:
@@ -57,6 +61,26 @@ def atomic_path(target: Path | str, *, durable: bool = True) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):  # already renamed, or the folder cannot be written at all
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux), since
+    setting it, even briefly, would apply to files that other threads create meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permissions a file created by ``open()`` gets: 0666 less the umask (0644 with umask 022)."""
+    return 0o666 & ~current_umask()
 
 
 def atomic_write_bytes(target: Path | str, data: bytes, *, durable: bool = True) -> Path:
