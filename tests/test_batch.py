@@ -248,10 +248,48 @@ def test_cli_batch_json_and_exit_codes(tmp_path):
     assert "处理结果" in res.output and "汇总" in res.output
 
 
-def test_cli_creates_missing_input_folder_with_a_hint(tmp_path):
-    res = CliRunner().invoke(app, ["batch", str(tmp_path / "input"), "-o", str(tmp_path / "out")])
+def test_cli_creates_the_default_input_folder_with_a_hint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["batch"])
     assert res.exit_code == 2 and (tmp_path / "input").is_dir()
-    assert "请把各单位填好的统计表" in res.output
+    assert "已创建文件夹 input" in res.output and "请把各单位填好的统计表" in res.output
+    assert "gkreport template" in res.output and "input_templates" in res.output
+    assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("command", ["batch", "watch"])
+def test_cli_an_input_folder_that_is_not_there_is_an_error(tmp_path, command):
+    """A mistyped folder name is said, not made into a new empty folder (only the default input/ is)."""
+    missing = tmp_path / "2025年统计表（错字）"
+    rounds = ["--rounds", "1"] if command == "watch" else []
+    res = CliRunner().invoke(app, [command, str(missing), "-o", str(tmp_path / "out"), *rounds])
+    assert res.exit_code == 2, res.output
+    assert f"找不到输入文件夹 {missing}" in res.output
+    assert not missing.exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("ignored", [(), ("~$单位00.xlsx", ".DS_Store", "Thumbs.db", "desktop.ini", ".hidden/a.xlsx")])
+def test_cli_an_empty_input_folder_says_where_the_workbooks_go(tmp_path, ignored):
+    inp = tmp_path / "input"
+    inp.mkdir()
+    for rel in ignored:
+        (inp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (inp / rel).write_bytes(b"x")
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    text = "".join(res.output.split())  # as one line, whatever the console's width
+    assert f"输入文件夹{inp}中没有文件" in text and "请把各单位填好的统计表" in text
+    assert "gkreporttemplate" in text and "input_templates" in text
+    assert ("锁文件、隐藏文件或系统文件" in text) == bool(ignored)
+    assert not (tmp_path / "out").exists()  # no empty reports
+
+
+def test_watch_waits_on_an_empty_input_folder(tmp_path):
+    inp = tmp_path / "input"
+    inp.mkdir()
+    res = CliRunner().invoke(app, ["watch", str(inp), "-o", str(tmp_path / "out"), "--rounds", "1", "--interval", "0.2"])
+    assert res.exit_code == 0, res.output
+    assert "中还没有文件" in res.output and "正在监视" in res.output
 
 
 def test_ctrl_c_stops_cleanly_and_a_rerun_continues(tmp_path):

@@ -366,7 +366,9 @@ def test_unit_and_year_from_title_and_file_name(tmp_path):
     [
         ("empty.xlsx", b"", "空文件"),
         ("text.xlsx", "这不是表格".encode(), "不是有效的"),
-        ("notes.txt", b"abc", "不是支持的表格格式"),
+        ("notes.txt", b"abc", "这是纯文本文件"),
+        ("报告.docx", b"abc", "这是文字文档，请报送统计表（.xlsx）"),
+        ("x.weird", b"abc", "这不是统计表"),
     ],
 )
 def test_unreadable_files_get_a_chinese_reason(tmp_path, name, content, fragment):

@@ -9,6 +9,11 @@ Output layout (``OUTPUT_DIR``)::
     <年度>/汇总/<汇总单位><年度>年政府信息公开工作年度报告.docx  (with --summary-unit; .pdf with --pdf)
     <年度>/审核报告.json, 审核报告.xlsx                       (what happened to each file of that year)
     审核报告.json, 审核报告.xlsx                              (the whole batch, unreadable files included)
+
+Every file of the input folder is accounted for: workbooks (reader.SUPPORTED, WPS's .et among
+them) are processed; any other file (.docx, .pdf, .zip, .csv, images …) is 无法读取 with a hint
+of what to do (reader.not_a_workbook), by its name alone: it is never read, and a rerun that finds
+it as before keeps its record (未变化跳过). Lock, hidden and system files are left out silently.
     .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
     .gkreport/lock                                            (held while a run works on the folder)
     .gkreport/claims/<年度>/…                                 (which unit each unit folder belongs to)
@@ -246,21 +251,37 @@ def _folder_digest(folder: Path | None) -> str:
     return h.hexdigest()[:16]
 
 
-def discover(folder: Path, exclude: Path | None = None) -> list[Path]:
-    """Workbooks under ``folder`` (recursive), without Office lock files and hidden files."""
-    from .reader import SUPPORTED
+# files the system or a file manager leaves in a folder: nobody's submission
+SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store"})
 
+
+def ignored_file(name: str) -> bool:
+    """Office/WPS lock files (``~$…``), hidden files (``.…``, macOS's ``._…`` among them) and system files."""
+    return name.startswith(("~$", ".")) or name.lower() in SYSTEM_FILES
+
+
+def input_files(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """Every file under ``folder`` (recursive) that someone put there: workbooks and anything else.
+    Lock, hidden and system files, hidden folders (our ``.gkreport``) and ``exclude`` are left out."""
     out = []
     exclude = exclude.resolve() if exclude else None
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(
             d for d in dirs if not d.startswith(".") and not (exclude and Path(root, d).resolve() == exclude)
         )
-        for name in sorted(files):
-            if name.startswith(("~$", ".")) or Path(name).suffix.lower() not in SUPPORTED:
-                continue
-            out.append(Path(root) / name)
+        out += [Path(root) / name for name in sorted(files) if not ignored_file(name)]
     return out
+
+
+def is_workbook(path: Path) -> bool:
+    from .reader import SUPPORTED
+
+    return path.suffix.lower() in SUPPORTED
+
+
+def discover(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """Workbooks under ``folder`` (recursive), without Office lock files and hidden files."""
+    return [p for p in input_files(folder, exclude) if is_workbook(p)]
 
 
 def _json_value(v: Any) -> Any:
@@ -906,8 +927,17 @@ def _input_names(files: list[Path], input_dir: Path) -> tuple[list[tuple[Path, s
     return out, odd
 
 
+def _not_a_workbook(rel: str, opts: BatchOptions) -> Record:
+    """A file of the input folder that is no workbook (.docx, .pdf, .zip …): 无法读取, with the hint."""
+    from .reader import not_a_workbook
+
+    return Record(input=rel, hash="", status=Status.UNREADABLE, reason=not_a_workbook(rel), options=opts.key())
+
+
 def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[str] = frozenset()) -> BatchResult:
-    """Process every workbook of ``opts.input_dir``; see the module docstring for the layout.
+    """Process every workbook of ``opts.input_dir``; see the module docstring for the layout. Every
+    other file there (.docx, .pdf, .zip …; not lock, hidden or system files) is listed as 无法读取
+    with what to do about it.
 
     ``hold``: input paths (relative, as the OS gives them) still being written; they keep their
     last result this time. Raises :class:`OutputError` when the output folder cannot be used at all.
@@ -923,7 +953,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     head, manifest = _read_manifest(opts)
     _same_input(opts, head, manifest)
     clean_temp_files(opts.output_dir)
-    files, odd_names = _input_names(discover(opts.input_dir, exclude=opts.output_dir), opts.input_dir)
+    files, odd_names = _input_names(input_files(opts.input_dir, exclude=opts.output_dir), opts.input_dir)
     spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
@@ -936,6 +966,15 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
                 records[rel] = manifest[rel]
             continue
         old = manifest.get(rel)
+        if not is_workbook(p):  # listed as 无法读取 with what to do; never read, so a rerun costs nothing
+            other = _not_a_workbook(rel, opts)
+            if old is not None and (old.status, old.reason, old.outputs) == (other.status, other.reason, {}):
+                records[rel] = old  # as last time: 未变化跳过, not new work
+            else:
+                if old is not None:
+                    stale[rel] = _remove_outputs(opts, old)
+                unreadable.append(other)
+            continue
         try:  # a locked, vanished, oversized or non-regular file (a pipe would block) is reported, not read
             digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
         except ReadError as exc:
@@ -1751,7 +1790,7 @@ def _watch(
     n = 0
     while True:
         current: dict[str, tuple[int, int]] = {}
-        for p in discover(opts.input_dir, exclude=opts.output_dir):
+        for p in input_files(opts.input_dir, exclude=opts.output_dir):  # a dropped .pdf is told too
             try:
                 st = p.stat()
             except OSError:

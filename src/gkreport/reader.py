@@ -3,7 +3,8 @@
 Works for our blank templates, for sheets laid out like the official Word
 tables (pasted into Excel: merged label cells, stacked headers, tables on one
 sheet or several), and for the old seed-style 统计表 (统计指标 | 单位 | 统计数).
-Formats: .xlsx, .xlsm, .xls, .ods (python-calamine reads them all).
+Formats: .xlsx, .xlsm, .xls, .ods (python-calamine reads them all), and WPS's .et/.ett, which
+WPS saves in the binary .xls format: what the bytes are decides how a file is read, not its name.
 
 Walk every sheet top to bottom. A row is a table title, a header row (its
 texts are column labels), a data row (its rightmost label matches a row of
@@ -51,7 +52,8 @@ from .model import ERROR, WARNING, Explanation, Finding, Severity, Unit
 from .spec import Cell, Form, Table, load_forms
 from .template import INFO_SHEET, SELF_CHECK_SHEET
 
-SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods")
+SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".ett")
+WPS_SHEET = (".et", ".ett")  # WPS 表格 (workbook, template): binary .xls inside
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
 _BLANK_MARKS = {"-", "—", "——", "/", "无", "－", "─"}
 _FUZZY_MIN = 0.78
@@ -361,8 +363,52 @@ _NOT_WORKBOOK = {
     "xlsx_broken": "已损坏：缺少工作簿主体（xl/workbook.xml），无法读取。请用 Excel 或 WPS 打开修复后另存为 .xlsx 再试；"
     "打不开的请向报送单位重新索要。",
     "broken": "已损坏，无法读取（文件结构错误）。请用 Excel 或 WPS 打开后另存为 .xlsx 再试；打不开的请向报送单位重新索要。",
+    "wps": "是 WPS 表格文件，但不是本工具能读取的格式（WPS 通常按 .xls 格式保存 .et，这一份不是）。"
+    "请在 WPS 中另存为 .xlsx 后重新放入。",
     "other": "不是有效的 Excel/WPS 工作簿（可能已损坏或是其他类型的文件），请重新保存为 .xlsx 后再试。",
 }
+
+
+# What to do with a file that is not a workbook, by its name's ending: such a file is listed, never
+# read (a 100 MB archive costs nothing), so its name is all there is to go by.
+_OTHER_FILES = (
+    (
+        (".doc", ".docx", ".docm", ".dot", ".dotx", ".wps", ".wpt", ".odt", ".rtf"),
+        "这是文字文档，请报送统计表（.xlsx）。年度报告由本工具根据统计表生成，报告的文字部分填在统计表的“基本信息”表中。",
+    ),
+    ((".pdf",), "这是 PDF，无法读取数字，请报送统计表原件（.xlsx）。"),
+    ((".ofd",), "这是 OFD 版式文件，无法读取数字，请报送统计表原件（.xlsx）。"),
+    (
+        (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"),
+        "这是压缩包，请解压后放入（其中的统计表放在输入文件夹或其子文件夹中即可，压缩包本身请移出）。",
+    ),
+    (
+        (".csv", ".tsv", ".txt"),
+        "这是纯文本文件，只有文字和数字，没有统计表的表名、行名和栏目名；本工具按这些标签读取，"
+        "无法判断每个数字是哪一项。请报送统计表（.xlsx），或把内容填入模板（gkreport template）后保存为 .xlsx。",
+    ),
+    (
+        (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic"),
+        "这是图片（照片或扫描件），无法读取数字，请报送统计表原件（.xlsx）。",
+    ),
+    ((".xlsb",), "这是 Excel 二进制工作簿（.xlsb），本工具不读取该格式，请在 Excel 中另存为 .xlsx 后重新放入。"),
+    ((".xlt", ".xltx", ".xltm"), "这是 Excel 模板文件，请填好后在 Excel 或 WPS 中另存为 .xlsx 后重新放入。"),
+    ((".ppt", ".pptx", ".pps", ".ppsx", ".dps", ".odp"), "这是演示文稿，请报送统计表（.xlsx）。"),
+    ((".htm", ".html", ".mht", ".mhtml"), "这是网页文件，请用 Excel 或 WPS 打开后另存为 .xlsx 后重新放入。"),
+    ((".eml", ".msg"), "这是邮件，请把邮件附件中的统计表保存到输入文件夹，邮件本身请移出。"),
+    ((".lnk", ".url"), "这是快捷方式，请把统计表文件本身放入输入文件夹。"),
+)
+_OTHER_HINTS = {suffix: hint for suffixes, hint in _OTHER_FILES for suffix in suffixes}
+OTHER_FILE_HINT = (
+    "这不是统计表（本工具读取 .xlsx、.xlsm、.xls、.ods 和 WPS 的 .et），无法读取。"
+    "请报送统计表（.xlsx）；与报送无关的文件请移出输入文件夹。"
+)
+
+
+def not_a_workbook(path: Path | str) -> str:
+    """Why a file whose name is not a workbook's is not read, and what to do (Chinese, naming the file)."""
+    name = Path(path).name
+    return f"文件 {readable_name(name)}：{_OTHER_HINTS.get(Path(name).suffix.lower(), OTHER_FILE_HINT)}"
 
 
 # --------------------------------------------------------------------------- compound files (.xls, encrypted .xlsx)
@@ -913,6 +959,8 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
         if ole != "xls":
             raise _refuse(path, _NOT_WORKBOOK[ole])
         _check_xls(path, cfb)
+    elif kind == "other" and path.suffix.lower() in WPS_SHEET:
+        raise _refuse(path, _NOT_WORKBOOK["wps"])
     else:
         raise _refuse(path, _NOT_WORKBOOK.get(kind, _NOT_WORKBOOK["other"]))
     try:
@@ -2532,7 +2580,7 @@ def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Uni
     if not os.path.lexists(path):
         raise ReadError(f"文件 {readable_name(path)} 不存在。", path)
     if path.suffix.lower() not in SUPPORTED:
-        raise ReadError(f"文件 {readable_name(path.name)} 不是支持的表格格式（支持 .xlsx、.xlsm、.xls、.ods）。", path)
+        raise ReadError(not_a_workbook(path), path)
     with _time_limit(path):
         try:
             return _read(path, forms)

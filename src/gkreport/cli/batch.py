@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -40,7 +41,21 @@ def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
     return typer.Exit(130)
 
 
-INPUT_HINT = "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods）放进去，然后重新运行本命令。"
+TEMPLATES_HINT = (
+    "空白统计表模板用 gkreport template --form 2021 -o 统计表模板.xlsx 生成（程序目录的 input_templates 文件夹中也有），"
+    "发给各单位填写。"
+)
+INPUT_HINT = (
+    "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods/.et）放进去（可以放在子文件夹中），"
+    "然后重新运行本命令。" + TEMPLATES_HINT
+)
+NO_INPUT = "找不到输入文件夹 {path}。请检查文件夹的名称和位置（输入文件夹不会自动创建，只有不写输入文件夹时默认的 input 会）。"
+EMPTY_INPUT = (
+    "输入文件夹 {path} 中没有文件{ignored}。请把各单位填好的统计表（.xlsx/.xls/.ods/.et）放进去（可以放在子文件夹中），"
+    "然后重新运行本命令。" + TEMPLATES_HINT
+)
+EMPTY_WATCH = "输入文件夹 {path} 中还没有文件{ignored}；各单位的统计表放进来后会自动处理。" + TEMPLATES_HINT
+IGNORED_ONLY = "（只有 Office 锁文件、隐藏文件或系统文件，这些不处理）"
 
 
 def _options(
@@ -81,6 +96,8 @@ def _check_input(
     """Refuse (exit 2, a Chinese line) folders and files that are not there, before any work."""
     from rich.markup import escape
 
+    from ..batch import input_files
+
     con = console(stderr=True)
     if roster is not None:  # read now: a roster that cannot be used stops the run before any work
         from ..errors import RosterError
@@ -97,16 +114,51 @@ def _check_input(
     if wording is not None and not wording.is_file():
         con.print(f"[red]找不到措辞文件 {escape(str(wording))}（--wording）。[/]")
         raise typer.Exit(2)
-    if not input_dir.exists():
+    path = escape(readable_name(input_dir))
+    if not os.path.lexists(input_dir):
+        given = _given("input_dir")
+        if given or (given is None and input_dir != Path("input")):  # a mistyped name must not become a folder
+            con.print(f"[red]{NO_INPUT.format(path=path)}[/]")
+            raise typer.Exit(2)
         input_dir.mkdir(parents=True)
-        con.print(INPUT_HINT.format(path=input_dir))
+        con.print(INPUT_HINT.format(path=path))
         raise typer.Exit(2)
     if not input_dir.is_dir():
-        con.print(f"[red]{input_dir} 不是文件夹。[/]")
+        con.print(f"[red]{path} 不是文件夹。[/]")
         raise typer.Exit(2)
     if output.resolve() == input_dir.resolve():
         con.print("[red]输出文件夹不能和输入文件夹相同（输入文件不会被改动，输出需要单独存放）。[/]")
         raise typer.Exit(2)
+    if not input_files(input_dir, exclude=output):
+        ignored = IGNORED_ONLY if any(p.is_file() for p in input_dir.rglob("*")) else ""
+        if _command() == "watch":  # files are yet to come: that is what watching is for
+            con.print(EMPTY_WATCH.format(path=path, ignored=ignored))
+            return
+        con.print(f"[red]{EMPTY_INPUT.format(path=path, ignored=ignored)}[/]")
+        raise typer.Exit(2)
+
+
+def _context():
+    """The running command's context and click's ParameterSource, from the click that typer uses
+    (typer ≥ 0.20 ships its own copy, found from typer.BadParameter, which typer exports either way)."""
+    import importlib
+
+    package = typer.BadParameter.__module__.rsplit(".", 1)[0]
+    ctx = importlib.import_module(package + ".globals").get_current_context(silent=True)
+    return ctx, importlib.import_module(package + ".core").ParameterSource
+
+
+def _given(param: str) -> bool | None:
+    """Whether ``param`` was given (on the command line, or by a setting) rather than left at its
+    default; None when that is not known (outside a command)."""
+    ctx, source_kind = _context()
+    source = ctx.get_parameter_source(param) if ctx is not None else None
+    return None if source is None else source != source_kind.DEFAULT
+
+
+def _command() -> str | None:
+    ctx = _context()[0]
+    return ctx.command.name if ctx is not None else None
 
 
 def _summary_table(result):
