@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from conftest import SAMPLES, needs_soffice
-from gkreport.batch import BatchOptions, discover, run_batch, watch_folder
+from gkreport.batch import BatchOptions, discover, input_files, run_batch, watch_folder
 from gkreport.cli import app
 
 SAMPLE_UNITS = {
@@ -229,6 +229,16 @@ def test_discover_skips_lock_and_hidden_files(tmp_path):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"x")
     assert [str(p.relative_to(tmp_path)) for p in discover(tmp_path)] == ["a.xlsx", "sub/b.xls", "sub/c.ods"]
+    for rel in ("Thumbs.db", "sub/desktop.ini", ".DS_Store", "g.et"):
+        (tmp_path / rel).write_bytes(b"x")
+    assert [str(p.relative_to(tmp_path)) for p in input_files(tmp_path)] == [
+        "a.xlsx",
+        "e.docx",
+        "f.csv",
+        "g.et",
+        "sub/b.xls",
+        "sub/c.ods",
+    ]
 
 
 # --------------------------------------------------------------------------- command line
@@ -287,7 +297,9 @@ def test_cli_an_empty_input_folder_says_where_the_workbooks_go(tmp_path, ignored
 def test_watch_waits_on_an_empty_input_folder(tmp_path):
     inp = tmp_path / "input"
     inp.mkdir()
-    res = CliRunner().invoke(app, ["watch", str(inp), "-o", str(tmp_path / "out"), "--rounds", "1", "--interval", "0.2"])
+    res = CliRunner().invoke(
+        app, ["watch", str(inp), "-o", str(tmp_path / "out"), "--rounds", "1", "--interval", "0.2"]
+    )
     assert res.exit_code == 0, res.output
     assert "中还没有文件" in res.output and "正在监视" in res.output
 
@@ -743,3 +755,232 @@ def test_watch_makes_the_district_report_as_files_arrive(tmp_path):
     watch_folder(opts, interval=0.05, rounds=2)
     texts = Docx(report).texts()
     assert not any("请填写" in t for t in texts) and "本年度全区各部门均未收取信息处理费。" in texts
+
+
+# --------------------------------------------------------------------------- every file of the input folder
+
+
+def minimal_pdf(text: str = "report") -> bytes:
+    """A valid one-page PDF (objects, cross-reference table and trailer with their real offsets)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def minimal_png() -> bytes:
+    """A 1×1 white PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff"))
+        + chunk(b"IEND", b"")
+    )
+
+
+# file name → what its hint says (and that it is the hint of its kind)
+OTHER_FILES = {
+    "某某区卫生健康局2025年年度报告.docx": "这是文字文档，请报送统计表（.xlsx）",
+    "某某区民政局2025年年度报告.pdf": "这是 PDF，无法读取数字，请报送统计表原件（.xlsx）",
+    "第二批/统计表.zip": "这是压缩包，请解压后放入",
+    "某某区审计局数据.csv": "这是纯文本文件",
+    "扫描件.png": "这是图片",
+    "某某区司法局.et": "是 WPS 表格文件，但不是本工具能读取的格式",
+    "备注.foo": "这不是统计表",
+}
+IGNORED_FILES = (
+    "~$示例市东城区教育局2025年统计表.xlsx",
+    ".DS_Store",
+    "Thumbs.db",
+    "desktop.ini",
+    ".gkreport/x.json",
+    "._统计表.xlsx",
+)
+
+
+def drop_other_files(inp: Path) -> None:
+    """Real files of each kind an office drops into the folder beside the workbooks, and the system's own."""
+    import docx
+
+    for rel in [*OTHER_FILES, *IGNORED_FILES]:
+        (inp / rel).parent.mkdir(parents=True, exist_ok=True)
+    d = docx.Document()
+    d.add_paragraph("某某区卫生健康局2025年政府信息公开工作年度报告")
+    d.save(inp / "某某区卫生健康局2025年年度报告.docx")
+    (inp / "某某区民政局2025年年度报告.pdf").write_bytes(minimal_pdf())
+    with zipfile.ZipFile(inp / "第二批/统计表.zip", "w") as z:
+        z.write(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", "教育局.xlsx")
+    (inp / "某某区审计局数据.csv").write_text("项目,数量\n本年新收政府信息公开申请数量,3\n", encoding="utf-8")
+    (inp / "扫描件.png").write_bytes(minimal_png())
+    (inp / "某某区司法局.et").write_bytes(b"\x07\x00\x01ET-FORMAT" + bytes(range(200)))  # not the .xls WPS writes
+    (inp / "备注.foo").write_bytes(b"x")
+    for rel in IGNORED_FILES:
+        (inp / rel).write_bytes(b"x")
+
+
+def test_every_file_of_the_input_folder_is_accounted_for(tmp_path):
+    """Workbooks are processed; a .docx, .pdf, .zip, .csv, image, an .et WPS cannot have meant as .xls and
+    an unknown file are each 无法读取 with what to do, in the terminal, the JSON, 审核报告 and the summary's
+    报送情况; lock, hidden and system files are not mentioned; the exit code is that of an unreadable file."""
+    import openpyxl
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp)
+    drop_other_files(inp)
+    roster = tmp_path / "名单.xlsx"
+    wb = openpyxl.Workbook()
+    for row in (["单位名称"], ["示例市东城区教育局"], ["某某区卫生健康局"], ["某某区水务局"]):
+        wb.active.append(row)
+    wb.save(roster)
+    out = tmp_path / "out"
+    args = ["batch", str(inp), "-o", str(out), "-j", "1", "--roster", str(roster)]
+    res = CliRunner().invoke(app, [*args, "--json"])
+    data = json.loads(res.stdout)
+    assert res.exit_code == 2 == data["exit_code"]  # as for an unreadable workbook
+    files = {f["input"]: f for f in data["files"]}
+    assert set(files) == {"示例市东城区教育局2025年统计表.xlsx", *OTHER_FILES}  # the ignored ones are not there
+    assert files["示例市东城区教育局2025年统计表.xlsx"]["status"] == "通过"
+    for rel, hint in OTHER_FILES.items():
+        assert files[rel]["status"] == "无法读取" and hint in files[rel]["reason"], rel
+        assert Path(rel).name in files[rel]["reason"]
+    assert "请在 WPS 中另存为 .xlsx 后重新放入" in files["某某区司法局.et"]["reason"]
+    assert data["processed"] == len(files) and data["skipped"] == 0
+    (roster_year,) = data["years"]
+    marks = {r["name"]: (r["status"], r["files"]) for r in roster_year["roster"]}
+    assert marks["某某区卫生健康局"] == (
+        "无法读取",
+        ["某某区卫生健康局2025年年度报告.docx"],
+    )  # matched by its file name
+    assert marks["某某区水务局"] == ("未报送", [])
+
+    report = json.loads((out / "审核报告.json").read_text(encoding="utf-8"))
+    assert {u["input"]: u["status"] for u in report["units"] if u["status"] == "无法读取"} == dict.fromkeys(
+        OTHER_FILES, "无法读取"
+    )
+    sheet = load_workbook(out / "审核报告.xlsx")["报送情况"]
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    for rel, hint in OTHER_FILES.items():
+        assert rows[rel][4] == "无法读取" and hint in rows[rel][10], rel
+    summary = load_workbook(out / "2025" / "汇总" / "2025年政府信息公开工作汇总.xlsx")["报送情况"]
+    cells = [str(c) for row in summary.iter_rows(values_only=True) for c in row if c]
+    for rel, hint in OTHER_FILES.items():
+        assert any(rel in c for c in cells) and any(hint in c for c in cells), rel
+    assert not any(name in c for c in cells for name in ("Thumbs", "desktop.ini", "DS_Store", "~$"))
+
+    # the rerun: the same files are listed again, as they are still there, but as unchanged, not new work
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    text = "".join(res.output.split())
+    assert "需要处理的文件" in text
+    for rel, hint in OTHER_FILES.items():
+        assert rel in text and "".join(hint.split()) in text, rel
+    # only the broken .et is read again, as any workbook that could not be read is (it may be readable now)
+    assert "本次处理│1" in text and f"未变化跳过│{len(files) - 1}" in text
+    assert "未报送2个：某某区卫生健康局（文件无法读取）、某某区水务局" in text
+    assert not any(name in text for name in ("Thumbs", "desktop.ini", "DS_Store", "~$"))
+
+    # a file taken out of the folder leaves the records; once only workbooks remain, the exit code is theirs
+    for rel in OTHER_FILES:
+        (inp / rel).unlink()
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert [r.input for r in again.records] == ["示例市东城区教育局2025年统计表.xlsx"] and again.exit_code == 0
+
+
+def test_watch_tells_a_dropped_file_once(tmp_path):
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp)
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1)
+    told: list = []
+    rounds = iter(range(100))
+
+    def stop() -> bool:
+        n = next(rounds)
+        if n == 0:  # after the first round a department drops its report as a PDF
+            (inp / "某某区民政局2025年年度报告.pdf").write_bytes(minimal_pdf())
+        return n >= 4
+
+    watch_folder(opts, interval=0.05, on_record=told.append, stop=stop)
+    assert [(r.input, str(r.status)) for r in told] == [
+        ("示例市东城区教育局2025年统计表.xlsx", "通过"),
+        ("某某区民政局2025年年度报告.pdf", "无法读取"),
+    ]
+    assert "这是 PDF" in told[1].reason
+    told.clear()
+    watch_folder(opts, interval=0.05, on_record=told.append, rounds=2)  # a new watch: nothing is new
+    assert told == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="umask")
+def test_outputs_get_the_users_ordinary_permissions(tmp_path):
+    """With umask 002 (a shared folder's group) every file the run writes is 0664, not a temp file's 0600."""
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp)
+    before = os.umask(0o002)
+    try:
+        run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit="示例市东城区人民政府"))
+    finally:
+        os.umask(before)
+    out = tmp_path / "out"
+    written = [p for p in out.rglob("*") if p.is_file() and p.name != "lock"]
+    names = {p.name for p in written}
+    assert {"审核报告.json", "审核报告.xlsx", "manifest.json", "2025年政府信息公开工作汇总.xlsx"} <= names
+    assert {".docx", ".xlsx"} <= {p.suffix for p in written if "教育局" in p.name}
+    assert "示例市东城区人民政府2025年政府信息公开工作年度报告.docx" in names
+    assert {str(p.relative_to(out)): oct(p.stat().st_mode & 0o777) for p in written} == {
+        str(p.relative_to(out)): "0o664" for p in written
+    }
+
+
+@needs_soffice
+def test_wps_et_saved_as_xls_is_read_as_a_workbook(tmp_path):
+    """WPS saves .et in the binary .xls format: such a file is read like the .xls it is (made here by
+    LibreOffice and named .et); a PDF LibreOffice makes of a Word document is 无法读取 with its hint."""
+    import docx
+
+    from gkreport.pdf import convert_to_pdf
+    from official_layout import soffice_convert_all
+
+    made = tmp_path / "made"
+    made.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区住房和城乡建设局2025年统计表.xlsx", made / "住建局.xlsx")
+    d = docx.Document()
+    d.add_paragraph("某某区民政局2025年政府信息公开工作年度报告")
+    d.save(made / "民政局.docx")
+    (xls,) = soffice_convert_all([made / "住建局.xlsx"], "xls", made / "xls")
+    (pdf,) = convert_to_pdf([made / "民政局.docx"])
+    assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(xls, inp / "某某区住房和城乡建设局.et")
+    shutil.copy(pdf, inp / "民政局.pdf")
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1))
+    recs = {r.input: r for r in result.records}
+    et = recs["某某区住房和城乡建设局.et"]
+    assert et.unit == "示例市东城区住房和城乡建设局" and et.year == 2025 and str(et.status) in ("通过", "有提示")
+    assert (tmp_path / "out" / et.outputs["docx"]).is_file() and (tmp_path / "out" / et.outputs["xlsx"]).is_file()
+    assert str(recs["民政局.pdf"].status) == "无法读取" and "这是 PDF" in recs["民政局.pdf"].reason

@@ -154,6 +154,14 @@ def test_check_a_folder_checks_every_workbook_in_it(tmp_path):
         assert p.name in text
 
 
+def test_check_a_folder_that_is_not_there_is_an_error(tmp_path):
+    missing = tmp_path / "收到的统计表"
+    res = runner.invoke(app, ["check", str(missing)])
+    assert res.exit_code == 2
+    assert f"文件或文件夹{missing}不存在" in "".join(res.output.split())  # whatever the console's width
+    assert not missing.exists()
+
+
 # --------------------------------------------------------------------------- issue 13: places, --previous, text
 
 

@@ -548,7 +548,7 @@ def _claim(output_dir: Path, year: int, folder: str, name: str) -> str:
     path = _claim_path(output_dir, year, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except FileExistsError:
         for _ in range(25):  # another worker may be writing its name right now
             try:

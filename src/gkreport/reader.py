@@ -959,7 +959,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
         if ole != "xls":
             raise _refuse(path, _NOT_WORKBOOK[ole])
         _check_xls(path, cfb)
-    elif kind == "other" and path.suffix.lower() in WPS_SHEET:
+    elif path.suffix.lower() in WPS_SHEET and kind not in ("empty", "zeros"):  # WPS's own format: WPS converts it
         raise _refuse(path, _NOT_WORKBOOK["wps"])
     else:
         raise _refuse(path, _NOT_WORKBOOK.get(kind, _NOT_WORKBOOK["other"]))
@@ -2578,7 +2578,8 @@ def read_workbook(path: Path | str, forms: dict[str, Form] | None = None) -> Uni
     """
     path = Path(path)
     if not os.path.lexists(path):
-        raise ReadError(f"文件 {readable_name(path)} 不存在。", path)
+        what = "文件" if path.suffix else "文件或文件夹"  # ``check 收到的统计表`` names a folder
+        raise ReadError(f"{what} {readable_name(path)} 不存在。", path)
     if path.suffix.lower() not in SUPPORTED:
         raise ReadError(not_a_workbook(path), path)
     with _time_limit(path):

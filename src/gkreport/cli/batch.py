@@ -49,7 +49,9 @@ INPUT_HINT = (
     "已创建文件夹 {path}：请把各单位填好的统计表（.xlsx/.xls/.ods/.et）放进去（可以放在子文件夹中），"
     "然后重新运行本命令。" + TEMPLATES_HINT
 )
-NO_INPUT = "找不到输入文件夹 {path}。请检查文件夹的名称和位置（输入文件夹不会自动创建，只有不写输入文件夹时默认的 input 会）。"
+NO_INPUT = (
+    "找不到输入文件夹 {path}。请检查文件夹的名称和位置（输入文件夹不会自动创建，只有不写输入文件夹时默认的 input 会）。"
+)
 EMPTY_INPUT = (
     "输入文件夹 {path} 中没有文件{ignored}。请把各单位填好的统计表（.xlsx/.xls/.ods/.et）放进去（可以放在子文件夹中），"
     "然后重新运行本命令。" + TEMPLATES_HINT
