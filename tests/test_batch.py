@@ -850,7 +850,7 @@ def test_every_file_of_the_input_folder_is_accounted_for(tmp_path):
     inp.mkdir()
     shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp)
     drop_other_files(inp)
-    roster = tmp_path / "名单.xlsx"
+    roster = inp / "名单.xlsx"  # kept with the workbooks: the roster is no submission
     wb = openpyxl.Workbook()
     for row in (["单位名称"], ["示例市东城区教育局"], ["某某区卫生健康局"], ["某某区水务局"]):
         wb.active.append(row)
@@ -905,7 +905,7 @@ def test_every_file_of_the_input_folder_is_accounted_for(tmp_path):
     # a file taken out of the folder leaves the records; once only workbooks remain, the exit code is theirs
     for rel in OTHER_FILES:
         (inp / rel).unlink()
-    again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1, roster=roster))
     assert [r.input for r in again.records] == ["示例市东城区教育局2025年统计表.xlsx"] and again.exit_code == 0
 
 

@@ -1020,7 +1020,7 @@ def test_batch_over_the_corpus(tmp_path):
     for bad in CORPUS:
         make(bad, inp)
     shutil.copy(GOOD, inp / GOOD.name)
-    (inp / "说明.txt").write_text("不是工作簿，不会被处理")
+    (inp / "说明.txt").write_text("不是工作簿：列出，说明该怎么办，不读取")
     before = {p.name: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in inp.iterdir()}
     out = tmp_path / "out"
     run = subprocess.run(
@@ -1043,7 +1043,8 @@ def test_batch_over_the_corpus(tmp_path):
     assert good["status"] in ("通过", "有提示", "有错误")
     for kind in ("docx", "xlsx"):
         assert (out / good["outputs"][kind]).resolve().is_file()
-    assert set(rows) == {b.name for b in batch_bad} | {GOOD.name}
+    assert set(rows) == {b.name for b in batch_bad} | {GOOD.name, "说明.txt"}
+    assert rows["说明.txt"]["status"] == "无法读取" and "这是纯文本文件" in rows["说明.txt"]["reason"]
     # inputs untouched
     assert {p.name: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in inp.iterdir()} == before
 

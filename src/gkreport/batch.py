@@ -953,7 +953,9 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     head, manifest = _read_manifest(opts)
     _same_input(opts, head, manifest)
     clean_temp_files(opts.output_dir)
-    files, odd_names = _input_names(input_files(opts.input_dir, exclude=opts.output_dir), opts.input_dir)
+    listed = input_files(opts.input_dir, exclude=opts.output_dir)
+    own = {Path(p).resolve() for p in (opts.roster, opts.wording) if p}  # kept beside the workbooks: not submissions
+    files, odd_names = _input_names([p for p in listed if not own or p.resolve() not in own], opts.input_dir)
     spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
