@@ -288,10 +288,25 @@ def test_cli_an_empty_input_folder_says_where_the_workbooks_go(tmp_path, ignored
     res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(tmp_path / "out")])
     assert res.exit_code == 2, res.output
     text = "".join(res.output.split())  # as one line, whatever the console's width
-    assert f"输入文件夹{inp}中没有文件" in text and "请把各单位填好的统计表" in text
+    assert f"输入文件夹{inp}中没有要处理的文件" in text and "请把各单位填好的统计表" in text
     assert "gkreporttemplate" in text and "input_templates" in text
     assert ("锁文件、隐藏文件或系统文件" in text) == bool(ignored)
     assert not (tmp_path / "out").exists()  # no empty reports
+
+
+def test_cli_an_input_folder_holding_only_the_roster_is_empty(tmp_path):
+    import openpyxl
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位名称"])
+    wb.active.append(["某某区教育局"])
+    wb.save(inp / "名单.xlsx")
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(tmp_path / "out"), "--roster", str(inp / "名单.xlsx")])
+    text = "".join(res.output.split())
+    assert res.exit_code == 2 and "中没有要处理的文件。" in text and "锁文件" not in text
+    assert not (tmp_path / "out").exists()
 
 
 def test_watch_waits_on_an_empty_input_folder(tmp_path):
@@ -301,7 +316,7 @@ def test_watch_waits_on_an_empty_input_folder(tmp_path):
         app, ["watch", str(inp), "-o", str(tmp_path / "out"), "--rounds", "1", "--interval", "0.2"]
     )
     assert res.exit_code == 0, res.output
-    assert "中还没有文件" in res.output and "正在监视" in res.output
+    assert "中还没有要处理的文件" in res.output and "正在监视" in res.output
 
 
 def test_ctrl_c_stops_cleanly_and_a_rerun_continues(tmp_path):

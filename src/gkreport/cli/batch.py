@@ -53,10 +53,10 @@ NO_INPUT = (
     "找不到输入文件夹 {path}。请检查文件夹的名称和位置（输入文件夹不会自动创建，只有不写输入文件夹时默认的 input 会）。"
 )
 EMPTY_INPUT = (
-    "输入文件夹 {path} 中没有文件{ignored}。请把各单位填好的统计表（.xlsx/.xls/.ods/.et）放进去（可以放在子文件夹中），"
+    "输入文件夹 {path} 中没有要处理的文件{ignored}。请把各单位填好的统计表（.xlsx/.xls/.ods/.et）放进去（可以放在子文件夹中），"
     "然后重新运行本命令。" + TEMPLATES_HINT
 )
-EMPTY_WATCH = "输入文件夹 {path} 中还没有文件{ignored}；各单位的统计表放进来后会自动处理。" + TEMPLATES_HINT
+EMPTY_WATCH = "输入文件夹 {path} 中还没有要处理的文件{ignored}；各单位的统计表放进来后会自动处理。" + TEMPLATES_HINT
 IGNORED_ONLY = "（只有 Office 锁文件、隐藏文件或系统文件，这些不处理）"
 
 
@@ -131,8 +131,13 @@ def _check_input(
     if output.resolve() == input_dir.resolve():
         con.print("[red]输出文件夹不能和输入文件夹相同（输入文件不会被改动，输出需要单独存放）。[/]")
         raise typer.Exit(2)
-    if not input_files(input_dir, exclude=output):
-        ignored = IGNORED_ONLY if any(p.is_file() for p in input_dir.rglob("*")) else ""
+    own = {p.resolve() for p in (roster, wording) if p}  # the roster kept beside the workbooks is none of them
+    if not [p for p in input_files(input_dir, exclude=output) if p.resolve() not in own]:
+        out = output.resolve()
+        hidden = any(
+            p.is_file() and out not in p.resolve().parents and p.resolve() not in own for p in input_dir.rglob("*")
+        )
+        ignored = IGNORED_ONLY if hidden else ""
         if _command() == "watch":  # files are yet to come: that is what watching is for
             con.print(EMPTY_WATCH.format(path=path, ignored=ignored))
             return
