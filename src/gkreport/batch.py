@@ -924,6 +924,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     _same_input(opts, head, manifest)
     clean_temp_files(opts.output_dir)
     files, odd_names = _input_names(discover(opts.input_dir, exclude=opts.output_dir), opts.input_dir)
+    _warm_workers(opts, len(files), any(rel not in manifest for _, _, rel in files))
     spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
@@ -1008,7 +1009,9 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     attention: dict[str, str] = {}
     try:
         if todo:
-            size = opts.chunk_size or max(4, min(100, -(-len(todo) // (jobs * 4))))
+            # about four chunks per worker (a slow file holds up one chunk only); even two or three
+            # big files go to the pool, which the fork server has usually made ready meanwhile
+            size = opts.chunk_size or max(1, min(100, -(-len(todo) // (jobs * 4))))
             chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
             if jobs == 1 or len(chunks) == 1:
                 _init_previous_in_process(previous)
@@ -1160,13 +1163,38 @@ def _pool_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> tuple[
     return records, peak_rss_mb()
 
 
+def _worker_context() -> Any:
+    """Workers forked from a fork server that has imported what they need (gkreport.worker_preload)."""
+    import multiprocessing as mp
+
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["__main__", "gkreport.worker_preload"])
+    return ctx
+
+
+def _warm_workers(opts: BatchOptions, n_files: int, new_files: bool) -> None:
+    """Start the fork server now, so that it loads the workers' modules while this process lists
+    and hashes the files. Only when there is likely work for a pool: new files or ``--force``
+    (a rerun with nothing changed must not pay for it)."""
+    jobs = max(1, opts.jobs or os.cpu_count() or 1)
+    if jobs == 1 or n_files < 2 or not (new_files or opts.force):
+        return
+    ctx = _worker_context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with contextlib.suppress(Exception):  # the pool starts it later anyway, and reports what fails
+            forkserver.ensure_running()
+
+
 def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worker=None) -> float:
     """Run the chunks on ``jobs`` worker processes; returns the largest peak RSS (MB) a worker reported."""
-    import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("forkserver") if hasattr(os, "fork") else mp.get_context("spawn")
+    ctx = _worker_context()
 
     def new_pool(n: int):
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(previous,))
