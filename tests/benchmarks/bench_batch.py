@@ -263,6 +263,9 @@ class HwmSampler:
 
         self.interval = interval
         self.peaks: dict[int, float] = {}
+        self.tree_pss = 0.0  # largest sum, at one sample, of the processes' proportional set sizes
+        self.cpu: dict[int, float] = {}  # CPU seconds of each process at its last sample
+        self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -296,6 +299,7 @@ class HwmSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            pss = 0.0
             for pid in self._descendants():
                 try:
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -303,13 +307,26 @@ class HwmSampler:
                             mb = int(line.split()[1]) / 1024
                             self.peaks[pid] = max(self.peaks.get(pid, 0.0), mb)
                             break
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1]) / 1024
+                            break
                 except (OSError, ValueError):
                     pass
+            self.tree_pss = max(self.tree_pss, pss)
             self._stop.wait(self.interval)
 
     @property
     def largest(self) -> float:
         return max(self.peaks.values(), default=0.0)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the whole tree (a process's last 0.1 s before it ends is missed): unlike the
+        wall time, hardly changed by other work on the machine."""
+        return sum(self.cpu.values())
 
     @property
     def total(self) -> float:
@@ -341,19 +358,26 @@ def main() -> None:
         f"gkreport batch: N={args.n} ({args.layout}) jobs={args.jobs}: {elapsed:.2f} s, {rate:.1f} units/s "
         f"(whole process); statuses {first['counts']}"
     )
+    cpu = sampler.cpu_seconds
+    print(
+        f"  CPU time of the process tree: {cpu:.1f} s, {cpu / args.n * 1000:.1f} ms a unit; on {args.jobs} otherwise "
+        f"idle cores at best {args.n / max(cpu / args.jobs, 1e-9):.0f} units/s"
+    )
     stages = first["stages"]
     per_unit = {k: v / args.n * 1000 for k, v in stages.items() if k != "summary"}
     print("  per-unit stage time (ms, summed over workers): " + ", ".join(f"{k} {v:.2f}" for k, v in per_unit.items()))
     print(f"  summary stage: {stages.get('summary', 0):.2f} s")
     print(
-        f"  peak RSS: whole process tree {sampler.total:.0f} MB (sum of the {len(sampler.peaks)} processes' own "
-        f"peaks, from /proc), largest process {sampler.largest:.0f} MB; batch process {first['peak']:.0f} MB, "
-        f"largest worker {first['worker_peak']:.0f} MB (as reported)"
+        f"  memory of the whole process tree: {sampler.tree_pss:.0f} MB at its fullest (sum of the processes' "
+        f"PSS, shared pages counted once, sampled every {sampler.interval} s); at most {sampler.total:.0f} MB "
+        f"(sum of the {len(sampler.peaks)} processes' own peak RSS); largest process {sampler.largest:.0f} MB, "
+        f"batch process {first['peak']:.0f} MB, largest worker {first['worker_peak']:.0f} MB (as reported)"
     )
     elapsed2, rerun, sampler2 = run_fresh(inp, out, args.jobs, force=False)
     print(
         f"  rerun (nothing changed, fresh process): {elapsed2:.2f} s, skipped {rerun['skipped']}, "
-        f"summary {rerun['stages'].get('summary', 0.0):.2f} s, peak RSS tree {sampler2.total:.0f} MB"
+        f"summary {rerun['stages'].get('summary', 0.0):.2f} s, CPU {sampler2.cpu_seconds:.2f} s, "
+        f"memory {sampler2.tree_pss:.0f} MB (PSS)"
     )
     if args.plain:
         k = min(args.plain, args.n)
