@@ -422,8 +422,10 @@ def test_manifest_keeps_values_as_rows_in_the_forms_cell_order(sample_run):
         for cid in unit.form.cells:
             got = unit.values.get(cid)
             assert got == want.get(cid) and type(got) is type(want.get(cid)), (rel, cid)
+            assert unit.values.is_blank(cid) == (got is None), (rel, cid)  # the summary's quick question
             if isinstance(got, Decimal):
                 assert got.as_tuple() == want[cid].as_tuple()
+        assert unit.values.is_blank("no.such.cell") and unit.values.get("no.such.cell") is None
         assert rec == next(r for r in result.records if r.input == rel)
 
 

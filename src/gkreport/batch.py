@@ -298,6 +298,11 @@ class RowValues(Mapping):
         i = self.order.index.get(cid)
         return default if i is None else self._at(i)
 
+    def is_blank(self, cid: str) -> bool:
+        """``get(cid) is None``, without converting the value (summaries ask it of every unit)."""
+        i = self.order.index.get(cid)
+        return i is None or i >= len(self.row) or self.row[i] is None
+
     def __contains__(self, cid: object) -> bool:
         return cid in self.order.index
 
