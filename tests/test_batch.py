@@ -538,6 +538,28 @@ def test_workers_report_their_peak_memory(tmp_path):
         assert 20 < pool.worker_peak_mb < 2000
 
 
+def test_two_files_use_the_pool_started_while_hashing(tmp_path, monkeypatch):
+    """Even two files go to the worker processes (big files are read side by side), and the fork
+    server is started early only when there is work: new files, not a rerun with nothing changed."""
+    from multiprocessing import forkserver
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    for name in ("示例市东城区教育局2025年统计表.xlsx", "示例市东城区市场监督管理局2025年统计表.xlsx"):
+        shutil.copy(SAMPLES / name, inp)
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
+    first = run_batch(opts)
+    assert first.processed == 2 and first.worker_peak_mb > 0  # reported by a worker process
+    assert {r.status for r in first.records} <= {"通过", "有提示", "有错误"}
+    started: list[bool] = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
+    again = run_batch(opts)
+    assert (again.skipped, started) == (2, [])
+    (inp / "示例市东城区教育局2025年统计表.xlsx").rename(inp / "教育局.xlsx")  # a new name: work ahead
+    run_batch(opts)
+    assert started
+
+
 @pytest.mark.slow
 def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     """A file that kills its worker process is reported; every other file is still processed."""
