@@ -200,6 +200,70 @@ def test_parallel_outputs_equal_single_process(tmp_path):
     ]
 
 
+def xlsx_read_back(path: Path) -> dict:
+    """What a reader of a workbook sees: per sheet its merges, and per cell value, number format,
+    comment, fill and font."""
+    wb = load_workbook(path)
+    out: dict = {}
+    for ws in wb.worksheets:
+        cells = {}
+        for row in ws.iter_rows():
+            for c in row:
+                cells[c.coordinate] = (
+                    c.value,
+                    c.number_format,
+                    c.comment.text if c.comment else None,
+                    (c.fill.fill_type, c.fill.fgColor.rgb),
+                    (c.font.name, c.font.sz, c.font.b, c.font.color.rgb if c.font.color else None),
+                )
+        out[ws.title] = (sorted(str(m) for m in ws.merged_cells.ranges), cells)
+    return out
+
+
+def docx_read_back(path: Path) -> list:
+    """What a reader of a report sees: paragraphs with their runs' text and fonts, and tables' cells."""
+    from docx import Document
+
+    doc = Document(str(path))
+    paragraphs = [
+        (p.style.name, [(r.text, r.font.name, r.font.size, r.font.bold, r.font.highlight_color) for r in p.runs])
+        for p in doc.paragraphs
+    ]
+    tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
+    return [paragraphs, tables]
+
+
+def test_batch_outputs_read_back_as_the_writers_called_one_by_one(tmp_path):
+    """The batch's fast paths (fork server, writer threads, pool for a few files) change the time only:
+    each sample's workbook and report read back the same as those the writers give called in turn."""
+    from gkreport.docx_out import merge_report_findings, write_unit_docx
+    from gkreport.explanations import apply_explanations
+    from gkreport.pipeline import run_checks_isolated
+    from gkreport.reader import read_workbook
+    from gkreport.xlsx_out import write_unit_xlsx
+
+    inp = copy_samples(tmp_path / "input")
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "batch", jobs=2, chunk_size=2))
+    units = [read_workbook(p) for p in discover(inp)]
+    assert not run_checks_isolated(units, [])
+    by_unit = {r.unit: r for r in result.records}
+    assert set(by_unit) == set(SAMPLE_UNITS)
+    marked = []  # the comparison sees what matters: some sample has a commented, filled cell
+    for unit in units:
+        rec = by_unit[unit.unit]
+        report = write_unit_docx(unit, tmp_path / "plain" / f"{unit.unit}.docx")
+        unit.findings = merge_report_findings(unit.findings, report.findings)
+        apply_explanations(unit)
+        plain_xlsx = write_unit_xlsx(unit, tmp_path / "plain" / f"{unit.unit}.xlsx")
+        fast_xlsx, fast_docx = tmp_path / "batch" / rec.outputs["xlsx"], tmp_path / "batch" / rec.outputs["docx"]
+        seen = xlsx_read_back(fast_xlsx)
+        assert seen == xlsx_read_back(plain_xlsx), unit.unit
+        marked += [c for _, cells in seen.values() for c in cells.values() if c[2] and c[3][0] == "solid"]
+        assert docx_read_back(fast_docx) == docx_read_back(report.path), unit.unit
+        assert (rec.errors, rec.warnings) == (len(unit.errors), len(unit.open_warnings))
+    assert marked
+
+
 def test_removed_input_takes_its_outputs_along(tmp_path):
     inp = copy_samples(tmp_path / "input")
     opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "output", jobs=1)
@@ -423,8 +487,10 @@ def test_manifest_keeps_values_as_rows_in_the_forms_cell_order(sample_run):
         for cid in unit.form.cells:
             got = unit.values.get(cid)
             assert got == want.get(cid) and type(got) is type(want.get(cid)), (rel, cid)
+            assert unit.values.is_blank(cid) == (got is None), (rel, cid)  # the summary's quick question
             if isinstance(got, Decimal):
                 assert got.as_tuple() == want[cid].as_tuple()
+        assert unit.values.is_blank("no.such.cell") and unit.values.get("no.such.cell") is None
         assert rec == next(r for r in result.records if r.input == rel)
 
 
@@ -535,6 +601,28 @@ def test_workers_report_their_peak_memory(tmp_path):
     assert single.worker_peak_mb == 0.0
     if sys.platform != "win32":
         assert 20 < pool.worker_peak_mb < 2000
+
+
+def test_two_files_use_the_pool_started_while_hashing(tmp_path, monkeypatch):
+    """Even two files go to the worker processes (big files are read side by side), and the fork
+    server is started early only when there is work: new files, not a rerun with nothing changed."""
+    from multiprocessing import forkserver
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    for name in ("示例市东城区教育局2025年统计表.xlsx", "示例市东城区市场监督管理局2025年统计表.xlsx"):
+        shutil.copy(SAMPLES / name, inp)
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
+    first = run_batch(opts)
+    assert first.processed == 2 and first.worker_peak_mb > 0  # reported by a worker process
+    assert {r.status for r in first.records} <= {"通过", "有提示", "有错误"}
+    started: list[bool] = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
+    again = run_batch(opts)
+    assert (again.skipped, started) == (2, [])
+    (inp / "示例市东城区教育局2025年统计表.xlsx").rename(inp / "教育局.xlsx")  # a new name: work ahead
+    run_batch(opts)
+    assert started
 
 
 @pytest.mark.slow

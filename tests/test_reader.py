@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from conftest import TEMPLATES, needs_soffice
+from conftest import SAMPLES, TEMPLATES, needs_soffice
 from gkreport.errors import ReadError
 from gkreport.labels import split_note
 from gkreport.pipeline import run_checks
@@ -1048,3 +1048,66 @@ def test_consistent_tables_saved_by_libreoffice_read_back(saved_by_libreoffice, 
     made, converted = saved_by_libreoffice
     _, values, narrative, name, year = made[layout]
     assert_read_back(converted[fmt][layout], layout, values, narrative, name, year)
+
+
+# --------------------------------------------------------------------------- our 自查 sheet, left unparsed
+
+
+def _read_facts(path: Path) -> tuple:
+    u = read_workbook(path)
+    return (
+        u.unit,
+        u.year,
+        u.values,
+        [f.to_dict() for f in u.findings],
+        u.meta,
+        u.narrative,
+        u.locations,
+        u.meta_locations,
+        u.narrative_locations,
+        u.notes,
+        u.explanations,
+    )
+
+
+def test_self_check_sheet_left_unparsed_reads_the_same(tmp_path, monkeypatch):
+    """The template's 自查 sheet is recognised from the zip (A1 starts with 自查) and not parsed;
+    every sample, blank template and filled template reads exactly as when it is parsed and then
+    left out."""
+    from gkreport import reader
+    from gkreport.template import SELF_CHECK_SHEET
+
+    form = load_form("2021")
+    filled = write_template(
+        form,
+        tmp_path / "填好的模板.xlsx",
+        values={k: v for k, v in consistent_values(form, 3, high=30).items() if not form.cells[k].optional},
+        meta={"unit": "某某县人民政府", "year": 2025},
+        narrative={"overview": "2025年，本机关深入贯彻落实条例。"},
+    )
+    files = sorted(SAMPLES.glob("*.xlsx")) + sorted(TEMPLATES.glob("*.xlsx")) + [filled]
+    skipped = [f for f in files if reader._scan_zip(f, f.read_bytes()).ours == {SELF_CHECK_SHEET}]
+    assert filled in skipped and len(skipped) >= len(files) - 1
+    assert all(s.name != SELF_CHECK_SHEET for s in reader.load_sheets(filled))
+    fast = [_read_facts(f) for f in files]
+    monkeypatch.setattr(reader, "_self_check", lambda *args: False)  # parse it, as before
+    assert SELF_CHECK_SHEET in [s.name for s in reader.load_sheets(filled)]
+    assert [_read_facts(f) for f in files] == fast
+
+
+@pytest.mark.parametrize("a1", ["本单位自查情况", 17, None])
+def test_a_sheet_of_the_office_named_self_check_is_still_read(tmp_path, a1):
+    """A sheet the office named 自查 itself (its A1 not our heading) is parsed as any other sheet."""
+    from gkreport import reader
+    from gkreport.template import SELF_CHECK_SHEET
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SELF_CHECK_SHEET
+    ws["A1"] = a1
+    ws["B3"] = "自查发现的问题：无"
+    wb.create_sheet("其他")["A1"] = "自查"
+    wb.save(tmp_path / "x.xlsx")
+    sheets = {s.name: s for s in reader.load_sheets(tmp_path / "x.xlsx")}
+    assert reader._scan_zip(tmp_path / "x.xlsx", (tmp_path / "x.xlsx").read_bytes()).ours == set()
+    assert sheets[SELF_CHECK_SHEET].text(2, 1) == "自查发现的问题：无" and "其他" in sheets

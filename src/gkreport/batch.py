@@ -319,6 +319,11 @@ class RowValues(Mapping):
         i = self.order.index.get(cid)
         return default if i is None else self._at(i)
 
+    def is_blank(self, cid: str) -> bool:
+        """``get(cid) is None``, without converting the value (summaries ask it of every unit)."""
+        i = self.order.index.get(cid)
+        return i is None or i >= len(self.row) or self.row[i] is None
+
     def __contains__(self, cid: object) -> bool:
         return cid in self.order.index
 
@@ -398,11 +403,14 @@ def _process_chunk(
     """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash).
 
     ``on_record`` (in-process runs) hears of each file as soon as its outputs are written,
-    so that an interrupted run keeps everything finished so far.
+    so that an interrupted run keeps everything finished so far. Each record's ``seconds``: the CPU
+    time of each stage (CPU, not wall time: the writer threads overlap, and others share the cores).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .reader import read_workbook
 
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     records: list[Record] = []
     units: list[tuple[Unit, Record]] = []
     for path, rel, digest in items:
@@ -457,7 +465,7 @@ def _process_chunk(
         )
         units.append((unit, rec))
         records.append(rec)
-    t_read = time.perf_counter()
+    t_read = time.thread_time()
     checked = _checked(units, list((_PREVIOUS or {}).values()))
     if on_record and len(checked) < len(units):
         kept = {id(rec) for _, rec in checked}
@@ -465,21 +473,29 @@ def _process_chunk(
             if id(rec) not in kept:
                 on_record(rec)
     units = checked
-    t_check = time.perf_counter()
+    t_check = time.thread_time()
     t_xlsx = t_docx = 0.0
-    for unit, rec in units:
-        if unit.unusable is not None:  # no unit name or year: nothing to file its outputs under
-            rec.reason = unit.unusable
+    # Two writer threads: while one waits for its file to reach the disk (fsync, outside the GIL),
+    # the other builds the next unit's files. Records are still filled and reported in order.
+    writers = ThreadPoolExecutor(2, thread_name_prefix="gkreport-write")
+    try:
+        writing = {
+            id(rec): writers.submit(_write_outputs, unit, rec, opts)  # a failure: 无法写出; the batch goes on
+            for unit, rec in units
+            if unit.unusable is None
+        }
+        for unit, rec in units:
+            if unit.unusable is not None:  # no unit name or year: nothing to file its outputs under
+                rec.reason = unit.unusable
+            else:
+                a, b = writing[id(rec)].result()
+                t_xlsx += a
+                t_docx += b
             _fill_record(rec, unit)
             if on_record:
                 on_record(rec)
-            continue
-        a, b = _write_outputs(unit, rec, opts)  # a failure makes the unit 无法写出; the batch goes on
-        t_xlsx += a
-        t_docx += b
-        _fill_record(rec, unit)
-        if on_record:
-            on_record(rec)
+    finally:  # interrupted (Ctrl-C, SIGTERM in a one-process run): the units not begun are not begun
+        writers.shutdown(wait=True, cancel_futures=True)
     n = max(len(items), 1)
     for rec in records:
         rec.seconds = {
@@ -622,7 +638,8 @@ def _remove_written(output_dir: Path, paths: Iterable[str]) -> dict[str, str]:
 
 def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
     """Write the unit's .docx and .xlsx; on any failure the unit is 无法写出, what it wrote is removed
-    (no unit is left half-done) and the record says which file and why."""
+    (no unit is left half-done) and the record says which file and why. Returns the CPU seconds of
+    the xlsx and of the docx (two writer threads overlap: their wall time would count each other)."""
     from .docx_out import merge_report_findings, report_docx_name, write_unit_docx
     from .explanations import apply_explanations
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
@@ -639,7 +656,7 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         }
         return 0.0, 0.0
     out = opts.output_dir
-    t0 = t1 = time.perf_counter()
+    t0 = t1 = time.thread_time()
     written: list[str] = []
     target: Path = Path(str(unit.year)) / safe_filename(unit.unit or "未知单位", limit=UNIT_FOLDER_CHARS)
     what = "单位的文件夹"
@@ -657,7 +674,7 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
             apply_explanations(unit)  # a report's 提示 may have been explained too
         except StrictRefusal as exc:
             rec.reason = str(exc)
-        t1 = time.perf_counter()
+        t1 = time.thread_time()
         target, what = folder / unit_xlsx_name(unit), "统计表"
         write_unit_xlsx(unit, out / target)
         written.append(str(target))
@@ -667,9 +684,9 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         rec.status = Status.UNWRITABLE
         rec.outputs, rec.written = {}, {}
         rec.reason = f"{what}无法写出（{out / target}）：{_write_error(exc)}。处理后重新运行本命令即可。"
-        return 0.0, time.perf_counter() - t0
+        return 0.0, time.thread_time() - t0
     rec.outputs = {"xlsx": str(target), "docx": docx_rel, "pdf": None}
-    return time.perf_counter() - t1, t1 - t0
+    return time.thread_time() - t1, t1 - t0
 
 
 # --------------------------------------------------------------------------- parent side
@@ -956,6 +973,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     listed = input_files(opts.input_dir, exclude=opts.output_dir)
     own = {Path(p).resolve() for p in (opts.roster, opts.wording) if p}  # kept beside the workbooks: not submissions
     files, odd_names = _input_names([p for p in listed if not own or p.resolve() not in own], opts.input_dir)
+    _warm_workers(opts, len(files), any(rel not in manifest for _, _, rel in files))
     spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
@@ -1049,7 +1067,9 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     attention: dict[str, str] = {}
     try:
         if todo:
-            size = opts.chunk_size or max(4, min(100, -(-len(todo) // (jobs * 4))))
+            # about four chunks per worker (a slow file holds up one chunk only); even two or three
+            # big files go to the pool, which the fork server has usually made ready meanwhile
+            size = opts.chunk_size or max(1, min(100, -(-len(todo) // (jobs * 4))))
             chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
             if jobs == 1 or len(chunks) == 1:
                 _init_previous_in_process(previous)
@@ -1201,13 +1221,38 @@ def _pool_chunk(items: list[tuple[str, str, str]], opts: BatchOptions) -> tuple[
     return records, peak_rss_mb()
 
 
+def _worker_context() -> Any:
+    """Workers forked from a fork server that has imported what they need (gkreport.worker_preload)."""
+    import multiprocessing as mp
+
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["__main__", "gkreport.worker_preload"])
+    return ctx
+
+
+def _warm_workers(opts: BatchOptions, n_files: int, new_files: bool) -> None:
+    """Start the fork server now, so that it loads the workers' modules while this process lists
+    and hashes the files. Only when there is likely work for a pool: new files or ``--force``
+    (a rerun with nothing changed must not pay for it)."""
+    jobs = max(1, opts.jobs or os.cpu_count() or 1)
+    if jobs == 1 or n_files < 2 or not (new_files or opts.force):
+        return
+    ctx = _worker_context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with contextlib.suppress(Exception):  # the pool starts it later anyway, and reports what fails
+            forkserver.ensure_running()
+
+
 def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worker=None) -> float:
     """Run the chunks on ``jobs`` worker processes; returns the largest peak RSS (MB) a worker reported."""
-    import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("forkserver") if hasattr(os, "fork") else mp.get_context("spawn")
+    ctx = _worker_context()
 
     def new_pool(n: int):
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(previous,))

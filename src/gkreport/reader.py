@@ -835,6 +835,36 @@ def _ods_extents(path: Path, xml: bytes) -> None:
 class _ZipScan:
     kind: str
     formulas: dict[str, set[tuple[int, int]]]
+    ours: set[str] = field(default_factory=set)  # our template's 自查 sheet: checked, not parsed (see _self_check)
+
+
+# A1 of a sheet, as XlsxWriter and Excel write it: a shared string, or an inline one
+_A1_SHARED = re.compile(rb'<c r="A1"(?: s="\d+")? t="s"(?: s="\d+")?><v>(\d+)</v></c>')
+_A1_INLINE = re.compile(rb'<c r="A1"(?: s="\d+")? t="inlineStr"(?: s="\d+")?><is><t>([^<&]*)</t></is></c>')
+_SHARED_ITEM = re.compile(rb"<si>(.*?)</si>", re.S)
+_PLAIN_TEXT = re.compile(rb"<t(?: xml:space=\"preserve\")?>([^<&]*)</t>")
+
+
+def _self_check(z: zipfile.ZipFile, path: Path, data: bytes, part: bytes) -> bool:
+    """Whether a sheet named 自查 is the one our template writes (A1 starts with 自查): the reader
+    leaves that sheet out (:func:`_own_sheets`), so calamine need not parse its ~400 formulas.
+    Only a plain A1 text is recognised here; anything else is parsed, and judged, as before."""
+    m = _A1_SHARED.search(part, 0, 4096)
+    if m:
+        try:
+            info = z.getinfo("xl/sharedStrings.xml")
+        except KeyError:
+            return False
+        items = _SHARED_ITEM.finditer(_member(path, z, data, info))
+        item = next((it for i, it in enumerate(items) if i == int(m.group(1))), None)
+        if item is None:
+            return False
+        runs = _PLAIN_TEXT.fullmatch(item.group(1))  # one plain run only: what calamine gives is certain
+        text = runs.group(1) if runs else None
+    else:
+        m = _A1_INLINE.search(part, 0, 4096)
+        text = m.group(1) if m else None
+    return text is not None and text.decode("utf-8", "replace").strip().startswith(SELF_CHECK_SHEET)
 
 
 def _sheet_parts(z: zipfile.ZipFile, path: Path, data: bytes, names: set[str]) -> set[str]:
@@ -870,12 +900,22 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
     _zip_limits(path, z)
     sheets = _sheet_parts(z, path, data, names) if kind == "xlsx" else {"content.xml"}
     formulas: dict[str, set[tuple[int, int]]] = {}
+    ours: set[str] = set()
     names_cache: list[dict[str, str]] = []
+    check_cache: list[bool] = []
 
     def sheet_names() -> dict[str, str]:
         if not names_cache:
             names_cache.append(_sheet_file_names(z))
         return names_cache[0]
+
+    def may_have_self_check() -> bool:  # the workbook's part names its sheets: no 自查, nothing to look for
+        if not check_cache:
+            try:
+                check_cache.append(SELF_CHECK_SHEET.encode() in z.read("xl/workbook.xml"))
+            except Exception:  # parts were size-checked already; a missing one names no sheets
+                check_cache.append(False)
+        return check_cache[0]
 
     for info in z.infolist():
         if info.filename.endswith("/") or not info.file_size:
@@ -904,11 +944,18 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
             continue
         rows, cols, far, partial = _sheet_extent(part) if len(part) <= _FAST_SCAN else _sheet_extent_walk(part)
         _check_extent(path, label, rows, cols, far, partial)
+        if (
+            may_have_self_check()
+            and sheet_names().get(info.filename) == SELF_CHECK_SHEET
+            and _self_check(z, path, data, part)
+        ):
+            ours.add(SELF_CHECK_SHEET)
+            continue
         if _HAS_FORMULA.search(part):
             cells = _formula_cells(part)
             if cells and info.filename in sheet_names():
                 formulas[sheet_names()[info.filename]] = cells
-    return _ZipScan(kind, formulas)
+    return _ZipScan(kind, formulas, ours)
 
 
 def _check_dtd(path: Path, part: bytes) -> None:
@@ -948,8 +995,10 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
         data = read_file_bytes(path)
     kind = sniff_kind(data)
     formulas: dict[str, set[tuple[int, int]]] = {}
+    ours: set[str] = set()
     if kind == "zip":
-        formulas = _scan_zip(path, data).formulas
+        scan = _scan_zip(path, data)
+        formulas, ours = scan.formulas, scan.ours
     elif kind == "ole":
         try:
             cfb = _Cfb(data)
@@ -985,6 +1034,8 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
             raise _refuse(path, f"有 {len(names)} 个工作表，超过上限 {MAX_SHEETS} 个，可能是异常文件，已拒绝读取。")
         merged_total = 0
         for name in names:
+            if name in ours:  # our template's 自查 sheet, which the reader leaves out anyway
+                continue
             try:
                 ws = wb.get_sheet_by_name(name)
                 _check_extent(path, name, ws.height, ws.width)

@@ -31,7 +31,7 @@ department.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -432,14 +432,24 @@ def _causes(f: Finding, units: Sequence[Unit], mapped: Sequence[Mapped], form: F
             words = f"{_name(m.unit)}（使用{m.original.form.short_name}，没有{cell_name(form, lacking[0])}等栏目）"
             out.append((m.unit, "mapped", words))
             named.add(id(m.unit))
+    required = [c for c in cells if not form.cells[c].optional]
     for u in units:
         if id(u) in named:
             continue
-        vals = [u.values.get(c) for c in cells if not form.cells[c].optional]
-        if any(v is None for v in vals) and any(v is not None for v in vals):
+        blank = _blanks(u.values, required)
+        if any(blank) and not all(blank):
             out.append((u, "blank", f"{_name(u)}（相关单元格部分空白）"))
             named.add(id(u))
     return out
+
+
+def _blanks(values: Mapping[str, Any], cells: list[str]) -> list[bool]:
+    """Which of ``cells`` are blank. A unit rebuilt from the batch's records answers from its value
+    row without building the numbers (thousands of units × every finding of the sum)."""
+    is_blank = getattr(values, "is_blank", None)
+    if is_blank is not None:
+        return [is_blank(c) for c in cells]
+    return [values.get(c) is None for c in cells]
 
 
 def _with_causes(f: Finding, causes: list[tuple[Unit, str, str]], units: Sequence[Unit], form: Form) -> Finding:

@@ -94,11 +94,20 @@ def _clean(text: Any) -> str:
     return s
 
 
+_CHAR_UNITS: dict[str, float] = {}  # width of each character met so far (row heights measure every text)
+
+
+def _char_units(ch: str) -> float:
+    w = _CHAR_UNITS[ch] = 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
+    return w
+
+
 def _units(text: str) -> float:
     """Width of a text in Excel column units (a CJK character ≈ 2 digits)."""
     w = 0.0
+    get = _CHAR_UNITS.get
     for ch in text:
-        w += 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
+        w += get(ch) or _char_units(ch)
     return w
 
 

@@ -1,16 +1,18 @@
-"""Batch benchmark: N synthetic 2021-form units through ``gkreport batch``, and a plain pipeline.
+"""Batch benchmark: N synthetic 2021-form units through the batch, and a plain pipeline, in one run.
 
-    python tests/benchmarks/bench_batch.py 2000 [--jobs 2] [--plain 200] [--keep DIR]
+    python tests/benchmarks/bench_batch.py 2000 [--jobs 2] [--layout template|pasted] [--plain 200] [--keep DIR]
 
-Generates N units (random consistent values written into our template, about 5 % with a
-changed cell, unit names of realistic length), runs the batch (read, check, xlsx, docx,
-summary) and prints units per second, per-stage time and peak memory (of the parent, and
-of the largest worker as the workers report it), then a rerun with nothing changed in a
-fresh process (its own peak memory: records from the manifest, summaries). Then runs the same
-kind of units through a deliberately plain reference pipeline kept below (pandas+openpyxl
-read, per-file pandas checks, openpyxl styled write, python-docx built with ``row.cells``),
-with the same number of processes, and prints the speed-up measured in this run.
-Not collected by pytest.
+Generates N units (random consistent values, about 5 % with a changed cell, unit names of
+realistic length) either written into our template (``template``) or as the official tables
+pasted on one sheet (``pasted``, the layout of tests/official_layout.py), runs the batch (read,
+check, xlsx, docx, summary) in a fresh Python process, as the command does, and prints units per
+second (whole process: interpreter start, imports, workers, summaries), per-stage time and peak
+memory of the whole process tree (each process's own peak, sampled from /proc, summed: an upper
+bound of what the tree held at once), then a rerun with nothing changed in another fresh process.
+Then runs the same kind of units (in our template: the plain code reads fixed positions) through a
+deliberately plain reference pipeline kept below (pandas+openpyxl read, per-file pandas checks,
+openpyxl styled write, python-docx built with ``row.cells``), with the same number of processes,
+and prints the speed-up measured in this run. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -122,19 +123,25 @@ def make_unit(i: int) -> tuple[str, dict, dict, dict]:
     return name, values, meta, narrative
 
 
-def _write_one(args: tuple[int, str]) -> None:
+def _write_one(args: tuple[int, str, str]) -> None:
     from gkreport.spec import load_form
     from gkreport.template import write_template
 
-    i, folder = args
+    i, folder, layout = args
     name, values, meta, narrative = make_unit(i)
-    write_template(load_form("2021"), Path(folder) / f"{name}.xlsx", values=values, meta=meta, narrative=narrative)
+    if layout == "pasted":  # the official tables pasted on one sheet, titled with unit and year
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from official_layout import write_official_2021
+
+        write_official_2021(Path(folder) / f"{name}.xlsx", values, name, 2025)
+    else:
+        write_template(load_form("2021"), Path(folder) / f"{name}.xlsx", values=values, meta=meta, narrative=narrative)
 
 
-def generate(n: int, folder: Path, jobs: int) -> None:
+def generate(n: int, folder: Path, jobs: int, layout: str = "template") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(jobs) as pool:
-        list(pool.map(_write_one, [(i, str(folder)) for i in range(n)], chunksize=20))
+        list(pool.map(_write_one, [(i, str(folder), layout) for i in range(n)], chunksize=20))
 
 
 # --------------------------------------------------------------------------- the plain reference pipeline
@@ -215,25 +222,35 @@ def _plain_chunk(args: tuple[list[str], str]) -> None:
         plain_one(p, out)
 
 
-def children_peak_mb() -> float:
-    """Largest peak RSS among this process's *reaped* children (MB). The batch workers are
-    children of the fork server, not of this process, so this never covers them: the workers
-    report their own peak with their results (``BatchResult.worker_peak_mb``)."""
-    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
-
-
-# The rerun runs in a fresh process, so that its own peak (manifest loaded, summaries and
-# records rebuilt from it) is measured apart from the first run's.
-RERUN = """
+# Each run is a fresh process, as the command is: its time includes the interpreter's start and
+# the imports, and its memory is measured apart from the generator's (the rerun: manifest
+# loaded, records and summaries rebuilt from it).
+RUN = """
 import json, sys, time
+t = time.perf_counter()
 from pathlib import Path
 from gkreport.batch import BatchOptions, peak_rss_mb, run_batch
-t = time.perf_counter()
-r = run_batch(BatchOptions(input_dir=Path(sys.argv[1]), output_dir=Path(sys.argv[2]), jobs=int(sys.argv[3])))
+r = run_batch(BatchOptions(input_dir=Path(sys.argv[1]), output_dir=Path(sys.argv[2]), jobs=int(sys.argv[3]),
+                           force=sys.argv[4] == "force"))
 print(json.dumps({"seconds": time.perf_counter() - t, "skipped": r.skipped, "processed": r.processed,
-                  "summary": r.stage_seconds.get("summary", 0.0), "peak": peak_rss_mb()}))
+                  "stages": r.stage_seconds, "counts": r.counts(), "peak": peak_rss_mb(),
+                  "worker_peak": r.worker_peak_mb}))
 """
+
+
+def run_fresh(inp: Path, out: Path, jobs: int, force: bool) -> tuple[float, dict, HwmSampler]:
+    """The batch in a fresh process: wall time from before the interpreter starts, its own figures, memory."""
+    t = time.perf_counter()
+    with HwmSampler() as sampler:
+        proc = subprocess.run(
+            [sys.executable, "-c", RUN, str(inp), str(out), str(jobs), "force" if force else ""],
+            capture_output=True,
+            text=True,
+        )
+    elapsed = time.perf_counter() - t
+    if proc.returncode not in (0, 1):
+        sys.exit(f"batch failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed, json.loads(proc.stdout.strip().splitlines()[-1]), sampler
 
 
 class HwmSampler:
@@ -246,6 +263,9 @@ class HwmSampler:
 
         self.interval = interval
         self.peaks: dict[int, float] = {}
+        self.tree_pss = 0.0  # largest sum, at one sample, of the processes' proportional set sizes
+        self.cpu: dict[int, float] = {}  # CPU seconds of each process at its last sample
+        self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -279,6 +299,7 @@ class HwmSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            pss = 0.0
             for pid in self._descendants():
                 try:
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -286,64 +307,89 @@ class HwmSampler:
                             mb = int(line.split()[1]) / 1024
                             self.peaks[pid] = max(self.peaks.get(pid, 0.0), mb)
                             break
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1]) / 1024
+                            break
                 except (OSError, ValueError):
                     pass
+            self.tree_pss = max(self.tree_pss, pss)
             self._stop.wait(self.interval)
 
     @property
     def largest(self) -> float:
         return max(self.peaks.values(), default=0.0)
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the whole tree (a process's last 0.1 s before it ends is missed): unlike the
+        wall time, hardly changed by other work on the machine."""
+        return sum(self.cpu.values())
+
+    @property
+    def total(self) -> float:
+        """Sum of each process's own peak: at least what the whole tree held at its fullest."""
+        return sum(self.peaks.values())
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int)
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--layout", choices=("template", "pasted"), default="template")
     ap.add_argument("--plain", type=int, default=200, help="units through the plain pipeline (0: skip)")
     ap.add_argument("--keep", type=Path, help="keep inputs/outputs in this folder")
     args = ap.parse_args()
-    from gkreport.batch import BatchOptions, peak_rss_mb, run_batch
 
     base = args.keep or Path(tempfile.mkdtemp(prefix="gkbench-"))
-    inp, out = base / "input", base / "output"
+    inp, out = base / f"input-{args.layout}", base / "output"
     if not inp.exists() or len(list(inp.glob("*.xlsx"))) != args.n:
         shutil.rmtree(inp, ignore_errors=True)
         t = time.perf_counter()
-        generate(args.n, inp, args.jobs)
-        print(f"generated {args.n} workbooks in {time.perf_counter() - t:.1f} s")
+        generate(args.n, inp, args.jobs, args.layout)
+        print(f"generated {args.n} workbooks ({args.layout}) in {time.perf_counter() - t:.1f} s")
+    print(f"load before the run: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
     shutil.rmtree(out, ignore_errors=True)
-    t = time.perf_counter()
-    with HwmSampler() as sampler:
-        result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=args.jobs, force=True))
-    elapsed = time.perf_counter() - t
+    elapsed, first, sampler = run_fresh(inp, out, args.jobs, force=True)
     rate = args.n / elapsed
-    parent_mb = peak_rss_mb()
-    counts = result.counts()
-    print(f"gkreport batch: N={args.n} jobs={args.jobs}: {elapsed:.2f} s, {rate:.1f} units/s; statuses {counts}")
-    per_unit = {k: v / args.n * 1000 for k, v in result.stage_seconds.items()}
+    print(
+        f"gkreport batch: N={args.n} ({args.layout}) jobs={args.jobs}: {elapsed:.2f} s, {rate:.1f} units/s "
+        f"(whole process); statuses {first['counts']}"
+    )
+    cpu = sampler.cpu_seconds
+    print(
+        f"  CPU time of the process tree: {cpu:.1f} s, {cpu / args.n * 1000:.1f} ms a unit; on {args.jobs} otherwise "
+        f"idle cores at best {args.n / max(cpu / args.jobs, 1e-9):.0f} units/s"
+    )
+    stages = first["stages"]
+    per_unit = {k: v / args.n * 1000 for k, v in stages.items() if k != "summary"}
     print("  per-unit stage time (ms, summed over workers): " + ", ".join(f"{k} {v:.2f}" for k, v in per_unit.items()))
-    print(f"  summary stage: {result.stage_seconds.get('summary', 0):.2f} s")
+    print(f"  summary stage: {stages.get('summary', 0):.2f} s")
     print(
-        f"  peak RSS: parent {parent_mb:.0f} MB (RUSAGE_SELF), largest worker {result.worker_peak_mb:.0f} MB "
-        f"(each worker's own RUSAGE_SELF, sent back with its results)"
+        f"  memory of the whole process tree: {sampler.tree_pss:.0f} MB at its fullest (sum of the processes' "
+        f"PSS, shared pages counted once, sampled every {sampler.interval} s); at most {sampler.total:.0f} MB "
+        f"(sum of the {len(sampler.peaks)} processes' own peak RSS); largest process {sampler.largest:.0f} MB, "
+        f"batch process {first['peak']:.0f} MB, largest worker {first['worker_peak']:.0f} MB (as reported)"
     )
-    if sampler.peaks:
-        print(
-            f"    cross-check from /proc (VmHWM of {len(sampler.peaks)} descendant processes: fork server, "
-            f"workers, resource tracker): largest {sampler.largest:.0f} MB; "
-            f"RUSAGE_CHILDREN (reaped children only): {children_peak_mb():.0f} MB"
-        )
-    proc = subprocess.run(
-        [sys.executable, "-c", RERUN, str(inp), str(out), str(args.jobs)], capture_output=True, text=True, check=True
-    )
-    rerun = json.loads(proc.stdout.strip().splitlines()[-1])
+    elapsed2, rerun, sampler2 = run_fresh(inp, out, args.jobs, force=False)
     print(
-        f"  rerun (nothing changed, fresh process): {rerun['seconds']:.2f} s, skipped {rerun['skipped']}, "
-        f"summary {rerun['summary']:.2f} s, peak RSS {rerun['peak']:.0f} MB"
+        f"  rerun (nothing changed, fresh process): {elapsed2:.2f} s, skipped {rerun['skipped']}, "
+        f"summary {rerun['stages'].get('summary', 0.0):.2f} s, CPU {sampler2.cpu_seconds:.2f} s, "
+        f"memory {sampler2.tree_pss:.0f} MB (PSS)"
     )
     if args.plain:
         k = min(args.plain, args.n)
-        paths = sorted(str(p) for p in inp.glob("*.xlsx"))[:k]
+        plain_in = base / "input-template"
+        if args.layout == "template":
+            paths = sorted(str(p) for p in inp.glob("*.xlsx"))[:k]
+        else:  # the plain code reads our template's fixed positions: the same units in it
+            plain_in = base / "plain-input"
+            if not plain_in.exists() or len(list(plain_in.glob("*.xlsx"))) != k:
+                shutil.rmtree(plain_in, ignore_errors=True)
+                generate(k, plain_in, args.jobs)
+            paths = sorted(str(p) for p in plain_in.glob("*.xlsx"))
         plain_out = base / "plain"
         shutil.rmtree(plain_out, ignore_errors=True)
         plain_out.mkdir()
@@ -354,7 +400,10 @@ def main() -> None:
         plain_elapsed = time.perf_counter() - t
         plain_rate = k / plain_elapsed
         print(f"plain pipeline: {k} units, jobs={args.jobs}: {plain_elapsed:.2f} s, {plain_rate:.1f} units/s")
-        print(f"speed-up: {rate / plain_rate:.1f}x")
+        print(
+            f"side by side: gkreport {rate:.1f} units/s, plain {plain_rate:.1f} units/s, speed-up {rate / plain_rate:.1f}x"
+        )
+    print(f"load after the run: {os.getloadavg()[0]:.2f} (1 min)")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
 
