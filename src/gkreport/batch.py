@@ -223,7 +223,6 @@ class BatchResult:
     # outputs changed by hand since they were written, kept aside (never overwritten or deleted):
     # {"file", "kept_as" (relative to the output folder), "unit", "year"}
     hand_edited: list[dict[str, Any]] = field(default_factory=list)
-    settings_notes: list[str] = field(default_factory=list)  # unused by the library; the CLI's notes
 
     @property
     def exit_code(self) -> int:
