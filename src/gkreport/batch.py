@@ -10,6 +10,8 @@ Output layout (``OUTPUT_DIR``)::
     <年度>/审核报告.json, 审核报告.xlsx                       (what happened to each file of that year)
     审核报告.json, 审核报告.xlsx                              (the whole batch, unreadable files included)
     .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
+    .gkreport/settings.json                                   (the options later runs reuse: gkreport.settings)
+    .gkreport/pending.json                                    (while a run rewrites recorded files)
     .gkreport/lock                                            (held while a run works on the folder)
     .gkreport/claims/<年度>/…                                 (which unit each unit folder belongs to)
 
@@ -20,6 +22,17 @@ manifest. A rerun skips every input whose bytes, gkreport version, form spec
 and options are unchanged; ``force`` redoes everything. Outputs are written
 atomically; the manifest is saved as chunks finish, so an interrupted run
 continues where it stopped.
+
+The output folder is what the current inputs and settings make: outputs they no
+longer make (a removed input's, PDFs after ``--no-pdf``, the district report
+after ``--no-summary-unit``) are deleted, but only files the manifest records as
+written by gkreport. A recorded .docx/.xlsx that differs from its recorded digest
+was changed by hand: it is never overwritten or deleted but kept aside as
+``…（手工修改）`` (:func:`keep_hand_edits`) and listed (``BatchResult.hand_edited``,
+审核报告). The summaries and 审核报告 are written again whenever anything they
+depend on changed (:func:`_summary_key`: settings, roster, every record); when
+nothing did and they are still the files written, they are not rewritten and
+the run gives the results the manifest kept (:func:`_restore_summaries`).
 
 Nothing fails silently: an output that cannot be written (disk full, read-only
 folder, no permission, a file held open or standing where the unit's folder
