@@ -401,3 +401,39 @@ def test_library_runs_record_their_settings_too(tmp_path):
     assert f"沿用上次的设置：汇总单位 {DISTRICT}" in text
     shutil.rmtree(out / ".gkreport")
     assert load_settings(out) is None
+
+
+def test_watch_tells_of_hand_edits_and_json_tells_the_settings(tmp_path):
+    inp, _ = write_district(tmp_path)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(out), "-j", "1", "--json", "--summary-unit", DISTRICT])
+    data = json.loads(res.stdout)
+    assert data["settings"]["summary_unit"] == DISTRICT and data["settings"]["pdf"] is False
+    assert data["hand_edited"] == []
+    district = out / "2025" / "汇总" / f"{REPORT}.docx"
+    _type_into_docx(district, "手工加入的一段。")
+    (inp / "某某区教育局2025年统计表.xlsx").touch()  # a file to take: the watch runs the batch
+    code, text = gk("watch", inp, "-o", out, "--rounds", "2", "--interval", "0.2")
+    assert code == 0 and "手工修改 1 个" in text and f"{REPORT}（手工修改）.docx" in text.replace("\n", "")
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(out), "-j", "1", "--json"])
+    data = json.loads(res.stdout)
+    assert "沿用上次的设置：汇总单位 " + DISTRICT in data["settings"]["notes"]
+    assert [Path(e["kept_as"]).name for e in data["hand_edited"]] == [f"{REPORT}（手工修改）.docx"]
+
+
+def test_watch_force_redoes_everything_once(tmp_path):
+    inp, _ = write_district(tmp_path)
+    out = tmp_path / "out"
+    run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    processed: list[int] = []
+    rounds = {"n": 0}
+
+    def stop() -> bool:
+        rounds["n"] += 1
+        if rounds["n"] == 2:
+            (inp / "某某区教育局2025年统计表.xlsx").touch()  # the same bytes: nothing to redo without --force
+        return rounds["n"] >= 4
+
+    opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1, force=True)
+    watch_folder(opts, interval=0.05, stop=stop, on_result=lambda r: processed.append(r.processed))
+    assert processed == [len(list(inp.iterdir())), 0]  # all once (forced), then the touched file: unchanged
