@@ -1475,10 +1475,12 @@ def _replace_run_outputs(
             continue
         path = out / rel
         if not summaries_done and Path(rel).parent.name == SUMMARY_DIR:
-            now[rel] = info
+            # the writing stopped part way: still ours, but perhaps no longer as recorded (those changed
+            # by hand were kept aside before), so not taken for hand edits and never reused as they are
+            now[rel] = {}
             continue
         try:
-            if file_digest(path) != info:
+            if info and file_digest(path) != info:  # {}: written by a run that stopped part way
                 messages.append(
                     f"{readable_name(path)} 已不反映当前的输入，但它在生成后被修改过，没有删除；请核对后手工处理。"
                 )
