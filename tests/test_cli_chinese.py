@@ -81,7 +81,7 @@ def test_value_names_are_chinese():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["batch", "--pfd"], "没有 --pfd 这个选项。您是不是要用 --pdf？"),
+        (["batch", "--pfd"], "没有 --pfd 这个选项。您是不是要用 --pdf、--no-pdf？"),
         (["check"], "缺少文件或文件夹。"),
         (["mail"], "缺少路径。"),
         (["batch", "input", "--jobs", "x"], "选项 --jobs/-j 的值“x”应为整数（不小于 1）。"),

@@ -175,9 +175,16 @@ def test_a_rerun_skips_a_unit_only_while_its_outputs_are_the_files_written(tmp_p
     (out / recs["示例市第02中学"].outputs["xlsx"]).write_bytes(b"shorter")
     again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
     assert (again.processed, again.skipped) == (3, 1)
-    assert_same(out, reference)
+    # the files changed since written are kept aside as 手工修改 (never overwritten), the deleted one is not
+    changed = {e["file"]: out / e["kept_as"] for e in again.hand_edited}
+    assert sorted(changed) == sorted([recs["示例市第00中学"].outputs["docx"], recs["示例市第02中学"].outputs["xlsx"]])
+    assert changed[recs["示例市第00中学"].outputs["docx"]].read_bytes() == bytes(data)
+    assert changed[recs["示例市第02中学"].outputs["xlsx"]].read_bytes() == b"shorter"
+    for kept in changed.values():
+        kept.unlink()  # the user has looked at them
     third = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
-    assert (third.processed, third.skipped) == (0, 4)
+    assert (third.processed, third.skipped) == (0, 4) and third.hand_edited == []
+    assert_same(out, reference)
 
 
 @pytest.mark.slow

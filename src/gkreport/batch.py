@@ -15,6 +15,8 @@ them) are processed; any other file (.docx, .pdf, .zip, .csv, images …) is 无
 of what to do (reader.not_a_workbook), by its name alone: it is never read, and a rerun that finds
 it as before keeps its record (未变化跳过). Lock, hidden and system files are left out silently.
     .gkreport/manifest.json                                   (per input: hash, versions, outputs, results)
+    .gkreport/settings.json                                   (the options later runs reuse: gkreport.settings)
+    .gkreport/pending.json                                    (while a run rewrites recorded files)
     .gkreport/lock                                            (held while a run works on the folder)
     .gkreport/claims/<年度>/…                                 (which unit each unit folder belongs to)
 
@@ -25,6 +27,17 @@ manifest. A rerun skips every input whose bytes, gkreport version, form spec
 and options are unchanged; ``force`` redoes everything. Outputs are written
 atomically; the manifest is saved as chunks finish, so an interrupted run
 continues where it stopped.
+
+The output folder is what the current inputs and settings make: outputs they no
+longer make (a removed input's, PDFs after ``--no-pdf``, the district report
+after ``--no-summary-unit``) are deleted, but only files the manifest records as
+written by gkreport. A recorded .docx/.xlsx that differs from its recorded digest
+was changed by hand: it is never overwritten or deleted but kept aside as
+``…（手工修改）`` (:func:`keep_hand_edits`) and listed (``BatchResult.hand_edited``,
+审核报告). The summaries and 审核报告 are written again whenever anything they
+depend on changed (:func:`_summary_key`: settings, roster, every record); when
+nothing did and they are still the files written, they are not rewritten and
+the run gives the results the manifest kept (:func:`_restore_summaries`).
 
 Nothing fails silently: an output that cannot be written (disk full, read-only
 folder, no permission, a file held open or standing where the unit's folder
@@ -61,7 +74,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -84,6 +97,7 @@ from .fileio import (
 from .formatting import filename_key, readable_name, safe_filename
 from .model import ERROR, Finding, Severity, Status, Unit
 from .roster import name_key
+from .settings import SETTINGS, Settings, absolute, save_settings
 from .spec import CellOrder, compiled, load_form, load_forms
 from .version import __version__
 
@@ -118,6 +132,19 @@ class BatchOptions:
     chunk_size: int | None = None
     roster: Path | None = None  # 名单: the units expected to report (the same file mail uses)
     lock_wait: float = LOCK_WAIT  # seconds to wait for another run on the output folder
+
+    def settings(self) -> Settings:
+        """The options recorded in the output folder (reused by later runs given none)."""
+        return absolute(
+            Settings(
+                summary_unit=self.summary_unit or None,
+                pdf=self.pdf,
+                strict=self.strict,
+                wording=self.wording,
+                previous=self.previous_dir,
+                roster=self.roster,
+            )
+        )
 
     def key(self) -> str:
         """What, besides the input itself, changes the per-unit outputs (computed once per run)."""
@@ -168,6 +195,9 @@ class Record:
     seconds: dict[str, float] = field(default_factory=dict)
     # only the summary unit's own workbook: its text and where its 基本信息 and text are (for the summary report)
     text: dict[str, Any] = field(default_factory=dict)
+    # outputs of this input changed by hand after they were written, kept aside: kept as → the output's
+    # path (relative to the output dir; one output may have several copies); listed while they are there
+    hand_edited: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -208,6 +238,9 @@ class BatchResult:
     years: list[YearResult] = field(default_factory=list)  # what each year's summary holds
     attention: dict[str, str] = field(default_factory=dict)  # input → why a file that passed needs attention
     problems: list[str] = field(default_factory=list)  # outputs of the run (summaries, records) not written
+    # outputs changed by hand since they were written, kept aside (never overwritten or deleted):
+    # {"file", "kept_as" (relative to the output folder), "unit", "year"}
+    hand_edited: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -243,7 +276,7 @@ def _folder_digest(folder: Path | None) -> str:
 
     h = hashlib.sha256()
     for p in discover(Path(folder)):
-        h.update(os.fsencode(p))
+        h.update(os.fsencode(p.relative_to(folder)))  # the same folder named another way is the same
         try:  # a pipe, a dangling or looping link, a locked file: not read, counted as such
             h.update(read_file_bytes(p))
         except ReadError as exc:
@@ -617,6 +650,60 @@ def _os_error(exc: BaseException) -> OSError | None:
     return None
 
 
+HAND_EDITED = "手工修改"
+EDITABLE = frozenset({".docx", ".xlsx"})  # outputs people open and type into
+
+
+def hand_edited_name(path: Path) -> Path:
+    """Where an output changed by hand is kept, beside it: ``X（手工修改）.docx``; when that is taken
+    (an earlier copy, never overwritten), ``X（手工修改2）.docx`` and so on."""
+    n = 1
+    while True:
+        tag = HAND_EDITED if n == 1 else f"{HAND_EDITED}{n}"
+        kept = path.with_name(f"{path.stem}（{tag}）{path.suffix}")
+        if not os.path.lexists(kept):
+            return kept
+        n += 1
+
+
+def _changed_since_written(path: Path, want: Mapping[str, Any]) -> bool | None:
+    """Whether an output differs from what was written (size, then SHA-256); None when it is gone."""
+    try:
+        if path.stat().st_size != want.get("size"):
+            return True
+        return file_digest(path) != want
+    except FileNotFoundError:
+        return None
+
+
+def keep_hand_edits(
+    output_dir: Path, written: Mapping[str, Mapping[str, Any]], intact: set[str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Move each .docx/.xlsx of ``written`` (path → size and SHA-256 as written) that was changed
+    since aside to ``…（手工修改）`` (:func:`hand_edited_name`), so that nothing overwrites or deletes
+    it. Returns (path → kept as) and (path → why it could not be moved); adds the files found as
+    written to ``intact``."""
+    kept: dict[str, str] = {}
+    left: dict[str, str] = {}
+    for rel, want in written.items():
+        if not want or Path(rel).suffix.lower() not in EDITABLE:
+            continue
+        path = output_dir / rel
+        try:
+            changed = _changed_since_written(path, want)
+            if changed is False and intact is not None:
+                intact.add(rel)
+            if not changed:
+                continue
+            target = hand_edited_name(path)
+            os.rename(path, target)
+        except OSError as exc:
+            left[rel] = os_reason(exc)
+            continue
+        kept[rel] = os.path.relpath(target, output_dir)
+    return kept, left
+
+
 def _remove_written(output_dir: Path, paths: Iterable[str]) -> dict[str, str]:
     """Delete these outputs (and their folder once empty); returns path → why, for those that stay."""
     left: dict[str, str] = {}
@@ -724,6 +811,8 @@ def _read_manifest(opts: BatchOptions) -> tuple[dict[str, Any], dict[str, Record
                 rec.status = Status(rec.status)
             if not isinstance(rec.written, dict):
                 rec.written = {}
+            if not isinstance(rec.hand_edited, dict):
+                rec.hand_edited = {}
             out[key] = rec
         head = {k: v for k, v in data.items() if k != "inputs"}
         return head, out
@@ -750,12 +839,16 @@ def _row_mapper(form_id: str, info: dict[str, Any]) -> Callable[[Any], tuple[Any
 
 
 def _save_manifest(
-    opts: BatchOptions, records: dict[str, Record], outputs: dict[str, dict[str, Any]] | None = None
+    opts: BatchOptions,
+    records: dict[str, Record],
+    outputs: dict[str, dict[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the manifest atomically, one input per line, without building it in memory first.
 
     ``outputs``: the files of the run as a whole (summaries, 审核报告), path relative to the output
-    folder → size and SHA-256 as written; a later run deletes those it no longer writes."""
+    folder → size and SHA-256 as written; a later run deletes those it no longer writes. ``extra``:
+    more of the head (what the summaries say, the run's outputs kept as 手工修改)."""
     forms: dict[str, dict[str, Any]] = {}
     for rec in records.values():
         if rec.form and rec.values and rec.form not in forms:
@@ -772,6 +865,7 @@ def _save_manifest(
         "saved": datetime.now().isoformat(timespec="seconds"),
         "forms": forms,
         "outputs": outputs or {},
+        **(extra or {}),
     }
     names = Record.__dataclass_fields__
     # the file is closed (inner context) before atomic_path syncs and renames it
@@ -841,9 +935,14 @@ def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:
 
 
 def _remove_outputs(opts: BatchOptions, rec: Record) -> dict[str, str]:
-    """Delete what this record wrote; returns the files that could not be deleted, with why."""
-    paths = dict.fromkeys([*(p for p in rec.outputs.values() if p), *rec.written])
-    return _remove_written(opts.output_dir, paths)
+    """Delete what this record wrote, except the files changed by hand since: those are kept aside
+    (:func:`keep_hand_edits`, added to ``rec.hand_edited``). Returns the files that could not be
+    deleted (or moved aside), with why."""
+    kept, left = keep_hand_edits(opts.output_dir, rec.written)
+    rec.hand_edited.update({k: p for p, k in kept.items()})
+    paths = [p for p in dict.fromkeys([*(p for p in rec.outputs.values() if p), *rec.written]) if p not in kept]
+    left.update(_remove_written(opts.output_dir, [p for p in paths if p not in left]))
+    return left
 
 
 ProgressFn = Callable[[str, Record | None, int, int], None]
@@ -969,6 +1068,15 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     start = time.perf_counter()
     head, manifest = _read_manifest(opts)
     _same_input(opts, head, manifest)
+    _apply_journal(opts, head, manifest)
+    problems: list[str] = []
+    try:
+        save_settings(opts.output_dir, opts.settings())
+    except OSError as exc:
+        problems.append(
+            f"设置（{readable_name(opts.output_dir / SETTINGS)}）未能保存：{os_reason(exc)}。"
+            "下次不带选项运行时不会沿用本次的设置。"
+        )
     clean_temp_files(opts.output_dir)
     listed = input_files(opts.input_dir, exclude=opts.output_dir)
     own = {Path(p).resolve() for p in (opts.roster, opts.wording) if p}  # kept beside the workbooks: not submissions
@@ -978,8 +1086,17 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
     unreadable: list[Record] = []
-    problems: list[str] = []
     stale: dict[str, dict[str, str]] = {}  # input → outputs of its last run that could not be deleted
+    carried: dict[str, dict[str, str]] = {}  # input → its outputs changed by hand, kept aside (listed on)
+    # the run's own outputs changed by hand, kept aside, and those of inputs that are gone
+    hand_edited = [e for e in head.get("hand_edited") or () if _still_there(opts, e)]
+
+    def retire(rel: str, old: Record) -> dict[str, str]:
+        """Remove an input's last outputs (its hand-edited ones kept aside, listed on)."""
+        left = _remove_outputs(opts, old)
+        carried[rel] = old.hand_edited
+        return left
+
     for p, raw, rel in files:
         if raw in hold:
             if rel in manifest:
@@ -999,7 +1116,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
             digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
         except ReadError as exc:
             if old is not None:
-                stale[rel] = _remove_outputs(opts, old)
+                stale[rel] = retire(rel, old)
             unreadable.append(
                 Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key())
             )
@@ -1008,13 +1125,16 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
             records[rel] = old  # type: ignore[assignment]
         else:
             if old is not None:
-                stale[rel] = _remove_outputs(opts, old)
+                stale[rel] = retire(rel, old)
             todo.append((str(p.resolve()), rel, digest))
     removed = 0
     present = {rel for _, _, rel in files}
     for rel, old in manifest.items():
         if rel not in present:
             left = _remove_outputs(opts, old)  # the input is gone: its derived outputs would mislead
+            hand_edited += [
+                {"file": p, "kept_as": k, "unit": old.unit, "year": old.year} for k, p in old.hand_edited.items()
+            ]
             removed += 1
             if left:
                 problems.append(_not_deleted(opts, left, f"输入文件 {rel} 已不在输入文件夹中，它"))
@@ -1024,7 +1144,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
         for rec in records.values():
             progress("skip", rec, len(records), total)
     for rec in unreadable:
-        _keep_stale(opts, rec, stale)
+        _keep_stale(opts, rec, stale, carried)
         records[rec.input] = rec
         if progress:
             progress("done", rec, len(records), total)
@@ -1044,14 +1164,14 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     def done(batch: list[Record]) -> None:
         nonlocal last_save, save_every
         for rec in batch:
-            _keep_stale(opts, rec, stale)
+            _keep_stale(opts, rec, stale, carried)
             records[rec.input] = rec
             if progress:
                 progress("done", rec, len(records), total)
         if time.monotonic() - last_save > save_every:
             t = time.monotonic()
             with contextlib.suppress(OSError):  # a full disk: tried again later, and reported at the end
-                _save_manifest(opts, records, run_outputs)
+                _save_manifest(opts, records, run_outputs, {"summary": None, "hand_edited": hand_edited})
             last_save = time.monotonic()
             save_every = max(2.0, 20 * (last_save - t))  # saving takes at most ~5 % of the parent's time
 
@@ -1065,8 +1185,10 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     reports: list[Path] = []
     years: list[YearResult] = []
     attention: dict[str, str] = {}
+    summary_state: dict[str, Any] | None = None  # what the summaries written say (see _summary_state)
     try:
         if todo:
+            _journal(opts, inputs=[rel for _, rel, _ in todo])
             # about four chunks per worker (a slow file holds up one chunk only); even two or three
             # big files go to the pool, which the fork server has usually made ready meanwhile
             size = opts.chunk_size or max(1, min(100, -(-len(todo) // (jobs * 4))))
@@ -1086,32 +1208,73 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
         messages += _settle_folders(opts, records)
         t = time.perf_counter()
         summaries_done = False
+        # the summaries changed by hand since written are kept aside before anything overwrites them
+        intact: set[str] = set()
+        summary_files = {p: i for p, i in run_outputs.items() if Path(p).parent.name == SUMMARY_DIR}
+        moved, unmovable = keep_hand_edits(opts.output_dir, summary_files, intact)
+        for rel, kept in moved.items():
+            run_outputs.pop(rel)
+            hand_edited.append({"file": rel, "kept_as": kept, "unit": None, "year": _year_of(rel)})
+        _list_hand_edits(opts, records)
+        key = _summary_key(opts, records, hand_edited)
+        last = head.get("summary") or {}
+        reuse = not opts.force and not unmovable and last.get("key") == key and _intact(opts, last, run_outputs, intact)
         try:
-            summaries, summary_messages, years, attention = _write_summaries(opts, records)
+            if unmovable:
+                raise OSError(errno.EACCES, next(iter(unmovable.values())))
+            restored = _restore_summaries(opts, last) if reuse else None
+            if restored is not None:  # nothing they sum or show changed, and they are as written
+                summaries, summary_messages, years, attention = restored
+                unchanged_summaries = {p: run_outputs[p] for p in last["files"]}
+            else:
+                reuse = False
+                _journal(opts, outputs=summary_files)
+                summaries, summary_messages, years, attention = _write_summaries(opts, records)
+                unchanged_summaries = {}
             messages += summary_messages
             summaries_done = True
         except Exception as exc:
             if _os_error(exc) is None:
                 raise
+            unchanged_summaries = {}
             problems.append(
                 f"汇总表未能写出（{_write_error(exc)}，{readable_name(opts.output_dir)}）：各年度“{SUMMARY_DIR}”文件夹中"
                 "的汇总表可能仍是上一次生成的，不反映本次的输入。处理后重新运行本命令即可。"
             )
         stage["summary"] += time.perf_counter() - t
+        summary_pdf_made = True
         if opts.pdf:  # the units' new reports and the summary reports: one LibreOffice run
-            district = [p for p in summaries if p.suffix == ".docx"]
+            district = [] if reuse else [p for p in summaries if p.suffix == ".docx"]
             pdf_seconds, made, why = _make_pdfs(opts, records, {r for _, r, _ in todo}, district)
             stage["pdf"] += pdf_seconds
             summaries += made
             if why:
+                summary_pdf_made = False
                 problems.append(f"汇总年度报告的 PDF 未能生成：{why}")
-        reports, report_problems = _write_reports(opts, records)
-        problems += report_problems
-        run_outputs, notes = _replace_run_outputs(opts, run_outputs, summaries + reports, summaries_done)
+        if reuse and _intact(opts, {"files": last.get("reports")}, run_outputs, set()):
+            # 审核报告 say what the records say: as written last time (their time is of the last change)
+            reports = [opts.output_dir / p for p in last["reports"]]
+            unchanged_summaries.update({p: run_outputs[p] for p in last["reports"]})
+        else:
+            reports, report_problems = _write_reports(opts, records, hand_edited_entries(records.values(), hand_edited))
+            problems += report_problems
+        run_outputs, notes = _replace_run_outputs(
+            opts,
+            run_outputs,
+            [p for p in summaries + reports if os.path.relpath(p, opts.output_dir) not in unchanged_summaries],
+            summaries_done,
+            unchanged_summaries,
+        )
         messages += notes
+        if summaries_done and summary_pdf_made and not problems:
+            # the key of the records as they are now (a PDF made or not changes them; what the summaries
+            # were written from differs only in that, which they do not show)
+            key = _summary_key(opts, records, hand_edited)
+            summary_state = _summary_state(opts, key, summaries, reports, summary_messages, years, attention)
     finally:
         try:
-            _save_manifest(opts, records, run_outputs)
+            _save_manifest(opts, records, run_outputs, {"summary": summary_state, "hand_edited": hand_edited})
+            _journal(opts, None)
         except OSError as exc:
             problems.append(
                 f"处理记录（{readable_name(opts.output_dir / MANIFEST)}）未能保存：{os_reason(exc)}。"
@@ -1136,17 +1299,234 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
         years=years,
         attention=attention,
         problems=problems,
+        hand_edited=hand_edited_entries(ordered, hand_edited),
     )
 
 
+PENDING = Path(".gkreport") / "pending.json"
+
+
+def _journal(opts: BatchOptions, inputs: Iterable[str] | None = (), outputs: Iterable[str] = ()) -> None:
+    """Note the inputs being redone and the run's files being rewritten before they are (None: the
+    manifest now says all). A run stopped hard (power cut, kill -9) before saving the manifest
+    leaves this note: the next run then does not take files it wrote itself for hand edits
+    (:func:`_apply_journal`)."""
+    path = opts.output_dir / PENDING
+    if inputs is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    now = _read_journal(opts)
+    more_inputs = set(inputs) - set(now["inputs"])
+    more_outputs = set(outputs) - set(now["outputs"])
+    if not more_inputs and not more_outputs:
+        return
+    data = {"inputs": sorted({*now["inputs"], *more_inputs}), "outputs": sorted({*now["outputs"], *more_outputs})}
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False))
+
+
+def _read_journal(opts: BatchOptions) -> dict[str, list[str]]:
+    try:
+        data = json.loads((opts.output_dir / PENDING).read_text(encoding="utf-8"))
+        return {k: [str(x) for x in data.get(k) or ()] for k in ("inputs", "outputs")}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {"inputs": [], "outputs": []}
+
+
+def _apply_journal(opts: BatchOptions, head: dict[str, Any], manifest: dict[str, Record]) -> None:
+    """Files a stopped run may have rewritten are no longer known as written (they are redone, and
+    never taken for hand edits)."""
+    pending = _read_journal(opts)
+    for rel in pending["inputs"]:
+        rec = manifest.get(rel)
+        if rec is not None:
+            rec.written = {p: {} for p in rec.written}
+    outputs = head.get("outputs") or {}
+    for rel in pending["outputs"]:
+        if rel in outputs:
+            outputs[rel] = {}
+
+
+def _still_there(opts: BatchOptions, entry: Any) -> bool:
+    return (
+        isinstance(entry, dict) and bool(entry.get("kept_as")) and os.path.lexists(opts.output_dir / entry["kept_as"])
+    )
+
+
+def _year_of(rel: str) -> int | None:
+    first = Path(rel).parts[0] if Path(rel).parts else ""
+    return int(first) if first.isdigit() else None
+
+
+def _list_hand_edits(opts: BatchOptions, records: dict[str, Record]) -> None:
+    """Forget the hand-edited copies that are no longer there (moved or deleted by their owner)."""
+    for rec in records.values():
+        if rec.hand_edited:
+            rec.hand_edited = {k: p for k, p in rec.hand_edited.items() if os.path.lexists(opts.output_dir / k)}
+
+
+def hand_edited_entries(records: Iterable[Record], run_level: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every output kept as 手工修改: {"file", "kept_as", "unit", "year"}, the units' first."""
+    out = [
+        {"file": p, "kept_as": k, "unit": r.unit, "year": r.year}
+        for r in sorted(records, key=lambda r: r.input)
+        for k, p in r.hand_edited.items()
+    ]
+    return out + [dict(e) for e in run_level]
+
+
+def _summary_key(opts: BatchOptions, records: dict[str, Record], hand_edited: list[dict[str, Any]]) -> str:
+    """What the summaries and 审核报告 depend on: the settings, the roster, the input folder's name,
+    the files kept as 手工修改, and each record as it stands (an input's hash, form spec and options
+    give its values and findings; its status and reason say how it is summed or listed)."""
+    h = hashlib.sha256()
+    head = [opts.key(), _file_digest(opts.roster), opts.summary_unit, readable_name(opts.input_dir), hand_edited]
+    h.update(json.dumps(head, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+    for key in sorted(records):
+        r = records[key]
+        h.update(
+            json.dumps(
+                [
+                    key,
+                    r.hash,
+                    str(r.status),
+                    r.unit,
+                    r.year,
+                    r.form,
+                    r.spec_hash,
+                    r.options,
+                    r.reason,
+                    r.outputs,
+                    r.hand_edited,
+                ],
+                ensure_ascii=False,
+                default=str,
+            ).encode("utf-8", "surrogatepass")
+        )
+    return h.hexdigest()
+
+
+def _intact(opts: BatchOptions, last: Mapping[str, Any], run_outputs: Mapping[str, Any], checked: set[str]) -> bool:
+    """The summaries recorded in ``last`` are all there as written (``checked``: found so already)."""
+    files = last.get("files")
+    if not isinstance(files, list):
+        return False
+    for rel in files:
+        want = run_outputs.get(rel)
+        if not want:
+            return False
+        if rel not in checked and _changed_since_written(opts.output_dir / rel, want) is not False:
+            return False
+    return True
+
+
+def _summary_state(
+    opts: BatchOptions,
+    key: str,
+    summaries: list[Path],
+    reports: list[Path],
+    messages: list[str],
+    years: list[YearResult],
+    attention: dict[str, str],
+) -> dict[str, Any]:
+    """What the summaries written say, kept in the manifest: a run with the same key finds them
+    as written and gives the same results without writing them again."""
+    out = opts.output_dir
+
+    def rel(p: Path | None) -> str | None:
+        return None if p is None else os.path.relpath(p, out)
+
+    return {
+        "key": key,
+        "files": [rel(p) for p in summaries],
+        "reports": [rel(p) for p in reports],
+        "messages": messages,
+        "attention": attention,
+        "years": [
+            {
+                "year": y.year,
+                "form": y.form,
+                "workbook": rel(y.workbook),
+                "report": rel(y.report),
+                "summed": y.summed,
+                "mapped": y.mapped,
+                "unsummed": [list(u) for u in y.unsummed],
+                "errors": y.errors,
+                "warnings": y.warnings,
+                "submissions": None
+                if y.submissions is None
+                else [
+                    {
+                        "name": s.name,
+                        "where": s.where,
+                        "mark": s.mark,
+                        "unit": s.unit,
+                        "files": list(s.files),
+                        "question": s.question,
+                    }
+                    for s in y.submissions
+                ],
+                "unlisted": {k: list(v) for k, v in y.unlisted.items()},
+            }
+            for y in years
+        ],
+    }
+
+
+def _restore_summaries(
+    opts: BatchOptions, state: Mapping[str, Any]
+) -> tuple[list[Path], list[str], list[YearResult], dict[str, str]] | None:
+    """The results of :func:`_write_summaries` as the last run wrote them (see :func:`_summary_state`);
+    None when the manifest does not hold them whole."""
+    try:
+        return _restored(opts, state)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _restored(
+    opts: BatchOptions, state: Mapping[str, Any]
+) -> tuple[list[Path], list[str], list[YearResult], dict[str, str]]:
+    from .roster import Submission
+
+    out = opts.output_dir
+
+    def path(p: str | None) -> Path | None:
+        return None if p is None else out / p
+
+    years = [
+        YearResult(
+            year=y["year"],
+            form=y["form"],
+            workbook=path(y["workbook"]),
+            report=path(y["report"]),
+            summed=list(y["summed"]),
+            mapped=list(y["mapped"]),
+            unsummed=[(u, why) for u, why in y["unsummed"]],
+            errors=y["errors"],
+            warnings=y["warnings"],
+            submissions=None
+            if y["submissions"] is None
+            else [Submission(**{**s, "files": tuple(s["files"])}) for s in y["submissions"]],
+            unlisted={k: tuple(v) for k, v in y["unlisted"].items()},
+        )
+        for y in state["years"]
+    ]
+    return [out / p for p in state["files"]], list(state["messages"]), years, dict(state["attention"])
+
+
 def _replace_run_outputs(
-    opts: BatchOptions, before: dict[str, dict[str, Any]], written: list[Path], summaries_done: bool
+    opts: BatchOptions,
+    before: dict[str, dict[str, Any]],
+    written: list[Path],
+    summaries_done: bool,
+    unchanged: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The run's files as written now; those of the last run not written again (a year no unit is of
     any more, a form no longer used) are deleted — unless changed by hand since, which is said. When
     the summaries could not be written, the last ones stay recorded (the problem is reported)."""
     out = opts.output_dir
-    now: dict[str, dict[str, Any]] = {}
+    now: dict[str, dict[str, Any]] = dict(unchanged or {})  # found as written, not written again
     for p in written:
         with contextlib.suppress(OSError):
             now[os.path.relpath(p, out)] = file_digest(p)
@@ -1156,10 +1536,12 @@ def _replace_run_outputs(
             continue
         path = out / rel
         if not summaries_done and Path(rel).parent.name == SUMMARY_DIR:
-            now[rel] = info
+            # the writing stopped part way: still ours, but perhaps no longer as recorded (those changed
+            # by hand were kept aside before), so not taken for hand edits and never reused as they are
+            now[rel] = {}
             continue
         try:
-            if file_digest(path) != info:
+            if info and file_digest(path) != info:  # {}: written by a run that stopped part way
                 messages.append(
                     f"{readable_name(path)} 已不反映当前的输入，但它在生成后被修改过，没有删除；请核对后手工处理。"
                 )
@@ -1186,9 +1568,13 @@ def _not_deleted(opts: BatchOptions, left: dict[str, str], what: str) -> str:
     )
 
 
-def _keep_stale(opts: BatchOptions, rec: Record, stale: dict[str, dict[str, str]]) -> None:
+def _keep_stale(
+    opts: BatchOptions, rec: Record, stale: dict[str, dict[str, str]], carried: dict[str, dict[str, str]]
+) -> None:
     """Outputs of the input's last run that could not be deleted stay the record's (so that a later
-    run deletes them) unless this run wrote the same file anew; the unit is then not done."""
+    run deletes them) unless this run wrote the same file anew; the unit is then not done. Its
+    outputs changed by hand and kept aside stay listed."""
+    rec.hand_edited = {**carried.pop(rec.input, {}), **rec.hand_edited}
     left = {p: why for p, why in stale.pop(rec.input, {}).items() if p not in rec.written}
     if not left:
         return
@@ -1260,8 +1646,13 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     worker = worker or _pool_chunk
     peak = 0.0
     pool = new_pool(jobs)
-    futures = {pool.submit(worker, c, opts): c for c in chunks}
+    futures = {}
     unfinished: list[tuple[str, str, str]] = []
+    for c in chunks:
+        try:
+            futures[pool.submit(worker, c, opts)] = c
+        except BrokenProcessPool:  # a worker died already (a file crashed it): the rest go one by one below
+            unfinished.extend(c)
     try:
         pending = set(futures)
         while pending:
@@ -1636,12 +2027,29 @@ def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list
                 "explained": r.explained,
                 "outputs": outputs,
                 "reason": r.reason,
+                "hand_edited": [
+                    {"file": _rel_to(opts, p, base), "kept_as": _rel_to(opts, k, base)}
+                    for k, p in r.hand_edited.items()
+                ],
             }
         )
     return rows
 
 
-def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> tuple[list[Path], list[str]]:
+def _rel_to(opts: BatchOptions, rel: str, base: Path) -> str:
+    """A path relative to the output folder, as seen from ``base`` (a year's folder or the output folder)."""
+    return os.path.relpath(opts.output_dir / rel, base)
+
+
+HAND_EDITED_NOTE = (
+    "生成后被修改过，修改后的文件已另存为“{kept}”，原文件已按当前的输入重新生成（或已不再生成）。"
+    "要在重新生成后保留的文字，请写在统计表的“基本信息”表中。"
+)
+
+
+def _write_reports(
+    opts: BatchOptions, records: dict[str, Record], hand_edited: Sequence[Mapping[str, Any]] = ()
+) -> tuple[list[Path], list[str]]:
     """审核报告.json/.xlsx of each year and of the whole run; returns the files written and a line per
     file that could not be (the previous one is then deleted: mail and people read these files, and
     a stale one would speak of other inputs)."""
@@ -1667,26 +2075,40 @@ def _write_reports(opts: BatchOptions, records: dict[str, Record]) -> tuple[list
                 after = "，原来的文件无法删除，它说的是上一次的输入"
             problems.append(f"{readable_name(path)} 未能写出（{_write_error(exc)}）{after}。处理后重新运行本命令即可。")
 
-    def both(base: Path, head: dict[str, Any], recs: list[Record]) -> None:
+    def both(base: Path, head: dict[str, Any], recs: list[Record], edited: Sequence[Mapping[str, Any]]) -> None:
         recs = sorted(recs, key=lambda r: r.input)
         rows = _report_rows(recs, base, opts)
-        text = json.dumps({**head, "units": rows}, ensure_ascii=False, indent=1)
+        kept = [
+            {
+                "status": HAND_EDITED,
+                "unit": e.get("unit"),
+                "file": _rel_to(opts, e["file"], base),
+                "kept_as": _rel_to(opts, e["kept_as"], base),
+            }
+            for e in edited
+        ]
+        text = json.dumps({**head, "hand_edited": kept, "units": rows}, ensure_ascii=False, indent=1)
         write(base / f"{RECORDS}.json", lambda: atomic_write_text(base / f"{RECORDS}.json", text))
-        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx"))
+        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept))
 
     for year, recs in sorted(by_year.items()):
-        both(opts.output_dir / str(year), {"year": year, "generated": now}, recs + failed)
+        edited = [e for e in hand_edited if e.get("year") == year or _year_of(e["file"]) == year]
+        both(opts.output_dir / str(year), {"year": year, "generated": now}, recs + failed, edited)
     both(
         opts.output_dir,
         {"generated": now, "input_dir": readable_name(opts.input_dir)},
         list(records.values()),
+        hand_edited,
     )
     return out, problems
 
 
-def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Path) -> Path:
-    """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果); both
-    sheets print landscape, fitted to the page width, with the header row on every page."""
+def write_records_xlsx(
+    rows: list[dict[str, Any]], recs: list[Record], path: Path, hand_edited: Sequence[Mapping[str, Any]] = ()
+) -> Path:
+    """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果), and when
+    outputs were changed by hand, one row per file kept aside (手工修改); the sheets print
+    landscape, fitted to the page width, with the header row on every page."""
     import xlsxwriter
 
     from .catalogue import title_for
@@ -1739,7 +2161,13 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
                 row["outputs"]["docx"] or "",
                 row["outputs"]["xlsx"] or "",
                 row["outputs"]["pdf"] or "",
-                row["reason"] or "",
+                "；".join(
+                    [row["reason"] or ""][: 1 if row["reason"] else 0]
+                    + [
+                        f"{HAND_EDITED}：{e['file']} " + HAND_EDITED_NOTE.format(kept=e["kept_as"])
+                        for e in row["hand_edited"]
+                    ]
+                ),
             ]
             for c, v in enumerate(vals):
                 fmt = status_fmt.get(row["status"], bad) if c == 4 else cell
@@ -1800,6 +2228,25 @@ def write_records_xlsx(rows: list[dict[str, Any]], recs: list[Record], path: Pat
         ws2.autofilter(0, 0, max(r - 1, 1), len(cols2) - 1)
         ws2.freeze_panes(1, 0)
         print_list_sheet(ws2, [w for _, w in cols2], "审核报告　审核结果", year, 0)
+        if hand_edited:
+            ws3 = wb.add_worksheet(HAND_EDITED)
+            cols3 = [("状态", 9), ("单位", 18), ("生成的文件", 40), ("修改后的文件另存为", 40), ("说明", 40)]
+            for c, (name, width) in enumerate(cols3):
+                ws3.write_string(0, c, name, head)
+                ws3.set_column(c, c, width)
+            for r, e in enumerate(hand_edited, start=1):
+                vals = [
+                    HAND_EDITED,
+                    e.get("unit") or "",
+                    e["file"],
+                    e["kept_as"],
+                    HAND_EDITED_NOTE.format(kept=Path(e["kept_as"]).name),
+                ]
+                for c, v in enumerate(vals):
+                    ws3.write_string(r, c, str(v), status_fmt[Status.WARNINGS] if c == 0 else cell)
+                ws3.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols3)))
+            ws3.freeze_panes(1, 0)
+            print_list_sheet(ws3, [w for _, w in cols3], "审核报告　手工修改", year, 0)
         wb.close()
     return path
 
@@ -1810,6 +2257,7 @@ def watch_folder(
     on_record: Callable[[Record], None] | None = None,
     rounds: int | None = None,
     stop: Callable[[], bool] | None = None,
+    on_result: Callable[[BatchResult], None] | None = None,
 ) -> None:
     """Process files as they are dropped in; a file is taken once it has stopped changing.
 
@@ -1821,7 +2269,7 @@ def watch_folder(
     refuses (:class:`OutputError`).
     """
     with stop_on_signals(), output_folder(opts):
-        _watch(opts, interval, on_record, rounds, stop)
+        _watch(opts, interval, on_record, rounds, stop, on_result)
 
 
 def _watch(
@@ -1830,6 +2278,7 @@ def _watch(
     on_record: Callable[[Record], None] | None,
     rounds: int | None,
     stop: Callable[[], bool] | None,
+    on_result: Callable[[BatchResult], None] | None = None,
 ) -> None:
     last: dict[str, tuple[int, int]] = {}
     handled: dict[str, tuple[int, int]] = {}
@@ -1856,6 +2305,10 @@ def _watch(
                         on_record(rec)
 
             result = run_batch(opts, progress, hold=changing)
+            if opts.force:  # --force: everything once, then as usual
+                opts = replace(opts, force=False)
+            if on_result:
+                on_result(result)
             retry = {r.input for r in result.records if r.status == Status.UNWRITABLE}
             for rel in ready:
                 # a unit that could not be written is tried again next round (the disk may have room now)

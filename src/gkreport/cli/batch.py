@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
@@ -88,6 +92,149 @@ def _options(
     )
 
 
+# The options ``batch`` and ``watch`` share, declared once here: (parameter, type, option). The
+# settings among them (汇总单位, PDF …) are recorded in the output folder and reused by later runs
+# (gkreport.settings); ``--no-…`` drops one.
+SHARED_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("output", Path, typer.Option(Path("output"), "--output", "-o", metavar="文件夹", help="输出文件夹")),
+    (
+        "jobs",
+        Optional[int],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option(None, "--jobs", "-j", metavar="个数", help="并行进程数，默认等于 CPU 核数", min=1),
+    ),
+    (
+        "summary_unit",
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            None,
+            "--summary-unit",
+            metavar="单位名称",
+            help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）",
+        ),
+    ),
+    (
+        "no_summary_unit",
+        bool,
+        typer.Option(False, "--no-summary-unit", help="不再生成汇总年度报告（取消上次设置的 --summary-unit）"),
+    ),
+    (
+        "pdf",
+        Optional[bool],  # noqa: UP045
+        typer.Option(None, "--pdf/--no-pdf", help="同时生成 PDF（需要安装 LibreOffice）；--no-pdf 不再生成"),
+    ),
+    (
+        "strict",
+        Optional[bool],  # noqa: UP045
+        typer.Option(None, "--strict/--no-strict", help="有错误的单位不生成年度报告；--no-strict 取消"),
+    ),
+    (
+        "wording",
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            None, "--wording", metavar="文件", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"
+        ),
+    ),
+    ("no_wording", bool, typer.Option(False, "--no-wording", help="不再使用措辞文件")),
+    (
+        "previous",
+        Optional[Path],  # noqa: UP045
+        typer.Option(None, "--previous", metavar="文件夹", help="上一年度统计表所在文件夹，用于跨年度核对"),
+    ),
+    ("no_previous", bool, typer.Option(False, "--no-previous", help="不再与上一年度核对")),
+    (
+        "roster",
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            None,
+            "--roster",
+            metavar="名单",
+            help="应报送单位的名单（.xlsx 或 .csv，与 mail 用的名单相同），核对哪些单位已报送、未报送",
+        ),
+    ),
+    ("no_roster", bool, typer.Option(False, "--no-roster", help="不再核对名单")),
+    (
+        "force",
+        bool,
+        typer.Option(
+            False,
+            "--force",
+            help="全部重新生成（默认只处理有变化的文件）；输出文件夹中原是另一个输入文件夹的结果时，以本次的为准",
+        ),
+    ),
+]
+SHARED_NAMES = tuple(name for name, _, _ in SHARED_OPTIONS)
+
+
+def shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` the shared options (after its own); it receives them as ``shared`` (a dict)."""
+    sig = inspect.signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "shared"]
+    added = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=o, annotation=t) for n, t, o in SHARED_OPTIONS
+    ]
+    params = own + added
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> Any:
+        shared = {n: kwargs.pop(n) for n in SHARED_NAMES}
+        return command(**kwargs, shared=shared)
+
+    run.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
+    del run.__wrapped__  # typer reads the signature above, not the command's own
+    return run
+
+
+def _given(shared: dict[str, Any]) -> dict[str, Any]:
+    """The settings the options name (setting → value; None drops it); refuses an option given with its --no-."""
+    given: dict[str, Any] = {}
+    for name in ("summary_unit", "wording", "previous", "roster"):
+        value, drop = shared[name], shared[f"no_{name}"]
+        if value is not None and drop:
+            flag = "--" + name.replace("_", "-")
+            console(stderr=True).print(f"[red]{flag} 和 --no-{flag[2:]} 不能同时使用。[/]")
+            raise typer.Exit(2)
+        if drop:
+            given[name] = None
+        elif value is not None:
+            given[name] = value
+    for name in ("pdf", "strict"):
+        if shared[name] is not None:
+            given[name] = shared[name]
+    return given
+
+
+def _prepare(input_dir: Path, shared: dict[str, Any]):
+    """This run's options: the output folder's settings changed by the options given; stops (exit 2,
+    a Chinese line) on a recorded file that is gone and on inputs that cannot be used."""
+    from rich.markup import escape
+
+    from ..settings import missing_hint, settle
+
+    output: Path = shared["output"]
+    settled = settle(output, _given(shared))
+    if settled.missing:
+        con = console(stderr=True)
+        for name, path in settled.missing:
+            con.print(f"[red]{escape(missing_hint(name, path))}[/]")
+        raise typer.Exit(2)
+    s = settled.settings
+    _check_input(input_dir, output, previous=s.previous, wording=s.wording, roster=s.roster)
+    opts = _options(
+        input_dir,
+        output,
+        shared["jobs"],
+        s.previous,
+        s.summary_unit,
+        s.pdf,
+        s.strict,
+        shared["force"],
+        s.wording,
+        s.roster,
+    )
+    return opts, settled
+
+
 def _check_input(
     input_dir: Path,
     output: Path,
@@ -118,7 +265,7 @@ def _check_input(
         raise typer.Exit(2)
     path = escape(readable_name(input_dir))
     if not os.path.lexists(input_dir):
-        given = _given("input_dir")
+        given = _param_given("input_dir")
         if given or (given is None and input_dir != Path("input")):  # a mistyped name must not become a folder
             con.print(f"[red]{NO_INPUT.format(path=path)}[/]")
             raise typer.Exit(2)
@@ -155,7 +302,7 @@ def _context():
     return ctx, importlib.import_module(package + ".core").ParameterSource
 
 
-def _given(param: str) -> bool | None:
+def _param_given(param: str) -> bool | None:
     """Whether ``param`` was given (on the command line, or by a setting) rather than left at its
     default; None when that is not known (outside a command)."""
     ctx, source_kind = _context()
@@ -166,6 +313,19 @@ def _given(param: str) -> bool | None:
 def _command() -> str | None:
     ctx = _context()[0]
     return ctx.command.name if ctx is not None else None
+
+
+def _settings_json(settled) -> dict[str, Any]:
+    s = settled.settings
+    return {
+        "summary_unit": s.summary_unit,
+        "pdf": s.pdf,
+        "strict": s.strict,
+        "wording": str(s.wording) if s.wording else None,
+        "previous": str(s.previous) if s.previous else None,
+        "roster": str(s.roster) if s.roster else None,
+        "notes": settled.notes(),
+    }
 
 
 def _summary_table(result):
@@ -181,11 +341,34 @@ def _summary_table(result):
     for status, style in _STYLES.items():
         if status not in _RARE or counts.get(status):
             t.add_row(f"[{style}]{status}[/]", str(counts.get(status, 0)))
+    if result.hand_edited:
+        t.add_row("[yellow]手工修改（已另存）[/]", str(len(result.hand_edited)))
     for y in _roster_years(result):
         label = "名单中未报送" if len(result.years) == 1 else f"{y.year}年名单中未报送"
         t.add_row(f"[bold red]{label}[/]", str(len(y.not_submitted)))
     t.add_row("用时", f"{result.elapsed:.1f} 秒")
     return t
+
+
+HAND_EDIT_HINT = (
+    "生成的文件在生成后被修改过，修改后的文件已另存（不会被覆盖或删除），原文件按当前的输入重新生成。"
+    "要在重新生成后保留的文字，请写在统计表的“基本信息”表中（汇总年度报告：汇总单位自己的统计表）。"
+)
+
+
+def _hand_edit_lines(entries) -> list[str]:
+    """手工修改: each file kept aside, and where text belongs so that it survives regeneration."""
+    from rich.markup import escape
+
+    if not entries:
+        return []
+    lines = [f"[yellow]手工修改 {len(entries)} 个：[/]{HAND_EDIT_HINT}"]
+    for e in entries:
+        who = f"（{e['unit']}）" if e.get("unit") else ""
+        lines.append(
+            f"  {escape(readable_name(e['file']))}{escape(who)} → 另存为 {escape(readable_name(e['kept_as']))}"
+        )
+    return lines
 
 
 def _roster_years(result):
@@ -286,6 +469,7 @@ def _result_json(result, opts) -> dict:
         ],
         "attention": result.attention,
         "problems": result.problems,
+        "hand_edited": result.hand_edited,
         "files": [
             {
                 "input": r.input,
@@ -304,63 +488,45 @@ def _result_json(result, opts) -> dict:
 
 
 @app.command()
+@shared_options
 def batch(
     input_dir: Path = typer.Argument(
         Path("input"), metavar="输入文件夹", help="存放各单位统计表的文件夹（含子文件夹）"
     ),
-    output: Path = typer.Option(Path("output"), "--output", "-o", metavar="文件夹", help="输出文件夹"),
-    jobs: int = typer.Option(None, "--jobs", "-j", metavar="个数", help="并行进程数，默认等于 CPU 核数", min=1),
-    previous: Path = typer.Option(
-        None, "--previous", metavar="文件夹", help="上一年度统计表所在文件夹，用于跨年度核对"
-    ),
-    summary_unit: str = typer.Option(
-        None,
-        "--summary-unit",
-        metavar="单位名称",
-        help="同时生成汇总年度报告，此为汇总报告的单位名称（如“某某区人民政府”）",
-    ),
-    pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF（需要安装 LibreOffice）"),
-    strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="全部重新生成（默认只处理有变化的文件）；输出文件夹中原是另一个输入文件夹的结果时，以本次的为准",
-    ),
-    wording: Path = typer.Option(
-        None, "--wording", metavar="文件", help="本单位的报告用语文件（YAML），覆盖默认的开头、结尾和句式"
-    ),
-    roster: Path = typer.Option(
-        None,
-        "--roster",
-        metavar="名单",
-        help="应报送单位的名单（.xlsx 或 .csv，与 mail 用的名单相同），核对哪些单位已报送、未报送",
-    ),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出处理结果"),
+    *,
+    shared: dict[str, Any],
 ) -> None:
     """批量处理：审核文件夹中的全部统计表，生成每个单位的统计表和年度报告、汇总表和审核报告。
+
+    汇总单位、PDF、措辞文件、上一年度文件夹、名单等设置记录在输出文件夹中，以后不带这些选项运行
+    batch 或 watch 时沿用；给出选项即改变设置，用 --no-pdf、--no-summary-unit 等取消。
 
     示例：
     gkreport batch input -o output
     gkreport batch input -o output --summary-unit 某某区人民政府 --pdf
     gkreport batch input -o output --previous 2024年统计表
     gkreport batch input -o output --roster 名单.xlsx --summary-unit 某某区人民政府
+    gkreport batch input -o output --no-pdf
     """
+    opts, settled = _prepare(input_dir, shared)
+    output = opts.output_dir
     from rich.markup import escape
 
     from ..batch import NOT_DONE, run_batch
 
-    _check_input(input_dir, output, previous=previous, wording=wording, roster=roster)
-    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, force, wording, roster)
     if as_json:
         try:
             result = run_batch(opts)
         except KeyboardInterrupt as exc:
             raise _stopped(exc) from None
-        print_json(_result_json(result, opts))
+        print_json(_result_json(result, opts) | {"settings": _settings_json(settled)})
         raise typer.Exit(result.exit_code)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     con = console()
+    for note in settled.notes():
+        con.print(escape(note))
     errors = 0
     with Progress(
         TextColumn("[bold]处理中"),
@@ -397,6 +563,8 @@ def batch(
         con.print(problems)
     for line in _roster_lines(result):
         con.print(line)
+    for line in _hand_edit_lines(result.hand_edited):
+        con.print(line)
     for m in result.messages:
         con.print(f"[yellow]注意：[/]{escape(m)}")
     for m in result.problems:
@@ -411,21 +579,19 @@ def batch(
 
 
 @app.command()
+@shared_options
 def watch(
     input_dir: Path = typer.Argument(Path("input"), metavar="输入文件夹", help="要监视的文件夹"),
-    output: Path = typer.Option(Path("output"), "--output", "-o", metavar="文件夹", help="输出文件夹"),
     interval: float = typer.Option(2.0, "--interval", metavar="秒数", help="检查间隔（秒）", min=0.2),
-    jobs: int = typer.Option(1, "--jobs", "-j", metavar="个数", help="并行进程数", min=1),
-    previous: Path = typer.Option(None, "--previous", metavar="文件夹", help="上一年度统计表所在文件夹"),
-    summary_unit: str = typer.Option(None, "--summary-unit", metavar="单位名称", help="汇总年度报告的单位名称"),
-    pdf: bool = typer.Option(False, "--pdf", help="同时生成 PDF"),
-    strict: bool = typer.Option(False, "--strict", help="有错误的单位不生成年度报告"),
-    roster: Path = typer.Option(None, "--roster", metavar="名单", help="应报送单位的名单，核对哪些单位未报送"),
     rounds: int = typer.Option(
         0, "--rounds", metavar="轮数", help="检查多少轮后退出（0 表示一直运行，按 Ctrl+C 停止）", min=0
     ),
+    *,
+    shared: dict[str, Any],
 ) -> None:
     """监视文件夹：有新的或修改过的统计表放进来（且已写完）时自动处理，并更新汇总。
+
+    选项与 batch 相同；汇总单位、PDF 等设置沿用输出文件夹中记录的（见 batch）。
 
     示例：
     gkreport watch input -o output
@@ -435,9 +601,10 @@ def watch(
 
     from ..batch import watch_folder
 
-    _check_input(input_dir, output, previous=previous, roster=roster)
-    opts = _options(input_dir, output, jobs, previous, summary_unit, pdf, strict, False, None, roster)
+    opts, settled = _prepare(input_dir, shared)
     con = console()
+    for note in settled.notes():
+        con.print(escape(note))
     con.print(f"正在监视 {input_dir}（每 {interval:g} 秒检查一次），按 Ctrl+C 停止。")
 
     def line(rec) -> None:
@@ -447,8 +614,16 @@ def watch(
         what = f"{rec.input}（{rec.unit or '单位不明'}）：{detail}"
         con.print(f"{stamp} [{colour}]{rec.status}[/] {escape(what)}")
 
+    told: set[str] = set()
+
+    def hand_edits(result) -> None:
+        new = [e for e in result.hand_edited if e["kept_as"] not in told]
+        told.update(e["kept_as"] for e in new)
+        for text in _hand_edit_lines(new):
+            con.print(f"{time.strftime('%H:%M:%S')} {text}")
+
     try:
-        watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None)
+        watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None, on_result=hand_edits)
     except KeyboardInterrupt as exc:
         from ..batch import Terminated
 
