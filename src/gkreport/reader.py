@@ -1518,10 +1518,10 @@ class _LayoutCache:
         return entry[1]
 
     def store(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple], k: int, made: list[_Instance]) -> None:
-        if not made:
-            return  # a sheet without tables: checking that it still has none is its whole walk
-        if any(r >= k > r0 for (r, _), (r0, _) in sheet.origin.items()):
-            k = 0  # a merge reaches from the skipped rows into the table: its text is part of the layout
+        if not made or any(r >= k > r0 for (r, _), (r0, _) in sheet.origin.items()):
+            # a sheet without tables (its rows all did nothing: checking them again is its whole walk),
+            # or a merge reaching from the skipped rows into a table (its text is part of the layout)
+            k = 0
         key = (self._head(reader, sheet, rowsigs), k, tuple(rowsigs[k:]))
         self.entries[key] = (reader.fi, tuple(_WalkedCopy.of(inst) for inst in made))
         while len(self.entries) > self.size:
