@@ -13,6 +13,8 @@ so that they can be called with arguments, also from helpers and hypothesis test
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import shutil
 import unicodedata
@@ -49,6 +51,67 @@ def needs_soffice(test: Any) -> Any:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+# --------------------------------------------------------------------------- the reader's layout cache
+
+
+def unit_facts(unit: Unit) -> dict[str, Any]:
+    """Every field of a unit as read, dicts as ordered item lists (their order is part of the result)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(unit):
+        v = getattr(unit, f.name)
+        if f.name == "form":
+            v = v.id
+        elif isinstance(v, dict):
+            v = list(v.items())
+        elif f.name == "findings":
+            v = [dataclasses.asdict(x) for x in v]
+        out[f.name] = v
+    return out
+
+
+def read_cold_and_warm(read: Any, path: Any, *args: Any) -> Any:
+    """Read ``path`` without the layout cache, then twice with it (after whatever the cache holds, then
+    after itself); assert the three results are equal in every field (or fail with the same message)."""
+    from gkreport import reader
+    from gkreport.errors import ReadError
+
+    def once(size: int) -> Any:
+        kept = reader._layout_cache.size
+        reader._layout_cache.size = size  # 0: off, without emptying it
+        try:
+            return read(path, *args)
+        except ReadError as exc:
+            return exc
+        finally:
+            reader._layout_cache.size = kept
+
+    size = reader._layout_cache.size or reader.LAYOUT_CACHE_SIZE
+    results = [once(0), once(size), once(size)]
+    facts = [(type(r), r.message) if isinstance(r, ReadError) else unit_facts(r) for r in results]
+    assert facts[1] == facts[0], f"layout cache changed what {path} reads as (warm from other files)"
+    assert facts[2] == facts[0], f"layout cache changed what {path} reads as (warm from itself)"
+    if isinstance(results[2], ReadError):
+        raise results[2]
+    return results[2]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _check_layout_cache() -> Any:
+    """With GKREPORT_CHECK_LAYOUT_CACHE=1 every workbook any test reads is read cold and warm and compared
+    (tests/test_reader.py runs the reader's tests so: test_every_read_is_the_same_with_the_layout_cache)."""
+    if not os.environ.get("GKREPORT_CHECK_LAYOUT_CACHE"):
+        yield
+        return
+    from gkreport import reader
+
+    plain = reader._read
+    reader._read = lambda path, forms: read_cold_and_warm(plain, path, forms)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        reader._read = plain  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- any form

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from conftest import SAMPLES, TEMPLATES, needs_soffice
+from conftest import ROOT, SAMPLES, TEMPLATES, needs_soffice, read_cold_and_warm, unit_facts
 from gkreport.errors import ReadError
 from gkreport.labels import split_note
 from gkreport.pipeline import run_checks
@@ -1048,6 +1048,7 @@ def test_consistent_tables_saved_by_libreoffice_read_back(saved_by_libreoffice, 
     made, converted = saved_by_libreoffice
     _, values, narrative, name, year = made[layout]
     assert_read_back(converted[fmt][layout], layout, values, narrative, name, year)
+    read_cold_and_warm(read_workbook, converted[fmt][layout])
 
 
 # --------------------------------------------------------------------------- our 自查 sheet, left unparsed
@@ -1111,3 +1112,154 @@ def test_a_sheet_of_the_office_named_self_check_is_still_read(tmp_path, a1):
     sheets = {s.name: s for s in reader.load_sheets(tmp_path / "x.xlsx")}
     assert reader._scan_zip(tmp_path / "x.xlsx", (tmp_path / "x.xlsx").read_bytes()).ours == set()
     assert sheets[SELF_CHECK_SHEET].text(2, 1) == "自查发现的问题：无" and "其他" in sheets
+
+
+# --------------------------------------------------------------------------- the layout cache
+
+
+@pytest.fixture
+def layout_cache():
+    """The reader's layout cache, empty at the start and the end of the test."""
+    from gkreport import reader
+
+    reader.set_layout_cache_size(reader.LAYOUT_CACHE_SIZE)
+    yield reader._layout_cache
+    reader.set_layout_cache_size(reader.LAYOUT_CACHE_SIZE)
+
+
+def _pairs_of_one_layout(folder: Path) -> dict[str, tuple[Path, Path]]:
+    """Per layout, two workbooks laid out alike with different units, years and figures."""
+    pairs = {}
+    for layout in LAYOUTS:
+        made = []
+        for k, (seed, name, year) in enumerate([(31, UNIT_NAMES[0], 2024), (32, UNIT_NAMES[3], 2025)]):
+            year = {"template_2019": 2020, "template_2017": 2017}.get(layout, year)
+            sub = folder / f"{layout}_{k}"
+            sub.mkdir()
+            made.append(write_layout(sub, layout, seed, name, year, "unit_first", random.Random(7))[0])
+        pairs[layout] = (made[0], made[1])
+    # last year's table 三 on an extra sheet; table notes and other copies
+    for k, seed in enumerate((41, 42)):
+        path = write_template(
+            load_form("2021"),
+            folder / f"上年_{k}.xlsx",
+            values=consistent_2021(seed),
+            meta={"unit": UNIT_NAMES[k], "year": 2025},
+        )
+        _with_last_years_sheet(path, "上年表三（2024年）", consistent_2021(seed + 10), 2)
+    pairs["last_year"] = (folder / "上年_0.xlsx", folder / "上年_1.xlsx")
+    return pairs
+
+
+def test_layout_cache_reads_every_layout_as_without_it(tmp_path, layout_cache):
+    """Each layout the reader tests build, read without the cache, after another workbook of the same
+    layout, and after itself: the same unit in every field (values, locations, findings, meta, text)."""
+    pairs = _pairs_of_one_layout(tmp_path)
+    for layout, (first, second) in pairs.items():
+        layout_cache.clear()
+        read_cold_and_warm(read_workbook, first)
+        hits = layout_cache.hits
+        unit = read_cold_and_warm(read_workbook, second)
+        assert unit.values and unit.unit
+        if layout != "web_page":  # the signer's name under the text differs: its sheet is walked anew
+            assert layout_cache.hits > hits, f"{layout}: the second workbook never used the first one's walk"
+    # the shipped samples and templates, the seed files saved as .xls/.ods, the odd corpus files
+    corpus = ROOT / "tests" / "corpus"
+    files = [*SAMPLES.glob("*.xlsx"), *TEMPLATES.glob("*.xlsx"), *corpus.glob("*/*.xls*"), *corpus.glob("*/*.ods")]
+    assert len(files) > 10
+    for path in sorted(files):
+        try:
+            read_cold_and_warm(read_workbook, path)
+        except ReadError:
+            pass  # refused alike with and without the cache (read_cold_and_warm compared the messages)
+
+
+def _edit_cells(path: Path, out: Path, edit) -> Path:
+    wb = load_workbook(path)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                edit(ws, c)
+    wb.save(out)
+    return out
+
+
+def test_layout_cache_is_not_used_for_a_label_changed_in_one_cell(tmp_path, layout_cache):
+    """A typo in one label, in a workbook otherwise laid out as one read before, is found and reported."""
+    values = random_2021_values(random.Random(5))
+    first = write_official_2021(tmp_path / "a.xlsx", values, "某某区", 2024, remarks=False)
+    other = write_official_2021(tmp_path / "b.xlsx", values, "某某县", 2024, remarks=False)
+
+    def typo(ws, c):
+        if c.value == "2.其他法律行政法规禁止公开":
+            c.value = "2.其他法律行政止公开"
+
+    changed = _edit_cells(other, tmp_path / "c.xlsx", typo)
+    clean = read_workbook(first)
+    unit = read_cold_and_warm(read_workbook, changed)
+    warn = [f for f in unit.findings if f.rule == "READ.label"]
+    assert len(warn) == 1 and "其他法律行政止公开" in warn[0].message
+    assert not [f for f in clean.findings if f.rule == "READ.label"]
+    assert unit_facts(read_workbook(first)) == unit_facts(clean)  # and the first layout still reads as before
+
+
+def test_layout_cache_is_not_used_for_a_moved_row(tmp_path, layout_cache):
+    """Two rows of table 三 swapped (labels and figures): each figure is read from its new place."""
+    values = random_2021_values(random.Random(8))
+    values["t3.new.natural"], values["t3.carry.natural"] = 7, 3
+    first = write_official_2021(tmp_path / "a.xlsx", values, "某某区", 2024, remarks=False)
+    wb = load_workbook(first)
+    ws = wb.active
+    rows = {
+        c.value: c.row
+        for row in ws.iter_rows()
+        for c in row
+        if c.value in ("一、本年新收政府信息公开申请数量", "二、上年结转政府信息公开申请数量")
+    }
+    a, b = rows.values()
+    for col in range(1, ws.max_column + 1):
+        x, y = ws.cell(a, col), ws.cell(b, col)
+        if type(x).__name__ == "MergedCell" or type(y).__name__ == "MergedCell":
+            continue
+        x.value, y.value = y.value, x.value
+    wb.save(tmp_path / "moved.xlsx")
+    clean = read_workbook(first)
+    unit = read_cold_and_warm(read_workbook, tmp_path / "moved.xlsx")
+    assert (unit.values["t3.new.natural"], unit.values["t3.carry.natural"]) == (7, 3)
+    assert unit.locations["t3.new.natural"] == clean.locations["t3.carry.natural"]
+    assert unit.locations["t3.carry.natural"] == clean.locations["t3.new.natural"]
+
+
+@pytest.mark.slow
+def test_every_read_is_the_same_with_the_layout_cache(tmp_path):
+    """The reader's, the hostile-file and the fuzz tests, every workbook they read read three times
+    (without the cache, warm from the files before it, warm from itself) and compared field by field."""
+    import os
+    import subprocess
+    import sys
+
+    tests = ROOT / "tests"
+    env = {**os.environ, "GKREPORT_CHECK_LAYOUT_CACHE": "1"}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            "-k",
+            "not test_every_read_is_the_same_with_the_layout_cache",
+            str(tests / "test_reader.py"),
+            str(tests / "test_hostile.py"),
+            str(tests / "test_fuzz.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -20,6 +20,7 @@ template) or below their headings (a published report pasted from a web page).
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import functools
 import hashlib
@@ -1423,6 +1424,127 @@ class _Instance:
         return f"{self.sheet.name}!{a1(r, 0)}"
 
 
+def _cell_class(v: Any) -> Any:
+    """What the sheet walk can tell of a cell: its text, or only that it is empty, a number or else."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return 1
+    return 2
+
+
+@dataclass(frozen=True)
+class _WalkedCopy:
+    """One table copy as a sheet walk left it, to be given to a sheet laid out the same way."""
+
+    table: str
+    tag: int | str | None
+    title_ref: str | None
+    rows: tuple[tuple[int, str, str, str, dict[int, str], int], ...]
+    matched: frozenset[str]
+    columns: frozenset[str]
+    findings: tuple[Finding, ...]
+    blank_row: tuple[int, dict[int, str]] | None
+
+    @classmethod
+    def of(cls, inst: _Instance) -> _WalkedCopy:
+        return cls(
+            inst.table,
+            inst.tag,
+            inst.title_ref,
+            tuple(inst.rows),
+            frozenset(inst.matched),
+            frozenset(inst.columns),
+            tuple(copy.copy(f) for f in inst.findings),
+            inst.blank_row,
+        )
+
+    def instance(self, sheet: Sheet) -> _Instance:
+        return _Instance(
+            self.table,
+            sheet,
+            self.tag,
+            self.title_ref,
+            list(self.rows),
+            set(self.matched),
+            set(self.columns),
+            [copy.copy(f) for f in self.findings],
+            self.blank_row,
+        )
+
+
+class _LayoutCache:
+    """Sheet walks by layout: the walk (which rows are which table's, column maps, label findings)
+    sees only the texts of a sheet, where its numbers and blanks are, its merges and its name; a
+    sheet equal in all of these to one walked before gets that walk's table copies, and only its
+    values are read. Leading rows the walk passed over (a report title naming the unit) are left
+    out of the layout once the new sheet's own walk shows they do nothing there either.
+
+    Per process and bounded: batch workers are long-lived, and a district's files share a template.
+    """
+
+    MAX_SKIPS = 4  # leading-row counts remembered per sheet name
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: dict[tuple, tuple[_FormIndex, tuple[_WalkedCopy, ...]]] = {}
+        self.skips: dict[str, list[int]] = {}
+        self.hits = 0  # sheets given a cached walk (for tests and benchmarks)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.skips.clear()
+        self.hits = 0
+
+    @staticmethod
+    def _head(reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> tuple:
+        origin = tuple(sorted(sheet.origin.items()))
+        return (id(reader.fi), reader.unit.year, sheet.name, len(rowsigs), origin)
+
+    def keys(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> Iterator[tuple[tuple, int]]:
+        skips = self.skips.get(sheet.name)
+        if not skips:
+            return
+        head = self._head(reader, sheet, rowsigs)
+        for k in list(skips):
+            if k <= len(rowsigs):
+                yield (head, k, tuple(rowsigs[k:])), k
+
+    def get(self, key: tuple, fi: _FormIndex) -> tuple[_WalkedCopy, ...] | None:
+        entry = self.entries.get(key)
+        if entry is None or entry[0] is not fi:
+            return None
+        self.entries[key] = self.entries.pop(key)  # most recently used last
+        return entry[1]
+
+    def store(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple], k: int, made: list[_Instance]) -> None:
+        if not made or any(r >= k > r0 for (r, _), (r0, _) in sheet.origin.items()):
+            # a sheet without tables (its rows all did nothing: checking them again is its whole walk),
+            # or a merge reaching from the skipped rows into a table (its text is part of the layout)
+            k = 0
+        key = (self._head(reader, sheet, rowsigs), k, tuple(rowsigs[k:]))
+        self.entries[key] = (reader.fi, tuple(_WalkedCopy.of(inst) for inst in made))
+        while len(self.entries) > self.size:
+            del self.entries[next(iter(self.entries))]
+        skips = self.skips.setdefault(sheet.name, [])
+        if k in skips:
+            skips.remove(k)
+        skips.insert(0, k)
+        del skips[self.MAX_SKIPS :]
+        if len(self.skips) > self.size:
+            del self.skips[next(iter(self.skips))]
+
+
+LAYOUT_CACHE_SIZE = 128  # sheet layouts kept per process (a few KB each)
+_layout_cache = _LayoutCache(LAYOUT_CACHE_SIZE)
+
+
+def set_layout_cache_size(size: int) -> None:
+    """Empty the cache of sheet layouts and keep at most ``size`` from now on (0 turns it off)."""
+    _layout_cache.clear()
+    _layout_cache.size = size
+
+
 class _Reader:
     def __init__(self, unit: Unit, fi: _FormIndex, sheet_tags: dict[str, int | str | None] | None = None):
         self.unit = unit
@@ -1648,6 +1770,35 @@ class _Reader:
         return colmap, label_cols, aux_cols
 
     def walk(self, sheet: Sheet) -> None:
+        """Walk one sheet; a sheet laid out like one walked before reuses that walk (see _LayoutCache)."""
+        cache = _layout_cache
+        if cache.size <= 0:
+            self._walk(sheet)
+            return
+        rowsigs = [tuple(map(_cell_class, row)) for row in sheet.rows]
+        for key, k in cache.keys(self, sheet, rowsigs):
+            entry = cache.get(key, self.fi)
+            if entry is None:
+                continue
+            before = len(self.instances)
+            # the rows above must do nothing here either, as they did in the walked sheet
+            if k and (self._walk(sheet, stop=k) != k or len(self.instances) != before):
+                del self.instances[before:]
+                self.inst, self.sink = None, self.unit.findings
+                continue
+            self.instances.extend(snap.instance(sheet) for snap in entry)
+            cache.hits += 1
+            return
+        before = len(self.instances)
+        k = self._walk(sheet)
+        cache.store(self, sheet, rowsigs, k, self.instances[before:])
+
+    def _walk(self, sheet: Sheet, stop: int | None = None) -> int:
+        """Walk the rows above ``stop`` (all by default); the number of leading rows that did nothing.
+
+        Those rows left the walk as it starts (no table, no header band), so what the walk makes
+        of the rows below depends only on them.
+        """
         fi = self.fi
         current: _TableIndex | None = None
         open_: dict[str, _Instance] = {}
@@ -1656,7 +1807,11 @@ class _Reader:
         aux_cols: set[int] = set()
         band: list[int] = []
         last: dict[str, int] = {}
-        for r, row in enumerate(sheet.rows):
+        rows = sheet.rows if stop is None else sheet.rows[:stop]
+        inert = 0
+        for r, row in enumerate(rows):
+            if current is None and not band:  # once left, the walk never comes back to its start
+                inert = r
             if not any((v is not None and v != "") for v in row) and not any(
                 (r, c) in sheet.origin for c in range(len(row))
             ):
@@ -1736,10 +1891,13 @@ class _Reader:
             label_col = next((c for c, t in cells if t == text), 0) if text else 0
             inst.rows.append((r, rid, quality, text, colmap, label_col))
             inst.matched.add(rid)
+        if current is None and not band:
+            inert = len(rows)
         if band and current is not None:  # a header at the end of the sheet: its table was left blank
             self._close_band(sheet, band, current, open_)
         self.inst = None
         self.sink = self.unit.findings
+        return inert
 
     @staticmethod
     def _labels(
