@@ -97,17 +97,26 @@ def read_cold_and_warm(read: Any, path: Any, *args: Any) -> Any:
     return results[2]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _check_layout_cache() -> Any:
-    """With GKREPORT_CHECK_LAYOUT_CACHE=1 every workbook any test reads is read cold and warm and compared
-    (tests/test_reader.py runs the reader's tests so: test_every_read_is_the_same_with_the_layout_cache)."""
-    if not os.environ.get("GKREPORT_CHECK_LAYOUT_CACHE"):
+# the reader's and the hostile-file tests read every workbook cold and warm through the reader's
+# layout cache and compare the results field by field; GKREPORT_CHECK_LAYOUT_CACHE=1 does it everywhere
+CHECKED_FOR_LAYOUT_CACHE = {"test_reader", "test_hostile"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _check_layout_cache(request: pytest.FixtureRequest) -> Any:
+    """Every workbook the module's tests read in this process is read cold and warm and compared."""
+    wanted = os.environ.get("GKREPORT_CHECK_LAYOUT_CACHE") or request.module.__name__ in CHECKED_FOR_LAYOUT_CACHE
+    if not wanted:
         yield
         return
     from gkreport import reader
 
     plain = reader._read
-    reader._read = lambda path, forms: read_cold_and_warm(plain, path, forms)  # type: ignore[assignment]
+
+    def checked_read(path: Any, forms: Any) -> Any:
+        return read_cold_and_warm(plain, path, forms)
+
+    reader._read = checked_read  # type: ignore[assignment]
     try:
         yield
     finally:
