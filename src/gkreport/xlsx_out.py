@@ -95,6 +95,10 @@ def _clean(text: Any) -> str:
 
 
 _CHAR_UNITS: dict[str, float] = {}  # width of each character met so far (row heights measure every text)
+_TEXT_UNITS: dict[str, float] = {}  # width of each text measured so far (labels, titles, paths repeat per unit)
+_TEXT_UNITS_MAX = 20000  # texts kept; then the memo starts again (a batch of thousands of units)
+_TEXT_UNITS_LONG = 400  # longer texts (paragraphs, comments) are rarely met twice: not kept
+_REUSE = True  # False: compute everything per workbook, as the reference the tests compare with
 
 
 def _char_units(ch: str) -> float:
@@ -104,10 +108,17 @@ def _char_units(ch: str) -> float:
 
 def _units(text: str) -> float:
     """Width of a text in Excel column units (a CJK character ≈ 2 digits)."""
+    w = _TEXT_UNITS.get(text) if _REUSE else None
+    if w is not None:
+        return w
     w = 0.0
     get = _CHAR_UNITS.get
     for ch in text:
         w += get(ch) or _char_units(ch)
+    if _REUSE and len(text) <= _TEXT_UNITS_LONG:
+        if len(_TEXT_UNITS) >= _TEXT_UNITS_MAX:
+            _TEXT_UNITS.clear()
+        _TEXT_UNITS[text] = w
     return w
 
 
@@ -364,6 +375,9 @@ class _Plan:
     col_of: dict[str, int]  # column id → grid column of its values
     landscape: bool
     empty: tuple[tuple[int, int], ...]  # grid positions without a cell (drawn as bordered blanks)
+    # the grid's cells in drawing order, relative to its top row: (row, col, last row, last col,
+    # value cell id or None, cell type or cleaned text, style: a _Styles name or ("label", level))
+    steps: tuple[tuple[int, int, int, int, str | None, str, Any], ...] = ()
 
 
 def _page_scale(widths: Sequence[float], landscape: bool) -> float:
@@ -424,7 +438,28 @@ def _compute_plan(form: Form, table: Table) -> _Plan:
     landscape = _page_scale(widths, False) < _LANDSCAPE_BELOW
     used = g.covered() | {(gc.row, gc.col) for gc in g.cells}
     empty = tuple((r, c) for r in range(g.n_rows) for c in range(g.n_cols) if (r, c) not in used)
-    return _Plan(table, g, widths, tuple(heights), col_of, landscape, empty)
+    return _Plan(table, g, widths, tuple(heights), col_of, landscape, empty, _grid_steps(table, g))
+
+
+def _grid_steps(table: Table, g: Grid) -> tuple[tuple[int, int, int, int, str | None, str, Any], ...]:
+    """What :func:`_draw_grid` writes for each grid cell, worked out once per table."""
+    indent = table.layout == "list"
+    steps = []
+    for gc in g.cells:
+        r, c = gc.row, gc.col
+        r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
+        if gc.cell_id is not None:  # a value cell
+            steps.append((r, c, r2, c2, gc.cell_id, table.cells[gc.cell_id].type, None))
+            continue
+        kind = gc.kind
+        if kind == "label":
+            style: Any = "label_parent" if gc.rowspan > 1 else ("label", gc.level if indent else 0)
+        elif kind in ("header", "corner", "caption"):
+            style = kind
+        else:
+            style = "unit"
+        steps.append((r, c, r2, c2, None, _clean(gc.text), style))
+    return tuple(steps)
 
 
 class _FormInfo:
@@ -442,7 +477,7 @@ class _FormInfo:
 
 
 def _form_info(form: Form) -> _FormInfo:
-    return compiled(form).derive(_FormInfo)
+    return compiled(form).derive(_FormInfo) if _REUSE else _FormInfo(form)
 
 
 def _plan(form: Form, table: Table) -> _Plan:
@@ -474,9 +509,22 @@ def _level(f: Finding) -> str:
     return "已说明" if f.explained else _severity(f).zh
 
 
+_TITLE_OF: dict[tuple[str, Severity, bool], str] = {}  # a finding's title by what decides it (Finding.title)
+
+
+def _rule_title(f: Finding) -> str:
+    if not _REUSE:
+        return f.title
+    key = (f.rule, f.severity, f.proposal)
+    t = _TITLE_OF.get(key)
+    if t is None:
+        t = _TITLE_OF[key] = f.title
+    return t
+
+
 def _titles(f: Finding) -> str:
     """The Chinese titles of every rule a finding states (one wrong cell may break several)."""
-    return "、".join(dict.fromkeys(g.title for g in f.grouped)) if f.grouped else f.title
+    return "、".join(dict.fromkeys(_rule_title(g) for g in f.grouped)) if f.grouped else _rule_title(f)
 
 
 def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
@@ -606,34 +654,26 @@ def _draw_grid(
     sheet: str,
 ) -> int:
     """Draw the official grid at row ``top``; return the first row below it."""
-    g = plan.grid
-    table = plan.table
-    indent = table.layout == "list"
-    cells = table.cells
-    for gc in g.cells:
-        r, c = top + gc.row, gc.col
-        r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
-        kind = gc.kind
-        if gc.cell_id is not None:  # a value cell
-            cid = gc.cell_id
-            _write_cell(ws, st, r, c, r2, c2, cells[cid].type, values.get(cid), marks.get(cid))
+    label = st.label
+    for r, c, r2, c2, cid, text, style in plan.steps:
+        r += top
+        r2 += top
+        if cid is not None:  # a value cell (``text`` is its type)
+            _write_cell(ws, st, r, c, r2, c2, text, values.get(cid), marks.get(cid))
             pos[cid] = (sheet, r, c)
-        elif kind == "label":
-            fmt = st.label_parent if gc.rowspan > 1 else st.label(gc.level, indent)
-            _text(ws, r, c, r2, c2, gc.text, fmt)
-        elif kind == "header":
-            _text(ws, r, c, r2, c2, gc.text, st.header)
-        elif kind == "corner":
-            _text(ws, r, c, r2, c2, gc.text, st.corner)
-        elif kind == "caption":
-            _text(ws, r, c, r2, c2, gc.text, st.caption)
-        else:  # unit
-            _text(ws, r, c, r2, c2, gc.text, st.unit)
+            continue
+        fmt = getattr(st, style) if style.__class__ is str else label(style[1], True)
+        if r != r2 or c != c2:
+            if text:  # merged: the text goes in the first cell, blanks with the format in the others
+                ws.merge_range(r, c, r2, c2, text, fmt)
+                continue
+            ws.merge_range(r, c, r2, c2, "", fmt)
+        ws.write_string(r, c, text, fmt)
     for r, c in plan.empty:
         ws.write_blank(top + r, c, None, st.unit)
     for i, h in enumerate(plan.heights):
         ws.set_row(top + i, h)
-    return top + g.n_rows
+    return top + plan.grid.n_rows
 
 
 def _draw_off_grid(
@@ -782,9 +822,8 @@ def _write_table_sheet(
     if table.footnote:
         _text(ws, end, 0, end, n - 1, table.footnote, st.note)
         end += 1
-    off = [
-        cid for cid in table.cells if cid in _form_info(form).off_grid and (values.get(cid) is not None or cid in marks)
-    ]
+    off_grid = _form_info(form).off_grid
+    off = [cid for cid in table.cells if cid in off_grid and (values.get(cid) is not None or cid in marks)]
     end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
     if any(cid in marks for cid in table.cells):
         end = _legend(ws, st, end + 1, n, plan.widths)
