@@ -10,11 +10,14 @@ and text copied from a workbook is always written as a string.
 
 from __future__ import annotations
 
+import gc as _gc
 import math
 import re
+import threading
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .aggregate import sum_matrix, value_matrix
@@ -263,6 +267,34 @@ _PROPOSAL_FILL = "#DDEBF7"
 _LIST_INDENT_UNITS = 2.2  # width of one indent level in column units
 
 
+_FORMAT_TEMPLATES: dict[tuple[Any, ...], Format] = {}  # a format's properties → a Format set up from them
+
+
+def _add_format(wb: xlsxwriter.Workbook, props: dict[str, Any]) -> Format:
+    """``wb.add_format(props)``, copied from a Format made once for these properties.
+
+    Setting up a Format (one setter per property) and its style key is most of the cost of a
+    format, the same in every workbook. A copy of the untouched template gets the workbook's
+    style indices, as ``Workbook.add_format`` gives them; the workbook assigns its own numbers
+    when it is written (not public API of XlsxWriter, hence the version range in pyproject.toml;
+    the tests compare with ``add_format``).
+    """
+    if not _REUSE:
+        return wb.add_format(props)
+    key = (*wb.default_format_properties.items(), None, *props.items())
+    template = _FORMAT_TEMPLATES.get(key)
+    if template is None:
+        template = Format({**wb.default_format_properties, **props})
+        template._get_format_key()
+        _FORMAT_TEMPLATES[key] = template
+    f = Format.__new__(Format)
+    f.__dict__.update(template.__dict__)
+    f.xf_format_indices = wb.xf_format_indices
+    f.dxf_format_indices = wb.dxf_format_indices
+    wb.formats.append(f)
+    return f
+
+
 class _Styles:
     """Formats of one workbook, created on first use (XlsxWriter formats belong to a workbook)."""
 
@@ -274,7 +306,7 @@ class _Styles:
         """``st.header`` etc.: the named format, created on first use and then kept as an attribute."""
         if name.startswith("_") or name not in _STYLE_PROPS:
             raise AttributeError(name)
-        f = self.wb.add_format({**_BASE, **_STYLE_PROPS[name]})
+        f = _add_format(self.wb, {**_BASE, **_STYLE_PROPS[name]})
         setattr(self, name, f)
         return f
 
@@ -285,7 +317,7 @@ class _Styles:
             props = {**_BASE, **_GRID, "align": "left"}
             if indent and level:
                 props["indent"] = level
-            f = self._cache[key] = self.wb.add_format(props)
+            f = self._cache[key] = _add_format(self.wb, props)
         return f
 
     def flagged(self, state: str | None, narrative: bool = False) -> Any:
@@ -294,7 +326,7 @@ class _Styles:
         f = self._cache.get(key)
         if f is None:
             base = _STYLE_PROPS["narrative" if narrative else "text_l"]
-            f = self._cache[key] = self.wb.add_format({**_BASE, **base, **_STATE_PROPS[state]})
+            f = self._cache[key] = _add_format(self.wb, {**_BASE, **base, **_STATE_PROPS[state]})
         return f
 
     def value(self, num_format: str, state: str | None = None, proposal: bool = False) -> Any:
@@ -305,7 +337,7 @@ class _Styles:
             if proposal:
                 props.update(_PROPOSAL_PROPS, shrink=True)
                 props.setdefault("bg_color", _PROPOSAL_FILL)
-            f = self._cache[key] = self.wb.add_format(props)
+            f = self._cache[key] = _add_format(self.wb, props)
         return f
 
 
@@ -1138,6 +1170,34 @@ def _entered_texts(unit: Unit) -> dict[str, str]:
     return out
 
 
+_GC_LOCK = threading.Lock()
+_GC_HELD = [0, False]  # workbooks being built now; whether the collector was on before the first
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a workbook is built (other threads may build
+    theirs at the same time: it is on again when the last one is done, if it was on before).
+
+    A workbook is tens of thousands of small objects alive until it is written out: the
+    collections their allocation sets off find nothing to free, and promote them all to the
+    old generation, whose full collections walk every object of the process (a batch worker
+    holds pandas). Freed by reference counting once written, they never reach the collector.
+    """
+    with _GC_LOCK:
+        if _GC_HELD[0] == 0:
+            _GC_HELD[1] = _gc.isenabled()
+            _gc.disable()
+        _GC_HELD[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_HELD[0] -= 1
+            if _GC_HELD[0] == 0 and _GC_HELD[1]:
+                _gc.enable()
+
+
 def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     """Write the checked workbook of one unit (atomically) and return its path.
 
@@ -1146,44 +1206,57 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     ``基本信息`` (metadata and narrative as read).
     """
     path = Path(path)
+    with atomic_path(path) as tmp, _collector_paused():
+        _build_unit_workbook(unit, tmp)  # the workbook is freed on return, before the collector is on again
+    return path
+
+
+def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
     form = unit.form
     marks = _marks(unit)
     values = {**unit.values, **_entered_texts(unit)}
-    with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), _wb_options())
-        wb.set_properties(
-            {
-                "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
-                "subject": form.name,
-                "comments": "政府信息公开工作年度报告统计表审核结果",
-            }
+    wb = xlsxwriter.Workbook(str(tmp), _wb_options())
+    wb.set_properties(
+        {
+            "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
+            "subject": form.name,
+            "comments": "政府信息公开工作年度报告统计表审核结果",
+        }
+    )
+    st = _Styles(wb)
+    taken = {"审核结果", "基本信息"}
+    names = _table_sheet_names(form, unit.year, taken)
+    pos: dict[str, tuple[str, int, int]] = {}
+    for tid, table in form.tables.items():
+        _write_table_sheet(
+            wb,
+            st,
+            form,
+            table,
+            names[tid],
+            unit.year,
+            values,
+            marks,
+            pos,
+            f"单位名称：{unit.unit or ''}",
+            unit.unit,
         )
-        st = _Styles(wb)
-        taken = {"审核结果", "基本信息"}
-        names = _table_sheet_names(form, unit.year, taken)
-        pos: dict[str, tuple[str, int, int]] = {}
-        for tid, table in form.tables.items():
-            _write_table_sheet(
-                wb,
-                st,
-                form,
-                table,
-                names[tid],
-                unit.year,
-                values,
-                marks,
-                pos,
-                f"单位名称：{unit.unit or ''}",
-                unit.unit,
-            )
-        ws_find = wb.add_worksheet(FINDINGS_SHEET)
-        ws_info = wb.add_worksheet("基本信息")
-        _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
-        refs = _text_refs(unit)
-        rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
-        _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
-        wb.close()
-    return path
+    ws_find = wb.add_worksheet(FINDINGS_SHEET)
+    ws_info = wb.add_worksheet("基本信息")
+    _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
+    refs = _text_refs(unit)
+    rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
+    _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
+    wb.close()
+    _release(wb)
+
+
+def _release(wb: xlsxwriter.Workbook) -> None:
+    """Break the reference cycle of a written workbook: each sheet keeps the workbook's
+    ``add_format`` (not public API of XlsxWriter; a version without it only leaves the cycle).
+    Reference counting then frees its objects at once, without the cyclic collector."""
+    for ws in wb.worksheets():
+        ws.workbook_add_format = None
 
 
 # --------------------------------------------------------------------------- grouping
