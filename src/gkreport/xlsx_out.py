@@ -506,6 +506,7 @@ class _FormInfo:
         self.cell_ids = compiled(form).cell_order.ids
         self.cell_set = frozenset(self.cell_ids)
         self.off_grid = frozenset(c for c in self.cell_ids if c not in in_grid)
+        self.off_grid_of = {tid: tuple(c for c in t.cells if c in self.off_grid) for tid, t in form.tables.items()}
 
 
 def _form_info(form: Form) -> _FormInfo:
@@ -687,11 +688,23 @@ def _draw_grid(
 ) -> int:
     """Draw the official grid at row ``top``; return the first row below it."""
     label = st.label
+    plain: dict[str, Any] = {}  # cell type → format of a whole number or blank without a finding
     for r, c, r2, c2, cid, text, style in plan.steps:
         r += top
         r2 += top
         if cid is not None:  # a value cell (``text`` is its type)
-            _write_cell(ws, st, r, c, r2, c2, text, values.get(cid), marks.get(cid))
+            v = values.get(cid)
+            mark = marks.get(cid)
+            if mark is None and r == r2 and c == c2 and (v is None or v.__class__ is int):
+                fmt = plain.get(text)  # what _write_cell does for it, with less asking
+                if fmt is None:
+                    fmt = plain[text] = st.value(_num_format(text, v))
+                if v is None:
+                    ws.write_blank(r, c, None, fmt)
+                else:
+                    ws.write_number(r, c, v, fmt)
+            else:
+                _write_cell(ws, st, r, c, r2, c2, text, v, mark)
             pos[cid] = (sheet, r, c)
             continue
         fmt = getattr(st, style) if style.__class__ is str else label(style[1], True)
@@ -829,7 +842,8 @@ def _write_table_sheet(
 ) -> None:
     """One official table on its own sheet: title, 单位/年度 line, grid, notes, print setup
     (``landscape``: None for the orientation the table needs)."""
-    plan = _plan(form, table)
+    info_of_form = _form_info(form)
+    plan = info_of_form.plans[table.id]
     g = plan.grid
     ws = wb.add_worksheet(sheet)
     ws.hide_gridlines(2)
@@ -854,10 +868,9 @@ def _write_table_sheet(
     if table.footnote:
         _text(ws, end, 0, end, n - 1, table.footnote, st.note)
         end += 1
-    off_grid = _form_info(form).off_grid
-    off = [cid for cid in table.cells if cid in off_grid and (values.get(cid) is not None or cid in marks)]
+    off = [cid for cid in info_of_form.off_grid_of[table.id] if values.get(cid) is not None or cid in marks]
     end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
-    if any(cid in marks for cid in table.cells):
+    if any(k in table.cells for k in marks):
         end = _legend(ws, st, end + 1, n, plan.widths)
     ws.freeze_panes(top + g.header_rows, g.label_cols)
     _print_setup(ws, footer_name, year, plan.landscape if landscape is None else landscape)
