@@ -476,7 +476,7 @@ def _compute_plan(form: Form, table: Table) -> _Plan:
 def _grid_steps(table: Table, g: Grid) -> tuple[tuple[int, int, int, int, str | None, str, Any], ...]:
     """What :func:`_draw_grid` writes for each grid cell, worked out once per table."""
     indent = table.layout == "list"
-    steps = []
+    steps: list[tuple[int, int, int, int, str | None, str, Any]] = []
     for gc in g.cells:
         r, c = gc.row, gc.col
         r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
