@@ -7,6 +7,7 @@ a value in the wrong place fails even if the writer is self-consistent.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import random
@@ -1047,3 +1048,192 @@ def test_checked_workbooks_of_the_samples_read_back_the_same(tmp_path, sample):
     again = read_workbook(write_unit_xlsx(first, tmp_path / "审核后.xlsx"))
     check_units([again])
     assert _facts(again) == _facts(first)
+
+
+# --------------------------------------------------------------------------- what is reused across workbooks
+
+
+def _book_facts(path: Path) -> dict:
+    """Everything a reader sees in a workbook, read back with openpyxl (and the comment boxes'
+    sizes from their drawing): per sheet every cell's value, type and style, comments, links,
+    merges, column widths, row heights, validations, panes, filters and print settings."""
+    wb = openpyxl.load_workbook(path)
+    out: dict = {
+        "sheets": wb.sheetnames,
+        "names": sorted((n, repr(d.attr_text)) for n, d in wb.defined_names.items()),
+        "props": (wb.properties.title, wb.properties.subject, wb.properties.description),
+    }
+    styles: dict[int, tuple] = {}  # a cell style's parts, by its id in the workbook
+    for ws in wb.worksheets:
+        cells = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                if not cell.has_style and cell.value is None and cell.comment is None:
+                    continue
+                style = styles.get(cell.style_id)
+                if style is None:
+                    style = styles[cell.style_id] = tuple(
+                        repr(x)
+                        for x in (
+                            cell.number_format,
+                            cell.font,
+                            cell.fill,
+                            cell.border,
+                            cell.alignment,
+                            cell.protection,
+                        )
+                    )
+                cells[cell.coordinate] = (
+                    cell.value,
+                    cell.data_type,
+                    style,
+                    (cell.comment.text, cell.comment.author) if cell.comment else None,
+                    repr(cell.hyperlink) if cell.hyperlink else None,
+                )
+        out[ws.title] = {
+            "cells": cells,
+            "merged": sorted(str(r) for r in ws.merged_cells.ranges),
+            "columns": sorted((k, d.width, d.hidden, d.min, d.max) for k, d in ws.column_dimensions.items()),
+            "rows": sorted((k, d.height, d.hidden) for k, d in ws.row_dimensions.items()),
+            "validations": [repr(v) for v in ws.data_validations.dataValidation],
+            "view": (ws.freeze_panes, ws.sheet_view.showGridLines, ws.auto_filter.ref),
+            "print": (
+                ws.print_title_rows,
+                ws.print_title_cols,
+                repr(ws.print_area),
+                repr(ws.page_setup),
+                repr(ws.page_margins),
+                repr(ws.print_options),
+                repr(ws.sheet_properties),
+                [
+                    (part.text, part.font, part.size, part.color)
+                    for item in (
+                        ws.oddHeader,
+                        ws.oddFooter,
+                        ws.evenHeader,
+                        ws.evenFooter,
+                        ws.firstHeader,
+                        ws.firstFooter,
+                    )
+                    for part in (item.left, item.center, item.right)
+                ],
+                repr(ws.col_breaks),
+                repr(ws.row_breaks),
+            ),
+        }
+    with zipfile.ZipFile(path) as z:  # comment boxes: cell and size of each
+        for name in sorted(n for n in z.namelist() if n.endswith(".vml")):
+            xml = z.read(name).decode("utf-8")
+            out[name] = re.findall(r'<v:shape id="[^"]*" type="#_x0000_t202" style="([^"]*)"', xml) + re.findall(
+                r"<x:Row>(\d+)</x:Row>\s*<x:Column>(\d+)</x:Column>", xml
+            )
+    return out
+
+
+def _varied_units(tmp_path: Path) -> list[Unit]:
+    """Units of every form as the batch writes them: checked submissions (a blank total with a
+    proposal, a number with a note, an entry that is no number, grouped findings), the samples,
+    clean units without findings, explained and lapsed 提示, candidates, a paragraph finding,
+    an off-grid subtotal, long and over-long texts."""
+    from conftest import NARRATIVE_2021, SAMPLES, unit_2021
+    from gkreport import check_units, read_workbook
+
+    units: list[Unit] = []
+    for fid in FORMS:
+        sub, _ = _submission(fid, tmp_path / f"报送{fid}.xlsx")
+        units.append(read_workbook(sub))
+        checked = random_unit(fid, f"{fid}随机单位", seed=4)
+        checked.findings = []
+        units.append(checked)  # random figures: many findings once checked
+        units.append(random_unit(fid, f"{fid}手工问题单位" * 8, seed=5))  # a long name
+    units += [read_workbook(p) for p in sorted(SAMPLES.glob("*.xlsx"))]
+    long_text = "本机关深入推进政务公开，" * 60
+    grouped = unit_2021(narrative={**NARRATIVE_2021, "overview": "全年共收到政府信息公开申请15件。\n" + long_text})
+    grouped.values["t3.disclosed.natural"] = 60
+    grouped.narrative_locations = {"overview": ("基本信息", "B20")}
+    grouped.narrative["other"] = "超长。" * 12000  # truncated at Excel's limit
+    units.append(grouped)
+    check_units(units)
+    units += [random_unit(fid, f"{fid}无问题单位", seed=3, findings=False) for fid in FORMS]  # not checked
+    special = random_unit("2021", "特殊情况单位", seed=6, findings=False)
+    special.values["t3.new.total"] = None
+    special.values["t3.withheld.total"] = 9  # a subtotal row outside the official grid
+    cands = Finding(
+        rule="t4.csum",
+        severity=ERROR,
+        message="行政复议总计与各项之和不符",
+        table="t4",
+        cell_ids=("t4.cases.review_total", "t4.cases.review_upheld"),
+    )
+    cands.candidates = ("t4.cases.review_upheld", "t4.cases.review_total")
+    special.findings = [
+        Finding(
+            rule="A1",
+            severity=WARNING,
+            message="总计空白，按各项之和应为 37",
+            table="t3",
+            cell_ids=("t3.new.total", "t3.new.natural"),
+            suspect="t3.new.total",
+            suggestion=37,
+            proposal=True,
+        ),
+        Finding(
+            rule="W3",
+            severity=WARNING,
+            message="数值异常偏大" + "，请核实" * 120,
+            table="t2",
+            cell_ids=("t2.licensing.decisions",),
+            suspect="t2.licensing.decisions",
+            explanation="本年度集中办理了一批许可，数字无误。",
+        ),
+        Finding(
+            rule="W4",
+            severity=WARNING,
+            message="数值异常偏小",
+            table="t2",
+            cell_ids=("t2.penalty.decisions",),
+            explanation="上年的说明",
+            explanation_lapsed="数字已变，原审核说明不再适用",
+        ),
+        Finding(rule="S1", severity=ERROR, message="不予公开小计不符", table="t3", cell_ids=("t3.withheld.total",)),
+        cands,
+    ]
+    units.append(special)
+    assert any(f.grouped for u in units for f in u.findings) and any(f.proposal for u in units for f in u.findings)
+    assert any(u.notes for u in units) and any(f.paragraph for u in units for f in u.findings)
+    assert any(not u.findings for u in units) and {u.form.id for u in units} == set(FORMS)
+    return units
+
+
+@pytest.mark.slow
+def test_reused_form_work_writes_the_same_workbooks(tmp_path, monkeypatch):
+    """What the writer works out once per form or per text (grid steps, text widths, finding titles,
+    formats) and the collector paused while building: every unit and summary workbook reads back
+    the same as one written with everything worked out again per workbook (``_REUSE`` off)."""
+    from gkreport import xlsx_out as xo
+
+    units = _varied_units(tmp_path)
+    same_form = [u for u in units if u.form.id == "2021" and u.year == 2025]
+    for d in ("reuse", "again", "fresh"):
+        (tmp_path / d).mkdir()
+    # reused, with what earlier units (of other forms too) left behind, and in the other order
+    for i, u in enumerate(units):
+        write_unit_xlsx(u, tmp_path / "reuse" / f"{i}.xlsx")
+    write_summary_xlsx(same_form, tmp_path / "reuse" / "sum.xlsx", [("坏.xlsx", "无法读取")])
+    for i, u in reversed(list(enumerate(units))):
+        write_unit_xlsx(u, tmp_path / "again" / f"{i}.xlsx")
+    assert xo._FORMAT_TEMPLATES and xo._TEXT_UNITS and xo._TITLE_OF  # the reused path was taken
+    assert gc.isenabled()  # on again after the builds
+    for memo in (xo._FORMAT_TEMPLATES, xo._TEXT_UNITS, xo._TITLE_OF):
+        memo.clear()
+    monkeypatch.setattr(xo, "_REUSE", False)
+    for i, u in enumerate(units):
+        write_unit_xlsx(u, tmp_path / "fresh" / f"{i}.xlsx")
+    write_summary_xlsx(same_form, tmp_path / "fresh" / "sum.xlsx", [("坏.xlsx", "无法读取")])
+    assert not (xo._FORMAT_TEMPLATES or xo._TEXT_UNITS or xo._TITLE_OF)  # nothing was reused
+    for i, u in enumerate(units):
+        fresh = _book_facts(tmp_path / "fresh" / f"{i}.xlsx")
+        assert fresh["sheets"][-1] == "基本信息" and fresh["sheets"][-2] == "审核结果"
+        assert _book_facts(tmp_path / "reuse" / f"{i}.xlsx") == fresh, (u.unit, u.form.id)
+        assert _book_facts(tmp_path / "again" / f"{i}.xlsx") == fresh, (u.unit, u.form.id)
+    assert _book_facts(tmp_path / "reuse" / "sum.xlsx") == _book_facts(tmp_path / "fresh" / "sum.xlsx")

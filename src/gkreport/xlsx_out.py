@@ -10,11 +10,14 @@ and text copied from a workbook is always written as a string.
 
 from __future__ import annotations
 
+import gc as _gc
 import math
 import re
+import threading
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .aggregate import sum_matrix, value_matrix
@@ -95,6 +99,10 @@ def _clean(text: Any) -> str:
 
 
 _CHAR_UNITS: dict[str, float] = {}  # width of each character met so far (row heights measure every text)
+_TEXT_UNITS: dict[str, float] = {}  # width of each text measured so far (labels, titles, paths repeat per unit)
+_TEXT_UNITS_MAX = 20000  # texts kept; then the memo starts again (a batch of thousands of units)
+_TEXT_UNITS_LONG = 400  # longer texts (paragraphs, comments) are rarely met twice: not kept
+_REUSE = True  # False: compute everything per workbook, as the reference the tests compare with
 
 
 def _char_units(ch: str) -> float:
@@ -104,10 +112,17 @@ def _char_units(ch: str) -> float:
 
 def _units(text: str) -> float:
     """Width of a text in Excel column units (a CJK character ≈ 2 digits)."""
+    w = _TEXT_UNITS.get(text) if _REUSE else None
+    if w is not None:
+        return w
     w = 0.0
     get = _CHAR_UNITS.get
     for ch in text:
         w += get(ch) or _char_units(ch)
+    if _REUSE and len(text) <= _TEXT_UNITS_LONG:
+        if len(_TEXT_UNITS) >= _TEXT_UNITS_MAX:
+            _TEXT_UNITS.clear()
+        _TEXT_UNITS[text] = w
     return w
 
 
@@ -252,6 +267,34 @@ _PROPOSAL_FILL = "#DDEBF7"
 _LIST_INDENT_UNITS = 2.2  # width of one indent level in column units
 
 
+_FORMAT_TEMPLATES: dict[tuple[Any, ...], Format] = {}  # a format's properties → a Format set up from them
+
+
+def _add_format(wb: xlsxwriter.Workbook, props: dict[str, Any]) -> Format:
+    """``wb.add_format(props)``, copied from a Format made once for these properties.
+
+    Setting up a Format (one setter per property) and its style key is most of the cost of a
+    format, the same in every workbook. A copy of the untouched template gets the workbook's
+    style indices, as ``Workbook.add_format`` gives them; the workbook assigns its own numbers
+    when it is written (not public API of XlsxWriter, hence the version range in pyproject.toml;
+    the tests compare with ``add_format``).
+    """
+    if not _REUSE:
+        return wb.add_format(props)
+    key = (*wb.default_format_properties.items(), None, *props.items())
+    template = _FORMAT_TEMPLATES.get(key)
+    if template is None:
+        template = Format({**wb.default_format_properties, **props})
+        template._get_format_key()
+        _FORMAT_TEMPLATES[key] = template
+    f = Format.__new__(Format)
+    f.__dict__.update(template.__dict__)
+    f.xf_format_indices = wb.xf_format_indices
+    f.dxf_format_indices = wb.dxf_format_indices
+    wb.formats.append(f)
+    return f
+
+
 class _Styles:
     """Formats of one workbook, created on first use (XlsxWriter formats belong to a workbook)."""
 
@@ -263,7 +306,7 @@ class _Styles:
         """``st.header`` etc.: the named format, created on first use and then kept as an attribute."""
         if name.startswith("_") or name not in _STYLE_PROPS:
             raise AttributeError(name)
-        f = self.wb.add_format({**_BASE, **_STYLE_PROPS[name]})
+        f = _add_format(self.wb, {**_BASE, **_STYLE_PROPS[name]})
         setattr(self, name, f)
         return f
 
@@ -274,7 +317,7 @@ class _Styles:
             props = {**_BASE, **_GRID, "align": "left"}
             if indent and level:
                 props["indent"] = level
-            f = self._cache[key] = self.wb.add_format(props)
+            f = self._cache[key] = _add_format(self.wb, props)
         return f
 
     def flagged(self, state: str | None, narrative: bool = False) -> Any:
@@ -283,7 +326,7 @@ class _Styles:
         f = self._cache.get(key)
         if f is None:
             base = _STYLE_PROPS["narrative" if narrative else "text_l"]
-            f = self._cache[key] = self.wb.add_format({**_BASE, **base, **_STATE_PROPS[state]})
+            f = self._cache[key] = _add_format(self.wb, {**_BASE, **base, **_STATE_PROPS[state]})
         return f
 
     def value(self, num_format: str, state: str | None = None, proposal: bool = False) -> Any:
@@ -294,7 +337,7 @@ class _Styles:
             if proposal:
                 props.update(_PROPOSAL_PROPS, shrink=True)
                 props.setdefault("bg_color", _PROPOSAL_FILL)
-            f = self._cache[key] = self.wb.add_format(props)
+            f = self._cache[key] = _add_format(self.wb, props)
         return f
 
 
@@ -364,6 +407,9 @@ class _Plan:
     col_of: dict[str, int]  # column id → grid column of its values
     landscape: bool
     empty: tuple[tuple[int, int], ...]  # grid positions without a cell (drawn as bordered blanks)
+    # the grid's cells in drawing order, relative to its top row: (row, col, last row, last col,
+    # value cell id or None, cell type or cleaned text, style: a _Styles name or ("label", level))
+    steps: tuple[tuple[int, int, int, int, str | None, str, Any], ...] = ()
 
 
 def _page_scale(widths: Sequence[float], landscape: bool) -> float:
@@ -424,7 +470,28 @@ def _compute_plan(form: Form, table: Table) -> _Plan:
     landscape = _page_scale(widths, False) < _LANDSCAPE_BELOW
     used = g.covered() | {(gc.row, gc.col) for gc in g.cells}
     empty = tuple((r, c) for r in range(g.n_rows) for c in range(g.n_cols) if (r, c) not in used)
-    return _Plan(table, g, widths, tuple(heights), col_of, landscape, empty)
+    return _Plan(table, g, widths, tuple(heights), col_of, landscape, empty, _grid_steps(table, g))
+
+
+def _grid_steps(table: Table, g: Grid) -> tuple[tuple[int, int, int, int, str | None, str, Any], ...]:
+    """What :func:`_draw_grid` writes for each grid cell, worked out once per table."""
+    indent = table.layout == "list"
+    steps: list[tuple[int, int, int, int, str | None, str, Any]] = []
+    for gc in g.cells:
+        r, c = gc.row, gc.col
+        r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
+        if gc.cell_id is not None:  # a value cell
+            steps.append((r, c, r2, c2, gc.cell_id, table.cells[gc.cell_id].type, None))
+            continue
+        kind = gc.kind
+        if kind == "label":
+            style: Any = "label_parent" if gc.rowspan > 1 else ("label", gc.level if indent else 0)
+        elif kind in ("header", "corner", "caption"):
+            style = kind
+        else:
+            style = "unit"
+        steps.append((r, c, r2, c2, None, _clean(gc.text), style))
+    return tuple(steps)
 
 
 class _FormInfo:
@@ -439,10 +506,11 @@ class _FormInfo:
         self.cell_ids = compiled(form).cell_order.ids
         self.cell_set = frozenset(self.cell_ids)
         self.off_grid = frozenset(c for c in self.cell_ids if c not in in_grid)
+        self.off_grid_of = {tid: tuple(c for c in t.cells if c in self.off_grid) for tid, t in form.tables.items()}
 
 
 def _form_info(form: Form) -> _FormInfo:
-    return compiled(form).derive(_FormInfo)
+    return compiled(form).derive(_FormInfo) if _REUSE else _FormInfo(form)
 
 
 def _plan(form: Form, table: Table) -> _Plan:
@@ -474,9 +542,22 @@ def _level(f: Finding) -> str:
     return "已说明" if f.explained else _severity(f).zh
 
 
+_TITLE_OF: dict[tuple[str, Severity, bool], str] = {}  # a finding's title by what decides it (Finding.title)
+
+
+def _rule_title(f: Finding) -> str:
+    if not _REUSE:
+        return f.title
+    key = (f.rule, f.severity, f.proposal)
+    t = _TITLE_OF.get(key)
+    if t is None:
+        t = _TITLE_OF[key] = f.title
+    return t
+
+
 def _titles(f: Finding) -> str:
     """The Chinese titles of every rule a finding states (one wrong cell may break several)."""
-    return "、".join(dict.fromkeys(g.title for g in f.grouped)) if f.grouped else f.title
+    return "、".join(dict.fromkeys(_rule_title(g) for g in f.grouped)) if f.grouped else _rule_title(f)
 
 
 def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
@@ -606,34 +687,38 @@ def _draw_grid(
     sheet: str,
 ) -> int:
     """Draw the official grid at row ``top``; return the first row below it."""
-    g = plan.grid
-    table = plan.table
-    indent = table.layout == "list"
-    cells = table.cells
-    for gc in g.cells:
-        r, c = top + gc.row, gc.col
-        r2, c2 = r + gc.rowspan - 1, c + gc.colspan - 1
-        kind = gc.kind
-        if gc.cell_id is not None:  # a value cell
-            cid = gc.cell_id
-            _write_cell(ws, st, r, c, r2, c2, cells[cid].type, values.get(cid), marks.get(cid))
+    label = st.label
+    plain: dict[str, Any] = {}  # cell type → format of a whole number or blank without a finding
+    for r, c, r2, c2, cid, text, style in plan.steps:
+        r += top
+        r2 += top
+        if cid is not None:  # a value cell (``text`` is its type)
+            v = values.get(cid)
+            mark = marks.get(cid)
+            if mark is None and r == r2 and c == c2 and (v is None or v.__class__ is int):
+                fmt = plain.get(text)  # what _write_cell does for it, with less asking
+                if fmt is None:
+                    fmt = plain[text] = st.value(_num_format(text, v))
+                if v is None:
+                    ws.write_blank(r, c, None, fmt)
+                else:
+                    ws.write_number(r, c, v, fmt)
+            else:
+                _write_cell(ws, st, r, c, r2, c2, text, v, mark)
             pos[cid] = (sheet, r, c)
-        elif kind == "label":
-            fmt = st.label_parent if gc.rowspan > 1 else st.label(gc.level, indent)
-            _text(ws, r, c, r2, c2, gc.text, fmt)
-        elif kind == "header":
-            _text(ws, r, c, r2, c2, gc.text, st.header)
-        elif kind == "corner":
-            _text(ws, r, c, r2, c2, gc.text, st.corner)
-        elif kind == "caption":
-            _text(ws, r, c, r2, c2, gc.text, st.caption)
-        else:  # unit
-            _text(ws, r, c, r2, c2, gc.text, st.unit)
+            continue
+        fmt = getattr(st, style) if style.__class__ is str else label(style[1], True)
+        if r != r2 or c != c2:
+            if text:  # merged: the text goes in the first cell, blanks with the format in the others
+                ws.merge_range(r, c, r2, c2, text, fmt)
+                continue
+            ws.merge_range(r, c, r2, c2, "", fmt)
+        ws.write_string(r, c, text, fmt)
     for r, c in plan.empty:
         ws.write_blank(top + r, c, None, st.unit)
     for i, h in enumerate(plan.heights):
         ws.set_row(top + i, h)
-    return top + g.n_rows
+    return top + plan.grid.n_rows
 
 
 def _draw_off_grid(
@@ -757,7 +842,8 @@ def _write_table_sheet(
 ) -> None:
     """One official table on its own sheet: title, 单位/年度 line, grid, notes, print setup
     (``landscape``: None for the orientation the table needs)."""
-    plan = _plan(form, table)
+    info_of_form = _form_info(form)
+    plan = info_of_form.plans[table.id]
     g = plan.grid
     ws = wb.add_worksheet(sheet)
     ws.hide_gridlines(2)
@@ -782,11 +868,9 @@ def _write_table_sheet(
     if table.footnote:
         _text(ws, end, 0, end, n - 1, table.footnote, st.note)
         end += 1
-    off = [
-        cid for cid in table.cells if cid in _form_info(form).off_grid and (values.get(cid) is not None or cid in marks)
-    ]
+    off = [cid for cid in info_of_form.off_grid_of[table.id] if values.get(cid) is not None or cid in marks]
     end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
-    if any(cid in marks for cid in table.cells):
+    if any(k in table.cells for k in marks):
         end = _legend(ws, st, end + 1, n, plan.widths)
     ws.freeze_panes(top + g.header_rows, g.label_cols)
     _print_setup(ws, footer_name, year, plan.landscape if landscape is None else landscape)
@@ -1099,6 +1183,34 @@ def _entered_texts(unit: Unit) -> dict[str, str]:
     return out
 
 
+_GC_LOCK = threading.Lock()
+_GC_HELD = [0, False]  # workbooks being built now; whether the collector was on before the first
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a workbook is built (other threads may build
+    theirs at the same time: it is on again when the last one is done, if it was on before).
+
+    A workbook is tens of thousands of small objects alive until it is written out: the
+    collections their allocation sets off find nothing to free, and promote them all to the
+    old generation, whose full collections walk every object of the process (a batch worker
+    holds pandas). Freed by reference counting once written, they never reach the collector.
+    """
+    with _GC_LOCK:
+        if _GC_HELD[0] == 0:
+            _GC_HELD[1] = _gc.isenabled()
+            _gc.disable()
+        _GC_HELD[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_HELD[0] -= 1
+            if _GC_HELD[0] == 0 and _GC_HELD[1]:
+                _gc.enable()
+
+
 def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     """Write the checked workbook of one unit (atomically) and return its path.
 
@@ -1107,44 +1219,57 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     ``基本信息`` (metadata and narrative as read).
     """
     path = Path(path)
+    with atomic_path(path) as tmp, _collector_paused():
+        _build_unit_workbook(unit, tmp)  # the workbook is freed on return, before the collector is on again
+    return path
+
+
+def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
     form = unit.form
     marks = _marks(unit)
     values = {**unit.values, **_entered_texts(unit)}
-    with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), _wb_options())
-        wb.set_properties(
-            {
-                "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
-                "subject": form.name,
-                "comments": "政府信息公开工作年度报告统计表审核结果",
-            }
+    wb = xlsxwriter.Workbook(str(tmp), _wb_options())
+    wb.set_properties(
+        {
+            "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
+            "subject": form.name,
+            "comments": "政府信息公开工作年度报告统计表审核结果",
+        }
+    )
+    st = _Styles(wb)
+    taken = {"审核结果", "基本信息"}
+    names = _table_sheet_names(form, unit.year, taken)
+    pos: dict[str, tuple[str, int, int]] = {}
+    for tid, table in form.tables.items():
+        _write_table_sheet(
+            wb,
+            st,
+            form,
+            table,
+            names[tid],
+            unit.year,
+            values,
+            marks,
+            pos,
+            f"单位名称：{unit.unit or ''}",
+            unit.unit,
         )
-        st = _Styles(wb)
-        taken = {"审核结果", "基本信息"}
-        names = _table_sheet_names(form, unit.year, taken)
-        pos: dict[str, tuple[str, int, int]] = {}
-        for tid, table in form.tables.items():
-            _write_table_sheet(
-                wb,
-                st,
-                form,
-                table,
-                names[tid],
-                unit.year,
-                values,
-                marks,
-                pos,
-                f"单位名称：{unit.unit or ''}",
-                unit.unit,
-            )
-        ws_find = wb.add_worksheet(FINDINGS_SHEET)
-        ws_info = wb.add_worksheet("基本信息")
-        _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
-        refs = _text_refs(unit)
-        rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
-        _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
-        wb.close()
-    return path
+    ws_find = wb.add_worksheet(FINDINGS_SHEET)
+    ws_info = wb.add_worksheet("基本信息")
+    _write_info_sheet(ws_info, st, unit, marks, pos, "基本信息")
+    refs = _text_refs(unit)
+    rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
+    _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
+    wb.close()
+    _release(wb)
+
+
+def _release(wb: xlsxwriter.Workbook) -> None:
+    """Break the reference cycle of a written workbook: each sheet keeps the workbook's
+    ``add_format`` (not public API of XlsxWriter; a version without it only leaves the cycle).
+    Reference counting then frees its objects at once, without the cyclic collector."""
+    for ws in wb.worksheets():
+        ws.workbook_add_format = None
 
 
 # --------------------------------------------------------------------------- grouping
