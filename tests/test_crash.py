@@ -28,7 +28,8 @@ from gkreport.fileio import TMP_PREFIX
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(os, "killpg"), reason="需要 POSIX 进程组")]
 
 SRC = str(Path(gkreport.__file__).resolve().parents[1])
-KILLS = int(os.environ.get("GKREPORT_CRASH_KILLS", "20"))
+# SIGKILLs at random points of forced and plain runs; GKREPORT_CRASH_KILLS=50 for a longer soak
+KILLS = int(os.environ.get("GKREPORT_CRASH_KILLS", "12"))
 
 
 def _env() -> dict[str, str]:

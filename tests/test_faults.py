@@ -448,6 +448,8 @@ def test_a_signal_to_gkreport_alone_stops_its_workers_too(tmp_path, sig, code):
     assert not list(out.rglob(TMP_PREFIX + "*"))
     kept = manifest(out)["inputs"]
     assert kept and all(r["status"] in ("通过", "有错误") for r in kept.values())
+    if sig != signal.SIGTERM:
+        return  # the rerun after a stop is the same for either signal: compared once, after SIGTERM
     again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=2))
     assert again.skipped == len(kept) and again.processed == 120 - len(kept)
     assert_same(out, clean_run(inp, tmp_path / "clean"))
