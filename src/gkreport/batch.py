@@ -74,7 +74,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -1453,19 +1453,8 @@ def _summary_state(
                 "unsummed": [list(u) for u in y.unsummed],
                 "errors": y.errors,
                 "warnings": y.warnings,
-                "submissions": None
-                if y.submissions is None
-                else [
-                    {
-                        "name": s.name,
-                        "where": s.where,
-                        "mark": s.mark,
-                        "unit": s.unit,
-                        "files": list(s.files),
-                        "question": s.question,
-                    }
-                    for s in y.submissions
-                ],
+                # read back as Submission(**…) by _restore_summaries
+                "submissions": None if y.submissions is None else [asdict(s) for s in y.submissions],
                 "unlisted": {k: list(v) for k, v in y.unlisted.items()},
             }
             for y in years
