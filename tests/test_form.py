@@ -144,3 +144,40 @@ def test_broken_spec_names_the_file(tmp_path, broken, fragment):
     with pytest.raises(SpecError) as exc:
         load_form_file(p)
     assert "bad.yaml" in str(exc.value) and fragment in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("id: 2099", "2099"),
+        ("id: x2099  # a comment", "x2099"),
+        ('id: "2099"', "2099"),
+        ("id: '0123'", "0123"),
+        ("id: 0123", "83"),  # YAML 1.1 octal: the parser decides, not the scan
+        ("id: yes", "True"),
+        ("id: 1_000", "1000"),
+    ],
+)
+def test_a_specs_id_is_what_yaml_reads(tmp_path, line, expected):
+    from gkreport.spec.load import _spec_id
+
+    path = tmp_path / "x.yaml"
+    path.write_text(f"# form\n{line}\nname: 测试\ntables:\n  - id: t1\n    title: 表\n", encoding="utf-8")
+    assert _spec_id(str(path), path.stat().st_mtime) == expected
+
+
+def test_the_spec_digest_follows_what_the_form_says(tmp_path):
+    from gkreport.spec.load import BUILTIN_DIR
+
+    text = (BUILTIN_DIR / "2021.yaml").read_text(encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "a" / "2021.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "b" / "2021.yaml").write_text("# 注释\n" + text, encoding="utf-8")
+    changed = text.replace("name: ", "name: 改", 1)
+    assert changed != text
+    (tmp_path / "c" / "2021.yaml").write_text(changed, encoding="utf-8")
+    a, b, c = (load_form_file(tmp_path / d / "2021.yaml").spec_hash for d in "abc")
+    assert a == b == load_form("2021").spec_hash
+    assert c != a

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
+import re
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -75,9 +77,30 @@ def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
     return found
 
 
+# A top-level ``id: 2021`` line: every process reads each spec's id before loading any, so a plain
+# scan spares a full YAML parse; anything unusual (quotes, flow style, no such line) takes the parser.
+_ID_LINE = re.compile(rb"^id:[ \t]*([1-9][0-9]*|[A-Za-z][0-9A-Za-z_-]*)[ \t]*(?:#.*)?$", re.MULTILINE)
+_YAML_WORDS = {b"y", b"n", b"yes", b"no", b"true", b"false", b"on", b"off", b"null"}
+
+
 @lru_cache(maxsize=256)
 def _spec_id(path: str, mtime: float) -> str:
+    try:
+        found = _ID_LINE.findall(Path(path).read_bytes())
+    except OSError:
+        found = []
+    if len(found) == 1 and found[0].lower() not in _YAML_WORDS:
+        return found[0].decode("ascii")
     return str(_read_yaml(Path(path))["id"])
+
+
+def _digest(raw: dict[str, Any]) -> str:
+    """A digest of the resolved spec: any change to what the form says changes it."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+    except TypeError:  # keys of mixed types cannot be sorted by json
+        text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class _Builder:
@@ -263,7 +286,7 @@ def load_form_file(path: Path, files: dict[str, Path] | None = None) -> Form:
     files = dict(files or spec_files())
     files.setdefault(str(raw["id"]), path)
     raw = _resolve(raw, path, files, (str(raw["id"]),))
-    digest = hashlib.sha256(yaml.safe_dump(raw, allow_unicode=True, sort_keys=True).encode()).hexdigest()
+    digest = _digest(raw)
     tables: dict[str, Table] = {}
     for t in raw.get("tables") or []:
         if "id" not in t or "title" not in t:
