@@ -36,6 +36,7 @@ from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
 from .spec.names import cell_path
+from .xlsx_fill import FixedStyles, Sheet, Unsupported, package
 
 if TYPE_CHECKING:
     from .summary import YearSummary
@@ -1224,19 +1225,37 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     return path
 
 
+_FAST = True  # False: every unit workbook is written with XlsxWriter (the reference the tests compare with)
+
+
 def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
-    form = unit.form
-    marks = _marks(unit)
-    values = {**unit.values, **_entered_texts(unit)}
+    if _FAST:
+        try:
+            _build_unit_workbook_fast(unit, tmp)
+            return
+        except Unsupported:
+            pass  # something the fast writer does not take: XlsxWriter writes it
     wb = xlsxwriter.Workbook(str(tmp), _wb_options())
     wb.set_properties(
         {
-            "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
-            "subject": form.name,
-            "comments": "政府信息公开工作年度报告统计表审核结果",
+            "title": _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
+            "subject": unit.form.name,
+            "comments": _UNIT_COMMENTS,
         }
     )
-    st = _Styles(wb)
+    _draw_unit(wb, _Styles(wb), unit)
+    wb.close()
+    _release(wb)
+
+
+_UNIT_COMMENTS = "政府信息公开工作年度报告统计表审核结果"
+
+
+def _draw_unit(wb: Any, st: Any, unit: Unit) -> None:
+    """Draw every sheet of a unit's checked workbook into ``wb`` (an XlsxWriter workbook or a :class:`_Book`)."""
+    form = unit.form
+    marks = _marks(unit)
+    values = {**unit.values, **_entered_texts(unit)}
     taken = {"审核结果", "基本信息"}
     names = _table_sheet_names(form, unit.year, taken)
     pos: dict[str, tuple[str, int, int]] = {}
@@ -1260,8 +1279,99 @@ def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
     refs = _text_refs(unit)
     rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
     _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
-    wb.close()
-    _release(wb)
+
+
+# --------------------------------------------------------------------------- fast path of the unit workbook
+
+_MAX_LABEL_LEVEL = 12  # list indentation levels given a style up front (the forms use up to 3)
+_VALUE_NUM_FORMATS = ("0", "0;-0;0", *("0." + "0" * p for p in range(1, 11)))  # every _num_format result
+
+
+def _register_unit_styles(wb: Any) -> dict[Any, Any]:
+    """Every format a unit workbook can use, by the key :class:`_FixedStyleIds` asks for."""
+    st = _Styles(wb)
+    out: dict[Any, Any] = {name: getattr(st, name) for name in _STYLE_PROPS}
+    for level in range(_MAX_LABEL_LEVEL + 1):
+        out[("label", level)] = st.label(level, True)
+    for state in (None, *_STATES):
+        for narrative in (False, True):
+            out[("flagged", state, narrative)] = st.flagged(state, narrative)
+        for num_format in _VALUE_NUM_FORMATS:
+            for proposal in (False, True):
+                out[("value", num_format, state, proposal)] = st.value(num_format, state, proposal)
+    return out
+
+
+class _FixedStyleIds:
+    """The :class:`_Styles` interface over one styles part made for every unit workbook:
+    formats are style ids, the same in every workbook."""
+
+    def __init__(self, ids: dict[Any, int]):
+        self._ids = ids
+
+    def __getattr__(self, name: str) -> int:
+        if name.startswith("_") or name not in _STYLE_PROPS:
+            raise AttributeError(name)
+        xf = self._ids[name]
+        setattr(self, name, xf)
+        return xf
+
+    def _get(self, key: Any) -> int:
+        xf = self._ids.get(key)
+        if xf is None:
+            raise Unsupported(f"no style registered for {key!r}")
+        return xf
+
+    def label(self, level: int, indent: bool) -> int:
+        return self._get(("label", level if indent else 0))
+
+    def flagged(self, state: str | None, narrative: bool = False) -> int:
+        return self._get(("flagged", state, narrative))
+
+    def value(self, num_format: str, state: str | None = None, proposal: bool = False) -> int:
+        return self._get(("value", num_format, state, proposal))
+
+
+_UNIT_STYLES: list[tuple[FixedStyles, _FixedStyleIds]] = []
+_UNIT_STYLES_LOCK = threading.Lock()
+
+
+def _unit_styles() -> tuple[FixedStyles, _FixedStyleIds]:
+    """The styles part of every unit workbook, made once per process."""
+    if not _UNIT_STYLES:
+        with _UNIT_STYLES_LOCK:
+            if not _UNIT_STYLES:
+                fixed = FixedStyles(_wb_options(), _register_unit_styles)
+                _UNIT_STYLES.append((fixed, _FixedStyleIds(fixed.ids)))
+    return _UNIT_STYLES[0]
+
+
+class _Book:
+    """What :func:`_draw_unit` asks of a workbook, for the fast writer: its sheets in order."""
+
+    def __init__(self) -> None:
+        self.sheets: list[Sheet] = []
+
+    def add_worksheet(self, name: str) -> Sheet:
+        sheet = Sheet(name)
+        self.sheets.append(sheet)
+        return sheet
+
+
+def _build_unit_workbook_fast(unit: Unit, tmp: Path) -> None:
+    """The unit workbook drawn by the same code, written by :mod:`gkreport.xlsx_fill`: the same
+    cells, styles, comments and print setup as XlsxWriter writes (the tests compare the two)."""
+    fixed, st = _unit_styles()
+    book = _Book()
+    _draw_unit(book, st, unit)
+    package(
+        tmp,
+        book.sheets,
+        fixed,
+        _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
+        unit.form.name,
+        _UNIT_COMMENTS,
+    )
 
 
 def _release(wb: xlsxwriter.Workbook) -> None:
