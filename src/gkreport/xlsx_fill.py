@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +112,15 @@ class FixedStyles:
         with zipfile.ZipFile(buf) as z:
             self.xml = z.read("xl/styles.xml")
             self.theme = z.read("xl/theme/theme1.xml")
+        # the parts every workbook shares, compressed once
+        self.members = {
+            name: _deflate(data, 9)
+            for name, data in (
+                ("xl/styles.xml", self.xml),
+                ("xl/theme/theme1.xml", self.theme),
+                ("_rels/.rels", _ROOT_RELS),
+            )
+        }
 
 
 # --------------------------------------------------------------------------- worksheet
@@ -146,6 +157,7 @@ class Sheet:
         self.heights: dict[int, int] = {}  # row → height in pixels
         self.cols: dict[int, tuple[int, bool]] = {}  # column → (width in pixels, hidden)
         self.merges: list[tuple[int, int, int, int]] = []
+        self.merged: set[tuple[int, int, int, int]] = set()
         self.comments: dict[tuple[int, int], CommentType] = {}
         self.links: dict[tuple[int, int], tuple[str, str | None, str]] = {}
         self.gridlines = True
@@ -160,6 +172,19 @@ class Sheet:
         self.repeat = ""
         self.area = ""
         self.filter: tuple[str, str] | None = None
+
+    def copy(self) -> Sheet:
+        """A sheet to go on drawing from this one (which stays as it is)."""
+        new = Sheet.__new__(Sheet)
+        new.__dict__.update(self.__dict__)
+        new.rows = {r: dict(cells) for r, cells in self.rows.items()}
+        new.heights = dict(self.heights)
+        new.cols = dict(self.cols)
+        new.merges = list(self.merges)
+        new.merged = set(self.merged)
+        new.comments = dict(self.comments)
+        new.links = dict(self.links)
+        return new
 
     # cells ------------------------------------------------------------------------------
 
@@ -198,7 +223,9 @@ class Sheet:
     def merge_range(self, r1: int, c1: int, r2: int, c2: int, data: Any, fmt: int | None = None) -> None:
         if not isinstance(data, str):
             raise Unsupported("only text is merged")
-        self.merges.append((r1, c1, r2, c2))
+        if (r1, c1, r2, c2) not in self.merged:  # drawn again over a frame: merged once
+            self.merges.append((r1, c1, r2, c2))
+            self.merged.add((r1, c1, r2, c2))
         if data:
             self.write_string(r1, c1, data, fmt)
         else:
@@ -492,6 +519,60 @@ def _comment_parts(sheet: Sheet, index: int, shape_id: int) -> tuple[str, str]:
     return c_fh.getvalue(), v_fh.getvalue()
 
 
+# A zip member: CRC-32, size, deflated data. Members are dated 1980-01-01 as XlsxWriter dates them.
+_Member = tuple[int, int, bytes]
+_LEVEL = 6  # zlib's default, as XlsxWriter compresses
+_DOS_DATE = (0 << 9) | (1 << 5) | 1
+_MADE_BY = (3 << 8) | 20  # Unix, zip 2.0, as Python's zipfile writes
+_FILE_ATTR = 0o600 << 16
+
+
+def _deflate(data: bytes, level: int = _LEVEL) -> _Member:
+    return zlib.crc32(data), len(data), zlib.compress(data, level, -15)
+
+
+def _zip(members: Sequence[tuple[str, _Member]]) -> bytes:
+    """A zip archive of deflated members (written here rather than with ``zipfile`` so that the
+    parts every workbook shares are compressed once)."""
+    out: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, (crc, size, data) in members:
+        raw_name = name.encode("utf-8")
+        flags = 0x800 if not raw_name.isascii() else 0
+        head = struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 20, flags, 8, 0, _DOS_DATE, crc, len(data), size, len(raw_name), 0
+        )
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                _MADE_BY,
+                20,
+                flags,
+                8,
+                0,
+                _DOS_DATE,
+                crc,
+                len(data),
+                size,
+                len(raw_name),
+                0,
+                0,
+                0,
+                0,
+                _FILE_ATTR,
+                offset,
+            )
+            + raw_name
+        )
+        out += (head, raw_name, data)
+        offset += len(head) + len(raw_name) + len(data)
+    directory = b"".join(central)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), offset, 0)
+    return b"".join(out) + directory + end
+
+
 def package(
     path: Any,
     sheets: Sequence[Sheet],
@@ -499,7 +580,6 @@ def package(
     title: str,
     subject: str,
     comments: str,
-    compresslevel: int | None = None,
 ) -> None:
     """Write the workbook of ``sheets`` (in order; the first one selected) to ``path``."""
     parts: list[tuple[str, bytes | str]] = []
@@ -584,11 +664,20 @@ def package(
         book.append("</definedNames>")
     book.append('<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>')
     parts.append(("xl/workbook.xml", "".join(book)))
-    parts.append(("xl/theme/theme1.xml", styles.theme))
-    parts.append(("xl/styles.xml", styles.xml))
-    parts.extend(sheet_parts)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as z:
-        for name, data in parts:
-            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, data if isinstance(data, bytes) else data.encode("utf-8"), compresslevel)
+    members: list[tuple[str, _Member]] = []
+    for name, data in parts:
+        if name == "_rels/.rels":
+            members.append((name, styles.members[name]))
+        else:
+            members.append((name, _deflate(data if isinstance(data, bytes) else data.encode("utf-8"))))
+    members.append(("xl/theme/theme1.xml", styles.members["xl/theme/theme1.xml"]))
+    members.append(("xl/styles.xml", styles.members["xl/styles.xml"]))
+    members.extend(
+        (name, _deflate(data.encode("utf-8") if isinstance(data, str) else data)) for name, data in sheet_parts
+    )
+    data = _zip(members)
+    if isinstance(path, io.BytesIO):
+        path.write(data)
+    else:
+        with open(path, "wb") as fh:
+            fh.write(data)

@@ -36,7 +36,7 @@ from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
 from .spec.names import cell_path
-from .xlsx_fill import FixedStyles, Sheet, Unsupported, package
+from .xlsx_fill import FixedStyles, Sheet, Unsupported, blank_cell, number_cell, package
 
 if TYPE_CHECKING:
     from .summary import YearSummary
@@ -1251,8 +1251,10 @@ def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
 _UNIT_COMMENTS = "政府信息公开工作年度报告统计表审核结果"
 
 
-def _draw_unit(wb: Any, st: Any, unit: Unit) -> None:
-    """Draw every sheet of a unit's checked workbook into ``wb`` (an XlsxWriter workbook or a :class:`_Book`)."""
+def _draw_unit(wb: Any, st: Any, unit: Unit, table_sheet: Any = None) -> None:
+    """Draw every sheet of a unit's checked workbook into ``wb`` (an XlsxWriter workbook or a
+    :class:`_Book`); ``table_sheet``: what draws a table's sheet (:func:`_write_table_sheet`)."""
+    table_sheet = table_sheet or _write_table_sheet
     form = unit.form
     marks = _marks(unit)
     values = {**unit.values, **_entered_texts(unit)}
@@ -1260,7 +1262,7 @@ def _draw_unit(wb: Any, st: Any, unit: Unit) -> None:
     names = _table_sheet_names(form, unit.year, taken)
     pos: dict[str, tuple[str, int, int]] = {}
     for tid, table in form.tables.items():
-        _write_table_sheet(
+        table_sheet(
             wb,
             st,
             form,
@@ -1363,7 +1365,7 @@ def _build_unit_workbook_fast(unit: Unit, tmp: Path) -> None:
     cells, styles, comments and print setup as XlsxWriter writes (the tests compare the two)."""
     fixed, st = _unit_styles()
     book = _Book()
-    _draw_unit(book, st, unit)
+    _draw_unit(book, st, unit, _fill_table_sheet)
     package(
         tmp,
         book.sheets,
@@ -1372,6 +1374,94 @@ def _build_unit_workbook_fast(unit: Unit, tmp: Path) -> None:
         unit.form.name,
         _UNIT_COMMENTS,
     )
+
+
+class _SheetFrames(dict):
+    """A form's table sheets drawn without a unit (``compiled(form).derive(_SheetFrames)``), by
+    (table id, year, sheet name): what every unit's sheet of that table shares, with the places
+    of its value cells. Only the fast writer uses them: each unit copies the frame and fills it."""
+
+    def __init__(self, form: Form):
+        super().__init__()
+
+
+@dataclass(frozen=True)
+class _Frame:
+    sheet: Sheet
+    pos: dict[str, tuple[str, int, int]]
+    info_row: int  # the 单位名称 line
+    info_width: float  # its width in column units (its height follows the name)
+    top: int  # the grid's first row
+    end: int  # the first row below the grid and its footnote
+    values: tuple[tuple[int, int, int, int, str, str], ...]  # (row, col, last row, last col, cell id, type)
+
+
+def _frame(form: Form, table: Table, sheet: str, year: int | None) -> _Frame:
+    frames = compiled(form).derive(_SheetFrames)
+    key = (table.id, year, sheet)
+    frame = frames.get(key)
+    if frame is None:
+        _, st = _unit_styles()
+        book = _Book()
+        pos: dict[str, tuple[str, int, int]] = {}
+        _write_table_sheet(book, st, form, table, sheet, year, {}, {}, pos, "", None)
+        plan = _plan(form, table)
+        n = max(plan.grid.n_cols, 2)
+        top = 2 if table.subtitle else 1
+        left = n - 1 if n <= 5 else n // 2
+        end = top + 1 + plan.grid.n_rows + (1 if table.footnote else 0)
+        cells = tuple(
+            (r + top + 1, c, r2 + top + 1, c2, cid, kind)
+            for r, c, r2, c2, cid, kind, _ in plan.steps
+            if cid is not None
+        )
+        frame = frames[key] = _Frame(book.sheets[0], pos, top, sum(plan.widths[:left]), top + 1, end, cells)
+    return frame
+
+
+def _fill_table_sheet(
+    wb: _Book,
+    st: _FixedStyleIds,
+    form: Form,
+    table: Table,
+    sheet: str,
+    year: int | None,
+    values: dict[str, Any],
+    marks: dict[str, _Mark],
+    pos: dict[str, tuple[str, int, int]],
+    info: str,
+    footer_name: str | None,
+) -> None:
+    """What :func:`_write_table_sheet` draws, from the table's frame: only the unit's name,
+    values, findings and what follows the grid are drawn per unit."""
+    frame = _frame(form, table, sheet, year)
+    plan = _plan(form, table)
+    n = max(plan.grid.n_cols, 2)
+    ws = frame.sheet.copy()
+    wb.sheets.append(ws)
+    r = frame.info_row
+    ws.write_string(r, 0, _clean(info), st.info)
+    ws.set_row(r, max(MIN_ROW_PT, _lines(info, frame.info_width) * LINE_PT + PAD_PT))
+    plain: dict[str, int] = {}
+    get_mark = marks.get
+    for r, c, r2, c2, cid, kind in frame.values:
+        v = values.get(cid)
+        mark = get_mark(cid)
+        if mark is None and r == r2 and c == c2 and (v is None or v.__class__ is int):
+            xf = plain.get(kind)  # what _write_cell does for it, with less asking
+            if xf is None:
+                xf = plain[kind] = st.value(_num_format(kind, v))
+            ws.put(r, c, blank_cell(r, c, xf) if v is None else number_cell(r, c, v, xf))
+        else:
+            _write_cell(ws, st, r, c, r2, c2, kind, v, mark)
+    pos.update(frame.pos)
+    end = frame.end
+    off = [cid for cid in _form_info(form).off_grid_of[table.id] if values.get(cid) is not None or cid in marks]
+    end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
+    if any(k in table.cells for k in marks):
+        end = _legend(ws, st, end + 1, n, plan.widths)
+    ws.set_footer(_footer(footer_name, year), {"margin": 0.3})
+    ws.print_area(0, 0, max(end - 1, frame.top), n - 1)
 
 
 def _release(wb: xlsxwriter.Workbook) -> None:
