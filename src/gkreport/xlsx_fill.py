@@ -33,7 +33,7 @@ from xlsxwriter.utility import _datetime_to_excel_datetime, quote_sheetname, xl_
 from xlsxwriter.vml import Vml
 from xlsxwriter.worksheet import Worksheet
 
-__all__ = ["FixedStyles", "Sheet", "Unsupported", "package"]
+__all__ = ["FixedStyles", "SharedStrings", "Sheet", "Unsupported", "package"]
 
 
 class Unsupported(Exception):
@@ -74,7 +74,10 @@ def _attr(s: str) -> str:
 
 
 def string_cell(r: int, c: int, s: str, xf: int | None) -> str:
-    """The XML of a string cell (``xf``: its style id)."""
+    """The XML of a string cell (``xf``: its style id), the text in line.
+
+    Text with control characters or ``_xHHHH_`` sequences goes to the shared strings instead
+    (:meth:`Sheet.write_string`): openpyxl reads their escapes in shared strings only."""
     style = f' s="{xf}"' if xf else ""
     space = ' xml:space="preserve"' if _EDGE_SPACE.search(s) else ""
     return f'<c r="{_col(c)}{r + 1}"{style} t="inlineStr"><is><t{space}>{_data(s)}</t></is></c>'
@@ -154,11 +157,35 @@ class _Geometry:
         self.prev_row_offset = (0, 0)
 
 
+class SharedStrings:
+    """The shared strings of a workbook: only texts whose escapes must be read back as such."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, int] = {}
+        self.count = 0
+
+    def index(self, s: str) -> int:
+        self.count += 1
+        i = self.strings.get(s)
+        if i is None:
+            i = self.strings[s] = len(self.strings)
+        return i
+
+    def xml(self) -> str:
+        preserve = ' xml:space="preserve"'
+        items = "".join(f"<si><t{preserve if _EDGE_SPACE.search(s) else ''}>{_data(s)}</t></si>" for s in self.strings)
+        return (
+            _XML_HEAD + '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'count="{self.count}" uniqueCount="{len(self.strings)}">{items}</sst>'
+        )
+
+
 class Sheet:
     """A worksheet recorded as XML text, with the XlsxWriter calls the unit workbook makes."""
 
     def __init__(self, name: str):
         self.name = name
+        self.shared: SharedStrings | None = None  # the workbook's shared strings
         self.rows: dict[int, dict[int, str]] = {}
         self.heights: dict[int, int] = {}  # row → height in pixels
         self.cols: dict[int, tuple[int, bool]] = {}  # column → (width in pixels, hidden)
@@ -205,7 +232,13 @@ class Sheet:
         self._row(r)[c] = xml
 
     def write_string(self, r: int, c: int, s: str, fmt: int | None = None) -> None:
-        self._row(r)[c] = string_cell(r, c, s, fmt)
+        if _NEEDS_CONTROL.search(s):
+            if self.shared is None:
+                raise Unsupported("escaped text outside a workbook")
+            style = f' s="{fmt}"' if fmt else ""
+            self._row(r)[c] = f'<c r="{_col(c)}{r + 1}"{style} t="s"><v>{self.shared.index(s)}</v></c>'
+        else:
+            self._row(r)[c] = string_cell(r, c, s, fmt)
 
     def write_number(self, r: int, c: int, v: float, fmt: int | None = None) -> None:
         self._row(r)[c] = number_cell(r, c, v, fmt)
@@ -585,6 +618,7 @@ def package(
     path: Any,
     sheets: Sequence[Sheet],
     styles: FixedStyles,
+    shared: SharedStrings | None,
     title: str,
     subject: str,
     comments: str,
@@ -634,6 +668,12 @@ def package(
                 )
             )
         sheet_parts.append((f"xl/worksheets/sheet{i}.xml", s.xml(i == 1, legacy)))
+    if shared is not None and shared.strings:
+        ct.append(
+            '<Override PartName="/xl/sharedStrings.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+        )
+        sheet_parts.append(("xl/sharedStrings.xml", shared.xml()))
     ct.append("</Types>")
     parts.append(("[Content_Types].xml", _XML_HEAD + "".join(ct)))
     parts.append(("_rels/.rels", _ROOT_RELS))
@@ -647,6 +687,8 @@ def package(
     n = len(sheets)
     rels.append(f'<Relationship Id="rId{n + 1}" Type="{_R}/theme" Target="theme/theme1.xml"/>')
     rels.append(f'<Relationship Id="rId{n + 2}" Type="{_R}/styles" Target="styles.xml"/>')
+    if shared is not None and shared.strings:
+        rels.append(f'<Relationship Id="rId{n + 3}" Type="{_R}/sharedStrings" Target="sharedStrings.xml"/>')
     parts.append(
         (
             "xl/_rels/workbook.xml.rels",

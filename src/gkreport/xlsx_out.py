@@ -36,7 +36,7 @@ from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
 from .spec.names import cell_path
-from .xlsx_fill import FixedStyles, Sheet, Unsupported, blank_cell, number_cell, package
+from .xlsx_fill import FixedStyles, SharedStrings, Sheet, Unsupported, blank_cell, number_cell, package
 
 if TYPE_CHECKING:
     from .summary import YearSummary
@@ -1353,9 +1353,11 @@ class _Book:
 
     def __init__(self) -> None:
         self.sheets: list[Sheet] = []
+        self.shared = SharedStrings()
 
     def add_worksheet(self, name: str) -> Sheet:
         sheet = Sheet(name)
+        sheet.shared = self.shared
         self.sheets.append(sheet)
         return sheet
 
@@ -1370,6 +1372,7 @@ def _build_unit_workbook_fast(unit: Unit, tmp: Path) -> None:
         tmp,
         book.sheets,
         fixed,
+        book.shared,
         _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
         unit.form.name,
         _UNIT_COMMENTS,
@@ -1405,6 +1408,9 @@ def _frame(form: Form, table: Table, sheet: str, year: int | None) -> _Frame:
         book = _Book()
         pos: dict[str, tuple[str, int, int]] = {}
         _write_table_sheet(book, st, form, table, sheet, year, {}, {}, pos, "", None)
+        if book.shared.strings:  # a label the form spells with escapes: each workbook would need them
+            raise Unsupported("form text with escapes")
+        book.sheets[0].shared = None
         plan = _plan(form, table)
         n = max(plan.grid.n_cols, 2)
         top = 2 if table.subtitle else 1
@@ -1438,6 +1444,7 @@ def _fill_table_sheet(
     plan = _plan(form, table)
     n = max(plan.grid.n_cols, 2)
     ws = frame.sheet.copy()
+    ws.shared = wb.shared
     wb.sheets.append(ws)
     r = frame.info_row
     ws.write_string(r, 0, _clean(info), st.info)
