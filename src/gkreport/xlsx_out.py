@@ -2,7 +2,11 @@
 
 Both workbooks are written from the values and findings (never by copying the
 input) with XlsxWriter, which writes these workbooks about twice as fast as
-openpyxl (see ``tests/benchmarks/bench_xlsx.py``). The official tables are drawn
+openpyxl (see ``tests/benchmarks/bench_xlsx.py``). A unit's workbook is drawn by
+the same code into :mod:`gkreport.xlsx_fill`, which writes it with a styles part
+made once and each table's sheet drawn once per form and year (about three times
+faster); XlsxWriter writes it when that writer does not take something, and is
+the reference the tests compare it with. The official tables are drawn
 from the form's official grids (``compiled(form).grid``), so every writer shows the same
 official layout. Values written are the numbers read; there are no formulas,
 and text copied from a workbook is always written as a string.
@@ -1400,7 +1404,7 @@ class _Frame:
 
 
 def _frame(form: Form, table: Table, sheet: str, year: int | None) -> _Frame:
-    frames = compiled(form).derive(_SheetFrames)
+    frames = compiled(form).derive(_SheetFrames) if _REUSE else {}  # not _REUSE: drawn again per workbook
     key = (table.id, year, sheet)
     frame = frames.get(key)
     if frame is None:
