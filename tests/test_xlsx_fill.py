@@ -163,6 +163,16 @@ def test_what_the_fast_writer_does_not_take_is_written_by_xlsxwriter(tmp_path, m
     assert not list(tmp_path.glob(".gkreport-tmp-*"))
 
 
+def test_text_over_excels_limit_is_cut_as_xlsxwriter_cuts_it(tmp_path, monkeypatch):
+    """A text within the writer's character limit but over Excel's 32,767 UTF-16 units (characters
+    outside the basic plane count twice) is left to XlsxWriter, which cuts it the way it always has."""
+    unit = random_unit("2021", "某某局", seed=2)
+    unit.meta["contact_dept"] = "𠀀" * 20000
+    fast, ref = _write_both(unit, tmp_path, "long", monkeypatch)
+    assert not _fast_path_taken(fast)
+    assert _book_facts(fast) == _book_facts(ref)
+
+
 def test_styles_part_covers_every_style_of_a_unit_workbook():
     """Every style the drawing can ask for has an id in the one styles part, and ids are distinct
     for distinct looks (so the fast path never meets an unregistered style in the forms)."""

@@ -51,6 +51,13 @@ _CELL_PAD_PX = 5
 _DEFAULT_ROW_PX = 20
 
 
+_MAX_TEXT = 32767  # Excel's limit of a cell's text and of a comment, in UTF-16 code units
+
+
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
 def _col(c: int) -> str:
     return _COLS[c] if c < 64 else xl_col_to_name(c)
 
@@ -232,6 +239,8 @@ class Sheet:
         self._row(r)[c] = xml
 
     def write_string(self, r: int, c: int, s: str, fmt: int | None = None) -> None:
+        if len(s) > _MAX_TEXT // 2 and _utf16_len(s) > _MAX_TEXT:
+            raise Unsupported("text over Excel's limit")  # XlsxWriter cuts it at a character boundary
         if _NEEDS_CONTROL.search(s):
             if self.shared is None:
                 raise Unsupported("escaped text outside a workbook")
@@ -276,6 +285,8 @@ class Sheet:
                     row[c] = blank_cell(r, c, fmt)
 
     def write_comment(self, r: int, c: int, text: str, options: dict[str, Any] | None = None) -> None:
+        if len(text) > _MAX_TEXT // 2 and _utf16_len(text) > _MAX_TEXT:
+            raise Unsupported("comment over Excel's limit")  # XlsxWriter leaves it out
         self.comments[(r, c)] = CommentType(r, c, text, options)
 
     # rows, columns, view -------------------------------------------------------------------
@@ -572,6 +583,25 @@ def _deflate(data: bytes, level: int = _LEVEL) -> _Member:
     return zlib.crc32(data), len(data), zlib.compress(data, level, -15)
 
 
+_SMALL_PART = 4096  # parts this small are mostly the same from one workbook to the next (rels, names)
+_SMALL_MEMO: dict[bytes, _Member] = {}
+_SMALL_MEMO_MAX = 1024
+
+
+def _deflate_part(data: str | bytes) -> _Member:
+    """A part compressed, or taken from the small parts compressed before: setting up a
+    compressor costs more than compressing one of them."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if len(raw) > _SMALL_PART:
+        return _deflate(raw)
+    member = _SMALL_MEMO.get(raw)
+    if member is None:
+        if len(_SMALL_MEMO) >= _SMALL_MEMO_MAX:
+            _SMALL_MEMO.clear()
+        member = _SMALL_MEMO[raw] = _deflate(raw)
+    return member
+
+
 def _zip(members: Sequence[tuple[str, _Member]]) -> bytes:
     """A zip archive of deflated members (written here rather than with ``zipfile`` so that the
     parts every workbook shares are compressed once)."""
@@ -719,12 +749,10 @@ def package(
         if name == "_rels/.rels":
             members.append((name, styles.members[name]))
         else:
-            members.append((name, _deflate(data if isinstance(data, bytes) else data.encode("utf-8"))))
+            members.append((name, _deflate_part(data)))
     members.append(("xl/theme/theme1.xml", styles.members["xl/theme/theme1.xml"]))
     members.append(("xl/styles.xml", styles.members["xl/styles.xml"]))
-    members.extend(
-        (name, _deflate(data.encode("utf-8") if isinstance(data, str) else data)) for name, data in sheet_parts
-    )
+    members.extend((name, _deflate_part(data)) for name, data in sheet_parts)
     data = _zip(members)
     if isinstance(path, io.BytesIO):
         path.write(data)
