@@ -1257,6 +1257,9 @@ def test_no_workbook_text_becomes_a_formula(hostile_batch):
                     xml = z.read(n).decode("utf-8")
                     assert not re.search(r"<f[ >]", xml), (wb.name, n)
                     assert "<ddeLink" not in xml
+                    strings += "".join(
+                        re.findall(r'<c [^>]*t="inlineStr"[^>]*><is>(.*?)</is></c>', xml)
+                    )  # text in line
             if "xl/sharedStrings.xml" in z.namelist():
                 strings += z.read("xl/sharedStrings.xml").decode("utf-8")
     for text in names[:6] + ["=SUM(A1:A9)", "=1+1"]:  # written, as text

@@ -18,3 +18,4 @@ with contextlib.suppress(Exception):  # a broken spec file is reported by the ru
         compiled(_form)
         reader._index(_form)
     catalogue.codes()
+    xlsx_out._unit_styles()  # the styles part of every checked workbook

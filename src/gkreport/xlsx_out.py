@@ -2,7 +2,11 @@
 
 Both workbooks are written from the values and findings (never by copying the
 input) with XlsxWriter, which writes these workbooks about twice as fast as
-openpyxl (see ``tests/benchmarks/bench_xlsx.py``). The official tables are drawn
+openpyxl (see ``tests/benchmarks/bench_xlsx.py``). A unit's workbook is drawn by
+the same code into :mod:`gkreport.xlsx_fill`, which writes it with a styles part
+made once and each table's sheet drawn once per form and year (about three times
+faster); XlsxWriter writes it when that writer does not take something, and is
+the reference the tests compare it with. The official tables are drawn
 from the form's official grids (``compiled(form).grid``), so every writer shows the same
 official layout. Values written are the numbers read; there are no formulas,
 and text copied from a workbook is always written as a string.
@@ -36,6 +40,7 @@ from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
 from .spec.names import cell_path
+from .xlsx_fill import FixedStyles, SharedStrings, Sheet, Unsupported, blank_cell, number_cell, package
 
 if TYPE_CHECKING:
     from .summary import YearSummary
@@ -1224,24 +1229,44 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     return path
 
 
+_FAST = True  # False: every unit workbook is written with XlsxWriter (the reference the tests compare with)
+
+
 def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
-    form = unit.form
-    marks = _marks(unit)
-    values = {**unit.values, **_entered_texts(unit)}
+    if _FAST:
+        try:
+            _build_unit_workbook_fast(unit, tmp)
+            return
+        except Unsupported:
+            pass  # something the fast writer does not take: XlsxWriter writes it
     wb = xlsxwriter.Workbook(str(tmp), _wb_options())
     wb.set_properties(
         {
-            "title": _clean(_title(form.xlsx_title, unit.unit, unit.year)),
-            "subject": form.name,
-            "comments": "政府信息公开工作年度报告统计表审核结果",
+            "title": _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
+            "subject": unit.form.name,
+            "comments": _UNIT_COMMENTS,
         }
     )
-    st = _Styles(wb)
+    _draw_unit(wb, _Styles(wb), unit)
+    wb.close()
+    _release(wb)
+
+
+_UNIT_COMMENTS = "政府信息公开工作年度报告统计表审核结果"
+
+
+def _draw_unit(wb: Any, st: Any, unit: Unit, table_sheet: Any = None) -> None:
+    """Draw every sheet of a unit's checked workbook into ``wb`` (an XlsxWriter workbook or a
+    :class:`_Book`); ``table_sheet``: what draws a table's sheet (:func:`_write_table_sheet`)."""
+    table_sheet = table_sheet or _write_table_sheet
+    form = unit.form
+    marks = _marks(unit)
+    values = {**unit.values, **_entered_texts(unit)}
     taken = {"审核结果", "基本信息"}
     names = _table_sheet_names(form, unit.year, taken)
     pos: dict[str, tuple[str, int, int]] = {}
     for tid, table in form.tables.items():
-        _write_table_sheet(
+        table_sheet(
             wb,
             st,
             form,
@@ -1260,8 +1285,194 @@ def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
     refs = _text_refs(unit)
     rows = [(unit, f, _finding_target(f, pos, refs)) for f in _sorted_findings(unit.findings)]
     _write_findings_sheet(ws_find, st, rows, False, unit.unit, unit.year, names)
-    wb.close()
-    _release(wb)
+
+
+# --------------------------------------------------------------------------- fast path of the unit workbook
+
+_MAX_LABEL_LEVEL = 12  # list indentation levels given a style up front (the forms use up to 3)
+_VALUE_NUM_FORMATS = ("0", "0;-0;0", *("0." + "0" * p for p in range(1, 11)))  # every _num_format result
+
+
+def _register_unit_styles(wb: Any) -> dict[Any, Any]:
+    """Every format a unit workbook can use, by the key :class:`_FixedStyleIds` asks for."""
+    st = _Styles(wb)
+    out: dict[Any, Any] = {name: getattr(st, name) for name in _STYLE_PROPS}
+    for level in range(_MAX_LABEL_LEVEL + 1):
+        out[("label", level)] = st.label(level, True)
+    for state in (None, *_STATES):
+        for narrative in (False, True):
+            out[("flagged", state, narrative)] = st.flagged(state, narrative)
+        for num_format in _VALUE_NUM_FORMATS:
+            for proposal in (False, True):
+                out[("value", num_format, state, proposal)] = st.value(num_format, state, proposal)
+    return out
+
+
+class _FixedStyleIds:
+    """The :class:`_Styles` interface over one styles part made for every unit workbook:
+    formats are style ids, the same in every workbook."""
+
+    def __init__(self, ids: dict[Any, int]):
+        self._ids = ids
+
+    def __getattr__(self, name: str) -> int:
+        if name.startswith("_") or name not in _STYLE_PROPS:
+            raise AttributeError(name)
+        xf = self._ids[name]
+        setattr(self, name, xf)
+        return xf
+
+    def _get(self, key: Any) -> int:
+        xf = self._ids.get(key)
+        if xf is None:
+            raise Unsupported(f"no style registered for {key!r}")
+        return xf
+
+    def label(self, level: int, indent: bool) -> int:
+        return self._get(("label", level if indent else 0))
+
+    def flagged(self, state: str | None, narrative: bool = False) -> int:
+        return self._get(("flagged", state, narrative))
+
+    def value(self, num_format: str, state: str | None = None, proposal: bool = False) -> int:
+        return self._get(("value", num_format, state, proposal))
+
+
+_UNIT_STYLES: list[tuple[FixedStyles, _FixedStyleIds]] = []
+_UNIT_STYLES_LOCK = threading.Lock()
+
+
+def _unit_styles() -> tuple[FixedStyles, _FixedStyleIds]:
+    """The styles part of every unit workbook, made once per process."""
+    if not _UNIT_STYLES:
+        with _UNIT_STYLES_LOCK:
+            if not _UNIT_STYLES:
+                fixed = FixedStyles(_wb_options(), _register_unit_styles)
+                _UNIT_STYLES.append((fixed, _FixedStyleIds(fixed.ids)))
+    return _UNIT_STYLES[0]
+
+
+class _Book:
+    """What :func:`_draw_unit` asks of a workbook, for the fast writer: its sheets in order."""
+
+    def __init__(self) -> None:
+        self.sheets: list[Sheet] = []
+        self.shared = SharedStrings()
+
+    def add_worksheet(self, name: str) -> Sheet:
+        sheet = Sheet(name)
+        sheet.shared = self.shared
+        self.sheets.append(sheet)
+        return sheet
+
+
+def _build_unit_workbook_fast(unit: Unit, tmp: Path) -> None:
+    """The unit workbook drawn by the same code, written by :mod:`gkreport.xlsx_fill`: the same
+    cells, styles, comments and print setup as XlsxWriter writes (the tests compare the two)."""
+    fixed, st = _unit_styles()
+    book = _Book()
+    _draw_unit(book, st, unit, _fill_table_sheet)
+    package(
+        tmp,
+        book.sheets,
+        fixed,
+        book.shared,
+        _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
+        unit.form.name,
+        _UNIT_COMMENTS,
+    )
+
+
+class _SheetFrames(dict):
+    """A form's table sheets drawn without a unit (``compiled(form).derive(_SheetFrames)``), by
+    (table id, year, sheet name): what every unit's sheet of that table shares, with the places
+    of its value cells. Only the fast writer uses them: each unit copies the frame and fills it."""
+
+    def __init__(self, form: Form):
+        super().__init__()
+
+
+@dataclass(frozen=True)
+class _Frame:
+    sheet: Sheet
+    pos: dict[str, tuple[str, int, int]]
+    info_row: int  # the 单位名称 line
+    info_width: float  # its width in column units (its height follows the name)
+    top: int  # the grid's first row
+    end: int  # the first row below the grid and its footnote
+    values: tuple[tuple[int, int, int, int, str, str], ...]  # (row, col, last row, last col, cell id, type)
+
+
+def _frame(form: Form, table: Table, sheet: str, year: int | None) -> _Frame:
+    frames = compiled(form).derive(_SheetFrames) if _REUSE else {}  # not _REUSE: drawn again per workbook
+    key = (table.id, year, sheet)
+    frame = frames.get(key)
+    if frame is None:
+        _, st = _unit_styles()
+        book = _Book()
+        pos: dict[str, tuple[str, int, int]] = {}
+        _write_table_sheet(book, st, form, table, sheet, year, {}, {}, pos, "", None)
+        if book.shared.strings:  # a label the form spells with escapes: each workbook would need them
+            raise Unsupported("form text with escapes")
+        book.sheets[0].shared = None
+        plan = _plan(form, table)
+        n = max(plan.grid.n_cols, 2)
+        top = 2 if table.subtitle else 1
+        left = n - 1 if n <= 5 else n // 2
+        end = top + 1 + plan.grid.n_rows + (1 if table.footnote else 0)
+        cells = tuple(
+            (r + top + 1, c, r2 + top + 1, c2, cid, kind)
+            for r, c, r2, c2, cid, kind, _ in plan.steps
+            if cid is not None
+        )
+        frame = frames[key] = _Frame(book.sheets[0], pos, top, sum(plan.widths[:left]), top + 1, end, cells)
+    return frame
+
+
+def _fill_table_sheet(
+    wb: _Book,
+    st: _FixedStyleIds,
+    form: Form,
+    table: Table,
+    sheet: str,
+    year: int | None,
+    values: dict[str, Any],
+    marks: dict[str, _Mark],
+    pos: dict[str, tuple[str, int, int]],
+    info: str,
+    footer_name: str | None,
+) -> None:
+    """What :func:`_write_table_sheet` draws, from the table's frame: only the unit's name,
+    values, findings and what follows the grid are drawn per unit."""
+    frame = _frame(form, table, sheet, year)
+    plan = _plan(form, table)
+    n = max(plan.grid.n_cols, 2)
+    ws = frame.sheet.copy()
+    ws.shared = wb.shared
+    wb.sheets.append(ws)
+    r = frame.info_row
+    ws.write_string(r, 0, _clean(info), st.info)
+    ws.set_row(r, max(MIN_ROW_PT, _lines(info, frame.info_width) * LINE_PT + PAD_PT))
+    plain: dict[str, int] = {}
+    get_mark = marks.get
+    for r, c, r2, c2, cid, kind in frame.values:
+        v = values.get(cid)
+        mark = get_mark(cid)
+        if mark is None and r == r2 and c == c2 and (v is None or v.__class__ is int):
+            xf = plain.get(kind)  # what _write_cell does for it, with less asking
+            if xf is None:
+                xf = plain[kind] = st.value(_num_format(kind, v))
+            ws.put(r, c, blank_cell(r, c, xf) if v is None else number_cell(r, c, v, xf))
+        else:
+            _write_cell(ws, st, r, c, r2, c2, kind, v, mark)
+    pos.update(frame.pos)
+    end = frame.end
+    off = [cid for cid in _form_info(form).off_grid_of[table.id] if values.get(cid) is not None or cid in marks]
+    end = _draw_off_grid(ws, st, form, plan, end, values, marks, pos, sheet, off)
+    if any(k in table.cells for k in marks):
+        end = _legend(ws, st, end + 1, n, plan.widths)
+    ws.set_footer(_footer(footer_name, year), {"margin": 0.3})
+    ws.print_area(0, 0, max(end - 1, frame.top), n - 1)
 
 
 def _release(wb: xlsxwriter.Workbook) -> None:
