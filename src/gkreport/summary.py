@@ -433,19 +433,31 @@ def _causes(f: Finding, units: Sequence[Unit], mapped: Sequence[Mapped], form: F
             out.append((m.unit, "mapped", words))
             named.add(id(m.unit))
     required = [c for c in cells if not form.cells[c].optional]
+    positions: dict[int, list[int | None]] = {}  # id(cell order) → where ``required`` are in a value row
     for u in units:
         if id(u) in named:
             continue
-        blank = _blanks(u.values, required)
+        blank = _blanks(u.values, required, positions)
         if any(blank) and not all(blank):
             out.append((u, "blank", f"{_name(u)}（相关单元格部分空白）"))
             named.add(id(u))
     return out
 
 
-def _blanks(values: Mapping[str, Any], cells: list[str]) -> list[bool]:
+def _blanks(
+    values: Mapping[str, Any], cells: list[str], positions: dict[int, list[int | None]] | None = None
+) -> list[bool]:
     """Which of ``cells`` are blank. A unit rebuilt from the batch's records answers from its value
-    row without building the numbers (thousands of units × every finding of the sum)."""
+    row without building the numbers (thousands of units × every finding of the sum); ``positions``
+    keeps where the cells are in such rows, the same for every unit of a form."""
+    order = getattr(values, "order", None)
+    row = getattr(values, "row", None)
+    if order is not None and row is not None and positions is not None:
+        at = positions.get(id(order))
+        if at is None:
+            at = positions[id(order)] = [order.index.get(c) for c in cells]
+        n = len(row)
+        return [i is None or i >= n or row[i] is None for i in at]
     is_blank = getattr(values, "is_blank", None)
     if is_blank is not None:
         return [is_blank(c) for c in cells]

@@ -1387,6 +1387,16 @@ class _DetailPositions:
         return (_DETAIL_SHEET, self.row, self.cols[cid])
 
 
+class _PendingRow(dict):
+    """A streamed row as XlsxWriter's row loop first sees it: its cells written through the
+    worksheet only (perhaps none: it still has cells, so it is never taken for an empty row)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return True
+
+
 class _StreamedRows(defaultdict):
     """The cell table of 分单位明细 (``Worksheet.table``: row → column → cell; not public API of
     XlsxWriter, hence the version range in pyproject.toml), whose plain unit
@@ -1399,6 +1409,12 @@ class _StreamedRows(defaultdict):
     when XlsxWriter next reads it, it is put back with its plain value cells added by
     ``fill`` (as ``_write_value`` would have stored them), and the row made before it is
     taken out again. The file written is the same as without streaming.
+
+    With a ``writer`` (:func:`_detail_writer`), the plain cells are not made as cells at all: the
+    row is given back as a :class:`_PendingRow` and the writer, called as XlsxWriter opens the row,
+    writes its cells' XML itself (the same XML, several times faster). While XlsxWriter works out
+    which columns each block of rows uses, a streamed row is its full width (``_full``): every row
+    has its name and a cell (a number or a blank) in each indicator column.
     """
 
     def __init__(self) -> None:
@@ -1406,24 +1422,32 @@ class _StreamedRows(defaultdict):
         self._fill: Any = None
         self._held: dict[int, dict[int, Any]] = {}  # streamed rows: the cells written through the worksheet
         self._made: int | None = None
+        self.writer: Any = None
+        self._full: range = range(0)
 
-    def stream(self, rows: Iterable[int], fill: Any) -> None:
-        """Complete ``rows`` with ``fill(row, cells)`` whenever they are read from now on."""
+    def stream(self, rows: Iterable[int], fill: Any, width: int = 0, writer: Any = None) -> None:
+        """Complete ``rows`` with ``fill(row, cells)`` whenever they are read from now on (``width``:
+        the columns each such row has; ``writer``: see the class)."""
         for r in rows:
             self._held[r] = dict.pop(self, r, {})
         self._fill = fill
+        self._full = range(width)
+        self.writer = writer
 
     def __contains__(self, row: object) -> bool:
         return dict.__contains__(self, row) or row in self._held
 
-    def __missing__(self, row: int) -> dict[int, Any]:
+    def __missing__(self, row: int) -> Any:
         held = self._held.get(row)
         if held is None:
             return super().__missing__(row)
         if self._made is not None:
             dict.pop(self, self._made, None)
-        cells = dict(held)
-        self._fill(row, cells)
+        if self.writer is not None:
+            cells: dict[int, Any] = _PendingRow(held)
+        else:
+            cells = dict(held)
+            self._fill(row, cells)
         self[row] = cells
         self._made = row
         return cells
@@ -1650,7 +1674,9 @@ def _write_detail(
     ws.autofilter(_DETAIL_HEAD - 1, 0, max(total_row - 1, _DETAIL_HEAD), len(columns))
     _detail_print(ws, year, pages)
     if table is not None and units:
-        table.stream(unit_rows, _detail_filler(ws, st, columns, types, values, top))
+        fill = _detail_filler(ws, st, columns, types, values, top)
+        writer = _detail_writer(ws, table, st, columns, types, values, top) if _FAST_DETAIL else None
+        table.stream(unit_rows, fill, 1 + len(columns), writer)
     return ws, col_of, unit_rows
 
 
@@ -1693,6 +1719,85 @@ def _detail_filler(ws: Any, st: _Styles, columns: list[_DetailColumn], types: li
                 out[col] = number_t(v if type(v) is int else _plain_value(v), fmt)
 
     return fill
+
+
+_FAST_DETAIL = True  # False: streamed rows are made as XlsxWriter cells (the reference of the fast writer)
+
+
+def _detail_writer(
+    ws: Any, table: _StreamedRows, st: _Styles, columns: list[_DetailColumn], types: list[str], values: Any, top: int
+) -> Any:
+    """Write 分单位明细's streamed rows' cells as XML straight into the sheet's file, as XlsxWriter
+    writes the same cells (``<c r="B4" s="12"><v>3</v></c>``, a blank as ``<c r="B4" s="12"/>``),
+    without making a cell object per value: XlsxWriter opens each row (``_write_row``, its
+    attributes its own), the cells written through the worksheet (the name, findings) go through
+    its ``_write_cell``, and its column loop then finds the row empty. Installs itself on ``ws``
+    (per-instance methods; internals of XlsxWriter, kept to the versions of pyproject.toml and
+    checked against the cell objects by tests/test_xlsx_out.py)."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    formats = st._cache
+    plan: list[tuple[int, Any, str]] = []
+    for k, c in enumerate(columns):  # formats exist before the workbook is written out (_detail_filler)
+        column = values[:, c.index].tolist()
+        if types[k] == "decimal" or any(type(v) is Decimal for v in column):
+            plan.append((c.index, None, types[k]))  # the format follows the value
+        else:
+            plan.append((c.index, st.value(_num_format(types[k], None)), types[k]))
+    letters = [xl_col_to_name(c) for c in range(1 + len(columns))]
+    xf: dict[int, int] = {}  # id(format) → its index, known once the workbook is being written
+
+    def xf_of(fmt: Any) -> int:
+        n = xf.get(id(fmt))
+        if n is None:
+            n = xf[id(fmt)] = fmt._get_xf_index()
+        return n
+
+    write_row = ws._write_row
+    write_cell = ws._write_cell
+    calculate_spans = ws._calculate_spans
+
+    def spans() -> None:
+        rows = [r for r in table._held if not dict.__contains__(table, r)]
+        for r in rows:  # each streamed row its full width while the spans are worked out
+            dict.__setitem__(table, r, table._full)
+        try:
+            calculate_spans()
+        finally:
+            for r in rows:
+                dict.pop(table, r, None)
+
+    def row_start(row: int, *args: Any, **kwargs: Any) -> None:
+        write_row(row, *args, **kwargs)
+        pending = dict.get(table, row)
+        if type(pending) is not _PendingRow:
+            return
+        data = values[row - top].tolist()
+        n = str(row + 1)
+        out: list[str] = []
+        fh = ws.fh
+        if 0 in pending:
+            write_cell(row, 0, pending[0])
+        for col, (index, fmt, cell_type) in enumerate(plan, start=1):
+            cell = pending.get(col)
+            if cell is not None:  # written through the worksheet: a finding, a value that is not a number
+                fh.write("".join(out))
+                out.clear()
+                write_cell(row, col, cell)
+                continue
+            v = data[index]
+            s = xf_of(fmt if fmt is not None else formats[("value", _num_format(cell_type, v), None, False)])
+            if v is None:
+                out.append(f'<c r="{letters[col]}{n}" s="{s}"/>')
+            else:
+                number = v if type(v) is int else _plain_value(v)
+                out.append(f'<c r="{letters[col]}{n}" s="{s}"><v>{number:.16G}</v></c>')
+        fh.write("".join(out))
+        dict.__setitem__(table, row, {})  # written: XlsxWriter's column loop finds nothing more
+
+    ws._calculate_spans = spans
+    ws._write_row = row_start
+    return row_start
 
 
 CHART_UNITS = 30  # bars in one chart; the table under it lists every unit
