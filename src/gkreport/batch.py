@@ -71,6 +71,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
@@ -1040,7 +1041,6 @@ def stop_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into :class:`Terminated` while the block runs (main thread only),
     so that a stop by signal ends the workers and saves what is done, like Ctrl-C."""
     import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -1303,6 +1303,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                     done(batch)
                     timed(batch)
 
+                # the summaries' modules (pandas among them) load while the workers work, not after them
+                threading.Thread(target=_load_summary_modules, name="gkreport-preload", daemon=True).start()
                 worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
         _mark_duplicates(opts, records)
         messages += _settle_folders(opts, records)
@@ -1676,6 +1678,15 @@ def _keep_stale(
     rec.status = Status.UNWRITABLE
     note = _not_deleted(opts, left, "上一次运行")
     rec.reason = f"{rec.reason}；{note}" if rec.reason else note
+
+
+def _load_summary_modules() -> None:
+    """Import what the summaries and 审核报告 use (a thread of the parent, while the workers run)."""
+    import importlib
+
+    for name in ("checks", "summary", "sentences", "xlsx_out", "catalogue"):
+        with contextlib.suppress(Exception):  # imported again where used, and any failure reported there
+            importlib.import_module(f"{__package__}.{name}")
 
 
 def _init_previous_in_process(previous: dict) -> None:

@@ -1737,61 +1737,76 @@ def _detail_writer(
     from xlsxwriter.utility import xl_col_to_name
 
     formats = st._cache
-    plan: list[tuple[int, Any, str]] = []
+    defaults: list[Any] = []
     for k, c in enumerate(columns):  # formats exist before the workbook is written out (_detail_filler)
         column = values[:, c.index].tolist()
         if types[k] == "decimal" or any(type(v) is Decimal for v in column):
-            plan.append((c.index, None, types[k]))  # the format follows the value
+            defaults.append(None)  # the format follows the value
         else:
-            plan.append((c.index, st.value(_num_format(types[k], None)), types[k]))
+            defaults.append(st.value(_num_format(types[k], None)))
     letters = [xl_col_to_name(c) for c in range(1 + len(columns))]
-    xf: dict[int, int] = {}  # id(format) → its index, known once the workbook is being written
+    # (column, value index, its format's index as text or None when it follows the value, cell type,
+    # column letters): the indices are known once the workbook is being written out
+    plan: list[tuple[int, int, str | None, str, str]] = []
 
-    def xf_of(fmt: Any) -> int:
-        n = xf.get(id(fmt))
-        if n is None:
-            n = xf[id(fmt)] = fmt._get_xf_index()
-        return n
+    def xf_of(fmt: Any) -> str:
+        return str(fmt._get_xf_index())
 
     write_row = ws._write_row
     write_cell = ws._write_cell
-    calculate_spans = ws._calculate_spans
+    width = 1 + len(columns)
 
     def spans() -> None:
-        rows = [r for r in table._held if not dict.__contains__(table, r)]
-        for r in rows:  # each streamed row its full width while the spans are worked out
-            dict.__setitem__(table, r, table._full)
-        try:
-            calculate_spans()
-        finally:
-            for r in rows:
-                dict.pop(table, r, None)
+        """XlsxWriter's ``_calculate_spans`` (the first and last column of each block of 16 rows),
+        a streamed row being its full width, without a loop over every cell."""
+        spans: dict[int, str] = {}
+        lo = hi = None
+        for row in range(ws.dim_rowmin, ws.dim_rowmax + 1):
+            cells = dict.get(table, row)
+            if cells is None and row in table._held:
+                cols: Any = (0, width - 1)
+            else:
+                cols = [c for c in (cells or ()) if ws.dim_colmin <= c <= ws.dim_colmax]
+            cols = list(cols) + [c for c in ws.comments.get(row, ()) if ws.dim_colmin <= c <= ws.dim_colmax]
+            if cols:
+                lo = min(cols) if lo is None else min(lo, *cols)
+                hi = max(cols) if hi is None else max(hi, *cols)
+            if ((row + 1) % 16 == 0 or row == ws.dim_rowmax) and lo is not None:
+                spans[row // 16] = f"{lo + 1}:{hi + 1}"
+                lo = hi = None
+        ws.row_spans = spans
 
     def row_start(row: int, *args: Any, **kwargs: Any) -> None:
         write_row(row, *args, **kwargs)
         pending = dict.get(table, row)
         if type(pending) is not _PendingRow:
             return
+        if not plan:
+            plan.extend(
+                (1 + k, c.index, None if fmt is None else xf_of(fmt), types[k], letters[1 + k])
+                for k, (c, fmt) in enumerate(zip(columns, defaults))
+            )
         data = values[row - top].tolist()
         n = str(row + 1)
         out: list[str] = []
         fh = ws.fh
         if 0 in pending:
             write_cell(row, 0, pending[0])
-        for col, (index, fmt, cell_type) in enumerate(plan, start=1):
-            cell = pending.get(col)
-            if cell is not None:  # written through the worksheet: a finding, a value that is not a number
+        for col, index, s, cell_type, ref in plan:
+            if col in pending:  # written through the worksheet: a finding, a value that is not a number
                 fh.write("".join(out))
                 out.clear()
-                write_cell(row, col, cell)
+                write_cell(row, col, pending[col])
                 continue
             v = data[index]
-            s = xf_of(fmt if fmt is not None else formats[("value", _num_format(cell_type, v), None, False)])
+            if s is None:
+                s = xf_of(formats[("value", _num_format(cell_type, v), None, False)])
             if v is None:
-                out.append(f'<c r="{letters[col]}{n}" s="{s}"/>')
+                out.append(f'<c r="{ref}{n}" s="{s}"/>')
+            elif type(v) is int:
+                out.append(f'<c r="{ref}{n}" s="{s}"><v>{v:.16G}</v></c>')
             else:
-                number = v if type(v) is int else _plain_value(v)
-                out.append(f'<c r="{letters[col]}{n}" s="{s}"><v>{number:.16G}</v></c>')
+                out.append(f'<c r="{ref}{n}" s="{s}"><v>{_plain_value(v):.16G}</v></c>')
         fh.write("".join(out))
         dict.__setitem__(table, row, {})  # written: XlsxWriter's column loop finds nothing more
 
