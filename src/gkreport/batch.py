@@ -43,7 +43,10 @@ Nothing fails silently: an output that cannot be written (disk full, read-only
 folder, no permission, a file held open or standing where the unit's folder
 should be) makes its unit 无法写出, which is never recorded as done; a rerun
 skips an input only when its recorded outputs are still there with the size and
-SHA-256 written (``Record.written``). One run at a time works on an output
+SHA-256 written (``Record.written``): read again, or known unchanged by a stat stamp taken
+when no change could be missed (``Record.stamps``, ``Record.input_stamp``; see "stat
+stamps" in :mod:`gkreport.fileio`: any write, replacement or restored modification time
+gives the file a new ctime). One run at a time works on an output
 folder (:func:`gkreport.fileio.folder_lock`), and an output folder keeps the
 results of one input folder (another is refused unless ``force``). Units whose
 names differ only in what a file name cannot hold (``碰撞局/一`` and ``碰撞局_一``,
@@ -1303,8 +1306,6 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                     done(batch)
                     timed(batch)
 
-                # the summaries' modules (pandas among them) load while the workers work, not after them
-                threading.Thread(target=_load_summary_modules, name="gkreport-preload", daemon=True).start()
                 worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
         _mark_duplicates(opts, records)
         messages += _settle_folders(opts, records)
@@ -1678,15 +1679,6 @@ def _keep_stale(
     rec.status = Status.UNWRITABLE
     note = _not_deleted(opts, left, "上一次运行")
     rec.reason = f"{rec.reason}；{note}" if rec.reason else note
-
-
-def _load_summary_modules() -> None:
-    """Import what the summaries and 审核报告 use (a thread of the parent, while the workers run)."""
-    import importlib
-
-    for name in ("checks", "summary", "sentences", "xlsx_out", "catalogue"):
-        with contextlib.suppress(Exception):  # imported again where used, and any failure reported there
-            importlib.import_module(f"{__package__}.{name}")
 
 
 def _init_previous_in_process(previous: dict) -> None:

@@ -1649,6 +1649,8 @@ def _write_detail(
 
     top = _DETAIL_HEAD
     unit_rows = list(range(top, top + len(units)))
+    at = [c.index for c in columns]
+    column_of = {c.cid: k for k, c in enumerate(columns)}
     for j, (r, name) in enumerate(zip(unit_rows, heads)):
         ws.write_string(r, 0, _clean(name), st.text_v)
         lines = _lines(name, _DETAIL_NAME_W)
@@ -1660,11 +1662,13 @@ def _write_detail(
             for k, c in enumerate(columns):
                 _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], row[c.index], marks.get(c.cid))
             continue
-        for k, c in enumerate(columns):  # the cells that are not streamed: findings, values that are not numbers
-            v = row[c.index]
-            mark = marks.get(c.cid)
-            if mark is not None or (type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN):
-                _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], v, mark)
+        # the cells that are not streamed, in column order: findings, values that are not numbers
+        shown = [row[i] for i in at]
+        ks = {column_of[cid] for cid, m in marks.items() if m is not None and cid in column_of}
+        if not set(map(type, shown)) <= _PLAIN_TYPES:
+            ks.update(k for k, v in enumerate(shown) if type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN)
+        for k in sorted(ks):
+            _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], shown[k], marks.get(columns[k].cid))
     total_row = top + len(units)
     ws.write_string(total_row, 0, "合计", st.field)
     for k, c in enumerate(columns):
