@@ -2138,12 +2138,22 @@ def _write_summaries(
 
 
 def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list[dict[str, Any]]:
+    where = os.path.relpath(base, opts.output_dir)  # "." or the year's folder
+    inside = "" if where == "." else where + os.sep
+
+    def rel(p: str) -> str:
+        """``os.path.relpath(output_dir / p, base)``, by cutting the prefix off where it is one."""
+        q = os.path.normpath(p)
+        if not os.path.isabs(q) and not q.startswith(os.pardir) and q.startswith(inside):
+            return q[len(inside) :]
+        return os.path.relpath(opts.output_dir / p, base)
+
     rows = []
     for r in recs:
         outputs = {}
         for k in ("docx", "xlsx", "pdf"):
             p = r.outputs.get(k)
-            outputs[k] = os.path.relpath(opts.output_dir / p, base) if p else None
+            outputs[k] = rel(p) if p else None
         rows.append(
             {
                 "unit": r.unit,
@@ -2190,6 +2200,7 @@ def _write_reports(
             by_year[r.year].append(r)
     out: list[Path] = []
     problems: list[str] = []
+    memo: dict[int, Any] = {}  # 审核结果 rows by finding, for the second file that lists them
 
     def write(path: Path, make: Callable[[], Path]) -> None:
         try:
@@ -2218,7 +2229,7 @@ def _write_reports(
         ]
         text = json.dumps({**head, "hand_edited": kept, "units": rows}, ensure_ascii=False, indent=1)
         write(base / f"{RECORDS}.json", lambda: atomic_write_text(base / f"{RECORDS}.json", text))
-        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept))
+        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept, memo))
 
     for year, recs in sorted(by_year.items()):
         edited = [e for e in hand_edited if e.get("year") == year or _year_of(e["file"]) == year]
@@ -2233,11 +2244,17 @@ def _write_reports(
 
 
 def write_records_xlsx(
-    rows: list[dict[str, Any]], recs: list[Record], path: Path, hand_edited: Sequence[Mapping[str, Any]] = ()
+    rows: list[dict[str, Any]],
+    recs: list[Record],
+    path: Path,
+    hand_edited: Sequence[Mapping[str, Any]] = (),
+    memo: dict[int, Any] | None = None,
 ) -> Path:
     """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果), and when
     outputs were changed by hand, one row per file kept aside (手工修改); the sheets print
-    landscape, fitted to the page width, with the header row on every page."""
+    landscape, fitted to the page width, with the header row on every page. ``memo``: the 审核结果
+    rows made for these records' findings by an earlier call (the year's and the whole run's file
+    list the same findings)."""
     import xlsxwriter
 
     from .catalogue import title_for
@@ -2328,6 +2345,13 @@ def write_records_xlsx(
         r = 1
         for rec in recs:
             for f in rec.findings:
+                known = memo.get(id(f)) if memo is not None else None
+                if known is not None:  # the same finding in the year's 审核报告 and the whole run's
+                    for c, v in enumerate(known[0]):
+                        ws2.write_string(r, c, v, cell)
+                    ws2.set_row(r, known[1])
+                    r += 1
+                    continue
                 where = compact_refs(f.get("cells") or [])
                 hint = f.get("note") or ""
                 if f.get("suggestion") is not None:
@@ -2350,9 +2374,13 @@ def write_records_xlsx(
                     answer,
                     f["rule"],
                 ]
-                for c, v in enumerate(vals):
-                    ws2.write_string(r, c, str(v), cell)
-                ws2.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols2)))
+                texts = [str(v) for v in vals]
+                height = row_height((v, w) for v, (_, w) in zip(vals, cols2))
+                if memo is not None:
+                    memo[id(f)] = (texts, height)
+                for c, v in enumerate(texts):
+                    ws2.write_string(r, c, v, cell)
+                ws2.set_row(r, height)
                 r += 1
         ws2.autofilter(0, 0, max(r - 1, 1), len(cols2) - 1)
         ws2.freeze_panes(1, 0)
