@@ -254,8 +254,9 @@ def summarise(
     ]
     out: list[Finding] = []
     absorbed: dict[int, list[Finding]] = {}  # mapped unit → findings of the sum it alone causes
+    rules = [{g.rule for g in u.findings} for u in summed_units]  # the rules each unit's own table fails
     for f in found:
-        causes = _causes(f, summed_units, mapped, form)
+        causes = _causes(f, summed_units, mapped, form, rules)
         if causes and all(kind == "mapped" for _, kind, _ in causes):
             # nothing but a converted unit's missing cells: said once, in that unit's SUM.mapped
             for u, _, _ in causes:
@@ -413,17 +414,25 @@ def _mapped_finding(m: Mapped, absorbed: Sequence[Finding]) -> Finding:
 # --------------------------------------------------------------------------- causes
 
 
-def _causes(f: Finding, units: Sequence[Unit], mapped: Sequence[Mapped], form: Form) -> list[tuple[Unit, str, str]]:
+def _causes(
+    f: Finding,
+    units: Sequence[Unit],
+    mapped: Sequence[Mapped],
+    form: Form,
+    rules: Sequence[set[str]] | None = None,
+) -> list[tuple[Unit, str, str]]:
     """The departments that cause a finding of the sum: (unit, kind, words), kind ``same`` (its own
     table fails the same rule), ``mapped`` (converted from an older form without those cells) or
-    ``blank`` (part of the cells blank)."""
+    ``blank`` (part of the cells blank). ``rules``: the rules of each unit's findings, if known."""
     cells = [c for c in f.cell_ids if c in form.cells]
     if not cells:  # the district's own text or metadata: no department causes it
         return []
     out: list[tuple[Unit, str, str]] = []
     named: set[int] = set()
-    for u in units:
-        if any(g.rule == f.rule for g in u.findings):
+    if rules is None:
+        rules = [{g.rule for g in u.findings} for u in units]
+    for u, failed in zip(units, rules):
+        if f.rule in failed:
             out.append((u, "same", f"{_name(u)}（其统计表的同一核对不成立）"))
             named.add(id(u))
     for m in mapped:
