@@ -113,11 +113,12 @@ def same_digest(found: Mapping[str, Any] | None, want: Mapping[str, Any] | None)
 # digest; a later run that finds the same stamp takes the digest as still true without reading
 # the file. That holds because every change of a file's bytes (a write in place, a file renamed
 # over it, ``touch`` or ``os.utime`` putting the old modification time back) sets its ctime to the
-# file system's clock, which no program can set back. The one gap is a change within the same
-# clock tick as the stamp's ctime: so a stamp is recorded only when the file's ctime is older than
-# a marker file created before the file was stat'ed and read (:func:`fs_clock`), as Git does for
-# its index ("racily clean" entries are hashed). Where ctime is not the change time (Windows, where
-# it is the creation time) no stamp is ever recorded: files are always hashed there.
+# file system's clock, which no program sets back (short of turning the system clock back). The
+# one gap is a change within the same clock tick as the stamp's ctime: so a stamp is recorded only
+# when the file's ctime is older than a marker file created before the file was stat'ed and read
+# (:func:`fs_clock`), as Git does for its index ("racily clean" entries are hashed). Where ctime is
+# not the change time (Windows, where it is the creation time) no stamp is ever recorded: files
+# are always hashed there.
 
 STAMPS = os.name == "posix"
 
