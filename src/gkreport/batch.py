@@ -120,7 +120,7 @@ NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)  # records that give no unit to
 NOT_DONE = (*NOT_USED, Status.UNWRITABLE)  # records a rerun does again
 _RESERVED_FOLDERS = frozenset({filename_key(SUMMARY_DIR)})  # a unit named 汇总 gets a tagged folder
 OWN_WORKBOOK = "汇总单位本身的统计表：基本信息和文字用于汇总年度报告，表中的数字不计入汇总，不单独生成报告"
-_STATUSES = frozenset(s.value for s in Status)
+_STATUSES = {s.value: s for s in Status}  # a status word as saved → the Status
 
 
 # --------------------------------------------------------------------------- options and results
@@ -829,8 +829,7 @@ def _read_manifest(opts: BatchOptions) -> tuple[dict[str, Any], dict[str, Record
                 if isinstance(v, str):
                     setattr(rec, a, shared.setdefault(v, v))
             rec.values = rows.get(rec.form, _no_values)(rec.values) if isinstance(rec.values, list) else ()
-            if rec.status in _STATUSES:
-                rec.status = Status(rec.status)
+            rec.status = _STATUSES.get(rec.status, rec.status)  # type: ignore[call-overload]
             if not isinstance(rec.written, dict):
                 rec.written = {}
             if not isinstance(rec.stamps, dict):
