@@ -37,11 +37,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .aggregate import aggregate_unit, sum_units
+from .aggregate import aggregate_unit, sum_matrix, sum_units, value_matrix
 from .formatting import format_number
 from .model import ERROR, WARNING, Finding, Unit
 from .roster import NOT_SUBMITTED, UNREADABLE, RosterEntry, Submission, name_key, submissions
-from .spec import Form, load_forms
+from .spec import Form, compiled, load_forms
 from .spec.mapping import FormMap, form_map
 from .spec.names import cell_name, table_name
 
@@ -94,6 +94,8 @@ class YearSummary:
     summed: Unit  # the sum; its findings are the summary's (see the module docstring)
     submissions: list[Submission] | None = None
     unlisted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # ``units``' values as summed (gkreport.aggregate.value_matrix): the workbook's 分单位明细 shows them
+    matrix: tuple[Any, list[int]] | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -156,10 +158,14 @@ def summary_form(units: Sequence[Unit], year: int | None) -> Form:
     return forms[best]
 
 
-def summary_totals(form: Form, units: Sequence[Unit]) -> dict[str, Any]:
+def summary_totals(form: Form, units: Sequence[Unit], matrix: tuple[Any, list[int]] | None = None) -> dict[str, Any]:
     """The cell-wise sums (:func:`gkreport.aggregate.sum_units`), with a heading's optional
-    subtotal summed over every unit: a unit that leaves it blank counts with its items' sum."""
-    totals = sum_units(units) if units else dict.fromkeys(form.cells)
+    subtotal summed over every unit: a unit that leaves it blank counts with its items' sum.
+    ``matrix``: the units' :func:`gkreport.aggregate.value_matrix`, when already made."""
+    if not units:
+        totals = dict.fromkeys(form.cells)
+    else:
+        totals = sum_units(units) if matrix is None else sum_matrix(units[0].form, units, matrix)
     for table in form.tables.values():
         for row in table.rows.values():
             if row.subtotal != "optional" or not row.children:
@@ -231,7 +237,9 @@ def summarise(
             mapped.append(Mapped(conv, u, fmap))
         else:
             left.append(Left(u, f"使用{u.form.short_name}，不能换算为{form.short_name}，未计入汇总"))
-    totals = summary_totals(form, summed_units)
+    # the values read once, for the sums and for the workbook's 分单位明细
+    matrix = value_matrix(summed_units, compiled(summed_units[0].form).cell_order.ids) if summed_units else None
+    totals = summary_totals(form, summed_units, matrix)
     name = unit_name or "汇总"
     own_meta = {k: v for k, v in (own.meta if own else {}).items() if k not in ("unit", "year")}
     own_meta.update(meta or {})
@@ -303,6 +311,7 @@ def summarise(
         summed=summed,
         submissions=subs,
         unlisted=unlisted,
+        matrix=matrix,
     )
 
 

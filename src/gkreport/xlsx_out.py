@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc as _gc
 import math
+import operator
 import re
 import threading
 import unicodedata
@@ -2114,7 +2115,11 @@ def write_summary_xlsx(
             form, year = main.form, main.year
             wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
             cell_ids = _form_info(form).cell_ids
-            values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
+            known = summary.matrix if summary is not None else None
+            if known is not None and len(summary.units) == len(units) and all(map(operator.is_, units, summary.units)):
+                values, odd = known  # as summed by summarise
+            else:
+                values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
             totals = summary.totals if summary is not None else sum_matrix(form, units, (values, odd))
             unit_marks = [_marks(u) for u in units]
             sum_marks = _marks(summary.summed) if summary is not None else {}
