@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -1087,3 +1088,80 @@ def test_wps_et_saved_as_xls_is_read_as_a_workbook(tmp_path):
     assert et.unit == "示例市东城区住房和城乡建设局" and et.year == 2025 and str(et.status) in ("通过", "有提示")
     assert (tmp_path / "out" / et.outputs["docx"]).is_file() and (tmp_path / "out" / et.outputs["xlsx"]).is_file()
     assert str(recs["民政局.pdf"].status) == "无法读取" and "这是 PDF" in recs["民政局.pdf"].reason
+
+
+def test_fast_detail_rows_are_the_cells_xlsxwriter_writes(sample_run, tmp_path, monkeypatch):
+    """分单位明细's streamed rows written as XML by gkreport are byte for byte the cells XlsxWriter
+    writes from cell objects: numbers, blanks, decimals, cells with findings and their comments."""
+    from gkreport import xlsx_out
+    from gkreport.batch import _load_manifest, record_unit
+
+    base, inp, _, _ = sample_run
+    records = _load_manifest(BatchOptions(input_dir=inp, output_dir=base / "output"))
+    units = [u for u in map(record_unit, records.values()) if u is not None and u.year == 2025]
+    assert any(u.findings for u in units)
+    assert any(isinstance(v, Decimal) for u in units for v in u.values.values())  # the format follows the value
+    units = units * 7  # more than 16 rows: several blocks of row spans
+    fast = xlsx_out.write_summary_xlsx(units, tmp_path / "fast.xlsx", [("坏.xlsx", "无法读取")])
+    monkeypatch.setattr(xlsx_out, "_FAST_DETAIL", False)
+    cells = xlsx_out.write_summary_xlsx(units, tmp_path / "cells.xlsx", [("坏.xlsx", "无法读取")])
+    assert xml_parts(fast) == xml_parts(cells)
+    ws = load_workbook(fast)["分单位明细"]
+    assert ws.max_row == 3 + len(units) + 1 and ws.cell(4, 1).value
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stat stamps are used where ctime is the change time")
+def test_a_rerun_trusts_a_settled_stamp_yet_finds_a_same_size_rewrite_with_its_time_put_back(tmp_path):
+    """An output or input rewritten with the same size and its modification time put back (a copy
+    kept with ``cp -p``, ``touch -r``) has a new ctime: the rerun reads it again and finds it changed."""
+    inp = copy_samples(tmp_path / "input")
+    out = tmp_path / "out"
+    run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    time.sleep(0.05)  # the file system's clock moves on: the next run can settle every stamp
+    second = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert second.processed == 0
+    done = [r for r in second.records if r.written]
+    assert done and all(set(r.stamps) == set(r.written) and r.input_stamp for r in done)
+    manifest = json.loads((out / ".gkreport" / "manifest.json").read_text(encoding="utf-8"))
+    assert all(manifest["inputs"][r.input]["stamps"] == r.stamps for r in done)  # kept for the next run
+
+    def same_size_rewrite(path: Path) -> None:
+        st = path.stat()
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+    by_output, by_input = done[0], done[1]
+    xlsx = out / by_output.outputs["xlsx"]
+    same_size_rewrite(xlsx)
+    same_size_rewrite(inp / by_input.input)
+    third = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert third.processed == 2 and third.skipped == len(second.records) - 2
+    assert [e["file"] for e in third.hand_edited] == [by_output.outputs["xlsx"]]  # kept aside, not overwritten
+    again = {r.input: r for r in third.records}
+    assert again[by_input.input].hash != by_input.hash
+
+
+def test_temp_files_left_in_unit_folders_by_a_stopped_run_are_removed(tmp_path):
+    """The units' folders are searched for temp files when the last run ended without releasing the
+    output folder (its lock still names it); a temp file of a live process is kept."""
+    from gkreport.fileio import HOST_TAG, TMP_PREFIX
+
+    inp = copy_samples(tmp_path / "input")
+    out = tmp_path / "out"
+    first = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    folder = out / Path(next(r.outputs["xlsx"] for r in first.records if r.outputs.get("xlsx"))).parent
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = folder / f"{TMP_PREFIX}{HOST_TAG}-{dead.pid}-abc.docx"
+    left.write_bytes(b"half")
+    live = folder / f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-abc.docx"
+    live.write_bytes(b"being written")
+    lock = out / ".gkreport" / "lock"
+    lock.write_text(json.dumps({"pid": dead.pid, "host": "x", "command": "gkreport batch"}), encoding="utf-8")
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert again.processed == 0
+    assert not left.exists() and live.exists()
+    assert lock.read_text(encoding="utf-8") == ""  # released: the next run need not search again

@@ -25,9 +25,12 @@ from gkreport.fileio import (
     clean_temp_files,
     file_digest,
     folder_lock,
+    fs_clock,
     os_reason,
     pid_alive,
     read_lock_info,
+    settled_stamp,
+    unchanged_by_stamp,
 )
 
 SRC = str(Path(gkreport.__file__).resolve().parents[1])
@@ -194,3 +197,58 @@ def test_umask_is_read_without_the_proc_file(tmp_path, umask, monkeypatch):
     monkeypatch.setattr("builtins.open", no_proc)
     assert fileio.current_umask() == 0o002
     assert os.umask(0o002) == 0o002  # left as it was
+
+
+@posix_only
+def test_a_stamp_settles_only_before_the_clock_and_any_change_after_it_breaks_it(tmp_path):
+    p = tmp_path / "a.xlsx"
+    p.write_bytes(b"x" * 100)
+    clock = fs_clock(tmp_path)
+    assert clock is not None and not list(tmp_path.glob(TMP_PREFIX + "*"))  # the marker is gone
+    p.write_bytes(b"y" * 100)  # changed after the clock: never settled
+    assert settled_stamp(os.stat(p), clock) is None
+    assert settled_stamp(os.stat(p), (clock[0] + 1, 1 << 62)) is None  # another file system's clock
+    while (later := fs_clock(tmp_path)) is not None and later[1] <= os.stat(p).st_ctime_ns:
+        time.sleep(0.005)
+    stamp = settled_stamp(os.stat(p), later)
+    assert stamp is not None and unchanged_by_stamp(p, stamp)
+    st = os.stat(p)
+    p.write_bytes(b"z" * 100)  # the same size, its modification time put back
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not unchanged_by_stamp(p, stamp)
+    p.write_bytes(b"y" * 100)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # even the same bytes again: not taken on trust
+    assert not unchanged_by_stamp(p, stamp)
+    q = tmp_path / "b.xlsx"
+    q.write_bytes(b"y" * 100)
+    os.utime(q, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(q, p)  # another file put in its place
+    assert not unchanged_by_stamp(p, stamp)
+    assert not unchanged_by_stamp(tmp_path / "gone.xlsx", stamp) and not unchanged_by_stamp(p, None)
+
+
+@posix_only
+def test_a_lock_tells_of_a_holder_that_died_holding_it(tmp_path):
+    lock = tmp_path / ".gkreport" / "lock"
+    proc = _holder(lock)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with folder_lock(lock, wait=0) as mine:
+        assert mine["left_by"]["pid"] == proc.pid
+    with folder_lock(lock, wait=0, reentrant=True) as mine:  # released: nobody left it
+        assert "left_by" not in mine
+        with folder_lock(lock, reentrant=True) as nested:
+            assert "left_by" not in nested
+
+
+def test_temp_files_of_one_folder_only(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    top = tmp_path / f"{TMP_PREFIX}{HOST_TAG}-{dead.pid}-a.xlsx"
+    deep = tmp_path / "sub" / f"{TMP_PREFIX}{HOST_TAG}-{dead.pid}-b.xlsx"
+    deep.parent.mkdir()
+    top.write_bytes(b"1")
+    deep.write_bytes(b"2")
+    assert clean_temp_files(tmp_path, recursive=False) == 1 and deep.exists() and not top.exists()
+    assert clean_temp_files(tmp_path / "missing", recursive=False) == 0
+    assert clean_temp_files(tmp_path) == 1 and not deep.exists()

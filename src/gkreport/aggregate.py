@@ -47,7 +47,7 @@ def value_matrix(units: Sequence[Unit], cell_ids: Sequence[str]) -> tuple[Any, l
     value that is not an int, a Decimal or blank."""
     import numpy as np
 
-    plain = (int, Decimal, type(None))
+    plain = frozenset((int, Decimal, type(None)))
     data = np.empty((len(units), len(cell_ids)), dtype=object)
     odd = []
     for i, u in enumerate(units):
@@ -55,7 +55,7 @@ def value_matrix(units: Sequence[Unit], cell_ids: Sequence[str]) -> tuple[Any, l
         if row is None:
             row = [u.values.get(c) for c in cell_ids]
         data[i, :] = row
-        if not all(type(v) in plain for v in row):
+        if not set(map(type, row)) <= plain:  # a value of another type (exactly: not a subclass)
             odd.append(i)
     return data, odd
 

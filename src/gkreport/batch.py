@@ -43,7 +43,10 @@ Nothing fails silently: an output that cannot be written (disk full, read-only
 folder, no permission, a file held open or standing where the unit's folder
 should be) makes its unit 无法写出, which is never recorded as done; a rerun
 skips an input only when its recorded outputs are still there with the size and
-SHA-256 written (``Record.written``). One run at a time works on an output
+SHA-256 written (``Record.written``): read again, or known unchanged by a stat stamp taken
+when no change could be missed (``Record.stamps``, ``Record.input_stamp``; see "stat
+stamps" in :mod:`gkreport.fileio`: any write, replacement or restored modification time
+gives the file a new ctime). One run at a time works on an output
 folder (:func:`gkreport.fileio.folder_lock`), and an output folder keeps the
 results of one input folder (another is refused unless ``force``). Units whose
 names differ only in what a file name cannot hold (``碰撞局/一`` and ``碰撞局_一``,
@@ -71,6 +74,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
@@ -91,14 +95,18 @@ from .fileio import (
     describe_holder,
     file_digest,
     folder_lock,
+    fs_clock,
     os_reason,
     quiet_unraisable_os_errors,
+    same_digest,
+    settled_stamp,
+    unchanged_by_stamp,
 )
 from .formatting import filename_key, readable_name, safe_filename
 from .model import ERROR, Finding, Severity, Status, Unit
 from .roster import name_key
 from .settings import SETTINGS, Settings, absolute, save_settings
-from .spec import CellOrder, compiled, load_form, load_forms
+from .spec import CellOrder, compiled, load_form, spec_files
 from .version import __version__
 
 MANIFEST = Path(".gkreport") / "manifest.json"
@@ -112,7 +120,7 @@ NOT_USED = (Status.UNREADABLE, Status.DUPLICATE)  # records that give no unit to
 NOT_DONE = (*NOT_USED, Status.UNWRITABLE)  # records a rerun does again
 _RESERVED_FOLDERS = frozenset({filename_key(SUMMARY_DIR)})  # a unit named 汇总 gets a tagged folder
 OWN_WORKBOOK = "汇总单位本身的统计表：基本信息和文字用于汇总年度报告，表中的数字不计入汇总，不单独生成报告"
-_STATUSES = frozenset(s.value for s in Status)
+_STATUSES = {s.value: s for s in Status}  # a status word as saved → the Status
 
 
 # --------------------------------------------------------------------------- options and results
@@ -188,6 +196,10 @@ class Record:
     # every file written for this input (path relative to output dir → {"size", "sha256"} as written);
     # a rerun skips the input only when its outputs are still these files
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # stat stamps (fileio.stamp_of) of outputs found as ``written`` with their bytes read after the stamp
+    # was settled: a rerun that finds the same stamp does not read the file again (fileio: stat stamps)
+    stamps: dict[str, list[int]] = field(default_factory=dict)
+    input_stamp: list[int] | None = None  # the same for the input file whose bytes gave ``hash``
     reason: str | None = None
     values: tuple[Any, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
@@ -383,16 +395,21 @@ def _value_row(order: CellOrder, values: dict[str, Any]) -> tuple[Any, ...]:
     return tuple([_json_value(values.get(c)) for c in order.ids])
 
 
-def record_unit(rec: Record) -> Unit | None:
+def record_unit(rec: Record, forms: dict[str, Any] | None = None) -> Unit | None:
     """A light Unit (values, meta, findings) rebuilt from a record, for summaries.
 
-    Its ``values`` is a read-only view of the record's value row (:class:`RowValues`).
+    Its ``values`` is a read-only view of the record's value row (:class:`RowValues`). ``forms``:
+    the forms loaded so far by id (kept for the next records: loading looks at the spec files).
     """
     if rec.status in NOT_USED or rec.form is None:
         return None
     from datetime import date
 
-    form = load_form(rec.form)
+    form = forms.get(rec.form) if forms is not None else None
+    if form is None:
+        form = load_form(rec.form)
+        if forms is not None:
+            forms[rec.form] = form
     meta = dict(rec.meta)
     for k in ("date_written", "date_filled"):
         if isinstance(meta.get(k), str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta[k]):
@@ -529,6 +546,7 @@ def _process_chunk(
                 on_record(rec)
     finally:  # interrupted (Ctrl-C, SIGTERM in a one-process run): the units not begun are not begun
         writers.shutdown(wait=True, cancel_futures=True)
+    _stamp_outputs(records, opts.output_dir)
     n = max(len(items), 1)
     for rec in records:
         rec.seconds = {
@@ -586,9 +604,13 @@ def _plain_first(name: str) -> tuple[bool, str]:
     return folder_names(name)[0] != name, name
 
 
+def _claim_key(folder: str) -> str:
+    """The claim file's name of a unit folder: the same for every name of that folder (``filename_key``)."""
+    return hashlib.sha1(filename_key(folder).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
 def _claim_path(output_dir: Path, year: int, folder: str) -> Path:
-    key = hashlib.sha1(filename_key(folder).encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    return output_dir / CLAIMS / str(year) / key
+    return output_dir / CLAIMS / str(year) / _claim_key(folder)
 
 
 def _claim(output_dir: Path, year: int, folder: str, name: str) -> str:
@@ -671,7 +693,7 @@ def _changed_since_written(path: Path, want: Mapping[str, Any]) -> bool | None:
     try:
         if path.stat().st_size != want.get("size"):
             return True
-        return file_digest(path) != want
+        return not same_digest(file_digest(path), want)
     except FileNotFoundError:
         return None
 
@@ -807,10 +829,11 @@ def _read_manifest(opts: BatchOptions) -> tuple[dict[str, Any], dict[str, Record
                 if isinstance(v, str):
                     setattr(rec, a, shared.setdefault(v, v))
             rec.values = rows.get(rec.form, _no_values)(rec.values) if isinstance(rec.values, list) else ()
-            if rec.status in _STATUSES:
-                rec.status = Status(rec.status)
+            rec.status = _STATUSES.get(rec.status, rec.status)  # type: ignore[call-overload]
             if not isinstance(rec.written, dict):
                 rec.written = {}
+            if not isinstance(rec.stamps, dict):
+                rec.stamps = {}
             if not isinstance(rec.hand_edited, dict):
                 rec.hand_edited = {}
             out[key] = rec
@@ -882,27 +905,85 @@ def _save_manifest(
         fh.write("\n}}\n")
 
 
-def _unchanged(rec: Record | None, digest: str, opts: BatchOptions, spec_hashes: dict[str, str]) -> bool:
+class _SpecHashes:
+    """Form id → spec hash of the forms available now, each form loaded when first asked for
+    (an unchanged rerun of one form's units does not load the others)."""
+
+    def __init__(self) -> None:
+        self._files = spec_files()
+        self._hashes: dict[str, str | None] = {}
+
+    def get(self, form_id: str | None) -> str | None:
+        if form_id not in self._files:
+            return None
+        if form_id not in self._hashes:
+            try:
+                self._hashes[form_id] = load_form(form_id).spec_hash
+            except (SpecError, OSError):
+                self._hashes[form_id] = None
+        return self._hashes[form_id]
+
+
+def _unchanged(
+    rec: Record | None,
+    digest: str,
+    opts: BatchOptions,
+    spec_hashes: _SpecHashes,
+    clock: tuple[int, int] | None = None,
+) -> bool:
     """The input, gkreport, its form and the options are as last time, the unit was done, and its
-    outputs are still the files written then (size and SHA-256)."""
+    outputs are still the files written then: the same stat stamp (see gkreport.fileio), else the
+    same size and SHA-256 (the stamp is then renewed when it can be: ``clock``, fileio.fs_clock
+    taken before the files were stat'ed)."""
     if rec is None or opts.force or rec.hash != digest or rec.options != opts.key() or rec.status in NOT_DONE:
         return False
-    if rec.form not in spec_hashes or spec_hashes[rec.form] != rec.spec_hash:
+    spec_hash = spec_hashes.get(rec.form)
+    if spec_hash is None or spec_hash != rec.spec_hash:
         return False
     if opts.pdf and rec.outputs.get("docx") and not rec.outputs.get("pdf"):
         return False  # the PDF was not made last time (LibreOffice missing): make it now
+    out = str(opts.output_dir)
     for p in rec.outputs.values():
         if not p:
             continue
         want = rec.written.get(p)
+        if not want:
+            return False
+        path = os.path.join(out, p)
+        if unchanged_by_stamp(path, rec.stamps.get(p)):
+            continue
+        rec.stamps.pop(p, None)
         try:
-            if not want or (opts.output_dir / p).stat().st_size != want.get("size"):
-                return False
-            if file_digest(opts.output_dir / p) != want:
+            st = os.stat(path)
+            if st.st_size != want.get("size") or not same_digest(file_digest(path), want):
                 return False
         except OSError:
             return False
+        stamp = settled_stamp(st, clock)  # stat'ed after the clock, read after the stat
+        if stamp is not None:
+            rec.stamps[p] = stamp
     return True
+
+
+def _stamp_outputs(records: Iterable[Record], output_dir: Path) -> None:
+    """Record the stat stamp of each output written (see gkreport.fileio: stat stamps): the file's
+    last change must be older than a clock marker made now, and its bytes, read after it is stat'ed,
+    still the digest recorded when it was written. A file too recent gets none (a rerun hashes it)."""
+    clock = fs_clock(output_dir / ".gkreport")
+    if clock is None:
+        return
+    out = str(output_dir)
+    for rec in records:
+        for p, want in rec.written.items():
+            if not want:
+                continue
+            path = os.path.join(out, p)
+            try:
+                stamp = settled_stamp(os.stat(path), clock)
+                if stamp is not None and same_digest(file_digest(path), want):
+                    rec.stamps[p] = stamp
+            except OSError:
+                continue
 
 
 def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:
@@ -962,7 +1043,6 @@ def stop_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into :class:`Terminated` while the block runs (main thread only),
     so that a stop by signal ends the workers and saves what is done, like Ctrl-C."""
     import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -984,7 +1064,7 @@ def stop_on_signals() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def output_folder(opts: BatchOptions) -> Iterator[None]:
+def output_folder(opts: BatchOptions) -> Iterator[dict[str, Any]]:
     """Hold the output folder for this run: created if need be, locked against a second run
     (waiting ``opts.lock_wait`` seconds for it to finish). Raises :class:`OutputError` naming the
     folder when it cannot be written or another run keeps it."""
@@ -992,7 +1072,7 @@ def output_folder(opts: BatchOptions) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         try:
             out.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(folder_lock(out / LOCK, opts.lock_wait, command_line(), reentrant=True))
+            lock = stack.enter_context(folder_lock(out / LOCK, opts.lock_wait, command_line(), reentrant=True))
         except FolderBusy as exc:
             raise OutputError(
                 f"输出文件夹 {readable_name(out)} 正被另一个 gkreport 使用（{describe_holder(exc.holder)}），"
@@ -1002,7 +1082,7 @@ def output_folder(opts: BatchOptions) -> Iterator[None]:
             raise OutputError(
                 f"无法写入输出文件夹 {readable_name(out)}：{os_reason(exc)}。本次没有处理任何文件；处理后重新运行即可。"
             ) from None
-        yield
+        yield lock
 
 
 def _same_input(opts: BatchOptions, head: dict[str, Any], manifest: dict[str, Record]) -> None:
@@ -1058,16 +1138,19 @@ def run_batch(opts: BatchOptions, progress: ProgressFn | None = None, hold: Set[
     ``hold``: input paths (relative, as the OS gives them) still being written; they keep their
     last result this time. Raises :class:`OutputError` when the output folder cannot be used at all.
     """
-    with stop_on_signals(), output_folder(opts):
-        return _run(opts, progress, hold)
+    with stop_on_signals(), output_folder(opts) as lock:
+        return _run(opts, progress, hold, stopped=bool(lock.get("left_by")))
 
 
-def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> BatchResult:
+def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stopped: bool = True) -> BatchResult:
+    """``stopped``: the last run on the output folder may have ended without cleaning up (its lock
+    was not released): the whole output folder is searched for temp files it left."""
     from .reader import read_file_bytes
 
     start = time.perf_counter()
     head, manifest = _read_manifest(opts)
     _same_input(opts, head, manifest)
+    stopped = stopped or (opts.output_dir / PENDING).exists()  # a run stopped while it was writing
     _apply_journal(opts, head, manifest)
     problems: list[str] = []
     try:
@@ -1077,12 +1160,14 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
             f"设置（{readable_name(opts.output_dir / SETTINGS)}）未能保存：{os_reason(exc)}。"
             "下次不带选项运行时不会沿用本次的设置。"
         )
-    clean_temp_files(opts.output_dir)
+    _clean_temp_files(opts, everywhere=stopped)
     listed = input_files(opts.input_dir, exclude=opts.output_dir)
     own = {Path(p).resolve() for p in (opts.roster, opts.wording) if p}  # kept beside the workbooks: not submissions
     files, odd_names = _input_names([p for p in listed if not own or p.resolve() not in own], opts.input_dir)
     _warm_workers(opts, len(files), any(rel not in manifest for _, _, rel in files))
-    spec_hashes = {fid: f.spec_hash for fid, f in load_forms().items()}
+    spec_hashes = _SpecHashes()
+    clock = fs_clock(opts.output_dir / ".gkreport")  # before any file is stat'ed (see fileio: stat stamps)
+    input_stamps: dict[str, tuple[str, list[int]]] = {}  # input processed now → (its hash, its stamp)
     records: dict[str, Record] = {}
     todo: list[tuple[str, str, str]] = []
     unreadable: list[Record] = []
@@ -1112,20 +1197,34 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
                     stale[rel] = _remove_outputs(opts, old)
                 unreadable.append(other)
             continue
-        try:  # a locked, vanished, oversized or non-regular file (a pipe would block) is reported, not read
-            digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
-        except ReadError as exc:
-            if old is not None:
-                stale[rel] = retire(rel, old)
-            unreadable.append(
-                Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key())
-            )
-            continue
-        if _unchanged(old, digest, opts, spec_hashes):
+        try:
+            st: os.stat_result | None = os.stat(p)
+        except OSError:
+            st = None
+        stamp = None
+        if old is not None and old.hash and st is not None and unchanged_by_stamp(p, old.input_stamp):
+            digest = old.hash  # the same file, not changed since its bytes were hashed (fileio: stat stamps)
+            stamp = old.input_stamp
+        else:
+            try:  # a locked, vanished, oversized or non-regular file (a pipe would block) is reported, not read
+                digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
+            except ReadError as exc:
+                if old is not None:
+                    stale[rel] = retire(rel, old)
+                unreadable.append(
+                    Record(input=rel, hash="", status=Status.UNREADABLE, reason=exc.message, options=opts.key())
+                )
+                continue
+            if st is not None:
+                stamp = settled_stamp(st, clock)  # stat'ed after the clock, read after the stat
+        if _unchanged(old, digest, opts, spec_hashes, clock):
+            old.input_stamp = stamp  # type: ignore[union-attr]
             records[rel] = old  # type: ignore[assignment]
         else:
             if old is not None:
                 stale[rel] = retire(rel, old)
+            if stamp is not None:
+                input_stamps[rel] = (digest, stamp)
             todo.append((str(p.resolve()), rel, digest))
     removed = 0
     present = {rel for _, _, rel in files}
@@ -1138,7 +1237,6 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
             removed += 1
             if left:
                 problems.append(_not_deleted(opts, left, f"输入文件 {rel} 已不在输入文件夹中，它"))
-    _sync_claims(opts, records)  # the folders of the units kept; the others are claimed anew
     total, skipped = len(files), len(records)
     if progress:
         for rec in records.values():
@@ -1164,6 +1262,9 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     def done(batch: list[Record]) -> None:
         nonlocal last_save, save_every
         for rec in batch:
+            hashed, stamp = input_stamps.get(rec.input, ("", None))
+            if rec.hash and rec.hash == hashed:
+                rec.input_stamp = stamp
             _keep_stale(opts, rec, stale, carried)
             records[rec.input] = rec
             if progress:
@@ -1189,6 +1290,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
     try:
         if todo:
             _journal(opts, inputs=[rel for _, rel, _ in todo])
+            _sync_claims(opts, records)  # the folders of the units kept; the others are claimed anew
             # about four chunks per worker (a slow file holds up one chunk only); even two or three
             # big files go to the pool, which the fork server has usually made ready meanwhile
             size = opts.chunk_size or max(1, min(100, -(-len(todo) // (jobs * 4))))
@@ -1280,10 +1382,13 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str]) -> Bat
                 f"处理记录（{readable_name(opts.output_dir / MANIFEST)}）未能保存：{os_reason(exc)}。"
                 "下次运行会重新处理本次处理过的文件。"
             )
+        if todo:  # the folders the workers claimed, as settled; a run without new work leaves them as they are
+            with contextlib.suppress(OSError):  # (a run with new work makes them say so before it starts)
+                _sync_claims(opts, records)
         with contextlib.suppress(OSError):
-            _sync_claims(opts, records)
-        with contextlib.suppress(OSError):
-            clean_temp_files(opts.output_dir)
+            # a worker stopped or crashed may have left temp files in the units' folders; the writes of
+            # this process remove their own (fileio.atomic_path)
+            _clean_temp_files(opts, everywhere=bool(todo))
     ordered = [records[k] for k in sorted(records)]
     return BatchResult(
         ordered,
@@ -1341,6 +1446,7 @@ def _apply_journal(opts: BatchOptions, head: dict[str, Any], manifest: dict[str,
         rec = manifest.get(rel)
         if rec is not None:
             rec.written = {p: {} for p in rec.written}
+            rec.stamps = {}
     outputs = head.get("outputs") or {}
     for rel in pending["outputs"]:
         if rel in outputs:
@@ -1728,6 +1834,7 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
             rec.status = Status.DUPLICATE
             rec.outputs = {}
             rec.written = {p: {} for p in left}  # still there: deleted by a later run
+            rec.stamps = {}
             rec.reason = (
                 f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
             )
@@ -1811,21 +1918,26 @@ def _settle_folders(opts: BatchOptions, records: dict[str, Record]) -> list[str]
     the plain name (:func:`_plain_first`) and the others take their tagged names; a unit alone keeps
     the plain name. Returns a line for each such group (the names and their folders)."""
     groups: dict[tuple[int, str], dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    names_of: dict[str, tuple[str, str]] = {}  # unit → its folder names (computed once a unit)
     for rec in records.values():
         if rec.unit and rec.year and any(rec.outputs.values()):
-            groups[(rec.year, filename_key(folder_names(rec.unit)[0]))][rec.unit].append(rec)
+            if rec.unit not in names_of:
+                names_of[rec.unit] = folder_names(rec.unit)
+            groups[(rec.year, filename_key(names_of[rec.unit][0]))][rec.unit].append(rec)
     leaving: list[tuple[Record, Path]] = []
     arriving: list[tuple[Record, Path]] = []
     messages = []
     for (year, key), units in sorted(groups.items()):
-        names = sorted(units, key=_plain_first)
+        # which keeps the plain folder: a name that is a file name as it stands, then code-point order
+        names = sorted(units, key=_plain_first) if len(units) > 1 else list(units)
         chosen = {}
         for i, name in enumerate(names):
-            plain, tagged = folder_names(name)
+            plain, tagged = names_of[name]
             keep = i == 0 and key not in _RESERVED_FOLDERS
             chosen[name] = Path(str(year)) / (plain if keep else tagged)
+            where = str(chosen[name])
             for rec in units[name]:
-                if _folder_of(rec) != chosen[name]:
+                if _folder_name_of(rec) != where:
                     (arriving if keep else leaving).append((rec, chosen[name]))
         if key in _RESERVED_FOLDERS:
             messages.append(
@@ -1847,6 +1959,11 @@ def _folder_of(rec: Record) -> Path | None:
     return next((Path(p).parent for p in rec.outputs.values() if p), None)
 
 
+def _folder_name_of(rec: Record) -> str | None:
+    """:func:`_folder_of` as a string (``2024/某某局``, the separator of the system), without Path objects."""
+    return next((os.path.dirname(p) for p in rec.outputs.values() if p), None)
+
+
 def _move_outputs(opts: BatchOptions, rec: Record, folder: Path) -> None:
     """Move a unit's outputs into ``folder``; the record follows each file moved. A file of another
     unit already there is never replaced: the unit is then 无法写出."""
@@ -1862,6 +1979,7 @@ def _move_outputs(opts: BatchOptions, rec: Record, folder: Path) -> None:
                 raise FileExistsError(errno.EEXIST, "另一个单位的文件已在该位置", str(out / q))
             os.replace(out / p, out / q)
             rec.outputs[kind] = q
+            rec.stamps.pop(p, None)  # a file renamed has a new ctime: found by its digest next time
             if p in rec.written:
                 rec.written[q] = rec.written.pop(p)
     except OSError as exc:
@@ -1876,25 +1994,45 @@ def _move_outputs(opts: BatchOptions, rec: Record, folder: Path) -> None:
 def _sync_claims(opts: BatchOptions, records: dict[str, Record]) -> None:
     """Make ``.gkreport/claims`` say exactly which unit holds which folder, from the records: the
     workers of the next run then never write into a folder of another unit."""
-    want: dict[Path, str] = {}
+    root = str(opts.output_dir / CLAIMS)
+    want: dict[str, str] = {}  # claim file (path as os.path.join makes it) → unit
     for rec in records.values():
-        folder = _folder_of(rec)
+        folder = _folder_name_of(rec)
         if rec.unit and rec.year and folder is not None:
-            want[_claim_path(opts.output_dir, rec.year, folder.name)] = rec.unit
-    root = opts.output_dir / CLAIMS
-    if root.is_dir():
-        for p in root.rglob("*"):
-            if p.is_file() and p not in want:
+            want[os.path.join(root, str(rec.year), _claim_key(os.path.basename(folder)))] = rec.unit
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            if p not in want:
                 with contextlib.suppress(OSError):
-                    p.unlink()
+                    os.unlink(p)
     for p, name in want.items():
         data = name.encode("utf-8", "surrogatepass")
         try:
-            if p.read_bytes() == data:
-                continue
+            with open(p, "rb") as fh:
+                if fh.read() == data:
+                    continue
         except OSError:
             pass
         atomic_write_bytes(p, data, durable=False)  # rebuilt from the records by every run
+
+
+def _clean_temp_files(opts: BatchOptions, everywhere: bool) -> None:
+    """Remove temp files that ended processes left in the output folder (fileio.clean_temp_files). The
+    units' folders are written only by the batch's workers: they are searched when a run may have
+    stopped while they wrote (``everywhere``); otherwise only the folders other commands write in
+    (the output folder itself, .gkreport, the years' folders, 汇总, mail's outbox)."""
+    out = opts.output_dir
+    if everywhere:
+        clean_temp_files(out)
+        return
+    folders = [out, out / ".gkreport", out / "outbox"]
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(out):
+            if entry.name.isdigit() and entry.is_dir(follow_symlinks=False):
+                folders += [Path(entry.path), Path(entry.path) / SUMMARY_DIR, out / CLAIMS / entry.name]
+    for folder in folders:
+        clean_temp_files(folder, recursive=False)
 
 
 def _write_summaries(
@@ -1927,7 +2065,8 @@ def _write_summaries(
     for year, recs in sorted(by_year.items()):
         used = [r for r in recs if r.status not in NOT_USED and r.form is not None]
         # light units (see record_unit) exist only while this year is written
-        units = [u for u in map(record_unit, used) if u is not None]
+        forms: dict[str, Any] = {}
+        units = [u for u in (record_unit(r, forms) for r in used) if u is not None]
         if not units and roster is None:
             continue
         summ = summarise(
@@ -1998,12 +2137,22 @@ def _write_summaries(
 
 
 def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list[dict[str, Any]]:
+    where = os.path.relpath(base, opts.output_dir)  # "." or the year's folder
+    inside = "" if where == "." else where + os.sep
+
+    def rel(p: str) -> str:
+        """``os.path.relpath(output_dir / p, base)``, by cutting the prefix off where it is one."""
+        q = os.path.normpath(p)
+        if not os.path.isabs(q) and not q.startswith(os.pardir) and q.startswith(inside):
+            return q[len(inside) :]
+        return os.path.relpath(opts.output_dir / p, base)
+
     rows = []
     for r in recs:
         outputs = {}
         for k in ("docx", "xlsx", "pdf"):
             p = r.outputs.get(k)
-            outputs[k] = os.path.relpath(opts.output_dir / p, base) if p else None
+            outputs[k] = rel(p) if p else None
         rows.append(
             {
                 "unit": r.unit,
@@ -2050,6 +2199,7 @@ def _write_reports(
             by_year[r.year].append(r)
     out: list[Path] = []
     problems: list[str] = []
+    memo: dict[int, Any] = {}  # 审核结果 rows by finding, for the second file that lists them
 
     def write(path: Path, make: Callable[[], Path]) -> None:
         try:
@@ -2078,7 +2228,7 @@ def _write_reports(
         ]
         text = json.dumps({**head, "hand_edited": kept, "units": rows}, ensure_ascii=False, indent=1)
         write(base / f"{RECORDS}.json", lambda: atomic_write_text(base / f"{RECORDS}.json", text))
-        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept))
+        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept, memo))
 
     for year, recs in sorted(by_year.items()):
         edited = [e for e in hand_edited if e.get("year") == year or _year_of(e["file"]) == year]
@@ -2093,11 +2243,17 @@ def _write_reports(
 
 
 def write_records_xlsx(
-    rows: list[dict[str, Any]], recs: list[Record], path: Path, hand_edited: Sequence[Mapping[str, Any]] = ()
+    rows: list[dict[str, Any]],
+    recs: list[Record],
+    path: Path,
+    hand_edited: Sequence[Mapping[str, Any]] = (),
+    memo: dict[int, Any] | None = None,
 ) -> Path:
     """审核报告.xlsx: one row per input file (报送情况) and one row per finding (审核结果), and when
     outputs were changed by hand, one row per file kept aside (手工修改); the sheets print
-    landscape, fitted to the page width, with the header row on every page."""
+    landscape, fitted to the page width, with the header row on every page. ``memo``: the 审核结果
+    rows made for these records' findings by an earlier call (the year's and the whole run's file
+    list the same findings)."""
     import xlsxwriter
 
     from .catalogue import title_for
@@ -2188,6 +2344,13 @@ def write_records_xlsx(
         r = 1
         for rec in recs:
             for f in rec.findings:
+                known = memo.get(id(f)) if memo is not None else None
+                if known is not None:  # the same finding in the year's 审核报告 and the whole run's
+                    for c, v in enumerate(known[0]):
+                        ws2.write_string(r, c, v, cell)
+                    ws2.set_row(r, known[1])
+                    r += 1
+                    continue
                 where = compact_refs(f.get("cells") or [])
                 hint = f.get("note") or ""
                 if f.get("suggestion") is not None:
@@ -2210,9 +2373,13 @@ def write_records_xlsx(
                     answer,
                     f["rule"],
                 ]
-                for c, v in enumerate(vals):
-                    ws2.write_string(r, c, str(v), cell)
-                ws2.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols2)))
+                texts = [str(v) for v in vals]
+                height = row_height((v, w) for v, (_, w) in zip(vals, cols2))
+                if memo is not None:
+                    memo[id(f)] = (texts, height)
+                for c, v in enumerate(texts):
+                    ws2.write_string(r, c, v, cell)
+                ws2.set_row(r, height)
                 r += 1
         ws2.autofilter(0, 0, max(r - 1, 1), len(cols2) - 1)
         ws2.freeze_panes(1, 0)

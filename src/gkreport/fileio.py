@@ -25,7 +25,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -101,6 +101,69 @@ def file_digest(path: Path | str) -> dict[str, Any]:
     return {"size": size, "sha256": digest}
 
 
+def same_digest(found: Mapping[str, Any] | None, want: Mapping[str, Any] | None) -> bool:
+    """Whether two :func:`file_digest` results are of the same bytes (a recorded one may hold more keys)."""
+    return bool(found) and bool(want) and found["size"] == want.get("size") and found["sha256"] == want.get("sha256")
+
+
+# --------------------------------------------------------------------------- stat stamps
+#
+# Hashing every output and input again on each rerun costs more than the rest of an unchanged
+# rerun. A stamp is a file's (size, mtime_ns, ctime_ns, inode, device), recorded together with its
+# digest; a later run that finds the same stamp takes the digest as still true without reading
+# the file. That holds because every change of a file's bytes (a write in place, a file renamed
+# over it, ``touch`` or ``os.utime`` putting the old modification time back) sets its ctime to the
+# file system's clock, which no program sets back (short of turning the system clock back). The
+# one gap is a change within the same clock tick as the stamp's ctime: so a stamp is recorded only
+# when the file's ctime is older than a marker file created before the file was stat'ed and read
+# (:func:`fs_clock`), as Git does for its index ("racily clean" entries are hashed). Where ctime is
+# not the change time (Windows, where it is the creation time) no stamp is ever recorded: files
+# are always hashed there.
+
+STAMPS = os.name == "posix"
+
+
+def stamp_of(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def fs_clock(folder: Path | str) -> tuple[int, int] | None:
+    """(device, ctime_ns) of a marker file created in ``folder`` now: the file system's clock, which a
+    file's ctime must be older than for its stamp to be recorded; None where stamps are not used or
+    the folder cannot be written."""
+    if not STAMPS:
+        return None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-", suffix=".clock", dir=folder)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        return st.st_dev, st.st_ctime_ns
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def settled_stamp(st: os.stat_result, clock: tuple[int, int] | None) -> list[int] | None:
+    """The stamp to record for a file stat'ed (``st``) after ``clock`` was taken and read after that:
+    only when the file is on the marker's file system and its last change is older than the marker."""
+    if clock is None or st.st_dev != clock[0] or st.st_ctime_ns >= clock[1]:
+        return None
+    return stamp_of(st)
+
+
+def unchanged_by_stamp(path: Path | str, stamp: Any) -> bool:
+    """Whether ``path`` still has the recorded ``stamp`` (False when there is none, or on any error)."""
+    if not STAMPS or not stamp:
+        return False
+    try:
+        return stamp_of(os.stat(path)) == list(stamp)
+    except (OSError, TypeError, ValueError):
+        return False
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -140,8 +203,22 @@ def _temp_owner(name: str) -> tuple[str, int] | None:
     return parts[0], int(parts[1])
 
 
-def clean_temp_files(folder: Path | str) -> int:
-    """Remove temp files left by processes that have ended; returns how many were removed.
+def _temp_files(folder: Path | str, recursive: bool) -> Iterator[Path]:
+    if not recursive:
+        try:
+            with os.scandir(folder) as entries:
+                names = [e.name for e in entries if e.name.startswith(TMP_PREFIX)]
+        except OSError:  # not there (yet), or not a folder
+            return
+        yield from (Path(folder, n) for n in names)
+        return
+    for root, dirs, files in os.walk(folder):  # symbolic links to folders are not followed
+        yield from (Path(root, n) for n in files + dirs if n.startswith(TMP_PREFIX))
+
+
+def clean_temp_files(folder: Path | str, *, recursive: bool = True) -> int:
+    """Remove temp files left by processes that have ended; returns how many were removed
+    (in ``folder`` and, when ``recursive``, its subfolders).
 
     A temp file of a process still running on this computer is kept (another gkreport, e.g. a
     mail dry run writing its outbox, may be writing it); one of another computer is removed only
@@ -149,7 +226,7 @@ def clean_temp_files(folder: Path | str) -> int:
     """
     n = 0
     now = time.time()
-    for p in Path(folder).rglob(TMP_PREFIX + "*"):
+    for p in _temp_files(folder, recursive):
         owner = _temp_owner(p.name)
         if owner is not None:
             host, pid = owner
@@ -223,7 +300,7 @@ class FolderBusy(Exception):
         self.holder = holder
 
 
-_HELD: dict[str, list[Any]] = {}  # lock path → [open file, depth]: a process may nest its own lock
+_HELD: dict[str, list[Any]] = {}  # lock path → [open file, depth, earlier holder left]: a process may nest its lock
 _LOCK_OFFSET = 1 << 20  # Windows locks a byte range: lock one far past the information, which stays readable
 
 
@@ -285,8 +362,10 @@ def folder_lock(
     held = _HELD.get(key) if reentrant else None
     if held is not None:
         held[1] += 1
+        left_by, held[2] = held[2], {}  # told to the first nested holder (a watch's first batch)
         try:
-            yield read_lock_info(path)
+            info = read_lock_info(path)
+            yield {**info, "left_by": left_by} if left_by else info
         finally:
             held[1] -= 1
         return
@@ -304,14 +383,17 @@ def folder_lock(
             "started": datetime.now().isoformat(timespec="seconds"),
             "command": what,
         }
+        # what the file still says of an earlier holder: it ended without releasing the lock (killed,
+        # power cut), so whatever it was doing may be half done
+        left_by = read_lock_info(path)
         with contextlib.suppress(OSError):  # a full disk: the lock holds all the same
             fh.seek(0)
             fh.truncate()
             fh.write(json.dumps(info, ensure_ascii=False).encode("utf-8"))
             fh.flush()
-        _HELD[key] = [fh, 1]
+        _HELD[key] = [fh, 1, left_by]
         try:
-            yield info
+            yield {**info, "left_by": left_by} if left_by else info
         finally:
             _HELD.pop(key, None)
             with contextlib.suppress(OSError):  # the next holder finds an empty file, not a stale name

@@ -37,11 +37,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .aggregate import aggregate_unit, sum_units
+from .aggregate import aggregate_unit, sum_matrix, sum_units, value_matrix
 from .formatting import format_number
 from .model import ERROR, WARNING, Finding, Unit
 from .roster import NOT_SUBMITTED, UNREADABLE, RosterEntry, Submission, name_key, submissions
-from .spec import Form, load_forms
+from .spec import Form, compiled, load_forms
 from .spec.mapping import FormMap, form_map
 from .spec.names import cell_name, table_name
 
@@ -94,6 +94,8 @@ class YearSummary:
     summed: Unit  # the sum; its findings are the summary's (see the module docstring)
     submissions: list[Submission] | None = None
     unlisted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # ``units``' values as summed (gkreport.aggregate.value_matrix): the workbook's 分单位明细 shows them
+    matrix: tuple[Any, list[int]] | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -156,10 +158,14 @@ def summary_form(units: Sequence[Unit], year: int | None) -> Form:
     return forms[best]
 
 
-def summary_totals(form: Form, units: Sequence[Unit]) -> dict[str, Any]:
+def summary_totals(form: Form, units: Sequence[Unit], matrix: tuple[Any, list[int]] | None = None) -> dict[str, Any]:
     """The cell-wise sums (:func:`gkreport.aggregate.sum_units`), with a heading's optional
-    subtotal summed over every unit: a unit that leaves it blank counts with its items' sum."""
-    totals = sum_units(units) if units else dict.fromkeys(form.cells)
+    subtotal summed over every unit: a unit that leaves it blank counts with its items' sum.
+    ``matrix``: the units' :func:`gkreport.aggregate.value_matrix`, when already made."""
+    if not units:
+        totals = dict.fromkeys(form.cells)
+    else:
+        totals = sum_units(units) if matrix is None else sum_matrix(units[0].form, units, matrix)
     for table in form.tables.values():
         for row in table.rows.values():
             if row.subtotal != "optional" or not row.children:
@@ -231,7 +237,9 @@ def summarise(
             mapped.append(Mapped(conv, u, fmap))
         else:
             left.append(Left(u, f"使用{u.form.short_name}，不能换算为{form.short_name}，未计入汇总"))
-    totals = summary_totals(form, summed_units)
+    # the values read once, for the sums and for the workbook's 分单位明细
+    matrix = value_matrix(summed_units, compiled(summed_units[0].form).cell_order.ids) if summed_units else None
+    totals = summary_totals(form, summed_units, matrix)
     name = unit_name or "汇总"
     own_meta = {k: v for k, v in (own.meta if own else {}).items() if k not in ("unit", "year")}
     own_meta.update(meta or {})
@@ -254,8 +262,9 @@ def summarise(
     ]
     out: list[Finding] = []
     absorbed: dict[int, list[Finding]] = {}  # mapped unit → findings of the sum it alone causes
+    rules = [{g.rule for g in u.findings} for u in summed_units]  # the rules each unit's own table fails
     for f in found:
-        causes = _causes(f, summed_units, mapped, form)
+        causes = _causes(f, summed_units, mapped, form, rules)
         if causes and all(kind == "mapped" for _, kind, _ in causes):
             # nothing but a converted unit's missing cells: said once, in that unit's SUM.mapped
             for u, _, _ in causes:
@@ -302,6 +311,7 @@ def summarise(
         summed=summed,
         submissions=subs,
         unlisted=unlisted,
+        matrix=matrix,
     )
 
 
@@ -413,17 +423,25 @@ def _mapped_finding(m: Mapped, absorbed: Sequence[Finding]) -> Finding:
 # --------------------------------------------------------------------------- causes
 
 
-def _causes(f: Finding, units: Sequence[Unit], mapped: Sequence[Mapped], form: Form) -> list[tuple[Unit, str, str]]:
+def _causes(
+    f: Finding,
+    units: Sequence[Unit],
+    mapped: Sequence[Mapped],
+    form: Form,
+    rules: Sequence[set[str]] | None = None,
+) -> list[tuple[Unit, str, str]]:
     """The departments that cause a finding of the sum: (unit, kind, words), kind ``same`` (its own
     table fails the same rule), ``mapped`` (converted from an older form without those cells) or
-    ``blank`` (part of the cells blank)."""
+    ``blank`` (part of the cells blank). ``rules``: the rules of each unit's findings, if known."""
     cells = [c for c in f.cell_ids if c in form.cells]
     if not cells:  # the district's own text or metadata: no department causes it
         return []
     out: list[tuple[Unit, str, str]] = []
     named: set[int] = set()
-    for u in units:
-        if any(g.rule == f.rule for g in u.findings):
+    if rules is None:
+        rules = [{g.rule for g in u.findings} for u in units]
+    for u, failed in zip(units, rules):
+        if f.rule in failed:
             out.append((u, "same", f"{_name(u)}（其统计表的同一核对不成立）"))
             named.add(id(u))
     for m in mapped:
@@ -433,19 +451,31 @@ def _causes(f: Finding, units: Sequence[Unit], mapped: Sequence[Mapped], form: F
             out.append((m.unit, "mapped", words))
             named.add(id(m.unit))
     required = [c for c in cells if not form.cells[c].optional]
+    positions: dict[int, list[int | None]] = {}  # id(cell order) → where ``required`` are in a value row
     for u in units:
         if id(u) in named:
             continue
-        blank = _blanks(u.values, required)
+        blank = _blanks(u.values, required, positions)
         if any(blank) and not all(blank):
             out.append((u, "blank", f"{_name(u)}（相关单元格部分空白）"))
             named.add(id(u))
     return out
 
 
-def _blanks(values: Mapping[str, Any], cells: list[str]) -> list[bool]:
+def _blanks(
+    values: Mapping[str, Any], cells: list[str], positions: dict[int, list[int | None]] | None = None
+) -> list[bool]:
     """Which of ``cells`` are blank. A unit rebuilt from the batch's records answers from its value
-    row without building the numbers (thousands of units × every finding of the sum)."""
+    row without building the numbers (thousands of units × every finding of the sum); ``positions``
+    keeps where the cells are in such rows, the same for every unit of a form."""
+    order = getattr(values, "order", None)
+    row = getattr(values, "row", None)
+    if order is not None and row is not None and positions is not None:
+        at = positions.get(id(order))
+        if at is None:
+            at = positions[id(order)] = [order.index.get(c) for c in cells]
+        n = len(row)
+        return [i is None or i >= n or row[i] is None for i in at]
     is_blank = getattr(values, "is_blank", None)
     if is_blank is not None:
         return [is_blank(c) for c in cells]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc as _gc
 import math
+import operator
 import re
 import threading
 import unicodedata
@@ -1598,6 +1599,16 @@ class _DetailPositions:
         return (_DETAIL_SHEET, self.row, self.cols[cid])
 
 
+class _PendingRow(dict):
+    """A streamed row as XlsxWriter's row loop first sees it: its cells written through the
+    worksheet only (perhaps none: it still has cells, so it is never taken for an empty row)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return True
+
+
 class _StreamedRows(defaultdict):
     """The cell table of 分单位明细 (``Worksheet.table``: row → column → cell; not public API of
     XlsxWriter, hence the version range in pyproject.toml), whose plain unit
@@ -1610,6 +1621,12 @@ class _StreamedRows(defaultdict):
     when XlsxWriter next reads it, it is put back with its plain value cells added by
     ``fill`` (as ``_write_value`` would have stored them), and the row made before it is
     taken out again. The file written is the same as without streaming.
+
+    With a ``writer`` (:func:`_detail_writer`), the plain cells are not made as cells at all: the
+    row is given back as a :class:`_PendingRow` and the writer, called as XlsxWriter opens the row,
+    writes its cells' XML itself (the same XML, several times faster). While XlsxWriter works out
+    which columns each block of rows uses, a streamed row is its full width (``_full``): every row
+    has its name and a cell (a number or a blank) in each indicator column.
     """
 
     def __init__(self) -> None:
@@ -1617,24 +1634,32 @@ class _StreamedRows(defaultdict):
         self._fill: Any = None
         self._held: dict[int, dict[int, Any]] = {}  # streamed rows: the cells written through the worksheet
         self._made: int | None = None
+        self.writer: Any = None
+        self._full: range = range(0)
 
-    def stream(self, rows: Iterable[int], fill: Any) -> None:
-        """Complete ``rows`` with ``fill(row, cells)`` whenever they are read from now on."""
+    def stream(self, rows: Iterable[int], fill: Any, width: int = 0, writer: Any = None) -> None:
+        """Complete ``rows`` with ``fill(row, cells)`` whenever they are read from now on (``width``:
+        the columns each such row has; ``writer``: see the class)."""
         for r in rows:
             self._held[r] = dict.pop(self, r, {})
         self._fill = fill
+        self._full = range(width)
+        self.writer = writer
 
     def __contains__(self, row: object) -> bool:
         return dict.__contains__(self, row) or row in self._held
 
-    def __missing__(self, row: int) -> dict[int, Any]:
+    def __missing__(self, row: int) -> Any:
         held = self._held.get(row)
         if held is None:
             return super().__missing__(row)
         if self._made is not None:
             dict.pop(self, self._made, None)
-        cells = dict(held)
-        self._fill(row, cells)
+        if self.writer is not None:
+            cells: dict[int, Any] = _PendingRow(held)
+        else:
+            cells = dict(held)
+            self._fill(row, cells)
         self[row] = cells
         self._made = row
         return cells
@@ -1836,6 +1861,8 @@ def _write_detail(
 
     top = _DETAIL_HEAD
     unit_rows = list(range(top, top + len(units)))
+    at = [c.index for c in columns]
+    column_of = {c.cid: k for k, c in enumerate(columns)}
     for j, (r, name) in enumerate(zip(unit_rows, heads)):
         ws.write_string(r, 0, _clean(name), st.text_v)
         lines = _lines(name, _DETAIL_NAME_W)
@@ -1847,11 +1874,13 @@ def _write_detail(
             for k, c in enumerate(columns):
                 _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], row[c.index], marks.get(c.cid))
             continue
-        for k, c in enumerate(columns):  # the cells that are not streamed: findings, values that are not numbers
-            v = row[c.index]
-            mark = marks.get(c.cid)
-            if mark is not None or (type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN):
-                _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], v, mark)
+        # the cells that are not streamed, in column order: findings, values that are not numbers
+        shown = [row[i] for i in at]
+        ks = {column_of[cid] for cid, m in marks.items() if m is not None and cid in column_of}
+        if not set(map(type, shown)) <= _PLAIN_TYPES:
+            ks.update(k for k, v in enumerate(shown) if type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN)
+        for k in sorted(ks):
+            _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], shown[k], marks.get(columns[k].cid))
     total_row = top + len(units)
     ws.write_string(total_row, 0, "合计", st.field)
     for k, c in enumerate(columns):
@@ -1861,7 +1890,9 @@ def _write_detail(
     ws.autofilter(_DETAIL_HEAD - 1, 0, max(total_row - 1, _DETAIL_HEAD), len(columns))
     _detail_print(ws, year, pages)
     if table is not None and units:
-        table.stream(unit_rows, _detail_filler(ws, st, columns, types, values, top))
+        fill = _detail_filler(ws, st, columns, types, values, top)
+        writer = _detail_writer(ws, table, st, columns, types, values, top) if _FAST_DETAIL else None
+        table.stream(unit_rows, fill, 1 + len(columns), writer)
     return ws, col_of, unit_rows
 
 
@@ -1904,6 +1935,100 @@ def _detail_filler(ws: Any, st: _Styles, columns: list[_DetailColumn], types: li
                 out[col] = number_t(v if type(v) is int else _plain_value(v), fmt)
 
     return fill
+
+
+_FAST_DETAIL = True  # False: streamed rows are made as XlsxWriter cells (the reference of the fast writer)
+
+
+def _detail_writer(
+    ws: Any, table: _StreamedRows, st: _Styles, columns: list[_DetailColumn], types: list[str], values: Any, top: int
+) -> Any:
+    """Write 分单位明细's streamed rows' cells as XML straight into the sheet's file, as XlsxWriter
+    writes the same cells (``<c r="B4" s="12"><v>3</v></c>``, a blank as ``<c r="B4" s="12"/>``),
+    without making a cell object per value: XlsxWriter opens each row (``_write_row``, its
+    attributes its own), the cells written through the worksheet (the name, findings) go through
+    its ``_write_cell``, and its column loop then finds the row empty. Installs itself on ``ws``
+    (per-instance methods; internals of XlsxWriter, kept to the versions of pyproject.toml and
+    checked against the cell objects by tests/test_xlsx_out.py)."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    formats = st._cache
+    defaults: list[Any] = []
+    for k, c in enumerate(columns):  # formats exist before the workbook is written out (_detail_filler)
+        column = values[:, c.index].tolist()
+        if types[k] == "decimal" or any(type(v) is Decimal for v in column):
+            defaults.append(None)  # the format follows the value
+        else:
+            defaults.append(st.value(_num_format(types[k], None)))
+    letters = [xl_col_to_name(c) for c in range(1 + len(columns))]
+    # (column, value index, its format's index as text or None when it follows the value, cell type,
+    # column letters): the indices are known once the workbook is being written out
+    plan: list[tuple[int, int, str | None, str, str]] = []
+
+    def xf_of(fmt: Any) -> str:
+        return str(fmt._get_xf_index())
+
+    write_row = ws._write_row
+    write_cell = ws._write_cell
+    width = 1 + len(columns)
+
+    def spans() -> None:
+        """XlsxWriter's ``_calculate_spans`` (the first and last column of each block of 16 rows),
+        a streamed row being its full width, without a loop over every cell."""
+        spans: dict[int, str] = {}
+        lo = hi = None
+        for row in range(ws.dim_rowmin, ws.dim_rowmax + 1):
+            cells = dict.get(table, row)
+            if cells is None and row in table._held:
+                cols: Any = (0, width - 1)
+            else:
+                cols = [c for c in (cells or ()) if ws.dim_colmin <= c <= ws.dim_colmax]
+            cols = list(cols) + [c for c in ws.comments.get(row, ()) if ws.dim_colmin <= c <= ws.dim_colmax]
+            if cols:
+                lo = min(cols) if lo is None else min(lo, *cols)
+                hi = max(cols) if hi is None else max(hi, *cols)
+            if ((row + 1) % 16 == 0 or row == ws.dim_rowmax) and lo is not None:
+                spans[row // 16] = f"{lo + 1}:{hi + 1}"
+                lo = hi = None
+        ws.row_spans = spans
+
+    def row_start(row: int, *args: Any, **kwargs: Any) -> None:
+        write_row(row, *args, **kwargs)
+        pending = dict.get(table, row)
+        if type(pending) is not _PendingRow:
+            return
+        if not plan:
+            plan.extend(
+                (1 + k, c.index, None if fmt is None else xf_of(fmt), types[k], letters[1 + k])
+                for k, (c, fmt) in enumerate(zip(columns, defaults))
+            )
+        data = values[row - top].tolist()
+        n = str(row + 1)
+        out: list[str] = []
+        fh = ws.fh
+        if 0 in pending:
+            write_cell(row, 0, pending[0])
+        for col, index, s, cell_type, ref in plan:
+            if col in pending:  # written through the worksheet: a finding, a value that is not a number
+                fh.write("".join(out))
+                out.clear()
+                write_cell(row, col, pending[col])
+                continue
+            v = data[index]
+            if s is None:
+                s = xf_of(formats[("value", _num_format(cell_type, v), None, False)])
+            if v is None:
+                out.append(f'<c r="{ref}{n}" s="{s}"/>')
+            elif type(v) is int:
+                out.append(f'<c r="{ref}{n}" s="{s}"><v>{v:.16G}</v></c>')
+            else:
+                out.append(f'<c r="{ref}{n}" s="{s}"><v>{_plain_value(v):.16G}</v></c>')
+        fh.write("".join(out))
+        dict.__setitem__(table, row, {})  # written: XlsxWriter's column loop finds nothing more
+
+    ws._calculate_spans = spans
+    ws._write_row = row_start
+    return row_start
 
 
 CHART_UNITS = 30  # bars in one chart; the table under it lists every unit
@@ -2201,7 +2326,11 @@ def write_summary_xlsx(
             form, year = main.form, main.year
             wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
             cell_ids = _form_info(form).cell_ids
-            values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
+            known = summary.matrix if summary is not None else None
+            if known is not None and len(summary.units) == len(units) and all(map(operator.is_, units, summary.units)):
+                values, odd = known  # as summed by summarise
+            else:
+                values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
             totals = summary.totals if summary is not None else sum_matrix(form, units, (values, odd))
             unit_marks = [_marks(u) for u in units]
             sum_marks = _marks(summary.summed) if summary is not None else {}

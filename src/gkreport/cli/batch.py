@@ -279,7 +279,7 @@ def _check_input(
         con.print("[red]输出文件夹不能和输入文件夹相同（输入文件不会被改动，输出需要单独存放）。[/]")
         raise typer.Exit(2)
     own = {p.resolve() for p in (roster, wording) if p}  # the roster kept beside the workbooks is none of them
-    if not [p for p in input_files(input_dir, exclude=output) if p.resolve() not in own]:
+    if not [p for p in input_files(input_dir, exclude=output) if not own or p.resolve() not in own]:
         out = output.resolve()
         hidden = any(
             p.is_file() and out not in p.resolve().parents and p.resolve() not in own for p in input_dir.rglob("*")
