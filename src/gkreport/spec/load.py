@@ -362,5 +362,10 @@ def form_from_path(form_id: str, path: str) -> Form:
 
 
 def load_forms(extra_dirs: list[Path] | None = None) -> dict[str, Form]:
-    """Every form of the built-in folder, ``GKREPORT_FORMS`` and ``extra_dirs`` by id."""
-    return {fid: load_form(fid, extra_dirs) for fid in spec_files(extra_dirs)}
+    """Every form of the built-in folder, ``GKREPORT_FORMS`` and ``extra_dirs`` by id.
+
+    The folders are listed once for all forms (each is still loaded by its file and modification
+    time): the reader calls this for every workbook."""
+    files = spec_files(extra_dirs)
+    dirs = tuple(str(d) for d in extra_dirs or ())
+    return {fid: _load_cached(str(p), p.stat().st_mtime, dirs) for fid, p in files.items()}
