@@ -2062,7 +2062,9 @@ class _Reader:
                     )
                     break
             return
-        locations = self.unit.locations
+        locations, values = self.unit.locations, self.unit.values
+        row = sheet.rows[r] if r < len(sheet.rows) else []
+        origin, width = sheet.origin, len(row)
         for col, cell in ti.row_cells[rid]:
             c = by_col.get(col)
             if c is None:
@@ -2081,7 +2083,11 @@ class _Reader:
                     cell_ids=(cell.id,),
                 )
                 continue
-            raw = sheet.raw(r, c)
+            raw = None if c >= width or (r, c) in origin else row[c]  # sheet.raw(r, c)
+            kind = type(raw)
+            if (kind is float or kind is int) and 0 <= raw <= MAX_VALUE and cell.type != "decimal" and raw == int(raw):
+                values[cell.id] = int(raw)  # a whole count, as most are: what parse_value gives, no note
+                continue
             if isinstance(raw, str) and _PROPOSAL.fullmatch(raw.strip()):
                 raw = None  # 建议 N: written by gkreport beside a blank cell, never read as the unit's number
             noted = split_note(raw) if isinstance(raw, str) else None
@@ -2379,9 +2385,12 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
     for sheet in sheets:
         for r, row in enumerate(sheet.rows):
             for c, v in enumerate(row):
-                if not isinstance(v, str) or not v.strip() or (r, c) in sheet.origin:
+                if not isinstance(v, str) or (r, c) in sheet.origin:
                     continue
-                fid, sid, fuzzy, n = _meta_label(fi, v)
+                label = fi.meta_labels.get(v) or _meta_label(fi, v)
+                if label is _INERT:
+                    continue
+                fid, sid, fuzzy, n = label
                 if fid or sid:
                     got = _next_value(sheet, r, c, fi.hints)
                     if got is None:
@@ -2418,11 +2427,19 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
     return found
 
 
+_INERT = (None, None, False, "")  # a text that _read_meta passes over
+
+
 def _meta_label(fi: _FormIndex, v: str) -> tuple[str | None, str | None, bool, str]:
-    """(field id, section id, section heading written differently, normalised text) of a cell's text;
-    kept per form index: the same labels come back in every workbook."""
+    """(field id, section id, section heading written differently, normalised text) of a cell's text,
+    or _INERT for one that _read_meta passes over whatever its place (blank, no label, no heading
+    with its text, no ``名称：值``); kept per form index: the same texts come back in every workbook."""
     hit = fi.meta_labels.get(v)
-    if hit is None:
+    if hit is not None:
+        return hit
+    if not v.strip():
+        hit = _INERT
+    else:
         n = _REQUIRED_MARK.sub("", norm(v)).rstrip(":")
         fid = fi.meta.get(n)
         sid = fi.sections.get(n)
@@ -2431,8 +2448,12 @@ def _meta_label(fi: _FormIndex, v: str) -> tuple[str | None, str | None, bool, s
             sid = _heading_like(fi, n)
             fuzzy = sid is not None
         hit = (fid, sid, fuzzy, n)
-        if len(fi.meta_labels) < 16384:
-            fi.meta_labels[v] = hit
+        if not fid and not sid and ":" not in v and "：" not in v:
+            head, sep, rest = v.strip().partition("\n")
+            if not (sep and rest.strip()) or fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":")) is None:
+                hit = _INERT
+    if len(fi.meta_labels) < 16384:
+        fi.meta_labels[v] = hit
     return hit
 
 
