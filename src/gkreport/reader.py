@@ -39,7 +39,8 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +85,7 @@ class Sheet:
     rows: list[list[Any]]
     origin: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # covered → merge origin
     missing_cache: set[tuple[int, int]] = field(default_factory=set)  # formula cells without cached value
+    merges: tuple | None = None  # the merged ranges ``origin`` was made of, as the parser gave them
 
     def text(self, r: int, c: int) -> str | None:
         """Label text at (r, c), seen through merged cells."""
@@ -1138,7 +1140,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
                     for c in range(c0, c1 + 1):
                         if (r, c) != (r0, c0):
                             origin.setdefault((r, c), (r0, c0))
-            sheets.append(Sheet(name, rows, origin, formulas.get(name, set())))
+            sheets.append(Sheet(name, rows, origin, formulas.get(name, set()), tuple(merges)))
     finally:
         wb.close()
     return sheets
@@ -1243,6 +1245,8 @@ class _FormIndex:
     numbered: dict[str, str] = field(default_factory=dict)  # "五、" → id of the text section so numbered
     title_cache: dict[str, tuple[str, int | str | None] | None] = field(default_factory=dict)
     cell_order: dict[str, int] = field(default_factory=dict)  # the form's cell order, for unit.values
+    walk_labels: frozenset[str] = frozenset()  # exact labels the sheet walk looks up, of every table
+    walk_texts: dict[str, bool] = field(default_factory=dict)  # _walk_text
     meta_labels: dict[str, tuple[str | None, str | None, bool, str]] = field(default_factory=dict)  # _meta_label
 
 
@@ -1321,7 +1325,12 @@ def _index(form: Form) -> _FormIndex:
         if m and s.kind == "text":
             numbered[m.group(0)] = s.id
     order = {cid: i for i, cid in enumerate(form.cells)}
-    return _FormIndex(form, tables, labels, meta, sections, hints, text_sections, numbered, cell_order=order)
+    walk_labels = frozenset(
+        n for ti in tables.values() for n in (*ti.cols_exact, *ti.label_markers, *ti.unit_markers, *ti.rows_exact)
+    )
+    return _FormIndex(
+        form, tables, labels, meta, sections, hints, text_sections, numbered, cell_order=order, walk_labels=walk_labels
+    )
 
 
 _YEAR_MARK = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -1518,7 +1527,32 @@ def _cell_class(v: Any) -> Any:
     return 2
 
 
-_NUMBER_CLASS = {int: 1, float: 1}  # _cell_class of the usual types, looked up
+def _walk_text(fi: _FormIndex, v: str) -> bool:
+    """Whether a cell's text can make the sheet walk do anything from its start: a table's title, or a
+    label it looks up exactly (a column header or header marker, a row label). Until one such text is
+    met the walk has no table and no header band, where every row does nothing (fuzzy matching only
+    follows a table). Kept per form index."""
+    hit = fi.walk_texts.get(v)
+    if hit is None:
+        text = v.strip()
+        hit = bool(text) and (norm(text) in fi.walk_labels or _title_table(fi, text) is not None)
+        if len(fi.walk_texts) < 16384:
+            fi.walk_texts[v] = hit
+    return hit
+
+
+def _has_table_text(fi: _FormIndex, sheet: Sheet) -> bool:
+    texts = fi.walk_texts
+    for row in sheet.rows:
+        for v in row:
+            if isinstance(v, str) and (texts.get(v) or (v not in texts and _walk_text(fi, v))):
+                return True
+    return False
+
+
+# _cell_class by the type of what the parser gives (a text or None is its own class, as any type not
+# listed, which keeps layouts apart more finely, never less)
+_CLASS_BY_TYPE = {int: 1, float: 1, bool: 2, datetime: 2, date: 2, dt_time: 2, timedelta: 2}
 
 
 @dataclass(frozen=True)
@@ -1561,6 +1595,22 @@ class _WalkedCopy:
         )
 
 
+class _Key:
+    """A layout cache key: a large tuple whose hash is computed once (a lookup hashes it up to three times)."""
+
+    __slots__ = ("hash", "parts")
+
+    def __init__(self, parts: tuple) -> None:
+        self.parts = parts
+        self.hash = hash(parts)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self.hash == other.hash and self.parts == other.parts
+
+
 class _LayoutCache:
     """Sheet walks by layout: the walk (which rows are which table's, column maps, label findings)
     sees only the texts of a sheet, where its numbers and blanks are, its merges and its name; a
@@ -1575,7 +1625,7 @@ class _LayoutCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.entries: dict[tuple, tuple[_FormIndex, tuple[_WalkedCopy, ...]]] = {}
+        self.entries: dict[_Key, tuple[_FormIndex, tuple[_WalkedCopy, ...]]] = {}
         self.skips: dict[str, list[int]] = {}
         self.hits = 0  # sheets given a cached walk (for tests and benchmarks)
 
@@ -1586,19 +1636,22 @@ class _LayoutCache:
 
     @staticmethod
     def _head(reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> tuple:
-        origin = tuple(sorted(sheet.origin.items()))
-        return (id(reader.fi), reader.unit.year, sheet.name, len(rowsigs), origin)
+        # the merges with the row lengths (in rowsigs) make the same ``origin``: cheaper to compare
+        merged = (
+            ("merges", sheet.merges) if sheet.merges is not None else ("origin", tuple(sorted(sheet.origin.items())))
+        )
+        return (id(reader.fi), reader.unit.year, sheet.name, len(rowsigs), merged)
 
-    def keys(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> Iterator[tuple[tuple, int]]:
+    def keys(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> Iterator[tuple[_Key, int]]:
         skips = self.skips.get(sheet.name)
         if not skips:
             return
         head = self._head(reader, sheet, rowsigs)
         for k in list(skips):
             if k <= len(rowsigs):
-                yield (head, k, tuple(rowsigs[k:])), k
+                yield _Key((head, k, tuple(rowsigs[k:]))), k
 
-    def get(self, key: tuple, fi: _FormIndex) -> tuple[_WalkedCopy, ...] | None:
+    def get(self, key: _Key, fi: _FormIndex) -> tuple[_WalkedCopy, ...] | None:
         entry = self.entries.get(key)
         if entry is None or entry[0] is not fi:
             return None
@@ -1610,7 +1663,7 @@ class _LayoutCache:
             # a sheet without tables (its rows all did nothing: checking them again is its whole walk),
             # or a merge reaching from the skipped rows into a table (its text is part of the layout)
             k = 0
-        key = (self._head(reader, sheet, rowsigs), k, tuple(rowsigs[k:]))
+        key = _Key((self._head(reader, sheet, rowsigs), k, tuple(rowsigs[k:])))
         self.entries[key] = (reader.fi, tuple(_WalkedCopy.of(inst) for inst in made))
         while len(self.entries) > self.size:
             del self.entries[next(iter(self.entries))]
@@ -1860,15 +1913,14 @@ class _Reader:
 
     def walk(self, sheet: Sheet) -> None:
         """Walk one sheet; a sheet laid out like one walked before reuses that walk (see _LayoutCache)."""
+        if not _has_table_text(self.fi, sheet):
+            return  # every row of it does nothing (see _walk_text): its walk makes nothing
         cache = _layout_cache
         if cache.size <= 0:
             self._walk(sheet)
             return
-        number = _NUMBER_CLASS
-        rowsigs = [
-            tuple([v if v is None or (k := type(v)) is str else number.get(k) or _cell_class(v) for v in row])
-            for row in sheet.rows
-        ]
+        sig = _CLASS_BY_TYPE.get
+        rowsigs = [tuple(map(sig, map(type, row), row)) for row in sheet.rows]
         for key, k in cache.keys(self, sheet, rowsigs):
             entry = cache.get(key, self.fi)
             if entry is None:
