@@ -464,6 +464,7 @@ def build_report(
 
     attachments: list[Section] = []
     ctx = w.context(unit)
+    fig = S.Figures(unit, subtotals_first=doubt is not None)  # one for the report: row totals once
     for section in form.sections:
         if section.id == w.opening_section:
             continue  # its text opens the report (see sentences.opening)
@@ -471,7 +472,7 @@ def build_report(
             attachments.append(section)
             continue
         blocks.append(Par("Heading1", (Run(section.heading),)))
-        content = S.compose(unit, section, w, ctx, doubt)
+        content = S.compose(unit, section, w, ctx, doubt, fig)
         for p in content.before:
             blocks.append(_pieces_par(p, gaps))
         own_pars = narrative_pars(content.own, (section.heading, S.section_title(section.heading), *section.aliases))
