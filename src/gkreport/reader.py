@@ -102,6 +102,14 @@ class Sheet:
     def origin_col(self, r: int, c: int) -> int:
         return self.origin.get((r, c), (r, c))[1]
 
+    @functools.cached_property
+    def strings(self) -> list[tuple[int, int, str]]:
+        """(row, column, text) of every cell holding a text that is not blank, row by row; the rows
+        are not changed once read."""
+        return [
+            (r, c, v) for r, row in enumerate(self.rows) for c, v in enumerate(row) if isinstance(v, str) and v.strip()
+        ]
+
 
 # --------------------------------------------------------------------------- limits on hostile input
 #
@@ -1391,8 +1399,7 @@ def _title_table(fi: _FormIndex, text: str) -> tuple[str, int | str | None] | No
 
 def detect_form(sheets: list[Sheet], forms: dict[str, Form]) -> tuple[Form, int]:
     """The form whose labels the workbook shows most; ties go to the newer form."""
-    raw = {v for s in sheets for row in s.rows for v in row if isinstance(v, str)}
-    texts = {norm(v) for v in raw if v.strip()}
+    texts = {norm(v) for v in {v for s in sheets for _, _, v in s.strings}}
     best = None
     for form in forms.values():
         fi = _index(form)
@@ -1543,11 +1550,7 @@ def _walk_text(fi: _FormIndex, v: str) -> bool:
 
 def _has_table_text(fi: _FormIndex, sheet: Sheet) -> bool:
     texts = fi.walk_texts
-    for row in sheet.rows:
-        for v in row:
-            if isinstance(v, str) and (texts.get(v) or (v not in texts and _walk_text(fi, v))):
-                return True
-    return False
+    return any(texts.get(v) or (v not in texts and _walk_text(fi, v)) for _, _, v in sheet.strings)
 
 
 # _cell_class by the type of what the parser gives (a text or None is its own class, as any type not
@@ -2435,47 +2438,44 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
 
     primary = {norm(f.label): f.id for f in fi.form.metadata}
     for sheet in sheets:
-        for r, row in enumerate(sheet.rows):
-            for c, v in enumerate(row):
-                if not isinstance(v, str) or (r, c) in sheet.origin:
+        for r, c, v in sheet.strings:
+            if (r, c) in sheet.origin:
+                continue
+            label = fi.meta_labels.get(v) or _meta_label(fi, v)
+            if label is _INERT:
+                continue
+            fid, sid, fuzzy, n = label
+            if fid or sid:
+                got = _next_value(sheet, r, c, fi.hints)
+                if got is None:
+                    if sid in fi.text_sections and sid not in unit.narrative:
+                        _read_paragraphs(unit, sheet, r + 1, sid, fi)
                     continue
-                label = fi.meta_labels.get(v) or _meta_label(fi, v)
-                if label is _INERT:
+                if fuzzy:  # a heading written differently counts only alone in its row
                     continue
-                fid, sid, fuzzy, n = label
-                if fid or sid:
-                    got = _next_value(sheet, r, c, fi.hints)
-                    if got is None:
-                        if sid in fi.text_sections and sid not in unit.narrative:
-                            _read_paragraphs(unit, sheet, r + 1, sid, fi)
-                        continue
-                    if fuzzy:  # a heading written differently counts only alone in its row
-                        continue
-                    value, k = got
-                    if fid:
-                        keep(fid, value, sheet, a1(r, k), v.strip(), sheet.name == INFO_SHEET and primary.get(n) == fid)
-                    elif sid in fi.text_sections and sid not in unit.narrative and isinstance(value, str):
-                        unit.narrative[sid] = "\n".join([value, *_merged_paragraphs(sheet, r, c, k)])
-                        unit.narrative_locations[sid] = (sheet.name, a1(r, k))
+                value, k = got
+                if fid:
+                    keep(fid, value, sheet, a1(r, k), v.strip(), sheet.name == INFO_SHEET and primary.get(n) == fid)
+                elif sid in fi.text_sections and sid not in unit.narrative and isinstance(value, str):
+                    unit.narrative[sid] = "\n".join([value, *_merged_paragraphs(sheet, r, c, k)])
+                    unit.narrative_locations[sid] = (sheet.name, a1(r, k))
+                continue
+            # a heading and its text in one cell (pasted from a web page)
+            head, sep, rest = v.strip().partition("\n")
+            if sep and rest.strip():
+                sid = fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":"))
+                if sid in fi.text_sections:
+                    if sid not in unit.narrative:
+                        _read_paragraphs(unit, sheet, r + 1, sid, fi, (rest, a1(r, c)))
                     continue
-                # a heading and its text in one cell (pasted from a web page)
-                head, sep, rest = v.strip().partition("\n")
-                if sep and rest.strip():
-                    sid = fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":"))
-                    if sid in fi.text_sections:
-                        if sid not in unit.narrative:
-                            _read_paragraphs(unit, sheet, r + 1, sid, fi, (rest, a1(r, c)))
-                        continue
-                # inline "单位名称：某某局" (possibly several pairs in one cell)
-                if ":" not in v and "：" not in v:
-                    continue
-                text = unicodedata.normalize("NFKC", v)
-                for m in re.finditer(
-                    r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text
-                ):
-                    key = fi.meta.get(norm(m.group(1)))
-                    if key and m.group(2).strip():
-                        keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
+            # inline "单位名称：某某局" (possibly several pairs in one cell)
+            if ":" not in v and "：" not in v:
+                continue
+            text = unicodedata.normalize("NFKC", v)
+            for m in re.finditer(r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text):
+                key = fi.meta.get(norm(m.group(1)))
+                if key and m.group(2).strip():
+                    keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
     return found
 
 

@@ -14,6 +14,7 @@ it changes written beside it (a table may also ``replace_rows``); a whole list m
 from __future__ import annotations
 
 import copy
+import fnmatch
 import hashlib
 import os
 from functools import cache, lru_cache
@@ -68,10 +69,23 @@ def form_dirs(extra: list[Path] | None = None) -> list[Path]:
 
 def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
     """Form id → spec file; later folders override earlier ones."""
-    found: dict[str, Path] = {}
+    return {fid: p for fid, (p, _) in _spec_files(extra).items()}
+
+
+def _spec_files(extra: list[Path] | None = None) -> dict[str, tuple[Path, float]]:
+    """Form id → (spec file, its modification time). The folders are listed as ``Path.glob("*.y*ml")``
+    lists them (a missing or unreadable folder holds nothing), with fewer steps: the reader asks for
+    every workbook."""
+    found: dict[str, tuple[Path, float]] = {}
     for d in form_dirs(extra):
-        for p in sorted(Path(d).glob("*.y*ml")):
-            found[_spec_id(str(p), p.stat().st_mtime)] = p
+        try:
+            with os.scandir(d) as entries:
+                names = [e.name for e in entries if fnmatch.fnmatch(e.name, "*.y*ml")]
+        except OSError:
+            continue
+        for p in sorted(Path(d) / n for n in names):
+            mtime = p.stat().st_mtime
+            found[_spec_id(str(p), mtime)] = (p, mtime)
     return found
 
 
@@ -366,6 +380,6 @@ def load_forms(extra_dirs: list[Path] | None = None) -> dict[str, Form]:
 
     The folders are listed once for all forms (each is still loaded by its file and modification
     time): the reader calls this for every workbook."""
-    files = spec_files(extra_dirs)
+    files = _spec_files(extra_dirs)
     dirs = tuple(str(d) for d in extra_dirs or ())
-    return {fid: _load_cached(str(p), p.stat().st_mtime, dirs) for fid, p in files.items()}
+    return {fid: _load_cached(str(p), mtime, dirs) for fid, (p, mtime) in files.items()}
