@@ -25,7 +25,9 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 import re
+import stat
 import string
 import types
 from collections.abc import Mapping, Sequence
@@ -375,7 +377,8 @@ def wording_files_digest() -> str:
 
 
 @lru_cache(maxsize=64)
-def _load(form: Form, main: Path, main_mtime: float, user: str | None, mtime: float | None) -> Wording:
+def _load(form: Form, main_file: str, main_mtime: float, user: str | None, mtime: float | None) -> Wording:
+    main = Path(main_file)
     where: dict[str, str] = {}
     data = _builtin_chain(main, where)
     sources = [str(main)]
@@ -390,17 +393,35 @@ def _load(form: Form, main: Path, main_mtime: float, user: str | None, mtime: fl
 
 def load_wording(form: Form, path: Path | str | None = None) -> Wording:
     """The wording for ``form``: the shipped defaults, overridden by an office's own file."""
-    main = default_wording_file(form)
-    try:
-        main_mtime = main.stat().st_mtime  # a long-running watch picks up an edited wording file
-    except OSError as exc:
-        raise WordingError(f"措辞文件 {main} 无法读取：{exc}") from exc
+    # looked up for every report: a long-running watch picks up an added or edited wording file
+    main, main_mtime = _default_wording_stat(form)
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise WordingError(f"措辞文件 {p} 不存在。")
         return _load(form, main, main_mtime, str(p.resolve()), p.stat().st_mtime)
     return _load(form, main, main_mtime, None, None)
+
+
+def _default_wording_stat(form: Form) -> tuple[str, float]:
+    """:func:`default_wording_file` (as a string) and its modification time, one ``stat`` a candidate."""
+    name = f"wording_{form.id}.yaml"
+    folders = [str(TEMPLATE_DIR)]
+    if getattr(form, "path", None):
+        folders.insert(0, os.path.join(os.path.dirname(str(form.path)), "wording"))
+    for folder in folders:
+        candidate = os.path.join(folder, name)
+        try:
+            st = os.stat(candidate)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return candidate, st.st_mtime
+    main = str(TEMPLATE_DIR / f"wording_{BASE}.yaml")
+    try:
+        return main, os.stat(main).st_mtime
+    except OSError as exc:
+        raise WordingError(f"措辞文件 {main} 无法读取：{exc}") from exc
 
 
 # --------------------------------------------------------------------------- checking and compiling
