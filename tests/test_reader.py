@@ -1142,6 +1142,24 @@ def test_a_dtd_in_the_prolog_of_any_part_is_refused(tmp_path, prolog):
             read_workbook(path)
 
 
+@pytest.mark.parametrize("index", ["1", "99999999999999999999999"])
+def test_a_self_check_sheet_naming_a_shared_string_past_the_table_is_not_ours(tmp_path, index):
+    """A1 of a sheet named 自查 pointing past the shared strings (or far past any size) is not taken
+    for our heading: the sheet is left to the parser, whatever it makes of it."""
+    from gkreport import reader
+    from gkreport.template import SELF_CHECK_SHEET
+    from test_hostile import Part, sheet_xml, workbook_parts, zip_bytes
+
+    sst = '<?xml version="1.0" encoding="UTF-8"?><sst><si><t>自查（本表自动计算）</t></si></sst>'.encode()
+    sheet = sheet_xml(f'<row r="1"><c r="A1" t="s"><v>{index}</v></c></row>')
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(zip_bytes([*workbook_parts([sheet], [SELF_CHECK_SHEET]), Part("xl/sharedStrings.xml", sst)]))
+    assert reader._scan_zip(path, path.read_bytes()).ours == set()
+    ok = sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+    path.write_bytes(zip_bytes([*workbook_parts([ok], [SELF_CHECK_SHEET]), Part("xl/sharedStrings.xml", sst)]))
+    assert reader._scan_zip(path, path.read_bytes()).ours == {SELF_CHECK_SHEET}
+
+
 def test_the_small_sheet_shortcut_of_the_extent_check_follows_the_limits(tmp_path, monkeypatch):
     """Cells within ZZ999 skip the exact extent count only while that area is within the limits."""
     from gkreport import reader

@@ -881,10 +881,10 @@ def _self_check(part: bytes, shared_strings: Callable[[], bytes | None]) -> bool
             return False
         i = int(m.group(1))
         # the i-th item; only where every item tag is a plain <si> is counting them certain
-        if sst.count(b"<si") != sst.count(b"<si>") or b":si" in sst:
+        items = sst.count(b"<si>")
+        if sst.count(b"<si") != items or b":si" in sst or i >= items:
             return False
-        pieces = sst.split(b"<si>", i + 1)
-        item = _ITEM_BODY.match(pieces[i + 1]) if len(pieces) > i + 1 else None
+        item = _ITEM_BODY.match(sst.split(b"<si>", i + 1)[i + 1])
         if item is None:
             return False
         runs = _PLAIN_TEXT.fullmatch(item.group(1))  # one plain run only: what calamine gives is certain
