@@ -1027,10 +1027,11 @@ def _check_dtd(path: Path, part: bytes) -> None:
     """Refuse a part declaring a DTD or entities, whatever its name and encoding (UTF-8, UTF-16 with or
     without a byte-order mark): the parser must never see one.
 
-    A declaration after the first element is not XML (a parser fails on it, never expands it), so the
-    prolog is searched: the bytes before the first ``<`` that opens neither a declaration nor an
-    instruction. Where a comment or a second instruction stands in the prolog (their text could hold
-    a ``<`` before the declaration), the whole part is searched."""
+    A declaration after the first element is not XML (a parser fails on it, never expands it), so only
+    the prolog needs a look: the bytes before the first ``<`` that opens neither a declaration nor an
+    instruction. A prolog of the XML declaration alone (every part Excel, WPS or LibreOffice writes) is
+    searched; any other (a comment, a declaration, a second instruction, whose text could hold a
+    ``<`` before more of the prolog) has the whole part searched, as before."""
     if part.startswith((b"\xff\xfe", b"\xfe\xff")):
         part = part.decode("utf-16", "replace").encode("utf-8")
     elif part[:2] in (b"<\x00", b"\x00<"):
@@ -1038,7 +1039,7 @@ def _check_dtd(path: Path, part: bytes) -> None:
     m = _PROLOG_END.search(part)
     if m is not None:
         head = part[: m.start()]
-        if b"<!--" not in head and head.count(b"<?") <= 1:
+        if b"<!" not in head and head.count(b"<?") <= 1:
             part = head
     if b"<!" in part and _DTD_DECL.search(part):
         raise _refuse(
