@@ -80,13 +80,18 @@ def _spec_files(extra: list[Path] | None = None) -> dict[str, tuple[Path, float]
     for d in form_dirs(extra):
         try:
             with os.scandir(d) as entries:
-                names = [e.name for e in entries if fnmatch.fnmatch(e.name, "*.y*ml")]
+                paths = [e.path for e in entries if fnmatch.fnmatch(e.name, "*.y*ml")]
         except OSError:
             continue
-        for p in sorted(Path(d) / n for n in names):
-            mtime = p.stat().st_mtime
-            found[_spec_id(str(p), mtime)] = (p, mtime)
+        for path in sorted(paths, key=os.path.normcase):  # in one folder: the order of sorted Paths
+            mtime = os.stat(path).st_mtime
+            found[_spec_id(path, mtime)] = (_path(path), mtime)
     return found
+
+
+@lru_cache(maxsize=256)
+def _path(path: str) -> Path:
+    return Path(path)
 
 
 @lru_cache(maxsize=256)
