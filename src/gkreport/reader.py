@@ -1535,6 +1535,9 @@ def _cell_class(v: Any) -> Any:
     return 2
 
 
+_KEPT_TEXT = 120  # texts longer than this (a unit's own paragraphs, never a label) are not kept per form
+
+
 def _walk_text(fi: _FormIndex, v: str) -> bool:
     """Whether a cell's text can make the sheet walk do anything from its start: a table's title, or a
     label it looks up exactly (a column header or header marker, a row label). Until one such text is
@@ -1544,7 +1547,7 @@ def _walk_text(fi: _FormIndex, v: str) -> bool:
     if hit is None:
         text = v.strip()
         hit = bool(text) and (norm(text) in fi.walk_labels or _title_table(fi, text) is not None)
-        if len(fi.walk_texts) < 16384:
+        if len(v) <= _KEPT_TEXT and len(fi.walk_texts) < 16384:
             fi.walk_texts[v] = hit
     return hit
 
@@ -2505,7 +2508,7 @@ def _meta_label(fi: _FormIndex, v: str) -> tuple[str | None, str | None, bool, s
             head, sep, rest = v.strip().partition("\n")
             if not (sep and rest.strip()) or fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":")) is None:
                 hit = _INERT
-    if len(fi.meta_labels) < 16384:
+    if len(v) <= _KEPT_TEXT and len(fi.meta_labels) < 16384:
         fi.meta_labels[v] = hit
     return hit
 
