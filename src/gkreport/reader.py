@@ -107,7 +107,10 @@ class Sheet:
         """(row, column, text) of every cell holding a text that is not blank, row by row; the rows
         are not changed once read."""
         return [
-            (r, c, v) for r, row in enumerate(self.rows) for c, v in enumerate(row) if isinstance(v, str) and v.strip()
+            (r, c, v)
+            for r, row in enumerate(self.rows)
+            for c, v in enumerate(row)
+            if v and isinstance(v, str) and v.strip()
         ]
 
 
