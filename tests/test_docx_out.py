@@ -1132,6 +1132,24 @@ def test_fast_path_and_python_docx_path_give_the_same_district_report():
     assert _content(fast) == _content(buf.getvalue())
 
 
+def test_the_fast_package_is_an_intact_zip_of_the_parts_of_the_plain_one():
+    """The fast path appends its two parts to the shared zip by hand: every member's sizes and CRC
+    hold, the directory lists each part once, and the parts are the python-docx package's."""
+    u = report_unit(values=distinct_values(F2021), errors=1)
+    report = D.build_report(u)
+    fast = zipfile.ZipFile(io.BytesIO(D.render_docx(report, u.form)))
+    buf = io.BytesIO()
+    D.build_plain(report).save(buf)
+    plain = zipfile.ZipFile(buf)
+    assert fast.testzip() is None  # reads every member back against its CRC
+    names = fast.namelist()
+    assert len(names) == len(set(names)) and set(names) == set(plain.namelist())
+    for info in fast.infolist():
+        assert len(fast.read(info)) == info.file_size and info.compress_type == zipfile.ZIP_DEFLATED
+    title = etree.fromstring(fast.read("docProps/core.xml")).findtext("{http://purl.org/dc/elements/1.1/}title")
+    assert title == report.title
+
+
 def test_the_written_file_opens_in_python_docx(doc_2021):
     import docx
 

@@ -1114,6 +1114,102 @@ def test_a_sheet_of_the_office_named_self_check_is_still_read(tmp_path, a1):
     assert sheets[SELF_CHECK_SHEET].text(2, 1) == "自查发现的问题：无" and "其他" in sheets
 
 
+# --------------------------------------------------------------------------- shortcuts of the zip scan and the walk
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b'<!DOCTYPE x [<!ENTITY e "entity">]>',
+        b'<!-- a comment with <b> in it --><!DOCTYPE x [<!ENTITY e "entity">]>',
+        b'<?note <b> in an instruction?><!DOCTYPE x [<!ENTITY e "entity">]>',
+        b'<!--\n--><!doctype x SYSTEM "file:///etc/passwd">',
+    ],
+    ids=["plain", "behind-a-comment", "behind-an-instruction", "lower-case-external"],
+)
+def test_a_dtd_in_the_prolog_of_any_part_is_refused(tmp_path, prolog):
+    """Only the prolog is searched for a DTD (it can stand nowhere else), but a comment or an
+    instruction before it, whose text could hold a '<', does not hide it."""
+    from test_hostile import replace_part, sample_parts, zip_bytes
+
+    parts = sample_parts()
+    for name in ("xl/styles.xml", "docProps/app.xml", "xl/worksheets/sheet2.xml"):
+        data = next(x.data for x in parts if x.name == name)
+        head, rest = data.split(b"?>", 1)
+        path = tmp_path / f"{name.replace('/', '_')}.xlsx"
+        path.write_bytes(zip_bytes(replace_part(parts, name, head + b"?>" + prolog + rest)))
+        with pytest.raises(ReadError, match="DTD/实体声明"):
+            read_workbook(path)
+
+
+@pytest.mark.parametrize("index", ["1", "99999999999999999999999"])
+def test_a_self_check_sheet_naming_a_shared_string_past_the_table_is_not_ours(tmp_path, index):
+    """A1 of a sheet named 自查 pointing past the shared strings (or far past any size) is not taken
+    for our heading: the sheet is left to the parser, whatever it makes of it."""
+    from gkreport import reader
+    from gkreport.template import SELF_CHECK_SHEET
+    from test_hostile import Part, sheet_xml, workbook_parts, zip_bytes
+
+    sst = '<?xml version="1.0" encoding="UTF-8"?><sst><si><t>自查（本表自动计算）</t></si></sst>'.encode()
+    sheet = sheet_xml(f'<row r="1"><c r="A1" t="s"><v>{index}</v></c></row>')
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(zip_bytes([*workbook_parts([sheet], [SELF_CHECK_SHEET]), Part("xl/sharedStrings.xml", sst)]))
+    assert reader._scan_zip(path, path.read_bytes()).ours == set()
+    ok = sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+    path.write_bytes(zip_bytes([*workbook_parts([ok], [SELF_CHECK_SHEET]), Part("xl/sharedStrings.xml", sst)]))
+    assert reader._scan_zip(path, path.read_bytes()).ours == {SELF_CHECK_SHEET}
+
+
+def test_the_small_sheet_shortcut_of_the_extent_check_follows_the_limits(tmp_path, monkeypatch):
+    """Cells within ZZ999 skip the exact extent count only while that area is within the limits."""
+    from gkreport import reader
+    from test_hostile import inline, sheet_xml, workbook_parts, zip_bytes
+
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(zip_bytes(workbook_parts([sheet_xml(inline("A1", "单位名称") + '<c r="B600"><v>1</v></c>')])))
+    assert len(reader.load_sheets(path)[0].rows) == 600
+    monkeypatch.setattr(reader, "MAX_ROWS", 500)
+    with pytest.raises(ReadError, match=r"数据范围过大.*B600"):
+        reader.load_sheets(path)
+
+
+def test_sheets_without_any_table_text_read_as_when_walked(tmp_path, monkeypatch):
+    """A sheet with no title, header or row label of any table (基本信息, 填表说明) is not walked:
+    each layout reads exactly as when every sheet is walked."""
+    from gkreport import reader
+
+    form = load_form("2021")
+    values = {k: v for k, v in consistent_values(form, 4, high=30).items() if not form.cells[k].optional}
+    files = [
+        write_template(form, tmp_path / "模板.xlsx", values=values, meta={"unit": "某某县人民政府", "year": 2025}),
+        write_web_page_2021(
+            tmp_path / "网页.xlsx",
+            random_2021_values(random.Random(3)),
+            report_title("某某县人民政府", 2025, "unit_first"),
+            {"overview": "2025年，本机关深入贯彻落实条例。", "problems": "一是政策解读形式单一。", "other": "无。"},
+            signer="某某县人民政府",
+            date_written="2026年1月20日",
+        ),
+        *sorted(SAMPLES.glob("*.xlsx")),
+    ]
+    walked: list[str] = []
+    plain_walk = reader._Reader._walk
+    monkeypatch.setattr(
+        reader._Reader,
+        "_walk",
+        lambda self, sheet, stop=None: walked.append(sheet.name) or plain_walk(self, sheet, stop),
+    )
+    reader.set_layout_cache_size(0)
+    try:
+        fast = [unit_facts(read_workbook(f)) for f in files]
+        assert "基本信息" not in walked and walked  # passed over, the tables walked
+        monkeypatch.setattr(reader, "_has_table_text", lambda fi, sheet: True)
+        assert [unit_facts(read_workbook(f)) for f in files] == fast
+        assert "基本信息" in walked
+    finally:
+        reader.set_layout_cache_size(reader.LAYOUT_CACHE_SIZE)
+
+
 # --------------------------------------------------------------------------- the layout cache
 
 

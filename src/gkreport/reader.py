@@ -39,7 +39,8 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
@@ -70,6 +71,7 @@ def col_letter(c: int) -> str:
     return s
 
 
+@lru_cache(maxsize=1 << 14)
 def a1(r: int, c: int) -> str:
     return f"{col_letter(c)}{r + 1}"
 
@@ -83,6 +85,7 @@ class Sheet:
     rows: list[list[Any]]
     origin: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # covered → merge origin
     missing_cache: set[tuple[int, int]] = field(default_factory=set)  # formula cells without cached value
+    merges: tuple | None = None  # the merged ranges ``origin`` was made of, as the parser gave them
 
     def text(self, r: int, c: int) -> str | None:
         """Label text at (r, c), seen through merged cells."""
@@ -98,6 +101,17 @@ class Sheet:
 
     def origin_col(self, r: int, c: int) -> int:
         return self.origin.get((r, c), (r, c))[1]
+
+    @functools.cached_property
+    def strings(self) -> list[tuple[int, int, str]]:
+        """(row, column, text) of every cell holding a text that is not blank, row by row; the rows
+        are not changed once read."""
+        return [
+            (r, c, v)
+            for r, row in enumerate(self.rows)
+            for c, v in enumerate(row)
+            if v and isinstance(v, str) and v.strip()
+        ]
 
 
 # --------------------------------------------------------------------------- limits on hostile input
@@ -322,7 +336,7 @@ def file_kind(path: Path) -> str:
     return kind
 
 
-def _zip_kind(names: set[str]) -> str:
+def _zip_kind(names: set[str] | frozenset[str]) -> str:
     if "xl/workbook.xml" in names:
         return "xlsx"
     if "xl/workbook.bin" in names:
@@ -722,6 +736,16 @@ _FAST_SCAN = 4 * 2**20  # sheets up to this size are scanned in one regex pass; 
 _VERIFY_ABOVE = 8 * 2**10  # other parts compressed beyond this are inflated to check their true size
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Za-z]{1,4})?(\d{0,8}):?([A-Za-z]{1,4})?(\d{0,8})\"")
 _CELL_TAG = re.compile(rb'<c(?=[\s/>])(?: r="([A-Z]{1,3})([0-9]{1,7})")?')
+# a cell tag without a plain reference of at most two letters and three digits: without one, ZZ999
+# bounds the used area (702 columns × 999 rows), within the limits (see _small_area_fits)
+_ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r="[A-Z]{1,2}[0-9]{1,3}")')
+
+
+def _small_area_fits() -> bool:
+    """Whether a sheet within ZZ999 is within the limits (they are read when used: tests lower them)."""
+    return MAX_COLS >= 702 and MAX_ROWS >= 999 and MAX_CELLS >= 702 * 999
+
+
 _NO_REF = (b"", b"")
 _ANY_ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _ATTR_R = re.compile(rb"""(?:^|\s)r\s*=\s*["']([^"']*)["']""")
@@ -842,22 +866,28 @@ class _ZipScan:
 # A1 of a sheet, as XlsxWriter and Excel write it: a shared string, or an inline one
 _A1_SHARED = re.compile(rb'<c r="A1"(?: s="\d+")? t="s"(?: s="\d+")?><v>(\d+)</v></c>')
 _A1_INLINE = re.compile(rb'<c r="A1"(?: s="\d+")? t="inlineStr"(?: s="\d+")?><is><t>([^<&]*)</t></is></c>')
-_SHARED_ITEM = re.compile(rb"<si>(.*?)</si>", re.S)
+_ITEM_BODY = re.compile(rb"(.*?)</si>", re.S)
 _PLAIN_TEXT = re.compile(rb"<t(?: xml:space=\"preserve\")?>([^<&]*)</t>")
 
 
-def _self_check(z: zipfile.ZipFile, path: Path, data: bytes, part: bytes) -> bool:
+_WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+
+
+def _self_check(part: bytes, shared_strings: Callable[[], bytes | None]) -> bool:
     """Whether a sheet named 自查 is the one our template writes (A1 starts with 自查): the reader
     leaves that sheet out (:func:`_own_sheets`), so calamine need not parse its ~400 formulas.
     Only a plain A1 text is recognised here; anything else is parsed, and judged, as before."""
     m = _A1_SHARED.search(part, 0, 4096)
     if m:
-        try:
-            info = z.getinfo("xl/sharedStrings.xml")
-        except KeyError:
+        sst = shared_strings()
+        if sst is None:
             return False
-        items = _SHARED_ITEM.finditer(_member(path, z, data, info))
-        item = next((it for i, it in enumerate(items) if i == int(m.group(1))), None)
+        i = int(m.group(1))
+        # the i-th item; only where every item tag is a plain <si> is counting them certain
+        items = sst.count(b"<si>")
+        if sst.count(b"<si") != items or b":si" in sst or i >= items:
+            return False
+        item = _ITEM_BODY.match(sst.split(b"<si>", i + 1)[i + 1])
         if item is None:
             return False
         runs = _PLAIN_TEXT.fullmatch(item.group(1))  # one plain run only: what calamine gives is certain
@@ -868,19 +898,20 @@ def _self_check(z: zipfile.ZipFile, path: Path, data: bytes, part: bytes) -> boo
     return text is not None and text.decode("utf-8", "replace").strip().startswith(SELF_CHECK_SHEET)
 
 
-def _sheet_parts(z: zipfile.ZipFile, path: Path, data: bytes, names: set[str]) -> set[str]:
-    """Parts the parser will read as sheets: xl/worksheets/* and every sheet target of the workbook."""
+@lru_cache(maxsize=64)
+def _sheet_parts(names: frozenset[str], rels: bytes | None) -> frozenset[str]:
+    """Parts the parser will read as sheets: xl/worksheets/* and every sheet target of the workbook
+    (``rels``: the inflated xl/_rels/workbook.xml.rels, None when there is none). Kept by the part
+    names and the relationships: files from one template share them."""
     unified = {n.replace("\\", "/"): n for n in names}  # some zip tools write Windows separators
     out = {
         n
         for u, n in unified.items()
         if u.lower().startswith(("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/"))
     }
-    try:
-        info = z.getinfo("xl/_rels/workbook.xml.rels")
-    except KeyError:
-        return out
-    for m in _RELATIONSHIP.finditer(_member(path, z, data, info)):
+    if rels is None:
+        return frozenset(out)
+    for m in _RELATIONSHIP.finditer(rels):
         attrs = {k.lower(): v for k, v in _ATTR.findall(m.group(1))}
         if b"sheet" not in attrs.get(b"type", b"").lower():
             continue
@@ -888,18 +919,42 @@ def _sheet_parts(z: zipfile.ZipFile, path: Path, data: bytes, names: set[str]) -
         for cand in (target.lstrip("/"), "xl/" + target, posixpath.normpath("xl/" + target)):
             if cand in unified:
                 out.add(unified[cand])
-    return out
+    return frozenset(out)
 
 
 def _scan_zip(path: Path, data: bytes) -> _ZipScan:
-    """Every check of an .xlsx/.ods before calamine sees it; also finds formulas without cached values."""
+    """Every check of an .xlsx/.ods before calamine sees it; also finds formulas without cached values.
+
+    Each part is inflated once (:func:`_member`, which checks its true size and CRC) and kept for
+    the other checks that look at it (the workbook's sheet names, the shared strings).
+    """
     z = _zip_open(path, data)
-    names = set(z.namelist())
+    names = frozenset(z.namelist())
     kind = _zip_kind(names)
     if kind not in ("xlsx", "ods"):
         raise _refuse(path, _NOT_WORKBOOK.get(kind, _NOT_WORKBOOK["other"]))
     _zip_limits(path, z)
-    sheets = _sheet_parts(z, path, data, names) if kind == "xlsx" else {"content.xml"}
+    inflated: dict[str, bytes] = {}
+
+    def inflate(info: zipfile.ZipInfo) -> bytes:
+        part = inflated.get(info.filename)
+        if part is None:
+            part = inflated[info.filename] = _member(path, z, data, info)
+        return part
+
+    def quietly(name: str) -> bytes | None:
+        """A part looked at before its turn: None when it is missing or broken (its turn refuses it)."""
+        try:
+            return inflate(z.getinfo(name))
+        except ReadTimeout:
+            raise
+        except (KeyError, ReadError):
+            return None
+
+    sheets = frozenset({"content.xml"})
+    if kind == "xlsx":
+        rels = inflate(z.getinfo(_WORKBOOK_RELS)) if _WORKBOOK_RELS in names else None
+        sheets = _sheet_parts(names, rels)
     formulas: dict[str, set[tuple[int, int]]] = {}
     ours: set[str] = set()
     names_cache: list[dict[str, str]] = []
@@ -907,15 +962,12 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
 
     def sheet_names() -> dict[str, str]:
         if not names_cache:
-            names_cache.append(_sheet_file_names(z))
+            names_cache.append(_sheet_file_names(quietly("xl/workbook.xml"), quietly(_WORKBOOK_RELS)))
         return names_cache[0]
 
     def may_have_self_check() -> bool:  # the workbook's part names its sheets: no 自查, nothing to look for
         if not check_cache:
-            try:
-                check_cache.append(SELF_CHECK_SHEET.encode() in z.read("xl/workbook.xml"))
-            except Exception:  # parts were size-checked already; a missing one names no sheets
-                check_cache.append(False)
+            check_cache.append(SELF_CHECK_SHEET.encode() in (quietly("xl/workbook.xml") or b""))
         return check_cache[0]
 
     for info in z.infolist():
@@ -924,7 +976,7 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
         sheet = info.filename in sheets
         if not sheet and info.compress_size <= _VERIFY_ABOVE:
             # small: even a lying header cannot make it large; but any XML part may carry a DTD
-            _check_dtd(path, _member(path, z, data, info))
+            _check_dtd(path, inflate(info))
             continue
         label = functools.partial(lambda n: sheet_names().get(n) or n.rsplit("/", 1)[-1], info.filename)
         if sheet and kind == "xlsx" and info.file_size > _HEAD_ABOVE:
@@ -933,7 +985,7 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
                 _check_extent(
                     path, label, int(m.group(4)), _col_number(m.group(3)), m.group(3).decode() + m.group(4).decode()
                 )
-        part = _member(path, z, data, info)
+        part = inflate(info)
         if not sheet:
             _check_dtd(path, part)
             continue
@@ -943,29 +995,55 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
         if kind == "ods":
             _ods_extents(path, part)
             continue
-        rows, cols, far, partial = _sheet_extent(part) if len(part) <= _FAST_SCAN else _sheet_extent_walk(part)
-        _check_extent(path, label, rows, cols, far, partial)
         if (
             may_have_self_check()
             and sheet_names().get(info.filename) == SELF_CHECK_SHEET
-            and _self_check(z, path, data, part)
+            and _self_check(part, functools.partial(quietly, "xl/sharedStrings.xml"))
         ):
-            ours.add(SELF_CHECK_SHEET)
+            ours.add(SELF_CHECK_SHEET)  # never parsed: its extent does not matter
             continue
-        if _HAS_FORMULA.search(part):
+        # the parser takes cells from the sheetData element only: between the first and the last
+        # mention of that name is every cell it can place
+        lo, hi = part.find(b"sheetData"), part.rfind(b"sheetData")
+        if (
+            len(part) > _FAST_SCAN
+            or b"<sheetData" not in part
+            or not _small_area_fits()
+            or _ODD_CELL.search(part, lo, hi)
+        ):
+            # (else every cell has a plain reference within ZZ999: the used area is within the limits)
+            rows, cols, far, partial = _sheet_extent(part) if len(part) <= _FAST_SCAN else _sheet_extent_walk(part)
+            _check_extent(path, label, rows, cols, far, partial)
+        if _HAS_FORMULA.search(part, max(lo, 0), hi if hi >= 0 else len(part)):
             cells = _formula_cells(part)
             if cells and info.filename in sheet_names():
                 formulas[sheet_names()[info.filename]] = cells
     return _ZipScan(kind, formulas, ours)
 
 
+# the first element's start: a document type declaration (and the entity declarations inside it)
+# may only stand before it, in the prolog
+_PROLOG_END = re.compile(rb"<[^?!]")
+
+
 def _check_dtd(path: Path, part: bytes) -> None:
     """Refuse a part declaring a DTD or entities, whatever its name and encoding (UTF-8, UTF-16 with or
-    without a byte-order mark): the parser must never see one."""
+    without a byte-order mark): the parser must never see one.
+
+    A declaration after the first element is not XML (a parser fails on it, never expands it), so only
+    the prolog needs a look: the bytes before the first ``<`` that opens neither a declaration nor an
+    instruction. A prolog of the XML declaration alone (every part Excel, WPS or LibreOffice writes) is
+    searched; any other (a comment, a declaration, a second instruction, whose text could hold a
+    ``<`` before more of the prolog) has the whole part searched, as before."""
     if part.startswith((b"\xff\xfe", b"\xfe\xff")):
         part = part.decode("utf-16", "replace").encode("utf-8")
     elif part[:2] in (b"<\x00", b"\x00<"):
         part = part.decode("utf-16-le" if part[0] == 0x3C else "utf-16-be", "replace").encode("utf-8")
+    m = _PROLOG_END.search(part)
+    if m is not None:
+        head = part[: m.start()]
+        if b"<!" not in head and head.count(b"<?") <= 1:
+            part = head
     if b"<!" in part and _DTD_DECL.search(part):
         raise _refuse(
             path,
@@ -1074,7 +1152,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
                     for c in range(c0, c1 + 1):
                         if (r, c) != (r0, c0):
                             origin.setdefault((r, c), (r0, c0))
-            sheets.append(Sheet(name, rows, origin, formulas.get(name, set())))
+            sheets.append(Sheet(name, rows, origin, formulas.get(name, set()), tuple(merges)))
     finally:
         wb.close()
     return sheets
@@ -1118,19 +1196,24 @@ def _formula_cells(data: bytes) -> set[tuple[int, int]]:
     return cells
 
 
-def _sheet_file_names(z: zipfile.ZipFile) -> dict[str, str]:
+@lru_cache(maxsize=64)
+def _sheet_file_names(workbook: bytes | None, rels: bytes | None) -> dict[str, str]:
+    """Sheet part → sheet name, from the inflated xl/workbook.xml and its relationships (None: missing
+    or broken). Kept by their bytes: files from one template share them. Callers must not change it."""
     from defusedxml import ElementTree as ET
 
     ns = {
         "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
         "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     }
+    if workbook is None or rels is None:
+        return {}
     try:
-        wb = ET.fromstring(z.read("xl/workbook.xml"))
-        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        wb = ET.fromstring(workbook)
+        rel_tree = ET.fromstring(rels)
     except Exception:  # parts were size-checked already; a malformed one just names no sheets
         return {}
-    target = {r.get("Id"): r.get("Target") for r in rels}
+    target = {r.get("Id"): r.get("Target") for r in rel_tree}
     out = {}
     for s in wb.iterfind("m:sheets/m:sheet", ns):
         t = target.get(s.get(f"{{{ns['r']}}}id")) or ""
@@ -1155,6 +1238,11 @@ class _TableIndex:
     label_markers: set[str]  # texts over label columns (信息内容, 统计指标, corner)
     unit_markers: set[str]
     single_unlabelled: str | None  # id of the only row when it has no label (table 四)
+    # what is looked up for every unit, made once: the cells each row carries (row_columns order),
+    # the rows carrying each value column, the value rows
+    row_cells: dict[str, tuple[tuple[str, Cell], ...]] = field(default_factory=dict)
+    column_rows: dict[str, frozenset[str]] = field(default_factory=dict)
+    value_rows: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -1168,6 +1256,10 @@ class _FormIndex:
     text_sections: set[str] = field(default_factory=set)  # ids of the sections that hold text
     numbered: dict[str, str] = field(default_factory=dict)  # "五、" → id of the text section so numbered
     title_cache: dict[str, tuple[str, int | str | None] | None] = field(default_factory=dict)
+    cell_order: dict[str, int] = field(default_factory=dict)  # the form's cell order, for unit.values
+    walk_labels: frozenset[str] = frozenset()  # exact labels the sheet walk looks up, of every table
+    walk_texts: dict[str, bool] = field(default_factory=dict)  # _walk_text
+    meta_labels: dict[str, tuple[str | None, str | None, bool, str]] = field(default_factory=dict)  # _meta_label
 
 
 def _add(index: dict[str, list[str]], key: str, value: str) -> None:
@@ -1216,6 +1308,15 @@ def _index(form: Form) -> _FormIndex:
             label_markers=markers,
             unit_markers={norm(t.unit_header)} if t.unit_header else set(),
             single_unlabelled=unlabelled[0] if len(t.rows) == 1 and unlabelled else None,
+            row_cells={
+                rid: tuple((col, t.cells[f"{t.id}.{rid}.{col}"]) for col in t.row_columns(rid))
+                for rid, n in t.rows.items()
+                if n.has_value
+            },
+            column_rows={
+                c.id: frozenset(n.id for n in t.value_rows() if c.id in t.row_columns(n.id)) for c in t.value_columns()
+            },
+            value_rows=tuple(t.value_rows()),
         )
         for alias in t.aliases:
             labels.add(norm(alias))
@@ -1235,7 +1336,13 @@ def _index(form: Form) -> _FormIndex:
         m = re.match(r"^[一二三四五六七八九十]{1,2}、", norm(s.heading))
         if m and s.kind == "text":
             numbered[m.group(0)] = s.id
-    return _FormIndex(form, tables, labels, meta, sections, hints, text_sections, numbered)
+    order = {cid: i for i, cid in enumerate(form.cells)}
+    walk_labels = frozenset(
+        n for ti in tables.values() for n in (*ti.cols_exact, *ti.label_markers, *ti.unit_markers, *ti.rows_exact)
+    )
+    return _FormIndex(
+        form, tables, labels, meta, sections, hints, text_sections, numbered, cell_order=order, walk_labels=walk_labels
+    )
 
 
 _YEAR_MARK = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -1296,12 +1403,7 @@ def _title_table(fi: _FormIndex, text: str) -> tuple[str, int | str | None] | No
 
 def detect_form(sheets: list[Sheet], forms: dict[str, Form]) -> tuple[Form, int]:
     """The form whose labels the workbook shows most; ties go to the newer form."""
-    texts = set()
-    for s in sheets:
-        for row in s.rows:
-            for v in row:
-                if isinstance(v, str) and v.strip():
-                    texts.add(norm(v))
+    texts = {norm(v) for v in {v for s in sheets for _, _, v in s.strings}}
     best = None
     for form in forms.values():
         fi = _index(form)
@@ -1319,6 +1421,9 @@ def detect_form(sheets: list[Sheet], forms: dict[str, Form]) -> tuple[Form, int]
 
 def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     """(value, problem, severity). Blank stays None; anything unclear is a problem, never a guess."""
+    kind = type(raw)
+    if (kind is float or kind is int) and 0 <= raw <= MAX_VALUE and cell.type != "decimal" and raw == int(raw):
+        return int(raw), None, ""  # a whole count, as most are: what the general path below gives
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, None, ""
     if isinstance(raw, bool):
@@ -1433,6 +1538,33 @@ def _cell_class(v: Any) -> Any:
     return 2
 
 
+_KEPT_TEXT = 120  # texts longer than this (a unit's own paragraphs, never a label) are not kept per form
+
+
+def _walk_text(fi: _FormIndex, v: str) -> bool:
+    """Whether a cell's text can make the sheet walk do anything from its start: a table's title, or a
+    label it looks up exactly (a column header or header marker, a row label). Until one such text is
+    met the walk has no table and no header band, where every row does nothing (fuzzy matching only
+    follows a table). Kept per form index."""
+    hit = fi.walk_texts.get(v)
+    if hit is None:
+        text = v.strip()
+        hit = bool(text) and (norm(text) in fi.walk_labels or _title_table(fi, text) is not None)
+        if len(v) <= _KEPT_TEXT and len(fi.walk_texts) < 16384:
+            fi.walk_texts[v] = hit
+    return hit
+
+
+def _has_table_text(fi: _FormIndex, sheet: Sheet) -> bool:
+    texts = fi.walk_texts
+    return any(texts.get(v) or (v not in texts and _walk_text(fi, v)) for _, _, v in sheet.strings)
+
+
+# _cell_class by the type of what the parser gives (a text or None is its own class, as any type not
+# listed, which keeps layouts apart more finely, never less)
+_CLASS_BY_TYPE = {int: 1, float: 1, bool: 2, datetime: 2, date: 2, dt_time: 2, timedelta: 2}
+
+
 @dataclass(frozen=True)
 class _WalkedCopy:
     """One table copy as a sheet walk left it, to be given to a sheet laid out the same way."""
@@ -1473,6 +1605,22 @@ class _WalkedCopy:
         )
 
 
+class _Key:
+    """A layout cache key: a large tuple whose hash is computed once (a lookup hashes it up to three times)."""
+
+    __slots__ = ("hash", "parts")
+
+    def __init__(self, parts: tuple) -> None:
+        self.parts = parts
+        self.hash = hash(parts)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self.hash == other.hash and self.parts == other.parts
+
+
 class _LayoutCache:
     """Sheet walks by layout: the walk (which rows are which table's, column maps, label findings)
     sees only the texts of a sheet, where its numbers and blanks are, its merges and its name; a
@@ -1487,7 +1635,7 @@ class _LayoutCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.entries: dict[tuple, tuple[_FormIndex, tuple[_WalkedCopy, ...]]] = {}
+        self.entries: dict[_Key, tuple[_FormIndex, tuple[_WalkedCopy, ...]]] = {}
         self.skips: dict[str, list[int]] = {}
         self.hits = 0  # sheets given a cached walk (for tests and benchmarks)
 
@@ -1498,19 +1646,22 @@ class _LayoutCache:
 
     @staticmethod
     def _head(reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> tuple:
-        origin = tuple(sorted(sheet.origin.items()))
-        return (id(reader.fi), reader.unit.year, sheet.name, len(rowsigs), origin)
+        # the merges with the row lengths (in rowsigs) make the same ``origin``: cheaper to compare
+        merged = (
+            ("merges", sheet.merges) if sheet.merges is not None else ("origin", tuple(sorted(sheet.origin.items())))
+        )
+        return (id(reader.fi), reader.unit.year, sheet.name, len(rowsigs), merged)
 
-    def keys(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> Iterator[tuple[tuple, int]]:
+    def keys(self, reader: _Reader, sheet: Sheet, rowsigs: list[tuple]) -> Iterator[tuple[_Key, int]]:
         skips = self.skips.get(sheet.name)
         if not skips:
             return
         head = self._head(reader, sheet, rowsigs)
         for k in list(skips):
             if k <= len(rowsigs):
-                yield (head, k, tuple(rowsigs[k:])), k
+                yield _Key((head, k, tuple(rowsigs[k:]))), k
 
-    def get(self, key: tuple, fi: _FormIndex) -> tuple[_WalkedCopy, ...] | None:
+    def get(self, key: _Key, fi: _FormIndex) -> tuple[_WalkedCopy, ...] | None:
         entry = self.entries.get(key)
         if entry is None or entry[0] is not fi:
             return None
@@ -1522,7 +1673,7 @@ class _LayoutCache:
             # a sheet without tables (its rows all did nothing: checking them again is its whole walk),
             # or a merge reaching from the skipped rows into a table (its text is part of the layout)
             k = 0
-        key = (self._head(reader, sheet, rowsigs), k, tuple(rowsigs[k:]))
+        key = _Key((self._head(reader, sheet, rowsigs), k, tuple(rowsigs[k:])))
         self.entries[key] = (reader.fi, tuple(_WalkedCopy.of(inst) for inst in made))
         while len(self.entries) > self.size:
             del self.entries[next(iter(self.entries))]
@@ -1558,6 +1709,7 @@ class _Reader:
         self.instances: list[_Instance] = []
         self.inst: _Instance | None = None
         self.sink: list[Finding] = unit.findings  # findings of the walk wait in their table copy
+        self._by_col: dict[int, dict[str, int]] = {}  # id of a column map → its inverse
 
     def add(
         self,
@@ -1771,11 +1923,14 @@ class _Reader:
 
     def walk(self, sheet: Sheet) -> None:
         """Walk one sheet; a sheet laid out like one walked before reuses that walk (see _LayoutCache)."""
+        if not _has_table_text(self.fi, sheet):
+            return  # every row of it does nothing (see _walk_text): its walk makes nothing
         cache = _layout_cache
         if cache.size <= 0:
             self._walk(sheet)
             return
-        rowsigs = [tuple(map(_cell_class, row)) for row in sheet.rows]
+        sig = _CLASS_BY_TYPE.get
+        rowsigs = [tuple(map(sig, map(type, row), row)) for row in sheet.rows]
         for key, k in cache.keys(self, sheet, rowsigs):
             entry = cache.get(key, self.fi)
             if entry is None:
@@ -1952,7 +2107,9 @@ class _Reader:
         self.found[key] = (sheet.name, r)
         if quality != "exact" and text:
             self._label_warning(t, "指标", text, node.label, sheet.name, a1(r, label_col))
-        by_col = {v: k for k, v in colmap.items()}
+        by_col = self._by_col.get(id(colmap))
+        if by_col is None:  # a band's column map serves all its rows
+            by_col = self._by_col[id(colmap)] = {v: k for k, v in colmap.items()}
         if not node.has_value:
             for c, col in colmap.items():
                 raw = sheet.raw(r, c)
@@ -1967,15 +2124,16 @@ class _Reader:
                     )
                     break
             return
-        for col in t.row_columns(rid):
-            cell = t.cells[f"{t.id}.{rid}.{col}"]
-            at = by_col.get(col)
-            if at is None:
+        locations, values = self.unit.locations, self.unit.values
+        row = sheet.rows[r] if r < len(sheet.rows) else []
+        origin, width = sheet.origin, len(row)
+        for col, cell in ti.row_cells[rid]:
+            c = by_col.get(col)
+            if c is None:
                 continue
-            c = at
             ref = a1(r, c)
-            self.unit.locations[cell.id] = (sheet.name, ref)
-            if (r, c) in sheet.missing_cache:
+            locations[cell.id] = (sheet.name, ref)
+            if sheet.missing_cache and (r, c) in sheet.missing_cache:
                 self.unit.values[cell.id] = None
                 self.add(
                     "READ.formula",
@@ -1987,7 +2145,11 @@ class _Reader:
                     cell_ids=(cell.id,),
                 )
                 continue
-            raw = sheet.raw(r, c)
+            raw = None if c >= width or (r, c) in origin else row[c]  # sheet.raw(r, c)
+            kind = type(raw)
+            if (kind is float or kind is int) and 0 <= raw <= MAX_VALUE and cell.type != "decimal" and raw == int(raw):
+                values[cell.id] = int(raw)  # a whole count, as most are: what parse_value gives, no note
+                continue
             if isinstance(raw, str) and _PROPOSAL.fullmatch(raw.strip()):
                 raw = None  # 建议 N: written by gkreport beside a blank cell, never read as the unit's number
             noted = split_note(raw) if isinstance(raw, str) else None
@@ -2104,14 +2266,15 @@ class _Reader:
                     cell_ids=tuple(f"{t.id}.{node.id}.{c}" for c in t.row_columns(node.id)),
                 )
             missing_rows = []
-            for node in t.value_rows():
+            ti = self.fi.tables[t.id]
+            for node in ti.value_rows:
                 key = f"{t.id}.{node.id}"
                 parent_hybrid = node.parent and f"{t.id}.{node.parent}" in self.hybrid
                 if key not in self.found and node.subtotal != "optional":
                     if not parent_hybrid:
                         missing_rows.append(node)
-                    for col in t.row_columns(node.id):
-                        self.unit.values.setdefault(f"{t.id}.{node.id}.{col}", None)
+                    for _, cell in ti.row_cells[node.id]:
+                        self.unit.values.setdefault(cell.id, None)
             for missing in missing_rows:
                 self.add(
                     "READ.missing_row",
@@ -2121,9 +2284,9 @@ class _Reader:
                     cell_ids=tuple(f"{t.id}.{missing.id}.{c}" for c in t.row_columns(missing.id)),
                 )
             seen_cols = self.columns_seen.get(t.id, set())
-            found_rows = [n for n in t.value_rows() if f"{t.id}.{n.id}" in self.found]
+            found_rows = {n.id for n in ti.value_rows if f"{t.id}.{n.id}" in self.found}
             for column in t.value_columns():
-                needed = any(column.id in t.row_columns(n.id) for n in found_rows)
+                needed = not found_rows.isdisjoint(ti.column_rows[column.id])
                 if needed and column.id not in seen_cols:
                     self.add(
                         "READ.missing_column",
@@ -2282,48 +2445,75 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
 
     primary = {norm(f.label): f.id for f in fi.form.metadata}
     for sheet in sheets:
-        for r, row in enumerate(sheet.rows):
-            for c, v in enumerate(row):
-                if not isinstance(v, str) or not v.strip() or (r, c) in sheet.origin:
+        for r, c, v in sheet.strings:
+            if (r, c) in sheet.origin:
+                continue
+            label = fi.meta_labels.get(v) or _meta_label(fi, v)
+            if label is _INERT:
+                continue
+            fid, sid, fuzzy, n = label
+            if fid or sid:
+                got = _next_value(sheet, r, c, fi.hints)
+                if got is None:
+                    if sid in fi.text_sections and sid not in unit.narrative:
+                        _read_paragraphs(unit, sheet, r + 1, sid, fi)
                     continue
-                n = _REQUIRED_MARK.sub("", norm(v)).rstrip(":")
-                fid = fi.meta.get(n)
-                sid = fi.sections.get(n)
-                fuzzy = not fid and not sid and (sid := _heading_like(fi, n)) is not None
-                if fid or sid:
-                    got = _next_value(sheet, r, c, fi.hints)
-                    if got is None:
-                        if sid in fi.text_sections and sid not in unit.narrative:
-                            _read_paragraphs(unit, sheet, r + 1, sid, fi)
-                        continue
-                    if fuzzy:  # a heading written differently counts only alone in its row
-                        continue
-                    value, k = got
-                    if fid:
-                        keep(fid, value, sheet, a1(r, k), v.strip(), sheet.name == INFO_SHEET and primary.get(n) == fid)
-                    elif sid in fi.text_sections and sid not in unit.narrative and isinstance(value, str):
-                        unit.narrative[sid] = "\n".join([value, *_merged_paragraphs(sheet, r, c, k)])
-                        unit.narrative_locations[sid] = (sheet.name, a1(r, k))
+                if fuzzy:  # a heading written differently counts only alone in its row
                     continue
-                # a heading and its text in one cell (pasted from a web page)
-                head, sep, rest = v.strip().partition("\n")
-                if sep and rest.strip():
-                    sid = fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":"))
-                    if sid in fi.text_sections:
-                        if sid not in unit.narrative:
-                            _read_paragraphs(unit, sheet, r + 1, sid, fi, (rest, a1(r, c)))
-                        continue
-                # inline "单位名称：某某局" (possibly several pairs in one cell)
-                if ":" not in v and "：" not in v:
+                value, k = got
+                if fid:
+                    keep(fid, value, sheet, a1(r, k), v.strip(), sheet.name == INFO_SHEET and primary.get(n) == fid)
+                elif sid in fi.text_sections and sid not in unit.narrative and isinstance(value, str):
+                    unit.narrative[sid] = "\n".join([value, *_merged_paragraphs(sheet, r, c, k)])
+                    unit.narrative_locations[sid] = (sheet.name, a1(r, k))
+                continue
+            # a heading and its text in one cell (pasted from a web page)
+            head, sep, rest = v.strip().partition("\n")
+            if sep and rest.strip():
+                sid = fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":"))
+                if sid in fi.text_sections:
+                    if sid not in unit.narrative:
+                        _read_paragraphs(unit, sheet, r + 1, sid, fi, (rest, a1(r, c)))
                     continue
-                text = unicodedata.normalize("NFKC", v)
-                for m in re.finditer(
-                    r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text
-                ):
-                    key = fi.meta.get(norm(m.group(1)))
-                    if key and m.group(2).strip():
-                        keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
+            # inline "单位名称：某某局" (possibly several pairs in one cell)
+            if ":" not in v and "：" not in v:
+                continue
+            text = unicodedata.normalize("NFKC", v)
+            for m in re.finditer(r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text):
+                key = fi.meta.get(norm(m.group(1)))
+                if key and m.group(2).strip():
+                    keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
     return found
+
+
+_INERT = (None, None, False, "")  # a text that _read_meta passes over
+
+
+def _meta_label(fi: _FormIndex, v: str) -> tuple[str | None, str | None, bool, str]:
+    """(field id, section id, section heading written differently, normalised text) of a cell's text,
+    or _INERT for one that _read_meta passes over whatever its place (blank, no label, no heading
+    with its text, no ``名称：值``); kept per form index: the same texts come back in every workbook."""
+    hit = fi.meta_labels.get(v)
+    if hit is not None:
+        return hit
+    if not v.strip():
+        hit = _INERT
+    else:
+        n = _REQUIRED_MARK.sub("", norm(v)).rstrip(":")
+        fid = fi.meta.get(n)
+        sid = fi.sections.get(n)
+        fuzzy = False
+        if not fid and not sid:
+            sid = _heading_like(fi, n)
+            fuzzy = sid is not None
+        hit = (fid, sid, fuzzy, n)
+        if not fid and not sid and ":" not in v and "：" not in v:
+            head, sep, rest = v.strip().partition("\n")
+            if not (sep and rest.strip()) or fi.sections.get(_REQUIRED_MARK.sub("", norm(head)).rstrip(":")) is None:
+                hit = _INERT
+    if len(v) <= _KEPT_TEXT and len(fi.meta_labels) < 16384:
+        fi.meta_labels[v] = hit
+    return hit
 
 
 def _merged_paragraphs(sheet: Sheet, r: int, c: int, k: int) -> list[str]:
@@ -2845,7 +3035,7 @@ def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
         raise ReadError(f"文件 {readable_name(path.name)}：没有找到任何统计表。", path)
     unit.findings[:0] = meta_findings
     # stable order of values: the form's cell order
-    order = {cid: i for i, cid in enumerate(form.cells)}
+    order = fi.cell_order
     unit.values = dict(sorted(unit.values.items(), key=lambda kv: order.get(kv[0], 1 << 30)))
     return unit
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 import re
+import stat
 import string
 import types
 from collections.abc import Mapping, Sequence
@@ -375,7 +377,8 @@ def wording_files_digest() -> str:
 
 
 @lru_cache(maxsize=64)
-def _load(form: Form, main: Path, main_mtime: float, user: str | None, mtime: float | None) -> Wording:
+def _load(form: Form, main_file: str, main_mtime: float, user: str | None, mtime: float | None) -> Wording:
+    main = Path(main_file)
     where: dict[str, str] = {}
     data = _builtin_chain(main, where)
     sources = [str(main)]
@@ -390,17 +393,35 @@ def _load(form: Form, main: Path, main_mtime: float, user: str | None, mtime: fl
 
 def load_wording(form: Form, path: Path | str | None = None) -> Wording:
     """The wording for ``form``: the shipped defaults, overridden by an office's own file."""
-    main = default_wording_file(form)
-    try:
-        main_mtime = main.stat().st_mtime  # a long-running watch picks up an edited wording file
-    except OSError as exc:
-        raise WordingError(f"措辞文件 {main} 无法读取：{exc}") from exc
+    # looked up for every report: a long-running watch picks up an added or edited wording file
+    main, main_mtime = _default_wording_stat(form)
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise WordingError(f"措辞文件 {p} 不存在。")
         return _load(form, main, main_mtime, str(p.resolve()), p.stat().st_mtime)
     return _load(form, main, main_mtime, None, None)
+
+
+def _default_wording_stat(form: Form) -> tuple[str, float]:
+    """:func:`default_wording_file` (as a string) and its modification time, one ``stat`` a candidate."""
+    name = f"wording_{form.id}.yaml"
+    folders = [str(TEMPLATE_DIR)]
+    if getattr(form, "path", None):
+        folders.insert(0, os.path.join(os.path.dirname(str(form.path)), "wording"))
+    for folder in folders:
+        candidate = os.path.join(folder, name)
+        try:
+            st = os.stat(candidate)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return candidate, st.st_mtime
+    main = str(TEMPLATE_DIR / f"wording_{BASE}.yaml")
+    try:
+        return main, os.stat(main).st_mtime
+    except OSError as exc:
+        raise WordingError(f"措辞文件 {main} 无法读取：{exc}") from exc
 
 
 # --------------------------------------------------------------------------- checking and compiling
@@ -772,10 +793,14 @@ class Figures:
         self.values = unit.values
         self.form = unit.form
         self.subtotals_first = subtotals_first
+        self._cols, self._kids = self.form.derived(_row_layout)
+        self._totals: dict[tuple[str, str], Number] = {}  # row_total by (table, row): values do not change
 
     def raw(self, cell_id: str) -> Number | None:
         """The cell's number; None when blank (or not a number, which the checks report)."""
         v = self.values.get(cell_id)
+        if type(v) is int:  # the usual case, first
+            return v
         if isinstance(v, (int, Decimal)) and not isinstance(v, bool):
             return v
         if isinstance(v, float) and math.isfinite(v):
@@ -785,7 +810,9 @@ class Figures:
     def filled(self, table: Table, row_id: str) -> bool:
         """Whether any value cell of the row or of the rows under it is filled in."""
         node = table.rows[row_id]
-        if node.has_value and any(self.raw(f"{table.id}.{row_id}.{c}") is not None for c in table.row_columns(row_id)):
+        if node.has_value and any(
+            self.raw(f"{table.id}.{row_id}.{c}") is not None for c in self._cols[table.id, row_id]
+        ):
             return True
         return any(self.filled(table, k) for k in node.children)
 
@@ -795,14 +822,21 @@ class Figures:
         A heading row whose subtotal only some layouts carry (表三（三）不予公开…) is the sum of its
         items whenever they are filled in — the official table has no subtotal of its own.
         """
+        key = (table.id, row_id)
+        total = self._totals.get(key)
+        if total is None:
+            total = self._totals[key] = self._row_total(table, row_id)
+        return total
+
+    def _row_total(self, table: Table, row_id: str) -> Number:
         node = table.rows[row_id]
         total_col = _total_column(table)
-        kids = [k for k in node.children if not table.rows[k].sum_of]
+        kids = self._kids[table.id, row_id]
         items_first = not node.has_value or (node.subtotal == "optional" and not self.subtotals_first)
         if kids and items_first and any(self.filled(table, k) for k in kids):
             return sum((self.row_total(table, k) for k in kids), 0)
         if node.has_value:
-            cols = table.row_columns(row_id)
+            cols = self._cols[table.id, row_id]
             if total_col and total_col in cols:
                 v = self.raw(f"{table.id}.{row_id}.{total_col}")
                 if v is not None:
@@ -866,6 +900,17 @@ class Figures:
 
 
 _TOTAL_COLUMNS: dict[int, str | None] = {}
+
+
+def _row_layout(form: Form) -> tuple[dict[tuple[str, str], tuple[str, ...]], dict[tuple[str, str], tuple[str, ...]]]:
+    """Per (table, row): the value columns the row carries, and its items that are not sums of
+    others; made once per loaded form (``Form.derived``)."""
+    cols, kids = {}, {}
+    for t in form.tables.values():
+        for rid, node in t.rows.items():
+            cols[t.id, rid] = tuple(t.row_columns(rid))
+            kids[t.id, rid] = tuple(k for k in node.children if not t.rows[k].sum_of)
+    return cols, kids
 
 
 def _total_column(table: Table) -> str | None:
@@ -1055,16 +1100,19 @@ def compose(
     w: Wording,
     ctx: dict[str, str] | None = None,
     doubt: Mapping[str, Sequence[int]] | None = None,
+    fig: Figures | None = None,
 ) -> SectionContent:
     """The generated sentences of ``section`` around the office's own text.
 
     A sentence the office already wrote is not repeated; a group with ``unless_text`` is left out
     when the office's text mentions it; a group with ``merge_nothing`` absorbs a bare “无。”.
+    ``fig``: the unit's figures, shared by the sections of one report (made with
+    ``subtotals_first=doubt is not None``).
     """
     own = unit.narrative.get(section.id) or ""
     own_sq = squash(own)
     content = SectionContent([], own, [])
-    fig = Figures(unit, subtotals_first=doubt is not None)
+    fig = fig or Figures(unit, subtotals_first=doubt is not None)
     ctx = ctx if ctx is not None else w.context(unit)
     last: Group | None = None
     for g in w.groups_for(section.id):

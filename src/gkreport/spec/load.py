@@ -14,6 +14,7 @@ it changes written beside it (a table may also ``replace_rows``); a whole list m
 from __future__ import annotations
 
 import copy
+import fnmatch
 import hashlib
 import json
 import os
@@ -70,10 +71,23 @@ def form_dirs(extra: list[Path] | None = None) -> list[Path]:
 
 def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
     """Form id → spec file; later folders override earlier ones."""
-    found: dict[str, Path] = {}
+    return {fid: p for fid, (p, _) in _spec_files(extra).items()}
+
+
+def _spec_files(extra: list[Path] | None = None) -> dict[str, tuple[Path, float]]:
+    """Form id → (spec file, its modification time). The folders are listed as ``Path.glob("*.y*ml")``
+    lists them (a missing or unreadable folder holds nothing), with fewer steps: the reader asks for
+    every workbook."""
+    found: dict[str, tuple[Path, float]] = {}
     for d in form_dirs(extra):
-        for p in sorted(Path(d).glob("*.y*ml")):
-            found[_spec_id(str(p), p.stat().st_mtime)] = p
+        try:
+            with os.scandir(d) as entries:
+                paths = [e.path for e in entries if fnmatch.fnmatch(e.name, "*.y*ml")]
+        except OSError:
+            continue
+        for path in sorted(paths, key=os.path.normcase):  # in one folder: the order of sorted Paths
+            mtime = os.stat(path).st_mtime
+            found[_spec_id(path, mtime)] = (_path(path), mtime)
     return found
 
 
@@ -81,6 +95,11 @@ def spec_files(extra: list[Path] | None = None) -> dict[str, Path]:
 # scan spares a full YAML parse; anything unusual (quotes, flow style, no such line) takes the parser.
 _ID_LINE = re.compile(rb"^id:[ \t]*([1-9][0-9]*|[A-Za-z][0-9A-Za-z_-]*)[ \t]*(?:#.*)?$", re.MULTILINE)
 _YAML_WORDS = {b"y", b"n", b"yes", b"no", b"true", b"false", b"on", b"off", b"null"}
+
+
+@lru_cache(maxsize=256)
+def _path(path: str) -> Path:
+    return Path(path)
 
 
 @lru_cache(maxsize=256)
@@ -385,5 +404,10 @@ def form_from_path(form_id: str, path: str) -> Form:
 
 
 def load_forms(extra_dirs: list[Path] | None = None) -> dict[str, Form]:
-    """Every form of the built-in folder, ``GKREPORT_FORMS`` and ``extra_dirs`` by id."""
-    return {fid: load_form(fid, extra_dirs) for fid in spec_files(extra_dirs)}
+    """Every form of the built-in folder, ``GKREPORT_FORMS`` and ``extra_dirs`` by id.
+
+    The folders are listed once for all forms (each is still loaded by its file and modification
+    time): the reader calls this for every workbook."""
+    files = _spec_files(extra_dirs)
+    dirs = tuple(str(d) for d in extra_dirs or ())
+    return {fid: _load_cached(str(p), mtime, dirs) for fid, (p, mtime) in files.items()}
