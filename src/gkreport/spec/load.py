@@ -91,15 +91,15 @@ def _spec_files(extra: list[Path] | None = None) -> dict[str, tuple[Path, float]
     return found
 
 
+@lru_cache(maxsize=256)
+def _path(path: str) -> Path:
+    return Path(path)
+
+
 # A top-level ``id: 2021`` line: every process reads each spec's id before loading any, so a plain
 # scan spares a full YAML parse; anything unusual (quotes, flow style, no such line) takes the parser.
 _ID_LINE = re.compile(rb"^id:[ \t]*([1-9][0-9]*|[A-Za-z][0-9A-Za-z_-]*)[ \t]*(?:#.*)?$", re.MULTILINE)
 _YAML_WORDS = {b"y", b"n", b"yes", b"no", b"true", b"false", b"on", b"off", b"null"}
-
-
-@lru_cache(maxsize=256)
-def _path(path: str) -> Path:
-    return Path(path)
 
 
 @lru_cache(maxsize=256)
