@@ -152,6 +152,8 @@ def test_broken_spec_names_the_file(tmp_path, broken, fragment):
         ("id: 2099", "2099"),
         ("id: x2099  # a comment", "x2099"),
         ('id: "2099"', "2099"),
+        ('id: "20.99"  # 引号中的文字照原样', "20.99"),
+        ('id: "20\\u0039"', "209"),
         ("id: '0123'", "0123"),
         ("id: 0123", "83"),  # YAML 1.1 octal: the parser decides, not the scan
         ("id: yes", "True"),

@@ -97,8 +97,11 @@ def _path(path: str) -> Path:
 
 
 # A top-level ``id: 2021`` line: every process reads each spec's id before loading any, so a plain
-# scan spares a full YAML parse; anything unusual (quotes, flow style, no such line) takes the parser.
-_ID_LINE = re.compile(rb"^id:[ \t]*([1-9][0-9]*|[A-Za-z][0-9A-Za-z_-]*)[ \t]*(?:#.*)?$", re.MULTILINE)
+# scan spares a full YAML parse; anything unusual (escapes, flow style, no such line) takes the parser.
+_ID_LINE = re.compile(
+    rb"^id:[ \t]*(?:([1-9][0-9]*|[A-Za-z][0-9A-Za-z_-]*)|\"([0-9A-Za-z_.-]+)\"|'([0-9A-Za-z_.-]+)')[ \t]*(?:#.*)?$",
+    re.MULTILINE,
+)
 _YAML_WORDS = {b"y", b"n", b"yes", b"no", b"true", b"false", b"on", b"off", b"null"}
 
 
@@ -108,8 +111,12 @@ def _spec_id(path: str, mtime: float) -> str:
         found = _ID_LINE.findall(Path(path).read_bytes())
     except OSError:
         found = []
-    if len(found) == 1 and found[0].lower() not in _YAML_WORDS:
-        return found[0].decode("ascii")
+    if len(found) == 1:
+        plain, double, single = found[0]
+        if plain and plain.lower() not in _YAML_WORDS:
+            return plain.decode("ascii")
+        if double or single:  # a quoted plain token is that very text
+            return (double or single).decode("ascii")
     return str(_read_yaml(Path(path))["id"])
 
 
