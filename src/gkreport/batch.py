@@ -829,7 +829,7 @@ def _read_manifest(opts: BatchOptions) -> tuple[dict[str, Any], dict[str, Record
                 if isinstance(v, str):
                     setattr(rec, a, shared.setdefault(v, v))
             rec.values = rows.get(rec.form, _no_values)(rec.values) if isinstance(rec.values, list) else ()
-            rec.status = _STATUSES.get(rec.status, rec.status)  # type: ignore[call-overload]
+            rec.status = _STATUSES.get(rec.status, rec.status)
             if not isinstance(rec.written, dict):
                 rec.written = {}
             if not isinstance(rec.stamps, dict):

@@ -103,7 +103,9 @@ def file_digest(path: Path | str) -> dict[str, Any]:
 
 def same_digest(found: Mapping[str, Any] | None, want: Mapping[str, Any] | None) -> bool:
     """Whether two :func:`file_digest` results are of the same bytes (a recorded one may hold more keys)."""
-    return bool(found) and bool(want) and found["size"] == want.get("size") and found["sha256"] == want.get("sha256")
+    if not found or not want:
+        return False
+    return bool(found["size"] == want.get("size") and found["sha256"] == want.get("sha256"))
 
 
 # --------------------------------------------------------------------------- stat stamps

@@ -44,7 +44,7 @@ from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import ReadError
 from .explanations import FINDINGS_SHEET, read_explanations
@@ -2128,9 +2128,10 @@ class _Reader:
         row = sheet.rows[r] if r < len(sheet.rows) else []
         origin, width = sheet.origin, len(row)
         for col, cell in ti.row_cells[rid]:
-            c = by_col.get(col)
-            if c is None:
+            at = by_col.get(col)
+            if at is None:
                 continue
+            c = at
             ref = a1(r, c)
             locations[cell.id] = (sheet.name, ref)
             if sheet.missing_cache and (r, c) in sheet.missing_cache:
@@ -2147,9 +2148,11 @@ class _Reader:
                 continue
             raw = None if c >= width or (r, c) in origin else row[c]  # sheet.raw(r, c)
             kind = type(raw)
-            if (kind is float or kind is int) and 0 <= raw <= MAX_VALUE and cell.type != "decimal" and raw == int(raw):
-                values[cell.id] = int(raw)  # a whole count, as most are: what parse_value gives, no note
-                continue
+            if kind is float or kind is int:
+                n = cast(float, raw)
+                if 0 <= n <= MAX_VALUE and cell.type != "decimal" and n == int(n):
+                    values[cell.id] = int(n)  # a whole count, as most are: what parse_value gives, no note
+                    continue
             if isinstance(raw, str) and _PROPOSAL.fullmatch(raw.strip()):
                 raw = None  # 建议 N: written by gkreport beside a blank cell, never read as the unit's number
             noted = split_note(raw) if isinstance(raw, str) else None

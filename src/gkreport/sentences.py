@@ -841,8 +841,8 @@ class Figures:
                 v = self.raw(f"{table.id}.{row_id}.{total_col}")
                 if v is not None:
                     return v
-            cols = [c for c in cols if c != total_col and not table.columns[c].sum_of]
-            own = [self.raw(f"{table.id}.{row_id}.{c}") for c in cols]
+            parts = [c for c in cols if c != total_col and not table.columns[c].sum_of]
+            own = [self.raw(f"{table.id}.{row_id}.{c}") for c in parts]
             if any(v is not None for v in own) or not kids:
                 return sum((v for v in own if v is not None), 0)
         return sum((self.row_total(table, k) for k in kids), 0)

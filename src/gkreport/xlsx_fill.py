@@ -440,7 +440,7 @@ class Sheet:
             if c == end + 1 and info == prev:
                 end = c
                 continue
-            px, hidden = prev  # type: ignore[misc]
+            px, hidden = prev
             width = f"{(px * 256 // _MAX_DIGIT_PX) / 256.0:.16g}"
             hide = ' hidden="1"' if hidden else ""
             out.append(f'<col min="{start + 1}" max="{end + 1}" width="{width}"{hide} customWidth="1"/>')

@@ -663,7 +663,7 @@ def _comment(ws: Any, r: int, c: int, notes: list[str]) -> None:
 
 
 def _write_cell(
-    ws: Any, st: _Styles, r: int, c: int, r2: int, c2: int, cell_type: str, v: Any, mark: _Mark | None
+    ws: Any, st: _Styles | _FixedStyleIds, r: int, c: int, r2: int, c2: int, cell_type: str, v: Any, mark: _Mark | None
 ) -> None:
     state = mark.state if mark else None
     proposal = mark is not None and mark.proposal is not None and v is None
@@ -683,7 +683,7 @@ def _write_cell(
 
 def _draw_grid(
     ws: Any,
-    st: _Styles,
+    st: _Styles | _FixedStyleIds,
     form: Form,
     plan: _Plan,
     top: int,
@@ -729,7 +729,7 @@ def _draw_grid(
 
 def _draw_off_grid(
     ws: Any,
-    st: _Styles,
+    st: _Styles | _FixedStyleIds,
     form: Form,
     plan: _Plan,
     top: int,
@@ -777,7 +777,7 @@ _LEGEND = (
 )
 
 
-def _legend(ws: Any, st: _Styles, r: int, n_cols: int, widths: Sequence[float]) -> int:
+def _legend(ws: Any, st: _Styles | _FixedStyleIds, r: int, n_cols: int, widths: Sequence[float]) -> int:
     _text(ws, r, 0, r, n_cols - 1, _LEGEND, st.note)
     ws.set_row(r, (_lines(_LEGEND, sum(widths[:n_cols]) * 1.1) + 1) * 12.5 + PAD_PT)
     return r + 1
@@ -834,7 +834,7 @@ def row_height(cells: Iterable[tuple[Any, float]]) -> float:
 
 def _write_table_sheet(
     wb: Any,
-    st: _Styles,
+    st: _Styles | _FixedStyleIds,
     form: Form,
     table: Table,
     sheet: str,
@@ -1987,7 +1987,7 @@ def _detail_writer(
             if cols:
                 lo = min(cols) if lo is None else min(lo, *cols)
                 hi = max(cols) if hi is None else max(hi, *cols)
-            if ((row + 1) % 16 == 0 or row == ws.dim_rowmax) and lo is not None:
+            if ((row + 1) % 16 == 0 or row == ws.dim_rowmax) and lo is not None and hi is not None:
                 spans[row // 16] = f"{lo + 1}:{hi + 1}"
                 lo = hi = None
         ws.row_spans = spans
@@ -2327,7 +2327,12 @@ def write_summary_xlsx(
             wb.set_properties({"title": summary_xlsx_name(year)[:-5], "subject": form.name})
             cell_ids = _form_info(form).cell_ids
             known = summary.matrix if summary is not None else None
-            if known is not None and len(summary.units) == len(units) and all(map(operator.is_, units, summary.units)):
+            if (
+                summary is not None
+                and known is not None
+                and len(summary.units) == len(units)
+                and all(map(operator.is_, units, summary.units))
+            ):
                 values, odd = known  # as summed by summarise
             else:
                 values, odd = value_matrix(units, cell_ids)  # read once, for the sums and for 分单位明细
