@@ -27,9 +27,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
-import struct
 import zipfile
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -38,6 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.sax.saxutils import escape
 
 from . import sentences as S
+from . import zipparts
 from .errors import StrictRefusal
 from .fileio import atomic_write_bytes
 from .formatting import format_date, format_number, safe_filename
@@ -932,7 +931,6 @@ def _core_xml(title: str, author: str) -> str:
 
 
 _ZIP_DATE = (2000, 1, 1, 0, 0, 0)  # fixed: the same report gives the same bytes
-_CREATE_SYSTEM = zipfile.ZipInfo("x").create_system  # what zipfile writes on this system
 
 
 def _zip_add(zf: zipfile.ZipFile, name: str, data: str) -> None:
@@ -1060,51 +1058,18 @@ def render_docx(report: Report, form: Form) -> bytes:
 # the document part of each report is deflated at this level: 3–4 times faster than the default 6,
 # ~20 % larger (a few KB); the shared parts, zipped once, keep 6
 _UNIT_LEVEL = 1
-_DOS_TIME = (_ZIP_DATE[3] << 11) | (_ZIP_DATE[4] << 5) | (_ZIP_DATE[5] // 2)
-_DOS_DATE = ((_ZIP_DATE[0] - 1980) << 9) | (_ZIP_DATE[1] << 5) | _ZIP_DATE[2]
 
 
 @lru_cache(maxsize=1)
 def _static_split() -> tuple[bytes, bytes, int]:
-    """The shared zip as (its members, its central directory, the number of members)."""
-    data = _static_zip()
-    count, size, offset = struct.unpack_from("<HII", data, len(data) - 22 + 10)
-    return data[:offset], data[offset : offset + size], count
+    """The shared zip as the base of each report's (zipparts.split)."""
+    return zipparts.split(_static_zip())
 
 
 def _with_static_parts(parts: Sequence[tuple[str, str]]) -> bytes:
-    """The shared zip with ``parts`` (name, XML) added: the zip members and directory entries are
-    written here as zipfile writes them (deflated, the fixed date, no extra fields), without reading
-    the shared zip's directory back for each report."""
-    members, directory, count = _static_split()
-    out = [members]
-    entries = [directory]
-    offset = len(members)
-    for name, xml in parts:
-        raw = xml.encode("utf-8")
-        packer = zlib.compressobj(_UNIT_LEVEL, zlib.DEFLATED, -15)
-        packed = packer.compress(raw) + packer.flush()
-        crc = zlib.crc32(raw)
-        encoded = name.encode("ascii")
-        fields = (8, _DOS_TIME, _DOS_DATE, crc, len(packed), len(raw), len(encoded))
-        out += (
-            struct.pack("<4s2BH", b"PK\x03\x04", 20, 0, 0),
-            struct.pack("<3H3LH", *fields),
-            b"\0\0",
-            encoded,
-            packed,
-        )
-        entries += (
-            struct.pack("<4s4BH", b"PK\x01\x02", 20, _CREATE_SYSTEM, 20, 0, 0),
-            struct.pack("<3H3LH", *fields),
-            struct.pack("<4HLL", 0, 0, 0, 0, 0o600 << 16, offset),  # a regular file, as zipfile marks it
-            encoded,
-        )
-        offset += 30 + len(encoded) + len(packed)
-        count += 1
-    cd = b"".join(entries)
-    out += (cd, struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(cd), offset, 0))
-    return b"".join(out)
+    """The shared zip with ``parts`` (name, XML) added, without reading its directory back per report."""
+    members = [(name, zipparts.deflate(xml.encode("utf-8"), _UNIT_LEVEL)) for name, xml in parts]
+    return zipparts.join(members, when=_ZIP_DATE, base=_static_split())
 
 
 # --------------------------------------------------------------------------- plain python-docx renderer

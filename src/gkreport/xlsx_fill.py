@@ -20,9 +20,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-import struct
 import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +30,8 @@ from xlsxwriter.comments import Comments, CommentType
 from xlsxwriter.utility import _datetime_to_excel_datetime, quote_sheetname, xl_col_to_name, xl_range
 from xlsxwriter.vml import Vml
 from xlsxwriter.worksheet import Worksheet
+
+from . import zipparts
 
 __all__ = ["FixedStyles", "SharedStrings", "Sheet", "Unsupported", "package"]
 
@@ -130,7 +130,7 @@ class FixedStyles:
             self.theme = z.read("xl/theme/theme1.xml")
         # the parts every workbook shares, compressed once
         self.members = {
-            name: _deflate(data, 9)
+            name: zipparts.deflate(data, 9)
             for name, data in (
                 ("xl/styles.xml", self.xml),
                 ("xl/theme/theme1.xml", self.theme),
@@ -571,77 +571,28 @@ def _comment_parts(sheet: Sheet, index: int, shape_id: int) -> tuple[str, str]:
     return c_fh.getvalue(), v_fh.getvalue()
 
 
-# A zip member: CRC-32, size, deflated data. Members are dated 1980-01-01 as XlsxWriter dates them.
-_Member = tuple[int, int, bytes]
-_LEVEL = 1  # the parts of each workbook: fastest (files ~7 % larger than at the default level 6)
-_DOS_DATE = (0 << 9) | (1 << 5) | 1
-_MADE_BY = (3 << 8) | 20  # Unix, zip 2.0, as Python's zipfile writes
-_FILE_ATTR = 0o600 << 16
-
-
-def _deflate(data: bytes, level: int = _LEVEL) -> _Member:
-    return zlib.crc32(data), len(data), zlib.compress(data, level, -15)
+# the parts of each workbook: fastest (files ~7 % larger than at the default level 6); zipparts.join
+# dates them 1980-01-01, as XlsxWriter does
+_LEVEL = 1
 
 
 _SMALL_PART = 4096  # parts this small are mostly the same from one workbook to the next (rels, names)
-_SMALL_MEMO: dict[bytes, _Member] = {}
+_SMALL_MEMO: dict[bytes, zipparts.Member] = {}
 _SMALL_MEMO_MAX = 1024
 
 
-def _deflate_part(data: str | bytes) -> _Member:
+def _deflate_part(data: str | bytes) -> zipparts.Member:
     """A part compressed, or taken from the small parts compressed before: setting up a
     compressor costs more than compressing one of them."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > _SMALL_PART:
-        return _deflate(raw)
+        return zipparts.deflate(raw, _LEVEL)
     member = _SMALL_MEMO.get(raw)
     if member is None:
         if len(_SMALL_MEMO) >= _SMALL_MEMO_MAX:
             _SMALL_MEMO.clear()
-        member = _SMALL_MEMO[raw] = _deflate(raw)
+        member = _SMALL_MEMO[raw] = zipparts.deflate(raw, _LEVEL)
     return member
-
-
-def _zip(members: Sequence[tuple[str, _Member]]) -> bytes:
-    """A zip archive of deflated members (written here rather than with ``zipfile`` so that the
-    parts every workbook shares are compressed once)."""
-    out: list[bytes] = []
-    central: list[bytes] = []
-    offset = 0
-    for name, (crc, size, data) in members:
-        raw_name = name.encode("utf-8")
-        flags = 0x800 if not raw_name.isascii() else 0
-        head = struct.pack(
-            "<4s5H3L2H", b"PK\x03\x04", 20, flags, 8, 0, _DOS_DATE, crc, len(data), size, len(raw_name), 0
-        )
-        central.append(
-            struct.pack(
-                "<4s6H3L5H2L",
-                b"PK\x01\x02",
-                _MADE_BY,
-                20,
-                flags,
-                8,
-                0,
-                _DOS_DATE,
-                crc,
-                len(data),
-                size,
-                len(raw_name),
-                0,
-                0,
-                0,
-                0,
-                _FILE_ATTR,
-                offset,
-            )
-            + raw_name
-        )
-        out += (head, raw_name, data)
-        offset += len(head) + len(raw_name) + len(data)
-    directory = b"".join(central)
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), offset, 0)
-    return b"".join(out) + directory + end
 
 
 def package(
@@ -744,7 +695,7 @@ def package(
         book.append("</definedNames>")
     book.append('<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>')
     parts.append(("xl/workbook.xml", "".join(book)))
-    members: list[tuple[str, _Member]] = []
+    members: list[tuple[str, zipparts.Member]] = []
     for name, data in parts:
         if name == "_rels/.rels":
             members.append((name, styles.members[name]))
@@ -753,7 +704,7 @@ def package(
     members.append(("xl/theme/theme1.xml", styles.members["xl/theme/theme1.xml"]))
     members.append(("xl/styles.xml", styles.members["xl/styles.xml"]))
     members.extend((name, _deflate_part(data)) for name, data in sheet_parts)
-    data = _zip(members)
+    data = zipparts.join(members)
     if isinstance(path, io.BytesIO):
         path.write(data)
     else:
