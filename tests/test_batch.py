@@ -1165,3 +1165,70 @@ def test_temp_files_left_in_unit_folders_by_a_stopped_run_are_removed(tmp_path):
     assert again.processed == 0
     assert not left.exists() and live.exists()
     assert lock.read_text(encoding="utf-8") == ""  # released: the next run need not search again
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the side process is forked on Linux only")
+def test_work_beside_runs_in_another_process_and_falls_back_here_on_any_failure(tmp_path):
+    from gkreport import batch
+
+    here = os.getpid()
+    assert batch._Beside(lambda: ("pid", os.getpid()), 10).result()[1] != here  # done by a child
+
+    def fails_in_a_child() -> int:
+        if os.getpid() != here:
+            raise RuntimeError("only in the child")
+        return 7
+
+    def killed_in_a_child() -> int:
+        if os.getpid() != here:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 8
+
+    def unpicklable_in_a_child() -> object:
+        return (lambda: 0) if os.getpid() != here else 9
+
+    assert batch._Beside(fails_in_a_child, 10).result() == 7  # done again here
+    assert batch._Beside(killed_in_a_child, 10).result() == 8
+    assert batch._Beside(unpicklable_in_a_child, 10).result() == 9
+    with pytest.raises(ValueError):  # an error of the work itself is raised here, as without a child
+        batch._Beside(lambda: int("x"), 10).result()
+    assert batch._Beside(lambda: os.getpid(), batch._BESIDE_UP_TO + 1).result() == here  # too big to copy
+
+    marker = tmp_path / "late"
+    side = batch._Beside(lambda: (time.sleep(5), marker.write_text("x")), 10)
+    side.stop()  # an interrupted run: the child ends with it, its work not done
+    time.sleep(0.2)
+    assert not marker.exists() and not side.pid
+
+
+def test_audit_reports_written_beside_the_summaries_are_those_written_alone(tmp_path, monkeypatch):
+    """A pool run writes the 审核报告 in a side process while it writes the summaries; they say
+    exactly what a one-process run's say, and no temp file or child process is left."""
+    from gkreport import batch
+
+    inp = copy_samples(tmp_path / "input")
+    started: list[int] = []
+    real = batch._Beside.__init__
+
+    def spy(self, work, records):
+        real(self, work, records)
+        started.append(self.pid)
+
+    monkeypatch.setattr(batch._Beside, "__init__", spy)
+    two = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "two", jobs=2))
+    one = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "one", jobs=1))
+    assert len(started) == 1 and (started[0] > 0) == sys.platform.startswith("linux")
+    for rel in ("审核报告.json", "2025/审核报告.json"):
+        a, b = (json.loads((tmp_path / d / rel).read_text(encoding="utf-8")) for d in ("one", "two"))
+        a.pop("generated"), b.pop("generated")
+        assert a == b and a["units"]
+    assert len(json.loads((tmp_path / "two" / "审核报告.json").read_text(encoding="utf-8"))["units"]) == len(
+        SAMPLE_UNITS
+    )
+    for rel in ("审核报告.xlsx", "2025/审核报告.xlsx"):
+        assert xml_parts(tmp_path / "one" / rel) == xml_parts(tmp_path / "two" / rel), rel
+    assert two.reports == [tmp_path / "two" / p.relative_to(tmp_path / "one") for p in one.reports]
+    assert not list((tmp_path / "two").rglob(".gkreport-tmp-*"))
+    if started[0] > 0:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(started[0], os.WNOHANG)  # reaped

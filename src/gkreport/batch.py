@@ -1287,6 +1287,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
     years: list[YearResult] = []
     attention: dict[str, str] = {}
     summary_state: dict[str, Any] | None = None  # what the summaries written say (see _summary_state)
+    beside: _Beside | None = None  # the 审核报告 being written by a child process
     try:
         if todo:
             _journal(opts, inputs=[rel for _, rel, _ in todo])
@@ -1330,6 +1331,11 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         key = _summary_key(opts, records, hand_edited)
         last = head.get("summary") or {}
         reuse = not opts.force and not unmovable and last.get("key") == key and _intact(opts, last, run_outputs, intact)
+        if not reuse and not opts.pdf and jobs > 1:
+            # the 审核报告 are written on the other core while the summaries are written here: they are
+            # written anew anyway, and the summaries change nothing they list (a PDF run adds the PDFs)
+            edited_now = hand_edited_entries(records.values(), hand_edited)
+            beside = _Beside(lambda: _write_reports(opts, records, edited_now), len(records))
         try:
             if unmovable:
                 raise OSError(errno.EACCES, next(iter(unmovable.values())))
@@ -1367,7 +1373,12 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             reports = [opts.output_dir / p for p in last["reports"]]
             unchanged_summaries.update({p: run_outputs[p] for p in last["reports"]})
         else:
-            reports, report_problems = _write_reports(opts, records, hand_edited_entries(records.values(), hand_edited))
+            if beside is not None:
+                reports, report_problems = beside.result()
+            else:
+                reports, report_problems = _write_reports(
+                    opts, records, hand_edited_entries(records.values(), hand_edited)
+                )
             problems += report_problems
         run_outputs, notes = _replace_run_outputs(
             opts,
@@ -1383,6 +1394,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             key = _summary_key(opts, records, hand_edited)
             summary_state = _summary_state(opts, key, summaries, reports, summary_messages, years, attention)
     finally:
+        if beside is not None:
+            beside.stop()  # interrupted before its result was taken: the child ends with this run
         try:
             _save_manifest(opts, records, run_outputs, {"summary": summary_state, "hand_edited": hand_edited})
             _journal(opts, None)
@@ -1690,6 +1703,95 @@ def _keep_stale(
 
 
 _WARM_SUMMARY_UP_TO = 1000  # files to process
+
+
+_BESIDE_UP_TO = 5000  # records: beyond, the child's copy of what it reads costs more memory than its time is worth
+
+
+class _Beside:
+    """``work`` (file writing that only reads this process's data) started in a forked child, so that
+    it runs on another core while this process goes on; :meth:`result` waits for it.
+
+    Where a child cannot be forked (not Linux, a batch too big to copy cheaply, the system refuses)
+    or the child fails in any way (an exception, killed, a result that cannot be read), ``work``
+    is simply done here when its result is asked for: what it writes is the same either way, so a
+    failure there costs only time, and anything ``work`` reports or raises is reported or raised
+    here as without a child. :meth:`stop` (on an interruption) ends a child still running."""
+
+    def __init__(self, work: Callable[[], Any], records: int):
+        self.work = work
+        self.pid = 0
+        self.rfd = -1
+        if not sys.platform.startswith("linux") or records > _BESIDE_UP_TO:
+            return
+        import warnings
+
+        try:
+            rfd, wfd = os.pipe()
+        except OSError:
+            return
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ warns of fork in a process with threads: the
+                warnings.simplefilter("ignore", DeprecationWarning)  # child only writes files, takes no lock
+                pid = os.fork()
+        except OSError:
+            os.close(rfd)
+            os.close(wfd)
+            return
+        if pid == 0:
+            self._child(rfd, wfd)
+        os.close(wfd)
+        self.pid, self.rfd = pid, rfd
+
+    def _child(self, rfd: int, wfd: int) -> None:
+        """In the child: do the work, send its result, and exit without returning to the caller."""
+        import pickle
+        import signal
+
+        code = 1
+        try:
+            os.close(rfd)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops this child
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            data = pickle.dumps(self.work(), protocol=pickle.HIGHEST_PROTOCOL)
+            with open(wfd, "wb") as fh:
+                fh.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+
+    def result(self) -> Any:
+        if not self.pid:
+            return self.work()
+        import pickle
+
+        data, status = b"", 1
+        try:
+            fd, self.rfd = self.rfd, -1
+            with open(fd, "rb") as fh:
+                data = fh.read()
+            _, status = os.waitpid(self.pid, 0)
+            self.pid = 0
+        finally:
+            self.stop()
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            with contextlib.suppress(Exception):
+                return pickle.loads(data)
+        return self.work()
+
+    def stop(self) -> None:
+        if self.rfd >= 0:
+            fd, self.rfd = self.rfd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self.pid:
+            import signal
+
+            pid, self.pid = self.pid, 0
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
 
 
 def _load_summary_modules() -> None:
