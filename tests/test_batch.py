@@ -1232,3 +1232,71 @@ def test_audit_reports_written_beside_the_summaries_are_those_written_alone(tmp_
     if started[0] > 0:
         with pytest.raises(ChildProcessError):
             os.waitpid(started[0], os.WNOHANG)  # reaped
+
+
+def test_records_replaced_by_new_work_are_freed_before_the_summaries(tmp_path, monkeypatch):
+    """With --force (or a changed form) every record of the last run is replaced: the old ones are
+    not kept alive beside the new ones while the summaries, the run's fullest moment, are written."""
+    import gc
+    import weakref
+
+    from gkreport import batch
+
+    inp = copy_samples(tmp_path / "input")
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1)
+    run_batch(opts)
+    old: list[weakref.ref] = []
+    real_read, real_write = batch._read_manifest, batch._write_summaries
+
+    class Traced(batch.Record):  # a record that can be watched (Record has slots, no weak references)
+        __slots__ = ("__weakref__",)
+
+    def reading(o):
+        head, manifest = real_read(o)
+        for key, rec in manifest.items():
+            traced = manifest[key] = Traced.__new__(Traced)
+            for name in batch.Record.__dataclass_fields__:
+                setattr(traced, name, getattr(rec, name))
+            old.append(weakref.ref(traced))
+        return head, manifest
+
+    alive: list[int] = []
+
+    def writing(o, records):
+        gc.collect()
+        alive.append(sum(r() is not None for r in old))
+        return real_write(o, records)
+
+    monkeypatch.setattr(batch, "_read_manifest", reading)
+    monkeypatch.setattr(batch, "_write_summaries", writing)
+    result = run_batch(replace_opts(opts, force=True))
+    assert len(old) == len(SAMPLE_UNITS) and alive == [0] and result.processed == len(SAMPLE_UNITS)
+
+
+def replace_opts(opts: BatchOptions, **changes) -> BatchOptions:
+    from dataclasses import replace
+
+    return replace(opts, **changes)
+
+
+def test_a_big_batch_stops_the_fork_server_before_its_summaries(tmp_path, monkeypatch):
+    from multiprocessing import forkserver
+
+    from gkreport import batch
+
+    inp = copy_samples(tmp_path / "input")
+    running: list[bool] = []
+    real = batch._write_summaries
+
+    def writing(o, records):
+        running.append(forkserver._forkserver._forkserver_pid is not None)
+        return real(o, records)
+
+    monkeypatch.setattr(batch, "_write_summaries", writing)
+    monkeypatch.setattr(batch, "_FREE_FORK_SERVER_FROM", 2)
+    first = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2))
+    assert first.worker_peak_mb > 0 and running == [False]
+    monkeypatch.setattr(batch, "_FREE_FORK_SERVER_FROM", 1000)
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2, force=True))
+    assert again.worker_peak_mb > 0 and running == [False, True]  # started again; a small batch keeps it
+    assert [(r.input, r.status) for r in again.records] == [(r.input, r.status) for r in first.records]

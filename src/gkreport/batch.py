@@ -1183,11 +1183,13 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         return left
 
     for p, raw, rel in files:
+        # taken out of the last run's records as each input is seen: a record replaced by new work is
+        # then freed (all of them with --force or a changed form: as much memory as the new records)
         if raw in hold:
             if rel in manifest:
-                records[rel] = manifest[rel]
+                records[rel] = manifest.pop(rel)
             continue
-        old = manifest.get(rel)
+        old = manifest.pop(rel, None)
         if not is_workbook(p):  # listed as 无法读取 with what to do; never read, so a rerun costs nothing
             other = _not_a_workbook(rel, opts)
             if old is not None and (old.status, old.reason, old.outputs) == (other.status, other.reason, {}):
@@ -1237,6 +1239,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             removed += 1
             if left:
                 problems.append(_not_deleted(opts, left, f"输入文件 {rel} 已不在输入文件夹中，它"))
+    manifest.clear()
+    old = None  # the loops' last record, freed too
     total, skipped = len(files), len(records)
     if progress:
         for rec in records.values():
@@ -1316,6 +1320,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                 worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
                 if warm is not None:
                     warm.join()
+                if len(todo) >= _FREE_FORK_SERVER_FROM:
+                    _stop_fork_server()
         _mark_duplicates(opts, records)
         messages += _settle_folders(opts, records)
         t = time.perf_counter()
@@ -1931,6 +1937,22 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return peak
+
+
+_FREE_FORK_SERVER_FROM = 1000  # files processed: from here the summaries' memory matters more than a warm start
+
+
+def _stop_fork_server() -> None:
+    """Stop the fork server once a big batch's workers are done: it holds the workers' modules
+    (about 60 MB) while the summaries, which need the most memory of the run, are written. The
+    next pool (watch) starts it again. Only the standard library's own stop is used; where it is
+    missing, the server simply stays until the program ends."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if callable(stop):
+        with contextlib.suppress(Exception):
+            stop()
 
 
 def _stop_pool(pool: Any) -> None:
