@@ -849,3 +849,35 @@ def test_a_number_in_the_text_marks_its_paragraph():
     check_unit(one)
     (h,) = [f for f in one.findings if f.rule == "A8.received"]
     assert h.paragraph == ("overview", 0) and h.message.startswith("“一、总体情况”中“")
+
+
+def test_a_finding_as_a_dict_is_every_field_as_asdict_gives_it_plus_code_and_title():
+    """The batch stores each finding as ``to_dict`` gives it (the manifest, mail's bodies and 审核报告
+    read it back): every field in order, tuples as lists, numbers as JSON numbers, grouped
+    findings as dicts of their own."""
+    import dataclasses
+
+    from gkreport.model import json_value
+    from gkreport.pipeline import run_checks_isolated
+    from gkreport.reader import read_workbook
+
+    def reference(f) -> dict:
+        d = dataclasses.asdict(f) | {"code": f.code, "title": f.title}
+        for k in ("cells", "cell_ids", "candidates", "candidate_cells"):
+            d[k] = list(getattr(f, k))
+        for k in ("expected", "actual", "suggestion"):
+            d[k] = json_value(d[k])
+        d["grouped"] = [reference(g) for g in f.grouped]
+        d["paragraph"] = list(f.paragraph) if f.paragraph is not None else None
+        return d
+
+    from conftest import SAMPLES
+
+    units = [read_workbook(p) for p in sorted(SAMPLES.glob("*.xlsx"))]
+    run_checks_isolated(units, [])
+    findings = [f for u in units for f in u.findings]
+    assert any(f.grouped for f in findings) and any(f.suggestion is not None for f in findings)
+    for f in findings:
+        got, want = f.to_dict(), reference(f)
+        assert list(got) == list(want) and got == want
+        assert all(type(got[k]) is type(want[k]) for k in want)

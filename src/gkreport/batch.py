@@ -330,6 +330,8 @@ def discover(folder: Path, exclude: Path | None = None) -> list[Path]:
 
 
 def _json_value(v: Any) -> Any:
+    if v is None or type(v) is int:  # nearly every value: answered first
+        return v
     if isinstance(v, Decimal):
         return str(v)  # kept exact; restored by cell type
     if hasattr(v, "isoformat"):

@@ -6,7 +6,7 @@ Findings are values, never printed strings; printing happens at the edge (CLI).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -89,7 +89,9 @@ class Finding:
         return title_for(self.rule, self.severity, self.proposal)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # the fields as asdict gives them (its deep copy is not needed: every value is immutable or
+        # converted below), without its cost: a batch turns every finding of every unit into a dict
+        d = {name: getattr(self, name) for name in self.__dataclass_fields__}
         d["code"] = self.code
         d["title"] = self.title
         for k in ("cells", "cell_ids", "candidates", "candidate_cells"):
