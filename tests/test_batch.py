@@ -1300,3 +1300,34 @@ def test_a_big_batch_stops_the_fork_server_before_its_summaries(tmp_path, monkey
     again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2, force=True))
     assert again.worker_peak_mb > 0 and running == [False, True]  # started again; a small batch keeps it
     assert [(r.input, r.status) for r in again.records] == [(r.input, r.status) for r in first.records]
+
+
+def test_new_and_forced_files_are_read_once_and_carry_their_hash(tmp_path, monkeypatch):
+    """A file that is processed whatever its bytes are (new, or --force) is read once, by the worker,
+    which hashes it; its record's hash and stamp are as if the batch had hashed it, so that a rerun
+    skips it; an unreadable one carries its hash too."""
+    from gkreport import reader
+
+    inp = copy_samples(tmp_path / "input")
+    (inp / "坏.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    reads: list[str] = []
+    real = reader.read_file_bytes
+
+    def counted(path, *a, **k):
+        reads.append(Path(path).name)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(reader, "read_file_bytes", counted)
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1)
+    for force in (False, True):
+        reads.clear()
+        result = run_batch(replace_opts(opts, force=force))
+        assert result.processed == len(SAMPLE_UNITS) + 1
+        good = [r for r in result.records if r.input != "坏.xlsx"]
+        assert sorted(r for r in reads if r != "坏.xlsx") == sorted(Path(r.input).name for r in good)
+        for r in result.records:
+            assert r.hash == hashlib.sha256((inp / r.input).read_bytes()).hexdigest()
+        assert all(r.input_stamp for r in good)
+    reads.clear()
+    again = run_batch(opts)
+    assert again.skipped == len(SAMPLE_UNITS) and set(reads) == {"坏.xlsx"}  # only the refused file again

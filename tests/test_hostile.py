@@ -13,6 +13,7 @@ never becomes a formula in an output workbook, and the Word report escapes whate
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -1087,6 +1088,32 @@ def test_batch_reports_a_file_changed_while_processing(tmp_path):
     [rec] = _process_chunk([(str(p), p.name, "0" * 64)], opts)
     assert rec.status == "无法读取" and "在处理过程中被修改" in rec.reason and not rec.outputs
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.docx"))
+
+
+def test_a_new_file_changed_while_its_worker_reads_it_is_reported(tmp_path, monkeypatch):
+    """A new file is hashed by its worker as it is read (not first by the batch): a change while it is
+    read is still reported, and the next run processes what it has become."""
+    from gkreport import reader
+    from gkreport.batch import BatchOptions, run_batch
+
+    p = tmp_path / "in" / GOOD.name
+    p.parent.mkdir()
+    shutil.copy(GOOD, p)
+    real = reader.read_workbook
+
+    def read_then_saved_again(path, *a, **k):
+        unit = real(path, *a, **k)
+        Path(path).write_bytes(Path(path).read_bytes())  # saved again while being read
+        return unit
+
+    monkeypatch.setattr(reader, "read_workbook", read_then_saved_again)
+    opts = BatchOptions(input_dir=p.parent, output_dir=tmp_path / "out", jobs=1)
+    [rec] = run_batch(opts).records
+    assert rec.status == "无法读取" and "在处理过程中被修改" in rec.reason and not rec.outputs
+    monkeypatch.setattr(reader, "read_workbook", real)
+    [rec] = run_batch(opts).records
+    assert rec.status != "无法读取" and rec.outputs["docx"]
+    assert rec.hash == hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 def test_batch_survives_a_check_engine_failure(tmp_path, monkeypatch):

@@ -73,6 +73,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -452,7 +453,8 @@ def _init_worker(previous: dict | None) -> None:
 def _process_chunk(
     items: list[tuple[str, str, str]], opts: BatchOptions, on_record: Callable[[Record], None] | None = None
 ) -> list[Record]:
-    """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash).
+    """Read, check and write a chunk of files. ``items``: (absolute path, relative path, hash; "" when
+    the batch did not hash the file: it is then hashed here as it is read).
 
     ``on_record`` (in-process runs) hears of each file as soon as its outputs are written,
     so that an interrupted run keeps everything finished so far. Each record's ``seconds``: the CPU
@@ -466,12 +468,14 @@ def _process_chunk(
     records: list[Record] = []
     units: list[tuple[Unit, Record]] = []
     for path, rel, digest in items:
+        before = None if digest else _stat_key(path)  # no hash from the batch: the file's state before it is read
         try:
             unit = read_workbook(Path(path))
             shown = readable_name(path)
             if shown != path:  # a name that is not UTF-8: shown (and written into the outputs) readable
                 unit.file = Path(shown)
         except ReadError as exc:
+            digest = digest or _hash_of(path)
             records.append(
                 Record(input=rel, hash=digest, status=Status.UNREADABLE, reason=exc.message, options=opts.key())
             )
@@ -482,7 +486,7 @@ def _process_chunk(
             records.append(
                 Record(
                     input=rel,
-                    hash=digest,
+                    hash=digest or _hash_of(path),
                     status=Status.UNREADABLE,
                     options=opts.key(),
                     reason=f"文件 {Path(path).name} 读取时出错：{type(exc).__name__}: {exc}",
@@ -491,7 +495,12 @@ def _process_chunk(
             if on_record:
                 on_record(records[-1])
             continue
-        if unit.file_hash != digest:  # changed since the batch hashed it: still being copied or saved
+        if digest:
+            changed = unit.file_hash != digest  # since the batch hashed it
+        else:  # hashed here as read; changed while it was read?
+            digest = unit.file_hash
+            changed = before is None or _stat_key(path) != before
+        if changed:  # still being copied or saved
             records.append(
                 Record(
                     input=rel,
@@ -558,6 +567,25 @@ def _process_chunk(
             "docx": t_docx / n,
         }
     return records
+
+
+def _hash_of(path: str) -> str:
+    """SHA-256 of a file the reader refused, as the batch hashes its inputs ("" when it cannot be read)."""
+    from .reader import read_file_bytes
+
+    try:
+        return hashlib.sha256(read_file_bytes(Path(path))).hexdigest()
+    except ReadError:
+        return ""
+
+
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    """What changes when a file is written, replaced or copied over (None: it cannot be stat'ed)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tuple[Unit, Record]]:
@@ -1209,6 +1237,11 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         if old is not None and old.hash and st is not None and unchanged_by_stamp(p, old.input_stamp):
             digest = old.hash  # the same file, not changed since its bytes were hashed (fileio: stat stamps)
             stamp = old.input_stamp
+        elif (old is None or opts.force) and st is not None and stat.S_ISREG(st.st_mode):
+            # processed whatever its bytes are: the worker hashes them as it reads them (read once, not
+            # twice, and the workers start sooner); it also tells a file that changes meanwhile
+            digest = ""
+            stamp = settled_stamp(st, clock)  # stat'ed after the clock; the worker reads after the stat
         else:
             try:  # a locked, vanished, oversized or non-regular file (a pipe would block) is reported, not read
                 digest = hashlib.sha256(read_file_bytes(p)).hexdigest()
@@ -1269,8 +1302,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         nonlocal last_save, save_every
         for rec in batch:
             hashed, stamp = input_stamps.get(rec.input, ("", None))
-            if rec.hash and rec.hash == hashed:
-                rec.input_stamp = stamp
+            if rec.hash and (rec.hash == hashed or (rec.input in input_stamps and not hashed)):
+                rec.input_stamp = stamp  # of the bytes hashed here, or by the worker after the stat
             _keep_stale(opts, rec, stale, carried)
             records[rec.input] = rec
             if progress:
