@@ -498,8 +498,8 @@ def _process_chunk(
         if digest:
             changed = unit.file_hash != digest  # since the batch hashed it
         else:  # hashed here as read; changed while it was read?
-            digest = unit.file_hash
-            changed = before is None or _stat_key(path) != before
+            digest = unit.file_hash or ""
+            changed = not digest or before is None or _stat_key(path) != before
         if changed:  # still being copied or saved
             records.append(
                 Record(
