@@ -1763,6 +1763,7 @@ class _Beside:
         self.work = work
         self.pid = 0
         self.rfd = -1
+        self.parent = os.getpid()
         if not sys.platform.startswith("linux") or records > _BESIDE_UP_TO:
             return
         import warnings
@@ -1771,6 +1772,11 @@ class _Beside:
             rfd, wfd = os.pipe()
         except OSError:
             return
+        import gc
+
+        # the objects made so far are left out of the child's garbage collections: they would write to
+        # every one of them and so copy the memory it shares with this process
+        gc.freeze()
         try:
             with warnings.catch_warnings():  # Python 3.12+ warns of fork in a process with threads: the
                 warnings.simplefilter("ignore", DeprecationWarning)  # child only writes files, takes no lock
@@ -1779,6 +1785,9 @@ class _Beside:
             os.close(rfd)
             os.close(wfd)
             return
+        finally:
+            if os.getpid() == self.parent:
+                gc.unfreeze()
         if pid == 0:
             self._child(rfd, wfd)
         os.close(wfd)
