@@ -1331,3 +1331,16 @@ def test_new_and_forced_files_are_read_once_and_carry_their_hash(tmp_path, monke
     reads.clear()
     again = run_batch(opts)
     assert again.skipped == len(SAMPLE_UNITS) and set(reads) == {"坏.xlsx"}  # only the refused file again
+
+
+def test_chunks_shrink_towards_the_end_so_that_the_workers_finish_together():
+    from gkreport.batch import _chunks
+
+    for n, jobs in [(1, 2), (2, 2), (7, 2), (40, 2), (200, 2), (2000, 2), (10000, 4)]:
+        chunks = _chunks(list(range(n)), jobs)
+        assert [i for c in chunks for i in c] == list(range(n))  # every file once, in order
+        sizes = [len(c) for c in chunks]
+        assert max(sizes) <= 100 and sizes == sorted(sizes, reverse=True)  # they never grow
+        if n >= 200:
+            assert sizes[-2] <= 10 < sizes[0]  # the last are small: a worker waits little for the other
+    assert [len(c) for c in _chunks(list(range(7)), 2, size=3)] == [3, 3, 1]  # a fixed size when asked

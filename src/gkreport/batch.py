@@ -579,6 +579,22 @@ def _hash_of(path: str) -> str:
         return ""
 
 
+def _chunks(todo: list[Any], jobs: int, size: int | None = None) -> list[list[Any]]:
+    """The files in chunks for the workers: each at most a quarter of an even share of what is left
+    and at most 100 (a slow file holds up one chunk only; the check engine works across a chunk),
+    so that they shrink towards the end and the workers finish together rather than one waiting
+    for the other's last big chunk. ``size``: every chunk that size."""
+    if size:
+        return [todo[i : i + size] for i in range(0, len(todo), size)]
+    chunks, i = [], 0
+    floor = min(10, max(1, -(-len(todo) // (jobs * 4))))
+    while i < len(todo):
+        n = max(floor, min(100, -(-(len(todo) - i) // (jobs * 4))))
+        chunks.append(todo[i : i + n])
+        i += n
+    return chunks
+
+
 def _stat_key(path: str) -> tuple[int, ...] | None:
     """What changes when a file is written, replaced or copied over (None: it cannot be stat'ed)."""
     try:
@@ -1331,10 +1347,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         if todo:
             _journal(opts, inputs=[rel for _, rel, _ in todo])
             _sync_claims(opts, records)  # the folders of the units kept; the others are claimed anew
-            # about four chunks per worker (a slow file holds up one chunk only); even two or three
-            # big files go to the pool, which the fork server has usually made ready meanwhile
-            size = opts.chunk_size or max(1, min(100, -(-len(todo) // (jobs * 4))))
-            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+            # even two or three big files go to the pool, which the fork server has usually made ready meanwhile
+            chunks = _chunks(todo, jobs, opts.chunk_size)
             if jobs == 1 or len(chunks) == 1:
                 _init_previous_in_process(previous)
                 for chunk in chunks:
