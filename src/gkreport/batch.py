@@ -2288,7 +2288,7 @@ def write_records_xlsx(
     import xlsxwriter
 
     from .catalogue import title_for
-    from .xlsx_out import compact_refs, print_list_sheet, row_height
+    from .xlsx_out import compact_refs, fast_rows, print_list_sheet, row_height
 
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
@@ -2434,6 +2434,8 @@ def write_records_xlsx(
                 ws3.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols3)))
             ws3.freeze_panes(1, 0)
             print_list_sheet(ws3, [w for _, w in cols3], "审核报告　手工修改", year, 0)
+        for sheet in wb.worksheets():
+            fast_rows(sheet)
         wb.close()
     return path
 
