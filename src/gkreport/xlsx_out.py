@@ -51,12 +51,14 @@ __all__ = [
     "A3",
     "A4",
     "SUMMARY_DIR",
+    "collector_paused",
     "compact_refs",
     "fast_rows",
     "group_units",
     "mismatch_messages",
     "paper_for",
     "print_list_sheet",
+    "release_workbook",
     "row_height",
     "summary_table_sheets",
     "summary_xlsx_name",
@@ -1197,14 +1199,16 @@ _GC_HELD = [0, False]  # workbooks being built now; whether the collector was on
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a workbook is built (other threads may build
     theirs at the same time: it is on again when the last one is done, if it was on before).
 
     A workbook is tens of thousands of small objects alive until it is written out: the
     collections their allocation sets off find nothing to free, and promote them all to the
     old generation, whose full collections walk every object of the process (a batch worker
-    holds pandas). Freed by reference counting once written, they never reach the collector.
+    holds pandas; the batch's parent the records of every unit). Freed by reference counting
+    once written (see :func:`release_workbook`), they never reach the collector. The same holds
+    for a year's summary: its light units and their findings live until it is written.
     """
     with _GC_LOCK:
         if _GC_HELD[0] == 0:
@@ -1228,7 +1232,7 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     ``基本信息`` (metadata and narrative as read).
     """
     path = Path(path)
-    with atomic_path(path) as tmp, _collector_paused():
+    with atomic_path(path) as tmp, collector_paused():
         _build_unit_workbook(unit, tmp)  # the workbook is freed on return, before the collector is on again
     return path
 
@@ -1253,7 +1257,7 @@ def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
     )
     _draw_unit(wb, _Styles(wb), unit)
     wb.close()
-    _release(wb)
+    release_workbook(wb)
 
 
 _UNIT_COMMENTS = "政府信息公开工作年度报告统计表审核结果"
@@ -1479,7 +1483,7 @@ def _fill_table_sheet(
     ws.print_area(0, 0, max(end - 1, frame.top), n - 1)
 
 
-def _release(wb: xlsxwriter.Workbook) -> None:
+def release_workbook(wb: xlsxwriter.Workbook) -> None:
     """Break the reference cycle of a written workbook: each sheet keeps the workbook's
     ``add_format`` (not public API of XlsxWriter; a version without it only leaves the cycle).
     Reference counting then frees its objects at once, without the cyclic collector."""
@@ -2415,7 +2419,7 @@ def write_summary_xlsx(
             + "。请先用 group_units() 分组，每组单独汇总。"
         )
     main = units[0] if units else (summary.summed if summary is not None else None)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, collector_paused():
         # temp files, not memory: 分单位明细 has a cell per indicator and unit
         wb = xlsxwriter.Workbook(str(tmp), {**_wb_options(), "in_memory": False})
         st = _Styles(wb)
@@ -2467,6 +2471,7 @@ def write_summary_xlsx(
             if ws.name != _DETAIL_SHEET:  # 分单位明细 has a writer of its own (_detail_writer)
                 fast_rows(ws)
         wb.close()
+        release_workbook(wb)  # freed on return, before the collector is on again
     return path
 
 
