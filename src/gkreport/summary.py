@@ -459,8 +459,8 @@ def _causes(
     required = [c for c in cells if not form.cells[c].optional]
     partly = columns.partly_blank(required) if columns is not None else None
     if partly is not None:
-        for u, blank in zip(units, partly):
-            if blank and id(u) not in named:
+        for u, part in zip(units, partly):
+            if part and id(u) not in named:
                 out.append((u, "blank", f"{_name(u)}（相关单元格部分空白）"))
                 named.add(id(u))
         return out
@@ -498,7 +498,8 @@ class _Columns:
         if self._blank is None:
             import numpy as np
 
-            self._blank = np.equal(self.data, None)
+            # elementwise ``== None``: true only where the value is None (numbers and text never equal it)
+            self._blank = np.equal(self.data, None)  # type: ignore[call-overload]
         some = self._blank[:, at]
         return (some.any(axis=1) & ~some.all(axis=1)).tolist()
 
