@@ -1110,6 +1110,34 @@ def test_fast_detail_rows_are_the_cells_xlsxwriter_writes(sample_run, tmp_path, 
     assert ws.max_row == 3 + len(units) + 1 and ws.cell(4, 1).value
 
 
+def test_fast_list_rows_are_the_cells_xlsxwriter_writes(district_run, tmp_path, monkeypatch):
+    """The summary's list sheets (审核结果 with its links, 报送情况, the chart tables) and both
+    审核报告 workbooks, written row by row as XML by gkreport (``fast_rows``), are byte for byte
+    what XlsxWriter writes from its cell objects."""
+    from gkreport import xlsx_out
+    from gkreport.batch import _load_manifest, _write_reports, _write_summaries
+
+    _, opts, _ = district_run
+
+    def written(name: str) -> dict[str, dict[str, bytes]]:
+        out = tmp_path / name
+        shutil.copytree(opts.output_dir, out)
+        here = BatchOptions(
+            input_dir=opts.input_dir, output_dir=out, summary_unit=opts.summary_unit, roster=opts.roster
+        )
+        records = _load_manifest(here)
+        files = _write_summaries(here, records)[0] + _write_reports(here, records)[0]
+        return {str(p.relative_to(out)): xml_parts(p) for p in files if p.suffix == ".xlsx"}
+
+    fast = written("fast")
+    monkeypatch.setattr(xlsx_out, "_FAST_ROWS", False)
+    cells = written("cells")
+    assert sorted(fast) == ["2025/审核报告.xlsx", "2025/汇总/2025年政府信息公开工作汇总.xlsx", "审核报告.xlsx"]
+    assert fast == cells
+    links = fast["2025/汇总/2025年政府信息公开工作汇总.xlsx"]
+    assert any(b"<hyperlink " in v for k, v in links.items() if k.startswith("xl/worksheets/sheet"))
+
+
 @pytest.mark.skipif(os.name != "posix", reason="stat stamps are used where ctime is the change time")
 def test_a_rerun_trusts_a_settled_stamp_yet_finds_a_same_size_rewrite_with_its_time_put_back(tmp_path):
     """An output or input rewritten with the same size and its modification time put back (a copy

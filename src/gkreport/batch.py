@@ -2258,7 +2258,7 @@ def _write_summaries(
     says the form). Returns the files written, messages, the years' results, and the files
     that passed but need attention (an outdated form)."""
     from .summary import summarise
-    from .xlsx_out import summary_xlsx_name, write_summary_xlsx
+    from .xlsx_out import collector_paused, summary_xlsx_name, write_summary_xlsx
 
     roster = None
     if opts.roster is not None:
@@ -2275,77 +2275,80 @@ def _write_summaries(
     messages: list[str] = []
     years: list[YearResult] = []
     attention: dict[str, str] = {}
-    for year, recs in sorted(by_year.items()):
-        used = [r for r in recs if r.status not in NOT_USED and r.form is not None]
-        # light units (see record_unit) exist only while this year is written
-        forms: dict[str, Any] = {}
-        units = [u for u in (record_unit(r, forms) for r in used) if u is not None]
-        if not units and roster is None:
-            continue
-        summ = summarise(
-            units,
-            opts.summary_unit,
-            roster=roster,
-            statuses=[(r.unit, str(r.status), r.input) for r in recs if r.unit],
-            unreadable=nameless,
-        )
-        folder = opts.output_dir / str(year) / SUMMARY_DIR
-        report = workbook = None
-        if summ.units and opts.summary_unit:
-            from .docx_out import merge_report_findings, report_docx_name, write_district_docx
+    # a year's units, findings and workbook are many small objects alive until it is written: the
+    # collector would walk them again and again and find nothing to free (see collector_paused)
+    with collector_paused():
+        for year, recs in sorted(by_year.items()):
+            used = [r for r in recs if r.status not in NOT_USED and r.form is not None]
+            # light units (see record_unit) exist only while this year is written
+            forms: dict[str, Any] = {}
+            units = [u for u in (record_unit(r, forms) for r in used) if u is not None]
+            if not units and roster is None:
+                continue
+            summ = summarise(
+                units,
+                opts.summary_unit,
+                roster=roster,
+                statuses=[(r.unit, str(r.status), r.input) for r in recs if r.unit],
+                unreadable=nameless,
+            )
+            folder = opts.output_dir / str(year) / SUMMARY_DIR
+            report = workbook = None
+            if summ.units and opts.summary_unit:
+                from .docx_out import merge_report_findings, report_docx_name, write_district_docx
 
-            written = write_district_docx(summ, folder / report_docx_name(summ.summed), wording=opts.wording)
-            summ.summed.findings = merge_report_findings(summ.summed.findings, written.findings)
-            report = written.path
-        elif opts.summary_unit:
-            messages.append(f"{year}年没有可汇总的单位，未生成{opts.summary_unit}的汇总年度报告。")
-        if summ.units:
-            workbook = folder / summary_xlsx_name(year)
-            write_summary_xlsx(summ.units, workbook, failures, others=[x.unit for x in summ.left], summary=summ)
-            out.append(workbook)
-        if report is not None:
-            out.append(report)
-        left_groups: dict[str, list[Unit]] = defaultdict(list)
-        for x in summ.left:
-            left_groups[x.unit.form.id].append(x.unit)
-        for group in left_groups.values():
-            path = folder / summary_xlsx_name(year, group[0].form)
-            rest = [u for u in units if u not in group and u is not summ.own]
-            write_summary_xlsx(group, path, failures, others=rest)
-            out.append(path)
-            names = "、".join(u.unit or u.file.name for u in group)
-            messages.append(
-                f"{year}年：{names}使用{group[0].form.short_name}，不能换算为{summ.form.short_name}，未汇总"
-                f"（已单独汇总到 {path.name}）；请这些单位改用{summ.form.short_name}重新报送。"
-            )
-        if summ.mapped:
-            names = "、".join(m.original.unit or m.original.file.name for m in summ.mapped)
-            messages.append(
-                f"{year}年：{names}使用{summ.mapped[0].original.form.short_name}，已换算为{summ.form.short_name}计入汇总，"
-                "部分栏目没有对应（见汇总表的“审核结果”）；请这些单位改用现行表样重新报送。"
-            )
-        for rec, u in zip(used, units):
-            if u.year is not None and not u.form.applies_to(u.year) and u is not summ.own:
-                how = "已换算后计入汇总" if any(m.original is u for m in summ.mapped) else "未计入汇总"
-                attention[rec.input] = (
-                    f"使用{u.form.short_name}，不适用于{u.year}年度（{how}）；请改用{summ.form.short_name}重新填报"
+                written = write_district_docx(summ, folder / report_docx_name(summ.summed), wording=opts.wording)
+                summ.summed.findings = merge_report_findings(summ.summed.findings, written.findings)
+                report = written.path
+            elif opts.summary_unit:
+                messages.append(f"{year}年没有可汇总的单位，未生成{opts.summary_unit}的汇总年度报告。")
+            if summ.units:
+                workbook = folder / summary_xlsx_name(year)
+                write_summary_xlsx(summ.units, workbook, failures, others=[x.unit for x in summ.left], summary=summ)
+                out.append(workbook)
+            if report is not None:
+                out.append(report)
+            left_groups: dict[str, list[Unit]] = defaultdict(list)
+            for x in summ.left:
+                left_groups[x.unit.form.id].append(x.unit)
+            for group in left_groups.values():
+                path = folder / summary_xlsx_name(year, group[0].form)
+                rest = [u for u in units if u not in group and u is not summ.own]
+                write_summary_xlsx(group, path, failures, others=rest)
+                out.append(path)
+                names = "、".join(u.unit or u.file.name for u in group)
+                messages.append(
+                    f"{year}年：{names}使用{group[0].form.short_name}，不能换算为{summ.form.short_name}，未汇总"
+                    f"（已单独汇总到 {path.name}）；请这些单位改用{summ.form.short_name}重新报送。"
                 )
-        findings = summ.findings
-        years.append(
-            YearResult(
-                year=year,
-                form=summ.form.id,
-                workbook=workbook,
-                report=report,
-                summed=[u.unit or u.file.name for u in summ.units],
-                mapped=[m.original.unit or m.original.file.name for m in summ.mapped],
-                unsummed=[(x.unit.unit or x.unit.file.name, x.reason) for x in summ.left],
-                errors=sum(1 for f in findings if f.severity == ERROR),
-                warnings=sum(1 for f in findings if f.severity != ERROR),
-                submissions=summ.submissions,
-                unlisted=summ.unlisted,
+            if summ.mapped:
+                names = "、".join(m.original.unit or m.original.file.name for m in summ.mapped)
+                messages.append(
+                    f"{year}年：{names}使用{summ.mapped[0].original.form.short_name}，已换算为{summ.form.short_name}计入汇总，"
+                    "部分栏目没有对应（见汇总表的“审核结果”）；请这些单位改用现行表样重新报送。"
+                )
+            for rec, u in zip(used, units):
+                if u.year is not None and not u.form.applies_to(u.year) and u is not summ.own:
+                    how = "已换算后计入汇总" if any(m.original is u for m in summ.mapped) else "未计入汇总"
+                    attention[rec.input] = (
+                        f"使用{u.form.short_name}，不适用于{u.year}年度（{how}）；请改用{summ.form.short_name}重新填报"
+                    )
+            findings = summ.findings
+            years.append(
+                YearResult(
+                    year=year,
+                    form=summ.form.id,
+                    workbook=workbook,
+                    report=report,
+                    summed=[u.unit or u.file.name for u in summ.units],
+                    mapped=[m.original.unit or m.original.file.name for m in summ.mapped],
+                    unsummed=[(x.unit.unit or x.unit.file.name, x.reason) for x in summ.left],
+                    errors=sum(1 for f in findings if f.severity == ERROR),
+                    warnings=sum(1 for f in findings if f.severity != ERROR),
+                    submissions=summ.submissions,
+                    unlisted=summ.unlisted,
+                )
             )
-        )
     return out, messages, years, attention
 
 
@@ -2404,54 +2407,61 @@ def _write_reports(
     """审核报告.json/.xlsx of each year and of the whole run; returns the files written and a line per
     file that could not be (the previous one is then deleted: mail and people read these files, and
     a stale one would speak of other inputs)."""
-    now = datetime.now().isoformat(timespec="seconds")
-    by_year: dict[int, list[Record]] = defaultdict(list)
-    failed = [r for r in records.values() if not r.year]
-    for r in records.values():
-        if r.year:
-            by_year[r.year].append(r)
-    out: list[Path] = []
-    problems: list[str] = []
-    memo: dict[int, Any] = {}  # 审核结果 rows by finding, for the second file that lists them
+    from .xlsx_out import collector_paused
 
-    def write(path: Path, make: Callable[[], Path]) -> None:
-        try:
-            out.append(make())
-        except Exception as exc:
-            if _os_error(exc) is None:
-                raise
+    with collector_paused():  # thousands of rows of small objects, alive until written (see collector_paused)
+        now = datetime.now().isoformat(timespec="seconds")
+        by_year: dict[int, list[Record]] = defaultdict(list)
+        failed = [r for r in records.values() if not r.year]
+        for r in records.values():
+            if r.year:
+                by_year[r.year].append(r)
+        out: list[Path] = []
+        problems: list[str] = []
+        memo: dict[int, Any] = {}  # 审核结果 rows by finding, for the second file that lists them
+
+        def write(path: Path, make: Callable[[], Path]) -> None:
             try:
-                path.unlink(missing_ok=True)
-                after = "，原来的文件已删除（它说的是上一次的输入）"
-            except OSError:
-                after = "，原来的文件无法删除，它说的是上一次的输入"
-            problems.append(f"{readable_name(path)} 未能写出（{_write_error(exc)}）{after}。处理后重新运行本命令即可。")
+                out.append(make())
+            except Exception as exc:
+                if _os_error(exc) is None:
+                    raise
+                try:
+                    path.unlink(missing_ok=True)
+                    after = "，原来的文件已删除（它说的是上一次的输入）"
+                except OSError:
+                    after = "，原来的文件无法删除，它说的是上一次的输入"
+                problems.append(
+                    f"{readable_name(path)} 未能写出（{_write_error(exc)}）{after}。处理后重新运行本命令即可。"
+                )
 
-    def both(base: Path, head: dict[str, Any], recs: list[Record], edited: Sequence[Mapping[str, Any]]) -> None:
-        recs = sorted(recs, key=lambda r: r.input)
-        rows = _report_rows(recs, base, opts)
-        kept = [
-            {
-                "status": HAND_EDITED,
-                "unit": e.get("unit"),
-                "file": _rel_to(opts, e["file"], base),
-                "kept_as": _rel_to(opts, e["kept_as"], base),
-            }
-            for e in edited
-        ]
-        text = json.dumps({**head, "hand_edited": kept, "units": rows}, ensure_ascii=False, indent=1)
-        write(base / f"{RECORDS}.json", lambda: atomic_write_text(base / f"{RECORDS}.json", text))
-        write(base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept, memo))
+        def both(base: Path, head: dict[str, Any], recs: list[Record], edited: Sequence[Mapping[str, Any]]) -> None:
+            recs = sorted(recs, key=lambda r: r.input)
+            rows = _report_rows(recs, base, opts)
+            kept = [
+                {
+                    "status": HAND_EDITED,
+                    "unit": e.get("unit"),
+                    "file": _rel_to(opts, e["file"], base),
+                    "kept_as": _rel_to(opts, e["kept_as"], base),
+                }
+                for e in edited
+            ]
+            text = json.dumps({**head, "hand_edited": kept, "units": rows}, ensure_ascii=False, indent=1)
+            write(base / f"{RECORDS}.json", lambda: atomic_write_text(base / f"{RECORDS}.json", text))
+            write(
+                base / f"{RECORDS}.xlsx", lambda: write_records_xlsx(rows, recs, base / f"{RECORDS}.xlsx", kept, memo)
+            )
 
-    for year, recs in sorted(by_year.items()):
-        edited = [e for e in hand_edited if e.get("year") == year or _year_of(e["file"]) == year]
-        both(opts.output_dir / str(year), {"year": year, "generated": now}, recs + failed, edited)
-    both(
-        opts.output_dir,
-        {"generated": now, "input_dir": readable_name(opts.input_dir)},
-        list(records.values()),
-        hand_edited,
-    )
+        for year, recs in sorted(by_year.items()):
+            edited = [e for e in hand_edited if e.get("year") == year or _year_of(e["file"]) == year]
+            both(opts.output_dir / str(year), {"year": year, "generated": now}, recs + failed, edited)
+        both(
+            opts.output_dir,
+            {"generated": now, "input_dir": readable_name(opts.input_dir)},
+            list(records.values()),
+            hand_edited,
+        )
     return out, problems
 
 
@@ -2470,9 +2480,9 @@ def write_records_xlsx(
     import xlsxwriter
 
     from .catalogue import title_for
-    from .xlsx_out import compact_refs, print_list_sheet, row_height
+    from .xlsx_out import collector_paused, compact_refs, fast_rows, print_list_sheet, release_workbook, row_height
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, collector_paused():
         wb = xlsxwriter.Workbook(
             str(tmp), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         )
@@ -2616,7 +2626,10 @@ def write_records_xlsx(
                 ws3.set_row(r, row_height((v, w) for v, (_, w) in zip(vals, cols3)))
             ws3.freeze_panes(1, 0)
             print_list_sheet(ws3, [w for _, w in cols3], "审核报告　手工修改", year, 0)
+        for sheet in wb.worksheets():
+            fast_rows(sheet)
         wb.close()
+        release_workbook(wb)  # freed on return, before the collector is on again
     return path
 
 

@@ -166,13 +166,16 @@ def summary_totals(form: Form, units: Sequence[Unit], matrix: tuple[Any, list[in
         totals = dict.fromkeys(form.cells)
     else:
         totals = sum_units(units) if matrix is None else sum_matrix(units[0].form, units, matrix)
+    columns = _Columns(units, matrix) if matrix is not None else None
     for table in form.tables.values():
         for row in table.rows.values():
             if row.subtotal != "optional" or not row.children:
                 continue
             for col in table.row_columns(row.id):
                 cid = f"{table.id}.{row.id}.{col}"
-                given = [u.values.get(cid) for u in units]
+                given = columns.column(cid) if columns is not None else None
+                if given is None:
+                    given = [u.values.get(cid) for u in units]
                 if all(v is None for v in given) or all(v is not None for v in given):
                     continue
                 total: Any = None
@@ -263,14 +266,15 @@ def summarise(
     out: list[Finding] = []
     absorbed: dict[int, list[Finding]] = {}  # mapped unit → findings of the sum it alone causes
     rules = [{g.rule for g in u.findings} for u in summed_units]  # the rules each unit's own table fails
+    columns = _Columns(summed_units, matrix) if matrix is not None else None
     for f in found:
-        causes = _causes(f, summed_units, mapped, form, rules)
+        causes = _causes(f, summed_units, mapped, form, rules, columns)
         if causes and all(kind == "mapped" for _, kind, _ in causes):
             # nothing but a converted unit's missing cells: said once, in that unit's SUM.mapped
             for u, _, _ in causes:
                 absorbed.setdefault(id(u), []).append(f)
             continue
-        out.append(_with_causes(f, causes, summed_units, form))
+        out.append(_with_causes(f, causes, summed_units, form, columns))
     out += fee_findings
     if own is not None:
         out += _own_differences(own, form, totals, unit_name or name)
@@ -429,10 +433,12 @@ def _causes(
     mapped: Sequence[Mapped],
     form: Form,
     rules: Sequence[set[str]] | None = None,
+    columns: _Columns | None = None,
 ) -> list[tuple[Unit, str, str]]:
     """The departments that cause a finding of the sum: (unit, kind, words), kind ``same`` (its own
     table fails the same rule), ``mapped`` (converted from an older form without those cells) or
-    ``blank`` (part of the cells blank). ``rules``: the rules of each unit's findings, if known."""
+    ``blank`` (part of the cells blank). ``rules``: the rules of each unit's findings, if known;
+    ``columns``: the units' values by cell (:class:`_Columns`), if known."""
     cells = [c for c in f.cell_ids if c in form.cells]
     if not cells:  # the district's own text or metadata: no department causes it
         return []
@@ -451,6 +457,13 @@ def _causes(
             out.append((m.unit, "mapped", words))
             named.add(id(m.unit))
     required = [c for c in cells if not form.cells[c].optional]
+    partly = columns.partly_blank(required) if columns is not None else None
+    if partly is not None:
+        for u, part in zip(units, partly):
+            if part and id(u) not in named:
+                out.append((u, "blank", f"{_name(u)}（相关单元格部分空白）"))
+                named.add(id(u))
+        return out
     positions: dict[int, list[int | None]] = {}  # id(cell order) → where ``required`` are in a value row
     for u in units:
         if id(u) in named:
@@ -460,6 +473,35 @@ def _causes(
             out.append((u, "blank", f"{_name(u)}（相关单元格部分空白）"))
             named.add(id(u))
     return out
+
+
+class _Columns:
+    """The summed units' values by cell, from the matrix :func:`gkreport.aggregate.value_matrix` made of
+    them (a unit's row holds what ``values.get`` gives, a blank as None): a finding of the sum asks
+    about its cells across thousands of units."""
+
+    def __init__(self, units: Sequence[Unit], matrix: tuple[Any, list[int]]):
+        self.data = matrix[0]
+        self.index = compiled(units[0].form).cell_order.index if units else {}
+        self._blank: Any = None  # units × cells: blank or not (made when first asked)
+
+    def column(self, cid: str) -> list[Any] | None:
+        """Every unit's value of a cell; None when the matrix has no such column."""
+        i = self.index.get(cid)
+        return None if i is None else self.data[:, i].tolist()
+
+    def partly_blank(self, cells: list[str]) -> list[bool] | None:
+        """Per unit, whether some but not all of ``cells`` are blank; None when the matrix lacks one."""
+        at = [self.index.get(c) for c in cells]
+        if not self.index or any(i is None for i in at):
+            return None
+        if self._blank is None:
+            import numpy as np
+
+            # elementwise ``== None``: true only where the value is None (numbers and text never equal it)
+            self._blank = np.equal(self.data, None)  # type: ignore[call-overload]
+        some = self._blank[:, at]
+        return (some.any(axis=1) & ~some.all(axis=1)).tolist()
 
 
 def _blanks(
@@ -482,7 +524,9 @@ def _blanks(
     return [values.get(c) is None for c in cells]
 
 
-def _with_causes(f: Finding, causes: list[tuple[Unit, str, str]], units: Sequence[Unit], form: Form) -> Finding:
+def _with_causes(
+    f: Finding, causes: list[tuple[Unit, str, str]], units: Sequence[Unit], form: Form, columns: _Columns | None = None
+) -> Finding:
     """The finding of the sum, naming the departments that cause it (no correction: only a
     department can correct its figures)."""
     cells = [c for c in f.cell_ids if c in form.cells]
@@ -493,7 +537,7 @@ def _with_causes(f: Finding, causes: list[tuple[Unit, str, str]], units: Sequenc
         shown = "、".join(words[:_MAX_NAMES]) + (f"等{len(words)}个单位" if len(words) > _MAX_NAMES else "")
         text = f"涉及：{shown}"
     else:
-        text = _contributors(f, units, form, cells)
+        text = _contributors(f, units, form, cells, columns)
     message = f"{f.message}（汇总数；{text}）" if text else f"{f.message}（汇总数）"
     suspect, candidates = f.suspect, f.candidates
     if suspect is None:  # the sum's other problems may hide it: the cell the departments got wrong
@@ -521,12 +565,15 @@ def _with_causes(f: Finding, causes: list[tuple[Unit, str, str]], units: Sequenc
     )
 
 
-def _contributors(f: Finding, units: Sequence[Unit], form: Form, cells: list[str]) -> str:
+def _contributors(
+    f: Finding, units: Sequence[Unit], form: Form, cells: list[str], columns: _Columns | None = None
+) -> str:
     """For a finding no department shows on its own: where the figure mainly comes from."""
     key = f.suspect if f.suspect in form.cells else (cells[0] if cells else None)
     if key is None:
         return ""
-    vals = [(u, u.values.get(key)) for u in units]
+    column = columns.column(key) if columns is not None else None
+    vals = list(zip(units, column)) if column is not None else [(u, u.values.get(key)) for u in units]
     big = sorted(((u, v) for u, v in vals if _is_number(v) and v), key=lambda x: -x[1])
     if not big:
         return "各单位分别核对均未发现此问题"

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +51,14 @@ __all__ = [
     "A3",
     "A4",
     "SUMMARY_DIR",
+    "collector_paused",
     "compact_refs",
+    "fast_rows",
     "group_units",
     "mismatch_messages",
     "paper_for",
     "print_list_sheet",
+    "release_workbook",
     "row_height",
     "summary_table_sheets",
     "summary_xlsx_name",
@@ -104,16 +108,19 @@ def _clean(text: Any) -> str:
     return s
 
 
-_CHAR_UNITS: dict[str, float] = {}  # width of each character met so far (row heights measure every text)
+class _CharUnits(dict[str, float]):
+    """Width of each character met so far (row heights measure every text)."""
+
+    def __missing__(self, ch: str) -> float:
+        w = self[ch] = 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
+        return w
+
+
+_CHAR_UNITS = _CharUnits()
 _TEXT_UNITS: dict[str, float] = {}  # width of each text measured so far (labels, titles, paths repeat per unit)
 _TEXT_UNITS_MAX = 20000  # texts kept; then the memo starts again (a batch of thousands of units)
 _TEXT_UNITS_LONG = 400  # longer texts (paragraphs, comments) are rarely met twice: not kept
 _REUSE = True  # False: compute everything per workbook, as the reference the tests compare with
-
-
-def _char_units(ch: str) -> float:
-    w = _CHAR_UNITS[ch] = 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
-    return w
 
 
 def _units(text: str) -> float:
@@ -121,10 +128,8 @@ def _units(text: str) -> float:
     w = _TEXT_UNITS.get(text) if _REUSE else None
     if w is not None:
         return w
-    w = 0.0
-    get = _CHAR_UNITS.get
-    for ch in text:
-        w += get(ch) or _char_units(ch)
+    # added one by one from the left, as a loop would (not ``sum``: a float sum depends on the order)
+    w = reduce(operator.add, map(_CHAR_UNITS.__getitem__, text), 0.0)
     if _REUSE and len(text) <= _TEXT_UNITS_LONG:
         if len(_TEXT_UNITS) >= _TEXT_UNITS_MAX:
             _TEXT_UNITS.clear()
@@ -1194,14 +1199,16 @@ _GC_HELD = [0, False]  # workbooks being built now; whether the collector was on
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a workbook is built (other threads may build
     theirs at the same time: it is on again when the last one is done, if it was on before).
 
     A workbook is tens of thousands of small objects alive until it is written out: the
     collections their allocation sets off find nothing to free, and promote them all to the
     old generation, whose full collections walk every object of the process (a batch worker
-    holds pandas). Freed by reference counting once written, they never reach the collector.
+    holds pandas; the batch's parent the records of every unit). Freed by reference counting
+    once written (see :func:`release_workbook`), they never reach the collector. The same holds
+    for a year's summary: its light units and their findings live until it is written.
     """
     with _GC_LOCK:
         if _GC_HELD[0] == 0:
@@ -1225,7 +1232,7 @@ def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
     ``基本信息`` (metadata and narrative as read).
     """
     path = Path(path)
-    with atomic_path(path) as tmp, _collector_paused():
+    with atomic_path(path) as tmp, collector_paused():
         _build_unit_workbook(unit, tmp)  # the workbook is freed on return, before the collector is on again
     return path
 
@@ -1250,7 +1257,7 @@ def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
     )
     _draw_unit(wb, _Styles(wb), unit)
     wb.close()
-    _release(wb)
+    release_workbook(wb)
 
 
 _UNIT_COMMENTS = "政府信息公开工作年度报告统计表审核结果"
@@ -1476,7 +1483,7 @@ def _fill_table_sheet(
     ws.print_area(0, 0, max(end - 1, frame.top), n - 1)
 
 
-def _release(wb: xlsxwriter.Workbook) -> None:
+def release_workbook(wb: xlsxwriter.Workbook) -> None:
     """Break the reference cycle of a written workbook: each sheet keeps the workbook's
     ``add_format`` (not public API of XlsxWriter; a version without it only leaves the cycle).
     Reference counting then frees its objects at once, without the cyclic collector."""
@@ -1863,6 +1870,8 @@ def _write_detail(
     unit_rows = list(range(top, top + len(units)))
     at = [c.index for c in columns]
     column_of = {c.cid: k for k, c in enumerate(columns)}
+    # the columns with a value that is neither an int nor blank (a Decimal, text): looked at in every row
+    odd = [k for k, i in enumerate(at) if not set(map(type, values[:, i].tolist())) <= _PLAIN_TYPES]
     for j, (r, name) in enumerate(zip(unit_rows, heads)):
         ws.write_string(r, 0, _clean(name), st.text_v)
         lines = _lines(name, _DETAIL_NAME_W)
@@ -1875,12 +1884,13 @@ def _write_detail(
                 _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], row[c.index], marks.get(c.cid))
             continue
         # the cells that are not streamed, in column order: findings, values that are not numbers
-        shown = [row[i] for i in at]
         ks = {column_of[cid] for cid, m in marks.items() if m is not None and cid in column_of}
-        if not set(map(type, shown)) <= _PLAIN_TYPES:
-            ks.update(k for k, v in enumerate(shown) if type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN)
+        for k in odd:
+            v = row[at[k]]
+            if type(v) not in _PLAIN_TYPES and _plain_value(v) is _NOT_PLAIN:
+                ks.add(k)
         for k in sorted(ks):
-            _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], shown[k], marks.get(columns[k].cid))
+            _write_cell(ws, st, r, 1 + k, r, 1 + k, types[k], row[at[k]], marks.get(columns[k].cid))
     total_row = top + len(units)
     ws.write_string(total_row, 0, "合计", st.field)
     for k, c in enumerate(columns):
@@ -1916,7 +1926,7 @@ def _detail_filler(ws: Any, st: _Styles, columns: list[_DetailColumn], types: li
     for k, c in enumerate(columns):  # formats must exist before the workbook is written out
         column = values[:, c.index].tolist()
         defaults.append(st.value(_num_format(types[k], None)))
-        if types[k] == "decimal" or any(type(v) is Decimal for v in column):
+        if types[k] == "decimal" or Decimal in set(map(type, column)):
             for v in column:
                 st.value(_num_format(types[k], v))
             defaults[-1] = None  # the format follows the value
@@ -1935,6 +1945,78 @@ def _detail_filler(ws: Any, st: _Styles, columns: list[_DetailColumn], types: li
                 out[col] = number_t(v if type(v) is int else _plain_value(v), fmt)
 
     return fill
+
+
+_FAST_ROWS = True  # False: XlsxWriter writes every cell of the list sheets itself (the reference of fast_rows)
+
+
+class _WrittenRow(dict):
+    """A row whose cells :func:`fast_rows` has written: XlsxWriter's column loop then finds none of
+    them (``in`` is False), while its hyperlinks pass still reads them."""
+
+    __slots__ = ()
+
+    def __contains__(self, col: object) -> bool:
+        return False
+
+
+def fast_rows(ws: Any) -> None:
+    """When XlsxWriter writes the sheet out, write each row's strings, numbers and blanks that have
+    a format as XML straight into the sheet's file, as its ``_write_cell`` does
+    (``<c r="B4" s="12" t="s"><v>7</v></c>``, ``<c r="B4" s="12"><v>3</v></c>``,
+    ``<c r="B4" s="12"/>``) but without its per-cell attribute lists and escaping (these
+    attributes never need it); any other cell goes through ``_write_cell``. The list sheets have
+    tens of thousands of cells. Installs itself on ``ws`` (a per-instance method; internals of
+    XlsxWriter, kept to the versions of pyproject.toml and checked byte for byte against
+    XlsxWriter's own writing by tests/test_xlsx_out.py)."""
+    from xlsxwriter.utility import xl_col_to_name
+    from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple
+
+    if not _FAST_ROWS or ws.constant_memory:
+        return
+    write_row = ws._write_row
+    write_cell = ws._write_cell
+    table = ws.table
+    letters: dict[int, str] = {}
+    xf: dict[int, str] = {}  # id(format) → its index as text (every format has one when the sheet is written)
+
+    def row_start(row: int, *args: Any, **kwargs: Any) -> None:
+        write_row(row, *args, **kwargs)
+        cells = dict.get(table, row)
+        if not cells or kwargs.get("empty_row"):
+            return
+        n = str(row + 1)
+        out: list[str] = []
+        fh = ws.fh
+        for col in sorted(cells):
+            cell = cells[col]
+            fmt = cell.format
+            kind = type(cell)
+            if fmt is None or (
+                kind is not CellStringTuple and kind is not CellNumberTuple and kind is not CellBlankTuple
+            ):
+                if out:
+                    fh.write("".join(out))
+                    out.clear()
+                write_cell(row, col, cell)
+                continue
+            ref = letters.get(col)
+            if ref is None:
+                ref = letters[col] = xl_col_to_name(col)
+            s = xf.get(id(fmt))
+            if s is None:
+                s = xf[id(fmt)] = str(fmt._get_xf_index())
+            if kind is CellStringTuple:
+                out.append(f'<c r="{ref}{n}" s="{s}" t="s"><v>{cell.string}</v></c>')
+            elif kind is CellNumberTuple:
+                out.append(f'<c r="{ref}{n}" s="{s}"><v>{cell.number:.16G}</v></c>')
+            else:
+                out.append(f'<c r="{ref}{n}" s="{s}"/>')
+        if out:
+            fh.write("".join(out))
+        dict.__setitem__(table, row, _WrittenRow(cells))
+
+    ws._write_row = row_start
 
 
 _FAST_DETAIL = True  # False: streamed rows are made as XlsxWriter cells (the reference of the fast writer)
@@ -1956,17 +2038,41 @@ def _detail_writer(
     defaults: list[Any] = []
     for k, c in enumerate(columns):  # formats exist before the workbook is written out (_detail_filler)
         column = values[:, c.index].tolist()
-        if types[k] == "decimal" or any(type(v) is Decimal for v in column):
+        if types[k] == "decimal" or Decimal in set(map(type, column)):
             defaults.append(None)  # the format follows the value
         else:
             defaults.append(st.value(_num_format(types[k], None)))
     letters = [xl_col_to_name(c) for c in range(1 + len(columns))]
-    # (column, value index, its format's index as text or None when it follows the value, cell type,
-    # column letters): the indices are known once the workbook is being written out
-    plan: list[tuple[int, int, str | None, str, str]] = []
+    at = [c.index for c in columns]
+    # per column: the cell's opening (``<c r="B``), and after the row number its rest for a number
+    # (``" s="12"><v>``) and for a blank (``" s="12"/>``), both None when the format follows the
+    # value; then the cell type. The formats' indices are known once the workbook is being written out.
+    plan: list[tuple[str, str | None, str | None, str]] = []
 
     def xf_of(fmt: Any) -> str:
         return str(fmt._get_xf_index())
+
+    def by_value(head: str, n: str, v: Any, cell_type: str) -> str:
+        """A cell whose format follows its value (a decimal column)."""
+        s = xf_of(formats[("value", _num_format(cell_type, v), None, False)])
+        if v is None:
+            return f'{head}{n}" s="{s}"/>'
+        return f'{head}{n}" s="{s}"><v>{v if type(v) is int else _plain_value(v):.16G}</v></c>'
+
+    def cells(part: list[tuple[str, str | None, str | None, str]], vals: list[Any], n: str) -> str:
+        """The XML of consecutive streamed cells of row ``n`` (as text) holding ``vals``."""
+        return "".join(
+            [
+                by_value(head, n, v, cell_type)
+                if number is None
+                else f"{head}{n}{blank}"
+                if v is None
+                else f"{head}{n}{number}{v:.16G}</v></c>"
+                if type(v) is int
+                else f"{head}{n}{number}{_plain_value(v):.16G}</v></c>"
+                for (head, number, blank, cell_type), v in zip(part, vals)
+            ]
+        )
 
     write_row = ws._write_row
     write_cell = ws._write_cell
@@ -1999,31 +2105,29 @@ def _detail_writer(
             return
         if not plan:
             plan.extend(
-                (1 + k, c.index, None if fmt is None else xf_of(fmt), types[k], letters[1 + k])
-                for k, (c, fmt) in enumerate(zip(columns, defaults))
+                (
+                    f'<c r="{letters[1 + k]}',
+                    None if fmt is None else f'" s="{xf_of(fmt)}"><v>',
+                    None if fmt is None else f'" s="{xf_of(fmt)}"/>',
+                    types[k],
+                )
+                for k, fmt in enumerate(defaults)
             )
         data = values[row - top].tolist()
+        vals = [data[i] for i in at]
         n = str(row + 1)
-        out: list[str] = []
         fh = ws.fh
         if 0 in pending:
             write_cell(row, 0, pending[0])
-        for col, index, s, cell_type, ref in plan:
-            if col in pending:  # written through the worksheet: a finding, a value that is not a number
-                fh.write("".join(out))
-                out.clear()
-                write_cell(row, col, pending[col])
-                continue
-            v = data[index]
-            if s is None:
-                s = xf_of(formats[("value", _num_format(cell_type, v), None, False)])
-            if v is None:
-                out.append(f'<c r="{ref}{n}" s="{s}"/>')
-            elif type(v) is int:
-                out.append(f'<c r="{ref}{n}" s="{s}"><v>{v:.16G}</v></c>')
-            else:
-                out.append(f'<c r="{ref}{n}" s="{s}"><v>{_plain_value(v):.16G}</v></c>')
-        fh.write("".join(out))
+        k = 0  # the next column to write, as an index into ``plan`` (column k + 1)
+        for col in sorted(c for c in pending if 0 < c <= len(plan)):
+            # written through the worksheet: a finding, a value that is not a number
+            if k < col - 1:
+                fh.write(cells(plan[k : col - 1], vals[k : col - 1], n))
+            write_cell(row, col, pending[col])
+            k = col
+        if k < len(plan):
+            fh.write(cells(plan[k:] if k else plan, vals[k:] if k else vals, n))
         dict.__setitem__(table, row, {})  # written: XlsxWriter's column loop finds nothing more
 
     ws._calculate_spans = spans
@@ -2315,7 +2419,7 @@ def write_summary_xlsx(
             + "。请先用 group_units() 分组，每组单独汇总。"
         )
     main = units[0] if units else (summary.summed if summary is not None else None)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, collector_paused():
         # temp files, not memory: 分单位明细 has a cell per indicator and unit
         wb = xlsxwriter.Workbook(str(tmp), {**_wb_options(), "in_memory": False})
         st = _Styles(wb)
@@ -2364,7 +2468,10 @@ def write_summary_xlsx(
         _write_status(ws_status, st, units, list(others), list(failures), main, first_pos, summary)
         for ws in wb.worksheets():  # every summary sheet prints landscape (the chart sheet too)
             ws.set_landscape()
+            if ws.name != _DETAIL_SHEET:  # 分单位明细 has a writer of its own (_detail_writer)
+                fast_rows(ws)
         wb.close()
+        release_workbook(wb)  # freed on return, before the collector is on again
     return path
 
 
