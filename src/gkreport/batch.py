@@ -1960,11 +1960,14 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     except BaseException:  # Ctrl-C, SIGTERM: the workers stop now, not after their chunks
         _stop_pool(pool)
         raise
-    pool.shutdown(wait=True)
-    # A worker died (a file crashed the parser): redo the unfinished files one at a time in a
-    # single worker, so that the file that kills it again is found, reported, and the rest go on.
     if not unfinished:
+        pool.shutdown(wait=True)
         return peak
+    # A worker died (a file crashed the parser): the broken pool's other workers are ended (waiting
+    # for them to be shut down can hang: the pool's manager may wait on a worker that is gone), and
+    # the unfinished files are redone one at a time in a single worker, so that the file that kills
+    # it again is found, reported, and the rest go on.
+    _stop_pool(pool)
     pool = new_pool(1)
     try:
         for item in unfinished:
