@@ -1372,3 +1372,53 @@ def test_chunks_shrink_towards_the_end_so_that_the_workers_finish_together():
         if n >= 200:
             assert sizes[-2] <= 10 < sizes[0]  # the last are small: a worker waits little for the other
     assert [len(c) for c in _chunks(list(range(7)), 2, size=3)] == [3, 3, 1]  # a fixed size when asked
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_audit_reports_rewritten_by_a_run_that_failed_are_not_taken_for_hand_edits(tmp_path, monkeypatch, jobs):
+    """A run that fails after its 审核报告 were rewritten (beside the summaries, or before a failure
+    later on) leaves them recorded as unknown, not as the last run's: the next run does not say
+    they were changed by hand."""
+    from gkreport import batch
+
+    inp = copy_samples(tmp_path / "input")
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=jobs)
+    run_batch(opts)
+    seed = inp / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx"
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp / "新单位.xlsx")  # new work
+    real_summaries, real_reports = batch._write_summaries, batch._write_reports
+
+    def reports_then_fail(o, records, *a):
+        written = real_reports(o, records, *a)
+        if jobs == 1:
+            raise RuntimeError("after the reports")
+        return written
+
+    def summaries_failing(o, records):
+        if jobs == 2:  # the side process has rewritten the reports meanwhile
+            time.sleep(3)
+            raise RuntimeError("in the summaries")
+        return real_summaries(o, records)
+
+    monkeypatch.setattr(batch, "_write_reports", reports_then_fail)
+    monkeypatch.setattr(batch, "_write_summaries", summaries_failing)
+    with pytest.raises(RuntimeError):
+        run_batch(opts)
+    head = json.loads((tmp_path / "out" / ".gkreport" / "manifest.json").read_text(encoding="utf-8"))
+    assert {p: i for p, i in head["outputs"].items() if Path(p).stem == "审核报告"} == {
+        p: {}
+        for p in (
+            "2017/审核报告.json",
+            "2017/审核报告.xlsx",
+            "审核报告.json",
+            "审核报告.xlsx",
+            "2025/审核报告.json",
+            "2025/审核报告.xlsx",
+        )
+    }
+    monkeypatch.setattr(batch, "_write_reports", real_reports)
+    monkeypatch.setattr(batch, "_write_summaries", real_summaries)
+    seed.unlink()  # its year's 审核报告 are no longer written: they are deleted, not kept as edited
+    result = run_batch(opts)
+    assert not any("修改过" in m for m in result.messages + result.problems), result.messages + result.problems
+    assert not (tmp_path / "out" / "2017" / "审核报告.xlsx").exists()

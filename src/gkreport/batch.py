@@ -1343,6 +1343,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
     attention: dict[str, str] = {}
     summary_state: dict[str, Any] | None = None  # what the summaries written say (see _summary_state)
     beside: _Beside | None = None  # the 审核报告 being written by a child process
+    reports_begun = False  # the 审核报告 are being rewritten and not yet recorded as written
     try:
         if todo:
             _journal(opts, inputs=[rel for _, rel, _ in todo])
@@ -1390,6 +1391,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             # the 审核报告 are written on the other core while the summaries are written here: they are
             # written anew anyway, and the summaries change nothing they list (a PDF run adds the PDFs)
             edited_now = hand_edited_entries(records.values(), hand_edited)
+            reports_begun = _begin_reports(opts, run_outputs)
             beside = _Beside(lambda: _write_reports(opts, records, edited_now), len(records))
         try:
             if unmovable:
@@ -1431,6 +1433,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             if beside is not None:
                 reports, report_problems = beside.result()
             else:
+                reports_begun = _begin_reports(opts, run_outputs)
                 reports, report_problems = _write_reports(
                     opts, records, hand_edited_entries(records.values(), hand_edited)
                 )
@@ -1442,6 +1445,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             summaries_done,
             unchanged_summaries,
         )
+        reports_begun = False  # recorded as written
         messages += notes
         if summaries_done and summary_pdf_made and not problems:
             # the key of the records as they are now (a PDF made or not changes them; what the summaries
@@ -1451,6 +1455,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
     finally:
         if beside is not None:
             beside.stop()  # interrupted before its result was taken: the child ends with this run
+        if reports_begun:  # stopped while the 审核报告 were (or may have been) rewritten: no longer as recorded
+            run_outputs = {p: {} if _is_report(p) else info for p, info in run_outputs.items()}
         try:
             _save_manifest(opts, records, run_outputs, {"summary": summary_state, "hand_edited": hand_edited})
             _journal(opts, None)
@@ -1505,6 +1511,18 @@ def _journal(opts: BatchOptions, inputs: Iterable[str] | None = (), outputs: Ite
         return
     data = {"inputs": sorted({*now["inputs"], *more_inputs}), "outputs": sorted({*now["outputs"], *more_outputs})}
     atomic_write_text(path, json.dumps(data, ensure_ascii=False))
+
+
+def _is_report(rel: str) -> bool:
+    return Path(rel).stem == RECORDS
+
+
+def _begin_reports(opts: BatchOptions, run_outputs: Mapping[str, Any]) -> bool:
+    """Note the last 审核报告 as being rewritten (see :func:`_journal`): a run stopped before it records
+    the new ones must not take them for hand edits. Returns True: the reports are begun."""
+    with contextlib.suppress(OSError):  # a full disk: the manifest still says so unless killed hard
+        _journal(opts, outputs=[p for p in run_outputs if _is_report(p)])
+    return True
 
 
 def _read_journal(opts: BatchOptions) -> dict[str, list[str]]:
