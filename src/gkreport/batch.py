@@ -101,6 +101,7 @@ from .fileio import (
     quiet_unraisable_os_errors,
     same_digest,
     settled_stamp,
+    stamp_of,
     unchanged_by_stamp,
 )
 from .formatting import filename_key, readable_name, safe_filename
@@ -595,13 +596,13 @@ def _chunks(todo: list[Any], jobs: int, size: int | None = None) -> list[list[An
     return chunks
 
 
-def _stat_key(path: str) -> tuple[int, ...] | None:
-    """What changes when a file is written, replaced or copied over (None: it cannot be stat'ed)."""
+def _stat_key(path: str) -> list[int] | None:
+    """The file's stat stamp (fileio.stamp_of: changes when it is written, replaced or copied over);
+    None when it cannot be stat'ed."""
     try:
-        st = os.stat(path)
+        return stamp_of(os.stat(path))
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _checked(units: list[tuple[Unit, Record]], previous: list[Unit]) -> list[tuple[Unit, Record]]:
