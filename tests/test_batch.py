@@ -183,6 +183,42 @@ def test_duplicate_units_are_both_reported(tmp_path):
     assert len(edu) == 1 and edu[0].status != "重复报送" and (tmp_path / "output" / edu[0].outputs["docx"]).exists()
 
 
+@pytest.mark.parametrize("at_tail", [True, False])
+def test_a_bigger_batch_loads_what_the_summaries_need_while_its_last_chunks_are_done(tmp_path, monkeypatch, at_tail):
+    """A batch too big to load the summaries' modules beside the whole pool loads them once only the
+    last chunks are left (the pool's tail, where a core idles); a batch bigger still, not before the
+    pool has ended. The summaries are the same either way."""
+    from gkreport import batch
+
+    inp = copy_samples(tmp_path / "input")
+    monkeypatch.setattr(batch, "_WARM_SUMMARY_UP_TO", 0)  # every batch is "bigger" here
+    if not at_tail:
+        monkeypatch.setattr(batch, "_WARM_AT_TAIL_UP_TO", 0)
+    done: list[str] = []
+    loaded: list[int] = []
+    real = batch._load_summary_modules
+
+    def load() -> None:
+        loaded.append(len(done))
+        real()
+
+    monkeypatch.setattr(batch, "_load_summary_modules", load)
+    result = run_batch(
+        BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2, chunk_size=1),
+        progress=lambda kind, rec, n, total: done.append(rec.input) if kind == "done" else None,
+    )
+    assert len(done) == len(SAMPLE_UNITS)
+    if at_tail:
+        # chunks of one file on two workers: loaded once two files at most were left
+        assert len(loaded) == 1 and len(done) - 2 <= loaded[0] <= len(done)
+    else:
+        assert loaded == []
+    assert sorted(p.name for p in result.summaries if p.suffix == ".xlsx") == sorted(
+        p.name for p in (tmp_path / "out").glob("*/汇总/*.xlsx")
+    )
+    assert result.summaries
+
+
 def test_parallel_outputs_equal_single_process(tmp_path):
     inp = copy_samples(tmp_path / "input")
     one = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "one", jobs=1))

@@ -21,8 +21,10 @@ from gkreport.fileio import (
     TMP_PREFIX,
     FolderBusy,
     atomic_path,
+    atomic_write_bytes,
     atomic_write_text,
     clean_temp_files,
+    digest_of,
     file_digest,
     folder_lock,
     fs_clock,
@@ -108,6 +110,34 @@ def test_a_real_full_disk_is_named(tmp_path):
 def test_file_digest_is_size_and_sha256(tmp_path):
     p = atomic_write_text(tmp_path / "x.json", "一二三")
     assert file_digest(p) == {"size": 9, "sha256": __import__("hashlib").sha256("一二三".encode()).hexdigest()}
+
+
+def test_atomic_writes_make_a_missing_folder_and_leave_nothing_behind_when_they_fail(tmp_path, monkeypatch):
+    data = "年度报告".encode() * 5000
+    target = tmp_path / "2025" / "某某局" / "年度报告.docx"
+    assert atomic_write_bytes(target, data) == target and target.read_bytes() == data
+    assert digest_of(data) == file_digest(target)  # what the batch records without reading the file back
+    with atomic_path(tmp_path / "new" / "表.xlsx") as tmp:
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "new" / "表.xlsx").read_bytes() == b"x"
+    # a writer that fails, a sync that fails: the file stays as it was and no temp file is left
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("stopped")
+
+    def no_sync(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "fsync", no_sync)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == data
+    assert [p.name for p in target.parent.iterdir()] == ["年度报告.docx"]
+    monkeypatch.undo()
+    (tmp_path / "blocked").write_bytes(b"")  # a file where the folder should be
+    with pytest.raises(OSError):
+        atomic_write_bytes(tmp_path / "blocked" / "x.docx", b"x")
+    assert (tmp_path / "blocked").read_bytes() == b""
 
 
 def _holder(lock: Path, *, wait: bool = True) -> subprocess.Popen:

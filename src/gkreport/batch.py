@@ -664,9 +664,13 @@ def _claim(output_dir: Path, year: int, folder: str, name: str) -> str:
     """Claim ``folder`` of ``year`` for unit ``name`` (atomically: two workers never both get it);
     returns the unit that holds it, ``name`` when it is ours, "" when another is claiming it now."""
     path = _claim_path(output_dir, year, folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileNotFoundError:  # the year's first claim: its folder is made then
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o666)
     except FileExistsError:
         for _ in range(25):  # another worker may be writing its name right now
             try:
@@ -821,10 +825,12 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         target = folder = _claim_folder(out, int(unit.year or 0), unit.unit or "未知单位")
         (out / folder).mkdir(parents=True, exist_ok=True)
         target, what = folder / report_docx_name(unit), "年度报告"
+        digests: dict[str, dict[str, Any]] = {}  # of the bytes written (a file is not read back)
         try:
             report = write_unit_docx(unit, out / target, strict=opts.strict, wording=opts.wording)
             docx_rel = str(target)
             written.append(docx_rel)
+            digests[docx_rel] = report.digest or file_digest(out / target)
             # the report's findings (e.g. a missing required paragraph) go into the xlsx and the record too
             unit.findings = merge_report_findings(unit.findings, report.findings)
             apply_explanations(unit)  # a report's 提示 may have been explained too
@@ -832,9 +838,11 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
             rec.reason = str(exc)
         t1 = time.thread_time()
         target, what = folder / unit_xlsx_name(unit), "统计表"
-        write_unit_xlsx(unit, out / target)
+        digest: dict[str, Any] = {}
+        write_unit_xlsx(unit, out / target, digest)
         written.append(str(target))
-        rec.written = {p: file_digest(out / p) for p in written}
+        digests[str(target)] = digest
+        rec.written = {p: digests[p] for p in written}
     except Exception as exc:  # disk full, read-only, held open, a file in the folder's place …
         _remove_written(out, written)
         rec.status = Status.UNWRITABLE
@@ -1356,20 +1364,27 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                 for chunk in chunks:
                     timed(_process_chunk(chunk, opts, on_record=lambda rec: done([rec])))
             else:
+                warm = threading.Thread(target=_load_summary_modules, name="gkreport-warm", daemon=True)
+                # the pool takes the chunks in order: once no more than the last ones are left, the
+                # workers are on them, and a worker that has none left leaves its core idle
+                tail = sum(len(c) for c in chunks[-jobs:])
+                outstanding = [len(todo)]  # files whose records are yet to come
 
                 def finished(batch: list[Record]) -> None:
                     done(batch)
                     timed(batch)
+                    outstanding[0] -= len(batch)
+                    if warm.ident is None and len(todo) <= _WARM_AT_TAIL_UP_TO and outstanding[0] <= tail:
+                        # a bigger batch: what the summaries need loads while the last chunks are done
+                        # (not sooner: it is about 50 MB more while the workers run)
+                        warm.start()
 
-                warm = None
                 if len(todo) <= _WARM_SUMMARY_UP_TO:
                     # a small batch waits mostly for fixed costs: what the summaries need loads in a
-                    # thread while the fork server starts and the workers work (about 50 MB more
-                    # while they run, which a large batch is spared)
-                    warm = threading.Thread(target=_load_summary_modules, name="gkreport-warm", daemon=True)
+                    # thread while the fork server starts and the workers work
                     warm.start()
                 worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
-                if warm is not None:
+                if warm.ident is not None:
                     warm.join()
                 if len(todo) >= _FREE_FORK_SERVER_FROM:
                     _stop_fork_server()
@@ -1777,6 +1792,9 @@ def _keep_stale(
 
 
 _WARM_SUMMARY_UP_TO = 1000  # files to process
+# files to process: beyond, the parent holds so many records that loading the summaries' modules
+# while the workers still run would raise the run's peak memory (which comes with the summaries)
+_WARM_AT_TAIL_UP_TO = 5000
 
 
 _BESIDE_UP_TO = 5000  # records: beyond, the child's copy of what it reads costs more memory than its time is worth

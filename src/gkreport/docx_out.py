@@ -38,7 +38,7 @@ from xml.sax.saxutils import escape
 from . import sentences as S
 from . import zipparts
 from .errors import StrictRefusal
-from .fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes, digest_of
 from .formatting import format_date, format_number, safe_filename
 from .model import WARNING, Finding, Unit
 from .spec import Grid, GridCell, compiled
@@ -1187,6 +1187,7 @@ class WrittenReport(NamedTuple):
 
     path: Path
     findings: list[Finding]
+    digest: dict[str, Any] | None = None  # the file's fileio.file_digest, from the bytes written
 
 
 def write_unit_docx(
@@ -1207,7 +1208,7 @@ def write_unit_docx(
     data = render_docx(report, unit.form)
     target = _target(unit, path)
     atomic_write_bytes(target, data)
-    return WrittenReport(target, gap_findings(unit, report.gaps))
+    return WrittenReport(target, gap_findings(unit, report.gaps), digest_of(data))
 
 
 def write_summary_docx(

@@ -41,26 +41,46 @@ def _host_tag() -> str:
 HOST_TAG = _host_tag()
 
 
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _new_temp(folder: Path, suffix: str) -> tuple[int, Path]:
+    """Create a temp file in ``folder`` (made when missing) and open it: (descriptor, path). It is
+    created with mode 0666 less the umask, as ``open()`` creates a file, so that it has the user's
+    ordinary permissions without a chmod (see the module's docstring)."""
+    prefix = f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-"
+    made = False
+    for _ in range(100):
+        path = folder / f"{prefix}{os.urandom(5).hex()}{suffix}"
+        try:
+            return os.open(path, _TEMP_FLAGS, 0o666), path
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            if made:
+                raise
+            folder.mkdir(parents=True, exist_ok=True)  # only when missing: most folders exist already
+            made = True
+    raise FileExistsError(errno.EEXIST, "无法创建临时文件", str(folder))
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path | str, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success it replaces ``target`` (synced to disk first
     unless not ``durable``: bookkeeping that is rebuilt anyway need not wait for the disk)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{HOST_TAG}-{os.getpid()}-", suffix=target.suffix, dir=target.parent)
+    fd, tmp_path = _new_temp(target.parent, target.suffix)
     os.close(fd)
-    tmp_path = Path(tmp)
     try:
-        with contextlib.suppress(OSError):  # a file system without modes (FAT, some network shares)
-            os.chmod(tmp_path, new_file_mode())
         yield tmp_path
         if durable:
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp_path, target)
-    finally:
-        with contextlib.suppress(OSError):  # already renamed, or the folder cannot be written at all
+    except BaseException:
+        with contextlib.suppress(OSError):  # the folder may not be writable at all
             tmp_path.unlink()
+        raise
 
 
 def current_umask() -> int:
@@ -84,9 +104,29 @@ def new_file_mode() -> int:
 
 
 def atomic_write_bytes(target: Path | str, data: bytes, *, durable: bool = True) -> Path:
-    with atomic_path(target, durable=durable) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
+    """:func:`atomic_path` for bytes at hand: written, synced and renamed through one descriptor."""
+    target = Path(target)
+    fd, tmp_path = _new_temp(target.parent, target.suffix)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+    return target
+
+
+def digest_of(data: bytes) -> dict[str, Any]:
+    """:func:`file_digest` of a file holding ``data``, without reading it back."""
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def atomic_write_text(target: Path | str, text: str) -> Path:

@@ -15,6 +15,7 @@ and text copied from a workbook is always written as a string.
 from __future__ import annotations
 
 import gc as _gc
+import io
 import math
 import operator
 import re
@@ -37,7 +38,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from .aggregate import sum_matrix, value_matrix
 from .explanations import EXPLANATION_HEADER, FINDINGS_SHEET, KEY_HEADER
 from .explanations import key as finding_key
-from .fileio import atomic_path
+from .fileio import atomic_path, atomic_write_bytes, digest_of
 from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
@@ -1224,40 +1225,47 @@ def collector_paused() -> Iterator[None]:
                 _gc.enable()
 
 
-def write_unit_xlsx(unit: Unit, path: Path | str) -> Path:
-    """Write the checked workbook of one unit (atomically) and return its path.
+def write_unit_xlsx(unit: Unit, path: Path | str, digest: dict[str, Any] | None = None) -> Path:
+    """Write the checked workbook of one unit (atomically) and return its path; ``digest``, when
+    given, receives the written file's :func:`~gkreport.fileio.file_digest` (from the bytes written).
 
     Sheets: one per official table (official layout, findings highlighted and
     commented), ``审核结果`` (one row per finding, linked to its cell) and
     ``基本信息`` (metadata and narrative as read).
     """
     path = Path(path)
-    with atomic_path(path) as tmp, collector_paused():
-        _build_unit_workbook(unit, tmp)  # the workbook is freed on return, before the collector is on again
+    data = unit_xlsx_bytes(unit)
+    atomic_write_bytes(path, data)
+    if digest is not None:
+        digest.update(digest_of(data))
     return path
 
 
 _FAST = True  # False: every unit workbook is written with XlsxWriter (the reference the tests compare with)
 
 
-def _build_unit_workbook(unit: Unit, tmp: Path) -> None:
-    if _FAST:
-        try:
-            _build_unit_workbook_fast(unit, tmp)
-            return
-        except Unsupported:
-            pass  # something the fast writer does not take: XlsxWriter writes it
-    wb = xlsxwriter.Workbook(str(tmp), _wb_options())
-    wb.set_properties(
-        {
-            "title": _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
-            "subject": unit.form.name,
-            "comments": _UNIT_COMMENTS,
-        }
-    )
-    _draw_unit(wb, _Styles(wb), unit)
-    wb.close()
-    release_workbook(wb)
+def unit_xlsx_bytes(unit: Unit) -> bytes:
+    """The checked workbook of one unit, as the bytes of its file."""
+    out = io.BytesIO()
+    with collector_paused():  # the workbook is freed on return, before the collector is on again
+        if _FAST:
+            try:
+                _build_unit_workbook_fast(unit, out)
+                return out.getvalue()
+            except Unsupported:
+                out = io.BytesIO()  # something the fast writer does not take: XlsxWriter writes it
+        wb = xlsxwriter.Workbook(out, _wb_options())
+        wb.set_properties(
+            {
+                "title": _clean(_title(unit.form.xlsx_title, unit.unit, unit.year)),
+                "subject": unit.form.name,
+                "comments": _UNIT_COMMENTS,
+            }
+        )
+        _draw_unit(wb, _Styles(wb), unit)
+        wb.close()
+        release_workbook(wb)
+    return out.getvalue()
 
 
 _UNIT_COMMENTS = "政府信息公开工作年度报告统计表审核结果"
@@ -1374,7 +1382,7 @@ class _Book:
         return sheet
 
 
-def _build_unit_workbook_fast(unit: Unit, tmp: Path) -> None:
+def _build_unit_workbook_fast(unit: Unit, tmp: Any) -> None:
     """The unit workbook drawn by the same code, written by :mod:`gkreport.xlsx_fill`: the same
     cells, styles, comments and print setup as XlsxWriter writes (the tests compare the two)."""
     fixed, st = _unit_styles()
