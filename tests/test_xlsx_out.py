@@ -1237,3 +1237,63 @@ def test_reused_form_work_writes_the_same_workbooks(tmp_path, monkeypatch):
         assert _book_facts(tmp_path / "reuse" / f"{i}.xlsx") == fresh, (u.unit, u.form.id)
         assert _book_facts(tmp_path / "again" / f"{i}.xlsx") == fresh, (u.unit, u.form.id)
     assert _book_facts(tmp_path / "reuse" / "sum.xlsx") == _book_facts(tmp_path / "fresh" / "sum.xlsx")
+
+
+def _office_parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/")}
+
+
+def test_fast_comment_writers_write_the_bytes_xlsxwriter_writes(tmp_path, monkeypatch):
+    """The comment boxes' VML shapes and comment entries written by gkreport's writers are byte for
+    byte XlsxWriter's own: hidden and shown boxes, authors and none, scaled boxes near the sheet's
+    edge and beyond wide columns and tall rows, text to escape (markup, control characters, a literal
+    ``_x0000_``, leading and trailing spaces); and so is a summary workbook with its findings' boxes."""
+    import xlsxwriter
+
+    from gkreport import xlsx_out
+
+    texts = ["第一条\n\n第二条", ' <&> "引号" ', "控制\x01字符 _x0000_", "\t前后空白\n", "数字 3>2 & 1<2", "很长" * 300]
+
+    def book(path: Path) -> Path:
+        wb = xlsxwriter.Workbook(str(path), {"in_memory": True})
+        for n in range(2):
+            ws = wb.add_worksheet(f"表{n + 1}")
+            ws.set_column(2, 4, 31.5)
+            ws.set_column(7, 7, 2, None, {"hidden": True})
+            ws.set_row(5, 60)
+            ws.set_comments_author("作者")
+            if n:
+                ws.show_comments()
+            rng = random.Random(n)
+            for k in range(60):
+                options: dict = {"x_scale": rng.choice([1, 2.6, 0.5]), "y_scale": rng.uniform(1, 12)}
+                if k % 3 == 0:
+                    options.update(author="审核意见", font_name="宋体", font_size=rng.choice([9, 9.5, 11]))
+                if k % 4 == 0:
+                    options["visible"] = bool(k % 8)
+                if k % 5 == 0:
+                    options.update(x_offset=rng.randint(-40, 200), y_offset=rng.randint(-40, 200))
+                ws.write_comment(rng.randint(0, 1200), rng.randint(0, 40), texts[k % len(texts)] + str(k), options)
+        wb.close()
+        return path
+
+    fast = book(tmp_path / "fast.xlsx")
+    unit = make_unit("2021")
+    ids = sorted(unit.values)
+    unit.findings = [
+        Finding(rule="R.1", severity=ERROR, message="错误 <甲> & “乙”", cell_ids=(ids[0], ids[5]), suspect=ids[5]),
+        Finding(rule="R.2", severity=WARNING, message=" 提示\x02 ", cell_ids=(ids[9],)),
+    ]
+    summary_fast = xlsx_out.write_summary_xlsx([unit] * 3, tmp_path / "summary_fast.xlsx", [])
+    assert any(n.startswith("xl/comments") for n in _office_parts(summary_fast))
+    xlsx_out.fast_comments(False)
+    try:
+        stock = book(tmp_path / "stock.xlsx")
+        summary_stock = xlsx_out.write_summary_xlsx([unit] * 3, tmp_path / "summary_stock.xlsx", [])
+    finally:
+        xlsx_out.fast_comments()
+    assert _office_parts(fast) == _office_parts(stock)
+    assert _office_parts(summary_fast) == _office_parts(summary_stock)
+    parts = _office_parts(fast)
+    assert parts["xl/drawings/vmlDrawing2.vml"].count(b"<x:Visible/>") > 30  # shown boxes were written

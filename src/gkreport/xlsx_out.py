@@ -1955,6 +1955,106 @@ def _detail_filler(ws: Any, st: _Styles, columns: list[_DetailColumn], types: li
     return fill
 
 
+# --------------------------------------------------------------------------- comments, written fast
+
+# The summary workbook carries a comment box on each unit's cell a finding involves (35,000 for
+# 10,000 units): XlsxWriter writes each box's VML shape and its comment through a dozen calls of
+# its XML writer, a third of the whole workbook's time. These two write the same bytes in one
+# string each (the parts that vary escaped as XlsxWriter escapes them); installed on its classes
+# by :func:`fast_comments` (internals of XlsxWriter, kept to the versions of pyproject.toml and
+# checked byte for byte against its own writing by tests/test_xlsx_out.py).
+
+
+def _comment_shape(self: Any, shape_id: int, z_index: int, comment: Any) -> None:
+    """``Vml._write_comment_shape``: the ``<v:shape>`` of one comment box."""
+    v = comment.vertices
+    visible = bool(comment.is_visible)
+    style = (
+        f"position:absolute;margin-left:{v[8] * 0.75:.15g}pt;margin-top:{v[9] * 0.75:.15g}pt;"
+        f"width:{v[10] * 0.75:.15g}pt;height:{v[11] * 0.75:.15g}pt;z-index:{z_index};"
+        f"visibility:{'visible' if visible else 'hidden'}"
+    )
+    attr = self._escape_attributes
+    data = self._escape_data
+    control = self._escape_control_characters
+    anchor = f"{v[0]}, {v[2]}, {v[1]}, {v[3]}, {v[4]}, {v[6]}, {v[5]}, {v[7]}"
+    self.fh.write(
+        f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="{attr(style)}" '
+        f'fillcolor="{attr(comment.color._vml_rgb_hex_value())}" o:insetmode="auto">'
+        '<v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
+        '<v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div></v:textbox>'
+        '<x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
+        f"<x:Anchor>{control(data(anchor))}</x:Anchor><x:AutoFill>False</x:AutoFill>"
+        f"<x:Row>{control(data(comment.row))}</x:Row><x:Column>{control(data(comment.col))}</x:Column>"
+        f"{'<x:Visible/>' if visible else ''}</x:ClientData></v:shape>"
+    )
+
+
+def _comment_entry(self: Any, comment: Any, author_id: int) -> None:
+    """``Comments._write_comment``: the ``<comment>`` of one comment box."""
+    from xlsxwriter.utility import _preserve_whitespace, xl_rowcol_to_cell
+
+    attr = self._escape_attributes
+    text = comment.text
+    author = f' authorId="{attr(f"{author_id}")}"' if author_id != -1 else ""
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    self.fh.write(
+        f'<comment ref="{attr(xl_rowcol_to_cell(comment.row, comment.col))}"{author}><text><r><rPr>'
+        f'<sz val="{attr(comment.font_size)}"/><color indexed="81"/><rFont val="{attr(comment.font_name)}"/>'
+        f'<family val="{attr(comment.font_family)}"/></rPr>'
+        f"<t{space}>{self._escape_control_characters(self._escape_data(text))}</t></r></text></comment>"
+    )
+
+
+def _prepare_vml_objects(self: Any, *args: Any) -> Any:
+    """``Worksheet._prepare_vml_objects`` with each column's offset summed once: XlsxWriter places
+    each box by summing the column widths left of it, from the first column again at every row
+    (its running sum goes only rightwards). The widths cannot change while the boxes are placed."""
+    self._gk_col_offsets = [0]
+    try:
+        return _STOCK_COMMENTS["prepare"](self, *args)
+    finally:
+        del self._gk_col_offsets
+
+
+def _col_offset(self: Any, col: int) -> Any:
+    """``Worksheet._col_offset``: the same sum, left to right from the first column (so the same
+    number), kept while the boxes are placed (see :func:`_prepare_vml_objects`)."""
+    offsets = getattr(self, "_gk_col_offsets", None)
+    if offsets is None:
+        return _STOCK_COMMENTS["offset"](self, col)
+    while len(offsets) <= col:
+        offsets.append(offsets[-1] + self._size_col(len(offsets) - 1))
+    self.prev_col_offset = (col, offsets[col])
+    return offsets[col]
+
+
+_STOCK_COMMENTS: dict[str, Any] = {}  # XlsxWriter's own writers, the reference of the fast ones
+
+
+def fast_comments(on: bool = True) -> None:
+    """Install (or, ``on`` False, take back) the fast comment writers and the placing of the boxes
+    on XlsxWriter's classes; only where its classes are those they were written for (XlsxWriter
+    3.3: comments as objects)."""
+    from xlsxwriter import comments, vml, worksheet
+
+    sheet = worksheet.Worksheet
+    if not hasattr(comments, "CommentType") or not hasattr(sheet, "_col_offset"):
+        return
+    if not _STOCK_COMMENTS:
+        _STOCK_COMMENTS["shape"] = vml.Vml._write_comment_shape
+        _STOCK_COMMENTS["entry"] = comments.Comments._write_comment
+        _STOCK_COMMENTS["prepare"] = sheet._prepare_vml_objects
+        _STOCK_COMMENTS["offset"] = sheet._col_offset
+    vml.Vml._write_comment_shape = _comment_shape if on else _STOCK_COMMENTS["shape"]
+    comments.Comments._write_comment = _comment_entry if on else _STOCK_COMMENTS["entry"]
+    sheet._prepare_vml_objects = _prepare_vml_objects if on else _STOCK_COMMENTS["prepare"]
+    sheet._col_offset = _col_offset if on else _STOCK_COMMENTS["offset"]
+
+
+fast_comments()
+
+
 _FAST_ROWS = True  # False: XlsxWriter writes every cell of the list sheets itself (the reference of fast_rows)
 
 
