@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -264,3 +265,48 @@ def test_a_number_in_the_text_is_located_at_its_paragraph(tmp_path):
     (f,) = [f for f in data["findings"] if f["rule"] == "A8.received"]
     assert f["paragraph"] == ["overview", 1] and f["cells"][0] == f"Sheet1!{second}"
     assert f"Sheet1 {second}" in _row_of(text, "“一、总体情况”第 2 段")
+
+
+def test_the_command_ends_as_an_ordinary_exit_does_without_taking_python_apart(tmp_path):
+    """``gkreport`` leaves with its exit code after waiting for the threads that are not daemons,
+    running the exit handlers and flushing what it printed; a reader that closed the pipe early
+    makes it exit with 120, as Python does."""
+    script = tmp_path / "leave.py"
+    script.write_text(
+        "import atexit, sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from gkreport.cli import leave\n"
+        "out = Path(sys.argv[1])\n"
+        "atexit.register(lambda: (out / 'handler').write_text('ran'))\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    (out / 'thread').write_text('done')\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.stdout.write('已完成' * int(sys.argv[3]))\n"
+        "leave(int(sys.argv[2]))\n",
+        encoding="utf-8",
+    )
+    env_run = [sys.executable, str(script), str(tmp_path)]
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output kept until flushed
+    done = subprocess.run([*env_run, "3", "3000"], capture_output=True, env=buffered)
+    assert done.returncode == 3 and done.stdout.decode("utf-8") == "已完成" * 3000
+    assert (tmp_path / "handler").read_text() == "ran" and (tmp_path / "thread").read_text() == "done"
+    proc = subprocess.Popen([*env_run, "0", "10"], stdout=subprocess.PIPE, env=buffered)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the last output is flushed
+    assert proc.wait(timeout=60) == 120
+
+
+def test_batch_through_the_command_exits_with_its_code_and_prints_everything(tmp_path):
+    inp = tmp_path / "input"
+    inp.mkdir()
+    for p in SAMPLES.glob("*.xlsx"):
+        (inp / p.name).write_bytes(p.read_bytes())
+    done = subprocess.run(
+        [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(tmp_path / "out"), "--json"],
+        capture_output=True,
+    )
+    assert done.returncode == 1, done.stderr.decode("utf-8", "replace")  # the samples include one with errors
+    result = json.loads(done.stdout.decode("utf-8"))
+    assert result["exit_code"] == 1 and len(result["files"]) == len(list(inp.glob("*.xlsx")))
+    assert all((tmp_path / "out" / f["outputs"]["docx"]).is_file() for f in result["files"])

@@ -4,9 +4,9 @@
 
 Generates N units (random consistent values, about 5 % with a changed cell, unit names of
 realistic length) either written into our template (``template``) or as the official tables
-pasted on one sheet (``pasted``, the layout of tests/official_layout.py), runs the batch (read,
-check, xlsx, docx, summary) in a fresh Python process, as the command does, and prints units per
-second (whole process: interpreter start, imports, workers, summaries), per-stage time and peak
+pasted on one sheet (``pasted``, the layout of tests/official_layout.py), runs the batch command
+(``gkreport batch … --json``: read, check, xlsx, docx, summary) in a fresh Python process and prints
+units per second (whole process: interpreter start, imports, workers, summaries, exit), per-stage time and peak
 memory of the whole process tree (each process's own peak, sampled from /proc, summed: an upper
 bound of what the tree held at once), then a rerun with nothing changed in another fresh process.
 Then runs the same kind of units (in our template: the plain code reads fixed positions) through a
@@ -222,35 +222,36 @@ def _plain_chunk(args: tuple[list[str], str]) -> None:
         plain_one(p, out)
 
 
-# Each run is a fresh process, as the command is: its time includes the interpreter's start and
-# the imports, and its memory is measured apart from the generator's (the rerun: manifest
-# loaded, records and summaries rebuilt from it).
-RUN = """
-import json, sys, time
-t = time.perf_counter()
-from pathlib import Path
-from gkreport.batch import BatchOptions, peak_rss_mb, run_batch
-r = run_batch(BatchOptions(input_dir=Path(sys.argv[1]), output_dir=Path(sys.argv[2]), jobs=int(sys.argv[3]),
-                           force=sys.argv[4] == "force"))
-print(json.dumps({"seconds": time.perf_counter() - t, "skipped": r.skipped, "processed": r.processed,
-                  "stages": r.stage_seconds, "counts": r.counts(), "peak": peak_rss_mb(),
-                  "worker_peak": r.worker_peak_mb}))
-"""
+# Each run is the command itself, ``gkreport batch … --json``, in a fresh process: its time includes
+# the interpreter's start, the imports, the command line's own work and the process's exit, and
+# its memory is measured apart from the generator's (the rerun: manifest loaded, records and
+# summaries rebuilt from it).
 
 
 def run_fresh(inp: Path, out: Path, jobs: int, force: bool) -> tuple[float, dict, HwmSampler]:
-    """The batch in a fresh process: wall time from before the interpreter starts, its own figures, memory."""
+    """The batch command in a fresh process: wall time from before the interpreter starts, its own
+    figures (its ``--json`` result), memory."""
+    command = [sys.executable, "-m", "gkreport", "batch", str(inp), "-o", str(out), "--jobs", str(jobs), "--json"]
     t = time.perf_counter()
     with HwmSampler() as sampler:
-        proc = subprocess.run(
-            [sys.executable, "-c", RUN, str(inp), str(out), str(jobs), "force" if force else ""],
-            capture_output=True,
-            text=True,
-        )
+        proc = subprocess.run(command + (["--force"] if force else []), capture_output=True)
     elapsed = time.perf_counter() - t
     if proc.returncode not in (0, 1):
-        sys.exit(f"batch failed ({proc.returncode}):\n{proc.stderr}")
-    return elapsed, json.loads(proc.stdout.strip().splitlines()[-1]), sampler
+        sys.exit(f"batch failed ({proc.returncode}):\n{proc.stderr.decode('utf-8', 'replace')}")
+    result = json.loads(proc.stdout.decode("utf-8"))
+    peak = result.get("peak_mb") or {"batch": 0, "largest_worker": 0}  # (a version without them: 0)
+    return (
+        elapsed,
+        {
+            "skipped": result["skipped"],
+            "processed": result["processed"],
+            "stages": result.get("stage_seconds", {}),
+            "counts": result["counts"],
+            "peak": peak["batch"],
+            "worker_peak": peak["largest_worker"],
+        },
+        sampler,
+    )
 
 
 class HwmSampler:

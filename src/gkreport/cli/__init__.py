@@ -48,4 +48,34 @@ def main() -> None:
         app(prog_name="gkreport")
     except KeyboardInterrupt:
         sys.stderr.write("\n已中断。已完成的文件已保存，重新运行会从中断处继续。\n")
-        sys.exit(130)
+        leave(130)
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            leave(code or 0)
+        raise
+
+
+def leave(code: int) -> None:
+    """End the program with ``code`` as an ordinary exit does (the threads that are not daemons are
+    waited for, the exit handlers run, the output is flushed) but without taking the interpreter
+    apart object by object: after a batch that is about 0.3 s of freeing the modules and records,
+    which the operating system frees at once. Where Python's own steps are not there to call, the
+    ordinary exit is taken."""
+    import atexit
+    import os
+    import threading
+
+    shutdown = getattr(threading, "_shutdown", None)  # what Python runs first when it exits
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if shutdown is None or run_handlers is None:
+        sys.exit(code)
+    shutdown()
+    run_handlers()
+    failed = False
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (``| head``): Python would exit with 120
+            failed = True
+    os._exit(120 if failed and code == 0 else code)

@@ -428,6 +428,8 @@ def _problems_table(result):
 
 
 def _result_json(result, opts) -> dict:
+    from ..batch import peak_rss_mb
+
     return {
         "input_dir": str(opts.input_dir),
         "output_dir": str(opts.output_dir),
@@ -435,6 +437,9 @@ def _result_json(result, opts) -> dict:
         "processed": result.processed,
         "skipped": result.skipped,
         "elapsed": round(result.elapsed, 3),
+        # CPU seconds of each stage summed over the workers, the summaries' wall time; memory in MB
+        "stage_seconds": {k: round(v, 3) for k, v in result.stage_seconds.items()},
+        "peak_mb": {"batch": round(peak_rss_mb()), "largest_worker": round(result.worker_peak_mb)},
         "counts": result.counts(),
         "summaries": [str(p) for p in result.summaries],
         "reports": [str(p) for p in result.reports],
