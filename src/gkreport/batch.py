@@ -464,14 +464,19 @@ def _process_chunk(
     from concurrent.futures import ThreadPoolExecutor
 
     from .reader import read_workbook
+    from .spec import load_forms
 
     t0 = time.thread_time()
     records: list[Record] = []
     units: list[tuple[Unit, Record]] = []
+    try:  # once a chunk: the reader would list the forms' folders for every file
+        forms: dict[str, Any] | None = load_forms()
+    except Exception:  # a broken spec file: each file's read reports it
+        forms = None
     for path, rel, digest in items:
         before = None if digest else _stat_key(path)  # no hash from the batch: the file's state before it is read
         try:
-            unit = read_workbook(Path(path))
+            unit = read_workbook(Path(path), forms)
             shown = readable_name(path)
             if shown != path:  # a name that is not UTF-8: shown (and written into the outputs) readable
                 unit.file = Path(shown)
