@@ -18,6 +18,9 @@ from . import mail as _mail  # noqa: F401
 from . import template as _template  # noqa: F401
 from .app import app
 from .chinese import ChineseCommand
+from .params import install as _fast_params
+
+_fast_params()  # the options' values checked without importing pydantic (see .params)
 
 __all__ = ["app", "main", "tolerant_streams"]
 
