@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from conftest import SAMPLES, needs_soffice
+from conftest import SAMPLES, needs_soffice, write_unit_workbooks
 from gkreport.batch import BatchOptions, discover, input_files, run_batch, watch_folder
 from gkreport.cli import app
 
@@ -455,6 +455,69 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(tmp_path):
     assert result.skipped >= 1 and result.processed + result.skipped == 12
     assert all((tmp_path / "out" / r.outputs["docx"]).exists() for r in result.records)
     assert digest(inp) == before
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
+def test_a_ctrl_c_that_lands_in_a_finalizer_still_stops_the_run(tmp_path, capsys):
+    """Python raises KeyboardInterrupt wherever the main thread is; inside a finalizer it is swallowed
+    (and printed with a traceback). The run must stop all the same, at the next unit, without the traceback."""
+    import gc
+
+    inp = tmp_path / "input"
+    write_unit_workbooks(inp, [f"示例市第{i:02d}中学" for i in range(6)])
+    out = tmp_path / "out"
+    told: list[str] = []
+
+    class PressesCtrlC:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+            told.append("pressed")  # the handler runs by here, inside this finalizer
+
+    def progress(kind, rec, done, total):
+        if kind == "done" and done == 2:
+            PressesCtrlC()  # collected at once: the signal arrives inside __del__
+            gc.collect()
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1), progress)
+    assert told == []  # the interrupt did land inside the finalizer (and was swallowed there)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    kept = _manifest(out)["inputs"]
+    assert 2 <= len(kept) < 6  # stopped at the next unit, not after all of them
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert again.skipped == len(kept) and again.processed == 6 - len(kept)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the pipe is written as on POSIX")
+def test_stopping_the_pool_when_a_worker_died_halfway_through_its_answer_does_not_hang(tmp_path):
+    """A worker ended by Ctrl-C while sending its records leaves half a message in the result pipe.
+    The pool's manager thread then waits for the rest; Python waits for that thread at exit, so
+    gkreport printed 已中断 and never ended. Stopping the pool must end that thread."""
+    import multiprocessing as mp
+    import struct
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gkreport.batch import _stop_pool
+
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"))
+    running = pool.submit(time.sleep, 30)  # a worker busy with a chunk
+    time.sleep(0.5)
+    manager, answers = pool._executor_manager_thread, pool._result_queue
+    assert manager is not None and manager.is_alive()
+    # half an answer: a header promising 1000 bytes, then 10 of them
+    answers._writer._send(struct.pack("!i", 1000) + b"x" * 10)
+    time.sleep(0.3)  # the manager thread is now reading it, and waits for the rest
+    try:
+        _stop_pool(pool)
+        manager.join(10)
+        assert not manager.is_alive(), "the pool's manager thread still waits: the program could not exit"
+        assert running.done()
+    finally:
+        if manager.is_alive():  # leave no thread behind for pytest to wait on
+            answers._writer.close()
+            manager.join(10)
 
 
 # --------------------------------------------------------------------------- watch

@@ -1098,29 +1098,65 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Terminated` while the block runs (main thread only),
-    so that a stop by signal ends the workers and saves what is done, like Ctrl-C."""
+_asked: list[int] = []  # the signal that asked the running batch to stop, until the batch has ended
+
+
+def _stop_for(signum: int) -> KeyboardInterrupt:
     import signal
 
-    if threading.current_thread() is not threading.main_thread():
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def stop_if_asked() -> None:
+    """Carry out a stop that a signal asked for and that has not stopped the run yet.
+
+    Python raises a signal's exception wherever the main thread happens to be, which may be a
+    finalizer (a weak reference's callback, a file closed as it is collected); there the exception
+    is swallowed and the run would go on as if Ctrl-C had never been pressed. The batch calls this
+    between units and between stages, so that a stop once asked for always stops the run."""
+    if _asked:
+        raise _stop_for(_asked[0])
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the block runs (main thread only): Ctrl-C (SIGINT) raises KeyboardInterrupt and SIGTERM
+    or SIGHUP raise :class:`Terminated`, so that a stop by signal ends the workers and saves what is
+    done; the stop is also remembered until the block ends (see :func:`stop_if_asked`)."""
+    import signal
+
+    inside = getattr(sys.unraisablehook, "_gkreport_stop", False)  # a watch runs its batches in this block
+    if inside or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise Terminated(signum)
+        if not _asked:
+            _asked.append(signum)
+        raise _stop_for(signum)
 
-    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    unraisable = sys.unraisablehook
+
+    def quiet_swallowed_stop(info: Any) -> None:
+        # the stop swallowed by a finalizer is carried out by stop_if_asked: no traceback for it
+        if not (_asked and isinstance(info.exc_value, KeyboardInterrupt)):
+            unraisable(info)
+
+    quiet_swallowed_stop._gkreport_stop = True  # type: ignore[attr-defined]
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {}
     for s in wanted:
         with contextlib.suppress(OSError, ValueError):
-            previous[s] = signal.signal(s, handler)
+            if s != signal.SIGINT or signal.getsignal(s) is signal.default_int_handler:  # Ctrl-C not ignored
+                previous[s] = signal.signal(s, handler)
+    sys.unraisablehook = quiet_swallowed_stop
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        sys.unraisablehook = unraisable
+        _asked.clear()
 
 
 @contextlib.contextmanager
@@ -1330,6 +1366,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
 
     def done(batch: list[Record]) -> None:
         nonlocal last_save, save_every
+        stop_if_asked()  # a Ctrl-C swallowed on the way stops the run here, these units not yet taken
         for rec in batch:
             hashed, stamp = input_stamps.get(rec.input, ("", None))
             if rec.hash and (rec.hash == hashed or (rec.input in input_stamps and not hashed)):
@@ -1393,6 +1430,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                     warm.join()
                 if len(todo) >= _FREE_FORK_SERVER_FROM:
                     _stop_fork_server()
+        stop_if_asked()
         _mark_duplicates(opts, records)
         messages += _settle_folders(opts, records)
         t = time.perf_counter()
@@ -2062,6 +2100,8 @@ def _stop_pool(pool: Any) -> None:
     """End a process pool's workers at once (they ignore Ctrl-C and would finish their chunks;
     a worker left running would keep the command's output open and its memory in use)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    answers = getattr(pool, "_result_queue", None)  # shutdown() forgets these two
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         with contextlib.suppress(Exception):
@@ -2073,6 +2113,22 @@ def _stop_pool(pool: Any) -> None:
             if p.is_alive():
                 p.kill()
                 p.join(1)
+    # A worker ended while it was sending its records leaves half a message in the pipe the workers
+    # answer on; the pool's manager thread would wait for the rest forever, and Python waits for that
+    # thread before the program can exit (Ctrl-C would print 已中断 and then hang). Once every worker
+    # is gone, closing this process's end of that pipe (only the workers write to it) ends the wait.
+    if not any(_is_alive(p) for p in processes):
+        with contextlib.suppress(Exception):
+            answers._writer.close()  # type: ignore[union-attr]
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(5)
+
+
+def _is_alive(process: Any) -> bool:
+    try:
+        return bool(process.is_alive())
+    except Exception:  # a process object already closed: it is gone
+        return False
 
 
 def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
@@ -2712,6 +2768,7 @@ def _watch(
     reported: dict[str, tuple[str, str | None]] = {}  # input → (status, reason) last told
     n = 0
     while True:
+        stop_if_asked()
         current: dict[str, tuple[int, int]] = {}
         for p in input_files(opts.input_dir, exclude=opts.output_dir):  # a dropped .pdf is told too
             try:
