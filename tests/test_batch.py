@@ -735,7 +735,7 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     inp = copy_samples(tmp_path / "input")
     shutil.copy(inp / "示例市东城区教育局2025年统计表.xlsx", inp / "崩溃.xlsx")
     opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
-    items = [(str(p), str(p.relative_to(inp)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in discover(inp)]
+    items = _pool_items(inp)
     got: dict = {}
     _run_pool(
         [items[i : i + 2] for i in range(0, len(items), 2)],
@@ -748,6 +748,52 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path):
     assert set(got) == {rel for _, rel, _ in items}
     assert got["崩溃.xlsx"].status == Status.UNREADABLE and "异常退出" in got["崩溃.xlsx"].reason
     assert all(r.status != Status.UNREADABLE for rel, r in got.items() if rel != "崩溃.xlsx")
+
+
+def _pool_items(inp: Path) -> list[tuple[str, str, str]]:
+    return [(str(p), str(p.relative_to(inp)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in discover(inp)]
+
+
+@pytest.mark.slow
+def test_when_no_worker_process_can_work_the_files_are_not_called_damaged(tmp_path):
+    """Worker processes that die whatever they do (ended by security software, say) must not make
+    every file 无法读取 “可能已损坏”: the files are done in the main process, and the run says why."""
+    import crashing_worker
+    from gkreport.batch import WORKERS_FAILED, _run_pool
+    from gkreport.enums import Status
+
+    inp = copy_samples(tmp_path / "input")
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
+    items = _pool_items(inp)
+    got: dict = {}
+    notices: list[str] = []
+    _run_pool(
+        [items[i : i + 2] for i in range(0, len(items), 2)],
+        opts,
+        2,
+        {},
+        lambda recs: got.update({r.input: r for r in recs}),
+        worker=crashing_worker.always,
+        notices=notices,
+    )
+    assert set(got) == {rel for _, rel, _ in items}
+    assert all(r.status in (Status.PASSED, Status.WARNINGS, Status.ERRORS) for r in got.values()), got
+    assert all((opts.output_dir / r.outputs["docx"]).exists() for r in got.values())
+    assert notices == [WORKERS_FAILED.format(n=len(items))]
+
+
+def test_when_worker_processes_cannot_be_made_the_batch_runs_in_one_process(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    def refused(*args, **kwargs):
+        raise OSError(38, "Function not implemented")  # no semaphores (some containers, some NAS systems)
+
+    inp = copy_samples(tmp_path / "input")
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refused)
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2, chunk_size=1))
+    n = len(discover(inp))
+    assert result.processed == n and all(r.status in ("通过", "有提示", "有错误") for r in result.records)
+    assert any("改在主进程中逐个处理" in m for m in result.messages), result.messages
 
 
 # --------------------------------------------------------------------------- a district's year

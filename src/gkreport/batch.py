@@ -1425,7 +1425,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                     # a small batch waits mostly for fixed costs: what the summaries need loads in a
                     # thread while the fork server starts and the workers work
                     warm.start()
-                worker_peak = _run_pool(chunks, opts, jobs, previous, finished)
+                worker_peak = _run_pool(chunks, opts, jobs, previous, finished, notices=messages)
                 if warm.ident is not None:
                     warm.join()
                 if len(todo) >= _FREE_FORK_SERVER_FROM:
@@ -2005,8 +2005,21 @@ def _warm_workers(opts: BatchOptions, n_files: int, new_files: bool) -> None:
             forkserver.ensure_running()
 
 
-def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worker=None) -> float:
-    """Run the chunks on ``jobs`` worker processes; returns the largest peak RSS (MB) a worker reported."""
+WORKERS_FAILED = (
+    "处理程序的工作进程无法正常运行（可能被安全软件拦截，或内存不足），其余 {n} 个文件改在主进程中逐个处理；"
+    "结果不受影响，只是较慢。"
+)
+
+
+def _run_pool(
+    chunks, opts: BatchOptions, jobs: int, previous: dict, done, worker=None, notices: list[str] | None = None
+) -> float:
+    """Run the chunks on ``jobs`` worker processes; returns the largest peak RSS (MB) a worker reported.
+
+    A file whose worker dies is tried again alone; when it kills that worker too, it is reported as
+    one that crashed the reader, but only once a fresh worker has shown that workers can work at all:
+    when they cannot (security software ending them, no memory), every file would be called damaged,
+    which would be false. The files left are then done in this process, and ``notices`` says so."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -2017,10 +2030,22 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
 
     worker = worker or _pool_chunk
     peak = 0.0
-    pool = new_pool(jobs)
+
+    def in_this_process(items: list[tuple[str, str, str]]) -> float:
+        if notices is not None:
+            notices.append(WORKERS_FAILED.format(n=len(items)))
+        _init_previous_in_process(previous)
+        _process_chunk(items, opts, on_record=lambda rec: done([rec]))
+        return peak
+
     futures = {}
+    try:
+        pool = new_pool(jobs)
+        futures[pool.submit(worker, chunks[0], opts)] = chunks[0]
+    except (OSError, NotImplementedError):  # no worker processes here at all (no semaphores, no fork server)
+        return in_this_process([item for c in chunks for item in c])
     unfinished: list[tuple[str, str, str]] = []
-    for c in chunks:
+    for c in chunks[1:]:
         try:
             futures[pool.submit(worker, c, opts)] = c
         except BrokenProcessPool:  # a worker died already (a file crashed it): the rest go one by one below
@@ -2050,7 +2075,7 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     _stop_pool(pool)
     pool = new_pool(1)
     try:
-        for item in unfinished:
+        for k, item in enumerate(unfinished):
             try:
                 records, worker_peak = pool.submit(worker, [item], opts).result()
             except BaseException as exc:
@@ -2059,6 +2084,9 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
                     raise
                 pool.shutdown(wait=False)
                 pool = new_pool(1)
+                if not _workers_work(pool, worker, opts):
+                    _stop_pool(pool)
+                    return in_this_process(unfinished[k:])
                 _path, rel, digest = item
                 records, worker_peak = (
                     [
@@ -2078,6 +2106,15 @@ def _run_pool(chunks, opts: BatchOptions, jobs: int, previous: dict, done, worke
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return peak
+
+
+def _workers_work(pool: Any, worker: Callable[..., Any], opts: BatchOptions) -> bool:
+    """Whether a worker of ``pool`` can start and do an empty chunk (loading the forms as any chunk does)."""
+    try:
+        pool.submit(worker, [], opts).result(timeout=120)
+    except Exception:
+        return False
+    return True
 
 
 _FREE_FORK_SERVER_FROM = 1000  # files processed: from here the summaries' memory matters more than a warm start
