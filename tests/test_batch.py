@@ -785,6 +785,8 @@ def test_when_no_worker_process_can_work_the_files_are_not_called_damaged(tmp_pa
 def test_when_worker_processes_cannot_be_made_the_batch_runs_in_one_process(tmp_path, monkeypatch):
     import concurrent.futures
 
+    from gkreport.fileio import os_reason
+
     def refused(*args, **kwargs):
         raise OSError(38, "Function not implemented")  # no semaphores (some containers, some NAS systems)
 
@@ -793,7 +795,9 @@ def test_when_worker_processes_cannot_be_made_the_batch_runs_in_one_process(tmp_
     result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2, chunk_size=1))
     n = len(discover(inp))
     assert result.processed == n and all(r.status in ("通过", "有提示", "有错误") for r in result.records)
-    assert any("改在主进程中逐个处理" in m for m in result.messages), result.messages
+    assert [m for m in result.messages if "工作进程" in m] == [
+        f"无法创建处理程序的工作进程（{os_reason(OSError(38, 'Function not implemented'))}），{n} 个文件改在主进程中逐个处理；结果不受影响，只是较慢。"
+    ]
 
 
 # --------------------------------------------------------------------------- a district's year

@@ -2009,6 +2009,7 @@ WORKERS_FAILED = (
     "处理程序的工作进程无法正常运行（可能被安全软件拦截，或内存不足），其余 {n} 个文件改在主进程中逐个处理；"
     "结果不受影响，只是较慢。"
 )
+NO_WORKERS = "无法创建处理程序的工作进程（{why}），{n} 个文件改在主进程中逐个处理；结果不受影响，只是较慢。"
 
 
 def _run_pool(
@@ -2031,9 +2032,10 @@ def _run_pool(
     worker = worker or _pool_chunk
     peak = 0.0
 
-    def in_this_process(items: list[tuple[str, str, str]]) -> float:
+    def in_this_process(items: list[tuple[str, str, str]], why: str | None = None) -> float:
         if notices is not None:
-            notices.append(WORKERS_FAILED.format(n=len(items)))
+            said = WORKERS_FAILED if why is None else NO_WORKERS
+            notices.append(said.format(n=len(items), why=why))
         _init_previous_in_process(previous)
         _process_chunk(items, opts, on_record=lambda rec: done([rec]))
         return peak
@@ -2042,8 +2044,9 @@ def _run_pool(
     try:
         pool = new_pool(jobs)
         futures[pool.submit(worker, chunks[0], opts)] = chunks[0]
-    except (OSError, NotImplementedError):  # no worker processes here at all (no semaphores, no fork server)
-        return in_this_process([item for c in chunks for item in c])
+    except (OSError, NotImplementedError) as exc:  # no worker processes here at all (no semaphores, no fork server)
+        why = os_reason(exc) if isinstance(exc, OSError) else "此系统不支持"
+        return in_this_process([item for c in chunks for item in c], why)
     unfinished: list[tuple[str, str, str]] = []
     for c in chunks[1:]:
         try:
