@@ -1099,6 +1099,7 @@ class Terminated(KeyboardInterrupt):
 
 
 _asked: list[int] = []  # the signal that asked the running batch to stop, until the batch has ended
+_held: list[bool] = []  # stop_on_signals is in force (a watch runs its batches inside its own block)
 
 
 def _stop_for(signum: int) -> KeyboardInterrupt:
@@ -1125,8 +1126,7 @@ def stop_on_signals() -> Iterator[None]:
     done; the stop is also remembered until the block ends (see :func:`stop_if_asked`)."""
     import signal
 
-    inside = getattr(sys.unraisablehook, "_gkreport_stop", False)  # a watch runs its batches in this block
-    if inside or threading.current_thread() is not threading.main_thread():
+    if _held or threading.current_thread() is not threading.main_thread():
         yield
         return
 
@@ -1142,7 +1142,6 @@ def stop_on_signals() -> Iterator[None]:
         if not (_asked and isinstance(info.exc_value, KeyboardInterrupt)):
             unraisable(info)
 
-    quiet_swallowed_stop._gkreport_stop = True  # type: ignore[attr-defined]
     wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {}
     for s in wanted:
@@ -1150,9 +1149,11 @@ def stop_on_signals() -> Iterator[None]:
             if s != signal.SIGINT or signal.getsignal(s) is signal.default_int_handler:  # Ctrl-C not ignored
                 previous[s] = signal.signal(s, handler)
     sys.unraisablehook = quiet_swallowed_stop
+    _held.append(True)
     try:
         yield
     finally:
+        _held.clear()
         for s, h in previous.items():
             signal.signal(s, h)
         sys.unraisablehook = unraisable
@@ -2041,10 +2042,13 @@ def _run_pool(
         return peak
 
     futures = {}
+    pool = None
     try:
         pool = new_pool(jobs)
         futures[pool.submit(worker, chunks[0], opts)] = chunks[0]
     except (OSError, NotImplementedError) as exc:  # no worker processes here at all (no semaphores, no fork server)
+        if pool is not None:  # a first worker may have started before the next one could not
+            _stop_pool(pool)
         why = os_reason(exc) if isinstance(exc, OSError) else "此系统不支持"
         return in_this_process([item for c in chunks for item in c], why)
     unfinished: list[tuple[str, str, str]] = []
