@@ -216,6 +216,9 @@ def test_messy_seed_sheet_saved_by_libreoffice_as_xls(tmp_path):
         ("35 件", 35),
         ("1,234", 1234),
         ("１，２３４", 1234),
+        ("1 234", 1234),  # thousands grouped by spaces (a thin space, after NFKC), as web pages do
+        ("1\u2009234 件", 1234),
+        ("\u3000１２\u3000", 12),
         ("", None),
         (None, None),
         ("  ", None),
@@ -237,6 +240,10 @@ def test_parse_value_accepts(raw, expected):
         (3.5, "应为整数"),
         ("十二", "应填写数字"),
         (True, "应填写数字"),
+        ("46 2", "数字中间有空格"),  # 462? 46? two cells pasted into one: never guessed
+        ("1 2345", "数字中间有空格"),
+        ("2\u30003", "数字中间有空格"),
+        ("12\u00a034 件", "数字中间有空格"),
     ],
 )
 def test_parse_value_rejects(raw, fragment):
@@ -1332,3 +1339,125 @@ def test_the_reader_tests_read_through_the_layout_cache_check():
     from gkreport import reader
 
     assert reader._read.__name__ == "checked_read"
+
+
+# -- a year left over from last year, names taken from titles
+
+
+def test_a_title_copied_from_last_year_is_an_error_naming_every_other_sign(tmp_path):
+    """The title says 2024; the file name, the 统计期限 line and the sheets the tables are on say 2025.
+    The year read is kept (nothing is guessed) and an error names each sign, so that the report is
+    not filed under last year with nothing said."""
+    values = consistent_2021(3)
+    title = "某某市某某区教育局2024年政府信息公开工作年度报告"
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "某某市某某区教育局2025年政府信息公开工作年度报告.xlsx", values, title
+    )
+    wb = load_workbook(path)
+    for ws in wb.worksheets:
+        ws.title = f"{ws.title}（2025年）"
+    wb["表二（2025年）"].cell(1, 7).value = "本报告所列数据的统计期限自2025年1月1日起至2025年12月31日止。"
+    wb.save(path)
+    unit = read_workbook(path)
+    assert unit.year == 2024
+    (f,) = [f for f in unit.findings if f.rule == "READ.year"]
+    assert f.severity == "error" and f.title == "年度前后不一"
+    assert "按标题读作 2024 年" in f.message
+    assert "文件名“某某市某某区教育局2025年政府信息公开工作年度报告.xlsx”写的是 2025 年" in f.message
+    assert "统计期限写的是 2025 年（表二（2025年）!G1）" in f.message
+    assert "“表二（2025年）”“表三（2025年）”“表四（2025年）”写的是 2025 年" in f.message
+    assert f.cells[:2] == ("表二（2025年）!A1", "表二（2025年）!G1")
+    # the same file with this year's title: no sign disagrees
+    wb = load_workbook(path)
+    wb["表二（2025年）"].cell(1, 1).value = title.replace("2024", "2025")
+    wb.save(path)
+    unit = read_workbook(path)
+    assert unit.year == 2025 and not [f for f in unit.findings if f.rule == "READ.year"]
+
+
+def test_a_year_field_from_last_year_in_our_template_against_the_file_name(tmp_path):
+    path = fill_template(tmp_path / "某某区教育局2025年统计表.xlsx", "2021", consistent_2021(4), year=2024)
+    unit = read_workbook(path)
+    (f,) = [f for f in unit.findings if f.rule == "READ.year"]
+    assert "按“基本信息”中的年度读作 2024 年" in f.message and f.cells[0].startswith("基本信息!")
+    # a file name with two years (or none) says nothing either way
+    for name in ("某某区教育局2024年报表（2025年3月修改）.xlsx", "某某区教育局统计表.xlsx"):
+        other = path.rename(tmp_path / name)
+        assert not [f for f in read_workbook(other).findings if f.rule == "READ.year"]
+        path = other
+
+
+@pytest.mark.parametrize(
+    "title,unit_name",
+    [
+        ("关于印发某某市某某区教育局2025年政府信息公开工作年度报告的通知", "某某市某某区教育局"),
+        ("《某某市某某区教育局2025年政府信息公开工作年度报告》", "某某市某某区教育局"),
+        ("某某市某某区教育局2024—2025年政府信息公开工作年度报告", "某某市某某区教育局"),
+        (
+            "中共某某区委宣传部（某某区新闻出版局）2025年政府信息公开工作年度报告",
+            "中共某某区委宣传部（某某区新闻出版局）",
+        ),
+        ("某某市某某区教育局二〇二五年政府信息公开工作年度报告", "某某市某某区教育局"),
+        ("某某市2026年全运会筹备委员会办公室2025年政府信息公开工作年度报告", "某某市2026年全运会筹备委员会办公室"),
+    ],
+)
+def test_the_unit_name_in_a_title_without_what_surrounds_it(tmp_path, title, unit_name):
+    values = consistent_2021(5)
+    unit = read_workbook(write_official_2021(tmp_path / "报表.xlsx", values, "", 2025, title=title))
+    assert (unit.unit, unit.year) == (unit_name, 2025)
+    assert {k: unit.values[k] for k in values} == values
+
+
+@pytest.mark.parametrize(
+    "written,said",
+    [
+        ("某某区教育局（盖章）", "其中“（盖章）”不是单位名称的一部分"),
+        ("某某区教育局2025年", "其中“2025年”不是单位名称的一部分"),
+        ("某某区 教育局", "其中的空格已去除"),
+    ],
+)
+def test_a_unit_name_field_with_a_seal_mark_a_year_or_spaces(tmp_path, written, said):
+    unit = read_workbook(fill_template(tmp_path / "x.xlsx", "2021", consistent_2021(6), unit=written))
+    assert unit.unit == "某某区教育局" and unit.meta["unit"] == "某某区教育局"
+    (f,) = [f for f in unit.findings if f.rule == "READ.unit"]
+    assert said in f.message and f.severity == "warning" and f.actual == written
+
+
+def test_a_year_field_in_chinese_numerals(tmp_path):
+    unit = read_workbook(fill_template(tmp_path / "x.xlsx", "2021", consistent_2021(7), year="二〇二五"))
+    assert unit.year == 2025 and not [f for f in unit.findings if f.rule.startswith("READ.")]
+
+
+@pytest.mark.parametrize("written,read", [("3000元", "0.3"), ("３００元", "0.03"), ("125000 元", "12.5")])
+def test_a_fee_written_in_yuan_in_the_wan_yuan_column_is_converted_and_said(tmp_path, written, read):
+    """本年收费金额 is in 万元: “3000元” is 0.3 万元, never 3000 万元; the conversion is said."""
+    values = consistent_2021(8)
+    path = fill_template(tmp_path / "x.xlsx", "2021", values, fmt=lambda v: v)
+    wb = load_workbook(path)
+    ws = wb[sheet_name(load_form("2021").tables["t2"])]
+    (r, c) = grid(load_form("2021").tables["t2"]).value_pos["t2.fees.fee_amount"]
+    top = 3 if load_form("2021").tables["t2"].subtitle else 2
+    ws.cell(top + r + 1, c + 1).value = written
+    wb.save(path)
+    unit = read_workbook(path)
+    assert unit.values["t2.fees.fee_amount"] == Decimal(read)
+    (f,) = [f for f in unit.findings if f.rule == "READ.value"]
+    assert (
+        f.severity == "warning" and f"已换算为 {read} 万元读取" in f.message and f.cell_ids == ("t2.fees.fee_amount",)
+    )
+
+
+def test_two_unmarked_copies_on_one_sheet_are_not_said_to_be_marked(tmp_path):
+    """Only the sheet's title gives a year: the copies are not each “注明为2025年”."""
+    values = consistent_2021(9)
+    path = write_official_2021(tmp_path / "x.xlsx", values, "某某区教育局", 2025)
+    wb = load_workbook(path)
+    ws = wb.active
+    last = {k: (v + 1 if isinstance(v, int) else v) for k, v in values.items()}
+    from official_layout import _putter
+
+    put_t3(ws, ws.max_row + 3, last, _putter(ws), title=True, remarks=True)
+    wb.save(path)
+    unit = read_workbook(path)
+    (f,) = [f for f in unit.findings if f.rule == "READ.ambiguous_table"]
+    assert "各自都没有注明年度（只有所在工作表的名称或标题注明了2025年）" in f.message and "都注明为" not in f.message

@@ -1419,6 +1419,10 @@ def detect_form(sheets: list[Sheet], forms: dict[str, Form]) -> tuple[Form, int]
 # --------------------------------------------------------------------------- values
 
 
+_SPACE_AROUND = re.compile(r"(?<![\d.])\s+|\s+(?![\d.])")  # spaces that are not between two digits
+_SPACE_GROUPS = re.compile(r"[+\-]?\d{1,3}(?: \d{3})+(?:\.\d+)?\D*")
+
+
 def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     """(value, problem, severity). Blank stays None; anything unclear is a problem, never a guess."""
     kind = type(raw)
@@ -1438,13 +1442,18 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
         text = None
     else:
-        text = unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "")
+        text = _SPACE_AROUND.sub("", unicodedata.normalize("NFKC", str(raw)).strip())
+        if " " in text:  # a space between digits: 1 234 groups thousands; 46 2 is no number
+            if not _SPACE_GROUPS.fullmatch(text):
+                return None, f"数字中间有空格，实为“{raw}”，无法确定是哪个数，请改正", ERROR
+            text = text.replace(" ", "")
         if text in _BLANK_MARKS:
             return None, f"填写了“{raw}”，按空白处理；没有发生请填 0", WARNING
         body = text
+        suffix = ""
         for u in UNITS:
             if body.endswith(u):
-                body = body[: -len(u)]
+                body, suffix = body[: -len(u)], u
                 break
         if re.fullmatch(r"[+\-]?\d{1,3}(,\d{3})+(\.\d+)?", body):
             body = body.replace(",", "")
@@ -1459,7 +1468,12 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     if cell.type == "decimal":
         if number < 0:
             return None, f"金额不能为负数，实为“{raw}”", ERROR
-        return number.normalize() if number == number.to_integral_value() else number, None, ""
+        said = ""
+        if text is not None and suffix == "元" and cell.unit == "万元":  # 3000元 in a 万元 column is 0.3 万元
+            number = number / 10000
+            said = f"填写的是“{raw}”（元），该栏以万元为单位，已换算为 {_shown(number.normalize())} 万元读取；请核实，并改为按万元填写"
+        value = number.normalize() if number == number.to_integral_value() else number
+        return value, said or None, WARNING if said else ""
     if number != number.to_integral_value():
         return None, f"应为整数，实为“{raw}”", ERROR
     if number < 0 and cell.type != "signed_int":
@@ -1478,11 +1492,25 @@ def _shown(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
+_CN_DIGITS = str.maketrans("〇○零一二三四五六七八九", "00012345678" + "9")
+_CN_YEAR = re.compile(r"(?<![〇○零一二三四五六七八九十百千])([〇○零一二三四五六七八九]{4})(?=\s*年)")
+
+
+def _digit_years(text: str) -> str:
+    """Years written in Chinese numerals (二〇二五年) as digits (2025年)."""
+    if "年" not in text:
+        return text
+    return _CN_YEAR.sub(lambda m: m.group(1).translate(_CN_DIGITS), text)
+
+
 def _parse_year(raw: Any) -> int | None:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return int(raw) if 1990 <= raw <= 2100 and float(raw).is_integer() else None
     if isinstance(raw, str):
-        m = re.fullmatch(r"(\d{4})\s*年?度?", unicodedata.normalize("NFKC", raw).strip())
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if re.fullmatch(r"[〇○零一二三四五六七八九]{4}\s*年?度?", text):  # 二〇二五
+            text = text.translate(_CN_DIGITS)
+        m = re.fullmatch(r"(\d{4})\s*年?度?", text)
         if m and 1990 <= int(m.group(1)) <= 2100:
             return int(m.group(1))
     return None
@@ -2389,7 +2417,11 @@ class _Reader:
             why, advice = "没有找到报告年度", "请填写报告年度，并删除不属于本年度的表。"
         else:
             marked = sum(g == year for g in tags)
-            why = f"有 {marked} 份都注明为{year}年" if marked > 1 else f"没有一份注明为{year}年"
+            if marked > 1 and all(i.tag is None for i in filled) and len({i.sheet.name for i in filled}) == 1:
+                # the year is the sheet's (its name or its title), not marked on any copy
+                why = f"它们在同一张工作表上，各自都没有注明年度（只有所在工作表的名称或标题注明了{year}年）"
+            else:
+                why = f"有 {marked} 份都注明为{year}年" if marked > 1 else f"没有一份注明为{year}年"
             advice = f"请删除不属于本年度的表，或在工作表名称或表格标题中注明年度（如“{year}年”）。"
         self.add(
             "READ.ambiguous_table",
@@ -2706,18 +2738,31 @@ def _parse_title(text: str) -> tuple[str | None, int | None, list[str]] | None:
     if "政府信息公开" not in text or len(text) > 200:
         return None
     lines, odd = _lines(unicodedata.normalize("NFKC", text), _SEPARATORS)
-    s = re.sub(r"\s+", "", "".join(lines))
+    s = _digit_years(re.sub(r"\s+", "", "".join(lines)))
     if len(s) > 80 or _SENTENCE.search(s):  # a paragraph that speaks of the year's work, not a title
         return None
     for pattern in (_TITLE_UNIT_FIRST, _TITLE_YEAR_FIRST):
         m = pattern.match(s)
         if not m:
             continue
-        unit = re.sub(r"^关于|关于$|的$", "", m.group("unit"))
+        unit = _title_unit(m.group("unit"))
         if not 2 <= len(unit) <= 40 or unit.endswith(("年", "度")) or _BAD_UNIT.search(unit):
             return None, int(m.group("year")), odd
         return unit, int(m.group("year")), odd
     return None
+
+
+# what a title carries around the unit's name: a notice's 关于印发…的通知, book-title marks, a span
+# of years (某某局2024—2025年…), which are not part of the name
+_TITLE_AROUND = re.compile(r"^(?:关于)?(?:印发|转发|公布|发布)?[《“\"「『]*|[》”\"」』]+$|的$|关于$")
+_YEAR_SPAN_END = re.compile(r"(?:19|20)\d{2}年?度?[-—–~～至到]+$")
+
+
+def _title_unit(text: str) -> str:
+    """The unit's name as a title gives it (NFKC text), without what surrounds it in the title;
+    brackets as a name writes them (full width: NFKC made them half width)."""
+    unit = _YEAR_SPAN_END.sub("", _TITLE_AROUND.sub("", text))
+    return unit.replace("(", "（").replace(")", "）")
 
 
 def _sheet_tag(sheet: Sheet) -> int | str | None:
@@ -2745,6 +2790,37 @@ def _titles(sheets: list[Sheet], tags: dict[str, Any]) -> list[_Title]:
                 if isinstance(v, str) and (t := _parse_title(v)):
                     out.append(_Title(t[0], t[1], v, sheet.name, a1(r, c), t[2]))
     return out
+
+
+# written beside a name on a form, not part of it: the seal's place, the report's year
+_SEAL = re.compile(r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]\s*$|\s*(?:盖章|公章)\s*$")
+_NAME_YEAR = re.compile(r"\s*(?:19|20)\d{2}\s*年度?\s*$")
+_SPACE_IN_NAME = re.compile(
+    r"(?<=[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef])[ \u3000\u00a0]+(?=[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef])"
+)
+
+
+def _plain_unit_name(name: str) -> str:
+    """A unit's name as written in a name field, without a trailing （盖章） or year and without
+    spaces between Chinese characters (spacing out a name is layout, not part of it)."""
+    out = _SPACE_IN_NAME.sub("", name)
+    for _ in range(2):  # 某某局2025年（盖章）
+        out = _NAME_YEAR.sub("", _SEAL.sub("", out))
+    return out.strip()
+
+
+def _dropped(name: str, plain: str) -> str:
+    """What :func:`_plain_unit_name` took out of ``name``, for the message."""
+    parts, at = [], 0
+    for ch in plain:  # plain is name with pieces taken out: its characters come in name's order
+        i = name.find(ch, at)
+        if i < 0:
+            break
+        parts.append(name[at:i])
+        at = i + 1
+    parts.append(name[at:])
+    shown = [p.strip() for p in parts if p.strip()]
+    return "”“".join(shown) if shown else "空格"
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -2897,9 +2973,28 @@ def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findin
         if not isinstance(f.value, str):
             continue
         name, odd = _clean_line(f.value)
+        label = "“基本信息”中的单位名称" if f.info else f"“{_clean_line(f.label)[0].rstrip(':：')}”"
+        plain = _plain_unit_name(name)
+        if plain != name and plain:
+            findings.append(
+                Finding(
+                    "READ.unit",
+                    WARNING,
+                    f"{label}写作“{name}”（{f.sheet}!{f.ref}），"
+                    + (
+                        "其中的空格已去除，"
+                        if _dropped(name, plain) == "空格"
+                        else f"其中“{_dropped(name, plain)}”不是单位名称的一部分，已去除，"
+                    )
+                    + f"按“{plain}”读取，请核实。",
+                    cells=(f"{f.sheet}!{f.ref}",),
+                    expected=plain,
+                    actual=name,
+                )
+            )
+            name = plain
         if not name:
             continue
-        label = "“基本信息”中的单位名称" if f.info else f"“{_clean_line(f.label)[0].rstrip(':：')}”"
         named.append((name, label, f"{f.sheet}!{f.ref}", odd, f.info))
     title = next((t for t in titles if t.unit), None)
     info = [n for n in named if n[4]]
@@ -2968,6 +3063,65 @@ def _resolve_year(unit: Unit, titles: list[_Title], findings: list[Finding]) -> 
                 )
 
 
+_NAME_YEAR_MARK = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
+_PERIOD_YEAR = re.compile(r"统计(?:期限|时限|期间|时段)[^\d。；]{0,8}((?:19|20)\d{2})\s*年")
+
+
+def _year_conflicts(
+    unit: Unit, sheets: list[Sheet], path: Path, tags: dict[str, Any], year_field: bool, findings: list[Finding]
+) -> None:
+    """An error when the file says another year than the one read, in its name, its 统计期限 line or
+    the names of the sheets its tables were read from: a title (or 年度) copied from last year's
+    report would otherwise file this year's report under last year, with nothing said."""
+    year = unit.year
+    if year_field:
+        source = "“基本信息”中的年度"
+    elif unit.meta.get("title"):
+        source = "标题"
+    else:
+        source = "文件名"
+    signs: list[str] = []
+    cells: list[str] = []
+    if source != "文件名":
+        stem = unicodedata.normalize("NFKC", readable_name(path.stem))
+        named = {int(y) for y in _NAME_YEAR_MARK.findall(stem)}
+        if len(named) == 1 and year not in named:
+            signs.append(f"文件名“{readable_name(path.name)}”写的是 {named.pop()} 年")
+    for sheet in sheets:
+        for r, row in enumerate(sheet.rows[:80]):  # the report's opening lines, above or beside the tables
+            for v in row:  # (every file's cells pass here: the plain loop first, the place only on a hit)
+                if v.__class__ is str and "统计" in v:
+                    m = _PERIOD_YEAR.search(unicodedata.normalize("NFKC", v))
+                    if m and int(m.group(1)) != year and len(signs) < 4:
+                        ref = f"{sheet.name}!{a1(r, row.index(v))}"
+                        signs.append(f"统计期限写的是 {m.group(1)} 年（{ref}）")
+                        cells.append(ref)
+    by_year: dict[int, list[str]] = {}
+    odd = [s for s in sheets if isinstance(tags.get(s.name), int) and tags.get(s.name) != year]
+    used = {loc[0] for loc in unit.locations.values()} if odd else set()
+    for sheet in odd:
+        tag = tags[sheet.name]
+        if sheet.name in used and _year_tag(sheet.name) == tag:
+            by_year.setdefault(tag, []).append(f"“{sheet.name}”")
+    for tag, names in by_year.items():
+        signs.append(f"读取的表所在的工作表{''.join(names)}写的是 {tag} 年")
+    if not signs:
+        return
+    where = unit.meta_locations.get("year") if year_field else unit.meta_locations.get("title")
+    if where:
+        cells.insert(0, f"{where[0]}!{where[1]}")
+    findings.append(
+        Finding(
+            "READ.year",
+            ERROR,
+            f"报告年度按{source}读作 {year} 年，但" + "，".join(signs) + "。可能沿用了上年的标题、年度或文件；"
+            f"已按 {year} 年处理（归入 {year} 年度），请核实是哪一年的报告，改正不对的一处后重新报送。",
+            cells=tuple(cells),
+            actual=year,
+        )
+    )
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -3031,11 +3185,14 @@ def _read(path: Path, forms: dict[str, Form] | None) -> Unit:
     for sheet in sheets:
         reader.walk(sheet)
     meta_findings: list[Finding] = []
+    year_field = unit.meta.get("year") is not None
     _normalise_meta(unit, sheets, fi, path, meta_findings, found, tags)
     _clean_narrative(unit, meta_findings)
     reader.finish()
     if not reader.tables_seen:
         raise ReadError(f"文件 {readable_name(path.name)}：没有找到任何统计表。", path)
+    if unit.year is not None:
+        _year_conflicts(unit, sheets, path, tags, year_field, meta_findings)
     unit.findings[:0] = meta_findings
     # stable order of values: the form's cell order
     order = fi.cell_order
