@@ -1571,3 +1571,28 @@ def test_audit_reports_rewritten_by_a_run_that_failed_are_not_taken_for_hand_edi
     result = run_batch(opts)
     assert not any("修改过" in m for m in result.messages + result.problems), result.messages + result.problems
     assert not (tmp_path / "out" / "2017" / "审核报告.xlsx").exists()
+
+
+def test_a_ctrl_c_while_the_fork_server_loads_ends_it_without_a_traceback(tmp_path):
+    """The fork server shares the terminal: a Ctrl-C during its imports ends it quietly (the batch
+    says 已中断 itself), and once they are loaded the handler it gives its workers is the usual one."""
+    script = (
+        "import os, signal, sys\n"
+        "class Hit:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'gkreport.pipeline':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Hit())\n"
+        "import gkreport.worker_preload\n"
+        "print('not reached')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr and "not reached" not in proc.stdout
+    after = subprocess.run(
+        [sys.executable, "-c", "import signal, gkreport.worker_preload; print(signal.getsignal(signal.SIGINT))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert after.returncode == 0 and "default_int_handler" in after.stdout

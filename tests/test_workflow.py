@@ -14,7 +14,7 @@ import typer
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from conftest import DEPARTMENT_TEXT, department_meta, district_departments, needs_soffice
+from conftest import DEPARTMENT_TEXT, SAMPLES, department_meta, district_departments, needs_soffice
 from gkreport.batch import PENDING, BatchOptions, run_batch, watch_folder
 from gkreport.cli import app
 from gkreport.settings import SETTINGS, load_settings
@@ -437,3 +437,110 @@ def test_watch_force_redoes_everything_once(tmp_path):
     opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1, force=True)
     watch_folder(opts, interval=0.05, stop=stop, on_result=lambda r: processed.append(r.processed))
     assert processed == [len(list(inp.iterdir())), 0]  # all once (forced), then the touched file: unchanged
+
+
+def _other_contact(src: Path, dest: Path, name: str) -> Path:
+    """A copy of a unit's workbook whose report differs (another 联系人)."""
+    wb = load_workbook(src)
+    ws = wb["基本信息"]
+    for row in ws.iter_rows():
+        if str(row[0].value or "").startswith("联系人"):
+            row[1].value = name
+    wb.save(dest)
+    return dest
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_two_different_files_of_one_unit_are_never_taken_for_hand_edits(tmp_path, jobs):
+    """Both files are read and both write the unit's outputs before the duplicate is seen: what
+    the one wrote and the other found is the run's own writing, removed, never kept as 手工修改."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    src = SAMPLES / "示例市东城区教育局2025年统计表.xlsx"
+    shutil.copy(src, inp / "a.xlsx")
+    _other_contact(src, inp / "b.xlsx", "李四")
+    shutil.copy(SAMPLES / "示例市东城区市场监督管理局2025年统计表.xlsx", inp)
+    folder = out / "2025" / "示例市东城区教育局"
+    for _ in range(3):
+        result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=jobs))
+        assert sorted(r.status for r in result.records if r.unit == "示例市东城区教育局") == ["重复报送"] * 2
+        assert result.hand_edited == [] and not list(out.rglob("*手工修改*"))
+        assert not folder.exists() or not list(folder.iterdir())
+    # one kept: its report, and still nothing taken for a hand edit
+    (inp / "b.xlsx").unlink()
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=jobs))
+    assert [r.status for r in result.records if r.unit == "示例市东城区教育局"] != ["重复报送"]
+    assert len(list(folder.glob("*.docx"))) == 1 and result.hand_edited == []
+    # a second, different file for a unit already done
+    _other_contact(src, inp / "教育局更正.xlsx", "王五")
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=jobs))
+    assert sorted(r.status for r in result.records if r.unit == "示例市东城区教育局") == ["重复报送"] * 2
+    assert result.hand_edited == [] and not list(out.rglob("*手工修改*"))
+
+
+def test_a_hand_edited_report_stays_listed_under_its_own_unit(tmp_path):
+    """The input that gave 教育局's report now holds 住建局's workbook: 教育局's hand-edited report is
+    kept and listed as 教育局's, not as the unit the input now holds."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp / "报送1.xlsx")
+    shutil.copy(SAMPLES / "示例市东城区市场监督管理局2025年统计表.xlsx", inp / "报送2.xlsx")
+    first = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    docx = out / next(r for r in first.records if r.input == "报送1.xlsx").outputs["docx"]
+    _type_into_docx(docx, "办公室手工加的一段。")
+    shutil.copy(SAMPLES / "示例市东城区住房和城乡建设局2025年统计表.xlsx", inp / "报送1.xlsx")
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    kept = docx.with_name(docx.stem + "（手工修改）.docx")
+    assert "办公室手工加的一段。" in Docx(kept).texts()
+    assert [(e["kept_as"], e["unit"], e["year"]) for e in result.hand_edited] == [
+        (str(kept.relative_to(out)), "示例市东城区教育局", 2025)
+    ]
+    data = json.loads((out / "审核报告.json").read_text(encoding="utf-8"))
+    assert [e["unit"] for e in data["hand_edited"]] == ["示例市东城区教育局"]
+    # listed on while it is there
+    assert run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1)).hand_edited == result.hand_edited
+
+
+def test_outputs_that_are_not_there_are_not_said_to_be_undeletable(tmp_path):
+    """The unit's folder was replaced by a plain file: the unit is 无法写出, and the outputs of its last
+    run, which cannot be there any more, are not reported as left behind."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    _other_contact(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp / "教育局.xlsx", "张三")
+    first = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    folder = out / Path(first.records[0].outputs["docx"]).parent
+    shutil.rmtree(folder)
+    folder.write_text("x")
+    _other_contact(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp / "教育局.xlsx", "李四")
+    (rec,) = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1)).records
+    assert rec.status == "无法写出" and "无法写出" in rec.reason
+    assert "无法删除" not in rec.reason and "上一次运行" not in rec.reason
+    # a folder where a report was: not taken for a hand-edited report
+    folder.unlink()
+    third = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1, force=True))
+    docx = out / third.records[0].outputs["docx"]
+    docx.unlink()
+    docx.mkdir()
+    _other_contact(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", inp / "教育局.xlsx", "王五")
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert result.hand_edited == [] and not list(out.rglob("*手工修改*"))
+
+
+def test_summaries_that_cannot_be_written_name_the_district_report_too(tmp_path, monkeypatch):
+    from gkreport import batch
+
+    inp, _ = write_district(tmp_path)
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit=DISTRICT)
+    run_batch(opts)
+
+    def full_disk(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(batch, "_write_summaries", full_disk)
+    (inp / "某某区教育局2025年统计表.xlsx").touch()
+    result = run_batch(
+        BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit=DISTRICT, force=True)
+    )
+    (problem,) = [p for p in result.problems if "未能写出" in p]
+    assert problem.startswith(f"汇总表和{DISTRICT}的汇总年度报告未能写出") and "请勿使用" in problem
+    assert result.exit_code == 2

@@ -745,22 +745,30 @@ def hand_edited_name(path: Path) -> Path:
 
 
 def _changed_since_written(path: Path, want: Mapping[str, Any]) -> bool | None:
-    """Whether an output differs from what was written (size, then SHA-256); None when it is gone."""
+    """Whether an output differs from what was written (size, then SHA-256); None when it is gone
+    (also when a folder or another non-file now stands in its place: that is no edit of the output)."""
     try:
-        if path.stat().st_size != want.get("size"):
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size != want.get("size"):
             return True
         return not same_digest(file_digest(path), want)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
 def keep_hand_edits(
-    output_dir: Path, written: Mapping[str, Mapping[str, Any]], intact: set[str] | None = None
+    output_dir: Path,
+    written: Mapping[str, Mapping[str, Any]],
+    intact: set[str] | None = None,
+    also: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Move each .docx/.xlsx of ``written`` (path → size and SHA-256 as written) that was changed
     since aside to ``…（手工修改）`` (:func:`hand_edited_name`), so that nothing overwrites or deletes
     it. Returns (path → kept as) and (path → why it could not be moved); adds the files found as
-    written to ``intact``."""
+    written to ``intact``. ``also``: path → other digests that are this run's own writing of the
+    same file (two files of one unit both wrote it): a file as one of them wrote it is no hand edit."""
     kept: dict[str, str] = {}
     left: dict[str, str] = {}
     for rel, want in written.items():
@@ -769,6 +777,8 @@ def keep_hand_edits(
         path = output_dir / rel
         try:
             changed = _changed_since_written(path, want)
+            if changed and any(_changed_since_written(path, other) is False for other in (also or {}).get(rel, ())):
+                changed = False
             if changed is False and intact is not None:
                 intact.add(rel)
             if not changed:
@@ -789,7 +799,7 @@ def _remove_written(output_dir: Path, paths: Iterable[str]) -> dict[str, str]:
     for p in paths:
         try:
             (output_dir / p).unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # gone, or its folder is now a file: not there
             pass
         except OSError as exc:
             left[p] = os_reason(exc)
@@ -1075,11 +1085,13 @@ def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:
     return prev, messages
 
 
-def _remove_outputs(opts: BatchOptions, rec: Record) -> dict[str, str]:
+def _remove_outputs(
+    opts: BatchOptions, rec: Record, also: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+) -> dict[str, str]:
     """Delete what this record wrote, except the files changed by hand since: those are kept aside
     (:func:`keep_hand_edits`, added to ``rec.hand_edited``). Returns the files that could not be
-    deleted (or moved aside), with why."""
-    kept, left = keep_hand_edits(opts.output_dir, rec.written)
+    deleted (or moved aside), with why. ``also``: see :func:`keep_hand_edits`."""
+    kept, left = keep_hand_edits(opts.output_dir, rec.written, also=also)
     rec.hand_edited.update({k: p for p, k in kept.items()})
     paths = [p for p in dict.fromkeys([*(p for p in rec.outputs.values() if p), *rec.written]) if p not in kept]
     left.update(_remove_written(opts.output_dir, [p for p in paths if p not in left]))
@@ -1269,14 +1281,15 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
     todo: list[tuple[str, str, str]] = []
     unreadable: list[Record] = []
     stale: dict[str, dict[str, str]] = {}  # input → outputs of its last run that could not be deleted
-    carried: dict[str, dict[str, str]] = {}  # input → its outputs changed by hand, kept aside (listed on)
+    # input → its last record's unit, year and outputs changed by hand, kept aside (listed on)
+    carried: dict[str, tuple[str | None, int | None, dict[str, str]]] = {}
     # the run's own outputs changed by hand, kept aside, and those of inputs that are gone
     hand_edited = [e for e in head.get("hand_edited") or () if _still_there(opts, e)]
 
     def retire(rel: str, old: Record) -> dict[str, str]:
         """Remove an input's last outputs (its hand-edited ones kept aside, listed on)."""
         left = _remove_outputs(opts, old)
-        carried[rel] = old.hand_edited
+        carried[rel] = (old.unit, old.year, old.hand_edited)
         return left
 
     for p, raw, rel in files:
@@ -1293,7 +1306,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
                 records[rel] = old  # as last time: 未变化跳过, not new work
             else:
                 if old is not None:
-                    stale[rel] = _remove_outputs(opts, old)
+                    stale[rel] = retire(rel, old)
                 unreadable.append(other)
             continue
         try:
@@ -1348,7 +1361,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         for rec in records.values():
             progress("skip", rec, len(records), total)
     for rec in unreadable:
-        _keep_stale(opts, rec, stale, carried)
+        _keep_stale(opts, rec, stale, carried, hand_edited)
         records[rec.input] = rec
         if progress:
             progress("done", rec, len(records), total)
@@ -1372,7 +1385,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             hashed, stamp = input_stamps.get(rec.input, ("", None))
             if rec.hash and (rec.hash == hashed or (rec.input in input_stamps and not hashed)):
                 rec.input_stamp = stamp  # of the bytes hashed here, or by the worker after the stat
-            _keep_stale(opts, rec, stale, carried)
+            _keep_stale(opts, rec, stale, carried, hand_edited)
             records[rec.input] = rec
             if progress:
                 progress("done", rec, len(records), total)
@@ -1471,9 +1484,10 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             if _os_error(exc) is None:
                 raise
             unchanged_summaries = {}
+            what = f"汇总表和{opts.summary_unit}的汇总年度报告" if opts.summary_unit else "汇总表"
             problems.append(
-                f"汇总表未能写出（{_write_error(exc)}，{readable_name(opts.output_dir)}）：各年度“{SUMMARY_DIR}”文件夹中"
-                "的汇总表可能仍是上一次生成的，不反映本次的输入。处理后重新运行本命令即可。"
+                f"{what}未能写出（{_write_error(exc)}，{readable_name(opts.output_dir)}）：各年度“{SUMMARY_DIR}”文件夹中"
+                f"的{what}可能仍是上一次生成的，不反映本次的输入，请勿使用。处理后重新运行本命令即可。"
             )
         stage["summary"] += time.perf_counter() - t
         summary_pdf_made = True
@@ -1819,12 +1833,21 @@ def _not_deleted(opts: BatchOptions, left: dict[str, str], what: str) -> str:
 
 
 def _keep_stale(
-    opts: BatchOptions, rec: Record, stale: dict[str, dict[str, str]], carried: dict[str, dict[str, str]]
+    opts: BatchOptions,
+    rec: Record,
+    stale: dict[str, dict[str, str]],
+    carried: dict[str, tuple[str | None, int | None, dict[str, str]]],
+    run_level: list[dict[str, Any]],
 ) -> None:
     """Outputs of the input's last run that could not be deleted stay the record's (so that a later
     run deletes them) unless this run wrote the same file anew; the unit is then not done. Its
-    outputs changed by hand and kept aside stay listed."""
-    rec.hand_edited = {**carried.pop(rec.input, {}), **rec.hand_edited}
+    outputs changed by hand and kept aside stay listed: with the record when the input is still the
+    same unit's report of the same year, else with the run (under the unit whose report they are)."""
+    unit, year, kept = carried.pop(rec.input, (None, None, {}))
+    if kept and (unit, year) == (rec.unit, rec.year):
+        rec.hand_edited = {**kept, **rec.hand_edited}
+    elif kept:
+        run_level += [{"file": p, "kept_as": k, "unit": unit, "year": year} for k, p in kept.items()]
     left = {p: why for p, why in stale.pop(rec.input, {}).items() if p not in rec.written}
     if not left:
         return
@@ -2187,8 +2210,15 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
                 recs[0].hash = ""
             continue
         files = "、".join(r.input for r in recs)
+        # the files write the same outputs (one unit, one folder): what one wrote and the other
+        # then finds is the run's own writing, not a hand edit
+        ours: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for rec in recs:
-            left = _remove_outputs(opts, rec)
+            for path, want in rec.written.items():
+                if want:
+                    ours[path].append(want)
+        for rec in recs:
+            left = _remove_outputs(opts, rec, also=ours)
             rec.status = Status.DUPLICATE
             rec.outputs = {}
             rec.written = {p: {} for p in left}  # still there: deleted by a later run
@@ -2415,7 +2445,8 @@ def _write_summaries(
         if rec.year:
             by_year[rec.year].append(rec)
     failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in NOT_USED]
-    nameless = [r.input for _, r in sorted(records.items()) if not r.unit]
+    # files no year's summary holds: no unit, or a unit but no year (each year's summary names them)
+    nameless = [r.input for _, r in sorted(records.items()) if not r.unit or not r.year]
     out: list[Path] = []
     messages: list[str] = []
     years: list[YearResult] = []
