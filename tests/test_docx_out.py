@@ -545,6 +545,8 @@ def test_2021_report_其中_follows_the_number_it_divides(tmp_path):
         "t3.disclosed.total": 11,
         "t3.partial.natural": 10,
         "t3.partial.total": 10,
+        "t3.total.natural": 21,
+        "t3.total.total": 21,
         "t3.next.natural": 2,
         "t3.next.total": 2,
     }
@@ -1436,3 +1438,107 @@ def test_a_district_report_without_problems_has_no_banner(tmp_path):
     texts = d.texts()
     assert texts[0].startswith("某某区人民政府") and not any("审核提示" in t or "待核实" in t for t in texts)
     assert not any(_highlighted_values(t) for t in d.tables())
+
+
+# --------------------------------------------------------------------------- figures read back from a real workbook
+
+
+def _workbook_report(tmp_path: Path, form_id: str = "2021", values: dict | None = None, blank=()):
+    """The 2021 sample (on the 2019 form: its tables converted) written as a real workbook with
+    ``values`` over its figures and every cell of the tables or rows in ``blank`` left blank, read,
+    checked and reported: (unit, report findings, the report)."""
+    from conftest import values_2019_from
+    from gkreport.pipeline import run_checks
+    from gkreport.reader import read_workbook
+    from gkreport.samples import SAMPLES_2021
+    from gkreport.template import write_template
+
+    s = SAMPLES_2021[0]
+    form = load_form(form_id)
+    v = dict(s["values"]) if form_id == "2021" else values_2019_from(s["values"])
+    v.update(values or {})
+    v = {c: x for c, x in v.items() if not c.startswith(tuple(b + "." for b in blank))}
+    year = 2025 if form_id == "2021" else 2020
+    meta = {k: x for k, x in s["meta"].items() if any(f.id == k for f in form.metadata)}
+    meta["year"] = year
+    path = write_template(form, tmp_path / f"{form_id}.xlsx", values=v, meta=meta, narrative=s["narrative"])
+    unit = read_workbook(path)
+    run_checks([unit])
+    written = D.write_unit_docx(unit, tmp_path)
+    return unit, written.findings, Docx(written.path)
+
+
+def _highlighted_runs(d: Docx) -> list[str]:
+    return [Docx.text(r) for p in d.paragraphs() for r in Docx.runs(p) if r.find(f"{W}rPr/{W}highlight") is not None]
+
+
+@pytest.mark.parametrize("form_id", ["2021", "2019"])
+def test_the_办结_sentence_states_the_tables_总计_even_when_it_disagrees_with_its_items(tmp_path, form_id):
+    """（七）总计 25 while the results add up to 18 (an error of the checks): the sentence says 25, as the table does."""
+    unit, _, d = _workbook_report(tmp_path, form_id, {"t3.total.total": 25})
+    assert unit.values["t3.total.total"] == 25
+    assert any(f.rule.startswith("t3.rsum.total") and f.severity == "error" for f in unit.findings)
+    texts = d.texts()
+    (sentence,) = [t for t in texts if "办结" in t]
+    assert "办结25件，其中予以公开10件" in sentence and "办结18件" not in sentence
+    grid = table_grid(d.tables()[1])
+    (total_row,) = [row for row in grid if row[1].startswith("（七）总计")]
+    assert total_row[-1] == "25"
+
+
+def test_a_blank_table_is_asked_for_in_the_report_not_stated_as_zero(tmp_path):
+    """表二 and 表三 left blank in the workbook: no 未收到 / 未制发 / 未收取; highlighted 【请填写】 in their
+    place, each a 提示 pointing at a cell of its row."""
+    unit, findings, d = _workbook_report(tmp_path, blank=("t2", "t3"))
+    assert {"t2.blank", "t3.blank"} <= {f.rule for f in unit.findings}
+    body = _body(d)
+    for claim in ("未收到", "未新收", "未制发", "未废止", "无现行有效", "未作出", "未收取行政事业性收费"):
+        assert claim not in body, claim
+    texts = d.texts()
+    i = texts.index("三、收到和处理政府信息公开申请情况")
+    assert texts[i + 1] == (
+        "【请填写：表三“一、本年新收政府信息公开申请数量”】，【请填写：表三“二、上年结转政府信息公开申请数量”】。"
+        "【请填写：表三“三、本年度办理结果”】；【请填写：表三“四、结转下年度继续办理”】。"
+    )
+    assert "【请填写：表二“行政事业性收费”本年收费金额】" in texts[texts.index("二、主动公开政府信息情况") + 1]
+    assert "【请填写：表三“一、本年新收政府信息公开申请数量”】" in _highlighted_runs(d)
+    # 表四 is filled: its sentence is unchanged
+    assert "本年度因政府信息公开被申请行政复议1件，其中结果维持1件；未发生因政府信息公开引起的行政诉讼。" in texts
+    blank = [f for f in findings if f.rule == "D.blank_figure"]
+    assert len(blank) == 9 and all(f.severity == "warning" for f in blank)
+    new = next(f for f in blank if "一、本年新收政府信息公开申请数量" in f.message)
+    assert new.cell_ids and new.cell_ids[0].startswith("t3.new.") and new.table == "t3"
+    sheet, a1 = unit.locations[new.cell_ids[0]]
+    assert new.cells == (f"{sheet}!{a1}",)
+    assert "空白不等于 0" in new.message and "【请填写】" in new.message
+    from gkreport.catalogue import code_for
+
+    assert code_for("D.blank_figure").id == "placeholder"
+    merged = D.merge_report_findings(unit.findings, findings)
+    assert [f for f in merged if f.rule == "D.blank_figure"] == blank
+
+
+def test_a_table_filled_with_zeros_still_says_未收到(tmp_path):
+    zeros = dict.fromkeys(load_form("2021").tables["t3"].cells, 0)
+    _, findings, d = _workbook_report(tmp_path, values=zeros)
+    assert "本年度未收到政府信息公开申请。" in d.texts()
+    assert not [f for f in findings if f.rule == "D.blank_figure"]
+
+
+def test_the_district_report_asks_for_a_table_no_department_filled_in(tmp_path):
+    """Every department left 表四 blank: the sum is blank, not 0, and the district's report says so."""
+    from conftest import DISTRICT, DISTRICT_META, DISTRICT_TEXT, make_unit, unit_2021
+    from gkreport.summary import summarise
+
+    units = [unit_2021(name=f"某某区{n}局", year=2025) for n in ("甲", "乙")]
+    for u in units:
+        u.values.update(dict.fromkeys(u.form.tables["t4"].cells))
+    own = make_unit("2021", {}, fill=None, name=DISTRICT, meta=DISTRICT_META, narrative=DISTRICT_TEXT)
+    s = summarise([*units, own], DISTRICT)
+    assert all(s.summed.values[c] is None for c in s.summed.form.tables["t4"].cells)
+    written = D.write_district_docx(s, tmp_path)
+    texts = Docx(written.path).texts()
+    i = texts.index("四、政府信息公开行政复议、行政诉讼情况")
+    assert texts[i + 1] == "【请填写：表四“行政复议”】；【请填写：表四“行政诉讼”】。"
+    assert not any("未发生因政府信息公开引起的行政复议" in t for t in texts)
+    assert [f.rule for f in written.findings] == ["D.blank_figure", "D.blank_figure"]

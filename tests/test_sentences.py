@@ -311,9 +311,99 @@ def test_2021_t3_zero_says_未收到():
     assert gen(make_unit(F2021), "t3") == "本年度未收到政府信息公开申请。"
 
 
-def test_2021_t3_blank_table_counts_as_no_applications():
-    u = make_unit(F2021, dict.fromkeys(F2021.tables["t3"].cells))
+T3_ASKED = (
+    "【请填写：表三“一、本年新收政府信息公开申请数量”】，【请填写：表三“二、上年结转政府信息公开申请数量”】。"
+    "【请填写：表三“三、本年度办理结果”】；【请填写：表三“四、结转下年度继续办理”】。"
+)
+
+
+def blank(form, *prefixes):
+    """Every cell of the rows (``t3.new``) or tables (``t2``) named, blank."""
+    return {c: None for c in form.cells if c.startswith(tuple(p + "." for p in prefixes))}
+
+
+def test_2021_t3_blank_table_is_asked_for_not_reported_as_no_applications():
+    """Blank is not 0: a table nobody filled in never says 未收到; each figure is asked for, in its place."""
+    u = make_unit(F2021, blank(F2021, "t3"))
+    (par,) = S.compose(u, section(F2021, "t3"), S.load_wording(F2021)).before
+    assert S.plain_text(par) == T3_ASKED
+    gaps = [p for p in par if isinstance(p, S.Gap)]
+    assert {g.rule for g in gaps} == {"D.blank_figure"} and len(gaps) == 4
+    assert gaps[0].what == "表三“一、本年新收政府信息公开申请数量”" and gaps[0].field == "requests.received"
+    assert gaps[0].cells and all(c.startswith("t3.new.") for c in gaps[0].cells)
+    assert "t3.total.total" in gaps[2].cells and "t3.disclosed.natural" in gaps[2].cells
+
+
+def test_2021_t3_a_blank_row_is_asked_for_in_its_place_and_the_rest_is_said():
+    v = {**blank(F2021, "t3.new"), **t3_row("carry", 2), **t3_row("disclosed", 2), **t3_row("total", 2)}
+    assert gen(make_unit(F2021, v), "t3") == (
+        "【请填写：表三“一、本年新收政府信息公开申请数量”】，上年结转2件。办结2件，其中予以公开2件。"
+    )
+
+
+def test_2021_t3_one_row_of_zeros_and_the_rest_blank_never_says_未收到():
+    """The group's “未收到” would speak for the blank rows too: they are asked for instead."""
+    u = make_unit(F2021, {**blank(F2021, "t3"), **t3_row("new", 0)})
+    assert gen(u, "t3") == (
+        "本年度未新收政府信息公开申请，【请填写：表三“二、上年结转政府信息公开申请数量”】。"
+        "【请填写：表三“三、本年度办理结果”】；【请填写：表三“四、结转下年度继续办理”】。"
+    )
+
+
+def test_2021_t3_a_partly_blank_row_still_counts_its_blanks_as_0():
+    """Only a figure with every cell blank is asked for; the checks warn of the other blanks."""
+    u = make_unit(F2021, {"t3.new.natural": None, "t3.carry.total": None})
     assert gen(u, "t3") == "本年度未收到政府信息公开申请。"
+
+
+def test_2021_blank_tables_two_and_four_claim_nothing():
+    u = make_unit(F2021, fill=None)
+    t2 = gen(u, "t2")
+    assert "未制发" not in t2 and "未收取" not in t2 and "未作出" not in t2 and "无现行有效" not in t2
+    assert t2 == (
+        "【请填写：表二“规章”、“行政规范性文件”本年制发件数】，【请填写：表二“规章”、“行政规范性文件”本年废止件数】；"
+        "【请填写：表二“规章”、“行政规范性文件”现行有效件数】。"
+        "【请填写：表二“行政许可”、“行政处罚”、“行政强制”本年处理决定数量】，【请填写：表二“行政事业性收费”本年收费金额】。"
+    )
+    assert gen(u, "t4") == "【请填写：表四“行政复议”】；【请填写：表四“行政诉讼”】。"
+    u = make_unit(F2021, blank(F2021, "t4"))  # 表四 blank, the rest 0
+    assert gen(u, "t4") == "【请填写：表四“行政复议”】；【请填写：表四“行政诉讼”】。"
+
+
+def test_2021_t4_blank_litigation_is_asked_for_beside_a_stated_review():
+    v = {c: None for c in F2021.cells if c.startswith(("t4.cases.direct_", "t4.cases.after_"))}
+    assert gen(make_unit(F2021, v), "t4") == "本年度未发生因政府信息公开引起的行政复议；【请填写：表四“行政诉讼”】。"
+
+
+def test_2019_and_2017_blank_tables_claim_nothing():
+    assert gen(make_unit(F2019, fill=None), "t3") == T3_ASKED
+    assert gen(make_unit(F2019, fill=None), "t4") == "【请填写：表四“行政复议”】；【请填写：表四“行政诉讼”】。"
+    u = make_unit(F2017, fill=None)
+    for sid in ("proactive", "requests", "review"):
+        text = gen(u, sid)
+        assert "【请填写：统计表“" in text and "没有" not in text and "不存在" not in text, (sid, text)
+
+
+@pytest.mark.parametrize("form", [F2021, F2019], ids=lambda f: f.id)
+def test_t3_办结_is_the_tables_总计_even_when_its_items_add_up_to_less(form):
+    """An inconsistent 表三 (an error of the checks): the sentence states the figure the table shows."""
+    v = {**t3_row("new", 20), **t3_row("disclosed", 7), **t3_row("partial", 4), **t3_row("total", 20)}
+    assert gen(make_unit(form, v), "t3") == (
+        "本年度共收到政府信息公开申请20件。办结20件，其中予以公开7件、部分公开4件。"
+    )
+    v = {**t3_row("new", 3), **t3_row("total", 3)}
+    assert gen(make_unit(form, v), "t3") == "本年度共收到政府信息公开申请3件。办结3件。"  # no dangling 其中
+    v = {**t3_row("new", 2), **t3_row("disclosed", 2), **blank(form, "t3.total")}
+    assert gen(make_unit(form, v), "t3") == "本年度共收到政府信息公开申请2件。办结2件，其中予以公开2件。"
+
+
+def test_a_doubtful_总计_marks_the_办结_figure():
+    v = {**t3_row("new", 20), **t3_row("disclosed", 7), **t3_row("partial", 4), **t3_row("total", 20)}
+    u = make_unit(F2021, v)
+    w = S.load_wording(F2021)
+    (g,) = w.groups_for("t3")
+    text = S.plain_text(S.render_group(g, u, w, doubt={"t3.total.total": [2]}))
+    assert "办结20件，其中予以公开7件、部分公开4件【待核实，见审核提示2】" in text
 
 
 def test_2021_t3_one():
@@ -352,6 +442,9 @@ def test_2021_t3_blank_total_column_uses_the_applicant_columns():
         "t3.disclosed.natural": 3,
         "t3.disclosed.business": 2,
         "t3.disclosed.total": None,
+        "t3.total.natural": 3,
+        "t3.total.business": 2,
+        "t3.total.total": None,
     }
     assert gen(make_unit(F2021, v), "t3") == "本年度共收到政府信息公开申请5件。办结5件，其中予以公开5件。"
 

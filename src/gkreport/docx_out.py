@@ -572,6 +572,23 @@ def gap_findings(unit: Unit, gaps: Sequence[S.Gap]) -> list[Finding]:
     for g in gaps:
         if g.rule == "SUM.doubt":  # a summary's doubtful figure: its finding is the summary's own
             continue
+        if g.rule == S.BLANK_RULE:  # a table's figures left blank: where to fill them in
+            msg = (
+                f"年度报告需要的{g.what}未填写（空白不等于 0，没有发生的事项请填 0），"
+                "报告中没有把它当作 0，已用黄色突出显示的【请填写】标出，请补填后再印发。"
+            )
+            cell = next((c for c in g.cells if c in unit.locations), None)
+            out.append(
+                Finding(
+                    rule=g.rule,
+                    severity=WARNING,
+                    message=msg,
+                    table=unit.form.cell(cell).table if cell else None,
+                    cells=(unit.ref(cell),) if cell else (),
+                    cell_ids=(cell,) if cell else (),
+                )
+            )
+            continue
         if g.rule == "D.narrative":
             msg = (
                 f"年度报告“{g.what}”部分没有填写文字内容，报告中已用黄色突出显示的【请填写】标出，"
@@ -1197,8 +1214,8 @@ def write_unit_docx(
 
     Errors are never hidden: a unit with 错误 findings gets a red 审核提示 above the title
     (``strict=True`` raises :class:`StrictRefusal` instead and writes nothing). Required
-    text the workbook lacks becomes a highlighted 【请填写：…】; the ``D.narrative`` / ``D.meta``
-    warnings for them are returned, not added to ``unit``: merge them with
+    text the workbook lacks, and figures whose cells are all blank, become a highlighted
+    【请填写：…】; the ``D.narrative`` / ``D.meta`` / ``D.blank_figure`` warnings for them are returned, not added to ``unit``: merge them with
     :func:`merge_report_findings` (the batch does so before it writes the unit's workbook).
     """
     errors = len(unit.errors)
@@ -1231,20 +1248,22 @@ def write_summary_docx(
     return write_district_docx(summary, path, wording=wording, strict=strict).path
 
 
-_NOT_IN_BANNER = ("D1", "D.narrative", "D.meta")  # shown in the text as 【请填写】 already
+_NOT_IN_BANNER = ("D1", "D.narrative", "D.meta", S.BLANK_RULE)  # shown in the text as 【请填写】 already
 BANNER_WARNINGS = 10  # 提示 of the summary listed in its banner; the rest are in the summary workbook
 
 
 def summary_banner(summary: YearSummary) -> tuple[list[Finding], dict[str, list[int]], int]:
     """The findings listed under a summary report's 审核提示 (errors and the findings that make
-    figures doubtful first, then up to :data:`BANNER_WARNINGS` 提示), the banner numbers of each
+    figures doubtful first, then up to :data:`BANNER_WARNINGS` 提示, then every finding of what the
+    sum leaves out: :data:`gkreport.summary.COVERAGE_RULES`), the banner numbers of each
     doubtful cell, and how many 提示 are left out."""
-    from .summary import doubtful, doubtful_cells
+    from .summary import COVERAGE_RULES, doubtful, doubtful_cells
 
     shown = [f for f in summary.findings if f.rule not in _NOT_IN_BANNER]
     first = [f for f in shown if doubtful(f)]
-    rest = [f for f in shown if not doubtful(f)]
-    items = first + rest[:BANNER_WARNINGS]
+    rest = [f for f in shown if not doubtful(f) and f.rule not in COVERAGE_RULES]
+    left_out = [f for f in shown if not doubtful(f) and f.rule in COVERAGE_RULES]
+    items = first + rest[:BANNER_WARNINGS] + left_out
     doubt: dict[str, list[int]] = {}
     for n, f in enumerate(items, start=1):
         for c in doubtful_cells(f):

@@ -41,6 +41,7 @@ import yaml
 
 from .errors import WordingError
 from .formatting import format_date, format_number
+from .spec.names import column_name, row_name, table_name
 
 if TYPE_CHECKING:
     from .model import Unit
@@ -58,8 +59,9 @@ class Gap:
 
     text: str  # what the report shows: 【请填写：…】
     what: str  # what is missing, e.g. 总体情况 / 成文日期
-    field: str  # section id or metadata field id
-    rule: str  # finding rule: D.narrative / D.meta
+    field: str  # section id, metadata field id, or the sentence part (requests.received)
+    rule: str  # finding rule: D.narrative / D.meta / D.blank_figure
+    cells: tuple[str, ...] = ()  # D.blank_figure: the blank cells behind it, in the form's order
 
 
 Piece = str | Gap
@@ -936,21 +938,32 @@ def evaluate_items(items: Sequence[Item], unit: Unit) -> list[tuple[str, Number]
 # --------------------------------------------------------------------------- sentence groups
 
 
-def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, str]) -> tuple[str | Gap, bool]:
-    """The part's text and whether its number is 0."""
+BLANK_RULE = "D.blank_figure"  # the finding of a sentence part whose every cell is blank
+
+# what a part's number is (see _render_part)
+_NUMBER, _ZERO, _BLANK, _UNKNOWN = "number", "zero", "blank", "unknown"
+
+
+def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, str]) -> tuple[str | Gap, str]:
+    """The part's text and what its number is: not 0, 0, blank (every cell behind it unfilled:
+    not 0, so its ``none`` text would claim what the table does not say; a 【请填写】 instead) or
+    unknown (a metadata field not given)."""
+    blank = False
     if p.field is not None:
         raw = unit.meta.get(p.field)
         label = next((f.label for f in unit.form.metadata if f.id == p.field), p.field)
         if raw is None or str(raw).strip() == "":
-            return gap(w, unit, label, p.field, "D.meta"), False
+            return gap(w, unit, label, p.field, "D.meta"), _UNKNOWN
         try:
             count: Number = (
                 raw if isinstance(raw, (int, Decimal)) and not isinstance(raw, bool) else Decimal(str(raw).strip())
             )
         except (InvalidOperation, ValueError):
-            return gap(w, unit, label, p.field, "D.meta"), False
+            return gap(w, unit, label, p.field, "D.meta"), _UNKNOWN
         items_text = labels = ""
     else:
+        cells = number_cells(unit.form, p)
+        blank = bool(cells) and all(fig.raw(c) is None for c in cells)
         pairs = fig.items(p.items) if p.items is not None else []
         items_text = "、".join(pick(p.item, {**ctx, "label": lab, "count": format_number(v)}) for lab, v in pairs if v)
         labels = join_labels([lab for lab, _ in pairs])
@@ -958,9 +971,17 @@ def _render_part(p: Part, unit: Unit, w: Wording, fig: Figures, ctx: dict[str, s
         if p.value is not None and (p.items is None or fig.any_filled(p.value)):
             count = fig.value(p.value)  # its own total; the sum of the items when that is blank
     values = {**ctx, "count": format_number(count), "items": items_text, "labels": labels}
+    if blank:
+        return (blank_gap(w, unit, p) if pick(p.none, values) else ""), _BLANK
     if not count:
-        return pick(p.none, values), True
-    return pick(p.text, values), False
+        return pick(p.none, values), _ZERO
+    return pick(p.text, values), _NUMBER
+
+
+def blank_gap(w: Wording, unit: Unit, p: Part) -> Gap:
+    """The 【请填写：表三“一、本年新收政府信息公开申请数量”】 of a part whose cells are all blank."""
+    g = gap(w, unit, blank_what(unit.form, p), p.key, BLANK_RULE)
+    return Gap(g.text, g.what, g.field, g.rule, number_cells(unit.form, p))
 
 
 def _join(
@@ -968,20 +989,22 @@ def _join(
 ) -> Paragraph:
     """The sentence with its empty parts left out, each with the separator before it; a part
     whose figure is doubtful (``marks``) is followed by its 【待核实】 mark, said once after the
-    last of consecutive parts with the same mark."""
-    shown: list[tuple[str, str]] = []
+    last of consecutive parts with the same mark. A blank table's 【请填写】 (``D.blank_figure``) takes
+    its part's place; any other missing figure stands alone."""
+    shown: list[tuple[str, Paragraph]] = []
     for i, name in enumerate(sentence.parts):
         text = done[name]
-        if isinstance(text, Gap):
+        if isinstance(text, Gap) and text.rule != BLANK_RULE:
             return [text]  # a missing figure stands alone as 【请填写】
         if text:
-            shown.append((name, (sentence.lits[0] if not shown else sentence.lits[i]).format_map(_Blank(ctx)) + text))
+            lit = (sentence.lits[0] if not shown else sentence.lits[i]).format_map(_Blank(ctx))
+            shown.append((name, _concat([lit] if lit else [], [text])))
     if not shown:
         return []
     out: Paragraph = []
     marks = marks or {}
-    for k, (name, text) in enumerate(shown):
-        out = _concat(out, [text])
+    for k, (name, pieces) in enumerate(shown):
+        out = _concat(out, pieces)
         mark = marks.get(name)
         following = marks.get(shown[k + 1][0]) if k + 1 < len(shown) else None
         if mark is not None and (following is None or following.text != mark.text):
@@ -1013,22 +1036,34 @@ def render_group(
     summary's); a part that uses such a cell keeps its figure, followed by a highlighted
     ``doubt_mark`` (【待核实，见审核提示2】), so that the sentence and the table agree and
     neither passes a doubtful figure off as settled.
+
+    Blank is not 0: a part whose cells are all blank says 【请填写：…】 (``D.blank_figure``) in its
+    place instead of its ``none``, and the group's ``none`` is then not used (its blank parts
+    without a ``none`` of their own are asked for too).
     """
     fig = fig or Figures(unit)
     ctx = ctx if ctx is not None else w.context(unit)
     done: dict[str, str | Gap] = {}
     refs_of: dict[str, list[int]] = {}
-    zero = True
+    states: dict[str, str] = {}
     for name, p in g.parts.items():
-        text, is_zero = _render_part(p, unit, w, fig, ctx)
+        text, states[name] = _render_part(p, unit, w, fig, ctx)
         done[name] = text
-        zero = zero and is_zero
         if doubt and not isinstance(text, Gap):
             refs = sorted({n for c in part_cells(unit.form, p) for n in doubt.get(c, ())})
             if refs:
                 refs_of[name] = refs
-    marks = {name: doubt_gap(w, unit, refs, g.parts[name].key) for name, refs in refs_of.items()}
-    if zero and g.none is not None:
+    nothing = all(state in (_ZERO, _BLANK) for state in states.values())
+    if nothing and g.none is not None and _BLANK in states.values():
+        # the group's none would speak for the blank parts too: each says what is missing instead
+        asked = {c for t in done.values() if isinstance(t, Gap) for c in t.cells}
+        for name, state in states.items():
+            cells = number_cells(unit.form, g.parts[name])
+            if state == _BLANK and not done[name] and not set(cells) <= asked:
+                done[name] = blank_gap(w, unit, g.parts[name])
+                asked.update(cells)
+                refs_of.pop(name, None)
+    elif nothing and g.none is not None:
         text = pick(g.none, ctx)
         if not text:
             return []
@@ -1036,9 +1071,10 @@ def render_group(
             return [text]
         every = sorted({n for refs in refs_of.values() for n in refs})
         return [text, doubt_gap(w, unit, every, g.name)]
+    marks = {name: doubt_gap(w, unit, refs, g.parts[name].key) for name, refs in refs_of.items()}
     out: Paragraph = []
-    for s in g.sentences:
-        out = _concat(out, _join(s, done, ctx, marks))
+    for sentence in g.sentences:
+        out = _concat(out, _join(sentence, done, ctx, marks))
     return out
 
 
@@ -1076,6 +1112,70 @@ def part_cells(form: Form, p: Part) -> set[str]:
         if it.omit_if_zero is not None:
             exprs.append(it.omit_if_zero)
     return {c for e in exprs for t in e.terms for c in term_cells(form, t)}
+
+
+def number_cells(form: Form, p: Part) -> tuple[str, ...]:
+    """The cells a part's number and items are read from, in the form's order (not those that
+    only decide whether an item is mentioned, ``omit_if_zero``); () for a metadata field."""
+    return form.derived(_NumberCells)[p]
+
+
+class _NumberCells(dict[Part, tuple[str, ...]]):
+    """:func:`number_cells` of one form's parts, made as they are asked for (kept with the form)."""
+
+    def __init__(self, form: Form):
+        super().__init__()
+        self.form = form
+
+    def __missing__(self, p: Part) -> tuple[str, ...]:
+        exprs = ([p.value] if p.value is not None else []) + [it.value for it in p.items or ()]
+        cells = {c for e in exprs for t in e.terms for c in term_cells(self.form, t)}
+        found = self[p] = tuple(c for c in self.form.cells if c in cells)
+        return found
+
+
+def blank_what(form: Form, p: Part) -> str:
+    """Where a part's number is found in the tables, as people look for it: 表三“一、本年新收政府信息
+    公开申请数量”, 表三“三、本年度办理结果”, 表二“规章”、“行政规范性文件”本年制发件数, 表四“行政复议”."""
+    exprs = ([p.value] if p.value is not None else []) + [it.value for it in p.items or ()]
+    by_table: dict[str, list[Term]] = {}
+    for e in exprs:
+        for t in e.terms:
+            by_table.setdefault(t.table, []).append(t)
+    names = []
+    for tid, terms in by_table.items():
+        table = form.tables[tid]
+        rows = [r for r in _common(table.rows, [t.row for t in terms]) if table.rows[r].label]
+        cols: list[str] = []
+        if len(table.value_columns()) > 1 and not any(t.kind == "row" for t in terms):
+            cols = _common(table.columns, [t.column or "" for t in terms])
+        row_text = "、".join(f"“{row_name(table, r)}”" for r in rows)
+        col_text = "、".join(column_name(table, c) for c in cols)
+        if row_text and col_text:
+            text = row_text + col_text + ("" if table.layout == "blocks" else "列")
+        else:
+            text = row_text or (f"“{col_text}”" if col_text else "")
+        names.append(table_name(table) + text)
+    return "、".join(names)
+
+
+def _common(nodes: Mapping[str, Any], ids: Sequence[str]) -> list[str]:
+    """The lowest node that holds every one of ``ids`` when it is one of them or they are many
+    (表三“三、本年度办理结果”, not its six items); else the ids, each once (“规章”、“行政规范性文件”)."""
+    ids = list(dict.fromkeys(ids))
+    if len(ids) <= 1:
+        return ids
+    parent = {k: nid for nid, n in nodes.items() for k in n.children}
+
+    def chain(nid: str) -> list[str]:
+        out = [nid]
+        while out[-1] in parent:
+            out.append(parent[out[-1]])
+        return out
+
+    others = [set(chain(i)) for i in ids[1:]]
+    top = next((a for a in chain(ids[0]) if all(a in o for o in others)), None)
+    return [top] if top is not None and (top in ids or len(ids) > 3) else ids
 
 
 _NOTHING = re.compile(

@@ -22,6 +22,12 @@ decides what goes into that sum and finds what is wrong with it; the writers onl
   the departments the figure mainly comes from. The engine's correction for a sum is not
   given: only a department can correct its own figures.
 * **Against a roster**, the departments that have not submitted are named (``SUM.missing``).
+* **Files of the batch not in the sum** are named whether or not there is a roster: a unit that
+  submitted the year twice (batch status 重复报送: neither file is summed until one is kept), with
+  both files (``SUM.duplicate``); a file that could not be read (``SUM.unreadable``) — one of the
+  year's units, or one that gave no unit or year and so may belong to this year's report. Units
+  and files the roster's ``SUM.missing`` already names (无法读取) are not named again. These, with
+  ``SUM.unsummed`` and ``SUM.missing``, are :data:`COVERAGE_RULES`: what the sum leaves out.
 
 A heading row's subtotal that some departments give and others leave blank (a 2019 unit's
 （六）其他处理, or a pasted table with 不予公开 subtotals) is summed with each blank subtotal
@@ -46,6 +52,7 @@ from .spec.mapping import FormMap, form_map
 from .spec.names import cell_name, table_name
 
 __all__ = [
+    "COVERAGE_RULES",
     "DOUBT_RULES",
     "Left",
     "Mapped",
@@ -60,6 +67,11 @@ __all__ = [
 
 SUM_FILE = "（各单位之和）"  # the file a summed unit's findings are shown against when no own workbook
 DOUBT_RULES = frozenset({"SUM.mapped"})  # besides errors: findings whose cells are doubtful figures
+# findings of what the sum leaves out (units not summed, submitted twice, files unread, not submitted):
+# a district report is not finished while any stands, so its 审核提示 lists every one
+COVERAGE_RULES = frozenset({"SUM.unsummed", "SUM.duplicate", "SUM.unreadable", "SUM.missing"})
+_DUPLICATE = "重复报送"  # batch statuses (gkreport.enums.Status) as given in ``statuses``
+_UNREADABLE_STATUS = "无法读取"
 _NOT_SHOWN_WITHOUT_REPORT = ("D", "META", "READ", "B8")  # text and metadata rules: only for a district report
 _MAX_NAMES = 6
 
@@ -96,6 +108,8 @@ class YearSummary:
     unlisted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # ``units``' values as summed (gkreport.aggregate.value_matrix): the workbook's 分单位明细 shows them
     matrix: tuple[Any, list[int]] | None = None
+    # the year's input files as given in ``statuses``: file → (unit, batch status); 报送情况 shows them
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def findings(self) -> list[Finding]:
@@ -289,19 +303,21 @@ def summarise(
     ]
     subs: list[Submission] | None = None
     unlisted: dict[str, tuple[str, ...]] = {}
+    missing: list[Submission] = []
     if roster is not None:
         subs, unlisted = submissions(roster, statuses, unreadable)
         unlisted = {u: near for u, near in unlisted.items() if not is_summary_unit(u, unit_name)}
         missing = [s for s in subs if s.mark in (NOT_SUBMITTED, UNREADABLE)]
-        if missing:
-            names = "、".join(s.name + ("（文件无法读取）" if s.mark == UNREADABLE else "") for s in missing)
-            out.append(
-                Finding(
-                    rule="SUM.missing",
-                    severity=WARNING,
-                    message=f"名单中有{len(missing)}个单位尚未报送可用的统计表：{names}；汇总数不含这些单位",
-                )
+    out += _unused_files(statuses, unreadable, units, missing, unit_name)
+    if missing:
+        names = "、".join(s.name + ("（文件无法读取）" if s.mark == UNREADABLE else "") for s in missing)
+        out.append(
+            Finding(
+                rule="SUM.missing",
+                severity=WARNING,
+                message=f"名单中有{len(missing)}个单位尚未报送可用的统计表：{names}；汇总数不含这些单位",
             )
+        )
     summed.findings = out
     return YearSummary(
         year=year,
@@ -316,11 +332,70 @@ def summarise(
         submissions=subs,
         unlisted=unlisted,
         matrix=matrix,
+        files={file: (unit, str(status)) for unit, status, file in statuses},
     )
 
 
 def _name(u: Unit) -> str:
     return u.unit or u.file.name
+
+
+def _unused_files(
+    statuses: Sequence[tuple[str, str, str]],
+    unreadable: Sequence[str],
+    units: Sequence[Unit],
+    missing: Sequence[Submission],
+    unit_name: str | None,
+) -> list[Finding]:
+    """The files of the batch whose figures are not in the sum although they may be this year's: a
+    unit's files submitted twice (``SUM.duplicate``, one per unit), a unit's file that could not be
+    read, and the files that gave no unit or year (``SUM.unreadable``). Units and files the roster's
+    ``missing`` names are left to its ``SUM.missing``."""
+    said_units = {name_key(s.unit) for s in missing if s.unit}
+    said_files = {f for s in missing for f in s.files}
+    read = {name_key(u.unit) for u in units if u.unit}  # units with a file that was read
+    twice: dict[str, list[str]] = {}
+    unread: dict[str, list[str]] = {}
+    for unit, status, file in statuses:
+        if str(status) == _DUPLICATE:
+            twice.setdefault(unit, []).append(file)
+        elif str(status) == _UNREADABLE_STATUS and name_key(unit) not in said_units and file not in said_files:
+            unread.setdefault(unit, []).append(file)
+    out = []
+    for unit, files in twice.items():
+        listed = "、".join(files)
+        if is_summary_unit(unit, unit_name):
+            what = "其基本信息和文字均未用于汇总年度报告"
+        else:
+            what = "均未计入汇总，汇总数不含该单位"
+        out.append(
+            Finding(
+                rule="SUM.duplicate",
+                severity=WARNING,
+                message=f"{unit}报送了{len(files)}个文件（{listed}），无法确定以哪个为准，{what}；"
+                "请只保留其中一个后重新运行",
+            )
+        )
+    for unit, files in unread.items():
+        listed = "、".join(files)
+        if is_summary_unit(unit, unit_name):
+            what = "其基本信息和文字未用于汇总年度报告；请重新提供"
+        elif name_key(unit) in read:
+            what = "未计入汇总（该单位另有文件已读取）；请核实该文件是否多余"
+        else:
+            what = "未计入汇总，汇总数不含该单位；请该单位重新报送"
+        out.append(Finding(rule="SUM.unreadable", severity=WARNING, message=f"{unit}的文件{listed}无法读取，{what}"))
+    nameless = [f for f in unreadable if f not in said_files]
+    if nameless:
+        out.append(
+            Finding(
+                rule="SUM.unreadable",
+                severity=WARNING,
+                message=f"有{len(nameless)}个文件无法读取，不能确定是哪个单位或哪一年度的，可能属于本年度的汇总："
+                f"{'、'.join(nameless)}；汇总数不含其中的数字，请核实后重新报送（与报送无关的文件请移出输入文件夹）",
+            )
+        )
+    return out
 
 
 def _merge_meta(summed: Unit, own_meta: dict[str, Any], own: Unit | None) -> list[Finding]:

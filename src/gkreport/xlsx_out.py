@@ -2348,9 +2348,11 @@ def _write_status(
     summary: YearSummary | None = None,
 ) -> None:
     """报送情况: one row per input file (summed, summed after converting its older form, not
-    summed, the summary unit's own workbook, unreadable), and with a roster a 名单核对 column
-    and one row per roster unit that has not submitted."""
+    summed, the summary unit's own workbook, unreadable, submitted twice), and with a roster a
+    名单核对 column and one row per roster unit that has not submitted. A failure that is one of the
+    summary's year's files shows its unit and its batch status (重复报送 is not 无法读取)."""
     from .roster import NOT_LISTED, NOT_SUBMITTED, ask
+    from .summary import is_summary_unit
 
     subs = summary.submissions if summary is not None else None
     cols = [
@@ -2408,11 +2410,20 @@ def _write_status(
             if sub.unit is not None:
                 mark_of[sub.unit] = f"{sub.mark}（名单{sub.where}）"
     missing = [x for x in subs or () if x.mark == NOT_SUBMITTED]
+    year_files = summary.files if summary is not None else {}
+    failed: list[tuple[str, str, str | None, str]] = []  # file, reason, unit, status
+    for name, reason in failures:
+        unit_of, status_of = year_files.get(name, (None, Status.UNREADABLE))
+        failed.append((name, reason, unit_of, status_of or Status.UNREADABLE))
+    failed_counts: dict[str, int] = {Status.UNREADABLE: 0}
+    for *_, status_of in failed:
+        failed_counts[status_of] = failed_counts.get(status_of, 0) + 1
     total = len(rows) + len(failures)
     head = f"报送情况：共 {total} 个文件，计入汇总 {sum(1 for _, inc, _ in rows if inc != '否')} 个"
     if summary is not None and summary.mapped:
         head += f"（其中换算后计入 {len(summary.mapped)} 个）"
-    head += f"，未计入汇总 {sum(1 for _, inc, _ in rows if inc == '否')} 个，无法读取 {len(failures)} 个"
+    head += f"，未计入汇总 {sum(1 for _, inc, _ in rows if inc == '否')} 个，"
+    head += "，".join(f"{k} {v} 个" for k, v in failed_counts.items() if v or k == Status.UNREADABLE)
     if subs is not None:
         counts: dict[str, int] = {}
         for sub in subs:
@@ -2460,15 +2471,25 @@ def _write_status(
         finish(r, (why, 48), (u.file.name, 28), (u.unit or "", 24), (mark, 10))
         r += 1
         k += 1
-    for name, reason in failures:
+    for name, reason, unit_of, status_of in failed:
         ws.write_number(r, 0, k, st.text_c)
         ws.write_string(r, 1, _clean(name), st.text)
-        for c in (2, 3, 4, 6, 7):
+        for c in (3, 6, 7):
             ws.write_blank(r, c, None, st.text)
-        ws.write_string(r, 5, Status.UNREADABLE, st.st_failed)
+        if unit_of:  # one of the year's files (a unit that submitted twice, or whose file could not be read)
+            ws.write_string(r, 2, _clean(unit_of), st.text)
+            _write_value(ws, r, 4, summary.year if summary is not None else None, st.text_c)
+        else:
+            ws.write_blank(r, 2, None, st.text)
+            ws.write_blank(r, 4, None, st.text)
+        ws.write_string(r, 5, status_of, st.st_failed)
         ws.write_string(r, 8, "否", st.text_c)
         if subs is not None:
             named = next((f"{x.mark}（名单{x.where}“{x.name}”）" for x in subs if name in x.files), "")
+            if not named and unit_of:
+                named = mark_of.get(unit_of, "")
+                if not named and summary is not None and not is_summary_unit(unit_of, summary.unit_name):
+                    named = NOT_LISTED + ask(list(summary.unlisted.get(unit_of, ())))
             ws.write_string(r, 9, _clean(named), st.text)
         ws.write_string(r, note_col, _clean(reason), st.text)
         finish(r, (reason, 48), (name, 28))
