@@ -1297,3 +1297,30 @@ def test_fast_comment_writers_write_the_bytes_xlsxwriter_writes(tmp_path, monkey
     assert _office_parts(summary_fast) == _office_parts(summary_stock)
     parts = _office_parts(fast)
     assert parts["xl/drawings/vmlDrawing2.vml"].count(b"<x:Visible/>") > 30  # shown boxes were written
+
+
+def test_a_finding_over_several_rows_names_them_all_and_a_bound_is_no_expected_value(tmp_path):
+    """表三“（六）其他处理”超过总计的一成 (A7): the finding is about four rows and no one cell; its
+    应为 is the most the rows may hold (≤ 2), not a value any cell should have."""
+    from gkreport.pipeline import run_checks
+    from gkreport.reader import read_workbook
+
+    src = (
+        Path(__file__).parents[1] / "input_templates" / "samples" / "示例市东城区自然资源局2025年统计表（有错误）.xlsx"
+    )
+    unit = read_workbook(src)
+    run_checks([unit])
+    (a7,) = [f for f in unit.findings if f.rule == "A7"]
+    wb = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "x.xlsx"))
+    ws = wb["审核结果"]
+    head = [c.value for c in ws[2]]
+    rows = [dict(zip(head, r)) for r in ws.iter_rows(min_row=3, values_only=True)]
+    (row,) = [r for r in rows if r["编号"] == "A7"]
+    assert row["应为"] == f"≤ {a7.expected}" and row["实际"] == a7.actual
+    assert row["行"].startswith("1.申请人无正当理由逾…、2.申请人逾期未按收费…、3.其他") and row["行"].endswith(
+        "等 4 行"
+    )
+    comments = [c.comment.text for r in wb["三、收到和处理政府信息公开申请情况"].iter_rows() for c in r if c.comment]
+    notes = [t for t in comments if "其他处理偏多" in t]
+    assert notes and all(f"应不超过：{a7.expected}；实际：{a7.actual}" in t for t in notes)
+    assert not any(f"应为：{a7.expected}；实际：{a7.actual}" in t.split("其他处理偏多")[1] for t in notes)

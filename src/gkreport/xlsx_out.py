@@ -42,6 +42,7 @@ from .fileio import atomic_path, atomic_write_bytes, digest_of
 from .formatting import format_date, format_number, safe_filename
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
+from .spec.expr import Cmp
 from .spec.names import cell_path
 from .xlsx_fill import FixedStyles, SharedStrings, Sheet, Unsupported, blank_cell, number_cell, package
 
@@ -519,6 +520,13 @@ class _FormInfo:
         self.cell_set = frozenset(self.cell_ids)
         self.off_grid = frozenset(c for c in self.cell_ids if c not in in_grid)
         self.off_grid_of = {tid: tuple(c for c in t.cells if c in self.off_grid) for tid, t in form.tables.items()}
+        # rules whose 应为 is a bound, not a value: rule id → its comparison (a finding's ``expected``
+        # of 表三“（六）其他处理”不超过总计的一成 is the most it may be)
+        self.bounds = {
+            r.id: r.expr.op
+            for r in compiled(form).rules.rules
+            if r.kind == "expr" and isinstance(r.expr, Cmp) and r.expr.op in _BOUND_WORDS
+        }
 
 
 def _form_info(form: Form) -> _FormInfo:
@@ -549,6 +557,21 @@ def _severity(f: Finding) -> Severity:
     return ERROR if f.severity == ERROR else WARNING
 
 
+_BOUND_WORDS = {
+    "<": ("<", "应小于"),
+    "<=": ("≤", "应不超过"),
+    ">": (">", "应大于"),
+    ">=": ("≥", "应不少于"),
+    "!=": ("≠", "应不等于"),
+}
+
+
+def _bound(form: Form, f: Finding) -> tuple[str, str] | None:
+    """(sign, words) when the finding's 应为 is a bound of its rule (≤ 2: 应不超过), else None."""
+    op = _form_info(form).bounds.get(f.rule) if not f.grouped else None
+    return _BOUND_WORDS[op] if op is not None else None
+
+
 def _level(f: Finding) -> str:
     """错误 / 提示 / 已说明 (a 提示 answered by a standing 审核说明)."""
     return "已说明" if f.explained else _severity(f).zh
@@ -574,7 +597,10 @@ def _titles(f: Finding) -> str:
 
 def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
     lines = [f"【{_level(f)}】{_titles(f)}：{f.message}"]
-    if f.expected is not None or f.actual is not None:
+    bound = _bound(unit.form, f) if f.expected is not None else None
+    if bound is not None:
+        lines.append(f"{bound[1]}：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
+    elif f.expected is not None or f.actual is not None:
         lines.append(f"应为：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
     if f.suspect:
         if f.suggestion is not None:
@@ -1014,7 +1040,8 @@ _EXPLAIN_HOW = (
 
 
 def _finding_place(form: Form, f: Finding) -> tuple[str, str, str]:
-    """Table title, row path and column path of the finding's main cell."""
+    """Table title, row path and column path of the finding's main cell; a finding about several
+    rows (or columns) with no one cell to blame names them all, not just the first."""
     cell_set = _form_info(form).cell_set
     main = f.suspect or next((c for c in f.cell_ids if c in cell_set), None)
     table_id = f.table
@@ -1024,8 +1051,22 @@ def _finding_place(form: Form, f: Finding) -> tuple[str, str, str]:
         t = form.tables[cell.table]
         table_id = table_id or cell.table
         row, col = t.row_path(cell.row), t.column_path(cell.column)
+        if not f.suspect:
+            cells = [form.cell(c) for c in f.cell_ids if c in cell_set and form.cell(c).table == t.id]
+            rows = list(dict.fromkeys(c.row for c in cells))
+            cols = list(dict.fromkeys(c.column for c in cells))
+            if len(rows) > 1:
+                row = _several([t.rows[x].label for x in rows], "行")
+            if len(cols) > 1:
+                col = _several([t.columns[x].label for x in cols], "列")
     title = form.tables[table_id].title_for(None).strip() if table_id in form.tables else (table_id or "")
     return title, row, col
+
+
+def _several(labels: list[str], what: str, shown: int = 3) -> str:
+    """Several rows' or columns' labels, shortened: ``1.申请人无正当…、3.其他等 4 行``."""
+    short = [x if len(x) <= 12 else x[:11] + "…" for x in labels[:shown]]
+    return "、".join(short) + (f"等 {len(labels)} {what}" if len(labels) > shown else f"（{len(labels)} {what}）")
 
 
 def compact_refs(refs: Sequence[str], limit: int = 12) -> str:
@@ -1126,7 +1167,11 @@ def _write_findings_sheet(
             ws.write_blank(r, c + 5, None, st.text)
         where = compact_refs(f.cells or tuple(unit.ref(x) for x in f.cell_ids if x in unit.locations))
         ws.write_string(r, c + 6, _clean(where), st.text)
-        _write_any(ws, r, c + 7, f.expected, st.text)
+        bound = _bound(form, f) if f.expected is not None else None
+        if bound is not None:  # the most (or least) it may be, not what it should be
+            ws.write_string(r, c + 7, f"{bound[0]} {_fmt_value(f.expected)}", st.text)
+        else:
+            _write_any(ws, r, c + 7, f.expected, st.text)
         _write_any(ws, r, c + 8, f.actual, st.text)
         ws.write_string(r, c + 9, _clean(f.message), st.text)
         sug = _suggestion_text(f)
