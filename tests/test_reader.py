@@ -1461,3 +1461,19 @@ def test_two_unmarked_copies_on_one_sheet_are_not_said_to_be_marked(tmp_path):
     unit = read_workbook(path)
     (f,) = [f for f in unit.findings if f.rule == "READ.ambiguous_table"]
     assert "各自都没有注明年度（只有所在工作表的名称或标题注明了2025年）" in f.message and "都注明为" not in f.message
+
+
+def test_合计_read_as_总计(tmp_path):
+    """Offices write 合计 for 总计 (the column of table 三, （七）总计, table 四's totals)."""
+    values = consistent_2021(10)
+    path = write_official_2021(tmp_path / "x.xlsx", values, "某某区教育局", 2025)
+    wb = load_workbook(path)
+    for row in wb.active.iter_rows():
+        for c in row:
+            if isinstance(c.value, str) and "总计" in c.value and len(c.value) <= 6:
+                c.value = c.value.replace("总计", "合计")
+    wb.save(path)
+    unit = read_workbook(path)
+    assert {k: unit.values[k] for k in values} == values
+    assert not [f for f in unit.findings if f.rule.startswith("READ.")]
+    assert errors_after_checks(unit) == []

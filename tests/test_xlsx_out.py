@@ -1324,3 +1324,10 @@ def test_a_finding_over_several_rows_names_them_all_and_a_bound_is_no_expected_v
     notes = [t for t in comments if "其他处理偏多" in t]
     assert notes and all(f"应不超过：{a7.expected}；实际：{a7.actual}" in t for t in notes)
     assert not any(f"应为：{a7.expected}；实际：{a7.actual}" in t.split("其他处理偏多")[1] for t in notes)
+
+
+def test_a_place_named_twice_is_listed_once():
+    from gkreport.xlsx_out import compact_refs
+
+    assert compact_refs(["三、…!J6", "三、…!J6", "三、…!J7", "四!B2"]) == "三、…!J6、J7；四!B2"
+    assert compact_refs([f"表!A{i}" for i in range(1, 20)] * 2, limit=3) == "表!A1、A2、A3 等 19 处"

@@ -1070,7 +1070,8 @@ def _several(labels: list[str], what: str, shown: int = 3) -> str:
 
 
 def compact_refs(refs: Sequence[str], limit: int = 12) -> str:
-    """Input references grouped by sheet: ``三、…!D6、E6、F6``; long lists end with 等 N 处."""
+    """Input references grouped by sheet: ``三、…!D6、E6、F6``, each once; long lists end with 等 N 处."""
+    refs = list(dict.fromkeys(refs))  # a cell a finding names twice (a rule over a cell and its sum) is one place
     groups: dict[str, list[str]] = {}
     for ref in refs:
         sheet, sep, a1 = ref.rpartition("!")
