@@ -200,11 +200,16 @@ def test_submissions_mark_each_roster_unit(tmp_path):
             ["某某区民政局", ""],
             ["某某区财政局", ""],
             ["某某区司法局", ""],
+            ["某某区水利局", ""],
+            ["某某区商务局", ""],
         ],
     )
     entries = read_roster(path, need_addresses=False)
     units = [
         ("某某区教育局", "通过", "教育局.xlsx"),
+        ("某某区水利局", "无法读取", "水利局（草稿）.xlsx"),  # an extra file that cannot be read …
+        ("某某区水利局", "有提示", "水利局.xlsx"),  # … beside the one read: it has submitted
+        ("某某区商务局", "无法读取", "商务局.xlsx"),  # its only file: not read
         ("某某区卫生健康局", "有错误", "卫健.xlsx"),  # the roster writes the short name
         ("某某区民政局", "有提示", "民政.xlsx"),
         ("某某区财政局", "重复报送", "财政1.xlsx"),
@@ -221,6 +226,8 @@ def test_submissions_mark_each_roster_unit(tmp_path):
         "某某区民政局": ("有提示", "某某区民政局", ("民政.xlsx",), ""),
         "某某区财政局": ("重复报送", "某某区财政局", ("财政1.xlsx", "财政2.xlsx"), ""),
         "某某区司法局": ("无法读取", None, ("某某区司法局2025年统计表.xlsx",), ""),  # its file is named after it
+        "某某区水利局": ("有提示", "某某区水利局", ("水利局（草稿）.xlsx", "水利局.xlsx"), ""),
+        "某某区商务局": ("无法读取", "某某区商务局", ("商务局.xlsx",), ""),
     }
-    assert [s.where for s in subs] == [f"第 {i} 行" for i in range(2, 8)]
+    assert [s.where for s in subs] == [f"第 {i} 行" for i in range(2, 10)]
     assert unlisted == {"某某区卫生健康局": ("某某区卫健局",), "某某区统计局": ()}

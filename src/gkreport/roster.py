@@ -415,7 +415,10 @@ def submissions(
         if m.unit is not None:
             got = by_unit[m.unit]
             statuses = [s for s, _ in got]
-            worst = next((s for s in ("无法读取", "重复报送", "有错误", "有提示") if s in statuses), statuses[0])
+            # a unit with a file that was read has submitted, whatever else it sent (an extra file that
+            # cannot be read is named on its own): it is 无法读取 only when no file of it was read
+            read = [s for s in statuses if s != "无法读取"]
+            worst = next((s for s in ("重复报送", "有错误", "有提示") if s in read), read[0] if read else "无法读取")
             out.append(Submission(entry.unit, entry.where, _MARKS.get(worst, worst), m.unit, tuple(f for _, f in got)))
             continue
         key = name_key(entry.unit)
