@@ -881,3 +881,21 @@ def test_a_finding_as_a_dict_is_every_field_as_asdict_gives_it_plus_code_and_tit
         got, want = f.to_dict(), reference(f)
         assert list(got) == list(want) and got == want
         assert all(type(got[k]) is type(want[k]) for k in want)
+
+
+def test_a_text_hint_about_a_figure_the_table_has_wrong_says_so():
+    """The text says 20, the table's 一、本年新收 总计 says 12, and an error of the same unit says the
+    12 is most likely 21 (swapped digits): the hint must not read as 'change the text to 12'."""
+    clean = unit_2021(narrative={"overview": "全年收到政府信息公开申请20件，已全部办结。"})
+    total = clean.values["t3.new.total"]
+    check_unit(clean)
+    (plain,) = [f for f in clean.findings if f.rule == "A8.received"]
+    assert "本身有错误" not in plain.message  # the table is right: the hint is about the text
+    swapped = int(str(total)[::-1]) if total >= 10 else total + 10
+    u = unit_2021(
+        {**clean.values, "t3.new.total": swapped}, narrative={"overview": "全年收到政府信息公开申请20件，已全部办结。"}
+    )
+    check_unit(u)
+    assert any(f.severity == ERROR and "t3.new.total" in (f.suspect or "") for f in u.findings)
+    (hint,) = [f for f in u.findings if f.rule == "A8.received"]
+    assert f"最可能应为 {total}" in hint.message and "不要照表中现在的数字修改文字" in hint.message

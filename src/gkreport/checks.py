@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from itertools import combinations
@@ -750,8 +750,9 @@ class _Engine:
             )
             _add(units[i], new)
         text = _TextChecks(self, units, F, nanF, prevs)
+        narrative = {r.id for r in self.rs.text_rules if r.kind == "narrative"}
         for i, u in enumerate(units):
-            _add(u, text.findings(i) + _report_findings(u))
+            _add(u, _doubted(u, text.findings(i), narrative) + _report_findings(u))
 
     def _propose(self, M: np.ndarray, blank: np.ndarray, tblank: np.ndarray):
         """Fill blank targets of sum rules whose parts are all filled (the proposals)."""
@@ -1221,6 +1222,34 @@ def _paragraph_loc(unit: Unit, section: str, k: int) -> tuple[str, ...]:
     if locs and len(locs) == len(_paragraphs(unit.narrative.get(section) or "")) and 0 <= k < len(locs):
         return (f"{locs[k][0]}!{locs[k][1]}",)
     return _section_loc(unit, section)
+
+
+def _doubted(unit: Unit, found: list[Finding], narrative: set[str]) -> list[Finding]:
+    """Text findings that hold the text against a table figure an error of the same unit doubts:
+    they say so, so that nobody changes the text to a number the table has wrong."""
+    wrong: dict[str, Any] = {}  # cell → the value that would make the error rules hold (or None)
+    for f in unit.findings:
+        if f.severity == ERROR:
+            if f.suspect:
+                wrong[f.suspect] = f.suggestion if not f.proposal else None
+            else:
+                for c in f.cell_ids:
+                    wrong.setdefault(c, None)
+    if not wrong:
+        return found
+    out = []
+    for f in found:
+        doubted = [c for c in f.cell_ids if c in wrong] if f.rule in narrative else []
+        if doubted:
+            fix = wrong[doubted[0]]
+            how = f"（最可能应为 {_fmt(fix)}）" if fix is not None else ""
+            f = replace(
+                f,
+                message=f"{f.message}；但表中的这个数字本身有错误{how}，见本表的错误：请先改正表格，再按改正后的数字核对文字，"
+                "不要照表中现在的数字修改文字",
+            )
+        out.append(f)
+    return out
 
 
 class _TextChecks:
