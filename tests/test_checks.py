@@ -899,3 +899,33 @@ def test_a_text_hint_about_a_figure_the_table_has_wrong_says_so():
     assert any(f.severity == ERROR and "t3.new.total" in (f.suspect or "") for f in u.findings)
     (hint,) = [f for f in u.findings if f.rule == "A8.received"]
     assert f"最可能应为 {total}" in hint.message and "不要照表中现在的数字修改文字" in hint.message
+
+
+@pytest.mark.parametrize(
+    "text,fee,said",
+    [
+        ("本年度未收取信息处理费。", 1200, "“本年度未收取信息处理费。”"),
+        ("本年度共收取信息处理费300元。", 1200, "“本年度共收取信息处理费300元。”"),
+        ("本年度共收取信息处理费1,200元。", 1200, None),
+        ("本年度未收取信息处理费。", 0, None),
+    ],
+)
+def test_the_text_against_the_information_processing_fee(text, fee, said):
+    """The report prints the unit's text about the fee instead of its own sentence: a text that
+    contradicts the amount in 基本信息 is pointed out."""
+    u = unit_2021(narrative={"other": text}, processing_fee=Decimal(fee))
+    check_unit(u)
+    found = [f for f in u.findings if f.rule == "A8.fee"]
+    if said is None:
+        assert found == []
+    else:
+        (f,) = found
+        assert said in f.message and f"本年收取信息处理费（{fee} 元）不一致" in f.message and f.expected == fee
+
+
+def test_an_overview_opening_with_last_year():
+    u = unit_2021(narrative={"overview": "2021年，我局认真贯彻落实条例。\n2023年，我局将继续做好公开工作。"}, year=2022)
+    check_unit(u)
+    (f,) = [f for f in u.findings if f.rule == "D5"]
+    assert "第 1 段以“2021年，”开头，与报告年度 2022 不一致" in f.message and f.paragraph == ("overview", 0)
+    assert f.title == "年度不一致"

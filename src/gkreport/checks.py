@@ -1432,6 +1432,48 @@ class _TextChecks:
 _GOV_RE = re.compile(r"人民政府(办公厅|办公室)?$")
 _PERIOD_RE = re.compile(r"(\d{4})年1月1日[^。；]{0,6}?(\d{4})年12月31日")
 _YEAR_IN_TITLE = re.compile(r"(\d{4})年")
+_OPENING_YEAR = re.compile(r"((?:19|20)\d{2})\s*年度?[，,、]")
+# the text says no fee was charged; or names the amount (元) it was
+_NO_FEE = re.compile(
+    r"(?:未|没有|无|不)(?:向申请人)?(?:收取|收)(?:过|任何)?(?:政府)?信息(?:公开)?处理费|信息处理费[^。；，\d]{0,4}(?:为)?\s*(?:0|零)\s*元"
+)
+_FEE_AMOUNT = re.compile(r"信息(?:公开)?处理费[^。；，\d]{0,12}?(\d[\d,]*(?:\.\d+)?)\s*元")
+
+
+def _heading_of(unit: Unit, section: str) -> str:
+    return next((s.heading for s in unit.form.sections if s.id == section), section)
+
+
+def _fee_findings(unit: Unit) -> list[Finding]:
+    """The text against the 信息处理费 of 基本信息: “未收取信息处理费” with an amount charged, or
+    another amount than the one given (the report prints the text, not a sentence of its own)."""
+    field = next((f for f in unit.form.metadata if f.id == "processing_fee"), None)
+    fee = unit.meta.get("processing_fee") if field is not None else None
+    if field is None or fee is None or isinstance(fee, str):
+        return []
+    out = []
+    for section, text in unit.narrative.items():
+        flat = _flat(text)
+        said = [(m, 0.0) for m in _NO_FEE.finditer(flat)]
+        said += [(m, float(m.group(1).replace(",", ""))) for m in _FEE_AMOUNT.finditer(flat)]
+        for m, n in said:
+            if abs(n - float(fee)) <= TOL:
+                continue
+            k, count = _paragraph_at(unit.narrative.get(section) or "", m.start())
+            out.append(
+                Finding(
+                    rule="A8.fee",
+                    severity=WARNING,
+                    cells=_paragraph_loc(unit, section, k) + _meta_loc(unit, "processing_fee"),
+                    message=f"“{_heading_of(unit, section)}”{f'第 {k + 1} 段' if count > 1 else ''}中“{_sentence(flat, m.start(), m.end())}”"
+                    f"与“基本信息”中的{re.sub(r'[（(][^）)]*[）)]$', '', field.label)}（{_fmt(float(fee))} 元）不一致；"
+                    "报告照印这段文字，请核实后改正其中一处",
+                    expected=_out(float(fee)),
+                    actual=_out(n),
+                    paragraph=(section, k),
+                )
+            )
+    return out
 
 
 def _where(locations: dict[str, tuple[str, str]], key: str) -> tuple[str, ...]:
@@ -1464,6 +1506,7 @@ def _report_findings(unit: Unit) -> list[Finding]:
         return out
     out.extend(_year_findings(unit, year))
     out.extend(_date_findings(unit, year, name or ""))
+    out.extend(_fee_findings(unit))
     if not form.applies_to(year):
         first, last = form.years
         span = f"{first or ''}—{last or ''}年度"
@@ -1517,6 +1560,25 @@ def _year_findings(unit: Unit, year: int) -> list[Finding]:
                     message=f"标题中的年度（{'、'.join(map(str, sorted(years)))}）与数据年度 {year} 不一致",
                     expected=year,
                     actual=min(years),
+                )
+            )
+    # the year's work told as another year's (a paragraph of 总体情况 opening with last year: text
+    # copied from last year's report; a later year opens the plans of 五, and is not looked at)
+    paragraphs = _paragraphs(unit.narrative.get("overview") or "")
+    for k, para in enumerate(paragraphs):
+        m = _OPENING_YEAR.match(para.strip())
+        if m and int(m.group(1)) < year:
+            count = len(paragraphs)
+            out.append(
+                Finding(
+                    rule="D5",
+                    severity=WARNING,
+                    cells=_paragraph_loc(unit, "overview", k),
+                    message=f"“{_heading_of(unit, 'overview')}”{f'第 {k + 1} 段' if count > 1 else ''}以“{m.group(0)}”开头，"
+                    f"与报告年度 {year} 不一致；可能沿用了上年报告的文字，请核实",
+                    expected=year,
+                    actual=int(m.group(1)),
+                    paragraph=("overview", k),
                 )
             )
     for section, text in unit.narrative.items():
