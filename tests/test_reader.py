@@ -1477,3 +1477,33 @@ def test_合计_read_as_总计(tmp_path):
     assert {k: unit.values[k] for k in values} == values
     assert not [f for f in unit.findings if f.rule.startswith("READ.")]
     assert errors_after_checks(unit) == []
+
+
+def test_numbers_under_no_column_are_said_not_read_and_the_cells_are_not_called_blank(tmp_path):
+    """Table 二 copied from a PDF: 本年处理决定数量 slid to column C, the numbers stayed in B. The
+    numbers are not read (which column they belong to is a guess), and the cells are not said to be
+    未填写 (they are not): an error names both."""
+    values = consistent_2021(11)
+    where: dict = {}
+    path = write_official_2021(tmp_path / "x.xlsx", values, "某某区教育局", 2025, where=where)
+    wb = load_workbook(path)
+    ws = wb.active
+    for m in list(ws.merged_cells.ranges):
+        ws.unmerge_cells(str(m))
+    moved = []
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value == "本年处理决定数量" and c.column == 2:
+                ws.cell(c.row, 3).value, c.value = c.value, None
+                moved.append(c.row)
+    wb.save(path)
+    unit = read_workbook(path)
+    cells = ("t2.licensing.decisions", "t2.penalty.decisions", "t2.enforcement.decisions")
+    assert moved and all(unit.values[c] is None for c in cells)
+    found = [f for f in unit.findings if f.rule == "READ.misplaced"]
+    assert {c for f in found for c in f.cell_ids} == set(cells)
+    lic = next(f for f in found if "行政许可" in f.message)
+    sheet, ref = where["t2.licensing.decisions"]
+    assert f"{sheet}!{ref}（{values['t2.licensing.decisions']}）" in lic.message and lic.severity == "error"
+    run_checks([unit])
+    assert not [f for f in unit.findings if f.rule.endswith("blank_cells") and set(cells) & set(f.cell_ids)]

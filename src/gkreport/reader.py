@@ -1488,6 +1488,13 @@ _PROPOSAL = re.compile(r"建议\s*[+\-]?\d+(\.\d+)?")
 _HEDGE = re.compile(r"约|大约|左右|上下|估计|估算|预计|以上|以下|余|多|不少于|至少|不足|不到|待核实|待定|暂定|\?|？")
 
 
+def _shown_raw(v: Any) -> str:
+    """A cell's content as people typed it (1286, not 1286.0)."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return v.strip() if isinstance(v, str) else str(v)
+
+
 def _shown(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
@@ -2155,6 +2162,7 @@ class _Reader:
         locations, values = self.unit.locations, self.unit.values
         row = sheet.rows[r] if r < len(sheet.rows) else []
         origin, width = sheet.origin, len(row)
+        blanks: list[Cell] = []  # value cells left blank (only these rows are looked at again below)
         for col, cell in ti.row_cells[rid]:
             at = by_col.get(col)
             if at is None:
@@ -2193,6 +2201,8 @@ class _Reader:
                 del self.unit.locations[cell.id]  # an empty optional subtotal is no subtotal
                 continue
             self.unit.values[cell.id] = value
+            if value is None and not problem:
+                blanks.append(cell)
             if noted and not problem:
                 self.unit.notes[cell.id] = noted[1]
                 self.add(
@@ -2215,6 +2225,45 @@ class _Reader:
                     cell_ids=(cell.id,),
                     actual=sheet.raw(r, c),
                 )
+        if blanks:
+            self._misplaced(sheet, r, t, rid, colmap, label_col, blanks)
+
+    def _misplaced(
+        self, sheet: Sheet, r: int, t: Table, rid: str, colmap: dict[int, str], label_col: int, blanks: list[Cell]
+    ) -> None:
+        """A row whose value cells are blank while a number stands in it under no column (a header
+        that slid off its column, as a table copied from a PDF has it): the number is not read, and
+        the cells are not 未填写 either — said, so that neither a wrong reading nor a false blank stands."""
+        row = sheet.rows[r] if r < len(sheet.rows) else []
+        last = max(colmap, default=label_col)
+        found = [
+            (c, v)
+            for c in range(label_col + 1, min(last + 1, len(row)))
+            if c not in colmap
+            and (r, c) not in sheet.origin
+            and (v := row[c]) is not None
+            and _is_number(v)
+            and not (isinstance(v, str) and v.strip() in _BLANK_MARKS)
+        ]
+        if not found:
+            return
+        where = "、".join(f"{sheet.name}!{a1(r, c)}（{_shown_raw(v)}）" for c, v in found)
+        heads = "、".join(
+            f"{self._cell_name(t, cell)}（{sheet.name}!{a1(r, self._col_of(colmap, cell))}）" for cell in blanks
+        )
+        self.add(
+            "READ.misplaced",
+            ERROR,
+            f"{self._tname(t)}{self._row_name(t, rid)}一行中的数字 {where} 不在任何栏目之下，没有读取；"
+            f"{heads}是空白。表头可能错位（如从 PDF 复制的表格），请把数字填在对应栏目下。",
+            table=t.id,
+            cells=tuple(f"{sheet.name}!{a1(r, c)}" for c, _ in found),
+            cell_ids=tuple(cell.id for cell in blanks),
+        )
+
+    @staticmethod
+    def _col_of(colmap: dict[int, str], cell: Cell) -> int:
+        return next((c for c, col in colmap.items() if col == cell.column), 0)
 
     def _row_name(self, t: Table, rid: str) -> str:
         """A row as messages name it: its label in quotes, or what it is when it has none (table 四)."""
