@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import zipfile
 from datetime import date
 from decimal import Decimal
@@ -1507,3 +1508,38 @@ def test_numbers_under_no_column_are_said_not_read_and_the_cells_are_not_called_
     assert f"{sheet}!{ref}（{values['t2.licensing.decisions']}）" in lic.message and lic.severity == "error"
     run_checks([unit])
     assert not [f for f in unit.findings if f.rule.endswith("blank_cells") and set(cells) & set(f.cell_ids)]
+
+
+@pytest.mark.parametrize("fmt", [None, "xls", "ods"])
+def test_a_copy_on_a_hidden_sheet_is_set_aside_for_the_visible_one(tmp_path, fmt):
+    """A draft of table 三 the office hid (表三（初稿）) and the visible 表三, neither marked with a year:
+    the visible one is read and the hidden copy named; two visible copies stay undecided."""
+    if fmt is not None and not shutil.which("soffice"):
+        pytest.skip("LibreOffice is not installed")
+    values = consistent_2021(12)
+    draft = {k: (v + 2 if isinstance(v, int) else v) for k, v in values.items()}
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "某某区教育局2025年统计表.xlsx",
+        values,
+        "某某区教育局2025年政府信息公开工作年度报告",
+        extra_sheets=[("表三（初稿）", draft, 3)],
+    )
+    wb = load_workbook(path)
+    wb["表三（初稿）"].sheet_state = "hidden"
+    wb.save(path)
+    if fmt is not None:
+        path = soffice_convert(path, fmt, tmp_path / fmt)
+    unit = read_workbook(path)
+    assert {k: unit.values[k] for k in values if k.startswith("t3.")} == {
+        k: v for k, v in values.items() if k.startswith("t3.")
+    }
+    (f,) = [f for f in unit.findings if f.rule == "READ.other_year"]
+    assert "隐藏的工作表“表三（初稿）”中另有一份表三" in f.message and "取自工作表“表三”" in f.message
+    assert not [f for f in unit.findings if f.rule == "READ.ambiguous_table"]
+    if fmt is None:  # shown again: nothing tells the two apart
+        wb = load_workbook(path)
+        wb["表三（初稿）"].sheet_state = "visible"
+        wb.save(path)
+        assert [f.rule for f in read_workbook(path).findings if f.rule == "READ.ambiguous_table"] == [
+            "READ.ambiguous_table"
+        ]

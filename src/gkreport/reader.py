@@ -86,6 +86,7 @@ class Sheet:
     origin: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # covered → merge origin
     missing_cache: set[tuple[int, int]] = field(default_factory=set)  # formula cells without cached value
     merges: tuple | None = None  # the merged ranges ``origin`` was made of, as the parser gave them
+    hidden: bool = False  # hidden in the workbook (a draft or last year's copy the office put away)
 
     def text(self, r: int, c: int) -> str | None:
         """Label text at (r, c), seen through merged cells."""
@@ -1112,6 +1113,10 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
         if len(names) > MAX_SHEETS:
             raise _refuse(path, f"有 {len(names)} 个工作表，超过上限 {MAX_SHEETS} 个，可能是异常文件，已拒绝读取。")
         merged_total = 0
+        try:
+            hidden = {m.name for m in wb.sheets_metadata if str(m.visible).rsplit(".", 1)[-1] != "Visible"}
+        except Exception:  # an older parser without sheet metadata: every sheet counts as shown
+            hidden = set()
         for name in names:
             if name in ours:  # our template's 自查 sheet, which the reader leaves out anyway
                 continue
@@ -1152,7 +1157,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
                     for c in range(c0, c1 + 1):
                         if (r, c) != (r0, c0):
                             origin.setdefault((r, c), (r0, c0))
-            sheets.append(Sheet(name, rows, origin, formulas.get(name, set()), tuple(merges)))
+            sheets.append(Sheet(name, rows, origin, formulas.get(name, set()), tuple(merges), name in hidden))
     finally:
         wb.close()
     return sheets
@@ -1554,7 +1559,7 @@ class _Instance:
     blank_row: tuple[int, dict[int, str]] | None = None  # where an unlabelled single row sits when left blank
 
     def place(self) -> str:
-        return f"工作表“{self.sheet.name}”"
+        return f"{'隐藏的' if self.sheet.hidden else ''}工作表“{self.sheet.name}”"
 
     def ref(self) -> str:
         """sheet!A1 of the copy's title, else of its first row."""
@@ -2428,6 +2433,11 @@ class _Reader:
             untagged = [i for i, g in zip(filled, tags) if g is None]
             if len(untagged) == 1:
                 mine = untagged
+        if len(mine) != 1:
+            pool = mine or [i for i, g in zip(filled, tags) if g is None]
+            shown = [i for i in pool if not i.sheet.hidden]
+            if len(pool) > 1 and len(shown) == 1:
+                mine = shown  # the others are on sheets the office hid (a draft, last year's): said below
         tname = self._tname(t)
         if len(mine) == 1:
             chosen = mine[0]
