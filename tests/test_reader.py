@@ -1400,6 +1400,8 @@ def test_a_year_field_from_last_year_in_our_template_against_the_file_name(tmp_p
         ),
         ("某某市某某区教育局二〇二五年政府信息公开工作年度报告", "某某市某某区教育局"),
         ("某某市2026年全运会筹备委员会办公室2025年政府信息公开工作年度报告", "某某市2026年全运会筹备委员会办公室"),
+        ("附件1：某某市某某区教育局2025年政府信息公开工作年度报告", "某某市某某区教育局"),
+        ("某某市某某区教育局2025年政务公开工作年度报告", "某某市某某区教育局"),
     ],
 )
 def test_the_unit_name_in_a_title_without_what_surrounds_it(tmp_path, title, unit_name):
@@ -1543,3 +1545,29 @@ def test_a_copy_on_a_hidden_sheet_is_set_aside_for_the_visible_one(tmp_path, fmt
         assert [f.rule for f in read_workbook(path).findings if f.rule == "READ.ambiguous_table"] == [
             "READ.ambiguous_table"
         ]
+
+
+@pytest.mark.parametrize(
+    "above,unit_name", [("某某市某某区教育局", "某某市某某区教育局"), ("附件2", None), ("附件", None)]
+)
+def test_a_title_set_as_two_lines_takes_the_unit_from_the_line_above(tmp_path, above, unit_name):
+    values = consistent_2021(13)
+    path = write_official_2021(tmp_path / "报表.xlsx", values, "", 2025, title="2025年政府信息公开工作年度报告")
+    wb = load_workbook(path)
+    ws = wb.active
+    ws.cell(2, 1).value, ws.cell(1, 1).value = ws.cell(1, 1).value, above  # row 2 is blank above the tables
+    wb.save(path)
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == (unit_name, 2025)
+    assert {k: unit.values[k] for k in values} == values
+
+
+def test_a_filler_line_with_the_seals_place(tmp_path):
+    values = consistent_2021(14)
+    path = write_official_2021(tmp_path / "报表.xlsx", values, "", 2025, title="2025年政府信息公开工作年度报告统计表")
+    wb = load_workbook(path)
+    wb.active.cell(2, 1).value = "填报单位（盖章）：某某区教育局"
+    wb.save(path)
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某区教育局", 2025)
+    assert {k: unit.values[k] for k in values} == values

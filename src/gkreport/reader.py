@@ -2542,6 +2542,8 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
         for r, c, v in sheet.strings:
             if (r, c) in sheet.origin:
                 continue
+            if "章" in v:  # 填报单位（盖章）: the seal's place is no part of the label
+                v = _SEAL_LABEL.sub("", v)
             label = fi.meta_labels.get(v) or _meta_label(fi, v)
             if label is _INERT:
                 continue
@@ -2581,6 +2583,7 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
 
 
 _INERT = (None, None, False, "")  # a text that _read_meta passes over
+_SEAL_LABEL = re.compile(r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]")
 
 
 def _meta_label(fi: _FormIndex, v: str) -> tuple[str | None, str | None, bool, str]:
@@ -2774,7 +2777,8 @@ def _clean_text(text: str) -> str:
 
 # --------------------------------------------------------------------------- report title, unit and year
 
-_TITLE_KIND = r"政府信息公开(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格|工作情况|情况)"
+_TITLE_KIND = r"(?:政府信息公开|政务公开)(?:工作)?(?:年度)?(?:报告|情况统计表|统计表|报告表格|工作情况|情况)"
+_ATTACHMENT = re.compile(r"^附件[0-9一二三四五六七八九十]*[:：.、]?")  # 附件1：某某局2025年…报告
 _TITLE_UNIT_FIRST = re.compile(r"^(?P<unit>.+?)(?P<year>(?:19|20)\d{2})年度?的?" + _TITLE_KIND)
 _TITLE_YEAR_FIRST = re.compile(r"^(?P<year>(?:19|20)\d{2})年度?(?P<unit>.*?)" + _TITLE_KIND)
 _SENTENCE = re.compile(r"[，。；！？,;!?]")
@@ -2794,10 +2798,10 @@ class _Title:
 def _parse_title(text: str) -> tuple[str | None, int | None, list[str]] | None:
     """(unit, year, control characters) of a report title such as ``某某局2025年政府信息公开工作年度报告``
     or ``2025年某某市人民政府办公厅政府信息公开工作年度报告``; None when the text is no such title."""
-    if "政府信息公开" not in text or len(text) > 200:
+    if ("政府信息公开" not in text and "政务公开" not in text) or len(text) > 200:
         return None
     lines, odd = _lines(unicodedata.normalize("NFKC", text), _SEPARATORS)
-    s = _digit_years(re.sub(r"\s+", "", "".join(lines)))
+    s = _ATTACHMENT.sub("", _digit_years(re.sub(r"\s+", "", "".join(lines))))
     if len(s) > 80 or _SENTENCE.search(s):  # a paragraph that speaks of the year's work, not a title
         return None
     for pattern in (_TITLE_UNIT_FIRST, _TITLE_YEAR_FIRST):
@@ -2847,8 +2851,36 @@ def _titles(sheets: list[Sheet], tags: dict[str, Any]) -> list[_Title]:
         for r, row in enumerate(sheet.rows[:6]):
             for c, v in enumerate(row):
                 if isinstance(v, str) and (t := _parse_title(v)):
-                    out.append(_Title(t[0], t[1], v, sheet.name, a1(r, c), t[2]))
+                    unit = t[0]
+                    if unit is None and t[1] is not None:  # a title of two lines: the unit's name above
+                        unit = _unit_above(sheet, r, c)
+                    out.append(_Title(unit, t[1], v, sheet.name, a1(r, c), t[2]))
     return out
+
+
+_NOT_A_NAME = re.compile(r"^(?:附件|附表|表[一二三四五六七八九十]+|统计表|年度报告|政府信息公开)")
+
+
+def _unit_above(sheet: Sheet, r: int, c: int) -> str | None:
+    """The unit's name on the line above a title that starts with the year (某某局 / 2025年政府信息
+    公开工作年度报告 set as two lines): only a short name with nothing but the name in it."""
+    for k in (r - 1, r - 2):
+        if k < 0:
+            return None
+        v = sheet.text(k, c)
+        if v is None:
+            continue
+        name = _title_unit(unicodedata.normalize("NFKC", re.sub(r"\s+", "", v)))
+        if (
+            2 <= len(name) <= 40
+            and not re.search(r"\d", name)
+            and not _BAD_UNIT.search(name)
+            and not _NOT_A_NAME.match(name)
+            and _CJK.match(name[-1:])
+        ):
+            return name
+        return None
+    return None
 
 
 # written beside a name on a form, not part of it: the seal's place, the report's year
