@@ -1514,8 +1514,18 @@ def test_a_blank_table_is_asked_for_in_the_report_not_stated_as_zero(tmp_path):
     from gkreport.catalogue import code_for
 
     assert code_for("D.blank_figure").id == "placeholder"
+    # merged into the unit's findings: the checks' 表二/表三未填写 say the report marks them, with no
+    # more warning per sentence; merging again changes nothing
     merged = D.merge_report_findings(unit.findings, findings)
-    assert [f for f in merged if f.rule == "D.blank_figure"] == blank
+    assert not [f for f in merged if f.rule == "D.blank_figure"]
+    whole = [f for f in merged if f.rule in ("t2.blank", "t3.blank")]
+    assert len(whole) == 2 and all(f.message.endswith("年度报告中已用黄色突出显示的【请填写】标出") for f in whole)
+    assert D.merge_report_findings(merged, findings) == merged
+    # a row left blank in a table otherwise filled keeps its own finding
+    (tmp_path / "row").mkdir()
+    row_unit, row_findings, _ = _workbook_report(tmp_path / "row", blank=("t3.new",))
+    kept = [f for f in D.merge_report_findings(row_unit.findings, row_findings) if f.rule == "D.blank_figure"]
+    assert [f.message.split("”")[0] for f in kept] == ["年度报告需要的表三“一、本年新收政府信息公开申请数量"]
 
 
 def test_a_table_filled_with_zeros_still_says_未收到(tmp_path):

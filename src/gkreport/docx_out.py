@@ -618,6 +618,15 @@ def merge_report_findings(findings: Sequence[Finding], report: Iterable[Finding]
         if _MARKED not in out[d1].message:
             out[d1] = replace(out[d1], message=out[d1].message + _MARKED)
         report = [f for f in report if f.rule != "D.narrative"]
+    # a table the checks already call 未填写 as a whole ({table}.blank): that finding says the report
+    # marks it, instead of one more warning for each of its sentences
+    for i, f in enumerate(out):
+        if f.table and f.rule == f"{f.table}.blank":
+            mine = [g for g in report if g.rule == S.BLANK_RULE and g.table == f.table]
+            if mine:
+                if _MARKED not in f.message:
+                    out[i] = replace(f, message=f.message + _MARKED)
+                report = [g for g in report if g not in mine]
     seen = {(f.rule, f.message) for f in out}
     for f in report:
         if (f.rule, f.message) not in seen:
