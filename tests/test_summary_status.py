@@ -5,6 +5,7 @@ the workbook's 报送情况 shows a duplicate as 重复报送 with its unit, not
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -204,3 +205,28 @@ def test_a_file_with_a_unit_but_no_year_is_named_in_every_years_banner(tmp_path)
     assert [r.status for r in result.records if r.input == "无年度.xlsx"] == ["无法读取"]
     _, items = _banner(out)
     assert any("无年度.xlsx" in item and "可能属于本年度的汇总" in item for item in items), items
+
+
+def test_another_years_duplicate_is_not_in_this_years_status_sheet(tmp_path):
+    """Two files of a unit's 2024 report: the 2024 summary lists them as 重复报送; the 2025 summary
+    does not call them 无法读取 (they are neither unreadable nor this year's)."""
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / f"{MARKET}2025年统计表.xlsx", inp)
+    for name, contact in (("a", "张三"), ("b", "李四")):
+        wb = openpyxl.load_workbook(SAMPLES / f"{HOUSING}2025年统计表.xlsx")
+        for row in wb["基本信息"].iter_rows():
+            label = str(row[0].value or "")
+            if label.startswith("年度"):
+                row[1].value = 2024
+            elif label.startswith("联系人"):
+                row[1].value = contact
+        wb.save(inp / f"{name}.xlsx")
+    out = tmp_path / "output"
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+    assert sorted(str(r.status) for r in result.records if r.year == 2024) == ["重复报送", "重复报送"]
+    head, rows = _status_rows(_summary_workbook(out))
+    assert not [r for r in rows if r.get("文件") in ("a.xlsx", "b.xlsx")] and "无法读取 0 个" in head, head
+    # (2024 has no unit to sum: no summary of its own; 审核报告 lists the two as 重复报送)
+    audit = json.loads((out / "2024" / "审核报告.json").read_text(encoding="utf-8"))
+    assert sorted(u["status"] for u in audit["units"]) == ["重复报送", "重复报送"]

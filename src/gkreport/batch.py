@@ -2444,7 +2444,8 @@ def _write_summaries(
     for _, rec in sorted(records.items()):  # input order, whatever order the workers finished in
         if rec.year:
             by_year[rec.year].append(rec)
-    failures = [(r.input, r.reason or r.status) for _, r in sorted(records.items()) if r.status in NOT_USED]
+    # files not used, by year (a file that gave no year belongs to every year's list: it may be of any)
+    failed = [r for _, r in sorted(records.items()) if r.status in NOT_USED]
     # files no year's summary holds: no unit, or a unit but no year (each year's summary names them)
     nameless = [r.input for _, r in sorted(records.items()) if not r.unit or not r.year]
     out: list[Path] = []
@@ -2469,6 +2470,7 @@ def _write_summaries(
                 unreadable=nameless,
             )
             folder = opts.output_dir / str(year) / SUMMARY_DIR
+            failures = [(r.input, r.reason or r.status) for r in failed if not r.year or r.year == year]
             report = workbook = None
             if summ.units and opts.summary_unit:
                 from .docx_out import merge_report_findings, report_docx_name, write_district_docx
