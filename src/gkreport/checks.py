@@ -1314,10 +1314,7 @@ class _TextChecks:
         return [s for s in ids if unit.narrative.get(s)]
 
     def _heading(self, section: str) -> str:
-        for s in self.e.form.sections:
-            if s.id == section:
-                return s.heading
-        return section
+        return _heading_of(self.e.form, section)
 
     def _narrative(self, rule: TextRule, i: int, unit: Unit) -> list[Finding]:
         form = self.e.form
@@ -1440,8 +1437,8 @@ _NO_FEE = re.compile(
 _FEE_AMOUNT = re.compile(r"信息(?:公开)?处理费[^。；，\d]{0,12}?(\d[\d,]*(?:\.\d+)?)\s*元")
 
 
-def _heading_of(unit: Unit, section: str) -> str:
-    return next((s.heading for s in unit.form.sections if s.id == section), section)
+def _heading_of(form: Form, section: str) -> str:
+    return next((s.heading for s in form.sections if s.id == section), section)
 
 
 def _fee_findings(unit: Unit) -> list[Finding]:
@@ -1465,7 +1462,7 @@ def _fee_findings(unit: Unit) -> list[Finding]:
                     rule="A8.fee",
                     severity=WARNING,
                     cells=_paragraph_loc(unit, section, k) + _meta_loc(unit, "processing_fee"),
-                    message=f"“{_heading_of(unit, section)}”{f'第 {k + 1} 段' if count > 1 else ''}中“{_sentence(flat, m.start(), m.end())}”"
+                    message=f"“{_heading_of(unit.form, section)}”{f'第 {k + 1} 段' if count > 1 else ''}中“{_sentence(flat, m.start(), m.end())}”"
                     f"与“基本信息”中的{re.sub(r'[（(][^）)]*[）)]$', '', field.label)}（{_fmt(float(fee))} 元）不一致；"
                     "报告照印这段文字，请核实后改正其中一处",
                     expected=_out(float(fee)),
@@ -1574,7 +1571,7 @@ def _year_findings(unit: Unit, year: int) -> list[Finding]:
                     rule="D5",
                     severity=WARNING,
                     cells=_paragraph_loc(unit, "overview", k),
-                    message=f"“{_heading_of(unit, 'overview')}”{f'第 {k + 1} 段' if count > 1 else ''}以“{m.group(0)}”开头，"
+                    message=f"“{_heading_of(unit.form, 'overview')}”{f'第 {k + 1} 段' if count > 1 else ''}以“{m.group(0)}”开头，"
                     f"与报告年度 {year} 不一致；可能沿用了上年报告的文字，请核实",
                     expected=year,
                     actual=int(m.group(1)),

@@ -57,6 +57,7 @@ from .template import INFO_SHEET, SELF_CHECK_SHEET
 SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".ett")
 WPS_SHEET = (".et", ".ett")  # WPS 表格 (workbook, template): binary .xls inside
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
+_SEAL_MARK = r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]"  # 单位名称（盖章）: where the seal goes, not a name
 _BLANK_MARKS = {"-", "—", "——", "/", "无", "－", "─"}
 _FUZZY_MIN = 0.78
 _REQUIRED_MARK = re.compile(r"\((必填|选填)\)$")
@@ -2583,7 +2584,7 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
 
 
 _INERT = (None, None, False, "")  # a text that _read_meta passes over
-_SEAL_LABEL = re.compile(r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]")
+_SEAL_LABEL = re.compile(_SEAL_MARK)
 
 
 def _meta_label(fi: _FormIndex, v: str) -> tuple[str | None, str | None, bool, str]:
@@ -2884,7 +2885,7 @@ def _unit_above(sheet: Sheet, r: int, c: int) -> str | None:
 
 
 # written beside a name on a form, not part of it: the seal's place, the report's year
-_SEAL = re.compile(r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]\s*$|\s*(?:盖章|公章)\s*$")
+_SEAL = re.compile(_SEAL_MARK + r"\s*$|\s*(?:盖章|公章)\s*$")
 _NAME_YEAR = re.compile(r"\s*(?:19|20)\d{2}\s*年度?\s*$")
 _SPACE_IN_NAME = re.compile(
     r"(?<=[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef])[ \u3000\u00a0]+(?=[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef])"
@@ -3179,14 +3180,13 @@ def _year_conflicts(
         if len(named) == 1 and year not in named:
             signs.append(f"文件名“{readable_name(path.name)}”写的是 {named.pop()} 年")
     for sheet in sheets:
-        for r, row in enumerate(sheet.rows[:80]):  # the report's opening lines, above or beside the tables
-            for v in row:  # (every file's cells pass here: the plain loop first, the place only on a hit)
-                if v.__class__ is str and "统计" in v:
-                    m = _PERIOD_YEAR.search(unicodedata.normalize("NFKC", v))
-                    if m and int(m.group(1)) != year and len(signs) < 4:
-                        ref = f"{sheet.name}!{a1(r, row.index(v))}"
-                        signs.append(f"统计期限写的是 {m.group(1)} 年（{ref}）")
-                        cells.append(ref)
+        for r, c, v in sheet.strings:  # the texts, listed once for the metadata already
+            if r >= 80:  # the report's opening lines, above or beside the tables
+                break
+            m = _PERIOD_YEAR.search(unicodedata.normalize("NFKC", v)) if "统计" in v else None
+            if m and int(m.group(1)) != year and len(signs) < 4:
+                signs.append(f"统计期限写的是 {m.group(1)} 年（{sheet.name}!{a1(r, c)}）")
+                cells.append(f"{sheet.name}!{a1(r, c)}")
     by_year: dict[int, list[str]] = {}
     odd = [s for s in sheets if isinstance(tags.get(s.name), int) and tags.get(s.name) != year]
     used = {loc[0] for loc in unit.locations.values()} if odd else set()

@@ -1104,13 +1104,14 @@ def _subtree(nodes: Mapping[str, Any], top: str) -> set[str]:
     return out
 
 
+def _number_exprs(p: Part) -> list[Expr]:
+    """The expressions a part's number and items are read from (not ``omit_if_zero``)."""
+    return ([p.value] if p.value is not None else []) + [it.value for it in p.items or ()]
+
+
 def part_cells(form: Form, p: Part) -> set[str]:
     """Every cell a sentence part's number or items come from."""
-    exprs = [p.value] if p.value is not None else []
-    for it in p.items or ():
-        exprs.append(it.value)
-        if it.omit_if_zero is not None:
-            exprs.append(it.omit_if_zero)
+    exprs = _number_exprs(p) + [it.omit_if_zero for it in p.items or () if it.omit_if_zero is not None]
     return {c for e in exprs for t in e.terms for c in term_cells(form, t)}
 
 
@@ -1128,8 +1129,7 @@ class _NumberCells(dict[Part, tuple[str, ...]]):
         self.form = form
 
     def __missing__(self, p: Part) -> tuple[str, ...]:
-        exprs = ([p.value] if p.value is not None else []) + [it.value for it in p.items or ()]
-        cells = {c for e in exprs for t in e.terms for c in term_cells(self.form, t)}
+        cells = {c for e in _number_exprs(p) for t in e.terms for c in term_cells(self.form, t)}
         found = self[p] = tuple(c for c in self.form.cells if c in cells)
         return found
 
@@ -1137,9 +1137,8 @@ class _NumberCells(dict[Part, tuple[str, ...]]):
 def blank_what(form: Form, p: Part) -> str:
     """Where a part's number is found in the tables, as people look for it: 表三“一、本年新收政府信息
     公开申请数量”, 表三“三、本年度办理结果”, 表二“规章”、“行政规范性文件”本年制发件数, 表四“行政复议”."""
-    exprs = ([p.value] if p.value is not None else []) + [it.value for it in p.items or ()]
     by_table: dict[str, list[Term]] = {}
-    for e in exprs:
+    for e in _number_exprs(p):
         for t in e.terms:
             by_table.setdefault(t.table, []).append(t)
     names = []

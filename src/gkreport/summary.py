@@ -45,7 +45,7 @@ from typing import Any
 
 from .aggregate import aggregate_unit, sum_matrix, sum_units, value_matrix
 from .formatting import format_number
-from .model import ERROR, WARNING, Finding, Unit
+from .model import ERROR, WARNING, Finding, Status, Unit
 from .roster import NOT_SUBMITTED, UNREADABLE, RosterEntry, Submission, name_key, submissions
 from .spec import Form, compiled, load_forms
 from .spec.mapping import FormMap, form_map
@@ -70,8 +70,6 @@ DOUBT_RULES = frozenset({"SUM.mapped"})  # besides errors: findings whose cells 
 # findings of what the sum leaves out (units not summed, submitted twice, files unread, not submitted):
 # a district report is not finished while any stands, so its 审核提示 lists every one
 COVERAGE_RULES = frozenset({"SUM.unsummed", "SUM.duplicate", "SUM.unreadable", "SUM.missing"})
-_DUPLICATE = "重复报送"  # batch statuses (gkreport.enums.Status) as given in ``statuses``
-_UNREADABLE_STATUS = "无法读取"
 _NOT_SHOWN_WITHOUT_REPORT = ("D", "META", "READ", "B8")  # text and metadata rules: only for a district report
 _MAX_NAMES = 6
 
@@ -357,9 +355,9 @@ def _unused_files(
     twice: dict[str, list[str]] = {}
     unread: dict[str, list[str]] = {}
     for unit, status, file in statuses:
-        if str(status) == _DUPLICATE:
+        if str(status) == Status.DUPLICATE:
             twice.setdefault(unit, []).append(file)
-        elif str(status) == _UNREADABLE_STATUS and name_key(unit) not in said_units and file not in said_files:
+        elif str(status) == Status.UNREADABLE and name_key(unit) not in said_units and file not in said_files:
             unread.setdefault(unit, []).append(file)
     out = []
     for unit, files in twice.items():
