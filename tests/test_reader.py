@@ -1560,6 +1560,9 @@ def test_a_title_set_as_two_lines_takes_the_unit_from_the_line_above(tmp_path, a
     unit = read_workbook(path)
     assert (unit.unit, unit.year) == (unit_name, 2025)
     assert {k: unit.values[k] for k in values} == values
+    # taken from the layout, not written as the name: said
+    said = [f for f in unit.findings if f.rule == "READ.unit" and "标题上一行" in f.message]
+    assert [(f.actual, f.cells[0]) for f in said] == ([(unit_name, "年报表格!A1")] if unit_name else [])
 
 
 def test_a_filler_line_with_the_seals_place(tmp_path):

@@ -2794,6 +2794,7 @@ class _Title:
     sheet: str
     ref: str
     odd: list[str]
+    above: str | None = None  # sheet!A1 of the line above the title the unit's name was taken from
 
 
 def _parse_title(text: str) -> tuple[str | None, int | None, list[str]] | None:
@@ -2852,22 +2853,22 @@ def _titles(sheets: list[Sheet], tags: dict[str, Any]) -> list[_Title]:
         for r, row in enumerate(sheet.rows[:6]):
             for c, v in enumerate(row):
                 if isinstance(v, str) and (t := _parse_title(v)):
-                    unit = t[0]
+                    unit, above = t[0], None
                     if unit is None and t[1] is not None:  # a title of two lines: the unit's name above
-                        unit = _unit_above(sheet, r, c)
-                    out.append(_Title(unit, t[1], v, sheet.name, a1(r, c), t[2]))
+                        unit, above = _unit_above(sheet, r, c)
+                    out.append(_Title(unit, t[1], v, sheet.name, a1(r, c), t[2], above))
     return out
 
 
 _NOT_A_NAME = re.compile(r"^(?:附件|附表|表[一二三四五六七八九十]+|统计表|年度报告|政府信息公开)")
 
 
-def _unit_above(sheet: Sheet, r: int, c: int) -> str | None:
+def _unit_above(sheet: Sheet, r: int, c: int) -> tuple[str | None, str | None]:
     """The unit's name on the line above a title that starts with the year (某某局 / 2025年政府信息
-    公开工作年度报告 set as two lines): only a short name with nothing but the name in it."""
+    公开工作年度报告 set as two lines) and its sheet!A1: only a short name with nothing but the name in it."""
     for k in (r - 1, r - 2):
         if k < 0:
-            return None
+            return None, None
         v = sheet.text(k, c)
         if v is None:
             continue
@@ -2879,9 +2880,9 @@ def _unit_above(sheet: Sheet, r: int, c: int) -> str | None:
             and not _NOT_A_NAME.match(name)
             and _CJK.match(name[-1:])
         ):
-            return name
-        return None
-    return None
+            return name, f"{sheet.name}!{a1(k, c)}"
+        return None, None
+    return None, None
 
 
 # written beside a name on a form, not part of it: the seal's place, the report's year
@@ -3101,6 +3102,17 @@ def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findin
     name, label, where, odd, _ = chosen
     if odd:
         findings.append(_control_finding("单位名称", name, odd, where))
+    if title is not None and chosen[2] == f"{title.sheet}!{title.ref}" and title.above:
+        findings.append(  # taken from the layout, not written as a name: said, to be checked
+            Finding(
+                "READ.unit",
+                WARNING,
+                f"标题“{_clean_line(title.text)[0]}”（{where}）中没有单位名称，已按标题上一行的“{name}”"
+                f"（{title.above}）读取单位名称，请核实。",
+                cells=(title.above, where),
+                actual=name,
+            )
+        )
     unit.unit = name
     unit.meta["unit"] = name
     sheet, _, ref = where.partition("!")
