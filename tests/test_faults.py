@@ -135,6 +135,23 @@ def test_a_file_where_the_unit_folder_should_be_makes_the_unit_unwritable_until_
     assert_same(out, reference)
 
 
+def test_a_folder_where_a_unit_report_should_be_makes_the_unit_unwritable_not_a_report_inside_it(tmp_path):
+    inp = tmp_path / "in"
+    schools(inp, 2)
+    clean = tmp_path / "clean"
+    clean_run(inp, clean)
+    report = next((clean / "2025" / "示例市第01中学").glob("*.docx"))
+    out = tmp_path / "out"
+    blocker = out / report.relative_to(clean)
+    blocker.mkdir(parents=True)  # e.g. a folder made by hand and given the report's name
+
+    r = gk("batch", inp, "-o", out, "--jobs", "1", "--json")
+    assert r.returncode == 2 and NO_TRACE not in r.stderr, r.stderr
+    bad = next(f for f in json.loads(r.stdout)["files"] if f["unit"] == "示例市第01中学")
+    assert bad["status"] == "无法写出" and "年度报告无法写出" in bad["reason"] and str(blocker) in bad["reason"]
+    assert list(blocker.iterdir()) == []  # no report hidden inside the folder, recorded under the folder's name
+
+
 def test_watch_tries_a_unit_that_could_not_be_written_again(tmp_path):
     inp = tmp_path / "in"
     schools(inp, 2)

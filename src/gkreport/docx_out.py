@@ -1202,8 +1202,10 @@ def report_docx_name(unit: Unit) -> str:
 
 
 def _target(unit: Unit, path: Path | str) -> Path:
+    """``path`` itself when it names a .docx (a folder of that name in its place is an error when
+    writing, not a place to put the report), else the unit's report in that folder."""
     p = Path(path)
-    if p.is_dir() or p.suffix.lower() != ".docx":
+    if p.suffix.lower() != ".docx":
         return p / report_docx_name(unit)
     return p
 
