@@ -584,6 +584,27 @@ def test_partly_refused_recipients(tmp_path):
         assert plan.messages[0].rcpt == ["nobody@example.cn"]
 
 
+def test_cli_a_refused_recipient_is_not_reported_as_complete(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区教育局"])
+
+    class Picky(Box):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.startswith("nobody"):
+                return "550 5.1.1 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    box = Picky()
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--to", "ok@example.cn;nobody@example.cn", *smtp_args(port)], cwd=tmp_path)
+    assert "Traceback" not in r.stderr
+    assert [x.rcpt for x in box.messages] == [["ok@example.cn"]]
+    # nobody@example.cn did not get the report: not "完成" (exit 0), and the summary says so.
+    assert r.returncode == 1, r.stdout + r.stderr
+    summary = r.stdout[r.stdout.index("本次发送") :]
+    assert "1 封有收件人被拒收" in summary and "nobody@example.cn" in r.stdout
+
+
 # --------------------------------------------------------------------------- TLS and password
 
 

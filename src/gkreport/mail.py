@@ -1377,6 +1377,7 @@ class Outcome:
     detail: str = ""
     reply: str = ""
     accepted: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # recipients the server refused (the others got it)
 
 
 class Delivery(StrEnum):
@@ -1403,7 +1404,8 @@ class SendResult:
 
     @property
     def all_sent(self) -> bool:
-        return self.stopped is None and all(o.result == SENT_OK for o in self.outcomes)
+        """Every message went to every recipient it was for."""
+        return self.stopped is None and all(o.result == SENT_OK and not o.refused for o in self.outcomes)
 
 
 class StopRequest:
@@ -2005,7 +2007,7 @@ def _send_with_retries(
             _record(journal, {**base, "event": "failed", "permanent": False, "reply": exc.text})
             outcome.result, outcome.detail = SEND_FAILED, exc.text
             return f"{exc.text}。已停止发送；处理后重新运行，会继续发送未发出的邮件。"
-        outcome.result, outcome.reply, outcome.accepted = SENT_OK, reply, accepted
+        outcome.result, outcome.reply, outcome.accepted, outcome.refused = SENT_OK, reply, accepted, refused
         if refused:
             outcome.detail = "部分收件人被拒收：" + "；".join(f"{a} {t}" for a, t in refused.items())
         if not _record(journal, {**base, "event": "sent", "accepted": accepted, "refused": refused, "reply": reply}):

@@ -202,6 +202,7 @@ def mail_command(
         return
 
     sent = sum(1 for o in result.outcomes if o.result == m.SENT_OK)
+    partly = sum(1 for o in result.outcomes if o.result == m.SENT_OK and o.refused)
     t = Table(title="发送结果", title_style="bold")
     t.add_column("单位", overflow="fold")
     t.add_column("结果")
@@ -214,7 +215,9 @@ def mail_command(
         err.print(f"[bold red]已停止发送：[/]{escape(result.stopped)}")
     held = len(plan.messages) - len(todo) - sum(1 for pm in plan.messages if pm.status == m.DONE)
     out.print(
-        f"本次发送 {sent} 封，未发出 {len(todo) - sent} 封"
+        f"本次发送 {sent} 封"
+        + (f"（其中 {partly} 封有收件人被拒收，见上表）" if partly else "")
+        + f"，未发出 {len(todo) - sent} 封"
         + (f"，另有 {held} 个单位因上述问题未发送" if held else "")
         + "。重新运行只会发送尚未发出的邮件。"
     )
