@@ -1087,6 +1087,51 @@ def test_a_message_that_cannot_be_built_is_reported_and_the_others_go(tmp_path, 
     assert_exactly_once(box.messages, units)
 
 
+def test_a_workbook_changed_after_the_batch_is_not_mailed_with_its_old_report(tmp_path):
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units, status={"某某区乙局": "有错误"})
+    inp = tmp_path / "out-input"
+    # After the batch: 甲局 sends a workbook with errors, 乙局 its corrected one, 丙局's is taken out.
+    write_workbook(inp / "00.xlsx", "某某区甲局", errors=True)
+    write_workbook(inp / "01.xlsx", "某某区乙局")
+    (inp / "02.xlsx").unlink()
+    roster = write_roster_xlsx(tmp_path / "名单.xlsx", [(u, addr_of(u), None) for u in units])
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        for kw in ({"to": "up@example.gov.cn", "allow_errors": True}, {"roster": roster}):
+            plan = m.plan_messages(out, s, **kw)
+            assert [pm.status for pm in plan.messages] == [m.BLOCKED] * 3, kw
+            said = {p.unit: p.message for p in plan.problems}
+            assert "00.xlsx" in said["某某区甲局"] and "修改过" in said["某某区甲局"]
+            assert "01.xlsx" in said["某某区乙局"] and "修改过" in said["某某区乙局"]
+            assert "02.xlsx" in said["某某区丙局"] and "不在输入文件夹" in said["某某区丙局"]
+            assert all("重新运行 batch" in x for x in said.values())
+            assert m.send_plan(plan, s).outcomes == []
+        assert box.messages == []
+
+        # Once the batch has run again, the reports are the workbooks' and go out.
+        run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1))
+        plan = m.plan_messages(out, s, roster=roster)
+        assert [pm.unit for pm in plan.to_send] == ["某某区甲局", "某某区乙局"] == [pm.unit for pm in plan.messages]
+        assert [p.unit for p in plan.problems] == ["某某区丙局"]  # in the roster, no longer in the output
+        assert m.send_plan(plan, s).all_sent
+    assert_exactly_once(box.messages, ["某某区甲局", "某某区乙局"])
+    bodies = {x.unit: x.msg.get_body(("plain",)).get_content() for x in box.messages}
+    assert "发现 4 个错误" in bodies["某某区甲局"] and "未发现错误" in bodies["某某区乙局"]
+
+
+def test_mail_says_when_it_cannot_find_the_input_folder_to_check(tmp_path):
+    out = make_output(tmp_path / "out", ["某某区甲局"])
+    shutil.rmtree(tmp_path / "out-input")
+    s = settings_for(None, tmp_path)
+    plan = m.plan_messages(out, s, to="up@example.gov.cn", dry_run=True)
+    assert [pm.status for pm in plan.messages] == [m.SEND]
+    assert plan.unchecked and str(tmp_path / "out-input") in plan.unchecked and "无法核对" in plan.unchecked
+    r = run_cli([str(out), "--to", "up@example.gov.cn", "--dry-run"], cwd=tmp_path)
+    assert r.returncode == 0 and "无法核对" in r.stdout, r.stdout + r.stderr
+
+
 # --------------------------------------------------------------------------- wording
 
 

@@ -23,8 +23,10 @@ names are matched to those units by :func:`gkreport.roster.match_names`
 name; a near name only yields a ``是否为…？`` question). Two units whose
 recorded outputs are the same file (names that differ only in characters a
 file name cannot hold) get nothing: which unit the file belongs to cannot be
-known. Unit names reach headers, file names and bodies only through
-:func:`gkreport.roster.clean_line`, so control characters (U+2028, U+0085,
+known. A unit whose workbook changed or left the input folder since the batch
+(the SHA-256 the manifest recorded) gets nothing either: its report and review
+are no longer its workbook's. Unit names reach headers, file names and bodies
+only through :func:`gkreport.roster.clean_line`, so control characters (U+2028, U+0085,
 \\x0c, \\x1c–\\x1e, CR/LF) cannot break them; a message that still cannot be
 built is reported and the others go on.
 
@@ -107,7 +109,7 @@ from urllib.parse import quote
 
 from .enums import Severity, Status
 from .errors import MailError
-from .fileio import FolderBusy, atomic_write_bytes, command_line, folder_lock, os_reason
+from .fileio import FolderBusy, atomic_write_bytes, command_line, folder_lock, os_reason, unchanged_by_stamp
 from .formatting import format_date, safe_filename
 from .roster import RosterError, clean_line, match_names, read_roster, split_addresses
 
@@ -565,18 +567,46 @@ def read_audit(year_dir: Path) -> list[UnitRecord]:
     return records
 
 
-def read_manifest_findings(output_dir: Path) -> dict[str, dict[str, Any]] | None:
-    """The batch's record of each input (unit, year, status, findings), by input path; None when unreadable."""
+def read_manifest(output_dir: Path) -> tuple[dict[str, dict[str, Any]] | None, str | None]:
+    """(the batch's record of each input (unit, year, status, hash, findings) by input path, the input
+    folder the batch read); None for what cannot be read."""
     path = Path(output_dir) / MANIFEST_PATH
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         inputs = data["inputs"]
+        folder = data.get("input_path")
+        folder = folder if isinstance(folder, str) and folder else None
         if not isinstance(inputs, dict):
-            return None
-        return {k: v for k, v in inputs.items() if isinstance(v, dict)}
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            return None, folder
+        return {k: v for k, v in inputs.items() if isinstance(v, dict)}, folder
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None, None
+
+
+def _input_changed(input_dir: Path, rec: UnitRecord, entry: dict[str, Any] | None) -> str | None:
+    """Why this unit's outputs may no longer be its workbook's (changed or gone since the batch), or None."""
+    path = _safe_relative(input_dir, rec.input) if rec.input else None
+    if entry is None or not entry.get("hash") or path is None:
         return None
+    shown = clean_line(rec.input)
+    if unchanged_by_stamp(path, entry.get("input_stamp")):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            if hashlib.file_digest(fh, "sha256").hexdigest() == entry["hash"]:
+                return None
+    except FileNotFoundError:
+        return (
+            f"统计表 {shown} 已不在输入文件夹 {clean_line(str(input_dir))} 中（生成报告之后被移走或删除），"
+            "报告可能已不是该单位现在的材料；请重新运行 batch 后再发送"
+        )
+    except OSError as exc:
+        return (
+            f"无法读取统计表 {shown}（{os_reason(exc)}），无法核对报告是否按现在的统计表生成；"
+            "请处理后重新运行 batch 再发送"
+        )
+    return f"统计表 {shown} 在生成报告之后又修改过，报告和审核结果不是按现在的统计表生成的；请重新运行 batch 后再发送"
 
 
 _TABLE_SHEET = re.compile(r"^([一二三四五六七八九十]+)、")
@@ -910,6 +940,7 @@ class Plan:
     journal_damaged: int = 0
     direction: str = REPORT
     needs: list[str] = field(default_factory=list)  # what a real send still needs (dry run: placeholders)
+    unchecked: str | None = None  # why the workbooks could not be checked against the reports
 
     @property
     def to_send(self) -> list[PlannedMessage]:
@@ -1149,7 +1180,20 @@ def plan_messages(
     else:
         recipients, unlisted = _roster_recipients(roster, unit_names, year, problems)  # type: ignore[arg-type]
     shared = _shared_outputs(year_dir, records)
-    batch_records = read_manifest_findings(output_dir) if review_wanted else None
+    batch_records, input_path = read_manifest(output_dir)
+    input_dir = Path(input_path) if input_path else None
+    unchecked = None
+    if input_dir is None or not input_dir.is_dir():
+        where = (
+            f"生成报告时的输入文件夹 {clean_line(input_path)}"
+            if input_path
+            else f"batch 的记录 {MANIFEST_PATH.as_posix()}"
+        )
+        unchecked = (
+            f"找不到{where}，无法核对各单位的统计表在生成报告之后是否修改过；"
+            "如果有单位重新报送了统计表，请先重新运行 batch 再发送。"
+        )
+        input_dir = None
     journal = Journal(year_dir / JOURNAL_NAME)
     state = journal_state(journal.read())
     today = today or date.today()
@@ -1209,7 +1253,11 @@ def plan_messages(
             if (rec.errors > 0 or rec.status == Status.ERRORS) and direction == REPORT and not allow_errors:
                 count = f" {rec.errors} 个" if rec.errors > 0 else ""
                 reasons.append(f"报告仍有{count}错误，未报送（确需报送请加 --allow-errors）")
-            pm.files = _read_attachments(rec, year_dir, settings.attach, reasons)
+            changed = _input_changed(input_dir, rec, (batch_records or {}).get(rec.input)) if input_dir else None
+            if changed:
+                reasons.append(changed)
+            else:
+                pm.files = _read_attachments(rec, year_dir, settings.attach, reasons)
 
         review = _review_of(rec, batch_records, "xlsx" in settings.attach) if review_wanted else {}
         if review is None:
@@ -1237,7 +1285,9 @@ def plan_messages(
         _journal_status(pm, state, resend_changed, resend_uncertain)
 
     needs = settings.missing_for_sending(direction)
-    return Plan(output_dir, year, year_dir, note, messages, problems, journal.damaged_lines, direction, needs)
+    return Plan(
+        output_dir, year, year_dir, note, messages, problems, journal.damaged_lines, direction, needs, unchecked
+    )
 
 
 # --------------------------------------------------------------------------- messages

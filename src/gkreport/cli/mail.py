@@ -106,6 +106,8 @@ def mail_command(
 
     if plan.year_note:
         out.print(f"[yellow]{escape(plan.year_note)}[/]")
+    if plan.unchecked:
+        out.print(f"[yellow]{escape(plan.unchecked)}[/]")
     if plan.journal_damaged:
         out.print(
             f"[yellow]发送记录中有 {plan.journal_damaged} 行不完整（上次运行被中断或磁盘已满时未写完），已忽略。[/]"
