@@ -1287,6 +1287,18 @@ def test_no_answer_to_the_final_dot_is_uncertain_and_reported_as_a_timeout(tmp_p
     assert [e["event"] for e in journal_events(out) if e["unit"] == units[0]] == ["attempt", "data-end", "unknown"]
 
 
+def test_summary_does_not_count_an_uncertain_message_as_not_sent(tmp_path):
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    with FaultServer("no-final-reply", at=0) as server:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert server.final_dots == 2 and len(server.messages) == 2  # the server did get the first one
+    summary = r.stdout[r.stdout.index("本次发送") :]
+    assert "本次发送 1 封" in summary and "结果不确定 1 封" in summary and "未发出 0 封" in summary, summary
+    assert "--resend-uncertain" in summary
+
+
 def test_display_name_with_a_comma_is_accepted(tmp_path):
     out = make_output(tmp_path / "out", ["某某区教育局"])
     roster = write_roster_xlsx(

@@ -205,6 +205,7 @@ def mail_command(
 
     sent = sum(1 for o in result.outcomes if o.result == m.SENT_OK)
     partly = sum(1 for o in result.outcomes if o.result == m.SENT_OK and o.refused)
+    uncertain = sum(1 for o in result.outcomes if o.result == m.Delivery.UNCERTAIN)
     t = Table(title="发送结果", title_style="bold")
     t.add_column("单位", overflow="fold")
     t.add_column("结果")
@@ -219,7 +220,13 @@ def mail_command(
     out.print(
         f"本次发送 {sent} 封"
         + (f"（其中 {partly} 封有收件人被拒收，见上表）" if partly else "")
-        + f"，未发出 {len(todo) - sent} 封"
+        + (
+            f"，结果不确定 {uncertain} 封（服务器可能已收到，重新运行不会自动重发；"
+            "请先向对方确认，确需重发时加 --resend-uncertain）"
+            if uncertain
+            else ""
+        )
+        + f"，未发出 {len(todo) - sent - uncertain} 封"
         + (f"，另有 {held} 个单位因上述问题未发送" if held else "")
         + "。重新运行只会发送尚未发出的邮件。"
     )
