@@ -1299,6 +1299,25 @@ def test_summary_does_not_count_an_uncertain_message_as_not_sent(tmp_path):
     assert "--resend-uncertain" in summary
 
 
+def test_a_plan_made_before_another_run_left_a_message_uncertain_does_not_resend_it(tmp_path):
+    units = ["某某区教育局", "某某区司法局"]
+    out = make_output(tmp_path / "out", units)
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        plan = m.plan_messages(out, s, to="up@example.gov.cn")  # e.g. a second window, planned first
+        assert [pm.status for pm in plan.messages] == [m.SEND, m.SEND]
+        with FaultServer("no-final-reply", at=0) as server:  # meanwhile another run sends
+            r = run_cli([str(out), "--to", "up@example.gov.cn", *fault_args(server.port)], cwd=tmp_path)
+        assert r.returncode == 1 and "结果不确定" in r.stdout
+        assert subjects_received(server) == units  # the server did get the uncertain one
+        result = m.send_plan(plan, s)
+    assert box.messages == []  # neither is sent a second time
+    assert [o.result for o in result.outcomes] == [m.Delivery.UNCERTAIN, m.SENT_OK]
+    assert "另一次运行" in result.outcomes[0].detail and "--resend-uncertain" in result.outcomes[0].detail
+    assert not result.all_sent
+
+
 def test_display_name_with_a_comma_is_accepted(tmp_path):
     out = make_output(tmp_path / "out", ["某某区教育局"])
     roster = write_roster_xlsx(

@@ -919,6 +919,7 @@ class PlannedMessage:
     message_id: str = ""
     sender: Address | None = None
     held: bool = False  # some recipients are owed this message but it is held back (changed/uncertain)
+    known: dict[str, RecipientState] = field(default_factory=dict)  # journal state of ``rcpt`` when planned
 
     @property
     def unit_key(self) -> str:
@@ -1125,6 +1126,7 @@ def _journal_status(
             + ("这次重新发送" if resend_uncertain else "未重发：请先向对方确认，确需重发请加 --resend-uncertain")
         )
     pm.rcpt = rcpt
+    pm.known = {a.lower(): st for a in rcpt if (st := state.get((pm.unit, a.lower()))) is not None}
     pm.note = "；".join(notes)
     pm.held = bool((changed and not resend_changed) or (uncertain and not resend_uncertain))
     if rcpt:
@@ -1945,6 +1947,27 @@ def send_plan(
                     if not pm.rcpt:
                         outcome.result, outcome.detail = SENT_OK, "另一次运行已发送"
                         continue
+                # Left uncertain, or sent another version, by another run since the plan was made: not resent.
+                moved = [
+                    (r, st)
+                    for r in pm.rcpt
+                    if (st := fresh.get((pm.unit, r.lower()))) is not None and st != pm.known.get(r.lower())
+                ]
+                if moved:
+                    unsure = [r for r, st in moved if st.state == "uncertain"]
+                    others = [r for r, st in moved if st.state != "uncertain"]
+                    said = []
+                    if unsure:
+                        said.append(
+                            f"另一次运行发给 {'、'.join(unsure)} 的结果不确定（服务器可能已收到），"
+                            "请先向对方确认，确需重发请加 --resend-uncertain 重新运行"
+                        )
+                    if others:
+                        said.append(f"另一次运行已发给 {'、'.join(others)} 另一版本的文件")
+                    rest = "，重新运行会发给其余收件人" if len(moved) < len(pm.rcpt) else ""
+                    outcome.result = Delivery.UNCERTAIN if unsure else NOT_TRIED
+                    outcome.detail = "；".join(said) + f"；这一封这次未发送{rest}"
+                    continue
                 if i and settings.interval:
                     wait(settings.interval)
                     if stop.requested:
