@@ -310,3 +310,27 @@ def test_batch_through_the_command_exits_with_its_code_and_prints_everything(tmp
     result = json.loads(done.stdout.decode("utf-8"))
     assert result["exit_code"] == 1 and len(result["files"]) == len(list(inp.glob("*.xlsx")))
     assert all((tmp_path / "out" / f["outputs"]["docx"]).is_file() for f in result["files"])
+
+
+def test_previous_that_is_not_there_or_cannot_be_read_is_said(tmp_path):
+    """A mistyped ``--previous`` is refused before any work (the cross-year check asked for cannot be
+    made); a previous file that cannot be read is named, not passed over as if there were none."""
+    now = SAMPLES / "示例市东城区教育局2025年统计表.xlsx"
+    missing = tmp_path / "某某局2024年统计表.xlsx"
+    for args in ([], ["--json"]):
+        res = runner.invoke(app, ["check", str(now), "--previous", str(missing), *args])
+        assert res.exit_code == 2 and "未发现问题" not in res.output
+        assert "找不到上一年度的文件或文件夹" in res.output and missing.name in res.output
+    empty = tmp_path / "2024年"
+    empty.mkdir()
+    res = runner.invoke(app, ["check", str(now), "--previous", str(empty)])
+    assert res.exit_code == 2 and "没有统计表" in res.output and "未发现问题" not in res.output
+    broken = tmp_path / "某某局2024年统计表（坏）.xlsx"
+    broken.write_bytes(b"garbage")
+    alone = runner.invoke(app, ["check", str(now)])
+    res = runner.invoke(app, ["check", str(now), "--previous", str(broken)])
+    assert res.exit_code == alone.exit_code == 0
+    said = "".join(res.output.split())
+    assert "上一年度的文件" in said and broken.name in said and "跨年度核对没有包括" in said
+    data = runner.invoke(app, ["check", str(now), "--previous", str(broken), "--json"])
+    assert len(json.loads(data.stdout)) == 1 and broken.name in data.stderr

@@ -21,6 +21,7 @@ class Failure:
 class Checked:
     units: list[Unit] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    previous_failures: list[Failure] = field(default_factory=list)  # last year's files that could not be read
 
 
 def read_files(paths: list[Path]) -> Checked:
@@ -41,8 +42,9 @@ def check_files(paths: list[Path], previous: list[Path] | None = None) -> Checke
     """Read every file, then run the check engine across all of them at once (a file the
     engine cannot take is a failure, as in ``batch``; ``Unit.status`` is the verdict on the rest)."""
     result = read_files(paths)
-    prev = read_files(previous or []).units if previous else []
-    failed = run_checks_isolated(result.units, prev)
+    prev = read_files(previous or []) if previous else Checked()
+    result.previous_failures = prev.failures
+    failed = run_checks_isolated(result.units, prev.units)
     if failed:
         bad = {id(u) for u, _ in failed}
         result.units = [u for u in result.units if id(u) not in bad]

@@ -66,11 +66,33 @@ def check(
         for folder in empty:
             console(stderr=True).print(f"[red]文件夹 {escape(str(folder))} 中没有统计表（.xlsx/.xlsm/.xls/.ods）。[/]")
         raise typer.Exit(EXIT_UNUSABLE)
-    previous = expand_folders(list(previous or []))[0]
+    gone = [p for p in previous or [] if not p.exists()]  # a mistyped name: the cross-year check cannot be made
+    if gone:
+        from rich.markup import escape
+
+        for p in gone:
+            console(stderr=True).print(f"[red]找不到上一年度的文件或文件夹 {escape(str(p))}（--previous）。[/]")
+        raise typer.Exit(EXIT_UNUSABLE)
+    previous, empty = expand_folders(list(previous or []))
+    if empty:
+        from rich.markup import escape
+
+        for folder in empty:
+            console(stderr=True).print(
+                f"[red]文件夹 {escape(str(folder))} 中没有统计表（.xlsx/.xlsm/.xls/.ods）（--previous）。[/]"
+            )
+        raise typer.Exit(EXIT_UNUSABLE)
     if xlsx is not None and len(files) != 1:
         console(stderr=True).print("[red]--xlsx 只能和一个文件一起使用。[/]")
         raise typer.Exit(EXIT_UNUSABLE)
     result = check_files(files, previous)
+    if result.previous_failures:  # said on stderr: the --json output stays the list of the files checked
+        from rich.markup import escape
+
+        for f in result.previous_failures:
+            console(stderr=True).print(
+                f"[yellow]注意：[/]上一年度的文件 {escape(str(f.file))} 无法读取，跨年度核对没有包括它（{escape(f.reason)}）"
+            )
     if xlsx is not None and result.units:
         from ..xlsx_out import write_unit_xlsx
 
