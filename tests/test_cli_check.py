@@ -334,3 +334,19 @@ def test_previous_that_is_not_there_or_cannot_be_read_is_said(tmp_path):
     assert "上一年度的文件" in said and broken.name in said and "跨年度核对没有包括" in said
     data = runner.invoke(app, ["check", str(now), "--previous", str(broken), "--json"])
     assert len(json.loads(data.stdout)) == 1 and broken.name in data.stderr
+
+
+def test_xlsx_output_never_overwrites_last_years_workbook(tmp_path):
+    """``--xlsx`` naming the ``--previous`` file (or a file in the ``--previous`` folder) is refused:
+    last year's workbook is an input too."""
+    import shutil
+
+    now = SAMPLES / "示例市东城区教育局2025年统计表.xlsx"
+    last = tmp_path / "2024年" / "某某局2024年统计表.xlsx"
+    last.parent.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区市场监督管理局2025年统计表.xlsx", last)
+    before = last.read_bytes()
+    for previous in (last, last.parent):
+        res = runner.invoke(app, ["check", str(now), "--previous", str(previous), "--xlsx", str(last)])
+        assert res.exit_code == 2 and "不能覆盖输入文件" in res.output and "已写入" not in res.output
+        assert last.read_bytes() == before

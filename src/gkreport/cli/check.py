@@ -96,7 +96,7 @@ def check(
     if xlsx is not None and result.units:
         from ..xlsx_out import write_unit_xlsx
 
-        if xlsx.resolve() == files[0].resolve():
+        if xlsx.resolve() in {p.resolve() for p in (*files, *previous)}:  # last year's workbook is an input too
             console(stderr=True).print("[red]输出文件不能覆盖输入文件，请换一个文件名。[/]")
             raise typer.Exit(EXIT_UNUSABLE)
         write_unit_xlsx(result.units[0], xlsx)
