@@ -350,3 +350,25 @@ def test_xlsx_output_never_overwrites_last_years_workbook(tmp_path):
         res = runner.invoke(app, ["check", str(now), "--previous", str(previous), "--xlsx", str(last)])
         assert res.exit_code == 2 and "不能覆盖输入文件" in res.output and "已写入" not in res.output
         assert last.read_bytes() == before
+
+
+def test_xlsx_output_that_cannot_be_written_is_said_in_chinese(tmp_path):
+    """An ``--xlsx`` place that cannot take a file (a folder of that name, a file where its folder
+    should be) is one Chinese line naming the file and exit 3, after the findings; not a program fault."""
+    src = SAMPLES / "示例市东城区自然资源局2025年统计表（有错误）.xlsx"
+    folder = tmp_path / "审核后.xlsx"
+    folder.mkdir()
+    blocker = tmp_path / "审核结果"
+    blocker.write_text("不是文件夹", encoding="utf-8")
+    for target, why in ((folder, "同名的文件夹"), (blocker / "审核后.xlsx", "同名的文件（不是文件夹）")):
+        for args in ([], ["--json"]):
+            res = runner.invoke(app, ["check", str(src), "--xlsx", str(target), *args])
+            said = "".join(res.output.split())
+            assert res.exit_code == 3 and "程序内部错误" not in said and "已写入" not in said
+            assert f"无法写出审核后的统计表{target}" in said and why in said
+            if args:
+                assert json.loads(res.stdout)[0]["status"] == "有错误"
+            else:
+                assert "示例市东城区自然资源局" in said and "疑似数字颠倒" in said
+    assert folder.is_dir() and not any(folder.iterdir()) and blocker.read_text(encoding="utf-8") == "不是文件夹"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["审核后.xlsx", "审核结果"]  # no temp file left

@@ -8,7 +8,7 @@ import typer
 
 from ..enums import Status
 from .app import app
-from .common import EXIT_ERRORS, EXIT_OK, EXIT_UNUSABLE, console, findings_table, print_json
+from .common import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_UNUSABLE, cannot_write, console, findings_table, print_json
 
 
 def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -86,6 +86,7 @@ def check(
         console(stderr=True).print("[red]--xlsx 只能和一个文件一起使用。[/]")
         raise typer.Exit(EXIT_UNUSABLE)
     result = check_files(files, previous)
+    unwritten: str | None = None
     if result.previous_failures:  # said on stderr: the --json output stays the list of the files checked
         from rich.markup import escape
 
@@ -99,7 +100,10 @@ def check(
         if xlsx.resolve() in {p.resolve() for p in (*files, *previous)}:  # last year's workbook is an input too
             console(stderr=True).print("[red]输出文件不能覆盖输入文件，请换一个文件名。[/]")
             raise typer.Exit(EXIT_UNUSABLE)
-        write_unit_xlsx(result.units[0], xlsx)
+        try:
+            write_unit_xlsx(result.units[0], xlsx)
+        except OSError as exc:  # the place cannot take the file: said after the findings, exit 3
+            unwritten = cannot_write("审核后的统计表", xlsx, exc)
     if as_json:
         out = [
             {
@@ -144,8 +148,13 @@ def check(
             con.print(findings_table(u, title=f"{head}：错误 {len(u.errors)} 处，提示 {len(u.warnings)} 处"))
         for f in result.failures:
             con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(f.reason)}")
-        if xlsx is not None and result.units:
+        if xlsx is not None and result.units and unwritten is None:
             con.print(f"已写入审核后的统计表：{xlsx}")
+    if unwritten is not None:
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[bold red]{escape(unwritten)}[/]")
+        raise typer.Exit(EXIT_OUTPUT)
     if result.failures or any(u.unusable is not None for u in result.units):
         raise typer.Exit(EXIT_UNUSABLE)
     raise typer.Exit(EXIT_ERRORS if any(u.errors for u in result.units) else EXIT_OK)

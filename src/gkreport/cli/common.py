@@ -6,9 +6,19 @@ import json
 import sys
 from typing import Any
 
-from ..errors import EXIT_ERRORS, EXIT_OK, EXIT_UNUSABLE
+from ..errors import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_UNUSABLE
 
-__all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_UNUSABLE", "console", "findings_table", "print_json", "short_ref"]
+__all__ = [
+    "EXIT_ERRORS",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "EXIT_UNUSABLE",
+    "cannot_write",
+    "console",
+    "findings_table",
+    "print_json",
+    "short_ref",
+]
 
 
 def console(stderr: bool = False):
@@ -18,6 +28,13 @@ def console(stderr: bool = False):
 
     width = None if sys.stdout.isatty() else max(120, shutil.get_terminal_size((120, 40)).columns)
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+def cannot_write(what: str, path: Any, exc: OSError) -> str:
+    """One Chinese line: the file a command could not write, and why (with what to do)."""
+    from ..fileio import os_reason
+
+    return f"无法写出{what} {path}：{os_reason(exc)}。"
 
 
 def print_json(data: Any) -> None:
