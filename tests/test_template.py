@@ -113,6 +113,31 @@ def test_template_command_does_not_overwrite(tmp_path):
     assert bad.exit_code == 2 and "没有表样" in bad.output
 
 
+def test_template_and_samples_that_cannot_be_written_are_said_in_chinese(tmp_path):
+    """A place that cannot take the file (a folder of the template's name, a file where the folder
+    should be) is one Chinese line naming it and exit 3, not a program fault; nothing is left behind."""
+    from typer.testing import CliRunner
+
+    from gkreport.cli import app
+
+    runner = CliRunner()
+    folder = tmp_path / "模板.xlsx"
+    folder.mkdir()
+    blocker = tmp_path / "发给各单位"
+    blocker.write_text("不是文件夹", encoding="utf-8")
+    for args, place, why in (
+        (["template", "-o", str(folder), "--force"], folder, "同名的文件夹"),
+        (["template", "-o", str(blocker / "模板.xlsx")], blocker / "模板.xlsx", "同名的文件（不是文件夹）"),
+        (["samples", "-o", str(blocker)], blocker, "同名的文件（不是文件夹）"),
+    ):
+        res = runner.invoke(app, args)
+        said = "".join(res.output.split())
+        assert res.exit_code == 3 and "程序内部错误" not in said and "已生成" not in said
+        assert "无法写出" in said and str(place) in said and why in said
+    assert folder.is_dir() and not any(folder.iterdir()) and blocker.read_text(encoding="utf-8") == "不是文件夹"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["发给各单位", "模板.xlsx"]
+
+
 @pytest.mark.parametrize("form_id", ["2017", "2019", "2021"])
 def test_guide_and_info_sheets_print_on_one_page(tmp_path, form_id):
     """填表说明 and 基本信息: A4 portrait, the whole sheet fitted on one page."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from .app import app
-from .common import console
+from .common import EXIT_OUTPUT, cannot_write, console
 
 
 @app.command()
@@ -37,7 +37,13 @@ def template(
     if output.exists() and not force:
         console(stderr=True).print(f"[red]{output} 已存在，未覆盖。如需覆盖请加 --force。[/]")
         raise typer.Exit(2)
-    write_template(spec, output)
+    try:
+        write_template(spec, output)
+    except OSError as exc:  # the place cannot take the file (a folder of that name, a read-only folder …)
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[red]{escape(cannot_write('模板', output, exc))}[/]")
+        raise typer.Exit(EXIT_OUTPUT) from None
     console().print(f"已生成 {spec.short_name} 空白模板：{output}")
 
 
@@ -54,7 +60,14 @@ def samples(
     from ..samples import write_samples
 
     existing = list(output.glob("*.xlsx")) if output.exists() else []
-    paths = write_samples(output)
+    try:
+        paths = write_samples(output)
+    except OSError as exc:  # a file where the folder should be, a read-only folder …: the file it stopped at
+        from rich.markup import escape
+
+        place = exc.filename2 if isinstance(exc.filename2, str) else output
+        console(stderr=True).print(f"[red]{escape(cannot_write('示例', place, exc))}[/]")
+        raise typer.Exit(EXIT_OUTPUT) from None
     con = console()
     for p in paths:
         con.print(f"已生成示例：{p}")
