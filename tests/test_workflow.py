@@ -544,3 +544,37 @@ def test_summaries_that_cannot_be_written_name_the_district_report_too(tmp_path,
     (problem,) = [p for p in result.problems if "未能写出" in p]
     assert problem.startswith(f"汇总表和{DISTRICT}的汇总年度报告未能写出") and "请勿使用" in problem
     assert result.exit_code == 2
+
+
+def test_watch_stopped_during_a_round_does_not_say_the_summaries_are_saved(tmp_path, monkeypatch):
+    """Ctrl-C while ``watch`` is processing a round: the round's summaries were not written, so it
+    says it was interrupted (exit 130, as ``batch``), not that the summaries are saved; a rerun completes."""
+    import gkreport.batch as batch_module
+
+    inp, out = tmp_path / "input", tmp_path / "output"
+    inp.mkdir()
+    for p in SAMPLES.glob("*2025*.xlsx"):
+        shutil.copy(p, inp / p.name)
+    real = batch_module.run_batch
+
+    def stopped_after_one_unit(opts, progress=None, **kwargs):
+        def progress_then_ctrl_c(kind, rec, done, total):
+            if progress is not None:
+                progress(kind, rec, done, total)
+            if kind == "done" and rec is not None:
+                raise KeyboardInterrupt
+
+        return real(opts, progress_then_ctrl_c, **kwargs)
+
+    monkeypatch.setattr(batch_module, "run_batch", stopped_after_one_unit)
+    code, text = gk("watch", inp, "-o", out, "--summary-unit", DISTRICT, "--interval", "0.2", "--rounds", "5")
+    said = "".join(text.split())
+    assert code == 130 and "汇总都已保存" not in said and "已中断" in said
+    assert not (out / "2025" / "汇总" / SUMMARY).exists()
+    monkeypatch.setattr(batch_module, "run_batch", real)
+    code, text = gk("batch", inp, "-o", out)
+    assert (
+        code == 1
+        and (out / "2025" / "汇总" / SUMMARY).is_file()
+        and (out / "2025" / "汇总" / f"{REPORT}.docx").is_file()
+    )

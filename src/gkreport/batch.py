@@ -2826,7 +2826,8 @@ def watch_folder(
     (which also rebuilds the summaries). ``on_record`` gets one call per processed file (a unit
     that could not be written is tried again each round, and told again only when its result changes).
     The output folder is held for the whole watch: a batch or another watch on it waits, then
-    refuses (:class:`OutputError`).
+    refuses (:class:`OutputError`). Stopped (Ctrl-C, a signal) while a round is being processed, the
+    ``KeyboardInterrupt`` raised has ``mid_round = True``: that round's summaries are not up to date.
     """
     with stop_on_signals(), output_folder(opts):
         _watch(opts, interval, on_record, rounds, stop, on_result)
@@ -2865,7 +2866,11 @@ def _watch(
                         reported[rec.input] = said
                         on_record(rec)
 
-            result = run_batch(opts, progress, hold=changing)
+            try:
+                result = run_batch(opts, progress, hold=changing)
+            except KeyboardInterrupt as exc:  # stopped in the middle of a round: its summaries are not written
+                exc.mid_round = True  # type: ignore[attr-defined]
+                raise
             if opts.force:  # --force: everything once, then as usual
                 opts = replace(opts, force=False)
             if on_result:

@@ -632,5 +632,7 @@ def watch(
     except KeyboardInterrupt as exc:
         from ..batch import Terminated
 
+        if getattr(exc, "mid_round", False):  # as batch: finished units kept, the summaries not yet made
+            raise _stopped(exc) from None
         con.print("已停止监视。已处理的文件和汇总都已保存。")
         raise typer.Exit(128 + exc.signum if isinstance(exc, Terminated) else 0) from None
