@@ -138,6 +138,34 @@ def test_template_and_samples_that_cannot_be_written_are_said_in_chinese(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["发给各单位", "模板.xlsx"]
 
 
+def test_samples_never_replace_a_file_already_there(tmp_path):
+    """``samples -o`` into a folder that already holds a file under a sample's name (the user's own,
+    or a sample changed to try things out) leaves it as it is and says so; the others are written."""
+    from typer.testing import CliRunner
+
+    from gkreport.cli import app
+
+    folder = tmp_path / "input"
+    folder.mkdir()
+    theirs = folder / "示例市东城区教育局2025年统计表.xlsx"
+    theirs.write_bytes(b"the office's own workbook")
+    other = folder / "某某局2025年统计表.xlsx"
+    other.write_bytes(b"another file")
+    res = CliRunner().invoke(app, ["samples", "-o", str(folder)])
+    said = "".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert theirs.read_bytes() == b"the office's own workbook" and other.read_bytes() == b"another file"
+    assert f"已存在，未覆盖：{theirs}" in said and f"已生成示例：{theirs}" not in said
+    written = {p.name for p in folder.glob("*.xlsx")} - {theirs.name, other.name}
+    assert len(written) == len(list(SAMPLES.glob("*.xlsx"))) - 1
+    for name in written:
+        assert f"已生成示例：{folder / name}" in said
+        assert content(folder / name) == content(SAMPLES / name)
+    again = CliRunner().invoke(app, ["samples", "-o", str(folder)])  # a second run writes nothing
+    assert again.exit_code == 0 and "已生成示例" not in again.output
+    assert theirs.read_bytes() == b"the office's own workbook"
+
+
 @pytest.mark.parametrize("form_id", ["2017", "2019", "2021"])
 def test_guide_and_info_sheets_print_on_one_page(tmp_path, form_id):
     """填表说明 and 基本信息: A4 portrait, the whole sheet fitted on one page."""

@@ -6,6 +6,7 @@ at once; the copies in ``input_templates/samples/`` are made by the same code.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -330,26 +331,33 @@ SAMPLES_2021: list[dict[str, Any]] = [
 ]
 
 
-def write_samples(folder: Path | str) -> list[Path]:
-    """Write the sample workbooks (the seed unit and the 2021 units) into ``folder``."""
+def write_samples(folder: Path | str, kept: list[Path] | None = None) -> list[Path]:
+    """Write the sample workbooks (the seed unit and the 2021 units) into ``folder``; returns those written.
+
+    A file already there under a sample's name is never replaced (it may be the user's, or a sample
+    they have changed to try things out): it is left as it is and added to ``kept``."""
     from .template import write_template
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    out = [
-        write_template(
-            load_form("2017"),
-            folder / "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx",
-            values=seed_values(),
-            meta=SEED_META_2017,
-            narrative=SEED_NARRATIVE_2017,
-        )
-    ]
     form = load_form("2021")
-    for s in SAMPLES_2021:
-        out.append(
-            write_template(form, folder / s["file"], values=s["values"], meta=s["meta"], narrative=s["narrative"])
+    wanted = [
+        (
+            load_form("2017"),
+            "张店区科学技术局2017年政府信息公开工作情况统计表.xlsx",
+            seed_values(),
+            SEED_META_2017,
+            SEED_NARRATIVE_2017,
         )
+    ] + [(form, s["file"], s["values"], s["meta"], s["narrative"]) for s in SAMPLES_2021]
+    out = []
+    for spec, name, values, meta, narrative in wanted:
+        path = folder / name
+        if os.path.lexists(path):
+            if kept is not None:
+                kept.append(path)
+            continue
+        out.append(write_template(spec, path, values=values, meta=meta, narrative=narrative))
     return out
 
 

@@ -59,9 +59,9 @@ def samples(
     """
     from ..samples import write_samples
 
-    existing = list(output.glob("*.xlsx")) if output.exists() else []
+    kept: list[Path] = []
     try:
-        paths = write_samples(output)
+        paths = write_samples(output, kept)
     except OSError as exc:  # a file where the folder should be, a read-only folder …: the file it stopped at
         from rich.markup import escape
 
@@ -70,6 +70,8 @@ def samples(
         raise typer.Exit(EXIT_OUTPUT) from None
     con = console()
     for p in paths:
-        con.print(f"已生成示例：{p}")
-    if existing:
-        con.print(f"（{output} 中原有的 {len(existing)} 个文件未被删除；同名示例文件已更新）")
+        con.print(f"已生成示例：{p}", markup=False)
+    for p in kept:
+        con.print(f"已存在，未覆盖：{p}", markup=False)
+    if kept:
+        con.print("（同名的文件可能是您的文件或改过的示例，所以保留原样；如需重新生成这些示例，请先删除或移走它们）")
