@@ -372,3 +372,19 @@ def test_xlsx_output_that_cannot_be_written_is_said_in_chinese(tmp_path):
                 assert "示例市东城区自然资源局" in said and "疑似数字颠倒" in said
     assert folder.is_dir() and not any(folder.iterdir()) and blocker.read_text(encoding="utf-8") == "不是文件夹"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["审核后.xlsx", "审核结果"]  # no temp file left
+
+
+def test_xlsx_output_already_there_is_replaced_only_with_force(tmp_path):
+    """An existing ``--xlsx`` file (last time's 审核后 file, perhaps with notes typed into it since) is
+    left as it is without ``--force``, said in Chinese with what to do; with ``--force`` it is the new one."""
+    src = SAMPLES / "示例市东城区自然资源局2025年统计表（有错误）.xlsx"
+    target = tmp_path / "审核后.xlsx"
+    target.write_bytes(b"notes typed into last time's file")
+    res = runner.invoke(app, ["check", str(src), "--xlsx", str(target)])
+    said = "".join(res.output.split())
+    assert res.exit_code == 2 and "已存在，未覆盖" in said and "--force" in said and "已写入" not in said
+    assert target.read_bytes() == b"notes typed into last time's file"
+    res = runner.invoke(app, ["check", str(src), "--xlsx", str(target), "--force"])
+    assert res.exit_code == 1 and "已写入审核后的统计表" in "".join(res.output.split())
+    wb = load_workbook(target)
+    assert "审核结果" in wb.sheetnames

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -47,6 +48,7 @@ def check(
     xlsx: Path = typer.Option(
         None, "--xlsx", metavar="文件", help="把审核后的统计表写入此 .xlsx 文件（只审核一个文件时可用）"
     ),
+    force: bool = typer.Option(False, "--force", help="--xlsx 的文件已存在时覆盖它"),
 ) -> None:
     """读取并审核统计表，列出所有问题及最可能出错的单元格。
 
@@ -55,6 +57,7 @@ def check(
     gkreport check 收到的统计表/
     gkreport check 某某局2025年统计表.xlsx --previous 某某局2024年统计表.xlsx
     gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx
+    gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx --force
     """
     from ..pipeline import check_files
     from ..reader import unit_values_json
@@ -85,6 +88,18 @@ def check(
     if xlsx is not None and len(files) != 1:
         console(stderr=True).print("[red]--xlsx 只能和一个文件一起使用。[/]")
         raise typer.Exit(EXIT_UNUSABLE)
+    if xlsx is not None and xlsx.resolve() in {p.resolve() for p in (*files, *previous)}:  # last year's too
+        console(stderr=True).print("[red]输出文件不能覆盖输入文件，请换一个文件名。[/]")
+        raise typer.Exit(EXIT_UNUSABLE)
+    if xlsx is not None and not force and os.path.lexists(xlsx) and not xlsx.is_dir():
+        # it may be last time's 审核后 file with notes typed into it since: never replaced unasked
+        from rich.markup import escape
+
+        console(stderr=True).print(
+            f"[red]{escape(str(xlsx))} 已存在，未覆盖（其中可能有您改过或写过的内容）。如需覆盖请加 --force，"
+            "或换一个文件名。[/]"
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
     result = check_files(files, previous)
     unwritten: str | None = None
     if result.previous_failures:  # said on stderr: the --json output stays the list of the files checked
@@ -97,9 +112,6 @@ def check(
     if xlsx is not None and result.units:
         from ..xlsx_out import write_unit_xlsx
 
-        if xlsx.resolve() in {p.resolve() for p in (*files, *previous)}:  # last year's workbook is an input too
-            console(stderr=True).print("[red]输出文件不能覆盖输入文件，请换一个文件名。[/]")
-            raise typer.Exit(EXIT_UNUSABLE)
         try:
             write_unit_xlsx(result.units[0], xlsx)
         except OSError as exc:  # the place cannot take the file: said after the findings, exit 3
