@@ -388,3 +388,29 @@ def test_xlsx_output_already_there_is_replaced_only_with_force(tmp_path):
     assert res.exit_code == 1 and "已写入审核后的统计表" in "".join(res.output.split())
     wb = load_workbook(target)
     assert "审核结果" in wb.sheetnames
+
+
+def test_previous_with_no_report_of_the_year_before_for_the_unit_is_said(tmp_path):
+    """``--previous`` holding no report of the checked unit for the year before (another unit's file,
+    or two years back) says that the cross-year checks were not made, instead of a bare 未发现问题."""
+    from gkreport.samples import SAMPLES_2021
+    from gkreport.template import write_template
+
+    s = SAMPLES_2021[0]
+    now = write_template(load_form("2021"), tmp_path / "2025.xlsx", values=s["values"], meta=s["meta"])
+    unit = s["meta"]["unit"]
+    matching = write_template(
+        load_form("2021"), tmp_path / "2024.xlsx", values=s["values"], meta={**s["meta"], "year": 2024}
+    )
+    two_back = write_template(
+        load_form("2021"), tmp_path / "2023.xlsx", values=s["values"], meta={**s["meta"], "year": 2023}
+    )
+    other = SAMPLES / "示例市东城区市场监督管理局2025年统计表.xlsx"
+    res = runner.invoke(app, ["check", str(now), "--previous", str(matching)])
+    assert "没有做跨年度核对" not in "".join(res.output.split())
+    for previous in (other, two_back):
+        res = runner.invoke(app, ["check", str(now), "--previous", str(previous)])
+        said = "".join(res.output.split())
+        assert f"没有“{unit}”2024年度的统计表" in said and "2025.xlsx没有做跨年度核对" in said, res.output
+        data = runner.invoke(app, ["check", str(now), "--previous", str(previous), "--json"])
+        json.loads(data.stdout)  # the note goes to stderr: the JSON stays whole

@@ -70,11 +70,7 @@ def check_units(units: list[Unit], previous: dict | None = None) -> None:
     that name): 上年结转, 现行有效件数, 复议后起诉 and repeated 五 are then checked.
     Units of different forms may be mixed. Checking a unit twice adds no duplicates.
     """
-    prev_index: dict[str, list[tuple[int | None, Unit]]] = {}
-    for key, pu in (previous or {}).items():
-        name, year = (key[0], key[1]) if isinstance(key, tuple) else (key, None)
-        year = year if isinstance(year, int) else _unit_year(pu)
-        prev_index.setdefault(_norm_name(name or _unit_name(pu)), []).append((year, pu))
+    prev_index = _previous_index(previous)
     groups: dict[str, list[Unit]] = {}
     for u in units:
         groups.setdefault(u.form.spec_hash, []).append(u)
@@ -88,6 +84,23 @@ def check_units(units: list[Unit], previous: dict | None = None) -> None:
 def check_unit(unit: Unit, previous: Unit | None = None) -> None:
     """Check one unit (optionally against its report of the previous year)."""
     check_units([unit], {_unit_name(unit) or "": previous} if previous is not None else None)
+
+
+def _previous_index(previous: dict | None) -> dict[str, list[tuple[int | None, Unit]]]:
+    """Earlier years' reports by normalised unit name: (year, Unit) pairs (see :func:`check_units`)."""
+    index: dict[str, list[tuple[int | None, Unit]]] = {}
+    for key, pu in (previous or {}).items():
+        name, year = (key[0], key[1]) if isinstance(key, tuple) else (key, None)
+        year = year if isinstance(year, int) else _unit_year(pu)
+        index.setdefault(_norm_name(name or _unit_name(pu)), []).append((year, pu))
+    return index
+
+
+def without_last_year(units: list[Unit], previous: dict | None) -> list[Unit]:
+    """The units that :func:`check_units` finds no earlier report for in ``previous`` (so that their
+    cross-year checks are not made): the caller can say so rather than let a clean result imply them."""
+    index = _previous_index(previous)
+    return [u for u in units if _last_year(u, index) is None]
 
 
 def _last_year(unit: Unit, index: dict[str, list[tuple[int | None, Unit]]]) -> Unit | None:

@@ -22,6 +22,8 @@ class Checked:
     units: list[Unit] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     previous_failures: list[Failure] = field(default_factory=list)  # last year's files that could not be read
+    # with last year's files given: the units none of them is the report of the year before for
+    without_previous: list[Unit] = field(default_factory=list)
 
 
 def read_files(paths: list[Path]) -> Checked:
@@ -45,6 +47,10 @@ def check_files(paths: list[Path], previous: list[Path] | None = None) -> Checke
     prev = read_files(previous or []) if previous else Checked()
     result.previous_failures = prev.failures
     failed = run_checks_isolated(result.units, prev.units)
+    if previous:
+        from .checks import without_last_year
+
+        result.without_previous = without_last_year(result.units, _previous_map(prev.units))
     if failed:
         bad = {id(u) for u, _ in failed}
         result.units = [u for u in result.units if id(u) not in bad]
@@ -56,8 +62,11 @@ def run_checks(units: list[Unit], previous: list[Unit] | None = None) -> None:
     """Apply the check engine (vectorised across all units) and the cross-year checks."""
     from .checks import check_units
 
-    prev_map = {(u.unit, u.year): u for u in previous or [] if u.unit and u.year}
-    check_units(units, prev_map or None)
+    check_units(units, _previous_map(previous) or None)
+
+
+def _previous_map(previous: list[Unit] | None) -> dict[tuple[str, int], Unit]:
+    return {(u.unit, u.year): u for u in previous or [] if u.unit and u.year}
 
 
 def run_checks_isolated(units: list[Unit], previous: list[Unit] | None = None) -> list[tuple[Unit, str]]:

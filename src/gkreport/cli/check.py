@@ -109,6 +109,15 @@ def check(
             console(stderr=True).print(
                 f"[yellow]注意：[/]上一年度的文件 {escape(str(f.file))} 无法读取，跨年度核对没有包括它（{escape(f.reason)}）"
             )
+    if result.without_previous:
+        from rich.markup import escape
+
+        for u in result.without_previous:
+            who = f"“{u.unit}”{u.year - 1}年度" if u.unit and u.year else f"文件 {u.file.name} 的单位"
+            console(stderr=True).print(
+                f"[yellow]注意：[/]--previous 给出的文件中没有{escape(who)}的统计表（按单位名称和年度对应），"
+                f"{escape(u.file.name)} 没有做跨年度核对（上年结转、现行有效件数等）"
+            )
     if xlsx is not None and result.units:
         from ..xlsx_out import write_unit_xlsx
 
