@@ -1596,3 +1596,21 @@ def test_a_ctrl_c_while_the_fork_server_loads_ends_it_without_a_traceback(tmp_pa
         timeout=120,
     )
     assert after.returncode == 0 and "default_int_handler" in after.stdout
+
+
+def test_units_with_no_report_of_the_year_before_in_the_previous_folder_are_named(tmp_path):
+    """With ``--previous``, the units that folder holds no report of the year before for are named
+    (their cross-year checks were not made); a unit that has one is not, nor is a rerun silent on it."""
+    write_unit_workbooks(tmp_path / "in", ["甲局", "乙局", "丙局"])
+    write_unit_workbooks(tmp_path / "prev", ["甲局", "乙 局"], year=2024)  # spaces do not count in names
+    write_unit_workbooks(tmp_path / "old", ["丙局"], year=2023)  # two years back: no 2024 report
+    shutil.copy(tmp_path / "old" / "单位00.xlsx", tmp_path / "prev" / "丙局2023.xlsx")
+    opts = BatchOptions(input_dir=tmp_path / "in", output_dir=tmp_path / "out", previous_dir=tmp_path / "prev")
+    for _ in range(2):  # the second run processes nothing and says the same
+        said = [m for m in run_batch(opts).messages if "跨年度核对" in m]
+        assert len(said) == 1 and "丙局（2025年）" in said[0], said
+        assert "甲局" not in said[0] and "乙局" not in said[0]
+    write_unit_workbooks(tmp_path / "prev2", ["甲局", "乙局", "丙局"], year=2024)
+    full = BatchOptions(input_dir=tmp_path / "in", output_dir=tmp_path / "out2", previous_dir=tmp_path / "prev2")
+    assert not [m for m in run_batch(full).messages if "跨年度核对" in m]
+    assert not [m for m in run_batch(BatchOptions(tmp_path / "in", tmp_path / "out3")).messages if "跨年度" in m]

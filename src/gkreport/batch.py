@@ -1085,6 +1085,27 @@ def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:
     return prev, messages
 
 
+def _without_last_year(opts: BatchOptions, previous: dict, records: Mapping[str, Record]) -> list[str]:
+    """A line naming the units checked with no report of their year before in the ``--previous``
+    folder: their cross-year checks (上年结转 …) were not made, which a clean result must not imply."""
+    if not opts.previous_dir:
+        return []
+    from .checks import names_without_last_year
+
+    checked = {Status.PASSED, Status.EXPLAINED, Status.WARNINGS, Status.ERRORS, Status.UNWRITABLE}
+    units = sorted({(r.unit, r.year) for r in records.values() if r.unit and r.year and r.status in checked})
+    missing = names_without_last_year(units, previous)
+    if not missing:
+        return []
+    shown = "、".join(f"{n}（{y}年）" for n, y in missing[:10]) + (
+        f"等 {len(missing)} 个单位" if len(missing) > 10 else ""
+    )
+    return [
+        f"上一年度文件夹 {readable_name(opts.previous_dir)} 中没有{shown}上一年度的统计表（按单位名称和年度对应），"
+        "这些单位没有做跨年度核对（上年结转、现行有效件数等）；新设立的单位可以不管，其他单位请核对名称或补上文件。"
+    ]
+
+
 def _remove_outputs(
     opts: BatchOptions, rec: Record, also: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
 ) -> dict[str, str]:
@@ -1447,6 +1468,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         stop_if_asked()
         _mark_duplicates(opts, records)
         messages += _settle_folders(opts, records)
+        messages += _without_last_year(opts, previous, records)
         t = time.perf_counter()
         summaries_done = False
         # the summaries changed by hand since written are kept aside before anything overwrites them

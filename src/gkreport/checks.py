@@ -100,14 +100,23 @@ def without_last_year(units: list[Unit], previous: dict | None) -> list[Unit]:
     """The units that :func:`check_units` finds no earlier report for in ``previous`` (so that their
     cross-year checks are not made): the caller can say so rather than let a clean result imply them."""
     index = _previous_index(previous)
-    return [u for u in units if _last_year(u, index) is None]
+    return [u for u in units if _last_year_of(_unit_name(u), _unit_year(u), index) is None]
+
+
+def names_without_last_year(units: list[tuple[str, int]], previous: dict | None) -> list[tuple[str, int]]:
+    """:func:`without_last_year` for (unit name, year) pairs, as a batch's records give them."""
+    index = _previous_index(previous)
+    return [(n, y) for n, y in units if _last_year_of(_norm_name(n) or None, y, index) is None]
 
 
 def _last_year(unit: Unit, index: dict[str, list[tuple[int | None, Unit]]]) -> Unit | None:
-    found = index.get(_unit_name(unit) or "")
+    return _last_year_of(_unit_name(unit), _unit_year(unit), index)
+
+
+def _last_year_of(name: str | None, year: int | None, index: dict[str, list[tuple[int | None, Unit]]]) -> Unit | None:
+    found = index.get(name or "")
     if not found:
         return None
-    year = _unit_year(unit)
     exact = [p for y, p in found if year is not None and y == year - 1]
     if exact:
         return exact[0]
