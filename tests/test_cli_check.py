@@ -414,3 +414,19 @@ def test_previous_with_no_report_of_the_year_before_for_the_unit_is_said(tmp_pat
         assert f"没有“{unit}”2024年度的统计表" in said and "2025.xlsx没有做跨年度核对" in said, res.output
         data = runner.invoke(app, ["check", str(now), "--previous", str(previous), "--json"])
         json.loads(data.stdout)  # the note goes to stderr: the JSON stays whole
+
+
+def test_names_with_square_brackets_are_shown_as_they_are(tmp_path):
+    """A file named 教育局[b]定稿.xlsx (or [final]) is printed with its brackets, not taken for markup."""
+    import shutil
+
+    folder = tmp_path / "收到的统计表"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "示例市东城区教育局2025年统计表.xlsx", folder / "教育局[b]定稿.xlsx")
+    shutil.copy(SAMPLES / "示例市东城区自然资源局2025年统计表（有错误）.xlsx", folder / "自然资源局[final].xlsx")
+    res = runner.invoke(app, ["check", str(folder)])
+    said = "".join(res.output.split())
+    assert "✓教育局[b]定稿.xlsx：" in said and "自然资源局[final].xlsx：示例市东城区自然资源局" in said, res.output
+    out = tmp_path / "审核[final].xlsx"
+    res = runner.invoke(app, ["check", str(folder / "教育局[b]定稿.xlsx"), "--xlsx", str(out)])
+    assert f"已写入审核后的统计表：{out}" in "".join(res.output.split())

@@ -610,7 +610,7 @@ def watch(
     con = console()
     for note in settled.notes():
         con.print(escape(note))
-    con.print(f"正在监视 {input_dir}（每 {interval:g} 秒检查一次），按 Ctrl+C 停止。")
+    con.print(f"正在监视 {input_dir}（每 {interval:g} 秒检查一次），按 Ctrl+C 停止。", markup=False)
 
     def line(rec) -> None:
         stamp = time.strftime("%H:%M:%S")

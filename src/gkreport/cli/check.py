@@ -164,13 +164,13 @@ def check(
             if u.unusable is not None:  # its numbers were read: the findings help to put it right
                 con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(u.unusable)}")
             if not u.findings:
-                con.print(f"[green]✓[/] {head}：未发现问题。")
+                con.print(f"[green]✓[/] {escape(head)}：未发现问题。")
                 continue
             con.print(findings_table(u, title=f"{head}：错误 {len(u.errors)} 处，提示 {len(u.warnings)} 处"))
         for f in result.failures:
             con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(f.reason)}")
         if xlsx is not None and result.units and unwritten is None:
-            con.print(f"已写入审核后的统计表：{xlsx}")
+            con.print(f"已写入审核后的统计表：{xlsx}", markup=False)
     if unwritten is not None:
         from rich.markup import escape
 

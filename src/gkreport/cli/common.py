@@ -73,10 +73,12 @@ def short_ref(unit, ref: str) -> str:
 def findings_table(unit, title: str | None = None):
     """A rich table of a unit's findings, errors first."""
     from rich.table import Table
+    from rich.text import Text
 
     from ..model import ERROR
 
-    t = Table(title=title, show_lines=False, expand=True, title_justify="left")
+    # names and messages are shown as they are: a file called 局[final].xlsx is not rich markup
+    t = Table(title=Text(title) if title else None, show_lines=False, expand=True, title_justify="left")
     t.add_column("级别", no_wrap=True)
     t.add_column("位置", no_wrap=True)
     t.add_column("说明", ratio=1, overflow="fold")
@@ -88,5 +90,5 @@ def findings_table(unit, title: str | None = None):
         if f.note and f.note not in text:
             text += f"（{f.note}）"
         level = "已说明" if f.explained else f.severity.zh  # a 提示 answered by a standing 审核说明
-        t.add_row(f"[{style}]{level}[/]", where, text)
+        t.add_row(Text(level, style=style), Text(where), Text(text))
     return t

@@ -35,7 +35,7 @@ def template(
         console(stderr=True).print("[red]模板只能保存为 .xlsx 文件。[/]")
         raise typer.Exit(2)
     if output.exists() and not force:
-        console(stderr=True).print(f"[red]{output} 已存在，未覆盖。如需覆盖请加 --force。[/]")
+        console(stderr=True).print(f"{output} 已存在，未覆盖。如需覆盖请加 --force。", style="red", markup=False)
         raise typer.Exit(2)
     try:
         write_template(spec, output)
@@ -44,7 +44,7 @@ def template(
 
         console(stderr=True).print(f"[red]{escape(cannot_write('模板', output, exc))}[/]")
         raise typer.Exit(EXIT_OUTPUT) from None
-    console().print(f"已生成 {spec.short_name} 空白模板：{output}")
+    console().print(f"已生成 {spec.short_name} 空白模板：{output}", markup=False)
 
 
 @app.command()
