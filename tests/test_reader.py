@@ -294,6 +294,50 @@ def test_formula_with_cached_value_is_read(tmp_path):
     assert not [f for f in unit.findings if f.rule == "READ.formula"]
 
 
+def _error_values_workbook(path: Path, contents: dict[str, str]) -> tuple[Path, dict[str, tuple[str, str]]]:
+    values = consistent_2021(12)
+    path, where = write_separate_sheets_2021(path, values, report_title("某某区统计局", 2025, "unit_first"))
+    wb = load_workbook(path)
+    for cid, content in contents.items():
+        sheet, ref = where[cid]
+        wb[sheet][ref] = content  # "#N/A" is stored as an error value, "=1/0" as a formula
+    wb.save(path)
+    return path, where
+
+
+def _assert_error_values_said(unit, where: dict, shown: dict[str, str]) -> None:
+    told = {f.cell_ids[0]: f for f in unit.findings if f.rule == "READ.value" and f.cell_ids}
+    for cid, text in shown.items():
+        sheet, ref = where[cid]
+        assert unit.values[cid] is None
+        f = told[cid]
+        assert f.severity == "error" and f.cells == (f"{sheet}!{ref}",)
+        assert text in f.message and f"{sheet}!{ref}" in f.message and "未填写" not in f.message
+    run_checks([unit])
+    for f in unit.findings:  # never called 未填写: the cell holds an error value
+        if set(f.cell_ids) & set(shown):
+            assert "未填写" not in f.message, f.message
+
+
+def test_error_value_in_a_cell_is_reported_not_read_as_blank(tmp_path):
+    contents = {"t3.new.natural": "#DIV/0!", "t2.licensing.decisions": "#N/A", "t4.cases.review_upheld": "#REF!"}
+    path, where = _error_values_workbook(tmp_path / "错误值.xlsx", contents)
+    _assert_error_values_said(read_workbook(path), where, contents)
+
+
+@needs_soffice
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_formula_whose_result_is_an_error_is_reported_in_every_format(tmp_path, fmt):
+    contents = {"t3.new.natural": "=1/0", "t2.licensing.decisions": "=NA()", "t4.cases.review_upheld": "=1+A1"}
+    path, where = _error_values_workbook(tmp_path / "公式.xlsx", contents)
+    unit = read_workbook(soffice_convert(path, fmt, tmp_path / fmt))  # LibreOffice computes the errors
+    _assert_error_values_said(
+        unit,
+        where,
+        {"t3.new.natural": "#DIV/0!", "t2.licensing.decisions": "#N/A", "t4.cases.review_upheld": "#VALUE!"},
+    )
+
+
 # --------------------------------------------------------------------------- labels
 
 

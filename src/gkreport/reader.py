@@ -88,6 +88,7 @@ class Sheet:
     missing_cache: set[tuple[int, int]] = field(default_factory=set)  # formula cells without cached value
     merges: tuple | None = None  # the merged ranges ``origin`` was made of, as the parser gave them
     hidden: bool = False  # hidden in the workbook (a draft or last year's copy the office put away)
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)  # cells holding an error value (#DIV/0!)
 
     def text(self, r: int, c: int) -> str | None:
         """Label text at (r, c), seen through merged cells."""
@@ -546,6 +547,18 @@ _BIFF_DIMENSIONS = 0x0200
 _BIFF_SST = 0x00FC
 _BIFF_BOUNDSHEET = 0x0085
 _BIFF_EOF = 0x000A
+_BIFF_FORMULA = 0x0006
+_BIFF_BOOLERR = 0x0205
+# the error values of BIFF cells (a formula's result, or a value pasted as such), as Excel shows them
+_BIFF_ERRORS = {
+    0x00: "#NULL!",
+    0x07: "#DIV/0!",
+    0x0F: "#VALUE!",
+    0x17: "#REF!",
+    0x1D: "#NAME?",
+    0x24: "#NUM!",
+    0x2A: "#N/A",
+}
 
 
 def _biff_records(biff: bytes, pos: int) -> Iterator[tuple[int, int, int]]:
@@ -558,10 +571,22 @@ def _biff_records(biff: bytes, pos: int) -> Iterator[tuple[int, int, int]]:
         yield typ, body, min(length, end - body)
 
 
-def _check_xls(path: Path, cfb: _Cfb) -> None:
+def _boundsheet_name(biff: bytes, body: int, length: int) -> str | None:
+    """A BIFF8 BoundSheet record's sheet name (None when it does not fit the record)."""
+    if length < 8:
+        return None
+    cch, wide = biff[body + 6], biff[body + 7] & 1
+    raw = biff[body + 8 : body + 8 + cch * (2 if wide else 1)]
+    if len(raw) != cch * (2 if wide else 1):
+        return None
+    return raw.decode("utf-16-le" if wide else "latin-1", "replace")
+
+
+def _check_xls(path: Path, cfb: _Cfb) -> dict[str, dict[tuple[int, int], str]]:
     """Walk the BIFF records as the parser will: the workbook globals up to their end record, then
     each sheet from the offset its BoundSheet record gives. Refuse encryption, corrupt tables, and
-    cells or declared dimensions outside the limits (before rows × columns are allocated for them)."""
+    cells or declared dimensions outside the limits (before rows × columns are allocated for them).
+    Returns the cells holding an error value (#DIV/0!) by sheet name: the parser gives them as blank."""
     name = next((n for n in cfb.names() if n.lower() in ("workbook", "book")), None)
     try:
         biff = cfb.stream(name) if name else b""
@@ -569,6 +594,8 @@ def _check_xls(path: Path, cfb: _Cfb) -> None:
         raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
     unpack = struct.unpack_from
     sheets: list[int] = []
+    sheet_names: dict[int, str] = {}
+    errors: dict[str, dict[tuple[int, int], str]] = {}
     for typ, body, length in _biff_records(biff, 0):
         if typ == _BIFF_FILEPASS:
             raise _refuse(path, _NOT_WORKBOOK["encrypted"])
@@ -580,6 +607,8 @@ def _check_xls(path: Path, cfb: _Cfb) -> None:
                 raise _refuse(path, _NOT_WORKBOOK["broken"])
         elif typ == _BIFF_BOUNDSHEET and length >= 4:
             sheets.append(unpack("<I", biff, body)[0])
+            if (sheet_name := _boundsheet_name(biff, body, length)) is not None:
+                sheet_names.setdefault(sheets[-1], sheet_name)
         elif typ == _BIFF_EOF:
             break
     if len(sheets) > MAX_SHEETS:
@@ -590,6 +619,13 @@ def _check_xls(path: Path, cfb: _Cfb) -> None:
             if typ in _BIFF_CELL and length >= 4:
                 r, c = unpack("<HH", biff, body)
                 rows, cols = max(rows, r + 1), max(cols, c + 1)
+                code = None
+                if typ == _BIFF_FORMULA and length >= 14 and biff[body + 12 : body + 14] == b"\xff\xff":
+                    code = biff[body + 8] if biff[body + 6] == 2 else None  # the cached result is an error
+                elif typ == _BIFF_BOOLERR and length >= 8 and biff[body + 7] == 1:
+                    code = biff[body + 6]
+                if code is not None and start in sheet_names:
+                    errors.setdefault(sheet_names[start], {})[(r, c)] = _BIFF_ERRORS.get(code, "#错误")
             elif typ == _BIFF_MULRK and length >= 6:
                 r, c = unpack("<HH", biff, body)
                 last = unpack("<H", biff, body + length - 2)[0]
@@ -604,6 +640,7 @@ def _check_xls(path: Path, cfb: _Cfb) -> None:
             elif typ == _BIFF_EOF:
                 break
         _check_extent(path, "", rows, cols)
+    return errors
 
 
 def _check_extent(
@@ -826,8 +863,15 @@ _ODS_REPEAT = re.compile(rb"table:number-(rows|columns)-repeated\s*=\s*[\"'](\d{
 _ODS_NAME = re.compile(rb"table:name\s*=\s*[\"']([^\"']{0,80})[\"']")
 
 
-def _ods_extents(path: Path, xml: bytes) -> None:
-    """Walk content.xml's tables with their repeat counts (a tiny file can ask for millions of cells)."""
+_ODS_ERROR = re.compile(rb"calcext:value-type\s*=\s*[\"']error[\"']")
+_ODS_TEXT = re.compile(rb"\s*<text:p>([^<]{1,40})</text:p>")
+_MAX_ERROR_CELLS = 10_000  # error cells kept of one file: a report's tables have < 1,000 cells
+
+
+def _ods_extents(path: Path, xml: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    """Walk content.xml's tables with their repeat counts (a tiny file can ask for millions of cells).
+    Returns the cells holding an error value (#DIV/0!) by sheet name: the parser gives them as blank."""
+    errors: dict[str, dict[tuple[int, int], str]] = {}
     name = ""
     rows = cols = row_i = col_i = row_max_col = 0
     row_rep = 1
@@ -855,13 +899,21 @@ def _ods_extents(path: Path, xml: bytes) -> None:
             if not empty or b"value-type" in attrs:  # a cell that holds something (empty ones are skipped)
                 row_max_col = col_i + n
                 _check_extent(path, name, max(rows, row_i + row_rep), max(cols, row_max_col))
+                if _ODS_ERROR.search(attrs) and (kept := sum(map(len, errors.values()))) < _MAX_ERROR_CELLS:
+                    shown = _ODS_TEXT.match(xml, m.end())
+                    text = shown.group(1).decode("utf-8", "replace") if shown else "#错误"
+                    at = errors.setdefault(name, {})
+                    for r in range(row_i, row_i + min(row_rep, (_MAX_ERROR_CELLS - kept) // n + 1)):
+                        at.update({(r, c): text for c in range(col_i, col_i + min(n, _MAX_ERROR_CELLS))})
             col_i += n
+    return errors
 
 
 @dataclass
 class _ZipScan:
     kind: str
     formulas: dict[str, set[tuple[int, int]]]
+    errors: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)  # cells holding an error value
     ours: set[str] = field(default_factory=set)  # our template's 自查 sheet: checked, not parsed (see _self_check)
 
 
@@ -958,6 +1010,7 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
         rels = inflate(z.getinfo(_WORKBOOK_RELS)) if _WORKBOOK_RELS in names else None
         sheets = _sheet_parts(names, rels)
     formulas: dict[str, set[tuple[int, int]]] = {}
+    errors: dict[str, dict[tuple[int, int], str]] = {}
     ours: set[str] = set()
     names_cache: list[dict[str, str]] = []
     check_cache: list[bool] = []
@@ -995,7 +1048,7 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
             part = part.decode("utf-16", "replace").encode("utf-8")
         _check_dtd(path, part)
         if kind == "ods":
-            _ods_extents(path, part)
+            errors.update(_ods_extents(path, part))
             continue
         if (
             may_have_self_check()
@@ -1020,7 +1073,9 @@ def _scan_zip(path: Path, data: bytes) -> _ZipScan:
             cells = _formula_cells(part)
             if cells and info.filename in sheet_names():
                 formulas[sheet_names()[info.filename]] = cells
-    return _ZipScan(kind, formulas, ours)
+        if b't="e"' in part and info.filename in sheet_names():
+            errors[sheet_names()[info.filename]] = _error_cells(part)
+    return _ZipScan(kind, formulas, errors, ours)
 
 
 # the first element's start: a document type declaration (and the entity declarations inside it)
@@ -1076,10 +1131,11 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
         data = read_file_bytes(path)
     kind = sniff_kind(data)
     formulas: dict[str, set[tuple[int, int]]] = {}
+    errors: dict[str, dict[tuple[int, int], str]] = {}
     ours: set[str] = set()
     if kind == "zip":
         scan = _scan_zip(path, data)
-        formulas, ours = scan.formulas, scan.ours
+        formulas, errors, ours = scan.formulas, scan.errors, scan.ours
     elif kind == "ole":
         try:
             cfb = _Cfb(data)
@@ -1088,7 +1144,7 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
             raise _refuse(path, _NOT_WORKBOOK["broken"]) from None
         if ole != "xls":
             raise _refuse(path, _NOT_WORKBOOK[ole])
-        _check_xls(path, cfb)
+        errors = _check_xls(path, cfb)
     elif path.suffix.lower() in WPS_SHEET and kind not in ("empty", "zeros"):  # WPS's own format: WPS converts it
         raise _refuse(path, _NOT_WORKBOOK["wps"])
     else:
@@ -1158,7 +1214,11 @@ def load_sheets(path: Path, data: bytes | None = None) -> list[Sheet]:
                     for c in range(c0, c1 + 1):
                         if (r, c) != (r0, c0):
                             origin.setdefault((r, c), (r0, c0))
-            sheets.append(Sheet(name, rows, origin, formulas.get(name, set()), tuple(merges), name in hidden))
+            sheets.append(
+                Sheet(
+                    name, rows, origin, formulas.get(name, set()), tuple(merges), name in hidden, errors.get(name, {})
+                )
+            )
     finally:
         wb.close()
     return sheets
@@ -1200,6 +1260,20 @@ def _formula_cells(data: bytes) -> set[tuple[int, int]]:
             col = col * 26 + ch - 64
         cells.add((int(m.group(2)) - 1, col - 1))
     return cells
+
+
+# a cell holding an error value (t="e"): a formula's cached result, or an error pasted as a value
+_ERROR_CELL = re.compile(
+    rb'<c\b(?=[^>]*\bt="e")[^>]*?\br="([A-Z]+)(\d+)"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>([^<]*)</v>'
+)
+
+
+def _error_cells(data: bytes) -> dict[tuple[int, int], str]:
+    """Cells of a worksheet part holding an error value (#DIV/0!, #N/A), with the value as shown."""
+    return {
+        (int(m.group(2)) - 1, _col_number(m.group(1)) - 1): m.group(3).decode("utf-8", "replace")
+        for m in _ERROR_CELL.finditer(data)
+    }
 
 
 @lru_cache(maxsize=64)
@@ -2186,6 +2260,20 @@ class _Reader:
                     table=t.id,
                     cells=(f"{sheet.name}!{ref}",),
                     cell_ids=(cell.id,),
+                )
+                continue
+            if sheet.errors and (r, c) in sheet.errors:
+                shown = sheet.errors[(r, c)]
+                self.unit.values[cell.id] = None
+                self.add(
+                    "READ.value",
+                    ERROR,
+                    f"{self._cell_name(t, cell)}显示的是错误值“{shown}”（公式出错或引用失效），不是数字"
+                    f"（{sheet.name}!{ref}）；请改正公式或直接填写数字。此格按空白处理，不按 0 计算。",
+                    table=t.id,
+                    cells=(f"{sheet.name}!{ref}",),
+                    cell_ids=(cell.id,),
+                    actual=shown,
                 )
                 continue
             raw = None if c >= width or (r, c) in origin else row[c]  # sheet.raw(r, c)
