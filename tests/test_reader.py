@@ -196,6 +196,28 @@ def test_seed_style_sheet(tmp_path, messy):
     assert [f.message for f in unit.findings if f.severity == "error"] == []
 
 
+@pytest.mark.parametrize("stated,amount,expected", [("元", 3000, Decimal("0.3")), ("万元", 3000, 3000)])
+def test_amount_in_a_row_whose_unit_cell_says_yuan_is_converted_and_said(tmp_path, stated, amount, expected):
+    """The 统计表's 单位 column is where an office says in what unit it filled a row: 3000 in a row
+    marked 元 is 0.3 万元, never 3000 万元."""
+    path = _seed_style_sheet(tmp_path / "seed.xlsx", False)
+    wb = load_workbook(path)
+    ws = wb.active
+    [row] = [row for row in ws.iter_rows() if "专项经费" in str(row[0].value)]
+    row[1].value, row[2].value = stated, amount
+    wb.save(path)
+    unit = read_workbook(path)
+    assert unit.values["stats.org_funds.value"] == expected
+    told = [f for f in unit.findings if "stats.org_funds.value" in f.cell_ids]
+    if stated == "万元":
+        assert told == []
+        return
+    [f] = told
+    assert f.rule == "READ.value" and f.severity == "warning"
+    assert f.cells == (f"Sheet!C{row[2].row}", f"Sheet!B{row[1].row}")
+    assert "“元”" in f.message and "0.3 万元" in f.message and f"Sheet!B{row[1].row}" in f.message
+
+
 @needs_soffice
 def test_messy_seed_sheet_saved_by_libreoffice_as_xls(tmp_path):
     src = _seed_style_sheet(tmp_path / "seed.xlsx", True)

@@ -58,6 +58,7 @@ SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".ett")
 WPS_SHEET = (".et", ".ett")  # WPS 表格 (workbook, template): binary .xls inside
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
 _SEAL_MARK = r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]"  # 单位名称（盖章）: where the seal goes, not a name
+_MONEY_UNITS = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(10**8)}
 _BLANK_MARKS = {"-", "—", "——", "/", "无", "－", "─"}
 _FUZZY_MIN = 0.78
 _REQUIRED_MARK = re.compile(r"\((必填|选填)\)$")
@@ -2243,6 +2244,7 @@ class _Reader:
         row = sheet.rows[r] if r < len(sheet.rows) else []
         origin, width = sheet.origin, len(row)
         blanks: list[Cell] = []  # value cells left blank (only these rows are looked at again below)
+        stated = self._stated_money_unit(sheet, r, ti.row_cells[rid], colmap, label_col)
         for col, cell in ti.row_cells[rid]:
             at = by_col.get(col)
             if at is None:
@@ -2291,6 +2293,18 @@ class _Reader:
                 value, problem, severity = None, problem.replace(f"“{noted[0]}”", f"“{raw}”"), ERROR
             elif noted and _HEDGE.fullmatch(noted[1]):  # 12（左右）: the note leaves no exact number
                 value, problem, severity = None, f"应填写确切的数字，实为“{raw}”", ERROR
+            where: tuple[str, ...] = (f"{sheet.name}!{ref}",)
+            if stated and value and not problem and cell.unit in _MONEY_UNITS and stated[1] != cell.unit:
+                # the row's 单位 cell says in what the amount is: 3000 in a row marked 元 is 0.3 万元
+                number = value * _MONEY_UNITS[stated[1]] / _MONEY_UNITS[cell.unit]
+                value = number.normalize() if number == number.to_integral_value() else number
+                unit_ref = f"{sheet.name}!{a1(r, stated[0])}"
+                problem, severity, where = (
+                    f"填写的是“{_shown_raw(raw)}”，所在行的单位写的是“{stated[1]}”（{unit_ref}），"
+                    f"该栏以{cell.unit}为单位，已换算为 {_shown(value)} {cell.unit}读取；请核实，并改为按{cell.unit}填写",
+                    WARNING,
+                    (*where, unit_ref),
+                )
             if cell.optional and value is None and not problem:
                 del self.unit.locations[cell.id]  # an empty optional subtotal is no subtotal
                 continue
@@ -2315,12 +2329,25 @@ class _Reader:
                     severity,
                     f"{self._cell_name(t, cell)}{problem}（{sheet.name}!{ref}）。",
                     table=t.id,
-                    cells=(f"{sheet.name}!{ref}",),
+                    cells=where,
                     cell_ids=(cell.id,),
                     actual=sheet.raw(r, c),
                 )
         if blanks:
             self._misplaced(sheet, r, t, rid, colmap, label_col, blanks)
+
+    @staticmethod
+    def _stated_money_unit(
+        sheet: Sheet, r: int, cells: tuple[tuple[str, Cell], ...], colmap: dict[int, str], label_col: int
+    ) -> tuple[int, str] | None:
+        """(column, unit) of the row's own 单位 cell (元, 万元 …) when the row holds an amount."""
+        if not any(cell.unit in _MONEY_UNITS for _, cell in cells):
+            return None
+        row = sheet.rows[r] if r < len(sheet.rows) else []
+        for c, v in enumerate(row):
+            if c != label_col and c not in colmap and isinstance(v, str) and norm(v) in _MONEY_UNITS:
+                return c, norm(v)
+        return None
 
     def _misplaced(
         self, sheet: Sheet, r: int, t: Table, rid: str, colmap: dict[int, str], label_col: int, blanks: list[Cell]
