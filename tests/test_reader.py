@@ -714,6 +714,19 @@ def test_filler_alone_names_the_unit(tmp_path):
     assert not [f for f in unit.findings if f.rule in ("READ.unit", "READ.meta")]
 
 
+@pytest.mark.parametrize(
+    "name", ["某某区教育局（某某区体育局）", "某某区教育局(某某区体育局)", "某某市某某区〔某某〕办公室"]
+)
+def test_filler_line_gives_the_units_name_as_written(tmp_path, name):
+    """“填报单位：…” in one cell: the name exactly as the office wrote it, brackets and all."""
+    values = consistent_2021(5)
+    path, _ = write_separate_sheets_2021(tmp_path / "x.xlsx", values, "2025年度政府信息公开工作年度报告", filler=name)
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == (name, 2025)
+    assert unit.meta["unit"] == name
+    assert not [f for f in unit.findings if f.rule in ("READ.unit", "READ.meta")]
+
+
 def test_our_templates_information_sheet_is_authoritative(tmp_path):
     """A cover sheet with another unit's title does not change the unit of our template; a 提示 names both."""
     path = write_template(

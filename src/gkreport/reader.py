@@ -2691,10 +2691,13 @@ def _read_meta(unit: Unit, sheets: list[Sheet], fi: _FormIndex) -> dict[str, lis
             if ":" not in v and "：" not in v:
                 continue
             text = unicodedata.normalize("NFKC", v)
+            # the value as written (full-width brackets of a name stay), where folding kept every place
+            written = v if len(v) == len(text) else text
             for m in re.finditer(r"([^\s:：]{2,12})\s*[:：]\s*([^\s:：][^:：]*?)(?=\s+[^\s:：]{2,12}\s*[:：]|$)", text):
                 key = fi.meta.get(norm(m.group(1)))
-                if key and m.group(2).strip():
-                    keep(key, m.group(2).strip(), sheet, a1(r, c), m.group(1))
+                value = written[m.start(2) : m.end(2)].strip()
+                if key and value:
+                    keep(key, value, sheet, a1(r, c), m.group(1))
     return found
 
 
