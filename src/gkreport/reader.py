@@ -57,7 +57,7 @@ from .template import INFO_SHEET, SELF_CHECK_SHEET
 SUPPORTED = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".ett")
 WPS_SHEET = (".et", ".ett")  # WPS 表格 (workbook, template): binary .xls inside
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
-_SEAL_MARK = r"\s*[（(]\s*(?:盖章|公章|签章|章)\s*[）)]"  # 单位名称（盖章）: where the seal goes, not a name
+_SEAL_MARK = r"\s*[（(]\s*(?:盖章|公章|签章|代章|章)\s*[）)]"  # 单位名称（盖章）: where the seal goes, not a name
 _MONEY_UNITS = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(10**8)}
 _BLANK_MARKS = {"-", "—", "——", "/", "无", "－", "─"}
 _FUZZY_MIN = 0.78
