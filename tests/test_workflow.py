@@ -182,6 +182,50 @@ def test_a_removed_input_takes_its_unit_folder_unless_it_holds_a_users_file(tmp_
     assert "某某区教育局" not in texts
 
 
+def test_inputs_gone_since_the_last_run_are_named_with_what_became_of_their_outputs(tmp_path):
+    """A file moved out of the input folder by mistake must not vanish from the summaries unsaid."""
+    inp, _ = write_district(tmp_path)
+    out = tmp_path / "out"
+    (inp / "说明.xlsx").write_bytes(b"not a workbook")  # 无法读取: it had no outputs to delete
+    gk("batch", inp, "-o", out, "-j", "1", "--summary-unit", DISTRICT)
+    (inp / "某某区教育局2025年统计表.xlsx").unlink()
+    (inp / "说明.xlsx").unlink()
+    _code, text = gk("batch", inp, "-o", out, "-j", "1")
+    flat = text.replace("\n", "")
+    assert "不在输入文件夹中 2 个" in flat and "汇总中不再计入" in flat
+    assert "某某区教育局2025年统计表.xlsx（某某区教育局，2025年）：它生成的统计表和年度报告已删除" in flat
+    assert "说明.xlsx" in flat and "说明.xlsx：" not in flat  # nothing of it was deleted
+    assert not (out / "2025" / "某某区教育局").exists()
+    # said once: the next run has nothing gone
+    _code, text = gk("batch", inp, "-o", out, "-j", "1")
+    assert "不在输入文件夹中" not in text
+    # --json names them too
+    (inp / "某某区市场监督管理局2025年统计表.xlsx").unlink()
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(out), "-j", "1", "--json"], env=ENV)
+    assert json.loads(res.stdout)["retired"] == [
+        {
+            "input": "某某区市场监督管理局2025年统计表.xlsx",
+            "unit": "某某区市场监督管理局",
+            "year": 2025,
+            "removed": True,
+        }
+    ]
+
+
+def test_a_watch_names_an_input_taken_out_while_it_watches(tmp_path):
+    inp, _ = write_district(tmp_path)
+    out = tmp_path / "out"
+    gk("batch", inp, "-o", out, "-j", "1")
+    (inp / "某某区教育局2025年统计表.xlsx").unlink()
+    code, text = gk("watch", inp, "-o", out, "--rounds", "2", "--interval", "0.2")
+    flat = text.replace("\n", "")
+    assert (
+        code == 0
+        and "不在输入文件夹中 1 个" in flat
+        and "某某区教育局2025年统计表.xlsx（某某区教育局，2025年）" in flat
+    )
+
+
 def test_a_changed_department_rewrites_the_summary_and_the_district_report(tmp_path, monkeypatch):
     """Read the district .docx and .xlsx back after one department's figures changed: every figure is
     the new sum of the departments."""

@@ -255,6 +255,9 @@ class BatchResult:
     # outputs changed by hand since they were written, kept aside (never overwritten or deleted):
     # {"file", "kept_as" (relative to the output folder), "unit", "year"}
     hand_edited: list[dict[str, Any]] = field(default_factory=list)
+    # inputs of the last run no longer in the input folder: {"input", "unit", "year", "removed" (it had
+    # outputs, all now deleted)}; the summaries no longer count them
+    retired: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -1364,7 +1367,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             if stamp is not None:
                 input_stamps[rel] = (digest, stamp)
             todo.append((str(p.resolve()), rel, digest))
-    removed = 0
+    retired: list[dict[str, Any]] = []  # inputs of the last run that are gone, their outputs removed
     present = {rel for _, _, rel in files}
     for rel, old in manifest.items():
         if rel not in present:
@@ -1372,7 +1375,9 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             hand_edited += [
                 {"file": p, "kept_as": k, "unit": old.unit, "year": old.year} for k, p in old.hand_edited.items()
             ]
-            removed += 1
+            retired.append(
+                {"input": rel, "unit": old.unit, "year": old.year, "removed": bool(old.outputs) and not left}
+            )
             if left:
                 problems.append(_not_deleted(opts, left, f"输入文件 {rel} 已不在输入文件夹中，它"))
     manifest.clear()
@@ -1573,7 +1578,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
         ordered,
         processed=len(todo) + len(unreadable),
         skipped=skipped,
-        removed=removed,
+        removed=len(retired),
+        retired=retired,
         summaries=summaries,
         reports=reports,
         elapsed=time.perf_counter() - start,

@@ -343,6 +343,8 @@ def _summary_table(result):
             t.add_row(f"[{style}]{status}[/]", str(counts.get(status, 0)))
     if result.hand_edited:
         t.add_row("[yellow]手工修改（已另存）[/]", str(len(result.hand_edited)))
+    if result.retired:
+        t.add_row("[yellow]不在输入文件夹中[/]", str(len(result.retired)))
     for y in _roster_years(result):
         label = "名单中未报送" if len(result.years) == 1 else f"{y.year}年名单中未报送"
         t.add_row(f"[bold red]{label}[/]", str(len(y.not_submitted)))
@@ -368,6 +370,24 @@ def _hand_edit_lines(entries) -> list[str]:
         lines.append(
             f"  {escape(readable_name(e['file']))}{escape(who)} → 另存为 {escape(readable_name(e['kept_as']))}"
         )
+    return lines
+
+
+def _retired_lines(entries) -> list[str]:
+    """Inputs of the last run no longer in the input folder: said, with what became of their outputs,
+    so that a file moved out by mistake is noticed rather than silently missing from the summaries."""
+    from rich.markup import escape
+
+    if not entries:
+        return []
+    lines = [
+        f"[yellow]不在输入文件夹中 {len(entries)} 个：[/]上次处理过的这些文件已不在输入文件夹中，"
+        "汇总中不再计入；如是误删或误移，请放回后重新运行。"
+    ]
+    for e in entries:
+        who = f"（{e['unit']}，{e['year']}年）" if e.get("unit") and e.get("year") else ""
+        done = "：它生成的统计表和年度报告已删除" if e.get("removed") else ""
+        lines.append(f"  {escape(readable_name(e['input']))}{escape(who)}{done}")
     return lines
 
 
@@ -475,6 +495,7 @@ def _result_json(result, opts) -> dict:
         "attention": result.attention,
         "problems": result.problems,
         "hand_edited": result.hand_edited,
+        "retired": result.retired,
         "files": [
             {
                 "input": r.input,
@@ -570,6 +591,8 @@ def batch(
         con.print(line)
     for line in _hand_edit_lines(result.hand_edited):
         con.print(line)
+    for line in _retired_lines(result.retired):
+        con.print(line)
     for m in result.messages:
         con.print(f"[yellow]注意：[/]{escape(m)}")
     for m in result.problems:
@@ -624,7 +647,7 @@ def watch(
     def hand_edits(result) -> None:
         new = [e for e in result.hand_edited if e["kept_as"] not in told]
         told.update(e["kept_as"] for e in new)
-        for text in _hand_edit_lines(new):
+        for text in _hand_edit_lines(new) + _retired_lines(result.retired):
             con.print(f"{time.strftime('%H:%M:%S')} {text}")
 
     try:
