@@ -106,3 +106,29 @@ def test_a_file_the_check_engine_cannot_take_is_unreadable_in_both(tmp_path, mon
     res = runner.invoke(app, ["check", str(folder), "--json"])
     statuses = {Path(d["file"]).name: d["status"] for d in json.loads(res.stdout)}
     assert statuses == {n: r.status for n, r in by_name.items()} and res.exit_code == 2
+
+
+def test_a_fee_column_headed_in_yuan_reaches_the_report_in_wan_yuan(tmp_path):
+    """A pasted 表二 whose fee column says 本年收费金额（单位：元）: the unit's workbook and the report's
+    sentence on 收费 give the amount converted to 万元, and the workbook says it was converted."""
+    from docx import Document
+    from openpyxl import load_workbook
+
+    inp = tmp_path / "收到的统计表"
+    inp.mkdir()
+    values = {**SAMPLES_2021[0]["values"], "t2.fees.fee_amount": 123456}
+    path = write_official_2021(inp / "某某区司法局.xlsx", values, "某某区司法局", 2025)
+    wb = load_workbook(path)
+    [head] = [c for row in wb.active.iter_rows() for c in row if c.value == "本年收费金额（单位：万元）"]
+    head.value = "本年收费金额（单位：元）"
+    wb.save(path)
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1))
+    [rec] = result.records
+    text = "\n".join(p.text for p in Document(str(tmp_path / "out" / rec.outputs["docx"])).paragraphs)
+    assert "收取行政事业性收费12.3456万元" in text and "123456万元" not in text
+    book = load_workbook(tmp_path / "out" / rec.outputs["xlsx"])
+    [fee] = [row[1].value for row in book["二、主动公开政府信息情况"].iter_rows() if row[0].value == "行政事业性收费"]
+    assert fee == 12.3456
+    said = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("“123456”" in s and f"“本年收费金额（单位：元）”（年报表格!{head.coordinate}）" in s for s in said)
+    assert any("已换算为 12.3456 万元读取" in s for s in said)

@@ -218,6 +218,72 @@ def test_amount_in_a_row_whose_unit_cell_says_yuan_is_converted_and_said(tmp_pat
     assert "“元”" in f.message and "0.3 万元" in f.message and f"Sheet!B{row[1].row}" in f.message
 
 
+def _fee_header_saying(path: Path, header: str, amount: object) -> tuple[Path, str, str]:
+    """A pasted 2021 workbook whose 收费金额 header says ``header`` over ``amount``: (path, header A1, amount A1)."""
+    values = consistent_2021(9)
+    values["t2.fees.fee_amount"] = amount
+    where: dict[str, tuple[str, str]] = {}
+    write_official_2021(path, values, "某某区司法局", 2024, where=where)
+    wb = load_workbook(path)
+    ws = wb.active
+    [head] = [c for row in ws.iter_rows() for c in row if c.value == "本年收费金额（单位：万元）"]
+    head.value = header
+    wb.save(path)
+    return path, head.coordinate, where["t2.fees.fee_amount"][1]
+
+
+@pytest.mark.parametrize(
+    "header,amount,expected,written",
+    [
+        ("本年收费金额（单位：元）", 123456, Decimal("12.3456"), "123456"),
+        ("本年收费金额(元)", 30000, Decimal(3), "30000"),
+        ("收费金额（元）", "5000", Decimal("0.5"), "5000"),
+        ("本年收费金额（单位：千元）", 25, Decimal("2.5"), "25"),
+        ("本年收费金额（单位：亿元）", 1.5, Decimal(15000), "1.5"),
+    ],
+)
+def test_amount_under_a_header_that_says_yuan_is_converted_and_said(
+    tmp_path, layout_cache, header, amount, expected, written
+):
+    """A pasted 表二 whose fee column is headed 本年收费金额（单位：元） holds 元: 123456 there is
+    12.3456 万元, never 123456 万元; the header's unit is kept with a cached layout too."""
+    path, head, at = _fee_header_saying(tmp_path / "a.xlsx", header, amount)
+    unit = read_cold_and_warm(read_workbook, path)
+    assert unit.values["t2.fees.fee_amount"] == expected
+    [f] = [f for f in unit.findings if "t2.fees.fee_amount" in f.cell_ids]
+    assert f.rule == "READ.value" and f.severity == "warning"
+    assert f.cells == (f"年报表格!{at}", f"年报表格!{head}")
+    unit_name = next(u for u in ("亿元", "千元", "元") if u in header)
+    assert f"“{written}”" in f.message and f"“{header}”（年报表格!{head}）" in f.message
+    assert f"已换算为 {format(expected, 'f')} 万元读取" in f.message and f"（年报表格!{at}）" in f.message
+    [label] = [f for f in unit.findings if f.rule == "READ.label"]
+    assert f"按表头所写的{unit_name}换算为万元" in label.message
+    # another file laid out alike, read with the first one's walk, converts its own amount
+    other, _, _ = _fee_header_saying(tmp_path / "b.xlsx", header, 2 * amount if not isinstance(amount, str) else "800")
+    hits = layout_cache.hits
+    again = read_workbook(other)
+    assert layout_cache.hits > hits
+    assert again.values["t2.fees.fee_amount"] == (2 * expected if not isinstance(amount, str) else Decimal("0.08"))
+    assert [f.rule for f in again.findings if "t2.fees.fee_amount" in f.cell_ids] == ["READ.value"]
+
+
+@pytest.mark.parametrize(
+    "header,amount,expected",
+    [
+        ("本年收费金额（万元）", 30000, 30000),  # the form's own unit: read as written
+        ("本年收费金额（单位：万元）", 30000, 30000),
+        ("本年收费金额", Decimal("12.5"), Decimal("12.5")),
+        ("本年收费金额（单位：元）", "3万元", 3),  # the cell says its own unit
+        ("本年收费金额（单位：元）", 0, 0),
+    ],
+)
+def test_amount_under_a_header_in_wan_yuan_or_saying_its_own_unit_is_not_converted(tmp_path, header, amount, expected):
+    path, _, _ = _fee_header_saying(tmp_path / "a.xlsx", header, amount)
+    unit = read_workbook(path)
+    assert unit.values["t2.fees.fee_amount"] == expected
+    assert [f for f in unit.findings if "t2.fees.fee_amount" in f.cell_ids] == []
+
+
 @needs_soffice
 def test_messy_seed_sheet_saved_by_libreoffice_as_xls(tmp_path):
     src = _seed_style_sheet(tmp_path / "seed.xlsx", True)

@@ -59,6 +59,8 @@ WPS_SHEET = (".et", ".ett")  # WPS 表格 (workbook, template): binary .xls insi
 UNITS = ("人次", "万元", "条", "件", "次", "篇", "个", "人", "元", "项", "家")
 _SEAL_MARK = r"\s*[（(]\s*(?:盖章|公章|签章|代章|章)\s*[）)]"  # 单位名称（盖章）: where the seal goes, not a name
 _MONEY_UNITS = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(10**8)}
+# the money unit a column header states (normalised text): 本年收费金额（单位：元）, 收费金额(元), 金额 单位：千元
+_HEADER_MONEY = re.compile(r"\((?:单位:)?(?:人民币)?(亿元|千元|万元|元)\)|单位:(?:人民币)?(亿元|千元|万元|元)$")
 _BLANK_MARKS = {"-", "—", "——", "/", "无", "－", "─"}
 _FUZZY_MIN = 0.78
 _REQUIRED_MARK = re.compile(r"\((必填|选填)\)$")
@@ -1569,6 +1571,11 @@ _PROPOSAL = re.compile(r"建议\s*[+\-]?\d+(\.\d+)?")
 _HEDGE = re.compile(r"约|大约|左右|上下|估计|估算|预计|以上|以下|余|多|不少于|至少|不足|不到|待核实|待定|暂定|\?|？")
 
 
+def _says_money_unit(raw: Any) -> bool:
+    """Whether a cell's text names its own money unit (3万元, 3000元)."""
+    return isinstance(raw, str) and norm(raw).endswith("元")
+
+
 def _shown_raw(v: Any) -> str:
     """A cell's content as people typed it (1286, not 1286.0)."""
     if isinstance(v, float) and v.is_integer():
@@ -1615,6 +1622,25 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, str) and looks_like_number(v)
 
 
+class _ColumnMap(dict[int, str]):
+    """A header band's value columns: sheet column → column id. A band's rows share its map, and a
+    cached walk keeps it with them.
+
+    ``stated``: for an amount column whose header states another money unit than the form's
+    (本年收费金额（单位：元） over a 万元 column), sheet column → (that unit, the header's A1, its text).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stated: dict[int, tuple[str, str, str]] = {}
+
+
+def _header_money_unit(text: str) -> str | None:
+    """The money unit a column header states: 元 for 本年收费金额（单位：元）; None when it states none."""
+    m = _HEADER_MONEY.search(norm(text))
+    return (m.group(1) or m.group(2)) if m else None
+
+
 @dataclass(eq=False)
 class _Instance:
     """One copy of a table as the walk met it: a title or header on one sheet and the rows below.
@@ -1628,11 +1654,11 @@ class _Instance:
     tag: int | str | None = None  # year its own title gives: 2024, "prev" (上年), "this" (本年)
     title_ref: str | None = None  # A1 of that title
     # row, row id, match quality, label text, column map, label column
-    rows: list[tuple[int, str, str, str, dict[int, str], int]] = field(default_factory=list)
+    rows: list[tuple[int, str, str, str, _ColumnMap, int]] = field(default_factory=list)
     matched: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
-    blank_row: tuple[int, dict[int, str]] | None = None  # where an unlabelled single row sits when left blank
+    blank_row: tuple[int, _ColumnMap] | None = None  # where an unlabelled single row sits when left blank
 
     def place(self) -> str:
         return f"{'隐藏的' if self.sheet.hidden else ''}工作表“{self.sheet.name}”"
@@ -1688,11 +1714,11 @@ class _WalkedCopy:
     table: str
     tag: int | str | None
     title_ref: str | None
-    rows: tuple[tuple[int, str, str, str, dict[int, str], int], ...]
+    rows: tuple[tuple[int, str, str, str, _ColumnMap, int], ...]
     matched: frozenset[str]
     columns: frozenset[str]
     findings: tuple[Finding, ...]
-    blank_row: tuple[int, dict[int, str]] | None
+    blank_row: tuple[int, _ColumnMap] | None
 
     @classmethod
     def of(cls, inst: _Instance) -> _WalkedCopy:
@@ -1860,7 +1886,7 @@ class _Reader:
         return hits
 
     def _finalize_band(self, sheet: Sheet, band: list[int], ti: _TableIndex):
-        colmap: dict[int, str] = {}
+        colmap = _ColumnMap()
         label_cols: set[int] = set()
         aux_cols: set[int] = set()
         used: set[str] = set()
@@ -1868,6 +1894,7 @@ class _Reader:
         t = ti.table
         for c in range(width):
             path: list[str] = []
+            origins: list[tuple[int, int]] = []  # where each text of the path stands
             last_origin = None
             leaf_origin_col = None
             for r in band:
@@ -1875,6 +1902,7 @@ class _Reader:
                 text = sheet.text(r, c)
                 if text and o != last_origin:
                     path.append(text)
+                    origins.append(o)
                     leaf_origin_col = o[1]
                 last_origin = o if text else last_origin
             if not path:
@@ -1937,8 +1965,23 @@ class _Reader:
                 continue
             used.add(chosen)
             colmap[c] = chosen
+            unit = t.columns[chosen].unit
+            stated = None
+            if unit in _MONEY_UNITS:  # an amount column: its header may say in what unit it was filled
+                stated = next(
+                    (
+                        (u, a1(*o), text)
+                        for text, o in zip(path[::-1], origins[::-1])
+                        if (u := _header_money_unit(text))
+                    ),
+                    None,
+                )
+            note = ""
+            if stated and stated[0] != unit:
+                colmap.stated[c] = stated
+                note = f"，该栏的金额按表头所写的{stated[0]}换算为{unit}"
             if quality != "exact":
-                self._label_warning(t, "栏目", path[-1], t.columns[chosen].label, sheet.name, a1(band[-1], c))
+                self._label_warning(t, "栏目", path[-1], t.columns[chosen].label, sheet.name, a1(band[-1], c), note)
         if label_cols and colmap and min(label_cols) < min(colmap):
             # every column between the label header and the first value column holds labels
             # (needed where merges are lost, e.g. .ods, or cells were unmerged by hand)
@@ -1998,11 +2041,13 @@ class _Reader:
 
         return sorted(cands, key=key)[0]
 
-    def _label_warning(self, t: Table, what: str, text: str, official: str, sheet: str, ref: str) -> None:
+    def _label_warning(
+        self, t: Table, what: str, text: str, official: str, sheet: str, ref: str, note: str = ""
+    ) -> None:
         self.add(
             "READ.label",
             WARNING,
-            f"{self._tname(t)}{what}“{text}”与官方表述“{official}”不一致，已按“{official}”读取（{sheet}!{ref}）。",
+            f"{self._tname(t)}{what}“{text}”与官方表述“{official}”不一致，已按“{official}”读取{note}（{sheet}!{ref}）。",
             table=t.id,
             cells=(f"{sheet}!{ref}",),
             actual=text,
@@ -2073,7 +2118,7 @@ class _Reader:
         fi = self.fi
         current: _TableIndex | None = None
         open_: dict[str, _Instance] = {}
-        colmap: dict[int, str] = {}
+        colmap = _ColumnMap()
         label_cols: set[int] = set()
         aux_cols: set[int] = set()
         band: list[int] = []
@@ -2108,7 +2153,7 @@ class _Reader:
                 before = open_.get(tid)
                 if self._enter(sheet, current, open_, (tag, a1(r, c))) is not before:
                     last.pop(tid, None)
-                colmap, label_cols, aux_cols, band = {}, set(), set(), []
+                colmap, label_cols, aux_cols, band = _ColumnMap(), set(), set(), []
                 continue
             label_texts = self._labels(sheet, r, cells, colmap, label_cols, aux_cols)
             has_numbers = any(_is_number(sheet.raw(r, c)) for c in range(len(row)))
@@ -2203,7 +2248,7 @@ class _Reader:
         rid: str,
         quality: str,
         text: str,
-        colmap: dict[int, str],
+        colmap: _ColumnMap,
         label_col: int,
     ) -> None:
         t = ti.table
@@ -2294,17 +2339,31 @@ class _Reader:
             elif noted and _HEDGE.fullmatch(noted[1]):  # 12（左右）: the note leaves no exact number
                 value, problem, severity = None, f"应填写确切的数字，实为“{raw}”", ERROR
             where: tuple[str, ...] = (f"{sheet.name}!{ref}",)
-            if stated and value and not problem and cell.unit in _MONEY_UNITS and stated[1] != cell.unit:
-                # the row's 单位 cell says in what the amount is: 3000 in a row marked 元 is 0.3 万元
-                number = value * _MONEY_UNITS[stated[1]] / _MONEY_UNITS[cell.unit]
+            if (
+                value
+                and not problem
+                and cell.unit in _MONEY_UNITS
+                and (source := self._stated_unit(sheet, r, c, colmap, stated))
+                and source[0] != cell.unit
+                and not _says_money_unit(noted[0] if noted else raw)  # 3万元 says its own unit
+            ):
+                # the row's 单位 cell, else the column's header, says in what the amount is: 3000 in a
+                # row marked 元, or under 本年收费金额（单位：元）, is 0.3 万元
+                given, said, unit_ref = source
+                number = value * _MONEY_UNITS[given] / _MONEY_UNITS[cell.unit]
                 value = number.normalize() if number == number.to_integral_value() else number
-                unit_ref = f"{sheet.name}!{a1(r, stated[0])}"
                 problem, severity, where = (
-                    f"填写的是“{_shown_raw(raw)}”，所在行的单位写的是“{stated[1]}”（{unit_ref}），"
-                    f"该栏以{cell.unit}为单位，已换算为 {_shown(value)} {cell.unit}读取；请核实，并改为按{cell.unit}填写",
+                    f"填写的是“{_shown_raw(raw)}”，{said}以{cell.unit}为单位，"
+                    f"已换算为 {_shown(value)} {cell.unit}读取；请核实，并改为按{cell.unit}填写",
                     WARNING,
                     (*where, unit_ref),
                 )
+                if abs(number) > MAX_VALUE:
+                    value, severity = None, ERROR
+                    problem = (
+                        f"填写的是“{_shown_raw(raw)}”，{said}以{cell.unit}为单位，"
+                        f"换算为{cell.unit}后数值过大（超过 1 万亿），请核对"
+                    )
             if cell.optional and value is None and not problem:
                 del self.unit.locations[cell.id]  # an empty optional subtotal is no subtotal
                 continue
@@ -2335,6 +2394,21 @@ class _Reader:
                 )
         if blanks:
             self._misplaced(sheet, r, t, rid, colmap, label_col, blanks)
+
+    @staticmethod
+    def _stated_unit(
+        sheet: Sheet, r: int, c: int, colmap: _ColumnMap, stated: tuple[int, str] | None
+    ) -> tuple[str, str, str] | None:
+        """(unit, how the sheet says it, A1 where) of the money unit the sheet gives the amount in column
+        ``c`` of row ``r``: the row's own 单位 cell, else the column's header; None when neither does."""
+        if stated:
+            ref = f"{sheet.name}!{a1(r, stated[0])}"
+            return stated[1], f"所在行的单位写的是“{stated[1]}”（{ref}），该栏", ref
+        head = colmap.stated.get(c)
+        if head:
+            ref = f"{sheet.name}!{head[1]}"
+            return head[0], f"所在栏的表头写的是“{head[2]}”（{ref}），官方表格该栏", ref
+        return None
 
     @staticmethod
     def _stated_money_unit(
