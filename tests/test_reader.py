@@ -348,6 +348,84 @@ def test_parse_value_decimal_keeps_precision():
     assert parse_value("12.5万元", cell)[0] == Decimal("12.5")
 
 
+@pytest.mark.parametrize(
+    "cell_id,raw,expected",
+    [
+        ("t2.fees.fee_amount", 0.1 + 0.2, Decimal("0.3")),  # saved as 0.30000000000000004
+        ("t2.fees.fee_amount", 100000.1 * 3, Decimal("300000.3")),  # 300000.30000000005
+        ("t2.fees.fee_amount", 1234567.1 + 0.2, Decimal("1234567.3")),
+        ("t2.fees.fee_amount", 12.5, Decimal("12.5")),
+        ("t2.fees.fee_amount", 1234567.89, Decimal("1234567.89")),
+        ("t2.fees.fee_amount", 24252.311082, Decimal("24252.311082")),
+        ("t2.fees.fee_amount", 999999999.123456, Decimal("999999999.123456")),
+        ("t2.fees.fee_amount", 0.000001, Decimal("0.000001")),
+        ("t3.new.natural", 0.1 * 3 * 10, 3),  # 3.0000000000000004: the cell shows 3
+    ],
+)
+def test_parse_value_reads_a_float_as_the_number_its_cell_shows(cell_id, raw, expected):
+    value, problem, _ = parse_value(raw, load_form("2021").cell(cell_id))
+    assert (value, problem) == (expected, None)
+    assert str(value) == str(expected)
+
+
+@pytest.mark.parametrize(
+    "cell_id,raw,shown", [("t2.fees.fee_amount", -0.1 - 0.2, "-0.3"), ("t3.new.natural", 0.1 * 3, "0.3")]
+)
+def test_a_float_is_said_as_its_cell_shows_it(cell_id, raw, shown):
+    value, problem, severity = parse_value(raw, load_form("2021").cell(cell_id))
+    assert value is None and severity == "error" and f"实为“{shown}”" in problem
+
+
+def _noisy_formulas(path: Path) -> Path:
+    """Our template with formulas whose results binary floats cannot hold: =0.1+0.2 is 0.30000000000000004."""
+    values = {**consistent_2021(9), "t2.fees.fee_amount": "=0.1+0.2", "t2.normative.made": "=0.1*3*10"}
+    values["t2.regulations.made"] = "=-0.1-0.2"
+    return fill_template(path, "2021", values)
+
+
+def _read_as_shown(unit, tmp_path: Path) -> None:
+    """The values of _noisy_formulas read as their cells show them, and so said in the outputs."""
+    from docx import Document
+
+    from gkreport.docx_out import write_unit_docx
+    from gkreport.xlsx_out import write_unit_xlsx
+
+    fee = unit.values["t2.fees.fee_amount"]
+    assert fee == Decimal("0.3") and str(fee) == "0.3"
+    assert unit.values["t2.normative.made"] == 3
+    assert not [f for f in unit.findings if {"t2.fees.fee_amount", "t2.normative.made"} & set(f.cell_ids)]
+    [neg] = [f for f in unit.findings if "t2.regulations.made" in f.cell_ids]
+    assert "实为“-0.3”" in neg.message
+    run_checks([unit])
+    report = write_unit_docx(unit, tmp_path / "out" / "report.docx")
+    text = "\n".join(p.text for p in Document(str(report.path)).paragraphs)
+    assert "收取行政事业性收费0.3万元" in text and "0000000" not in text
+    book = load_workbook(write_unit_xlsx(unit, tmp_path / "out" / "unit.xlsx"))
+    said = [str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert not [s for s in said if "0000000" in s]
+    assert any("“-0.3”" in s for s in said)
+
+
+def test_a_formula_result_saved_with_float_noise_reads_as_its_cell_shows_it(tmp_path):
+    """Excel saves =0.1+0.2 as <v>0.30000000000000004</v> (all 17 digits of the float); the cell
+    shows 0.3, and 0.3 is what is read, said and reported."""
+    path = _noisy_formulas(tmp_path / "f.xlsx")
+    for formula, result in (
+        ("0.1+0.2", "0.30000000000000004"),
+        ("0.1*3*10", "3.0000000000000004"),
+        ("-0.1-0.2", "-0.30000000000000004"),
+    ):
+        _replace_in_zip(path, f"<f>{formula}</f><v></v>".encode(), f"<f>{formula}</f><v>{result}</v>".encode())
+    _read_as_shown(read_workbook(path), tmp_path)
+
+
+@needs_soffice
+def test_a_formula_result_in_an_xls_reads_as_its_cell_shows_it(tmp_path):
+    """An .xls keeps a formula's result as the binary float (0.30000000000000004 for =0.1+0.2)."""
+    path = soffice_convert(_noisy_formulas(tmp_path / "f.xlsx"), "xls", tmp_path / "xls")
+    _read_as_shown(read_workbook(path), tmp_path)
+
+
 def test_bad_values_are_reported_with_their_cell(tmp_path):
     values = {"t3.new.natural": "约10", "t3.carry.natural": -3, "t3.new.business": "3.5", "t3.new.research": "—"}
     unit = read_workbook(fill_template(tmp_path / "bad.xlsx", "2021", values))

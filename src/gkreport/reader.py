@@ -1506,6 +1506,14 @@ _SPACE_AROUND = re.compile(r"(?<![\d.])\s+|\s+(?![\d.])")  # spaces that are not
 _SPACE_GROUPS = re.compile(r"[+\-]?\d{1,3}(?: \d{3})+(?:\.\d+)?\D*")
 
 
+def _float_decimal(x: float) -> Decimal:
+    """A number a cell holds as a float, as the decimal it shows: at most 15 significant digits, all
+    that Excel keeps of a number typed and all it shows of one computed. Past them is the noise of
+    binary floats: =0.1+0.2 is saved as 0.30000000000000004 and shown, and read, as 0.3; 12.5 and
+    1234567.89 stay as they are."""
+    return Decimal(f"{x:.15g}")
+
+
 def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
     """(value, problem, severity). Blank stays None; anything unclear is a problem, never a guess."""
     kind = type(raw)
@@ -1522,8 +1530,9 @@ def parse_value(raw: Any, cell: Cell) -> tuple[Any, str | None, str]:
             return None, f"应填写数字，实为“{raw}”", ERROR
         if not -MAX_VALUE <= raw <= MAX_VALUE:
             return None, f"数值过大，实为“{raw}”（超过 1 万亿），请核对", ERROR
-        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+        number = _float_decimal(raw) if isinstance(raw, float) else Decimal(raw)
         text = None
+        raw = _shown_raw(raw)  # as the cell shows it, in what is said below
     else:
         text = _SPACE_AROUND.sub("", unicodedata.normalize("NFKC", str(raw)).strip())
         if " " in text:  # a space between digits: 1 234 groups thousands; 46 2 is no number
@@ -1577,9 +1586,10 @@ def _says_money_unit(raw: Any) -> bool:
 
 
 def _shown_raw(v: Any) -> str:
-    """A cell's content as people typed it (1286, not 1286.0)."""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    """A cell's content as people typed it (1286, not 1286.0; 0.3, not 0.30000000000000004)."""
+    if isinstance(v, float) and v == v and v not in (_INF, -_INF):
+        d = _float_decimal(v)
+        return str(int(d)) if d == d.to_integral_value() else format(d, "f")
     return v.strip() if isinstance(v, str) else str(v)
 
 
