@@ -568,13 +568,14 @@ def _process_chunk(
         writers.shutdown(wait=True, cancel_futures=True)
     _stamp_outputs(records, opts.output_dir)
     n = max(len(items), 1)
+    seconds = {  # one dict for the chunk's records (read-only): thousands of records are held at once
+        "read": (t_read - t0) / n,
+        "check": (t_check - t_read) / n,
+        "xlsx": t_xlsx / n,
+        "docx": t_docx / n,
+    }
     for rec in records:
-        rec.seconds = {
-            "read": (t_read - t0) / n,
-            "check": (t_check - t_read) / n,
-            "xlsx": t_xlsx / n,
-            "docx": t_docx / n,
-        }
+        rec.seconds = seconds
     return records
 
 
@@ -858,8 +859,9 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         target, what = folder / unit_xlsx_name(unit), "统计表"
         digest: dict[str, Any] = {}
         write_unit_xlsx(unit, out / target, digest)
-        written.append(str(target))
-        digests[str(target)] = digest
+        xlsx_rel = str(target)  # one string for the record's outputs, written and stamps
+        written.append(xlsx_rel)
+        digests[xlsx_rel] = digest
         rec.written = {p: digests[p] for p in written}
     except Exception as exc:  # disk full, read-only, held open, a file in the folder's place …
         _remove_written(out, written)
@@ -867,7 +869,7 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         rec.outputs, rec.written = {}, {}
         rec.reason = f"{what}无法写出（{out / target}）：{_write_error(exc)}。处理后重新运行本命令即可。"
         return 0.0, time.thread_time() - t0
-    rec.outputs = {"xlsx": str(target), "docx": docx_rel, "pdf": None}
+    rec.outputs = {"xlsx": xlsx_rel, "docx": docx_rel, "pdf": None}
     return time.thread_time() - t1, t1 - t0
 
 
