@@ -1314,8 +1314,88 @@ def test_a_plan_made_before_another_run_left_a_message_uncertain_does_not_resend
         result = m.send_plan(plan, s)
     assert box.messages == []  # neither is sent a second time
     assert [o.result for o in result.outcomes] == [m.Delivery.UNCERTAIN, m.SENT_OK]
-    assert "另一次运行" in result.outcomes[0].detail and "--resend-uncertain" in result.outcomes[0].detail
+    assert "同时运行的另一次发送" in result.outcomes[0].detail and "--resend-uncertain" in result.outcomes[0].detail
+    assert all(o.other_run for o in result.outcomes)  # neither is this run's doing
     assert not result.all_sent
+
+
+def tls_server_args(box: Box, tmp_path: Path) -> tuple[dict, list[str]]:
+    """A STARTTLS server that wants a login (gk / PASSWORD), and the sender's options for it."""
+    import ssl
+
+    cert, key = make_self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"gk" and auth_data.password == PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)
+
+    server = {"tls_context": ctx, "require_starttls": True, "authenticator": authenticator, "auth_required": True}
+    return server, ["--security", "starttls", "--smtp-user", "gk", "--cafile", str(cert)]
+
+
+def test_closing_counts_are_this_runs_own_when_another_run_sends_meanwhile(tmp_path):
+    # One window asks for the password (its plan made) while a colleague's run sends two of the
+    # three units; the closing counts of the first say what it sent itself, and the rest apart.
+    pty = pytest.importorskip("pty")
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units)
+    everyone = write_roster_xlsx(tmp_path / "名单.xlsx", [(u, addr_of(u), None) for u in units])
+    two = write_roster_xlsx(tmp_path / "名单2.xlsx", [(u, addr_of(u), None) for u in units[:2]])
+    box = Box()
+    tls, login = tls_server_args(box, tmp_path)
+    with smtp_server(box, **tls) as port:
+        common = [*smtp_args(port), *login]
+        env = {k: v for k, v in os.environ.items() if k != m.PASSWORD_ENV}
+        env.update(COLUMNS="250", PYTHONIOENCODING="utf-8")
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gkreport", "mail", str(out), "--roster", str(everyone), *common],
+            cwd=tmp_path,
+            env=env,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # no terminal of its own: the password is read from stdin, the pty
+        )
+        os.close(slave)
+        seen = bytearray()
+        asked = threading.Event()
+
+        def read() -> None:
+            while chunk := proc.stdout.read1(4096):
+                seen.extend(chunk)
+                if "SMTP 密码".encode() in seen:
+                    asked.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            if not asked.wait(WAIT):
+                proc.kill()
+                pytest.fail(f"the sender never asked for the password:\n{seen.decode()}")
+            other = run_cli([str(out), "--roster", str(two), *common], cwd=tmp_path, password=PASSWORD)
+            assert other.returncode == 1, other.stdout + other.stderr  # 丙局 is not in its roster
+            assert "本次发送 2 封" in other.stdout
+            os.write(master, PASSWORD.encode() + b"\n")
+            proc.wait(WAIT)
+            reader.join(WAIT)
+            stderr = proc.stderr.read().decode()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+    stdout = seen.decode()
+    assert proc.returncode == 0, stdout + stderr
+    assert "Traceback" not in stderr
+    assert_exactly_once(box.messages, units)
+    summary = stdout[stdout.index("本次发送") :]
+    assert "本次发送 1 封" in summary and "未发出 0 封" in summary, summary
+    assert "另有 2 封已由同时运行的另一次发送发出，这次没有重复发送" in summary, summary
+    table = stdout[stdout.index("发送结果") : stdout.index("本次发送")]
+    assert table.count("同时运行的另一次发送已发出") == 2
+    assert PASSWORD not in stdout + stderr
 
 
 def test_display_name_with_a_comma_is_accepted(tmp_path):

@@ -1430,6 +1430,10 @@ class Outcome:
     reply: str = ""
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # recipients the server refused (the others got it)
+    # what ``result`` says is another run's doing (it sent the message, or left it uncertain, since
+    # this run's plan was made): this run did not send it
+    other_run: bool = False
+    note: str = ""  # more that the user should know of this message (shown beside ``detail``)
 
 
 class Delivery(StrEnum):
@@ -1945,8 +1949,10 @@ def send_plan(
                 if already:
                     pm.rcpt = [r for r in pm.rcpt if r not in already]
                     if not pm.rcpt:
-                        outcome.result, outcome.detail = SENT_OK, "另一次运行已发送"
+                        outcome.result, outcome.detail = SENT_OK, "同时运行的另一次发送已发出，这次未重复发送"
+                        outcome.other_run = True
                         continue
+                    outcome.note = f"同时运行的另一次发送已发给 {'、'.join(already)}，这次只发给其余收件人"
                 # Left uncertain, or sent another version, by another run since the plan was made: not resent.
                 moved = [
                     (r, st)
@@ -1959,14 +1965,15 @@ def send_plan(
                     said = []
                     if unsure:
                         said.append(
-                            f"另一次运行发给 {'、'.join(unsure)} 的结果不确定（服务器可能已收到），"
+                            f"同时运行的另一次发送发给 {'、'.join(unsure)} 的结果不确定（服务器可能已收到），"
                             "请先向对方确认，确需重发请加 --resend-uncertain 重新运行"
                         )
                     if others:
-                        said.append(f"另一次运行已发给 {'、'.join(others)} 另一版本的文件")
+                        said.append(f"同时运行的另一次发送已发给 {'、'.join(others)} 另一版本的文件")
                     rest = "，重新运行会发给其余收件人" if len(moved) < len(pm.rcpt) else ""
                     outcome.result = Delivery.UNCERTAIN if unsure else NOT_TRIED
                     outcome.detail = "；".join(said) + f"；这一封这次未发送{rest}"
+                    outcome.other_run = True
                     continue
                 if i and settings.interval:
                     wait(settings.interval)

@@ -191,7 +191,7 @@ def mail_command(
 
     def progress(i: int, n: int, pm: m.PlannedMessage, o: m.Outcome) -> None:
         colour = "green" if o.result == m.SENT_OK else "red"
-        detail = o.reply or o.detail
+        detail = "；".join(x for x in (o.reply or o.detail, o.note) if x)
         out.print(f"[{i}/{n}] {escape(pm.shown_unit)}：[{colour}]{o.result}[/] {escape(detail)}")
 
     try:
@@ -203,20 +203,35 @@ def mail_command(
         fail(m.MailError(f"发送时无法读写 {plan.year_dir}（{m.os_reason(exc)}）。", exit_code=1))
         return
 
-    sent = sum(1 for o in result.outcomes if o.result == m.SENT_OK)
-    partly = sum(1 for o in result.outcomes if o.result == m.SENT_OK and o.refused)
-    uncertain = sum(1 for o in result.outcomes if o.result == m.Delivery.UNCERTAIN)
+    # The counts say what this run did; what a run started meanwhile did is said apart.
+    mine = [o for o in result.outcomes if not o.other_run]
+    others = [o for o in result.outcomes if o.other_run]
+    sent = sum(1 for o in mine if o.result == m.SENT_OK)
+    partly = sum(1 for o in mine if o.result == m.SENT_OK and o.refused)
+    uncertain = sum(1 for o in mine if o.result == m.Delivery.UNCERTAIN)
     t = Table(title="发送结果", title_style="bold")
     t.add_column("单位", overflow="fold")
     t.add_column("结果")
     t.add_column("说明", overflow="fold")
     for o in result.outcomes:
         colour = "green" if o.result == m.SENT_OK else ("dim" if o.result == m.NOT_TRIED else "red")
-        t.add_row(escape(o.unit), f"[{colour}]{o.result}[/]", escape(o.detail or o.reply))
+        t.add_row(
+            escape(o.unit), f"[{colour}]{o.result}[/]", escape("；".join(x for x in (o.detail or o.reply, o.note) if x))
+        )
     out.print(t)
     if result.stopped:
         err.print(f"[bold red]已停止发送：[/]{escape(result.stopped)}")
     held = len(plan.messages) - len(todo) - sum(1 for pm in plan.messages if pm.status == m.DONE)
+    meanwhile = ""
+    if n := sum(1 for o in others if o.result == m.SENT_OK):
+        meanwhile += f"另有 {n} 封已由同时运行的另一次发送发出，这次没有重复发送（见上表）。"
+    if n := sum(1 for o in others if o.result == m.Delivery.UNCERTAIN):
+        meanwhile += (
+            f"另有 {n} 封在同时运行的另一次发送中结果不确定（服务器可能已收到），这次没有发送；"
+            "请先向对方确认，确需重发时加 --resend-uncertain（见上表）。"
+        )
+    if n := sum(1 for o in others if o.result not in (m.SENT_OK, m.Delivery.UNCERTAIN)):
+        meanwhile += f"另有 {n} 封的收件人已由同时运行的另一次发送收到另一版本的文件，这次没有发送（见上表）。"
     out.print(
         f"本次发送 {sent} 封"
         + (f"（其中 {partly} 封有收件人被拒收，见上表）" if partly else "")
@@ -226,9 +241,11 @@ def mail_command(
             if uncertain
             else ""
         )
-        + f"，未发出 {len(todo) - sent - uncertain} 封"
+        + f"，未发出 {len(mine) - sent - uncertain} 封"
         + (f"，另有 {held} 个单位因上述问题未发送" if held else "")
-        + "。重新运行只会发送尚未发出的邮件。"
+        + "。"
+        + meanwhile
+        + "重新运行只会发送尚未发出的邮件。"
     )
     if result.signal:
         raise typer.Exit(130 if result.signal == "SIGINT" else 143)
