@@ -32,6 +32,7 @@ from aiosmtpd.smtp import AuthResult
 
 from gkreport import mail as m
 from gkreport.batch import BatchOptions, run_batch
+from gkreport.roster import clean_line
 from gkreport.samples import SAMPLES_2021
 from gkreport.spec import load_form
 from gkreport.template import write_template
@@ -1025,15 +1026,21 @@ def test_control_characters_in_unit_names_break_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     recorded = [u["unit"] for u in audit_units(out)]
     assert any(ch in "".join(recorded) for ch in "\u2028\x0c\x1c\n")  # the names reach mail as they are
-    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    # Such a batch wrote \x0c and \x1c–\x1e into the Word reports' XML, which cannot hold them: those reports
+    # are damaged and are not sent. The names reach the messages with the workbooks.
+    plan = m.plan_messages(out, settings_for(None, tmp_path), to="up@example.gov.cn", dry_run=True)
+    unopenable = {clean_line(u) for u in recorded if any(c in u for c in "\x0c\x1c\x1d\x1e")}
+    assert {p.unit for p in plan.problems} == unopenable and len(unopenable) == 4
+    assert all("无法打开：文件已损坏（其中的 word/document.xml 不是有效的 XML" in p.message for p in plan.problems)
+    dry = run_cli(
+        [str(out), "--to", "up@example.gov.cn", "--attach", "xlsx", "--from", SENDER, "--dry-run"], cwd=tmp_path
+    )
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert len(eml_messages(out)) == len(units)
     box = Box()
     with smtp_server(box) as port:
-        r = run_cli([str(out), "--to", "up@example.gov.cn", "--attach", "docx,xlsx", *smtp_args(port)], cwd=tmp_path)
-        again = run_cli(
-            [str(out), "--to", "up@example.gov.cn", "--attach", "docx,xlsx", *smtp_args(port)], cwd=tmp_path
-        )
+        r = run_cli([str(out), "--to", "up@example.gov.cn", "--attach", "xlsx", *smtp_args(port)], cwd=tmp_path)
+        again = run_cli([str(out), "--to", "up@example.gov.cn", "--attach", "xlsx", *smtp_args(port)], cwd=tmp_path)
     for x in (dry, r, again):
         assert "Traceback" not in x.stderr, x.stderr
     assert r.returncode == 0, r.stdout + r.stderr
@@ -1130,6 +1137,123 @@ def test_mail_says_when_it_cannot_find_the_input_folder_to_check(tmp_path):
     assert plan.unchecked and str(tmp_path / "out-input") in plan.unchecked and "无法核对" in plan.unchecked
     r = run_cli([str(out), "--to", "up@example.gov.cn", "--dry-run"], cwd=tmp_path)
     assert r.returncode == 0 and "无法核对" in r.stdout, r.stdout + r.stderr
+
+
+def report_path(out: Path, unit: str, year: int = YEAR) -> Path:
+    """The Word report the batch recorded for ``unit``."""
+    rec = next(u for u in audit_units(out, year) if u["unit"] == unit)
+    return out / str(year) / rec["outputs"]["docx"]
+
+
+def edit_by_hand(path: Path, text: str) -> None:
+    """What staff do in Word: open the report, add a paragraph, save."""
+    d = docx.Document(path)
+    d.add_paragraph(text)
+    d.save(path)
+
+
+def flat(text: str) -> str:
+    """Console output without table borders and line breaks: a table cell's text is whole again."""
+    return re.sub(r"[\s│┃┆]+", "", text)
+
+
+def test_a_report_edited_by_hand_is_sent_and_said_to_be(tmp_path):
+    units = ["某某区甲局", "某某区乙局"]
+    out = make_output(tmp_path / "out", units)
+    edited = report_path(out, "某某区甲局")
+    edit_by_hand(edited, "手工补充：本单位另设了网上依申请公开平台。")
+    said = "在生成后被手工修改过（与batch生成的文件不同），发送的是修改后的文件"
+
+    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert dry.returncode == 0, dry.stdout + dry.stderr  # sent all the same: it is the staff's version
+    assert flat(f"Word报告{edited.name}{said}") in flat(dry.stdout), dry.stdout
+    assert flat(dry.stdout).count("手工修改") == 1  # only 甲局's
+    (att,) = eml_messages(out)[f"{YEAR}-某某区甲局.eml"].iter_attachments()
+    assert att.get_content() == edited.read_bytes()
+
+    box = Box()
+    with smtp_server(box) as port:
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    plan_part, run_part = r.stdout.split("连接 127.0.0.1", 1)
+    assert flat(said) in flat(plan_part) and flat(said) in flat(run_part), r.stdout
+    results = flat(run_part[run_part.index("发送结果") :])
+    assert flat("某某区甲局已发送250") in results and flat(said) in results
+    assert "本次发送 2 封" in r.stdout
+    assert_exactly_once(box.messages, units)
+    got = {x.unit: next(x.msg.iter_attachments()).get_content() for x in box.messages}
+    assert got["某某区甲局"] == edited.read_bytes() and "手工补充" in docx_text(got["某某区甲局"])
+    sent = {e["unit"]: e["files"] for e in journal_events(out) if e["event"] == "sent"}
+    assert [f.get("hand_edited") for f in sent["某某区甲局"]] == [True]  # recorded with the file
+    assert [f.get("hand_edited") for f in sent["某某区乙局"]] == [None]
+
+
+def test_a_hand_edit_kept_aside_by_a_later_batch_is_said_not_to_be_sent(tmp_path):
+    units = ["某某区甲局", "某某区乙局"]
+    out = make_output(tmp_path / "out", units)
+    edit_by_hand(report_path(out, "某某区甲局"), "手工补充的一段。")
+    run_batch(BatchOptions(input_dir=tmp_path / "out-input", output_dir=out, jobs=1))  # keeps the edit aside
+    kept = report_path(out, "某某区甲局").with_name(f"某某区甲局{YEAR}年政府信息公开工作年度报告（手工修改）.docx")
+    assert kept.is_file() and "手工补充" not in docx_text(report_path(out, "某某区甲局").read_bytes())
+
+    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert flat(f"修改后的文件已另存为{kept.name}，这次不发送它；发送的是batch重新生成的文件，不含那些修改") in flat(
+        dry.stdout
+    ), dry.stdout
+    (att,) = eml_messages(out)[f"{YEAR}-某某区甲局.eml"].iter_attachments()
+    assert att.get_content() == report_path(out, "某某区甲局").read_bytes()
+
+    # Without the batch's record of what it wrote, mail cannot tell whether the report is as generated: it says so.
+    (out / m.MANIFEST_PATH).unlink()
+    plan = m.plan_messages(out, settings_for(None, tmp_path), to="up@example.gov.cn", dry_run=True)
+    assert plan.unchecked and "无法核对要发送的报告在生成之后是否被手工修改过" in plan.unchecked
+    first = plan.messages[0]
+    assert first.note == f"Word 报告另有手工修改过的版本另存为 {kept.name}，这次不发送它"
+    assert plan.messages[1].note == ""
+
+
+def word_owner_file(user: str) -> bytes:
+    """The ~$ file Word keeps beside a document it has open: 162 bytes naming who has it open."""
+    ansi = user.encode("gbk")
+    wide = user.encode("utf-16-le")
+    data = bytes([len(ansi)]) + ansi.ljust(53, b" ") + bytes([len(user), 0]) + wide
+    return data.ljust(162, b"\0")
+
+
+def test_a_report_that_cannot_be_opened_is_not_sent(tmp_path):
+    units = ["某某区甲局", "某某区乙局", "某某区丙局"]
+    out = make_output(tmp_path / "out", units)
+    cut = report_path(out, "某某区甲局")  # cut short: a copy that stopped halfway
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    owner = report_path(out, "某某区乙局")  # Word's ~$ file copied over the report by mistake
+    (owner.parent / ("~$" + owner.name[2:])).write_bytes(word_owner_file("张三"))
+    owner.write_bytes(word_owner_file("张三"))
+    good = report_path(out, "某某区丙局")  # open in Word: its ~$ file stands beside it
+    (good.parent / ("~$" + good.name[2:])).write_bytes(word_owner_file("李四"))
+
+    dry = run_cli([str(out), "--to", "up@example.gov.cn", "--from", SENDER, "--dry-run"], cwd=tmp_path)
+    assert dry.returncode == 1 and "Traceback" not in dry.stderr, dry.stdout + dry.stderr
+    assert list(eml_messages(out)) == [f"{YEAR}-某某区丙局.eml"]
+    box = Box()
+    with smtp_server(box) as port:
+        s = settings_for(port, tmp_path)
+        plan = m.plan_messages(out, s, to="up@example.gov.cn")
+        said = {p.unit: p.message for p in plan.problems}
+        assert set(said) == {"某某区甲局", "某某区乙局"}
+        assert f"Word 报告 某某区甲局/{cut.name} 无法打开：文件不完整或已损坏，不能发送" in said["某某区甲局"]
+        assert f"Word 报告 某某区乙局/{owner.name} 无法打开：文件不完整或已损坏" in said["某某区乙局"]
+        assert "~$ 临时文件" in said["某某区乙局"]
+        r = run_cli([str(out), "--to", "up@example.gov.cn", *smtp_args(port)], cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert flat(f"{cut.name}无法打开：文件不完整或已损坏，不能发送") in flat(r.stdout), r.stdout
+    assert flat(f"{owner.name}无法打开") in flat(r.stdout)
+    assert "本次发送 1 封" in r.stdout
+    assert_exactly_once(box.messages, ["某某区丙局"])
+    (att,) = box.messages[0].msg.iter_attachments()
+    assert att.get_content() == good.read_bytes()
+    assert {e["unit"] for e in journal_events(out)} == {"某某区丙局"}
 
 
 # --------------------------------------------------------------------------- wording

@@ -30,6 +30,14 @@ only through :func:`gkreport.roster.clean_line`, so control characters (U+2028, 
 \\x0c, \\x1c–\\x1e, CR/LF) cannot break them; a message that still cannot be
 built is reported and the others go on.
 
+A file the batch wrote and someone changed since (its SHA-256 is not the one
+the manifest recorded: a report edited in Word) is the staff's version and is
+sent, but the plan, the dry run and the results say so and the journal marks
+it ``hand_edited``; a copy changed by hand that a later batch kept aside
+(``…（手工修改）.docx``) is named, with what is sent instead. A .docx or .xlsx
+that cannot be opened as one (cut short, damaged, an old or protected format,
+Word's ``~$`` owner file) is never sent: the unit gets nothing and the file is named.
+
 Exactly once
 ------------
 The journal ``<year>/邮件发送记录.jsonl`` is append-only; every line is one
@@ -79,8 +87,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import json
 import os
+import posixpath
 import re
 import select
 import signal
@@ -93,6 +103,8 @@ import time
 import tomllib
 import unicodedata
 import uuid
+import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -103,7 +115,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
 from enum import StrEnum
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
@@ -515,6 +527,9 @@ class UnitRecord:
     outputs: dict[str, str | None] = field(default_factory=dict)
     reason: str | None = None
     input: str = ""
+    # outputs changed by hand after the batch wrote them, which a later batch kept aside before writing
+    # them anew: {"file", "kept_as"}, relative to the year folder
+    kept_aside: list[dict[str, str]] = field(default_factory=list)
 
 
 def choose_year(output_dir: Path | str, year: int | None = None) -> tuple[int, Path, str | None]:
@@ -547,6 +562,10 @@ def read_audit(year_dir: Path) -> list[UnitRecord]:
         units = data["units"]
         year = int(data["year"])
         records = []
+        aside: dict[str, list[dict[str, str]]] = defaultdict(list)  # the run's list: by unit
+        for e in data.get("hand_edited") or ():
+            if isinstance(e, dict) and e.get("unit"):
+                aside[str(e["unit"]).strip()].append(e)
         for u in units:
             records.append(
                 UnitRecord(
@@ -560,6 +579,12 @@ def read_audit(year_dir: Path) -> list[UnitRecord]:
                     input=str(u.get("input") or ""),
                 )
             )
+            rec = records[-1]
+            rec.kept_aside = [
+                {"file": str(e["file"]), "kept_as": str(e["kept_as"])}
+                for e in [*(u.get("hand_edited") or ()), *aside.get(rec.unit, ())]
+                if isinstance(e, dict) and e.get("file") and e.get("kept_as")
+            ]
     except FileNotFoundError:
         raise MailError(f"找不到 {path}，请先生成报告。") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -893,9 +918,12 @@ class Attachment:
     sha256: str
     size: int
     data: bytes = field(repr=False, default=b"")
+    # not the file the batch wrote (changed by hand since); None: the batch's record of it is missing
+    hand_edited: bool | None = False
 
     def record(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "sha256": self.sha256, "size": self.size}
+        rec = {"kind": self.kind, "name": self.name, "sha256": self.sha256, "size": self.size}
+        return {**rec, "hand_edited": True} if self.hand_edited else rec
 
 
 @dataclass
@@ -919,6 +947,9 @@ class PlannedMessage:
     message_id: str = ""
     sender: Address | None = None
     held: bool = False  # some recipients are owed this message but it is held back (changed/uncertain)
+    # what the sender should know of the files: changed by hand after the batch wrote them, or a hand-changed
+    # copy kept aside while the batch's file is sent; said when the message is sent
+    file_notes: list[str] = field(default_factory=list)
     known: dict[str, RecipientState] = field(default_factory=dict)  # journal state of ``rcpt`` when planned
 
     @property
@@ -1074,7 +1105,86 @@ def _explained(f: dict[str, Any]) -> bool:
     return f.get("severity") == "warning" and bool(f.get("explanation")) and not f.get("explanation_lapsed")
 
 
-def _read_attachments(rec: UnitRecord, year_dir: Path, kinds: tuple[str, ...], reasons: list[str]) -> list[Attachment]:
+def _recorded_digests(
+    rec: UnitRecord, entry: dict[str, Any] | None, output_dir: Path, year_dir: Path
+) -> dict[str, dict[str, Any]] | None:
+    """Kind → size and SHA-256 of the output as the batch wrote it (from its record of this input);
+    None when there is no record of this unit's input that agrees with 审核报告.json."""
+    if not entry or entry.get("unit") != rec.unit or entry.get("year") != rec.year:
+        return None
+    outputs, written = entry.get("outputs"), entry.get("written")
+    if not isinstance(outputs, dict) or not isinstance(written, dict):
+        return None
+    found: dict[str, dict[str, Any]] = {}
+    for kind, rel in rec.outputs.items():
+        theirs = outputs.get(kind)
+        if not isinstance(theirs, str) or not rel:
+            continue
+        digest = written.get(theirs)
+        same_file = os.path.normpath(output_dir / theirs) == os.path.normpath(year_dir / rel)
+        if isinstance(digest, dict) and digest.get("sha256") and same_file:
+            found[kind] = digest
+    return found
+
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .doc/.xls and of password-protected files
+_WORD_OWNER_FILE = 162  # size of the ~$ file Word keeps beside a document it has open
+_MAIN_TYPES = {"docx": ("wordprocessingml", "ms-word"), "xlsx": ("spreadsheetml", "ms-excel")}
+_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+
+
+def _unopenable(kind: str, data: bytes) -> str | None:
+    """Why ``data`` cannot be opened as a .docx/.xlsx (cut short, damaged, or another kind of file), or None."""
+    if kind not in _MAIN_TYPES:
+        return None
+    from defusedxml import ElementTree as ET
+
+    if not data:
+        return "文件是空的"
+    if data.startswith(_OLE):
+        return f"是旧版格式（.doc、.xls）或设置了打开密码的文件，不是 .{kind} 文件"
+    part = ""  # the part being parsed
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            damaged = z.testzip()
+            if damaged is not None:
+                return f"文件已损坏（其中的 {clean_line(damaged)} 无法读出）"
+            part = "_rels/.rels"
+            rels = ET.fromstring(z.read(part))
+            targets = [r.get("Target") or "" for r in rels if (r.get("Type") or "").endswith("/officeDocument")]
+            main = posixpath.normpath(targets[0].lstrip("/")) if targets and targets[0] else ""
+            part = "[Content_Types].xml"
+            types = ET.fromstring(z.read(part))
+            by_part = {(t.get("PartName") or "").lstrip("/"): t.get("ContentType") or "" for t in types}
+            by_ext = {(t.get("Extension") or "").lower(): t.get("ContentType") or "" for t in types}
+            content_type = by_part.get(main) or by_ext.get(posixpath.splitext(main)[1].lstrip(".").lower(), "")
+            if not main or not any(word in content_type for word in _MAIN_TYPES[kind]):
+                what = "Word 文档" if kind == "docx" else "Excel 工作簿"
+                return f"不是 .{kind} 文件（其中没有 {what} 的正文）"
+            part = main
+            ET.fromstring(z.read(part))
+            return None
+    except KeyError:
+        return f"不是 .{kind} 文件（缺少必需的部分）"
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError):
+        pass
+    except (SyntaxError, ValueError):  # XML that does not parse, or that defusedxml refuses
+        if part:
+            return f"文件已损坏（其中的 {clean_line(part)} 不是有效的 XML）"
+    if len(data) == _WORD_OWNER_FILE and kind == "docx":
+        return "文件不完整或已损坏（大小与 Word 打开文档时生成的 ~$ 临时文件相同，可能就是这样的文件）"
+    return "文件不完整或已损坏"
+
+
+def _read_attachments(
+    rec: UnitRecord,
+    year_dir: Path,
+    kinds: tuple[str, ...],
+    reasons: list[str],
+    written: dict[str, dict[str, Any]] | None = None,
+) -> list[Attachment]:
+    """The unit's files to attach; what stops one from being sent goes to ``reasons``. ``written``: kind →
+    the file as the batch wrote it (None: no record), to tell a file changed by hand since."""
     files = []
     for kind in kinds:
         rel = rec.outputs.get(kind)
@@ -1091,8 +1201,53 @@ def _read_attachments(rec: UnitRecord, year_dir: Path, kinds: tuple[str, ...], r
         except OSError:
             reasons.append(f"找不到文件：{clean_line(rel)}")
             continue
-        files.append(Attachment(kind, _attachment_name(path), path, hashlib.sha256(data).hexdigest(), len(data), data))
+        unopenable = _unopenable(kind, data)
+        if unopenable:
+            reasons.append(
+                f"{KIND_ZH[kind]} {clean_line(rel)} 无法打开：{unopenable}，不能发送。"
+                f"请用 {'Word' if kind == 'docx' else 'Excel'} 打开检查并重新保存，或重新运行 batch 生成后再发送"
+            )
+            continue
+        att = Attachment(kind, _attachment_name(path), path, hashlib.sha256(data).hexdigest(), len(data), data)
+        if written is None or kind not in written:
+            att.hand_edited = None
+        else:
+            att.hand_edited = att.sha256 != written[kind].get("sha256") or att.size != written[kind].get("size")
+        files.append(att)
     return files
+
+
+def _file_notes(rec: UnitRecord, files: list[Attachment], year_dir: Path, checked: bool) -> list[str]:
+    """What the sender should know of the files about to be sent: changed by hand after the batch wrote
+    them (sent as changed), or a copy changed by hand kept aside (the batch's file is sent, not the copy).
+    ``checked``: the batch's record of the files was there to compare with."""
+    notes = []
+    for f in files:
+        rel = rec.outputs.get(f.kind) or ""
+        shown = clean_line(rel)
+        if f.hand_edited:
+            notes.append(
+                f"{KIND_ZH[f.kind]} {f.name} 在生成后被手工修改过（与 batch 生成的文件不同），发送的是修改后的文件"
+            )
+        elif f.hand_edited is None and checked:
+            notes.append(f"batch 的记录中没有 {shown} 生成时的校验值，无法核对它在生成后是否被手工修改过")
+        aside = sorted(
+            {
+                clean_line(PurePath(e["kept_as"].replace("\\", "/")).name)
+                for e in rec.kept_aside
+                if os.path.normpath(e["file"]) == os.path.normpath(rel)
+                and (p := _safe_relative(year_dir, e["kept_as"])) is not None
+                and p.is_file()
+            }
+        )
+        if aside and f.hand_edited is False:
+            notes.append(
+                f"{KIND_ZH[f.kind]}曾在生成后被手工修改，修改后的文件已另存为 {'、'.join(aside)}，这次不发送它；"
+                "发送的是 batch 重新生成的文件，不含那些修改"
+            )
+        elif aside:
+            notes.append(f"{KIND_ZH[f.kind]}另有手工修改过的版本另存为 {'、'.join(aside)}，这次不发送它")
+    return notes
 
 
 def _journal_status(
@@ -1186,16 +1341,20 @@ def plan_messages(
     input_dir = Path(input_path) if input_path else None
     unchecked = None
     if input_dir is None or not input_dir.is_dir():
-        where = (
-            f"生成报告时的输入文件夹 {clean_line(input_path)}"
-            if input_path
-            else f"batch 的记录 {MANIFEST_PATH.as_posix()}"
-        )
+        if input_path:
+            where = f"生成报告时的输入文件夹 {clean_line(input_path)}"
+        else:
+            where = f"batch 的记录 {MANIFEST_PATH.as_posix()}"
+        also = "，也无法核对要发送的报告在生成之后是否被手工修改过" if batch_records is None else ""
         unchecked = (
-            f"找不到{where}，无法核对各单位的统计表在生成报告之后是否修改过；"
+            f"找不到{where}，无法核对各单位的统计表在生成报告之后是否修改过{also}；"
             "如果有单位重新报送了统计表，请先重新运行 batch 再发送。"
         )
         input_dir = None
+    elif batch_records is None:
+        unchecked = (
+            f"无法读取 batch 的记录 {MANIFEST_PATH.as_posix()}，无法核对要发送的报告在生成之后是否被手工修改过。"
+        )
     journal = Journal(year_dir / JOURNAL_NAME)
     state = journal_state(journal.read())
     today = today or date.today()
@@ -1255,11 +1414,14 @@ def plan_messages(
             if (rec.errors > 0 or rec.status == Status.ERRORS) and direction == REPORT and not allow_errors:
                 count = f" {rec.errors} 个" if rec.errors > 0 else ""
                 reasons.append(f"报告仍有{count}错误，未报送（确需报送请加 --allow-errors）")
-            changed = _input_changed(input_dir, rec, (batch_records or {}).get(rec.input)) if input_dir else None
+            entry = (batch_records or {}).get(rec.input)
+            changed = _input_changed(input_dir, rec, entry) if input_dir else None
             if changed:
                 reasons.append(changed)
             else:
-                pm.files = _read_attachments(rec, year_dir, settings.attach, reasons)
+                written = _recorded_digests(rec, entry, output_dir, year_dir)
+                pm.files = _read_attachments(rec, year_dir, settings.attach, reasons, written)
+                pm.file_notes = _file_notes(rec, pm.files, year_dir, batch_records is not None)
 
         review = _review_of(rec, batch_records, "xlsx" in settings.attach) if review_wanted else {}
         if review is None:
@@ -1285,6 +1447,8 @@ def plan_messages(
         pm.body = _body_text(body_template.format_map(values))
         pm.message_id = _message_id(year, rec.unit, pm.to, pm.cc, pm.files, sender.domain)
         _journal_status(pm, state, resend_changed, resend_uncertain)
+        if pm.status == SEND and pm.file_notes:
+            pm.note = "；".join([*pm.file_notes, *([pm.note] if pm.note else [])])
 
     needs = settings.missing_for_sending(direction)
     return Plan(
@@ -1979,6 +2143,7 @@ def send_plan(
                     wait(settings.interval)
                     if stop.requested:
                         break
+                outcome.note = "；".join([*pm.file_notes, *([outcome.note] if outcome.note else [])])
                 reason = _send_with_retries(conn, pm, settings, journal, sender, outcome, wait, stop)
                 if progress:
                     progress(i + 1, len(todo), pm, outcome)
