@@ -183,6 +183,36 @@ def test_duplicate_units_are_both_reported(tmp_path):
     assert len(edu) == 1 and edu[0].status != "重复报送" and (tmp_path / "output" / edu[0].outputs["docx"]).exists()
 
 
+def test_a_copied_file_named_for_another_unit_is_said_among_the_duplicates(tmp_path):
+    """Two files whose content names the same unit, one of them named for another unit (copied and
+    not changed): the duplicate's reason says which file names which unit, not just to keep one."""
+    inp = tmp_path / "input"
+    inp.mkdir()
+    src = SAMPLES / "示例市东城区教育局2025年统计表.xlsx"
+    shutil.copy(src, inp / "示例市东城区教育局2025年统计表.xlsx")
+    shutil.copy(src, inp / "示例市东城区财政局2025年统计表.xlsx")
+    shutil.copy(SAMPLES / "示例市东城区市场监督管理局2025年统计表.xlsx", inp)
+    out = tmp_path / "output"
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=out, jobs=1, summary_unit="示例市东城区人民政府"))
+    dup = {r.input: r for r in result.records if r.unit == "示例市东城区教育局"}
+    assert {k: str(r.status) for k, r in dup.items()} == {
+        "示例市东城区教育局2025年统计表.xlsx": "重复报送",
+        "示例市东城区财政局2025年统计表.xlsx": "重复报送",
+    }
+    for r in dup.values():
+        assert "无法确定以哪个为准" in r.reason
+        assert "示例市东城区财政局2025年统计表.xlsx 的文件名写的是“示例市东城区财政局”" in r.reason
+        assert "改正单位名称" in r.reason and "请只保留一个后重新运行" not in r.reason
+    copied = dup["示例市东城区财政局2025年统计表.xlsx"]
+    assert [f["message"] for f in copied.findings if f["rule"] == "READ.unit" and "文件名" in f["message"]]
+    # the district summary's 审核结果 says the same of the department left out
+    ws = load_workbook(out / "2025" / "汇总" / "2025年政府信息公开工作汇总.xlsx")["审核结果"]
+    assert any(c.value == "SUM.duplicate" for row in ws.iter_rows() for c in row)
+    text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    assert "示例市东城区财政局2025年统计表.xlsx 的文件名写的是“示例市东城区财政局”" in text
+    assert "请只保留其中一个后重新运行" not in text
+
+
 @pytest.mark.parametrize("at_tail", [True, False])
 def test_a_bigger_batch_loads_what_the_summaries_need_while_its_last_chunks_are_done(tmp_path, monkeypatch, at_tail):
     """A batch too big to load the summaries' modules beside the whole pool loads them once only the

@@ -891,6 +891,89 @@ def test_our_templates_information_sheet_is_authoritative(tmp_path):
     assert f.cells == ("基本信息!B3", "封面!A1")
 
 
+# -- the unit a file's name or the report's 落款 names
+
+
+def test_file_named_for_another_unit_is_said_with_the_name_used(tmp_path):
+    """A copied file: its name says 财政局, its 填报单位 (not changed) 教育局."""
+    path, _ = write_separate_sheets_2021(
+        tmp_path / "某某区财政局2025年统计表.xlsx",
+        consistent_2021(3),
+        "2025年度政府信息公开工作年度报告",
+        filler="某某区教育局",
+    )
+    unit = read_workbook(path)
+    assert (unit.unit, unit.year) == ("某某区教育局", 2025)
+    [f] = [f for f in unit.findings if f.rule == "READ.unit"]
+    assert f.severity == "warning" and f.cells == ("表二!A2",)
+    assert "文件名“某某区财政局2025年统计表.xlsx”写的是“某某区财政局”" in f.message
+    assert "“填报单位”为“某某区教育局”（表二!A2）" in f.message and "已按工作簿中的“某某区教育局”处理" in f.message
+    assert (f.expected, f.actual) == ("某某区教育局", "某某区财政局")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "附件2.xlsx",
+        "统计表(1).xlsx",
+        "2025年度报告.xlsx",
+        "张店区2025.xlsx",
+        "教育局.xlsx",
+        "03-某某区教育局2025年报表.xlsx",
+        "附件3：某某区教育局2025年政府信息公开工作年度报告（修改后）.xlsx",
+        "区教育局 - 副本.xlsx",
+        "某某区教育和体育局.xlsx",
+        "某某市某某区教育局.xlsx",
+    ],
+)
+def test_file_name_without_another_units_name_gives_no_prompt(tmp_path, name):
+    path, _ = write_separate_sheets_2021(
+        tmp_path / name, consistent_2021(3), "2025年度政府信息公开工作年度报告", filler="某某区教育局"
+    )
+    unit = read_workbook(path)
+    assert unit.unit == "某某区教育局"
+    assert not [f for f in unit.findings if f.rule in ("READ.unit", "READ.meta")]
+
+
+@pytest.mark.parametrize(
+    "signer, said", [("某某县财政局", True), ("某某县水利局", False), ("某某县水利局办公室", False)]
+)
+def test_report_signed_by_another_unit_is_said(tmp_path, signer, said):
+    """A pasted web page whose text (and 落款) was copied from another office's report."""
+    path = write_web_page_2021(
+        tmp_path / "网页.xlsx",
+        consistent_2021(7),
+        "某某县水利局2025年政府信息公开工作年度报告",
+        NARRATIVE_2021,
+        signer=signer,
+        date_written="2026年1月20日",
+    )
+    unit = read_workbook(path)
+    assert unit.unit == "某某县水利局" and unit.meta["signer"] == signer
+    found = [f for f in unit.findings if f.rule == "READ.unit"]
+    if not said:
+        assert found == []
+        return
+    [f] = found
+    sheet, ref = unit.meta_locations["signer"]
+    assert f.severity == "warning" and f.cells == (f"{sheet}!{ref}", "Sheet1!A1")
+    assert f"报告文字末尾的落款为“某某县财政局”（{sheet}!{ref}）" in f.message
+    assert "标题中的单位为“某某县水利局”（Sheet1!A1）" in f.message and "两者不一致" in f.message
+
+
+def test_signer_field_naming_another_unit_is_said(tmp_path):
+    path = write_template(
+        load_form("2021"),
+        tmp_path / "某某区教育局.xlsx",
+        values=consistent_2021(6),
+        meta={"unit": "某某区教育局", "year": 2025, "signer": "某某区卫生健康局"},
+        narrative=NARRATIVE_2021,
+    )
+    unit = read_workbook(path)
+    [f] = [f for f in unit.findings if f.rule == "READ.unit"]
+    assert "“落款单位”为“某某区卫生健康局”" in f.message and "“基本信息”中的单位名称为“某某区教育局”" in f.message
+
+
 # -- point 4: a pasted web page: the report's text in the data sheet
 
 

@@ -106,7 +106,7 @@ from .fileio import (
 )
 from .formatting import filename_key, readable_name, safe_filename
 from .model import ERROR, Finding, Severity, Status, Unit
-from .roster import name_key
+from .roster import copied_file_advice, name_key
 from .settings import SETTINGS, Settings, absolute, save_settings
 from .spec import CellOrder, compiled, load_form, spec_files
 from .version import __version__
@@ -2247,15 +2247,14 @@ def _mark_duplicates(opts: BatchOptions, records: dict[str, Record]) -> None:
             for path, want in rec.written.items():
                 if want:
                     ours[path].append(want)
+        advice = copied_file_advice(unit, [r.input for r in recs]) or "请只保留一个后重新运行。"
         for rec in recs:
             left = _remove_outputs(opts, rec, also=ours)
             rec.status = Status.DUPLICATE
             rec.outputs = {}
             rec.written = {p: {} for p in left}  # still there: deleted by a later run
             rec.stamps = {}
-            rec.reason = (
-                f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；请只保留一个后重新运行。"
-            )
+            rec.reason = f"“{unit}”{year}年有多个文件（{files}），无法确定以哪个为准，均未生成报告；{advice}"
 
 
 def _make_pdfs(

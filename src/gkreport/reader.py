@@ -51,6 +51,7 @@ from .explanations import FINDINGS_SHEET, read_explanations
 from .formatting import parse_date, readable_name
 from .labels import core, looks_like_number, norm, similar, split_note
 from .model import ERROR, WARNING, Explanation, Finding, Severity, Unit
+from .roster import looks_like_unit, may_be_one_unit, other_unit_in_file_name
 from .spec import Cell, Form, Table, load_forms
 from .template import INFO_SHEET, SELF_CHECK_SHEET
 
@@ -3188,7 +3189,9 @@ def _normalise_meta(
                 findings.append(_control_finding(f.label, text, odd, where))
             unit.meta[f.id] = text
     titles = _titles(sheets, tags or {})
-    _resolve_unit(unit, found.get("unit", []), titles, findings)
+    read_from = _resolve_unit(unit, found.get("unit", []), titles, findings)
+    if read_from is not None:
+        _other_unit_named(unit, path, read_from, bool(found.get("signer")), findings)
     _resolve_year(unit, titles, findings)
     if unit.unit is None or unit.year is None:
         stem, odd = _clean_line(unicodedata.normalize("NFKC", readable_name(path.stem)))
@@ -3256,9 +3259,10 @@ def _control_finding(label: str, text: str, odd: list[str], where: str) -> Findi
     )
 
 
-def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findings: list[Finding]) -> None:
+def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findings: list[Finding]) -> str | None:
     """The unit whose report this is: 基本信息 of our template, else the report's title, else a
-    单位名称/填报单位 line. A different name elsewhere is never dropped silently: a 提示 names both."""
+    单位名称/填报单位 line. A different name elsewhere is never dropped silently: a 提示 names both.
+    Returns how the place the name was taken from is called (None when no name was found)."""
     named: list[tuple[str, str, str, list[str], bool]] = []  # name, how it is called, where, controls, 基本信息
     for f in values:
         if isinstance(f.value, (int, float)) and not isinstance(f.value, bool):
@@ -3300,7 +3304,7 @@ def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findin
     elif named:
         chosen = named[0]
     else:
-        return
+        return None
     name, label, where, odd, _ = chosen
     if odd:
         findings.append(_control_finding("单位名称", name, odd, where))
@@ -3342,6 +3346,50 @@ def _resolve_unit(unit: Unit, values: list[_Found], titles: list[_Title], findin
                 cells=(where, owhere),
                 expected=name,
                 actual=other,
+            )
+        )
+    return label
+
+
+def _other_unit_named(unit: Unit, path: Path, read_from: str, signer_field: bool, findings: list[Finding]) -> None:
+    """A 提示 when the file's name or the report's 落款 names another unit than the one read from the
+    workbook: a copied file whose name or content, or a copied text whose signature, was not changed
+    would otherwise put one office's figures or report out under another's name, with nothing said."""
+    name = unit.unit
+    loc = unit.meta_locations.get("unit")
+    if name is None or loc is None:
+        return
+    where = f"{loc[0]}!{loc[1]}"
+    file_name = readable_name(path.name)
+    other = other_unit_in_file_name(file_name, name)
+    if other is not None:
+        findings.append(
+            Finding(
+                "READ.unit",
+                WARNING,
+                f"文件名“{file_name}”写的是“{other}”，而{read_from}为“{name}”（{where}），两者不一致；"
+                f"已按工作簿中的“{name}”处理，请核实：是否沿用了其他单位的文件而没有改单位名称，或文件名写错了。",
+                cells=(where,),
+                expected=name,
+                actual=other,
+            )
+        )
+    signer, at = unit.meta.get("signer"), unit.meta_locations.get("signer")
+    if not isinstance(signer, str) or at is None:
+        return
+    plain = _plain_unit_name(signer)
+    if looks_like_unit(plain) and not may_be_one_unit(plain, name):
+        swhere = f"{at[0]}!{at[1]}"
+        what = "“落款单位”" if signer_field else "报告文字末尾的落款"
+        findings.append(
+            Finding(
+                "READ.unit",
+                WARNING,
+                f"{what}为“{signer}”（{swhere}），{read_from}为“{name}”（{where}），两者不一致；"
+                f"年度报告的落款为“{signer}”，单位名称为“{name}”，请核实：是否沿用了其他单位的报告文字或文件而没有改过来。",
+                cells=(swhere, where),
+                expected=name,
+                actual=signer,
             )
         )
 

@@ -321,6 +321,81 @@ def ask(names: Sequence[str]) -> str:
     return "是否为" + "或".join(f"“{n}”" for n in names) + "？"
 
 
+# --------------------------------------------------------------------------- a unit named by a file name
+
+# how the names of units end (某某区财政局, 某某县人民政府办公室, 某某街道办事处, 某某镇): a word of a file
+# name that ends otherwise (附件2, 统计表, 2025年度报告, 张店区) names no unit for certain
+_UNIT_END = re.compile(r"(?:局|委|办|厅|院|署|中心|政府|委员会|办公室|办事处|街道|镇|乡|馆)$")
+# what a file name writes around a unit's name: the report's words, drafts and copies
+_FILE_TAIL = re.compile(
+    r"(?:的|之)?(?:政府信息公开|政务公开|信息公开|工作|年度|年报|报告|统计表|统计|报表|数据|附表|表格|填报|上报|报送"
+    r"|模板|汇总|情况|终稿|定稿|初稿|最终版|修改稿|修改版|修订版|更正版|新版|版|副本|表[一二三四]?)+$"
+)
+_FILE_HEAD = re.compile(r"^(?:附件|附表|关于|报送|上报)+")
+_FILE_YEAR = re.compile(r"(?:19|20)\d{2}\s*年?度?")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def looks_like_unit(name: str) -> bool:
+    """A name that ends as the names of units do (局, 委, 办, 中心, 政府, 街道, 镇 …)."""
+    return len(name) >= 3 and bool(_UNIT_END.search(name_key(name)))
+
+
+def units_in_file_name(file_name: str) -> list[str]:
+    """The units' names a file name holds: 某某区财政局2025年统计表.xlsx → 某某区财政局; none for a
+    name without one (附件2.xlsx, 统计表(1).xlsx, 2025年度报告.xlsx, 张店区2025.xlsx). Years, digits,
+    brackets and punctuation part the name's words; the report's words around a name are left out."""
+    stem = name_key(Path(file_name).stem)
+    out = []
+    for word in _HAN_RUN.findall(_FILE_YEAR.sub(" ", stem)):
+        before = None
+        while before != word:
+            before = word
+            word = _FILE_TAIL.sub("", _FILE_HEAD.sub("", word))
+        if looks_like_unit(word):
+            out.append(word)
+    return out
+
+
+def _in_order(short: str, long: str) -> bool:
+    """Every character of ``short`` in ``long``, in its order (教育局 in 某某区教育和体育局)."""
+    rest = iter(long)
+    return all(ch in rest for ch in short)
+
+
+def may_be_one_unit(a: str, b: str) -> bool:
+    """Whether two names may well denote one unit: one is the other shortened (教育局 / 某某区教育局,
+    区府办 / 某某区人民政府办公室, 教育局 / 某某区教育和体育局), also once the usual abbreviations are
+    folded (卫健委 / 某某区卫生健康委员会), or :func:`nearness` finds them near."""
+    for x, y in ((name_key(a), name_key(b)), (_folded(a), _folded(b))):
+        if x and y and (_in_order(x, y) or _in_order(y, x)):
+            return True
+    return nearness(a, b) > 0
+
+
+def other_unit_in_file_name(file_name: str, unit: str) -> str | None:
+    """The unit a file name names when that is clearly not ``unit`` (a copied file whose name or
+    content was not changed); None when the name names no unit or one that may be ``unit``."""
+    named = units_in_file_name(file_name)
+    if not named or any(may_be_one_unit(n, unit) for n in named):
+        return None
+    return named[0]
+
+
+def copied_file_advice(unit: str, files: Sequence[str]) -> str:
+    """For the files whose content names one unit (重复报送): when some file's name names another
+    unit, that the file may be the other unit's, copied with the name left unchanged, and what to
+    do; "" when every file's name may be ``unit``'s (or names none)."""
+    other = [(f, n) for f in files if (n := other_unit_in_file_name(Path(f).name, unit))]
+    if not other:
+        return ""
+    named = "、".join(f"{f} 的文件名写的是“{n}”" for f, n in other)
+    return (
+        f"其中{named}，可能是文件名所写的单位沿用了“{unit}”的文件而没有改单位名称。请核实各文件是哪个单位的："
+        "改正单位名称后重新运行；确是同一单位的，只保留一个。"
+    )
+
+
 @dataclass
 class NameMatch:
     name: str  # as written in the roster

@@ -46,7 +46,7 @@ from typing import Any
 from .aggregate import aggregate_unit, sum_matrix, sum_units, value_matrix
 from .formatting import format_number
 from .model import ERROR, WARNING, Finding, Status, Unit
-from .roster import NOT_SUBMITTED, UNREADABLE, RosterEntry, Submission, name_key, submissions
+from .roster import NOT_SUBMITTED, UNREADABLE, RosterEntry, Submission, copied_file_advice, name_key, submissions
 from .spec import Form, compiled, load_forms
 from .spec.mapping import FormMap, form_map
 from .spec.names import cell_name, table_name
@@ -371,7 +371,7 @@ def _unused_files(
                 rule="SUM.duplicate",
                 severity=WARNING,
                 message=f"{unit}报送了{len(files)}个文件（{listed}），无法确定以哪个为准，{what}；"
-                "请只保留其中一个后重新运行",
+                + (copied_file_advice(unit, files).rstrip("。") or "请只保留其中一个后重新运行"),
             )
         )
     for unit, files in unread.items():
