@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import zipfile
 from datetime import date
@@ -577,6 +578,62 @@ def test_unit_and_year_from_title_and_file_name(tmp_path):
     assert unit.unit is None and unit.year is None  # reported, not guessed
     errors = [f.message for f in unit.findings if f.rule == "READ.meta" and f.severity == "error"]
     assert any("单位名称" in m for m in errors) and any("年度" in m for m in errors)
+
+
+def _pasted_without_title(path: Path, layout: str, title: str | None = None, line: str | None = None) -> Path:
+    """Tables pasted from the official Word document (no 基本信息 sheet), with ``title`` in A1 and
+    ``line`` in G1 of the first sheet (none by default)."""
+    values = consistent_2021(3)
+    if layout == "separate_sheets":
+        write_separate_sheets_2021(path, values, title)
+    else:
+        write_official_2021(path, values, "某某局", 2025)
+    wb = load_workbook(path)
+    ws = wb.worksheets[0]
+    if layout == "one_sheet":
+        ws["A1"] = title
+    ws["G1"] = line
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["separate_sheets", "one_sheet"])
+@pytest.mark.parametrize("follow", ["title", "lines"])
+def test_pasted_tables_without_name_or_year_are_told_what_is_read(tmp_path, layout, follow):
+    """No 基本信息 sheet to fill in: the message says what the reader looks for, and doing as it says
+    makes the workbook readable."""
+    path = _pasted_without_title(tmp_path / "附件2.xlsx", layout)
+    unit = read_workbook(path)
+    assert unit.unit is None and unit.year is None and unit.unusable
+    told = [f.message for f in unit.findings if f.rule == "READ.meta" and f.severity == "error"]
+    assert len(told) == 2 and not any("基本信息" in m for m in told) and "基本信息" not in unit.unusable
+    name_said, year_said = told
+    assert name_said.startswith("没有找到单位名称：") and year_said.startswith("没有找到报告年度：")
+    assert "标题" in name_said and "“单位名称：某某局”" in name_said and "标题" in year_said
+    title = re.search(r"如“([^”]+)”", name_said).group(1)
+    assert "政府信息公开工作年度报告" in title
+    if follow == "title":
+        path = _pasted_without_title(tmp_path / "附件2.xlsx", layout, title=title)
+    else:
+        name_line = re.search(r"“(单位名称：[^”]+)”", name_said).group(1)
+        year_line = re.search(r"“(年度：[^”]+)”", year_said).group(1)
+        path = _pasted_without_title(tmp_path / "附件2.xlsx", layout, title=name_line, line=year_line)
+    unit = read_workbook(path)
+    assert unit.unit == "某某局" and unit.year == int(re.search(r"\d{4}", year_said).group(0))
+    assert not [f for f in unit.findings if f.rule == "READ.meta"]
+
+
+def test_name_and_year_taken_from_the_file_name_say_where_to_write_them(tmp_path):
+    pasted = read_workbook(_pasted_without_title(tmp_path / "某某县水利局2024年报表.xlsx", "separate_sheets"))
+    assert (pasted.unit, pasted.year) == ("某某县水利局", 2024)
+    told = [f.message for f in pasted.findings if f.rule == "READ.meta"]
+    assert len(told) == 2 and all("文件名" in m and "基本信息" not in m for m in told)
+    assert "“单位名称：某某县水利局”" in told[0] and "“年度：2024”" in told[1]
+    assert "某某县水利局2024年政府信息公开工作年度报告" in told[0]
+    # our template has a 基本信息 sheet: that is where to write them
+    template = write_template(load_form("2021"), tmp_path / "某某县水利局2024年报表.xlsx", values=consistent_2021(3))
+    told = [f.message for f in read_workbook(template).findings if f.rule == "READ.meta"]
+    assert len(told) == 2 and all("请在“基本信息”表的" in m for m in told)
 
 
 @pytest.mark.parametrize(

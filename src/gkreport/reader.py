@@ -3193,6 +3193,7 @@ def _normalise_meta(
     if read_from is not None:
         _other_unit_named(unit, path, read_from, bool(found.get("signer")), findings)
     _resolve_year(unit, titles, findings)
+    write = _where_to_write(form, sheets)
     if unit.unit is None or unit.year is None:
         stem, odd = _clean_line(unicodedata.normalize("NFKC", readable_name(path.stem)))
         m = re.match(r"^(?P<unit>[^\d_\-]+?)(?:_|-)?(?P<year>\d{4})", stem.replace(" ", ""))
@@ -3203,7 +3204,8 @@ def _normalise_meta(
                     Finding(
                         "READ.meta",
                         WARNING,
-                        f"工作簿中没有填写单位名称，已按文件名取“{unit.unit}”，请在“基本信息”中填写。",
+                        f"工作簿中没有填写单位名称，已按文件名取“{unit.unit}”，"
+                        f"{write('unit', unit.unit, unit.year or int(m.group('year')))}。",
                     )
                 )
                 if odd:
@@ -3214,18 +3216,42 @@ def _normalise_meta(
                     Finding(
                         "READ.meta",
                         WARNING,
-                        f"工作簿中没有填写年度，已按文件名取 {unit.year} 年，请在“基本信息”中填写。",
+                        f"工作簿中没有填写年度，已按文件名取 {unit.year} 年，{write('year', unit.unit, unit.year)}。",
                     )
                 )
     if unit.unit is None:
-        findings.append(Finding("READ.meta", ERROR, "没有找到单位名称：请在“基本信息”表的“单位名称”中填写。"))
+        findings.append(Finding("READ.meta", ERROR, f"没有找到单位名称：{write('unit', None, unit.year)}。"))
         unit.meta.pop("unit", None)
     if unit.year is None:
-        findings.append(Finding("READ.meta", ERROR, "没有找到报告年度：请在“基本信息”表的“年度”中填写。"))
+        findings.append(Finding("READ.meta", ERROR, f"没有找到报告年度：{write('year', unit.unit, None)}。"))
     if unit.unit is not None:
         unit.meta["unit"] = unit.unit
     if unit.year is not None:
         unit.meta["year"] = unit.year
+
+
+def _where_to_write(form: Form, sheets: list[Sheet]) -> Callable[[str, str | None, int | None], str]:
+    """Where to write the unit's name or the year so that it is read: in the 基本信息 sheet when
+    the workbook has one (our template), else where the reader finds them in a pasted layout: a
+    title above the tables (the first rows of a sheet, see :func:`_titles`) or a 单位名称：… / 年度：…
+    line. ``advice(field id, unit's name, year)``; the name and year fill the example when known."""
+    labels = {f.id: f.label for f in form.metadata}
+    has_info = any(sheet.name == INFO_SHEET for sheet in sheets)
+
+    def advice(fid: str, name: str | None, year: int | None) -> str:
+        label = labels.get(fid, "单位名称" if fid == "unit" else "年度")
+        if has_info:
+            return f"请在“{INFO_SHEET}”表的“{label}”中填写"
+        name = name or "某某局"
+        year = year or (form.years[1] or date.today().year - 1)
+        what = "单位名称" if fid == "unit" else "年度"
+        line = f"{label}：{name if fid == 'unit' else year}"
+        return (
+            f"请在表格上方（工作表的前几行）写上带{what}的标题，如“{name}{year}年政府信息公开工作年度报告”，"
+            f"或写一行“{line}”"
+        )
+
+    return advice
 
 
 def _clean_narrative(unit: Unit, findings: list[Finding]) -> None:
