@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from conftest import SAMPLES
 from gkreport.cli import app
-from gkreport.spec import load_form
+from gkreport.spec import consistent_values, load_form
 from gkreport.spec.layout import build_grid as grid
+from gkreport.spec.names import cell_name
 from gkreport.template import sheet_name
+from official_layout import write_separate_sheets_2021
 
 runner = CliRunner()
 
@@ -430,3 +432,45 @@ def test_names_with_square_brackets_are_shown_as_they_are(tmp_path):
     out = tmp_path / "审核[final].xlsx"
     res = runner.invoke(app, ["check", str(folder / "教育局[b]定稿.xlsx"), "--xlsx", str(out)])
     assert f"已写入审核后的统计表：{out}" in "".join(res.output.split())
+
+
+def test_cells_the_reader_explained_are_not_listed_as_blank_again(tmp_path):
+    """A dash, error values and a truly blank cell in pasted tables: `check` says 未填写 of the blank
+    cell only; the others are each said once, by the reader's own finding, and referred to."""
+    form = load_form("2021")
+    values = {k: int(v) for k, v in consistent_values(form, 12).items() if not form.cells[k].optional}
+    path, where = write_separate_sheets_2021(
+        tmp_path / "某某区统计局.xlsx", values, "某某区统计局2025年政府信息公开工作年度报告"
+    )
+    contents = {
+        "t3.new.natural": "—",  # with the blank t3.carry.natural, A3 (自然人列) cannot be judged
+        "t3.new.business": "#DIV/0!",
+        "t3.carry.natural": None,
+        "t3.total.total": "—",  # its parts are filled: what it should be is proposed
+        **{c: "—" for c in form.tables["t4"].cells if c in where},  # a whole table of dashes
+    }
+    wb = load_workbook(path)
+    for cid, content in contents.items():
+        sheet, ref = where[cid]
+        wb[sheet][ref] = content
+    wb.save(path)
+    explained = {c for c, v in contents.items() if v is not None}
+
+    res = runner.invoke(app, ["check", str(path), "--json"])
+    findings = json.loads(res.stdout)[0]["findings"]
+    read = {c for f in findings if f["rule"] == "READ.value" for c in f["cell_ids"]}
+    assert read == explained  # each said once by the reader
+    blank_said = [f for f in findings if "未填写" in f["message"]]
+    for f in blank_said:
+        assert not set(f["cell_ids"]) & explained, f["message"]
+        called_blank = f["message"].split("；")[0]  # what a message calls 未填写 comes before any “；”
+        for c in explained:
+            assert cell_name(form, c) not in called_blank, f["message"]
+    [a3] = [f for f in findings if f["rule"] == "A3.natural"]
+    assert a3["cell_ids"] == ["t3.carry.natural"]
+    assert f"{cell_name(form, 't3.carry.natural')}未填写" in a3["message"]
+    assert f"{cell_name(form, 't3.new.natural')}没有读到数字，已另行说明" in a3["message"]
+    [total] = [f for f in findings if f["suspect"] == "t3.total.total"]
+    assert f"{cell_name(form, 't3.total.total')}没有读到数字（已另行说明），按" in total["message"]
+    [t4] = [f for f in findings if f["rule"] == "t4.blank"]
+    assert t4["message"].startswith("表四没有读到任何数字")

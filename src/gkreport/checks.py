@@ -44,6 +44,9 @@ __all__ = ["check_unit", "check_units", "frame", "slip_note"]
 _MAX_PAIR_CELLS = 40  # pair search over at most this many cells
 _MAX_COVER_CELLS = 20  # cover search over at most this many singly repairable cells
 _MAX_COVER_SIZE = 4  # and at most this many wrong cells at once
+# a blank cell whose content the reader could not take as a number (a dash, an error value, …) and
+# has said so in its own finding: not 未填写, which would say that problem a second time, untruly
+_NO_NUMBER = "没有读到数字（已另行说明）"
 
 # --------------------------------------------------------------------------- public
 
@@ -826,11 +829,16 @@ class _Engine:
         for t, flag in zip(self.tables, tblank):
             if flag and t not in read_tables:
                 tname = table_name(form.tables[t])
-                out.append(
-                    Finding(
-                        rule=f"{t}.blank", severity=WARNING, table=t, message=f"{tname}未填写（没有发生的事项请填 0）"
+                said = [c for c in form.tables[t].cells if c in read_cells and math.isnan(vals[c])]
+                if not said:
+                    message = f"{tname}未填写（没有发生的事项请填 0）"
+                elif all(c in read_cells for c in form.tables[t].cells if not form.cells[c].optional):
+                    message = f"{tname}没有读到任何数字（各单元格的问题已另行说明；没有发生的事项请填 0）"
+                else:
+                    message = (
+                        f"{tname}未填写（没有发生的事项请填 0）；其中 {len(said)} 个单元格没有读到数字，已另行说明"
                     )
-                )
+                out.append(Finding(rule=f"{t}.blank", severity=WARNING, table=t, message=message))
         bad_types = [self.cols[k] for k in np.nonzero(typebad)[0].tolist() if self.cols[k] not in read_cells]
         failing = [j for j in np.nonzero(fail)[0].tolist() if self.is_error[j]]
         fix_rule: dict[int, _Fix] = {}
@@ -842,13 +850,13 @@ class _Engine:
             fix_rule, fix_cell = search.run()
         made: list[tuple[Finding, str]] = []  # with each message as it was before the diagnosis was added
         for k in np.nonzero(proposed)[0].tolist():
-            proposal = self._proposal(unit, self.rules[source[k]], self.cols[k], vals)
+            proposal = self._proposal(unit, self.rules[source[k]], self.cols[k], vals, self.cols[k] in read_cells)
             made.append((proposal, proposal.message))
         for j in np.nonzero(fail)[0].tolist():
             made.append(self._failure(unit, self.rules[j], vals, prev, fix_rule.get(j)))
         for cell in bad_types:
             made.append(self._type_failure(unit, cell, vals[cell], fix_cell.get(cell)))
-        out.extend(self._grouped(unit, made, vals))
+        out.extend(self._grouped(unit, made, vals, read_cells))
         covered = set()
         for j in np.nonzero(cannot)[0].tolist():
             rule = self.rules[j]
@@ -872,15 +880,22 @@ class _Engine:
                         )
                     )
                 continue
-            if all(c in read_cells for c in blanks):
+            # a cell the reader has already explained (a dash, an error value, …) is said there, not here
+            said = [c for c in blanks if c in read_cells]
+            blanks = [c for c in blanks if c not in read_cells]
+            if not blanks:
                 continue
             names = "、".join(cell_name(form, c) for c in blanks[:6]) + ("等" if len(blanks) > 6 else "")
+            also = ""
+            if said:
+                also = "；" + "、".join(cell_name(form, c) for c in said[:3]) + ("等" if len(said) > 3 else "")
+                also += "没有读到数字，已另行说明"
             out.append(
                 Finding(
                     rule=rule.id,
                     severity=WARNING,
                     table=rule.table,
-                    message=f"无法判断“{rule.description}”：{names}未填写（空白不等于 0，没有发生请填 0）",
+                    message=f"无法判断“{rule.description}”：{names}未填写（空白不等于 0，没有发生请填 0）{also}",
                     cells=tuple(unit.ref(c) for c in blanks),
                     cell_ids=tuple(blanks),
                 )
@@ -945,14 +960,15 @@ class _Engine:
                 parts.append(sub)
         return parts
 
-    def _proposal(self, unit: Unit, rule: Rule, cell: str, vals: dict[str, float]) -> Finding:
+    def _proposal(self, unit: Unit, rule: Rule, cell: str, vals: dict[str, float], said: bool) -> Finding:
+        """The value a blank cell should have; ``said``: the reader has explained why it is blank."""
         x = vals[cell]
         how = rule.parts_text or f"“{rule.description}”"
         return Finding(
             rule=rule.id,
             severity=ERROR,
             table=rule.table,
-            message=f"{cell_name(self.form, cell)}未填写，按{how}应为 {_fmt(x)}",
+            message=f"{cell_name(self.form, cell)}{_NO_NUMBER if said else '未填写'}，按{how}应为 {_fmt(x)}",
             cells=tuple(unit.ref(c) for c in rule.cells),
             cell_ids=rule.cells,
             expected=_out(x, self.types[cell]),
@@ -1038,7 +1054,9 @@ class _Engine:
             self._attach(f, rule, fix, vals, about)
         return f, msg
 
-    def _grouped(self, unit: Unit, made: list[tuple[Finding, str]], vals: dict[str, float]) -> list[Finding]:
+    def _grouped(
+        self, unit: Unit, made: list[tuple[Finding, str]], vals: dict[str, float], said: set[str]
+    ) -> list[Finding]:
         """The findings with those of one suspect cell (and one suggested value) folded into one:
         one wrong cell is one error, however many rules it breaks. The folded finding leads with
         the cell and its correction, then states every broken rule; ``grouped`` keeps each finding."""
@@ -1053,12 +1071,12 @@ class _Engine:
         out: list[Finding] = []
         for k, (f, _) in enumerate(made):
             if k in first:
-                out.append(self._fold(unit, [made[i] for i in first[k]], vals))
+                out.append(self._fold(unit, [made[i] for i in first[k]], vals, said))
             elif k not in folded:
                 out.append(f)
         return out
 
-    def _fold(self, unit: Unit, members: list[tuple[Finding, str]], vals: dict[str, float]) -> Finding:
+    def _fold(self, unit: Unit, members: list[tuple[Finding, str]], vals: dict[str, float], said: set[str]) -> Finding:
         form = self.form
         head = members[0][0]
         cell = head.suspect
@@ -1067,7 +1085,7 @@ class _Engine:
         name = cell_name(form, cell)
         note = next((f.note for f, _ in members if f.note), None)
         if head.proposal:
-            lead = f"{name}未填写，应为 {format_number(head.suggestion)}"
+            lead = f"{name}{_NO_NUMBER if cell in said else '未填写'}，应为 {format_number(head.suggestion)}"
         elif head.suggestion is None or (note and not note.startswith("疑似")):  # no value, or only the nearest
             lead = f"最可能填错的是{name}（实为 {_fmt(vals[cell])}）"
         else:
