@@ -981,6 +981,11 @@ def test_file_named_for_another_unit_is_said_with_the_name_used(tmp_path):
         "区教育局 - 副本.xlsx",
         "某某区教育和体育局.xlsx",
         "某某市某某区教育局.xlsx",
+        # another office named beside the unit itself, or as the template's or the sender's
+        "教育局报区政府办公室.xlsx",
+        "区政务服务中心转教育局.xlsx",
+        "2025年度统计表（区政府办公室模板）.xlsx",
+        "区政府办汇总表-教育局.xlsx",
     ],
 )
 def test_file_name_without_another_units_name_gives_no_prompt(tmp_path, name):

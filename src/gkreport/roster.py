@@ -329,9 +329,11 @@ _UNIT_END = re.compile(r"(?:局|委|办|厅|院|署|中心|政府|委员会|办�
 # what a file name writes around a unit's name: the report's words, drafts and copies
 _FILE_TAIL = re.compile(
     r"(?:的|之)?(?:政府信息公开|政务公开|信息公开|工作|年度|年报|报告|统计表|统计|报表|数据|附表|表格|填报|上报|报送"
-    r"|模板|汇总|情况|终稿|定稿|初稿|最终版|修改稿|修改版|修订版|更正版|新版|版|副本|表[一二三四]?)+$"
+    r"|情况|终稿|定稿|初稿|最终版|修改稿|修改版|修订版|更正版|新版|版|副本|表[一二三四]?)+$"
 )
 _FILE_HEAD = re.compile(r"^(?:附件|附表|关于|报送|上报)+")
+# (a unit followed by 模板 or 汇总 is the office that sent the template or sums the reports, not the
+# file's unit: 统计表（区政府办公室模板）.xlsx)
 _FILE_YEAR = re.compile(r"(?:19|20)\d{2}\s*年?度?")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
@@ -377,9 +379,26 @@ def other_unit_in_file_name(file_name: str, unit: str) -> str | None:
     """The unit a file name names when that is clearly not ``unit`` (a copied file whose name or
     content was not changed); None when the name names no unit or one that may be ``unit``."""
     named = units_in_file_name(file_name)
-    if not named or any(may_be_one_unit(n, unit) for n in named):
+    if not named or any(may_be_one_unit(n, unit) for n in named) or _names_unit_within(file_name, unit):
         return None
     return named[0]
+
+
+def _names_unit_within(file_name: str, unit: str) -> bool:
+    """Whether some part of a file name's words that ends as a unit's name does may be ``unit``: the
+    unit named beside the office it reports to or comes through (教育局报区政府办公室.xlsx,
+    区政务服务中心转教育局.xlsx) is the file's own unit, named."""
+    key, folded = name_key(unit), _folded(unit)
+    for word in _HAN_RUN.findall(_FILE_YEAR.sub(" ", name_key(Path(file_name).stem))):
+        for end in range(3, len(word) + 1):
+            head = word[:end]
+            if not _UNIT_END.search(head):
+                continue
+            for start in range(end - 2):
+                part = head[start:]
+                if _in_order(part, key) or (folded and _in_order(_folded(part), folded)):
+                    return True
+    return False
 
 
 def copied_file_advice(unit: str, files: Sequence[str]) -> str:
