@@ -1644,3 +1644,140 @@ def test_units_with_no_report_of_the_year_before_in_the_previous_folder_are_name
     full = BatchOptions(input_dir=tmp_path / "in", output_dir=tmp_path / "out2", previous_dir=tmp_path / "prev2")
     assert not [m for m in run_batch(full).messages if "跨年度核对" in m]
     assert not [m for m in run_batch(BatchOptions(tmp_path / "in", tmp_path / "out3")).messages if "跨年度" in m]
+
+
+# --------------------------------------------------------------------------- names garbled by an unzip tool
+
+
+def garbled(name: str) -> str:
+    """A name from a zip made on Chinese Windows (GBK, no UTF-8 flag) as an unzip tool that reads
+    names as CP437 writes it: valid UTF-8, but 示例… becomes ╩╛…"""
+    return name.encode("gbk").decode("cp437")
+
+
+EDUCATION = "示例市东城区教育局2025年统计表.xlsx"
+GARBLED_NOTE = "（文件名是乱码，应为“{}”）"
+
+
+def garbled_input(folder: Path) -> Path:
+    """A garbled name (a workbook that passes, and a file that is no workbook) beside names that are
+    not garbled: readable Chinese, ASCII, and Latin letters with accents."""
+    folder.mkdir()
+    shutil.copy(SAMPLES / EDUCATION, folder / garbled(EDUCATION))
+    (folder / garbled("坏文件统计表.xlsx")).write_bytes(b"not a workbook at all")
+    shutil.copy(SAMPLES / "示例市东城区住房和城乡建设局2025年统计表.xlsx", folder)
+    shutil.copy(SAMPLES / "示例市东城区市场监督管理局2025年统计表.xlsx", folder / "market-2025.xlsx")
+    shutil.copy(SAMPLES / "示例市东城区自然资源局2025年统计表（有错误）.xlsx", folder / "Résumé.xlsx")
+    return folder
+
+
+NOT_GARBLED = ("示例市东城区住房和城乡建设局2025年统计表.xlsx", "market-2025.xlsx", "Résumé.xlsx")
+
+
+def test_a_file_name_garbled_by_an_unzip_tool_is_shown_with_the_name_it_should_have(tmp_path):
+    inp = garbled_input(tmp_path / "input")
+    before = digest(inp)
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1))
+    by_input = {r.input: r for r in result.records}
+    assert set(by_input) == {garbled(EDUCATION), garbled("坏文件统计表.xlsx"), *NOT_GARBLED}  # the real names
+    assert by_input[garbled(EDUCATION)].status == "通过"
+    assert by_input[garbled(EDUCATION)].unit == "示例市东城区教育局"  # from the workbook: outputs named right
+    assert (tmp_path / "out" / "2025" / "示例市东城区教育局").is_dir()
+    notes = [m for m in result.messages if "乱码" in m]
+    assert len(notes) == 1, result.messages
+    assert garbled(EDUCATION) + GARBLED_NOTE.format(EDUCATION) in notes[0]
+    assert garbled("坏文件统计表.xlsx") + GARBLED_NOTE.format("坏文件统计表.xlsx") in notes[0]
+    assert "建议改为各自“应为”后的名称" in notes[0] and "不会改动输入文件" in notes[0]
+    assert not any(n in m for n in NOT_GARBLED for m in result.messages)
+    assert digest(inp) == before  # nothing renamed or changed
+
+    units = json.loads((tmp_path / "out" / "审核报告.json").read_text(encoding="utf-8"))["units"]
+    readable = {u["input"]: u["input_readable"] for u in units}
+    assert readable == {
+        garbled(EDUCATION): EDUCATION,
+        garbled("坏文件统计表.xlsx"): "坏文件统计表.xlsx",
+        **dict.fromkeys(NOT_GARBLED),
+    }
+    year = json.loads((tmp_path / "out" / "2025" / "审核报告.json").read_text(encoding="utf-8"))["units"]
+    assert {u["input"]: u["input_readable"] for u in year} == readable
+    sheet = load_workbook(tmp_path / "out" / "审核报告.xlsx")["报送情况"]
+    files = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert garbled(EDUCATION) + GARBLED_NOTE.format(EDUCATION) in files and set(NOT_GARBLED) <= files
+
+
+def test_cli_batch_shows_a_garbled_file_name_with_the_name_it_should_have(tmp_path):
+    inp = garbled_input(tmp_path / "input")
+    before = digest(inp)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    res = runner.invoke(app, ["batch", str(inp), "-o", str(out), "--jobs", "1", "--json"])
+    data = json.loads(res.stdout)
+    assert {f["input"]: f["input_readable"] for f in data["files"]} == {
+        garbled(EDUCATION): EDUCATION,
+        garbled("坏文件统计表.xlsx"): "坏文件统计表.xlsx",
+        **dict.fromkeys(NOT_GARBLED),
+    }
+    notes = [m for m in data["messages"] if "乱码" in m]
+    assert len(notes) == 1 and garbled(EDUCATION) + GARBLED_NOTE.format(EDUCATION) in notes[0]
+    assert not any(n in m for n in NOT_GARBLED for m in data["messages"])
+    for args in ([], ["--force"]):  # skipped as unchanged, and processed again: said alike
+        res = runner.invoke(app, ["batch", str(inp), "-o", str(out), "--jobs", "1", *args])
+        lines = [line for line in res.stdout.splitlines() if line.startswith("注意：") and "乱码" in line]
+        assert len(lines) == 1, res.stdout
+        assert garbled(EDUCATION) + GARBLED_NOTE.format(EDUCATION) in lines[0]
+        assert garbled("坏文件统计表.xlsx") + GARBLED_NOTE.format("坏文件统计表.xlsx") in lines[0]
+        assert not any(n in line for n in NOT_GARBLED for line in res.stdout.splitlines() if "注意" in line)
+        table = "".join(res.stdout.split())  # the 需要处理的文件 table wraps its cells
+        assert garbled("坏文件统计表.xlsx") + GARBLED_NOTE.format("坏文件统计表.xlsx") in table
+        assert "Résumé.xlsx│无法读取" not in table and "乱码，应为“Résumé" not in table
+    assert digest(inp) == before
+
+
+def test_a_garbled_name_that_is_readable_already_is_said_to_be_a_likely_copy(tmp_path):
+    """Unpacked twice (once by a tool that reads GBK): a rename would meet the other file."""
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / EDUCATION, inp / garbled(EDUCATION))
+    shutil.copy(SAMPLES / EDUCATION, inp / EDUCATION)
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1))
+    notes = [m for m in result.messages if "乱码" in m]
+    assert len(notes) == 1 and notes[0].startswith(garbled(EDUCATION) + GARBLED_NOTE.format(EDUCATION))
+    assert f"已有名为“{EDUCATION}”的文件" in notes[0] and "建议改为" not in notes[0]
+
+
+def test_a_unit_named_after_a_garbled_file_name_gets_the_readable_name(tmp_path):
+    """A workbook without the unit's name and year: both are taken from the file name, as it should be."""
+    from gkreport.samples import SAMPLES_2021
+    from gkreport.spec import load_form
+    from gkreport.template import write_template
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    s = SAMPLES_2021[0]
+    meta = {k: v for k, v in s["meta"].items() if k not in ("unit", "year", "signer")}
+    write_template(load_form("2021"), inp / garbled(EDUCATION), s["values"], meta, s["narrative"])
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1))
+    (rec,) = result.records
+    assert (rec.input, rec.unit, rec.year) == (garbled(EDUCATION), "示例市东城区教育局", 2025)
+    assert (tmp_path / "out" / "2025" / "示例市东城区教育局").is_dir()
+    said = [f["message"] for f in rec.findings if f["rule"] == "READ.meta"]
+    assert "工作簿中没有填写单位名称，已按文件名（乱码，按 GBK 编码识别出原名）取“示例市东城区教育局”" in said[0]
+
+
+def test_a_roster_unit_whose_file_has_a_garbled_name_is_unreadable_not_missing(tmp_path):
+    import openpyxl
+
+    inp = tmp_path / "input"
+    inp.mkdir()
+    shutil.copy(SAMPLES / EDUCATION, inp)
+    (inp / garbled("示例市东城区审计局2025年统计表.xlsx")).write_bytes(b"not a workbook at all")
+    wb = openpyxl.Workbook()
+    wb.active.append(["单位名称", "邮箱"])
+    for name in ("示例市东城区教育局", "示例市东城区审计局", "示例市东城区财政局"):
+        wb.active.append([name, "gk@example.gov.cn"])
+    wb.save(tmp_path / "名单.xlsx")
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=1, roster=tmp_path / "名单.xlsx")
+    (year,) = run_batch(opts).years
+    marks = {s.name: (s.mark, s.files) for s in year.submissions}
+    assert marks["示例市东城区审计局"] == ("无法读取", (garbled("示例市东城区审计局2025年统计表.xlsx"),))
+    assert marks["示例市东城区财政局"] == ("未报送", ())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 
@@ -474,3 +475,35 @@ def test_cells_the_reader_explained_are_not_listed_as_blank_again(tmp_path):
     assert f"{cell_name(form, 't3.total.total')}没有读到数字（已另行说明），按" in total["message"]
     [t4] = [f for f in findings if f["rule"] == "t4.blank"]
     assert t4["message"].startswith("表四没有读到任何数字")
+
+
+def test_check_shows_a_garbled_file_name_with_the_name_it_should_have(tmp_path):
+    """A zip made on Chinese Windows, unpacked by a tool that reads its names as CP437: the name is
+    shown with the one it should have, and a rename suggested; other names are left as they are."""
+    name = "示例市东城区教育局2025年统计表.xlsx"
+    odd = name.encode("gbk").decode("cp437")  # ╩╛└²…
+    shutil.copy(SAMPLES / name, tmp_path / odd)
+    others = {
+        "示例市东城区住房和城乡建设局2025年统计表.xlsx": "示例市东城区住房和城乡建设局2025年统计表.xlsx",
+        "market-2025.xlsx": "示例市东城区市场监督管理局2025年统计表.xlsx",
+        "Résumé.xlsx": "示例市东城区自然资源局2025年统计表（有错误）.xlsx",
+    }
+    for target, sample in others.items():
+        shutil.copy(SAMPLES / sample, tmp_path / target)
+    listed = sorted(os.listdir(tmp_path))
+    shown = f"{odd}（文件名是乱码，应为“{name}”）"
+
+    res = runner.invoke(app, ["check", str(tmp_path)])
+    assert res.exit_code == 1, res.output  # the workbook with errors
+    assert f"✓ {shown}：示例市东城区教育局 2025年" in res.stdout
+    notes = [line for line in res.stdout.splitlines() if line.startswith("注意：")]
+    assert len(notes) == 1 and notes[0].startswith(f"注意：{shown}：") and "建议改为这个名称" in notes[0], notes
+    for target in others:
+        assert f"{target}：" in res.stdout and f"{target}（" not in res.stdout
+        assert target not in notes[0]
+
+    res = runner.invoke(app, ["check", str(tmp_path), "--json"])
+    got = {os.path.basename(u["file"]): u["file_readable"] for u in json.loads(res.stdout)}
+    assert got == {odd: str(tmp_path / name), **dict.fromkeys(others)}
+    assert [line for line in res.stderr.splitlines() if line.startswith("注意：")] == notes
+    assert sorted(os.listdir(tmp_path)) == listed  # nothing renamed

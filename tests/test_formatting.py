@@ -9,7 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from gkreport.formatting import filename_key, format_date, format_number, parse_date, readable_name, safe_filename
+from gkreport.formatting import (
+    filename_key,
+    format_date,
+    format_number,
+    parse_date,
+    plain_name,
+    readable_name,
+    recovered_name,
+    safe_filename,
+    shown_name,
+)
 
 
 def test_numbers_as_printed():
@@ -101,3 +111,43 @@ def test_file_names_in_gbk_bytes_are_read_as_gbk():
     garbage = readable_name(os.fsdecode(b"\xff\xfe\x81.xlsx"))
     garbage.encode("utf-8")  # never fails, whatever the bytes
     assert garbage.endswith(".xlsx")
+
+
+def test_names_garbled_by_an_unzip_tool_are_recovered():
+    """A zip made on Chinese Windows stores GBK names; a tool that reads them as CP437 writes valid
+    UTF-8 that is garbled. The name it should have is shown beside it; the file keeps its name."""
+    name = "示例市东城区教育局2025年统计表.xlsx"
+    odd = name.encode("gbk").decode("cp437")
+    assert odd == "╩╛└²╩╨╢½│╟╟°╜╠╙²╛╓2025─Ω═│╝╞▒φ.xlsx"
+    assert recovered_name(odd) == plain_name(odd) == name
+    assert shown_name(odd) == f"{odd}（文件名是乱码，应为“{name}”）"
+    folder = "东城区".encode("gbk").decode("cp437")
+    assert recovered_name(f"{folder}/{odd}") == f"东城区/{name}"
+    assert shown_name(f"{folder}/a.xlsx") == f"{folder}/a.xlsx（文件夹名是乱码，应为“东城区/a.xlsx”）"
+    assert shown_name(f"{folder}/{odd}").endswith(f"（文件名和文件夹名是乱码，应为“东城区/{name}”）")
+    assert recovered_name(f"/home/x/{odd}") == f"/home/x/{name}"
+    for other in ("某某区人民政府办公室（2024）.xlsx", "附件1：年度报告.docx", "汇总"):
+        assert recovered_name(other.encode("gbk").decode("cp437")) == other
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "示例市东城区教育局2025年统计表.xlsx",  # readable Chinese
+        "示例局/统计表.xlsx",
+        "report-2025.xlsx",  # ASCII
+        "Résumé.xlsx",  # Latin letters with accents (CP437 has them)
+        "Re\u0301sume\u0301.xlsx",  # the same as macOS may store it
+        "Détails.xlsx",  # GBK would make D倀ails.xlsx of it: one rare character is no evidence
+        "Straße.xlsx",
+        "Café crème.xlsx",
+        "Müller Ärger.xlsx",
+        "año señal 2025.xlsx",
+        "½ année.xlsx",
+        "╛╓.xlsx",  # 局.xlsx garbled: one character is not enough to be sure
+        "ʾ���ж������г��ල������2025��ͳ�Ʊ�.xlsx",  # GBK read as UTF-8: the bytes are lost
+    ],
+)
+def test_names_that_are_not_garbled_are_left_as_they_are(name):
+    assert recovered_name(name) is None
+    assert shown_name(name) == plain_name(name) == name

@@ -104,7 +104,7 @@ from .fileio import (
     stamp_of,
     unchanged_by_stamp,
 )
-from .formatting import filename_key, readable_name, safe_filename
+from .formatting import filename_key, plain_name, readable_name, recovered_name, safe_filename, shown_name
 from .model import ERROR, Finding, Severity, Status, Unit
 from .roster import copied_file_advice, name_key
 from .settings import SETTINGS, Settings, absolute, save_settings
@@ -1240,11 +1240,14 @@ def _same_input(opts: BatchOptions, head: dict[str, Any], manifest: dict[str, Re
     )
 
 
-def _input_names(files: list[Path], input_dir: Path) -> tuple[list[tuple[Path, str, str]], list[str]]:
-    """(path, name as the OS gives it, name as shown and recorded) per file, and the shown names of
-    those whose name is not UTF-8 (decoded as GBK). Two files never get the same shown name."""
+def _input_names(files: list[Path], input_dir: Path) -> tuple[list[tuple[Path, str, str]], list[str], list[str]]:
+    """(path, name as the OS gives it, name as shown and recorded) per file, the shown names of
+    those whose name is not UTF-8 (decoded as GBK), and the names that are GBK garbled by an unzip
+    tool (``recovered_name``: recorded as they are, the files' real names). Two files never get the
+    same shown name."""
     out = []
     odd = []
+    garbled = []
     seen: set[str] = set()
     for p in files:
         raw = str(p.relative_to(input_dir))
@@ -1253,9 +1256,39 @@ def _input_names(files: list[Path], input_dir: Path) -> tuple[list[tuple[Path, s
             odd.append(shown)
             if shown in seen or os.path.lexists(input_dir / shown):  # a UTF-8 file of the same name
                 shown += "（文件名非 UTF-8 编码）"
+        elif recovered_name(raw) is not None:
+            garbled.append(raw)
         seen.add(shown)
         out.append((p, raw, shown))
-    return out, odd
+    return out, odd, garbled
+
+
+def garbled_names_note(files: Sequence[tuple[str, Path]]) -> list[str]:
+    """注意 for file names garbled by an unzip tool (``recovered_name``), given as (name as listed,
+    the file): the name each should have, and that it may be renamed to it; when a file of that name
+    is there too, that the two may be one workbook unpacked twice. Nothing is renamed."""
+    free: list[str] = []
+    out: list[str] = []
+    for name, path in files:
+        fixed = recovered_name(name)
+        if fixed is None:
+            continue
+        if os.path.lexists(path.with_name(Path(fixed).name)) and path.with_name(Path(fixed).name) != path:
+            out.append(
+                f"{shown_name(name)}：同一文件夹中已有名为“{Path(fixed).name}”的文件，"
+                "两者可能是同一份统计表解压了两次，请核对后只保留一个。"
+            )
+        else:
+            free.append(name)
+    if free:
+        shown = "、".join(shown_name(n) for n in free[:10]) + (f"等 {len(free)} 个文件" if len(free) > 10 else "")
+        out.insert(
+            0,
+            f"{shown}：多见于在中文 Windows 上制作、解压时文件名没有按 GBK 编码识别的 zip 压缩包，"
+            "“应为”后是按 GBK 编码识别出的原名；"
+            f"建议改为{'各自“应为”后的' if len(free) > 1 else '这个'}名称，再重新运行（gkreport 不会改动输入文件）。",
+        )
+    return out
 
 
 def _not_a_workbook(rel: str, opts: BatchOptions) -> Record:
@@ -1298,7 +1331,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
     _clean_temp_files(opts, everywhere=stopped)
     listed = input_files(opts.input_dir, exclude=opts.output_dir)
     own = {Path(p).resolve() for p in (opts.roster, opts.wording) if p}  # kept beside the workbooks: not submissions
-    files, odd_names = _input_names([p for p in listed if not own or p.resolve() not in own], opts.input_dir)
+    files, odd_names, garbled = _input_names([p for p in listed if not own or p.resolve() not in own], opts.input_dir)
     _warm_workers(opts, len(files), any(rel not in manifest for _, _, rel in files))
     spec_hashes = _SpecHashes()
     clock = fs_clock(opts.output_dir / ".gkreport")  # before any file is stat'ed (see fileio: stat stamps)
@@ -1400,6 +1433,7 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             f"{shown}的文件名不是 UTF-8 编码（多见于在 Windows 上制作、在其他系统上解压的压缩包），"
             "已按 GBK 编码识别显示；建议把这些文件改名后重新运行。"
         )
+    messages += garbled_names_note([(rel, opts.input_dir / rel) for rel in garbled])
     run_outputs: dict[str, dict[str, Any]] = dict(head.get("outputs") or {})  # the last run's, until replaced
     stage: defaultdict[str, float] = defaultdict(float)
     last_save = time.monotonic()
@@ -2523,13 +2557,13 @@ def _write_summaries(
                 rest = [u for u in units if u not in group and u is not summ.own]
                 write_summary_xlsx(group, path, failures, others=rest)
                 out.append(path)
-                names = "、".join(u.unit or u.file.name for u in group)
+                names = "、".join(u.unit or plain_name(u.file.name) for u in group)
                 messages.append(
                     f"{year}年：{names}使用{group[0].form.short_name}，不能换算为{summ.form.short_name}，未汇总"
                     f"（已单独汇总到 {path.name}）；请这些单位改用{summ.form.short_name}重新报送。"
                 )
             if summ.mapped:
-                names = "、".join(m.original.unit or m.original.file.name for m in summ.mapped)
+                names = "、".join(m.original.unit or plain_name(m.original.file.name) for m in summ.mapped)
                 messages.append(
                     f"{year}年：{names}使用{summ.mapped[0].original.form.short_name}，已换算为{summ.form.short_name}计入汇总，"
                     "部分栏目没有对应（见汇总表的“审核结果”）；请这些单位改用现行表样重新报送。"
@@ -2547,9 +2581,9 @@ def _write_summaries(
                     form=summ.form.id,
                     workbook=workbook,
                     report=report,
-                    summed=[u.unit or u.file.name for u in summ.units],
-                    mapped=[m.original.unit or m.original.file.name for m in summ.mapped],
-                    unsummed=[(x.unit.unit or x.unit.file.name, x.reason) for x in summ.left],
+                    summed=[u.unit or plain_name(u.file.name) for u in summ.units],
+                    mapped=[m.original.unit or plain_name(m.original.file.name) for m in summ.mapped],
+                    unsummed=[(x.unit.unit or plain_name(x.unit.file.name), x.reason) for x in summ.left],
                     errors=sum(1 for f in findings if f.severity == ERROR),
                     warnings=sum(1 for f in findings if f.severity != ERROR),
                     submissions=summ.submissions,
@@ -2582,6 +2616,7 @@ def _report_rows(recs: Iterable[Record], base: Path, opts: BatchOptions) -> list
                 "year": r.year,
                 "form": r.form,
                 "input": r.input,
+                "input_readable": recovered_name(r.input),  # a name garbled by an unzip tool: what it should be
                 "status": r.status,
                 "errors": r.errors,
                 "warnings": r.warnings,
@@ -2726,7 +2761,7 @@ def write_records_xlsx(
             ws.set_column(c, c, width)
         for r, row in enumerate(rows, start=1):
             vals = [
-                row["input"],
+                shown_name(row["input"]),
                 row["unit"] or "",
                 row["year"] or "",
                 row["form"] or "",
@@ -2773,6 +2808,7 @@ def write_records_xlsx(
             ws2.set_column(c, c, width)
         r = 1
         for rec in recs:
+            shown = shown_name(rec.input)
             for f in rec.findings:
                 known = memo.get(id(f)) if memo is not None else None
                 if known is not None:  # the same finding in the year's 审核报告 and the whole run's
@@ -2792,7 +2828,7 @@ def write_records_xlsx(
                     answer = f"（已失效）{answer}：{lapsed}"
                 vals = [
                     rec.unit or "",
-                    rec.input,
+                    shown,
                     "已说明" if explained else Severity(f["severity"]).zh,
                     f.get("title") or title_for(f["rule"], Severity(f["severity"]), bool(f.get("proposal"))),
                     where,

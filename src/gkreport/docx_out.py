@@ -39,7 +39,7 @@ from . import sentences as S
 from . import zipparts
 from .errors import StrictRefusal
 from .fileio import atomic_write_bytes, digest_of
-from .formatting import format_date, format_number, safe_filename
+from .formatting import format_date, format_number, plain_name, safe_filename
 from .model import WARNING, Finding, Unit
 from .spec import Grid, GridCell, compiled
 
@@ -1231,7 +1231,7 @@ def write_unit_docx(
     """
     errors = len(unit.errors)
     if strict and errors:
-        raise StrictRefusal(S.unit_name(unit) or str(unit.file), errors)
+        raise StrictRefusal(S.unit_name(unit) or plain_name(unit.file), errors)
     report = build_report(unit, wording)
     data = render_docx(report, unit.form)
     target = _target(unit, path)
@@ -1320,7 +1320,7 @@ def build_district_report(summary: YearSummary, wording: S.Wording | Path | str 
     items, doubt, more = summary_banner(summary)
     lines = []
     if dept_errors:
-        names = "、".join(f"{u.unit or u.file.name}（{n}处）" for u, n in dept_errors)
+        names = "、".join(f"{u.unit or plain_name(u.file.name)}（{n}处）" for u, n in dept_errors)
         lines.append(w.fmt("summary_unit_errors", agg, names=names))
     lines += [w.fmt("summary_item", agg, number=n, text=f.message) for n, f in enumerate(items, start=1)]
     if more:

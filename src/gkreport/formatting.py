@@ -3,7 +3,8 @@
 Every module that shows a count or an amount, reads a date from a workbook or prints
 one (成文日期 style), names a file or folder after a unit (``safe_filename``; ``filename_key``
 says which names may be one file somewhere), or shows the name of a file it was given
-(``readable_name``: GBK bytes from a Windows-made zip included) calls these.
+(``readable_name``: GBK bytes from a Windows-made zip included; ``recovered_name``, ``shown_name``
+and ``plain_name``: a Windows-made zip's GBK names that an unzip tool decoded as CP437) calls these.
 """
 
 from __future__ import annotations
@@ -181,3 +182,86 @@ def readable_name(path: Any) -> str:
             part.append(ch)
     out.append(_readable_part("".join(part)))
     return "".join(out)
+
+
+# A zip made on Chinese Windows stores its names in GBK without saying so; tools that follow the zip
+# format's default (Python's zipfile among them) decode them as CP437 and write them as valid UTF-8,
+# garbled: 示例局.xlsx becomes ╩╛└²╛╓.xlsx. The bytes are all still there.
+_CP437_HIGH = frozenset(bytes(range(0x80, 0x100)).decode("cp437"))
+
+
+def _common_han(ch: str) -> bool:
+    """A CJK ideograph of GB2312 (the 6,763 characters in everyday use)."""
+    if not "\u4e00" <= ch <= "\u9fff":
+        return False
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _from_cp437(part: str) -> str | None:
+    """``part`` (a file or folder name) as it was before its GBK bytes were decoded as CP437, or None.
+
+    Only when the evidence is strong: the name (without its suffix) has non-ASCII characters, each of
+    them CP437's character for a byte from 0x80 up; those bytes are GBK throughout; and what that
+    gives is Chinese: at least two ideographs in everyday use (GB2312), and at least 60% of its
+    non-ASCII characters. A readable Chinese name has characters CP437 lacks and is never taken;
+    accented Latin letters (Résumé, Straße, Détails) decode to at most stray rare characters."""
+    s = unicodedata.normalize("NFC", part)  # macOS may store é as e + a combining accent
+    if os.path.splitext(s)[0].isascii():
+        return None
+    if any(not ch.isascii() and ch not in _CP437_HIGH for ch in s):
+        return None
+    try:
+        fixed = s.encode("cp437").decode("gbk")
+    except UnicodeError:
+        return None
+    wide = [ch for ch in fixed if not ch.isascii()]
+    han = sum(map(_common_han, wide))
+    return fixed if han >= 2 and han >= 0.6 * len(wide) else None
+
+
+_SEPARATORS = re.compile(r"([/\\])" if os.sep == "\\" else "(/)")  # a \ is a name's own on POSIX
+
+
+def _recovered_parts(name: Any) -> tuple[str, str, list[bool]]:
+    """(``readable_name(name)``, that with each garbled part recovered, whether each part was)."""
+    s = readable_name(name)
+    if s.isascii():
+        return s, s, []
+    pieces = _SEPARATORS.split(s)  # names and separators in turn
+    found = []
+    for i in range(0, len(pieces), 2):
+        got = _from_cp437(pieces[i]) if pieces[i] else None
+        found.append(got is not None)
+        pieces[i] = got or pieces[i]
+    return s, "".join(pieces), found
+
+
+def recovered_name(name: Any) -> str | None:
+    """The name a file had in a Windows-made zip whose GBK names were decoded as CP437 on unpacking
+    (``╩╛└²╛╓.xlsx`` → ``示例局.xlsx``; each part of a path on its own), or None for any other name.
+    For display only: the file on disk keeps its garbled name."""
+    _, fixed, found = _recovered_parts(name)
+    return fixed if any(found) else None
+
+
+def plain_name(name: Any) -> str:
+    """A file name put where a unit's name would stand: the recovered name of a garbled one
+    (``recovered_name``), else ``readable_name``."""
+    return recovered_name(name) or readable_name(name)
+
+
+def shown_name(name: Any) -> str:
+    """A file name as listed for people: ``readable_name``, and for a garbled name
+    (``recovered_name``) the name it should have beside it:
+    ``╩╛└²╛╓.xlsx（文件名是乱码，应为“示例局.xlsx”）``."""
+    s, fixed, found = _recovered_parts(name)
+    if not any(found):
+        return s
+    what = "文件名" if found[-1] else "文件夹名"
+    if found[-1] and any(found[:-1]):
+        what = "文件名和文件夹名"
+    return f"{s}（{what}是乱码，应为“{fixed}”）"

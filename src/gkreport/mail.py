@@ -122,7 +122,7 @@ from urllib.parse import quote
 from .enums import Severity, Status
 from .errors import MailError
 from .fileio import FolderBusy, atomic_write_bytes, command_line, folder_lock, os_reason, unchanged_by_stamp
-from .formatting import format_date, safe_filename
+from .formatting import format_date, safe_filename, shown_name
 from .roster import RosterError, clean_line, match_names, read_roster, split_addresses
 
 AUDIT_NAME = "审核报告.json"
@@ -614,7 +614,7 @@ def _input_changed(input_dir: Path, rec: UnitRecord, entry: dict[str, Any] | Non
     path = _safe_relative(input_dir, rec.input) if rec.input else None
     if entry is None or not entry.get("hash") or path is None:
         return None
-    shown = clean_line(rec.input)
+    shown = clean_line(shown_name(rec.input))
     if unchanged_by_stamp(path, entry.get("input_stamp")):
         return None
     try:
@@ -1365,7 +1365,7 @@ def plan_messages(
         if not rec.unit:  # unreadable file: no unit to send to
             problems.append(
                 Problem(
-                    f"（{clean_line(rec.input) or '未知文件'}）",
+                    f"（{clean_line(shown_name(rec.input)) or '未知文件'}）",
                     f"{rec.status or '无法读取'}：{clean_line(rec.reason or '原因未记录')}",
                 )
             )

@@ -48,7 +48,7 @@ from typing import Any, cast
 
 from .errors import ReadError
 from .explanations import FINDINGS_SHEET, read_explanations
-from .formatting import parse_date, readable_name
+from .formatting import parse_date, plain_name, readable_name, recovered_name
 from .labels import core, looks_like_number, norm, similar, split_note
 from .model import ERROR, WARNING, Explanation, Finding, Severity, Unit
 from .roster import looks_like_unit, may_be_one_unit, other_unit_in_file_name
@@ -3195,7 +3195,10 @@ def _normalise_meta(
     _resolve_year(unit, titles, findings)
     write = _where_to_write(form, sheets)
     if unit.unit is None or unit.year is None:
-        stem, odd = _clean_line(unicodedata.normalize("NFKC", readable_name(path.stem)))
+        # a name garbled by an unzip tool (GBK read as CP437) is taken as it was: 示例局2025…, not ╩╛└²╛╓2025…
+        name = plain_name(path.name)
+        garbled = "（乱码，按 GBK 编码识别出原名）" if recovered_name(path.name) else ""
+        stem, odd = _clean_line(unicodedata.normalize("NFKC", Path(name).stem))
         m = re.match(r"^(?P<unit>[^\d_\-]+?)(?:_|-)?(?P<year>\d{4})", stem.replace(" ", ""))
         if m:
             if unit.unit is None and len(m.group("unit")) >= 2:
@@ -3204,19 +3207,20 @@ def _normalise_meta(
                     Finding(
                         "READ.meta",
                         WARNING,
-                        f"工作簿中没有填写单位名称，已按文件名取“{unit.unit}”，"
+                        f"工作簿中没有填写单位名称，已按文件名{garbled}取“{unit.unit}”，"
                         f"{write('unit', unit.unit, unit.year or int(m.group('year')))}。",
                     )
                 )
                 if odd:
-                    findings.append(_control_finding("文件名中的单位名称", unit.unit, odd, readable_name(path.name)))
+                    findings.append(_control_finding("文件名中的单位名称", unit.unit, odd, name))
             if unit.year is None:
                 unit.year = int(m.group("year"))
                 findings.append(
                     Finding(
                         "READ.meta",
                         WARNING,
-                        f"工作簿中没有填写年度，已按文件名取 {unit.year} 年，{write('year', unit.unit, unit.year)}。",
+                        f"工作簿中没有填写年度，已按文件名{garbled}取 {unit.year} 年，"
+                        f"{write('year', unit.unit, unit.year)}。",
                     )
                 )
     if unit.unit is None:
@@ -3386,7 +3390,7 @@ def _other_unit_named(unit: Unit, path: Path, read_from: str, signer_field: bool
     if name is None or loc is None:
         return
     where = f"{loc[0]}!{loc[1]}"
-    file_name = readable_name(path.name)
+    file_name = plain_name(path.name)  # a name garbled by an unzip tool: the name it should have
     other = other_unit_in_file_name(file_name, name)
     if other is not None:
         findings.append(
@@ -3463,10 +3467,11 @@ def _year_conflicts(
     signs: list[str] = []
     cells: list[str] = []
     if source != "文件名":
-        stem = unicodedata.normalize("NFKC", readable_name(path.stem))
-        named = {int(y) for y in _NAME_YEAR_MARK.findall(stem)}
+        name = plain_name(path.name)  # a name garbled by an unzip tool: as it was (…2024年…, not …2024─Ω…)
+        named = {int(y) for y in _NAME_YEAR_MARK.findall(unicodedata.normalize("NFKC", Path(name).stem))}
         if len(named) == 1 and year not in named:
-            signs.append(f"文件名“{readable_name(path.name)}”写的是 {named.pop()} 年")
+            garbled = "（乱码，按 GBK 编码识别出原名）" if recovered_name(path.name) else ""
+            signs.append(f"文件名“{name}”{garbled}写的是 {named.pop()} 年")
     for sheet in sheets:
         for r, c, v in sheet.strings:  # the texts, listed once for the metadata already
             if r >= 80:  # the report's opening lines, above or beside the tables

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RosterError
+from .formatting import plain_name
 from .labels import norm, similar
 
 # --------------------------------------------------------------------------- text
@@ -497,8 +498,9 @@ def submissions(
     ``units``: (unit name, status word, input file) of the files read; ``unreadable``: input
     files that gave no unit. Names are matched by :func:`match_names` (the same as mail). A
     roster unit that matches nothing is 无法读取 when an unreadable file is named after it
-    (its name is in the file name), else 未报送, with ``是否为…？`` for a near unit. The second
-    result maps each unlisted unit to the roster names that may mean it.
+    (its name is in the file name; a name garbled by an unzip tool as it was, ``recovered_name``),
+    else 未报送, with ``是否为…？`` for a near unit. The second result maps each unlisted unit to
+    the roster names that may mean it.
     """
     by_unit: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for name, status, file in units:
@@ -516,7 +518,8 @@ def submissions(
             out.append(Submission(entry.unit, entry.where, _MARKS.get(worst, worst), m.unit, tuple(f for _, f in got)))
             continue
         key = name_key(entry.unit)
-        files = tuple(f for f in unreadable if key and key in name_key(Path(f).stem))
+        # a file name garbled by an unzip tool (GBK read as CP437) is matched as it was
+        files = tuple(f for f in unreadable if key and key in name_key(Path(plain_name(f)).stem))
         if files:
             out.append(Submission(entry.unit, entry.where, UNREADABLE, None, files))
             continue

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import aggregate_unit, sum_matrix, sum_units, value_matrix
-from .formatting import format_number
+from .formatting import format_number, plain_name
 from .model import ERROR, WARNING, Finding, Status, Unit
 from .roster import NOT_SUBMITTED, UNREADABLE, RosterEntry, Submission, copied_file_advice, name_key, submissions
 from .spec import Form, compiled, load_forms
@@ -335,7 +335,7 @@ def summarise(
 
 
 def _name(u: Unit) -> str:
-    return u.unit or u.file.name
+    return u.unit or plain_name(u.file.name)
 
 
 def _unused_files(

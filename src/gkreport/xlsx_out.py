@@ -39,7 +39,7 @@ from .aggregate import sum_matrix, value_matrix
 from .explanations import EXPLANATION_HEADER, FINDINGS_SHEET, KEY_HEADER
 from .explanations import key as finding_key
 from .fileio import atomic_path, atomic_write_bytes, digest_of
-from .formatting import format_date, format_number, safe_filename
+from .formatting import format_date, format_number, plain_name, safe_filename, shown_name
 from .model import ERROR, WARNING, Finding, Severity, Status, Unit
 from .spec import Form, Grid, Table, compiled
 from .spec.expr import Cmp
@@ -1568,7 +1568,7 @@ def mismatch_messages(groups: dict[tuple[str, int | None], list[Unit]]) -> list[
     main = items[0][0]
     out = [f"报送的单位使用了 {len(groups)} 种不同的表样或年度，不能合并汇总，已按表样和年度分别汇总。"]
     for us in items[1:]:
-        names = "、".join((u.unit or u.file.name) for u in us[:20]) + ("等" if len(us) > 20 else "")
+        names = "、".join((u.unit or plain_name(u.file.name)) for u in us[:20]) + ("等" if len(us) > 20 else "")
         out.append(
             f"{len(us)} 个单位使用{_group_words(us[0].form, us[0].year)}，"
             f"与多数单位（{_group_words(main.form, main.year)}）不同，已单独汇总：{names}"
@@ -1580,7 +1580,7 @@ def mismatch_messages(groups: dict[tuple[str, int | None], list[Unit]]) -> list[
 
 
 def _unit_headers(units: Sequence[Unit]) -> list[str]:
-    names = [(u.unit or "").strip() or u.file.stem for u in units]
+    names = [(u.unit or "").strip() or Path(plain_name(u.file.name)).stem for u in units]
     seen: dict[str, int] = {}
     for n in names:
         seen[n] = seen.get(n, 0) + 1
@@ -1614,7 +1614,9 @@ def _write_summary_tables(
 ) -> None:
     """The summed official tables, one per sheet; ``marks`` (the sum's findings) colour and
     comment their cells as in a unit's workbook, ``pos`` collects where each cell is."""
-    names = "、".join((u.unit or u.file.stem) for u in units[:6]) + ("等" if len(units) > 6 else "")
+    names = "、".join((u.unit or Path(plain_name(u.file.name)).stem) for u in units[:6]) + (
+        "等" if len(units) > 6 else ""
+    )
     info = f"汇总单位：{len(units)} 个（{names}），表中数字为各单位填报数之和"
     if summary is not None and summary.mapped:
         info += f"（其中 {len(summary.mapped)} 个按旧表样换算，见“审核结果”）"
@@ -2309,7 +2311,7 @@ def _write_charts(wb: Any, st: _Styles, form: Form, year: int | None, units: Seq
         rows = []
         for u in units:
             pairs = evaluate_items(spec.items, u)
-            rows.append((_clean(u.unit or u.file.name), [v for _, v in pairs], sum(v for _, v in pairs)))
+            rows.append((_clean(u.unit or plain_name(u.file.name)), [v for _, v in pairs], sum(v for _, v in pairs)))
         labels = [label for label, _ in evaluate_items(spec.items, units[0])]
         rows.sort(key=lambda row: -row[2])  # largest first (stable: ties keep the units' order)
         n = len(labels)
@@ -2493,7 +2495,7 @@ def _write_status(
 
     for u, included, why in rows:
         ws.write_number(r, 0, k, st.text_c)
-        ws.write_string(r, 1, _clean(u.file.name), st.text)
+        ws.write_string(r, 1, _clean(shown_name(u.file.name)), st.text)
         ws.write_string(r, 2, _clean(u.unit or ""), st.text)
         ws.write_string(r, 3, u.form.short_name, st.text)
         _write_value(ws, r, 4, u.year, st.text_c)
@@ -2514,12 +2516,12 @@ def _write_status(
             )
         else:
             ws.write_string(r, note_col, _clean(why), st.text)
-        finish(r, (why, 48), (u.file.name, 28), (u.unit or "", 24), (mark, 10))
+        finish(r, (why, 48), (shown_name(u.file.name), 28), (u.unit or "", 24), (mark, 10))
         r += 1
         k += 1
     for name, reason, unit_of, status_of in failed:
         ws.write_number(r, 0, k, st.text_c)
-        ws.write_string(r, 1, _clean(name), st.text)
+        ws.write_string(r, 1, _clean(shown_name(name)), st.text)
         for c in (3, 6, 7):
             ws.write_blank(r, c, None, st.text)
         if unit_of:  # one of the year's files (a unit that submitted twice, or whose file could not be read)
@@ -2538,7 +2540,7 @@ def _write_status(
                     named = NOT_LISTED + ask(list(summary.unlisted.get(unit_of, ())))
             ws.write_string(r, 9, _clean(named), st.text)
         ws.write_string(r, note_col, _clean(reason), st.text)
-        finish(r, (reason, 48), (name, 28))
+        finish(r, (reason, 48), (shown_name(name), 28))
         r += 1
         k += 1
     for sub in missing:

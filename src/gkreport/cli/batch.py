@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 
 from ..enums import Status
-from ..formatting import readable_name
+from ..formatting import readable_name, recovered_name, shown_name
 from .app import app
 from .common import console, print_json
 
@@ -387,7 +387,7 @@ def _retired_lines(entries) -> list[str]:
     for e in entries:
         who = f"（{e['unit']}，{e['year']}年）" if e.get("unit") and e.get("year") else ""
         done = "：它生成的统计表和年度报告已删除" if e.get("removed") else ""
-        lines.append(f"  {escape(readable_name(e['input']))}{escape(who)}{done}")
+        lines.append(f"  {escape(shown_name(e['input']))}{escape(who)}{done}")
     return lines
 
 
@@ -443,7 +443,7 @@ def _problems_table(result):
         why = r.reason or f"错误 {r.errors} 处、提示 {r.warnings} 处，详见统计表的“审核结果”表"
         if r.input in attention:
             why = attention[r.input] + ("；" + why if r.status == Status.ERRORS or r.reason else "")
-        t.add_row(escape(r.input), f"[{style}]{r.status}[/]", escape(why))
+        t.add_row(escape(shown_name(r.input)), f"[{style}]{r.status}[/]", escape(why))
     return t
 
 
@@ -499,6 +499,7 @@ def _result_json(result, opts) -> dict:
         "files": [
             {
                 "input": r.input,
+                "input_readable": recovered_name(r.input),  # a name garbled by an unzip tool: what it should be
                 "unit": r.unit,
                 "year": r.year,
                 "form": r.form,
@@ -639,7 +640,7 @@ def watch(
         stamp = time.strftime("%H:%M:%S")
         colour = _STYLES.get(rec.status, "bold red")
         detail = rec.reason or f"错误 {rec.errors}，提示 {rec.warnings}"
-        what = f"{rec.input}（{rec.unit or '单位不明'}）：{detail}"
+        what = f"{shown_name(rec.input)}（{rec.unit or '单位不明'}）：{detail}"
         con.print(f"{stamp} [{colour}]{rec.status}[/] {escape(what)}")
 
     told: set[str] = set()

@@ -59,6 +59,8 @@ def check(
     gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx
     gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx --force
     """
+    from ..batch import garbled_names_note
+    from ..formatting import recovered_name
     from ..pipeline import check_files
     from ..reader import unit_values_json
 
@@ -129,6 +131,7 @@ def check(
         out = [
             {
                 "file": str(u.file),
+                "file_readable": recovered_name(u.file),  # a name garbled by an unzip tool: what it should be
                 "form": u.form.id,
                 "unit": u.unit,
                 "year": u.year,
@@ -142,6 +145,7 @@ def check(
         out += [
             {
                 "file": str(f.file),
+                "file_readable": recovered_name(f.file),
                 "form": None,
                 "unit": None,
                 "year": None,
@@ -156,11 +160,11 @@ def check(
     else:
         from rich.markup import escape
 
-        from ..formatting import readable_name
+        from ..formatting import shown_name
 
         con = console()
         for u in result.units:
-            head = f"{readable_name(u.file.name)}：{u.unit or '（单位不明）'} {f'{u.year}年' if u.year else '（年度不明）'}，{u.form.short_name}"
+            head = f"{shown_name(u.file.name)}：{u.unit or '（单位不明）'} {f'{u.year}年' if u.year else '（年度不明）'}，{u.form.short_name}"
             if u.unusable is not None:  # its numbers were read: the findings help to put it right
                 con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(u.unusable)}")
             if not u.findings:
@@ -171,6 +175,14 @@ def check(
             con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(f.reason)}")
         if xlsx is not None and result.units and unwritten is None:
             con.print(f"已写入审核后的统计表：{xlsx}", markup=False)
+    # names garbled by an unzip tool: the name each should have, and a rename suggested (on stderr with
+    # --json, which stays the list of the files checked)
+    for note in garbled_names_note(
+        [(p.name, p) for p in [*(u.file for u in result.units), *(f.file for f in result.failures)]]
+    ):
+        from rich.markup import escape
+
+        console(stderr=as_json).print(f"[yellow]注意：[/]{escape(note)}")
     if unwritten is not None:
         from rich.markup import escape
 
