@@ -1781,3 +1781,25 @@ def test_a_roster_unit_whose_file_has_a_garbled_name_is_unreadable_not_missing(t
     marks = {s.name: (s.mark, s.files) for s in year.submissions}
     assert marks["示例市东城区审计局"] == ("无法读取", (garbled("示例市东城区审计局2025年统计表.xlsx"),))
     assert marks["示例市东城区财政局"] == ("未报送", ())
+
+
+def test_a_workbook_open_in_excel_wps_or_libreoffice_is_said_to_be_read_as_last_saved(tmp_path):
+    """A clerk correcting a workbook in Excel and running the batch before saving: the lock file beside
+    it (~$name from Excel and WPS, .~lock.name# from LibreOffice) makes the run say that what was read
+    is the file as last saved; a lock file without its workbook says nothing."""
+    inp = copy_samples(tmp_path / "input")
+    excel = "示例市东城区教育局2025年统计表.xlsx"
+    calc = "示例市东城区市场监督管理局2025年统计表.xlsx"
+    (inp / f"~${excel}").write_bytes(b"\x05clerk" + b" " * 156)
+    (inp / f".~lock.{calc}#").write_text("clerk,host,/home/clerk,05.12.2026 09:00;", encoding="utf-8")
+    (inp / "~$已删除的文件.xlsx").write_bytes(b"x")  # its workbook is gone
+    result = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "output", jobs=1))
+    [note] = [m for m in result.messages if "锁定文件" in m]
+    assert note.startswith((f"{excel}、{calc}旁边有", f"{calc}、{excel}旁边有"))
+    assert "读取的是最后一次保存的内容" in note and "已删除的文件" not in note
+    assert all(not r.input.startswith(("~$", ".~lock.")) for r in result.records)  # never read as submissions
+    # saved and closed: the lock files go, and so does the note
+    (inp / f"~${excel}").unlink()
+    (inp / f".~lock.{calc}#").unlink()
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "output", jobs=1))
+    assert not [m for m in again.messages if "锁定文件" in m]

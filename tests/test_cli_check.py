@@ -8,6 +8,7 @@ import random
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from openpyxl import load_workbook
 from typer.testing import CliRunner
@@ -507,3 +508,18 @@ def test_check_shows_a_garbled_file_name_with_the_name_it_should_have(tmp_path):
     assert got == {odd: str(tmp_path / name), **dict.fromkeys(others)}
     assert [line for line in res.stderr.splitlines() if line.startswith("注意：")] == notes
     assert sorted(os.listdir(tmp_path)) == listed  # nothing renamed
+
+
+def test_check_says_a_workbook_open_in_excel_is_read_as_last_saved(tmp_path):
+    name = "示例市东城区教育局2025年统计表.xlsx"
+    shutil.copy(SAMPLES / name, tmp_path / name)
+    res = runner.invoke(app, ["check", str(tmp_path / name)])
+    assert "锁定文件" not in res.output
+    (tmp_path / f"~${name}").write_bytes(b"\x05clerk" + b" " * 156)
+    res = runner.invoke(app, ["check", str(tmp_path / name)])
+    flat = "".join(res.output.split())
+    assert f"注意：{name}旁边有Excel、WPS或LibreOffice打开文件时生成的锁定文件" in flat
+    assert "读取的是最后一次保存的内容" in flat
+    res = runner.invoke(app, ["check", str(tmp_path), "--json"])  # the lock file is no workbook to check
+    assert [Path(f["file"]).name for f in json.loads(res.stdout)] == [name]
+    assert "锁定文件" in res.stderr

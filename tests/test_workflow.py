@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -622,3 +623,23 @@ def test_watch_stopped_during_a_round_does_not_say_the_summaries_are_saved(tmp_p
         and (out / "2025" / "汇总" / SUMMARY).is_file()
         and (out / "2025" / "汇总" / f"{REPORT}.docx").is_file()
     )
+
+
+def test_a_watch_says_each_note_once(tmp_path):
+    """The batch's 注意 (here: a workbook open in Excel) reach a watch's terminal, each once."""
+    inp, _ = write_district(tmp_path)
+    out = tmp_path / "out"
+    (inp / "~$某某区教育局2025年统计表.xlsx").write_bytes(b"\x05clerk" + b" " * 156)
+    later = inp / "某某区市场监督管理局2025年统计表.xlsx"
+    held = later.read_bytes()
+    later.unlink()
+    # a second round of work while the watch runs: a workbook dropped in after the first
+    timer = threading.Timer(1.5, later.write_bytes, (held,))
+    timer.start()
+    try:
+        code, text = gk("watch", inp, "-o", out, "--rounds", "12", "--interval", "0.3")
+    finally:
+        timer.cancel()
+    flat = text.replace("\n", "")
+    assert code == 0 and "某某区市场监督管理局" in flat  # the second round ran
+    assert flat.count("某某区教育局2025年统计表.xlsx旁边有 Excel、WPS 或 LibreOffice") == 1

@@ -310,17 +310,53 @@ def ignored_file(name: str) -> bool:
     return name.startswith(("~$", ".")) or name.lower() in SYSTEM_FILES
 
 
-def input_files(folder: Path, exclude: Path | None = None) -> list[Path]:
+def input_files(folder: Path, exclude: Path | None = None, locks: list[Path] | None = None) -> list[Path]:
     """Every file under ``folder`` (recursive) that someone put there: workbooks and anything else.
-    Lock, hidden and system files, hidden folders (our ``.gkreport``) and ``exclude`` are left out."""
+    Lock, hidden and system files, hidden folders (our ``.gkreport``) and ``exclude`` are left out;
+    ``locks`` (when given) receives the lock files that Excel, WPS or LibreOffice keep beside a file
+    they have open (see :func:`open_elsewhere`)."""
     out = []
     exclude = exclude.resolve() if exclude else None
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(
             d for d in dirs if not d.startswith(".") and not (exclude and Path(root, d).resolve() == exclude)
         )
-        out += [Path(root) / name for name in sorted(files) if not ignored_file(name)]
+        for name in sorted(files):
+            if not ignored_file(name):
+                out.append(Path(root) / name)
+            elif locks is not None and name.startswith(("~$", ".~lock.")):
+                locks.append(Path(root) / name)
     return out
+
+
+def open_elsewhere(files: Sequence[Path], locks: Sequence[Path]) -> list[Path]:
+    """The files a lock file beside them says are open in Excel or WPS (``~$name``) or LibreOffice
+    (``.~lock.name#``): what is read is the file as last saved, and the changes being made to it may
+    not be saved yet. A lock file also stays behind when the program was closed abruptly; it then
+    names a file that is not open (the note says both)."""
+    named: set[tuple[Path, str]] = set()  # (folder, the file's name)
+    for lock in locks:
+        name = lock.name
+        if name.startswith(".~lock.") and name.endswith("#"):
+            named.add((lock.parent, name[len(".~lock.") : -1]))
+        elif name.startswith("~$"):
+            named.add((lock.parent, name[2:]))
+    return [p for p in files if (p.parent, p.name) in named] if named else []
+
+
+def has_lock_beside(path: Path) -> bool:
+    """Whether Excel, WPS or LibreOffice keeps a lock file beside ``path`` (see :func:`open_elsewhere`)."""
+    return any(os.path.lexists(path.parent / n) for n in (f"~${path.name}", f".~lock.{path.name}#"))
+
+
+def open_elsewhere_note(names: Sequence[str]) -> str:
+    """注意 for the files that may be open in Excel, WPS or LibreOffice (:func:`open_elsewhere`)."""
+    shown = "、".join(names[:10]) + (f"等 {len(names)} 个文件" if len(names) > 10 else "")
+    return (
+        f"{shown}旁边有 Excel、WPS 或 LibreOffice 打开文件时生成的锁定文件（~$ 或 .~lock. 开头），"
+        "可能正在编辑中：读取的是最后一次保存的内容，尚未保存的修改不在其中；请保存并关闭后重新运行"
+        "（如文件并未打开，是程序异常退出留下的锁定文件，可以删除它）。"
+    )
 
 
 def is_workbook(path: Path) -> bool:
@@ -1329,7 +1365,8 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             "下次不带选项运行时不会沿用本次的设置。"
         )
     _clean_temp_files(opts, everywhere=stopped)
-    listed = input_files(opts.input_dir, exclude=opts.output_dir)
+    locks: list[Path] = []
+    listed = input_files(opts.input_dir, exclude=opts.output_dir, locks=locks)
     own = {Path(p).resolve() for p in (opts.roster, opts.wording) if p}  # kept beside the workbooks: not submissions
     files, odd_names, garbled = _input_names([p for p in listed if not own or p.resolve() not in own], opts.input_dir)
     _warm_workers(opts, len(files), any(rel not in manifest for _, _, rel in files))
@@ -1434,6 +1471,10 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             "已按 GBK 编码识别显示；建议把这些文件改名后重新运行。"
         )
     messages += garbled_names_note([(rel, opts.input_dir / rel) for rel in garbled])
+    held = open_elsewhere([p for p, _, _ in files], locks)
+    if held:
+        by_path = {p: rel for p, _, rel in files}
+        messages.append(open_elsewhere_note([shown_name(by_path[p]) for p in held]))
     run_outputs: dict[str, dict[str, Any]] = dict(head.get("outputs") or {})  # the last run's, until replaced
     stage: defaultdict[str, float] = defaultdict(float)
     last_save = time.monotonic()

@@ -650,6 +650,13 @@ def watch(
         told.update(e["kept_as"] for e in new)
         for text in _hand_edit_lines(new) + _retired_lines(result.retired):
             con.print(f"{time.strftime('%H:%M:%S')} {text}")
+        # the run's 注意 (a file open in Excel, names to fix …), each said once while the watch runs
+        for m in result.messages:
+            if m not in told:
+                told.add(m)
+                con.print(f"{time.strftime('%H:%M:%S')} [yellow]注意：[/]{escape(m)}")
+        for m in result.problems:  # outputs not written: said each round it happens
+            con.print(f"{time.strftime('%H:%M:%S')} [bold red]未能写出：[/]{escape(m)}")
 
     try:
         watch_folder(opts, interval=interval, on_record=line, rounds=rounds or None, on_result=hand_edits)

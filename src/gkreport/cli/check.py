@@ -59,7 +59,7 @@ def check(
     gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx
     gkreport check 某某局2025年统计表.xlsx --xlsx 审核后.xlsx --force
     """
-    from ..batch import garbled_names_note
+    from ..batch import garbled_names_note, has_lock_beside, open_elsewhere_note
     from ..formatting import recovered_name
     from ..pipeline import check_files
     from ..reader import unit_values_json
@@ -182,6 +182,15 @@ def check(
     ):
         from rich.markup import escape
 
+        console(stderr=as_json).print(f"[yellow]注意：[/]{escape(note)}")
+    # a workbook open in Excel as it is checked: what was read is the file as last saved
+    held = [p for p in files if has_lock_beside(p)]
+    if held:
+        from rich.markup import escape
+
+        from ..formatting import shown_name
+
+        note = open_elsewhere_note([shown_name(p.name) for p in held])
         console(stderr=as_json).print(f"[yellow]注意：[/]{escape(note)}")
     if unwritten is not None:
         from rich.markup import escape
