@@ -1183,7 +1183,9 @@ def test_every_file_of_the_input_folder_is_accounted_for(tmp_path):
     # only the broken .et is read again, as any workbook that could not be read is (it may be readable now)
     assert "本次处理│1" in text and f"未变化跳过│{len(files) - 1}" in text
     assert "未报送2个：某某区卫生健康局（文件无法读取）、某某区水务局" in text
-    assert not any(name in text for name in ("Thumbs", "desktop.ini", "DS_Store", "~$"))
+    assert not any(name in text for name in ("Thumbs", "desktop.ini", "DS_Store", "~$示例"))
+    # the Office lock file is no submission, but it says its workbook may be open in Excel
+    assert "示例市东城区教育局2025年统计表.xlsx旁边有Excel、WPS或LibreOffice打开文件时生成的锁定文件" in text
 
     # a file taken out of the folder leaves the records; once only workbooks remain, the exit code is theirs
     for rel in OTHER_FILES:
