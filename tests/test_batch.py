@@ -1011,6 +1011,33 @@ def test_batch_roster_in_the_terminal(tmp_path):
     assert res.exit_code == 2 and "找不到名单文件" in res.output
 
 
+def test_district_report_asks_about_a_roster_name_near_a_summed_unit(tmp_path):
+    """The roster writes 某某区卫健局, the department's workbook 某某区卫生健康局: its figures are in the
+    sum, so the report does not say flatly that the sum leaves 某某区卫健局 out; it asks, as the
+    terminal and 报送情况 do, and still says that 某某区审计局 (no near unit) is left out."""
+    from conftest import district_departments
+    from test_docx_out import Docx
+
+    names = [*district_departments(), "某某区审计局"]
+    names[names.index("某某区卫生健康局")] = "某某区卫健局"
+    inp, roster = write_district(tmp_path, names)
+    opts = BatchOptions(
+        input_dir=inp, output_dir=tmp_path / "out", jobs=1, summary_unit="某某区人民政府", roster=roster
+    )
+    result = run_batch(opts)
+    assert "某某区卫生健康局" in result.years[0].summed
+    folder = opts.output_dir / "2025" / "汇总"
+    texts = Docx(folder / "某某区人民政府2025年政府信息公开工作年度报告.docx").texts()
+    (said,) = [t for t in texts if "名单中有" in t]
+    assert "某某区卫健局（是否为已计入汇总的“某某区卫生健康局”？）、某某区审计局；汇总数不含这些单位" in said
+    assert "如为同一单位，则汇总数已含其数字" in said
+    ws = load_workbook(folder / "2025年政府信息公开工作汇总.xlsx")["审核结果"]
+    head = [c.value for c in ws[2]]
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    (row,) = [r for r in rows if r[head.index("编号")] == "SUM.missing"]
+    assert "是否为已计入汇总的“某某区卫生健康局”？" in row[head.index("问题说明")]
+
+
 @needs_soffice
 def test_district_report_gets_its_pdf(tmp_path):
     inp, _ = write_district(tmp_path)

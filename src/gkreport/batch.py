@@ -1876,7 +1876,10 @@ def _restored(
             warnings=y["warnings"],
             submissions=None
             if y["submissions"] is None
-            else [Submission(**{**s, "files": tuple(s["files"])}) for s in y["submissions"]],
+            else [
+                Submission(**{**s, "files": tuple(s["files"]), "near": tuple(s.get("near", ()))})
+                for s in y["submissions"]
+            ],
             unlisted={k: tuple(v) for k, v in y["unlisted"].items()},
         )
         for y in state["years"]

@@ -488,6 +488,7 @@ class Submission:
     unit: str | None = None  # the unit it denotes
     files: tuple[str, ...] = ()  # its input files
     question: str = ""  # 是否为“…”？ for a name that matches nothing
+    near: tuple[str, ...] = ()  # the submitted units that name may mean (the question's)
 
 
 def submissions(
@@ -526,5 +527,5 @@ def submissions(
         question = m.question
         if m.ambiguous:
             question = "名单中的名称对应多个单位：" + "、".join(f"“{u}”" for u in m.ambiguous) + "，请写全称。"
-        out.append(Submission(entry.unit, entry.where, NOT_SUBMITTED, None, (), question))
+        out.append(Submission(entry.unit, entry.where, NOT_SUBMITTED, None, (), question, m.near))
     return out, match.unlisted

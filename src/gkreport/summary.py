@@ -308,14 +308,7 @@ def summarise(
         missing = [s for s in subs if s.mark in (NOT_SUBMITTED, UNREADABLE)]
     out += _unused_files(statuses, unreadable, units, missing, unit_name)
     if missing:
-        names = "、".join(s.name + ("（文件无法读取）" if s.mark == UNREADABLE else "") for s in missing)
-        out.append(
-            Finding(
-                rule="SUM.missing",
-                severity=WARNING,
-                message=f"名单中有{len(missing)}个单位尚未报送可用的统计表：{names}；汇总数不含这些单位",
-            )
-        )
+        out.append(_missing_finding(missing, {_name(u) for u in summed_units}))
     summed.findings = out
     return YearSummary(
         year=year,
@@ -336,6 +329,25 @@ def summarise(
 
 def _name(u: Unit) -> str:
     return u.unit or plain_name(u.file.name)
+
+
+def _missing_finding(missing: Sequence[Submission], summed: set[str]) -> Finding:
+    """SUM.missing: the roster units with no usable workbook. A roster name near a unit that was
+    summed (某某区卫健局 / 某某区卫生健康局) may be that unit under another spelling: the sum then
+    holds its figures, so it is asked about, not said to be left out of the sum."""
+    names = []
+    unsure = False
+    for s in missing:
+        near = "或".join(f"“{u}”" for u in s.near if u in summed)
+        unsure = unsure or bool(near)
+        if near:
+            names.append(f"{s.name}（是否为已计入汇总的{near}？）")
+        else:
+            names.append(s.name + ("（文件无法读取）" if s.mark == UNREADABLE else ""))
+    message = f"名单中有{len(missing)}个单位尚未报送可用的统计表：{'、'.join(names)}；汇总数不含这些单位"
+    if unsure:
+        message += "，名称相近而已计入汇总的单位如为同一单位，则汇总数已含其数字；请核对名单或统计表中的单位名称"
+    return Finding(rule="SUM.missing", severity=WARNING, message=message)
 
 
 def _unused_files(
