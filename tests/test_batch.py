@@ -1038,6 +1038,40 @@ def test_district_report_asks_about_a_roster_name_near_a_summed_unit(tmp_path):
     assert "是否为已计入汇总的“某某区卫生健康局”？" in row[head.index("问题说明")]
 
 
+def test_a_roster_unit_whose_workbook_reads_as_last_year_is_told_so(tmp_path):
+    """某某区审计局 sends 某某区审计局2025年统计表.xlsx with 年度 2024 left in 基本信息: the file goes to
+    2024. The 2025 roster check, 报送情况, the district report and the mail plan say that its file was
+    read as 2024's, rather than only 未报送 or 请核对单位名称 (its name is right)."""
+    from conftest import DEPARTMENT_TEXT, department_meta, district_departments
+    from gkreport import mail
+    from gkreport.spec import load_form
+    from gkreport.template import write_template
+    from test_docx_out import Docx
+
+    inp, roster = write_district(tmp_path)
+    _, values = district_departments()["某某区教育局"]
+    meta = dict(department_meta("某某区审计局"), year=2024)
+    write_template(load_form("2021"), inp / "某某区审计局2025年统计表.xlsx", values, meta, DEPARTMENT_TEXT)
+    out = tmp_path / "out"
+    opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1, summary_unit="某某区人民政府", roster=roster)
+    result = run_batch(opts)
+    year = next(y for y in result.years if y.year == 2025)
+    (sub,) = year.not_submitted
+    said = "收到的统计表“某某区审计局2025年统计表.xlsx”是2024年度的，已归入2024年度。"
+    assert sub.name == "某某区审计局" and sub.question == said
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(out), "--force", "-j", "1"], env={"COLUMNS": "250"})
+    assert f"名单第 7 行“某某区审计局”：{said}" in res.output
+    status = load_workbook(out / "2025" / "汇总" / "2025年政府信息公开工作汇总.xlsx")["报送情况"]
+    row = next(r for r in status.iter_rows(min_row=3, values_only=True) if r[2] == "某某区审计局")
+    assert row[5] == "未报送" and said in row[10]
+    texts = Docx(out / "2025" / "汇总" / "某某区人民政府2025年政府信息公开工作年度报告.docx").texts()
+    assert any("某某区审计局（收到的统计表是2024年度的）" in t for t in texts)
+    plan = mail.plan_messages(out, mail.load_settings(cwd=tmp_path), roster=roster, dry_run=True)
+    (problem,) = [p for p in plan.problems if p.unit == "某某区审计局"]
+    assert "统计表中的年度为 2024 年" in problem.message and "--year 2024" in problem.message
+    assert "请核对单位名称" not in problem.message
+
+
 @needs_soffice
 def test_district_report_gets_its_pdf(tmp_path):
     inp, _ = write_district(tmp_path)

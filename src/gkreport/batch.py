@@ -1877,7 +1877,14 @@ def _restored(
             submissions=None
             if y["submissions"] is None
             else [
-                Submission(**{**s, "files": tuple(s["files"]), "near": tuple(s.get("near", ()))})
+                Submission(
+                    **{
+                        **s,
+                        "files": tuple(s["files"]),
+                        "near": tuple(s.get("near", ())),
+                        "other_years": tuple((f, yr) for f, yr in s.get("other_years", ())),
+                    }
+                )
                 for s in y["submissions"]
             ],
             unlisted={k: tuple(v) for k, v in y["unlisted"].items()},
@@ -2575,6 +2582,9 @@ def _write_summaries(
                 roster=roster,
                 statuses=[(r.unit, str(r.status), r.input) for r in recs if r.unit],
                 unreadable=nameless,
+                other_years=[
+                    (r.unit, y, r.input) for y, rs in sorted(by_year.items()) if y != year for r in rs if r.unit
+                ],
             )
             folder = opts.output_dir / str(year) / SUMMARY_DIR
             failures = [(r.input, r.reason or r.status) for r in failed if not r.year or r.year == year]

@@ -123,7 +123,7 @@ from .enums import Severity, Status
 from .errors import MailError
 from .fileio import FolderBusy, atomic_write_bytes, command_line, folder_lock, os_reason, unchanged_by_stamp
 from .formatting import format_date, safe_filename, shown_name
-from .roster import RosterError, clean_line, match_names, read_roster, split_addresses
+from .roster import RosterError, clean_line, match_names, name_key, read_roster, split_addresses
 
 AUDIT_NAME = "审核报告.json"
 MANIFEST_PATH = Path(".gkreport") / "manifest.json"
@@ -1049,9 +1049,15 @@ def _fixed_recipients(to: str, unit_names: list[str]) -> dict[str, tuple[list[st
 
 
 def _roster_recipients(
-    roster: Path | str, unit_names: list[str], year: int, problems: list[Problem]
+    roster: Path | str,
+    unit_names: list[str],
+    year: int,
+    problems: list[Problem],
+    other_years: dict[str, list[int]] | None = None,
 ) -> tuple[dict[str, tuple[list[str], list[str]]], dict[str, tuple[str, ...]]]:
-    """(unit → (to, cc) as written in the roster, unit → roster names that may mean it)."""
+    """(unit → (to, cc) as written in the roster, unit → roster names that may mean it).
+    ``other_years``: the units of the output's other years (:func:`_units_of_other_years`)."""
+    other_years = other_years or {}
     try:
         entries = read_roster(roster)
     except RosterError as exc:
@@ -1073,6 +1079,15 @@ def _roster_recipients(
                     "这一行不用；请在名单中写出与统计表完全相同的单位名称。",
                 )
             )
+        elif other_years.get(name_key(entry.unit)):
+            ys = other_years[name_key(entry.unit)]
+            problems.append(
+                Problem(
+                    entry.unit,
+                    f"名单{entry.where}的单位不在 {year} 年的输出中：它的统计表中的年度为 {'、'.join(map(str, ys))} 年，"
+                    f"在该年度的输出中；请核实年度。要发送该年度的审核结果，请加 --year {ys[-1]}。",
+                )
+            )
         else:
             problems.append(
                 Problem(
@@ -1081,6 +1096,25 @@ def _roster_recipients(
                 )
             )
     return recipients, match.unlisted
+
+
+def _units_of_other_years(output_dir: Path, year: int) -> dict[str, list[int]]:
+    """The units of the output folder's other years (by :func:`name_key`) → those years: a roster
+    unit missing from this year may have sent a file of another year (a 年度 left from last year)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    with contextlib.suppress(OSError):
+        for p in sorted(output_dir.iterdir()):
+            if not (p.is_dir() and re.fullmatch(r"\d{4}", p.name) and int(p.name) != year):
+                continue
+            try:
+                records = read_audit(p)
+            except MailError:
+                continue
+            for rec in records:
+                key = name_key(rec.unit) if rec.unit else ""
+                if key and int(p.name) not in out[key]:
+                    out[key].append(int(p.name))
+    return out
 
 
 def _review_of(rec: UnitRecord, batch_records: dict[str, dict[str, Any]] | None, xlsx_attached: bool) -> dict | None:
@@ -1335,7 +1369,13 @@ def plan_messages(
     if to:
         recipients = _fixed_recipients(to, unit_names)
     else:
-        recipients, unlisted = _roster_recipients(roster, unit_names, year, problems)  # type: ignore[arg-type]
+        recipients, unlisted = _roster_recipients(
+            roster,  # type: ignore[arg-type]
+            unit_names,
+            year,
+            problems,
+            _units_of_other_years(output_dir, year),
+        )
     shared = _shared_outputs(year_dir, records)
     batch_records, input_path = read_manifest(output_dir)
     input_dir = Path(input_path) if input_path else None

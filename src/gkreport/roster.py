@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RosterError
-from .formatting import plain_name
+from .formatting import plain_name, shown_name
 from .labels import norm, similar
 
 # --------------------------------------------------------------------------- text
@@ -489,10 +489,15 @@ class Submission:
     files: tuple[str, ...] = ()  # its input files
     question: str = ""  # 是否为“…”？ for a name that matches nothing
     near: tuple[str, ...] = ()  # the submitted units that name may mean (the question's)
+    # its files read as another year's (a last year's file, or a 年度 left from last year): (file, year)
+    other_years: tuple[tuple[str, int], ...] = ()
 
 
 def submissions(
-    entries: Sequence[RosterEntry], units: Sequence[tuple[str, str, str]], unreadable: Sequence[str] = ()
+    entries: Sequence[RosterEntry],
+    units: Sequence[tuple[str, str, str]],
+    unreadable: Sequence[str] = (),
+    other_years: Sequence[tuple[str, int, str]] = (),
 ) -> tuple[list[Submission], dict[str, tuple[str, ...]]]:
     """Each roster unit's submission, and the submitted units the roster does not list.
 
@@ -500,8 +505,10 @@ def submissions(
     files that gave no unit. Names are matched by :func:`match_names` (the same as mail). A
     roster unit that matches nothing is 无法读取 when an unreadable file is named after it
     (its name is in the file name; a name garbled by an unzip tool as it was, ``recovered_name``),
-    else 未报送, with ``是否为…？`` for a near unit. The second result maps each unlisted unit to
-    the roster names that may mean it.
+    else 未报送, with ``是否为…？`` for a near unit. ``other_years``: (unit, year, input file) of the
+    files read as another year's; a 未报送 unit with such a file is told so (it did send a file, but
+    not one of this year). The second result maps each unlisted unit to the roster names that may
+    mean it.
     """
     by_unit: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for name, status, file in units:
@@ -527,5 +534,9 @@ def submissions(
         question = m.question
         if m.ambiguous:
             question = "名单中的名称对应多个单位：" + "、".join(f"“{u}”" for u in m.ambiguous) + "，请写全称。"
-        out.append(Submission(entry.unit, entry.where, NOT_SUBMITTED, None, (), question, m.near))
+        elsewhere = tuple((f, y) for u, y, f in other_years if key and name_key(u) == key)
+        if elsewhere:
+            listed = "、".join(f"“{shown_name(f)}”是{y}年度的，已归入{y}年度" for f, y in elsewhere)
+            question = f"收到的统计表{listed}。" + question
+        out.append(Submission(entry.unit, entry.where, NOT_SUBMITTED, None, (), question, m.near, elsewhere))
     return out, match.unlisted

@@ -220,6 +220,7 @@ def summarise(
     roster: Sequence[RosterEntry] | None = None,
     statuses: Sequence[tuple[str, str, str]] = (),
     unreadable: Sequence[str] = (),
+    other_years: Sequence[tuple[str, int, str]] = (),
     meta: dict | None = None,
     narrative: dict | None = None,
 ) -> YearSummary:
@@ -228,7 +229,9 @@ def summarise(
     ``units``: every unit of the year that was read (any form), the summary unit's own
     workbook included; ``unit_name``: the summary unit; ``roster`` with ``statuses`` (unit,
     status word, input file of every file of the year) and ``unreadable`` (files that gave
-    no unit): the roster's submissions. ``meta`` / ``narrative`` add to the own workbook's.
+    no unit): the roster's submissions; ``other_years`` (unit, year, input file of the files read
+    as another year's) tells a roster unit that sent only such a file. ``meta`` / ``narrative``
+    add to the own workbook's.
     """
     from .checks import check_units
 
@@ -303,7 +306,7 @@ def summarise(
     unlisted: dict[str, tuple[str, ...]] = {}
     missing: list[Submission] = []
     if roster is not None:
-        subs, unlisted = submissions(roster, statuses, unreadable)
+        subs, unlisted = submissions(roster, statuses, unreadable, other_years)
         unlisted = {u: near for u, near in unlisted.items() if not is_summary_unit(u, unit_name)}
         missing = [s for s in subs if s.mark in (NOT_SUBMITTED, UNREADABLE)]
     out += _unused_files(statuses, unreadable, units, missing, unit_name)
@@ -342,6 +345,10 @@ def _missing_finding(missing: Sequence[Submission], summed: set[str]) -> Finding
         unsure = unsure or bool(near)
         if near:
             names.append(f"{s.name}（是否为已计入汇总的{near}？）")
+        elif s.other_years:
+            names.append(
+                s.name + "（收到的统计表是" + "、".join(dict.fromkeys(f"{y}年度" for _, y in s.other_years)) + "的）"
+            )
         else:
             names.append(s.name + ("（文件无法读取）" if s.mark == UNREADABLE else ""))
     message = f"名单中有{len(missing)}个单位尚未报送可用的统计表：{'、'.join(names)}；汇总数不含这些单位"
