@@ -1038,6 +1038,28 @@ def test_district_report_asks_about_a_roster_name_near_a_summed_unit(tmp_path):
     assert "是否为已计入汇总的“某某区卫生健康局”？" in row[head.index("问题说明")]
 
 
+def test_the_districts_own_blank_tables_are_not_a_提示(tmp_path):
+    """The district's own workbook leaves its tables blank, as it may (the report's tables are the
+    departments' sum): no 表二未填写（没有发生的事项请填 0） telling the office to type figures, and
+    the file is 通过 in the terminal's counts, 审核报告 and 报送情况."""
+    inp, roster = write_district(tmp_path)
+    out = tmp_path / "out"
+    opts = BatchOptions(input_dir=inp, output_dir=out, jobs=1, summary_unit="某某区人民政府", roster=roster)
+    result = run_batch(opts)
+    own = next(r for r in result.records if r.unit == "某某区人民政府")
+    assert (own.status, own.warnings) == ("通过", 0)
+    audit = json.loads((out / "2025" / "审核报告.json").read_text(encoding="utf-8"))
+    entry = next(u for u in audit["units"] if u["unit"] == "某某区人民政府")
+    assert (entry["status"], entry["warnings"]) == ("通过", 0)
+    ws = load_workbook(out / "2025" / "审核报告.xlsx")["审核结果"]
+    assert not [r for r in ws.iter_rows(values_only=True) if r[0] == "某某区人民政府"]
+    status = load_workbook(out / "2025" / "汇总" / "2025年政府信息公开工作汇总.xlsx")["报送情况"]
+    row = next(r for r in status.iter_rows(min_row=3, values_only=True) if r[2] == "某某区人民政府")
+    assert (row[5], row[7]) == ("通过", 0)
+    res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(out), "--force", "-j", "1"], env={"COLUMNS": "200"})
+    assert "│ 通过         │      4 │" in res.output and "│ 有提示       │      1 │" in res.output
+
+
 def test_a_roster_unit_whose_workbook_reads_as_last_year_is_told_so(tmp_path):
     """某某区审计局 sends 某某区审计局2025年统计表.xlsx with 年度 2024 left in 基本信息: the file goes to
     2024. The 2025 roster check, 报送情况, the district report and the mail plan say that its file was

@@ -864,6 +864,9 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         # the departments' sum; a report of its own (blank tables) would state false figures
         rec.outputs = {}
         rec.reason = OWN_WORKBOOK
+        # its tables may be left blank (the report's are the departments' sum): 表二未填写（没有发生
+        # 的事项请填 0） would tell the office to type figures it is not asked for
+        unit.findings = [f for f in unit.findings if not (f.table and f.rule == f"{f.table}.blank")]
         rec.text = {
             "narrative": dict(unit.narrative),
             "meta_locations": {k: list(v) for k, v in unit.meta_locations.items()},
