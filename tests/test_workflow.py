@@ -195,12 +195,13 @@ def test_inputs_gone_since_the_last_run_are_named_with_what_became_of_their_outp
     flat = text.replace("\n", "")
     assert "不在输入文件夹中 2 个" in flat and "汇总中不再计入" in flat
     assert "某某区教育局2025年统计表.xlsx（某某区教育局，2025年）：它生成的统计表和年度报告已删除" in flat
-    assert "说明.xlsx" in flat and "说明.xlsx：" not in flat  # nothing of it was deleted
+    assert "说明.xlsx：如是误删或误移，请放回后重新运行" in flat  # nothing of it was deleted
     assert not (out / "2025" / "某某区教育局").exists()
     # said once: the next run has nothing gone
     _code, text = gk("batch", inp, "-o", out, "-j", "1")
     assert "不在输入文件夹中" not in text
     # --json names them too
+    market = (inp / "某某区市场监督管理局2025年统计表.xlsx").read_bytes()
     (inp / "某某区市场监督管理局2025年统计表.xlsx").unlink()
     res = CliRunner().invoke(app, ["batch", str(inp), "-o", str(out), "-j", "1", "--json"], env=ENV)
     assert json.loads(res.stdout)["retired"] == [
@@ -209,8 +210,20 @@ def test_inputs_gone_since_the_last_run_are_named_with_what_became_of_their_outp
             "unit": "某某区市场监督管理局",
             "year": 2025,
             "removed": True,
+            "replaced_by": None,
         }
     ]
+    # a corrected file in place of the old one: the unit is not lost, and nothing is to be put back
+    (inp / "某某区市场监督管理局2025年统计表（更正）.xlsx").write_bytes(market)
+    gk("batch", inp, "-o", out, "-j", "1")
+    (inp / "某某区市场监督管理局2025年统计表（更正）.xlsx").rename(inp / "某某区市场监督管理局（定稿）.xlsx")
+    _code, text = gk("batch", inp, "-o", out, "-j", "1")
+    flat = text.replace("\n", "")
+    assert (
+        "某某区市场监督管理局2025年统计表（更正）.xlsx（某某区市场监督管理局，2025年）："
+        "该单位现在的文件是 某某区市场监督管理局（定稿）.xlsx，已按它处理" in flat
+    )
+    assert "放回" not in flat
 
 
 def test_a_watch_names_an_input_taken_out_while_it_watches(tmp_path):

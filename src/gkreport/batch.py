@@ -256,7 +256,8 @@ class BatchResult:
     # {"file", "kept_as" (relative to the output folder), "unit", "year"}
     hand_edited: list[dict[str, Any]] = field(default_factory=list)
     # inputs of the last run no longer in the input folder: {"input", "unit", "year", "removed" (it had
-    # outputs, all now deleted)}; the summaries no longer count them
+    # outputs, all now deleted), "replaced_by" (the input that gives its unit and year now, or None)};
+    # the summaries no longer count them
     retired: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -1654,6 +1655,10 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             # this process remove their own (fileio.atomic_path)
             _clean_temp_files(opts, everywhere=bool(todo))
     ordered = [records[k] for k in sorted(records)]
+    if retired:  # a gone file whose unit and year another file gives now was replaced, not lost
+        now = {(r.unit, r.year): r.input for r in ordered if r.unit and r.year and r.status not in NOT_USED}
+        for e in retired:
+            e["replaced_by"] = now.get((e["unit"], e["year"])) if e["unit"] else None
     return BatchResult(
         ordered,
         processed=len(todo) + len(unreadable),

@@ -381,13 +381,17 @@ def _retired_lines(entries) -> list[str]:
     if not entries:
         return []
     lines = [
-        f"[yellow]不在输入文件夹中 {len(entries)} 个：[/]上次处理过的这些文件已不在输入文件夹中，"
-        "汇总中不再计入；如是误删或误移，请放回后重新运行。"
+        f"[yellow]不在输入文件夹中 {len(entries)} 个：[/]上次处理过的这些文件已不在输入文件夹中，汇总中不再计入它们。"
     ]
     for e in entries:
         who = f"（{e['unit']}，{e['year']}年）" if e.get("unit") and e.get("year") else ""
-        done = "：它生成的统计表和年度报告已删除" if e.get("removed") else ""
-        lines.append(f"  {escape(shown_name(e['input']))}{escape(who)}{done}")
+        if e.get("replaced_by"):  # the unit's corrected file took its place: nothing to put back
+            what = f"：该单位现在的文件是 {shown_name(e['replaced_by'])}，已按它处理"
+        elif e.get("removed"):
+            what = "：它生成的统计表和年度报告已删除；如是误删或误移，请放回后重新运行"
+        else:
+            what = "：如是误删或误移，请放回后重新运行"
+        lines.append(f"  {escape(shown_name(e['input']))}{escape(who)}{escape(what)}")
     return lines
 
 
