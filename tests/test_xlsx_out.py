@@ -1037,6 +1037,42 @@ def test_checked_workbook_is_the_next_submission(tmp_path, fid):
     assert _facts(third) == _facts(first)
 
 
+def test_checked_workbook_keeps_a_negative_or_fractional_count_typed_as_a_number(tmp_path):
+    """A clerk types -1 and 3.5 (as numbers) into count cells: both are errors, and the checked
+    workbook sent back keeps them as typed, so that checking it again gives the same errors
+    (not a blank cell and a mere 未填写 prompt)."""
+    from conftest import unit_2021
+    from gkreport import check_units, read_workbook
+    from gkreport.template import write_template
+
+    clean = unit_2021()
+    path = write_template(clean.form, tmp_path / "报送.xlsx", clean.values, clean.meta, clean.narrative)
+    located = read_workbook(path).locations
+    wb = openpyxl.load_workbook(path)
+    typed = {"t4.cases.review_pending": -1, "t3.partial.natural": 3.5}
+    for cid, v in typed.items():
+        sheet, ref = located[cid]
+        wb[sheet][ref] = v
+    wb.save(path)
+
+    first = read_workbook(path)
+    check_units([first])
+    unreadable = {f.cell_ids[0]: f for f in first.findings if f.rule == "READ.value"}
+    assert set(unreadable) == set(typed) and all(f.severity == ERROR for f in unreadable.values())
+
+    checked = write_unit_xlsx(first, tmp_path / "审核后.xlsx")
+    shown = openpyxl.load_workbook(checked)
+    again = read_workbook(checked)
+    check_units([again])
+    for cid, v in typed.items():
+        sheet, ref = again.locations[cid]
+        cell = shown[sheet][ref]
+        assert cell.value == v, (cid, cell.value)
+        assert cell.number_format != "0" or float(v).is_integer()  # 3.5 is not shown as 4
+    assert {f.cell_ids[0] for f in again.findings if f.rule == "READ.value"} == set(typed)
+    assert _facts(again) == _facts(first)
+
+
 @pytest.mark.parametrize(
     "sample", sorted(p.name for p in (Path(__file__).parents[1] / "input_templates" / "samples").glob("*.xlsx"))
 )

@@ -355,6 +355,8 @@ class _Styles:
 
 
 def _num_format(cell_type: str, v: Any) -> str:
+    if isinstance(v, float) and math.isfinite(v) and not v.is_integer():
+        v = Decimal(repr(v))  # a fraction the cell does not take (a count of 3.5) is shown as entered
     if cell_type == "decimal" or isinstance(v, Decimal):
         places = 0
         if isinstance(v, Decimal) and v.is_finite():
@@ -1228,16 +1230,24 @@ def _table_sheet_names(form: Form, year: int | None, taken: set[str]) -> dict[st
     return {tid: _sheet_name(t.title_for(year), taken) for tid, t in form.tables.items()}
 
 
-def _entered_texts(unit: Unit) -> dict[str, str]:
+def _entered_texts(unit: Unit) -> dict[str, Any]:
     """Cells whose entry was more than a number, as the unit wrote them: a number with its note
-    (``12（其中修订6件）``) and an entry that is no number (``约10``). The checked workbook is the unit's
+    (``12（其中修订6件）``), an entry that is no number (``约10``) and a number the cell does not take
+    (``-1``, a count of ``3.5``, written back as the number it was). The checked workbook is the unit's
     next submission: read again, it gives the same values, notes and findings, and never loses an entry."""
-    out = {cid: f"{_fmt_value(unit.values.get(cid))}（{note}）" for cid, note in unit.notes.items()}
+    out: dict[str, Any] = {cid: f"{_fmt_value(unit.values.get(cid))}（{note}）" for cid, note in unit.notes.items()}
     for f in unit.findings:
-        if f.rule == "READ.value" and len(f.cell_ids) == 1 and isinstance(f.actual, str) and f.actual.strip():
-            cid = f.cell_ids[0]
-            if unit.values.get(cid) is None:
-                out[cid] = f.actual
+        if f.rule != "READ.value" or len(f.cell_ids) != 1:
+            continue
+        entered = f.actual
+        if isinstance(entered, str):
+            if not entered.strip():
+                continue
+        elif isinstance(entered, bool) or not isinstance(entered, (int, float, Decimal)):
+            continue
+        cid = f.cell_ids[0]
+        if unit.values.get(cid) is None:
+            out[cid] = entered
     return out
 
 
