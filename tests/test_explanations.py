@@ -174,3 +174,42 @@ def test_the_review_mail_lists_only_what_is_open():
     assert only["result"] == "未发现错误，2 个提示均已写审核说明。"
     some = review_values(1, 0, [{"severity": "error", "message": "x"}], xlsx_attached=True, explained=1)
     assert some["result"] == "发现 1 个错误（另有 1 个提示已写审核说明，不再列出），清单如下："
+
+
+def test_check_in_the_terminal_counts_and_shows_explanations_as_the_workbook_does(tmp_path):
+    """``gkreport check`` on a resubmitted checked workbook: a 提示 answered by its 审核说明 is counted as
+    已说明 (not as an open 提示) and shows the answer; after the figure changes it is an open 提示 again
+    and says why the answer no longer stands; an answer written after an error says it cannot stand."""
+    from typer.testing import CliRunner
+
+    from gkreport.cli import app
+
+    runner = CliRunner()
+    _, checked = _checked(_submission(tmp_path), tmp_path / "审核后.xlsx")
+    answered = _answer(checked, tmp_path / "重新报送.xlsx", "A7", ANSWER)
+    res = runner.invoke(app, ["check", str(answered)], env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    assert "错误 0 处，提示 0 处，已说明 1 处" in res.output
+    assert f"审核说明：{ANSWER}" in res.output
+
+    unit = read_workbook(answered)
+    wb = openpyxl.load_workbook(answered)
+    for cid, v in _values(4).items():
+        sheet, ref = unit.locations[cid]
+        wb[sheet][ref].value = v
+    changed = tmp_path / "改了数字.xlsx"
+    wb.save(changed)
+    res = runner.invoke(app, ["check", str(changed)], env={"COLUMNS": "400"})
+    assert "错误 0 处，提示 1 处" in res.output and "已说明" not in res.output
+    assert "已失效" in res.output and f"原审核说明：{ANSWER}" in res.output
+
+    values = _values(0)
+    values["t3.new.total"] += 1
+    bad = unit_2021(values, narrative=NARRATIVE)
+    sub = write_template(bad.form, tmp_path / "x.xlsx", bad.values, bad.meta, bad.narrative)
+    first, checked = _checked(sub, tmp_path / "审核后e.xlsx")
+    rule = next(f.rule for f in first.findings if f.severity == ERROR)
+    res = runner.invoke(
+        app, ["check", str(_answer(checked, tmp_path / "说明了错误.xlsx", rule, "数字没错"))], env={"COLUMNS": "400"}
+    )
+    assert res.exit_code == 1 and ERROR_MESSAGE in res.output and "原审核说明：数字没错" in res.output

@@ -170,7 +170,10 @@ def check(
             if not u.findings:
                 con.print(f"[green]✓[/] {escape(head)}：未发现问题。")
                 continue
-            con.print(findings_table(u, title=f"{head}：错误 {len(u.errors)} 处，提示 {len(u.warnings)} 处"))
+            counts = f"错误 {len(u.errors)} 处，提示 {len(u.open_warnings)} 处"
+            if u.explained:  # 提示 answered by a standing 审核说明 are not open 提示
+                counts += f"，已说明 {len(u.explained)} 处"
+            con.print(findings_table(u, title=f"{head}：{counts}"))
         for f in result.failures:
             con.print(f"[bold red]✗ {Status.UNREADABLE}[/] {escape(f.reason)}")
         if xlsx is not None and result.units and unwritten is None:

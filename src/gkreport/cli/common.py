@@ -89,6 +89,10 @@ def findings_table(unit, title: str | None = None):
         text = f.message
         if f.note and f.note not in text:
             text += f"（{f.note}）"
+        if f.explained:  # the unit's answer, as the checked workbook shows it
+            text += f"（审核说明：{f.explanation}）"
+        elif f.explanation:  # written after an error, or for numbers changed since: it does not stand
+            text += f"（{f.explanation_lapsed or ''}原审核说明：{f.explanation}）"
         level = "已说明" if f.explained else f.severity.zh  # a 提示 answered by a standing 审核说明
         t.add_row(Text(level, style=style), Text(where), Text(text))
     return t
