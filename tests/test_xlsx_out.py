@@ -1073,6 +1073,27 @@ def test_checked_workbook_keeps_a_negative_or_fractional_count_typed_as_a_number
     assert _facts(again) == _facts(first)
 
 
+def test_comment_on_an_entry_that_is_no_number_does_not_say_it_should_be_blank(tmp_path):
+    """约10 in a count cell: the checked workbook's comment says what was entered, never 应为：空白
+    (the cell should hold a number, not be left blank)."""
+    from conftest import unit_2021
+    from gkreport import check_units, read_workbook
+    from gkreport.template import write_template
+
+    clean = unit_2021()
+    path = write_template(clean.form, tmp_path / "报送.xlsx", clean.values, clean.meta, clean.narrative)
+    sheet, ref = read_workbook(path).locations["t2.normative.made"]
+    wb = openpyxl.load_workbook(path)
+    wb[sheet][ref] = "约10"
+    wb.save(path)
+    unit = read_workbook(path)
+    check_units([unit])
+    assert any(f.rule == "READ.value" and list(f.cell_ids) == ["t2.normative.made"] for f in unit.findings)
+    comment = openpyxl.load_workbook(write_unit_xlsx(unit, tmp_path / "审核后.xlsx"))[sheet][ref].comment
+    assert comment is not None and "约10" in comment.text
+    assert "应为：空白" not in comment.text and "实际：约10" in comment.text
+
+
 @pytest.mark.parametrize(
     "sample", sorted(p.name for p in (Path(__file__).parents[1] / "input_templates" / "samples").glob("*.xlsx"))
 )

@@ -602,8 +602,10 @@ def _finding_text(f: Finding, cid: str | None, unit: Unit) -> str:
     bound = _bound(unit.form, f) if f.expected is not None else None
     if bound is not None:
         lines.append(f"{bound[1]}：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
-    elif f.expected is not None or f.actual is not None:
+    elif f.expected is not None:
         lines.append(f"应为：{_fmt_value(f.expected)}；实际：{_fmt_value(f.actual)}")
+    elif f.actual is not None:  # no value it should have (约10 is no number): not 应为：空白
+        lines.append(f"实际：{_fmt_value(f.actual)}")
     if f.suspect:
         if f.suggestion is not None:
             if f.proposal:
