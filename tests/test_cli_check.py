@@ -523,3 +523,58 @@ def test_check_says_a_workbook_open_in_excel_is_read_as_last_saved(tmp_path):
     res = runner.invoke(app, ["check", str(tmp_path), "--json"])  # the lock file is no workbook to check
     assert [Path(f["file"]).name for f in json.loads(res.stdout)] == [name]
     assert "锁定文件" in res.stderr
+
+
+def test_tangled_errors_say_the_total_shown_is_no_correction(tmp_path):
+    """Two mistakes in table 三 that share the 总计 column (a total with its digits swapped, and a
+    number typed one row too low): no one cell explains them. Each finding says so, and that its
+    应为 is worked out from the other cells as they stand (the column total's 应为 32 is not the
+    number to type: the right total is the 23 already there). With one mistake the cell is named."""
+    from conftest import unit_2021
+    from gkreport import read_workbook
+    from gkreport.template import write_template
+
+    clean = unit_2021()
+    path = write_template(clean.form, tmp_path / "报送.xlsx", clean.values, clean.meta, clean.narrative)
+    at = read_workbook(path).locations
+    wb = load_workbook(path)
+
+    def put(cid, v):
+        sheet, ref = at[cid]
+        wb[sheet][ref] = v
+
+    tangled_note = "至少有两格填错，无法确定是哪几格"
+    put("t3.disclosed.total", 80)  # 8, typed with an extra 0
+    wb.save(tmp_path / "一处.xlsx")
+    put("t3.unable_1.natural", 0)  # the 1 typed in the row below
+    put("t3.unable_2.natural", 1)
+    wb.save(tmp_path / "两处.xlsx")
+
+    def findings(name):
+        res = runner.invoke(app, ["check", str(tmp_path / name), "--json"])
+        assert res.exit_code == 1, res.output
+        return [f for f in json.loads(res.stdout)[0]["findings"] if f["severity"] == "error"]
+
+    (one,) = findings("一处.xlsx")
+    assert one["suspect"] == "t3.disclosed.total" and one["suggestion"] == 8
+    assert tangled_note not in (one["note"] or "")
+
+    tangled = findings("两处.xlsx")
+    assert {f["rule"] for f in tangled} == {
+        "t3.rsum.total.total",
+        "t3.csum.disclosed.total",
+        "t3.csum.unable_1.total",
+        "t3.csum.unable_2.total",
+    }
+    for f in tangled:
+        assert not f["suspect"] and not f["candidates"]
+        assert tangled_note in (f["note"] or "") and "不一定是正确的数" in f["note"]
+    column = next(f for f in tangled if f["rule"] == "t3.rsum.total.total")
+    assert column["expected"] != column["actual"] == clean.values["t3.total.total"]
+    # the terminal and the checked workbook say it too
+    res = runner.invoke(app, ["check", str(tmp_path / "两处.xlsx"), "--xlsx", str(tmp_path / "审核后.xlsx")])
+    assert "至少有两格填错" in res.output.replace("\n", "").replace("│", "").replace(" ", "")
+    ws = load_workbook(tmp_path / "审核后.xlsx")["审核结果"]
+    head = [c.value for c in ws[2]]
+    remarks = [r[head.index("备注")].value for r in ws.iter_rows(min_row=3) if r[0].value is not None]
+    assert sum(tangled_note in (x or "") for x in remarks) == 4

@@ -231,6 +231,9 @@ class _Fix:
 
 _Solution = tuple[tuple[str, ...], tuple[float, ...], bool]  # cells, their corrected values, exact
 
+TANGLED_NOTE = "与其他几处不符互相牵连，至少有两格填错，无法确定是哪几格"
+TANGLED_EXPECTED = "；这里的“应为”是按其他各格现有的数算出的，不一定是正确的数，请逐格核对后再改"
+
 
 class _Search:
     """Fellegi–Holt error localisation for one unit.
@@ -1136,6 +1139,9 @@ class _Engine:
             f.note = "无法确定是哪一格填错，可能是：" + "、".join(
                 cell_name(form, c) + (f"（应为 {_fmt(x)}）" if x is not None else "") for c, x in cands
             )
+        elif not fix.values and not fix.candidates:
+            # no one cell repairs the failures this one is tied to: its 应为 is no correction to copy
+            f.note = TANGLED_NOTE + (TANGLED_EXPECTED if "应为" in f.message else "；请逐格核对后再改")
 
     def _expr_message(self, rule: Rule, vals: dict[str, float], prev: dict[str, float]):
         form = self.form
