@@ -335,19 +335,18 @@ def open_elsewhere(files: Sequence[Path], locks: Sequence[Path]) -> list[Path]:
     (``.~lock.name#``): what is read is the file as last saved, and the changes being made to it may
     not be saved yet. A lock file also stays behind when the program was closed abruptly; it then
     names a file that is not open (the note says both)."""
-    named: set[tuple[Path, str]] = set()  # (folder, the file's name)
-    for lock in locks:
-        name = lock.name
-        if name.startswith(".~lock.") and name.endswith("#"):
-            named.add((lock.parent, name[len(".~lock.") : -1]))
-        elif name.startswith("~$"):
-            named.add((lock.parent, name[2:]))
-    return [p for p in files if (p.parent, p.name) in named] if named else []
+    present = {(lock.parent, lock.name) for lock in locks}
+    return [p for p in files if any((p.parent, n) in present for n in lock_names(p.name))] if present else []
+
+
+def lock_names(name: str) -> tuple[str, str]:
+    """The names of the lock files Excel or WPS, and LibreOffice, keep beside a file ``name`` they have open."""
+    return f"~${name}", f".~lock.{name}#"
 
 
 def has_lock_beside(path: Path) -> bool:
     """Whether Excel, WPS or LibreOffice keeps a lock file beside ``path`` (see :func:`open_elsewhere`)."""
-    return any(os.path.lexists(path.parent / n) for n in (f"~${path.name}", f".~lock.{path.name}#"))
+    return any(os.path.lexists(path.parent / n) for n in lock_names(path.name))
 
 
 def open_elsewhere_note(names: Sequence[str]) -> str:

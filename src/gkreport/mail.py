@@ -1161,10 +1161,8 @@ def _recorded_digests(
     return found
 
 
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .doc/.xls and of password-protected files
 _WORD_OWNER_FILE = 162  # size of the ~$ file Word keeps beside a document it has open
 _MAIN_TYPES = {"docx": ("wordprocessingml", "ms-word"), "xlsx": ("spreadsheetml", "ms-excel")}
-_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 
 
 def _unopenable(kind: str, data: bytes) -> str | None:
@@ -1173,9 +1171,11 @@ def _unopenable(kind: str, data: bytes) -> str | None:
         return None
     from defusedxml import ElementTree as ET
 
+    from .reader import sniff_kind
+
     if not data:
         return "文件是空的"
-    if data.startswith(_OLE):
+    if sniff_kind(data) == "ole":  # the compound file of .doc/.xls and of password-protected files
         return f"是旧版格式（.doc、.xls）或设置了打开密码的文件，不是 .{kind} 文件"
     part = ""  # the part being parsed
     try:

@@ -3193,8 +3193,8 @@ def _normalise_meta(
     if read_from is not None:
         _other_unit_named(unit, path, read_from, bool(found.get("signer")), findings)
     _resolve_year(unit, titles, findings)
-    write = _where_to_write(form, sheets)
     if unit.unit is None or unit.year is None:
+        write = _where_to_write(form, sheets)  # the advice, for a name or year the workbook lacks
         # a name garbled by an unzip tool (GBK read as CP437) is taken as it was: 示例局2025…, not ╩╛└²╛╓2025…
         name = plain_name(path.name)
         garbled = "（乱码，按 GBK 编码识别出原名）" if recovered_name(path.name) else ""
