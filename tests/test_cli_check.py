@@ -135,6 +135,22 @@ def test_help_does_not_import_pandas_or_writers():
     assert res.returncode == 0 and "batch" in res.stdout
 
 
+def test_numpy_loaded_by_gkreport_runs_no_blas_threads():
+    """The check engine's matrices are small: OpenBLAS's threads would only spin on the cores the
+    batch's workers need. A value the user set stays."""
+    code = (
+        "import os, gkreport, numpy as np; from gkreport import checks; "
+        "np.ones((400, 400)) @ np.ones((400, 400)); "
+        "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["1", "1"]
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split()[0] == "2"
+
+
 def test_check_a_folder_checks_every_workbook_in_it(tmp_path):
     """``gkreport check FOLDER``: every workbook in the folder and its subfolders, found as
     ``batch`` finds them (no Office lock files, no hidden files, no other files)."""
