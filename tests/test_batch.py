@@ -1888,3 +1888,24 @@ def test_a_workbook_open_in_excel_wps_or_libreoffice_is_said_to_be_read_as_last_
     (inp / f".~lock.{calc}#").unlink()
     again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "output", jobs=1))
     assert not [m for m in again.messages if "锁定文件" in m]
+
+
+def test_workers_read_check_and_write_without_pandas(tmp_path):
+    """The fork server loads what the workers need, and pandas is not part of it: the check engine
+    works on the value matrix (a tenth of a second less before the first file, about 30 MB less per
+    worker). The summaries, in the batch process, still use it."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "import gkreport.worker_preload\n"
+        "from gkreport.batch import BatchOptions, _init_previous_in_process, _process_chunk\n"
+        "_init_previous_in_process({})\n"
+        f"files = sorted(Path({str(SAMPLES)!r}).glob('*2025年*.xlsx'))\n"
+        f"opts = BatchOptions(input_dir=Path({str(SAMPLES)!r}), output_dir=Path({str(tmp_path / 'out')!r}))\n"
+        "recs = _process_chunk([(str(p), p.name, '') for p in files], opts)\n"
+        "print(len(recs), sorted({bool(r.outputs) for r in recs}), 'pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, written, pandas = out.stdout.split(maxsplit=1)[0], *out.stdout.rstrip().rsplit(maxsplit=1)
+    assert int(count) >= 4 and written.endswith("[True]")  # every sample read, checked and written
+    assert pandas == "False"
+    assert len(list((tmp_path / "out").rglob("*.docx"))) == int(count)
