@@ -2091,7 +2091,8 @@ def _load_summary_modules() -> None:
     import importlib
 
     with contextlib.suppress(Exception):
-        for name in ("checks", "summary", "sentences", "xlsx_out", "catalogue"):
+        importlib.import_module("pandas")  # the sums are grouped with it (aggregate imports it when used)
+        for name in ("checks", "summary", "aggregate", "sentences", "xlsx_out", "catalogue"):
             importlib.import_module(f"{__package__}.{name}")
         from .catalogue import codes
         from .sentences import load_wording
