@@ -1,8 +1,8 @@
 """Checking units: every rule of a form evaluated across a batch of units at once.
 
 ``check_units(units, previous)`` groups the units by form and builds one wide
-frame per form (rows = units, columns = cell ids, float, NaN for blank). Linear
-rules are evaluated together as one matrix product over that frame, the others
+matrix per form, the values of :func:`frame` (rows = units, columns = cell ids, float,
+NaN for blank). Linear rules are evaluated together as one matrix product over it, the others
 as column expressions; only the few units with something to report are looked
 at one by one. For those, the cells most likely wrong are searched by the
 Fellegi–Holt principle: the fewest cells whose change makes every 错误 rule hold,

@@ -1,8 +1,8 @@
 """Imported once by the batch's fork server, before it forks the workers.
 
-The workers then start with the reader, the check engine (pandas), the writers, the built-in
-forms and the finding catalogue already loaded, shared with the fork server instead of each
-worker loading them again. Nothing here may fail the fork server: a missing piece is simply
+The workers then start with the reader, the check engine (numpy: pandas is left to the
+summaries), the writers, the built-in forms and the finding catalogue already loaded, shared
+with the fork server instead of each worker loading them again. Nothing here may fail the fork server: a missing piece is simply
 loaded by the worker when it needs it.
 
 A Ctrl-C while this loads (the fork server shares the terminal, and protects itself from Ctrl-C
