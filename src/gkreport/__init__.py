@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import os
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .version import __version__
 
 # The check engine multiplies small matrices (a chunk of units by a form's rules): OpenBLAS's own
 # threads would not speed that up, and between calls they spin on the cores the batch's workers
 # need (about a tenth of a batch's CPU time). Set before numpy loads, here and in the workers,
 # which inherit it; a value the user set stays.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-from typing import TYPE_CHECKING, Any
-
-from .version import __version__
 
 if TYPE_CHECKING:
     from .aggregate import aggregate_unit, sum_units

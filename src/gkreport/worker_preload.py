@@ -2,8 +2,8 @@
 
 The workers then start with the reader, the check engine (numpy: pandas is left to the
 summaries), the writers, the built-in forms and the finding catalogue already loaded, shared
-with the fork server instead of each worker loading them again. Nothing here may fail the fork server: a missing piece is simply
-loaded by the worker when it needs it.
+with the fork server instead of each worker loading them again. Nothing here may fail the fork
+server: a missing piece is simply loaded by the worker when it needs it.
 
 A Ctrl-C while this loads (the fork server shares the terminal, and protects itself from Ctrl-C
 only once its modules are loaded) ends the fork server quietly: the batch itself stops and says
