@@ -1909,3 +1909,50 @@ def test_workers_read_check_and_write_without_pandas(tmp_path):
     assert int(count) >= 4 and written.endswith("[True]")  # every sample read, checked and written
     assert pandas == "False"
     assert len(list((tmp_path / "out").rglob("*.docx"))) == int(count)
+
+
+def test_a_packed_value_row_gives_back_every_value_as_it_was():
+    """The batch process holds each record's values compactly; what it gives back, writes to the
+    manifest and sends on is the row as made, whatever the values."""
+    import pickle
+
+    from gkreport.batch import PackedRow, RowValues, _json_default
+
+    row = (0, 1, None, 256, 257, 32767, 32768, -32767, -32768, -1, 10**20, "12.50", None, True, 0.5)
+    packed = PackedRow(row)
+    assert len(packed) == len(row) and list(packed) == list(row) and tuple(packed) == row
+    assert [packed[i] for i in range(len(row))] == list(row) and packed[-1] == 0.5 and packed[2:4] == [None, 256]
+    assert [type(v) for v in packed] == [type(v) for v in row]  # True stays a bool, 0.5 a float
+    assert packed == row and packed == list(row) and packed != row[:-1] and packed == PackedRow(list(row))
+    assert pickle.loads(pickle.dumps(packed)) == packed
+    assert json.loads(json.dumps({"values": packed}, default=_json_default))["values"] == json.loads(json.dumps(row))
+    assert not PackedRow(()) and PackedRow([None])[0] is None
+    # smaller than the tuple it stands for (a form's ~230 values, nearly all small counts)
+    big = tuple([None] * 30 + list(range(200)) + [40000])
+    assert sys.getsizeof(PackedRow(big)._numbers) < sys.getsizeof(big) / 3
+    # read by cell id as the summaries read it
+    from gkreport.spec import compiled, load_form
+
+    order = compiled(load_form("2021")).cell_order
+    values = tuple(range(len(order.ids)))
+    view = RowValues(order, PackedRow(values))
+    assert [view.get(c) for c in order.ids] == [RowValues(order, values).get(c) for c in order.ids]
+
+
+def test_records_in_the_batch_process_hold_packed_values(tmp_path):
+    """Records coming back from the workers, and those read from the manifest, hold their values
+    packed; the manifest has them as lists, and the summaries read them back unchanged."""
+    from gkreport.batch import PackedRow
+
+    inp = tmp_path / "in"
+    write_unit_workbooks(inp, ["甲局", "乙局", "丙局", "丁局"])
+    opts = BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2)
+    first = run_batch(opts)
+    assert all(isinstance(r.values, PackedRow) and len(r.values) > 100 for r in first.records)
+    entry = next(
+        iter(json.loads((tmp_path / "out" / ".gkreport" / "manifest.json").read_text("utf-8"))["inputs"].values())
+    )
+    assert isinstance(entry["values"], list) and entry["values"] == list(first.records[0].values)
+    again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2))
+    assert again.skipped == 4 and [r.values for r in again.records] == [r.values for r in first.records]
+    assert all(isinstance(r.values, PackedRow) for r in again.records)
