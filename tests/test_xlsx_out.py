@@ -1388,3 +1388,27 @@ def test_a_place_named_twice_is_listed_once():
 
     assert compact_refs(["三、…!J6", "三、…!J6", "三、…!J7", "四!B2"]) == "三、…!J6、J7；四!B2"
     assert compact_refs([f"表!A{i}" for i in range(1, 20)] * 2, limit=3) == "表!A1、A2、A3 等 19 处"
+
+
+def test_comment_boxes_share_one_fill_colour_and_keep_it(tmp_path):
+    """Tens of thousands of comment boxes in a big summary: one colour object serves them all, and
+    every box is still written with the pale yellow fill, its text readable."""
+    import xlsxwriter
+
+    from gkreport.xlsx_out import _comment
+
+    path = tmp_path / "批注.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("表")
+    for r in range(5):
+        ws.write_number(r, 1, r)
+        _comment(ws, r, 1, [f"第{r + 1}行：应为{r + 10}。", "另一条意见。"])
+    assert len({id(ws.comments[r][1].color) for r in range(5)}) == 1
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        vml = next(z.read(n).decode() for n in z.namelist() if n.endswith(".vml"))
+    assert vml.count('fillcolor="#ffffe1"') == 5
+    sheet = openpyxl.load_workbook(path)["表"]
+    assert [sheet.cell(r + 1, 2).comment.text for r in range(5)] == [
+        f"第{r + 1}行：应为{r + 10}。\n\n另一条意见。" for r in range(5)
+    ]
