@@ -47,6 +47,9 @@ def test_numbers_as_printed():
         ("２０１８年３月１２日", datetime.date(2018, 3, 12)),  # full-width digits
         ("二〇一八年三月十二日", datetime.date(2018, 3, 12)),
         ("二〇一八年十二月三十一日", datetime.date(2018, 12, 31)),
+        ("2019年元月8日", datetime.date(2019, 1, 8)),  # 元月: January
+        ("二〇一九年元月八日", datetime.date(2019, 1, 8)),
+        ("元月8日", None),  # no year
         ("2018年2月30日", None),  # no such day
         ("三月", None),
         ("", None),

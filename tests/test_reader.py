@@ -1074,6 +1074,32 @@ def test_pasted_web_page_is_read_as_the_reports_sections(tmp_path, heading_in_ce
     assert not [f for f in unit.findings if f.rule in ("D1", "D2", "D.narrative")]
 
 
+def test_a_signature_dated_yuanyue_is_read_as_january(tmp_path):
+    """元月 is January in the dates of documents (2026年元月20日): read as that date, not called an
+    unrecognisable date, and the report's 落款 gives it in the standard form."""
+    values = consistent_2021(7)
+    path = write_web_page_2021(
+        tmp_path / "网页.xlsx",
+        values,
+        report_title("某某县人民政府", 2025, "unit_first"),
+        NARRATIVE_2021,
+        signer="某某县人民政府",
+        date_written="2026年元月20日",
+    )
+    unit = read_workbook(path)
+    assert unit.meta["date_written"] == date(2026, 1, 20)
+    assert not [f for f in unit.findings if f.rule == "READ.meta"]
+    run_checks([unit])
+    assert not [f for f in unit.findings if f.rule.startswith("D") and "成文日期" in f.message]
+
+    import docx
+
+    from gkreport.docx_out import write_unit_docx
+
+    out = write_unit_docx(unit, tmp_path / "out").path
+    assert "2026年1月20日" in [p.text.strip() for p in docx.Document(str(out)).paragraphs]
+
+
 @pytest.mark.parametrize("heading_in_cell", [False, True])
 def test_each_paragraph_keeps_the_cell_it_was_read_from(tmp_path, heading_in_cell):
     """A pasted web page: every paragraph of a section has its own row (or, heading and text in one

@@ -66,7 +66,7 @@ def _han_number(s: str) -> int | None:
 
 def parse_date(raw: Any) -> date | None:
     """A date from a cell: a date or datetime, or text such as 2018年3月12日, 2018-03-12,
-    2018.3.12, 二〇一八年三月十二日 (full-width digits and spaces allowed); None otherwise."""
+    2018.3.12, 二〇一八年三月十二日, 2019年元月8日 (full-width digits and spaces allowed); None otherwise."""
     if isinstance(raw, datetime):
         return raw.date()
     if isinstance(raw, date):
@@ -74,11 +74,11 @@ def parse_date(raw: Any) -> date | None:
     if not isinstance(raw, str):
         return None
     s = _WS.sub("", unicodedata.normalize("NFKC", raw))
-    m = _DATE.fullmatch(s)
+    m = _DATE.fullmatch(s.replace("年元月", "年1月"))  # 元月: January, as dates of documents often say
     if m:
         y, mo, d = (int(g) for g in m.groups())
     else:
-        m2 = _HAN_DATE.fullmatch(s)
+        m2 = _HAN_DATE.fullmatch(s.replace("年元月", "年一月"))
         if not m2:
             return None
         parts = [_han_number(g) for g in m2.groups()]
