@@ -16,7 +16,7 @@ from conftest import (
     unit_2021,
 )
 from gkreport.checks import check_units
-from gkreport.model import ERROR
+from gkreport.model import ERROR, WARNING
 from gkreport.roster import RosterEntry
 from gkreport.spec import load_form
 from gkreport.summary import doubtful_cells, is_summary_unit, summarise, summary_form, summary_totals
@@ -145,6 +145,31 @@ def test_the_roster_names_who_has_not_submitted():
     assert "某某区审计局" in missing.message
     marks = {x.name: x.mark for x in s.submissions or ()}
     assert marks["某某区卫生健康局"] == "有错误" and marks["某某区教育局"] in ("已报送", "有提示")
+
+
+def test_a_summed_unit_the_roster_does_not_name_is_said_to_be_in_the_sum():
+    """A department that submitted but is not on the roster is summed; the summary says so (its
+    figures are in the sum) and asks about a roster name close to it, in the district report's
+    审核提示 too, whatever else it lists."""
+    from gkreport.docx_out import summary_banner
+
+    departments = list(district_departments())
+    assert {"某某区教育局", "某某区卫生健康局"} <= set(departments)
+    listed = [n for n in departments if n not in ("某某区教育局", "某某区卫生健康局")] + ["某某区卫健局"]
+    roster = [RosterEntry(n, where=f"第 {i} 行") for i, n in enumerate(listed, 2)]
+    units = checked_units()
+    statuses = [(u.unit, str(u.status), u.file.name) for u in units]
+    s = summarise(units, DISTRICT, roster=roster, statuses=statuses)
+    (f,) = [f for f in s.findings if f.rule == "SUM.unlisted"]
+    assert f.severity == WARNING and "已计入汇总的2个单位不在名单中" in f.message
+    assert "某某区教育局" in f.message and "汇总数含这些单位的数字" in f.message
+    assert "某某区卫生健康局（是否为名单中的“某某区卫健局”？）" in f.message
+    assert s.totals == expected_sums()  # still summed
+    assert f in summary_banner(s)[0]
+    # every summed unit on the roster: nothing to say
+    full = [RosterEntry(n, where=f"第 {i} 行") for i, n in enumerate(departments, 2)]
+    s = summarise(units, DISTRICT, roster=full, statuses=statuses)
+    assert not [f for f in s.findings if f.rule == "SUM.unlisted"]
 
 
 def test_without_a_summary_unit_only_the_tables_are_checked():

@@ -69,7 +69,7 @@ SUM_FILE = "（各单位之和）"  # the file a summed unit's findings are show
 DOUBT_RULES = frozenset({"SUM.mapped"})  # besides errors: findings whose cells are doubtful figures
 # findings of what the sum leaves out (units not summed, submitted twice, files unread, not submitted):
 # a district report is not finished while any stands, so its 审核提示 lists every one
-COVERAGE_RULES = frozenset({"SUM.unsummed", "SUM.duplicate", "SUM.unreadable", "SUM.missing"})
+COVERAGE_RULES = frozenset({"SUM.unsummed", "SUM.duplicate", "SUM.unreadable", "SUM.missing", "SUM.unlisted"})
 _NOT_SHOWN_WITHOUT_REPORT = ("D", "META", "READ", "B8")  # text and metadata rules: only for a district report
 _MAX_NAMES = 6
 
@@ -312,6 +312,9 @@ def summarise(
     out += _unused_files(statuses, unreadable, units, missing, unit_name)
     if missing:
         out.append(_missing_finding(missing, {_name(u) for u in summed_units}))
+    summed_names = {_name(u) for u in summed_units}
+    if any(u in summed_names for u in unlisted):
+        out.append(_unlisted_finding({u: near for u, near in unlisted.items() if u in summed_names}))
     summed.findings = out
     return YearSummary(
         year=year,
@@ -355,6 +358,21 @@ def _missing_finding(missing: Sequence[Submission], summed: set[str]) -> Finding
     if unsure:
         message += "，名称相近而已计入汇总的单位如为同一单位，则汇总数已含其数字；请核对名单或统计表中的单位名称"
     return Finding(rule="SUM.missing", severity=WARNING, message=message)
+
+
+def _unlisted_finding(unlisted: dict[str, tuple[str, ...]]) -> Finding:
+    """SUM.unlisted: units summed that the roster does not name. The sum holds their figures; a
+    unit outside the roster may be a department the roster spells otherwise, one that should
+    not be in this sum, or a roster to complete: the office is asked, not told which."""
+    names = []
+    for unit, near in unlisted.items():
+        names.append(unit + (f"（是否为名单中的{'或'.join(f'“{n}”' for n in near)}？）" if near else ""))
+    return Finding(
+        rule="SUM.unlisted",
+        severity=WARNING,
+        message=f"已计入汇总的{len(names)}个单位不在名单中：{'、'.join(names)}；汇总数含这些单位的数字，"
+        "请核对名单，或确认这些单位应计入本汇总",
+    )
 
 
 def _unused_files(
