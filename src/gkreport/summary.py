@@ -310,9 +310,9 @@ def summarise(
         unlisted = {u: near for u, near in unlisted.items() if not is_summary_unit(u, unit_name)}
         missing = [s for s in subs if s.mark in (NOT_SUBMITTED, UNREADABLE)]
     out += _unused_files(statuses, unreadable, units, missing, unit_name)
-    if missing:
-        out.append(_missing_finding(missing, {_name(u) for u in summed_units}))
     summed_names = {_name(u) for u in summed_units}
+    if missing:
+        out.append(_missing_finding(missing, summed_names))
     if any(u in summed_names for u in unlisted):
         out.append(_unlisted_finding({u: near for u, near in unlisted.items() if u in summed_names}))
     summed.findings = out

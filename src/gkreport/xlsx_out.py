@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
+from xlsxwriter.color import Color
 from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -681,7 +682,7 @@ def _marks(unit: Unit) -> dict[str, _Mark]:
     return marks
 
 
-_COMMENT_COLOR: list[Any] = []  # the default fill of every comment box, one object for all (read only)
+_COMMENT_FILL = Color("#ffffe1")  # XlsxWriter's default fill of a comment box: one object for all (read only)
 
 
 def _comment(ws: Any, r: int, c: int, notes: list[str]) -> None:
@@ -702,11 +703,8 @@ def _comment(ws: Any, r: int, c: int, notes: list[str]) -> None:
     # each box gets a colour object of its own (35,000 of them for 10,000 units, about 4 MB until the
     # workbook is written): all of them the same colour, only read when written out
     box = ws.comments.get(r, {}).get(c)
-    if box is not None and getattr(box, "color", None) is not None:
-        if not _COMMENT_COLOR:
-            _COMMENT_COLOR.append(box.color)
-        elif vars(box.color) == vars(_COMMENT_COLOR[0]):
-            box.color = _COMMENT_COLOR[0]
+    if box is not None and vars(getattr(box, "color", None) or _COMMENT_FILL) == vars(_COMMENT_FILL):
+        box.color = _COMMENT_FILL
 
 
 def _write_cell(
