@@ -216,12 +216,13 @@ def test_a_copied_file_named_for_another_unit_is_said_among_the_duplicates(tmp_p
 @pytest.mark.parametrize("at_tail", [True, False])
 def test_a_bigger_batch_loads_what_the_summaries_need_while_its_last_chunks_are_done(tmp_path, monkeypatch, at_tail):
     """A batch too big to load the summaries' modules beside the whole pool loads them once only the
-    last chunks are left (the pool's tail, where a core idles); a batch bigger still, not before the
-    pool has ended. The summaries are the same either way."""
+    last files are left (a little before the pool's tail, so as to be done when it is); a batch
+    bigger still, not before the pool has ended. The summaries are the same either way."""
     from gkreport import batch
 
     inp = copy_samples(tmp_path / "input")
     monkeypatch.setattr(batch, "_WARM_SUMMARY_UP_TO", 0)  # every batch is "bigger" here
+    monkeypatch.setattr(batch, "_WARM_LEAD", 2)  # files per worker
     if not at_tail:
         monkeypatch.setattr(batch, "_WARM_AT_TAIL_UP_TO", 0)
     done: list[str] = []
@@ -239,8 +240,8 @@ def test_a_bigger_batch_loads_what_the_summaries_need_while_its_last_chunks_are_
     )
     assert len(done) == len(SAMPLE_UNITS)
     if at_tail:
-        # chunks of one file on two workers: loaded once two files at most were left
-        assert len(loaded) == 1 and len(done) - 2 <= loaded[0] <= len(done)
+        # chunks of one file on two workers: loaded once 2 × 2 files at most were left
+        assert len(SAMPLE_UNITS) > 4 and len(loaded) == 1 and len(done) - 4 <= loaded[0] <= len(done) - 3
     else:
         assert loaded == []
     assert sorted(p.name for p in result.summaries if p.suffix == ".xlsx") == sorted(
@@ -1581,13 +1582,18 @@ def test_a_big_batch_stops_the_fork_server_before_its_summaries(tmp_path, monkey
     real = batch._write_summaries
 
     def writing(o, records):
-        running.append(forkserver._forkserver._forkserver_pid is not None)
+        # the server kept, or told to end (its exit waited for in the background)
+        stopping = batch._STOPPING is not None and batch._STOPPING.is_alive()
+        running.append(forkserver._forkserver._forkserver_pid is not None and not stopping)
         return real(o, records)
 
     monkeypatch.setattr(batch, "_write_summaries", writing)
     monkeypatch.setattr(batch, "_FREE_FORK_SERVER_FROM", 2)
     first = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2))
     assert first.worker_peak_mb > 0 and running == [False]
+    assert batch._STOPPING is not None
+    batch._STOPPING.join(30)
+    assert forkserver._forkserver._forkserver_pid is None
     monkeypatch.setattr(batch, "_FREE_FORK_SERVER_FROM", 1000)
     again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2, force=True))
     assert again.worker_peak_mb > 0 and running == [False, True]  # started again; a small batch keeps it
@@ -1956,3 +1962,77 @@ def test_records_in_the_batch_process_hold_packed_values(tmp_path):
     again = run_batch(BatchOptions(input_dir=inp, output_dir=tmp_path / "out", jobs=2))
     assert again.skipped == 4 and [r.values for r in again.records] == [r.values for r in first.records]
     assert all(isinstance(r.values, PackedRow) for r in again.records)
+
+
+def _written_files(folder: Path) -> list[Path]:
+    """The reports and workbooks under their names (no temp files, no bookkeeping)."""
+    from gkreport.fileio import TMP_PREFIX
+
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix in (".docx", ".xlsx") and p.is_file() and not p.name.startswith(TMP_PREFIX)
+    )
+
+
+def test_a_pool_chunk_syncs_its_outputs_together_before_any_appears_under_its_name(tmp_path, monkeypatch):
+    from gkreport import batch
+    from gkreport.fileio import TMP_PREFIX, file_digest, same_digest
+
+    files = write_unit_workbooks(tmp_path / "in", ["甲局", "乙局", "丙局"])
+    out = tmp_path / "out"
+    opts = BatchOptions(input_dir=tmp_path / "in", output_dir=out)
+    seen = []
+    real = batch.sync_files
+
+    def watched(paths):
+        seen.append((list(paths), _written_files(out)))
+        return real(paths)
+
+    monkeypatch.setattr(batch, "sync_files", watched)
+    records = batch._process_chunk([(str(p), p.name, "") for p in files], opts)  # as a pool's worker does
+    [(synced, visible)] = seen  # one sync for the chunk
+    assert visible == []  # nothing under its name before it is on disk
+    assert len(synced) == 6 and all(p.name.startswith(TMP_PREFIX) for p in synced)
+    assert len(_written_files(out)) == 6 and not list(out.rglob(TMP_PREFIX + "*"))
+    for rec in records:
+        assert rec.status != "无法写出" and set(rec.written) == {rec.outputs["docx"], rec.outputs["xlsx"]}
+        assert all(same_digest(file_digest(out / p), want) for p, want in rec.written.items())
+        assert rec.stamps.keys() <= rec.written.keys()
+
+
+def test_a_unit_of_a_pool_chunk_whose_file_cannot_be_synced_or_renamed_is_unwritable_and_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from gkreport import batch
+    from gkreport.fileio import TMP_PREFIX
+
+    files = write_unit_workbooks(tmp_path / "in", ["甲局", "乙局", "丙局"])
+    items = [(str(p), p.name, "") for p in files]
+    clean = {
+        r.unit: r
+        for r in batch._process_chunk(items, BatchOptions(input_dir=tmp_path / "in", output_dir=tmp_path / "clean"))
+    }
+    out = tmp_path / "out"
+    blocker = out / clean["甲局"].outputs["docx"]
+    blocker.mkdir(parents=True)  # a folder made by hand under the report's name
+    real = batch.sync_files
+
+    def failing(paths):  # the disk fails 乙局's workbook
+        failed = real(paths)
+        failed.update(
+            {p: OSError(errno.EIO, "I/O error") for p in paths if p.parent.name == "乙局" and p.suffix == ".xlsx"}
+        )
+        return failed
+
+    monkeypatch.setattr(batch, "sync_files", failing)
+    records = {r.unit: r for r in batch._process_chunk(items, BatchOptions(input_dir=tmp_path / "in", output_dir=out))}
+    jia, yi, bing = records["甲局"], records["乙局"], records["丙局"]
+    assert jia.status == "无法写出" and "年度报告无法写出" in jia.reason and str(blocker) in jia.reason
+    assert yi.status == "无法写出" and "统计表无法写出" in yi.reason and clean["乙局"].outputs["xlsx"] in yi.reason
+    assert jia.outputs == yi.outputs == {} and jia.written == yi.written == {}
+    # the report of 乙局 was put under its name before its workbook failed: removed again, no unit half-done
+    assert _written_files(out) == sorted(out / p for p in bing.written) and list(blocker.iterdir()) == []
+    assert bing.status != "无法写出" and not list(out.rglob(TMP_PREFIX + "*"))

@@ -282,3 +282,36 @@ def test_temp_files_of_one_folder_only(tmp_path):
     assert clean_temp_files(tmp_path, recursive=False) == 1 and deep.exists() and not top.exists()
     assert clean_temp_files(tmp_path / "missing", recursive=False) == 0
     assert clean_temp_files(tmp_path) == 1 and not deep.exists()
+
+
+def test_writes_within_deferred_stay_temp_files_until_synced_and_renamed(tmp_path, monkeypatch):
+    pending: list = []
+    with fileio.deferred(pending):
+        first = fileio.atomic_write_bytes(tmp_path / "a" / "报告.docx", b"one")
+        second = fileio.atomic_write_bytes(tmp_path / "b.xlsx", b"two")
+        # a write that need not be durable is not deferred
+        fileio.atomic_write_bytes(tmp_path / "records.json", b"{}", durable=False)
+    fileio.atomic_write_bytes(tmp_path / "after.txt", b"x")  # the deferral ended with the block
+    assert (tmp_path / "records.json").read_bytes() == b"{}" and (tmp_path / "after.txt").is_file()
+    assert [target for _, target in pending] == [first, second]
+    assert not first.exists() and not second.exists()  # nothing under its name yet
+    temps = [tmp for tmp, _ in pending]
+    assert [t.read_bytes() for t in temps] == [b"one", b"two"] and all(t.name.startswith(TMP_PREFIX) for t in temps)
+
+    calls: list[int] = []
+    real = fileio._syncfs()
+    assert real is not None  # Linux: one syncfs per file system
+
+    def counted(fd: int) -> int:
+        calls.append(fd)
+        return real(fd)
+
+    monkeypatch.setattr(fileio, "_SYNCFS", [counted])
+    gone = tmp_path / "gone.docx"
+    assert fileio.sync_files([*temps, gone]).keys() == {gone}  # a file not there is named, with why
+    assert len(calls) == 1  # both temp files are on one file system
+
+    # where syncfs fails (or there is none), each file is synced on its own and its error named
+    monkeypatch.setattr(fileio, "_SYNCFS", [lambda fd: -1])
+    failed = fileio.sync_files([*temps, gone])
+    assert set(failed) == {gone} and isinstance(failed[gone], FileNotFoundError)

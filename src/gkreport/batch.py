@@ -93,6 +93,7 @@ from .fileio import (
     atomic_write_text,
     clean_temp_files,
     command_line,
+    deferred,
     describe_holder,
     file_digest,
     folder_lock,
@@ -102,6 +103,7 @@ from .fileio import (
     same_digest,
     settled_stamp,
     stamp_of,
+    sync_files,
     unchanged_by_stamp,
 )
 from .formatting import filename_key, plain_name, readable_name, recovered_name, safe_filename, shown_name
@@ -648,12 +650,16 @@ def _process_chunk(
     units = checked
     t_check = time.thread_time()
     t_xlsx = t_docx = 0.0
+    # A pool's chunk is returned whole: its outputs are synced together and then renamed (see
+    # fileio.deferred). A run in this process reports each file as soon as it is written instead.
+    pending: dict[int, list[tuple[Path, Path]]] | None = None if on_record else {id(rec): [] for _, rec in units}
     # Two writer threads: while one waits for its file to reach the disk (fsync, outside the GIL),
     # the other builds the next unit's files. Records are still filled and reported in order.
     writers = ThreadPoolExecutor(2, thread_name_prefix="gkreport-write")
     try:
         writing = {
-            id(rec): writers.submit(_write_outputs, unit, rec, opts)  # a failure: 无法写出; the batch goes on
+            # a failure: 无法写出; the batch goes on
+            id(rec): writers.submit(_write_outputs, unit, rec, opts, None if pending is None else pending[id(rec)])
             for unit, rec in units
             if unit.unusable is None
         }
@@ -669,6 +675,10 @@ def _process_chunk(
                 on_record(rec)
     finally:  # interrupted (Ctrl-C, SIGTERM in a one-process run): the units not begun are not begun
         writers.shutdown(wait=True, cancel_futures=True)
+    t_publish = time.thread_time()
+    if pending is not None:
+        _publish([(rec, pending[id(rec)]) for _, rec in units], opts.output_dir)
+    t_publish = time.thread_time() - t_publish
     _stamp_outputs(records, opts.output_dir)
     n = max(len(items), 1)
     seconds = {  # one dict for the chunk's records (read-only): thousands of records are held at once
@@ -676,6 +686,7 @@ def _process_chunk(
         "check": (t_check - t_read) / n,
         "xlsx": t_xlsx / n,
         "docx": t_docx / n,
+        "publish": t_publish / n,
     }
     for rec in records:
         rec.seconds = seconds
@@ -918,10 +929,13 @@ def _remove_written(output_dir: Path, paths: Iterable[str]) -> dict[str, str]:
     return left
 
 
-def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, float]:
+def _write_outputs(
+    unit: Unit, rec: Record, opts: BatchOptions, pending: list[tuple[Path, Path]] | None = None
+) -> tuple[float, float]:
     """Write the unit's .docx and .xlsx; on any failure the unit is 无法写出, what it wrote is removed
     (no unit is left half-done) and the record says which file and why. Returns the CPU seconds of
-    the xlsx and of the docx (two writer threads overlap: their wall time would count each other)."""
+    the xlsx and of the docx (two writer threads overlap: their wall time would count each other).
+    With ``pending``, the files are left as temp files listed there, for :func:`_publish`."""
     from .docx_out import merge_report_findings, report_docx_name, write_unit_docx
     from .explanations import apply_explanations
     from .xlsx_out import unit_xlsx_name, write_unit_xlsx
@@ -952,7 +966,8 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         target, what = folder / report_docx_name(unit), "年度报告"
         digests: dict[str, dict[str, Any]] = {}  # of the bytes written (a file is not read back)
         try:
-            report = write_unit_docx(unit, out / target, strict=opts.strict, wording=opts.wording)
+            with deferred(pending) if pending is not None else contextlib.nullcontext():
+                report = write_unit_docx(unit, out / target, strict=opts.strict, wording=opts.wording)
             docx_rel = str(target)
             written.append(docx_rel)
             digests[docx_rel] = report.digest or file_digest(out / target)
@@ -964,19 +979,58 @@ def _write_outputs(unit: Unit, rec: Record, opts: BatchOptions) -> tuple[float, 
         t1 = time.thread_time()
         target, what = folder / unit_xlsx_name(unit), "统计表"
         digest: dict[str, Any] = {}
-        write_unit_xlsx(unit, out / target, digest)
+        with deferred(pending) if pending is not None else contextlib.nullcontext():
+            write_unit_xlsx(unit, out / target, digest)
         xlsx_rel = str(target)  # one string for the record's outputs, written and stamps
         written.append(xlsx_rel)
         digests[xlsx_rel] = digest
         rec.written = {p: digests[p] for p in written}
     except Exception as exc:  # disk full, read-only, held open, a file in the folder's place …
-        _remove_written(out, written)
-        rec.status = Status.UNWRITABLE
-        rec.outputs, rec.written = {}, {}
-        rec.reason = f"{what}无法写出（{out / target}）：{_write_error(exc)}。处理后重新运行本命令即可。"
+        _unwritable(rec, out, written, pending, what, out / target, exc)
         return 0.0, time.thread_time() - t0
     rec.outputs = {"xlsx": xlsx_rel, "docx": docx_rel, "pdf": None}
     return time.thread_time() - t1, t1 - t0
+
+
+def _unwritable(
+    rec: Record,
+    out: Path,
+    written: Iterable[str],
+    pending: list[tuple[Path, Path]] | None,
+    what: str,
+    target: Path,
+    exc: BaseException,
+) -> None:
+    """The unit could not be written: what it wrote is removed (as its temp files not yet renamed),
+    and its record says which file and why."""
+    for tmp, _ in pending or ():
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    if pending:
+        pending.clear()
+    _remove_written(out, written)
+    rec.status = Status.UNWRITABLE
+    rec.outputs, rec.written = {}, {}
+    rec.reason = f"{what}无法写出（{target}）：{_write_error(exc)}。处理后重新运行本命令即可。"
+
+
+def _publish(units: list[tuple[Record, list[tuple[Path, Path]]]], out: Path) -> None:
+    """Put a chunk's written outputs (temp files, see :func:`_write_outputs`) under their names:
+    all are made durable first (together, see fileio.sync_files), then each unit's are renamed.
+    A unit whose file cannot be synced or renamed is 无法写出, as when its writing fails."""
+    unsynced = sync_files([tmp for _, files in units for tmp, _ in files])
+    for rec, files in units:
+        renamed: list[str] = []
+        for k, (tmp, target) in enumerate(files):
+            try:
+                if tmp in unsynced:
+                    raise unsynced[tmp]
+                os.replace(tmp, target)
+            except OSError as exc:
+                what = "年度报告" if target.suffix.lower() == ".docx" else "统计表"
+                _unwritable(rec, out, renamed, files[k:], what, target, exc)
+                break
+            renamed.append(os.path.relpath(target, out))
 
 
 # --------------------------------------------------------------------------- parent side
@@ -1598,8 +1652,9 @@ def _run(opts: BatchOptions, progress: ProgressFn | None, hold: Set[str], stoppe
             else:
                 warm = threading.Thread(target=_load_summary_modules, name="gkreport-warm", daemon=True)
                 # the pool takes the chunks in order: once no more than the last ones are left, the
-                # workers are on them, and a worker that has none left leaves its core idle
-                tail = sum(len(c) for c in chunks[-jobs:])
+                # workers are on them, and a worker that has none left leaves its core idle; the
+                # loading (~0.3 s of one core) starts a little earlier, to be done when they are
+                tail = max(sum(len(c) for c in chunks[-jobs:]), _WARM_LEAD * jobs)
                 outstanding = [len(todo)]  # files whose records are yet to come
 
                 def finished(batch: list[Record]) -> None:
@@ -2054,6 +2109,7 @@ _WARM_SUMMARY_UP_TO = 1000  # files to process
 # files to process: beyond, the parent holds so many records that loading the summaries' modules
 # while the workers still run would raise the run's peak memory (which comes with the summaries)
 _WARM_AT_TAIL_UP_TO = 5000
+_WARM_LEAD = 100  # files per worker: what is left when the summaries' modules start loading in a bigger batch
 
 
 _BESIDE_UP_TO = 5000  # records: beyond, the child's copy of what it reads costs more memory than its time is worth
@@ -2200,6 +2256,8 @@ def _worker_context() -> Any:
     """Workers forked from a fork server that has imported what they need (gkreport.worker_preload)."""
     import multiprocessing as mp
 
+    if _STOPPING is not None:  # a new fork server and tracker only once the last ones are stopped
+        _STOPPING.join()
     if not hasattr(os, "fork"):  # pragma: no cover - Windows
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
@@ -2347,14 +2405,24 @@ def _stop_fork_server() -> None:
     """Stop the fork server once a big batch's workers are done: it holds the workers' modules
     (about 60 MB) while the summaries, which need the most memory of the run, are written. The
     next pool (watch) starts it again. Only the standard library's own stop is used; where it is
-    missing, the server simply stays until the program ends."""
+    missing, the server simply stays until the program ends. The stop (which tells the server to
+    end at once, then waits for it to exit) runs in a thread: the summaries need not wait."""
     from multiprocessing import forkserver
 
     stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
-    if callable(stop):
-        with contextlib.suppress(Exception):
-            stop()
-    _stop_resource_tracker()
+
+    def stop_both() -> None:
+        if callable(stop):
+            with contextlib.suppress(Exception):
+                stop()
+        _stop_resource_tracker()
+
+    global _STOPPING
+    _STOPPING = threading.Thread(target=stop_both, name="gkreport-stop-workers", daemon=True)
+    _STOPPING.start()
+
+
+_STOPPING: threading.Thread | None = None  # the last fork server's stop (a new pool waits for it)
 
 
 def _stop_resource_tracker() -> None:
