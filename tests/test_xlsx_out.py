@@ -1412,3 +1412,37 @@ def test_comment_boxes_share_one_fill_colour_and_keep_it(tmp_path):
     assert [sheet.cell(r + 1, 2).comment.text for r in range(5)] == [
         f"第{r + 1}行：应为{r + 10}。\n\n另一条意见。" for r in range(5)
     ]
+
+
+def _deflated_at(data: bytes, level: int) -> int:
+    """The size of ``data`` deflated as zipfile deflates a member at ``level``."""
+    import zlib
+
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return len(c.compress(data) + c.flush())
+
+
+def test_the_summary_workbook_is_deflated_fast_and_other_workbooks_as_xlsxwriter_does(tmp_path):
+    from gkreport.xlsx_out import SUMMARY_ZIP_LEVEL
+
+    units = random_units("2021", 3, 40)
+    path = write_summary_xlsx(units, tmp_path / summary_xlsx_name(2025))
+    with zipfile.ZipFile(path) as z:
+        big = [i for i in z.infolist() if i.file_size > 20_000]
+        assert big  # 分单位明细 among them
+        for info in big:
+            data = z.read(info)
+            assert info.compress_size == _deflated_at(data, SUMMARY_ZIP_LEVEL) != _deflated_at(data, 6)
+    # afterwards (and in any other workbook) XlsxWriter's own level, zlib's default
+    import xlsxwriter
+
+    other = tmp_path / "other.xlsx"
+    wb = xlsxwriter.Workbook(str(other))
+    ws = wb.add_worksheet()
+    for r in range(3000):
+        ws.write_row(r, 0, [r, f"第{r}行", r * 3])
+    wb.close()
+    with zipfile.ZipFile(other) as z:
+        info = max(z.infolist(), key=lambda i: i.file_size)
+        assert info.compress_size == _deflated_at(z.read(info), 6) != _deflated_at(z.read(info), 1)
+    assert openpyxl.load_workbook(path, read_only=True)["分单位明细"].max_row >= len(units)

@@ -21,6 +21,7 @@ import operator
 import re
 import threading
 import unicodedata
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
+import xlsxwriter.workbook
 from xlsxwriter.color import Color
 from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -89,6 +91,38 @@ _WB_OPTIONS: dict[str, Any] = {
     "strings_to_numbers": False,
     "nan_inf_to_errors": True,
 }
+
+
+class _LevelledZipFile(zipfile.ZipFile):
+    """XlsxWriter's zip file, deflating at the level this thread asked for (:func:`zip_level`);
+    without one, as XlsxWriter's own (zlib's default level)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        level = getattr(_zip_level, "level", None)
+        if level is not None:
+            kwargs.setdefault("compresslevel", level)
+        super().__init__(*args, **kwargs)
+
+
+_zip_level = threading.local()
+xlsxwriter.workbook.ZipFile = _LevelledZipFile
+
+
+@contextmanager
+def zip_level(level: int) -> Iterator[None]:
+    """The workbooks XlsxWriter packs in this thread meanwhile are deflated at ``level``."""
+    before = getattr(_zip_level, "level", None)
+    _zip_level.level = level
+    try:
+        yield
+    finally:
+        _zip_level.level = before
+
+
+# The summary workbook's parts (tens of MB of XML for thousands of units) deflated at level 1: a
+# third of the time of zlib's default level, the file about a third larger (2.3 MB instead of
+# 1.7 MB for 2,000 units)
+SUMMARY_ZIP_LEVEL = 1
 
 
 def _wb_options() -> dict[str, Any]:
@@ -2668,7 +2702,8 @@ def write_summary_xlsx(
             ws.set_landscape()
             if ws.name != _DETAIL_SHEET:  # 分单位明细 has a writer of its own (_detail_writer)
                 fast_rows(ws)
-        wb.close()
+        with zip_level(SUMMARY_ZIP_LEVEL):
+            wb.close()
         release_workbook(wb)  # freed on return, before the collector is on again
     return path
 
