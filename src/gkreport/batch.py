@@ -92,6 +92,7 @@ from .fileio import (
     atomic_write_bytes,
     atomic_write_text,
     clean_temp_files,
+    clock_after,
     command_line,
     deferred,
     describe_holder,
@@ -653,8 +654,9 @@ def _process_chunk(
     # A pool's chunk is returned whole: its outputs are synced together and then renamed (see
     # fileio.deferred). A run in this process reports each file as soon as it is written instead.
     pending: dict[int, list[tuple[Path, Path]]] | None = None if on_record else {id(rec): [] for _, rec in units}
-    # Two writer threads: while one waits for its file to reach the disk (fsync, outside the GIL),
-    # the other builds the next unit's files. Records are still filled and reported in order.
+    # Two writer threads: while one waits for the disk (outside the GIL: a file's writing, and in a
+    # run in this process its fsync), the other builds the next unit's files. Records are still
+    # filled and reported in order.
     writers = ThreadPoolExecutor(2, thread_name_prefix="gkreport-write")
     try:
         writing = {
@@ -1204,22 +1206,40 @@ def _unchanged(
 def _stamp_outputs(records: Iterable[Record], output_dir: Path) -> None:
     """Record the stat stamp of each output written (see gkreport.fileio: stat stamps): the file's
     last change must be older than a clock marker made now, and its bytes, read after it is stat'ed,
-    still the digest recorded when it was written. A file too recent gets none (a rerun hashes it)."""
-    clock = fs_clock(output_dir / ".gkreport")
+    still the digest recorded when it was written. The files renamed just now (a pool's chunk, see
+    _publish) are as new as the marker: they are stamped against a marker made once the clock has
+    passed them (a few milliseconds). A file too recent even then gets none (a rerun hashes it)."""
+    folder = output_dir / ".gkreport"
+    clock = fs_clock(folder)
     if clock is None:
         return
     out = str(output_dir)
+    recent: list[tuple[Record, str, dict[str, Any], str]] = []
+    newest = 0
     for rec in records:
         for p, want in rec.written.items():
             if not want:
                 continue
             path = os.path.join(out, p)
             try:
-                stamp = settled_stamp(os.stat(path), clock)
-                if stamp is not None and same_digest(file_digest(path), want):
+                st = os.stat(path)
+                stamp = settled_stamp(st, clock)
+                if stamp is None:
+                    if st.st_dev == clock[0]:
+                        recent.append((rec, p, want, path))
+                        newest = max(newest, st.st_ctime_ns)
+                elif same_digest(file_digest(path), want):
                     rec.stamps[p] = stamp
             except OSError:
                 continue
+    later = clock_after(folder, newest) if recent else None
+    for rec, p, want, path in recent if later is not None else ():
+        try:  # stat'ed after the later marker, read after the stat
+            stamp = settled_stamp(os.stat(path), later)
+            if stamp is not None and same_digest(file_digest(path), want):
+                rec.stamps[p] = stamp
+        except OSError:
+            continue
 
 
 def _read_previous(folder: Path | None) -> tuple[dict, list[str]]:

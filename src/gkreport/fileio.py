@@ -7,6 +7,8 @@ and one run at a time per output folder.
   leftovers of processes that are gone, never a live run's files. The file gets the ordinary
   permissions of a new file (the user's umask), not the owner-only 0600 of a temp file: colleagues
   on a shared folder open the reports.
+* :func:`deferred` and :func:`sync_files` let a batch worker make a chunk's outputs durable
+  together before it renames them (one flush of the disk instead of one per file).
 * :func:`os_reason` says in Chinese why a file could not be written (disk full, read-only,
   no permission or held open by another program, a file where a folder should be).
 * :func:`folder_lock` lets one process at a time work on a folder; the lock file says who
@@ -266,6 +268,19 @@ def fs_clock(folder: Path | str) -> tuple[int, int] | None:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def clock_after(folder: Path | str, ctime_ns: int, wait: float = 0.05) -> tuple[int, int] | None:
+    """:func:`fs_clock` once the file system's clock has passed ``ctime_ns`` (files changed just now
+    are as new as a marker made at once), waiting at most ``wait`` seconds; None when it has not."""
+    deadline = time.monotonic() + wait
+    while True:
+        clock = fs_clock(folder)
+        if clock is None or clock[1] > ctime_ns:
+            return clock
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.001)
 
 
 def settled_stamp(st: os.stat_result, clock: tuple[int, int] | None) -> list[int] | None:
